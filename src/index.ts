@@ -1,0 +1,8 @@
+// The public API of llama-ts. The CLI uses only what is exported here.
+export * from './errors.js';
+export { DType, dtypeName, dtypeInfo, dtypeFromName } from './tensor/dtype.js';
+export type { HostTensor } from './tensor/tensor.js';
+export type { Backend, Weight, KVCache } from './backend/backend.js';
+export { JsBackend } from './backend/js/js-backend.js';
+export type { LlamaConfig } from './model/config.js';
+export type { LlamaWeights, LayerWeights } from './model/weights.js';
