@@ -1,0 +1,276 @@
+// Gradient checks for every training kernel of the js backend.
+//
+// Method: each forward op is restated here in float64 (an independent definition, not the
+// backend's code). For a random projection r, L(inputs) = Σ r·op(inputs) has the gradient that the
+// backward kernel computes when it is given dy = r. The reference gradient is the central finite
+// difference (L(x+h) - L(x-h)) / 2h evaluated in float64 with h = 1e-5: truncation error O(h²) and
+// rounding error O(1e-16/h) are both ~1e-10, far below the f32 rounding of the kernel's outputs
+// (~1e-7 relative). So the tolerance is set by f32: |analytic - numeric| <= 2e-5 · (|numeric| + scale).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { JsTrainingBackend } from '../src/backend/js/js-train-ops.js';
+import { DType } from '../src/tensor/dtype.js';
+import { f32Tensor } from '../src/tensor/tensor.js';
+import { Rng } from '../src/train/rng.js';
+
+const be = new JsTrainingBackend();
+const H = 1e-5;
+
+function randArray(rng: Rng, n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal() * scale;
+  return a;
+}
+
+/** Central differences of f at x (mutates and restores x, a float64 copy of the f32 input). */
+function numericGrad(x: Float64Array, f: () => number): Float64Array {
+  const g = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const x0 = x[i]!;
+    x[i] = x0 + H;
+    const fp = f();
+    x[i] = x0 - H;
+    const fm = f();
+    x[i] = x0;
+    g[i] = (fp - fm) / (2 * H);
+  }
+  return g;
+}
+
+function assertClose(name: string, analytic: ArrayLike<number>, numeric: ArrayLike<number>, rtol = 2e-5): void {
+  assert.equal(analytic.length, numeric.length, `${name}: length`);
+  let scale = 0;
+  for (let i = 0; i < numeric.length; i++) scale = Math.max(scale, Math.abs(numeric[i]!));
+  assert.ok(scale > 0, `${name}: the gradient is identically zero, the check would be vacuous`);
+  for (let i = 0; i < numeric.length; i++) {
+    const a = analytic[i]!;
+    const n = numeric[i]!;
+    const tol = rtol * (Math.abs(n) + scale);
+    assert.ok(Math.abs(a - n) <= tol, `${name}[${i}]: analytic ${a} vs numeric ${n} (tol ${tol.toExponential(2)})`);
+  }
+}
+
+const dot = (r: ArrayLike<number>, y: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < y.length; i++) s += r[i]! * y[i]!;
+  return s;
+};
+
+test('matmul backward: dx and dW match finite differences', () => {
+  const rng = new Rng(1);
+  const T = 3, rows = 5, cols = 7;
+  const x32 = randArray(rng, T * cols);
+  const w32 = randArray(rng, rows * cols);
+  const r = randArray(rng, T * rows);
+  const x = Float64Array.from(x32);
+  const w = Float64Array.from(w32);
+  const L = () => {
+    let s = 0;
+    for (let t = 0; t < T; t++) for (let o = 0; o < rows; o++) {
+      let y = 0;
+      for (let c = 0; c < cols; c++) y += x[t * cols + c]! * w[o * cols + c]!;
+      s += r[t * rows + o]! * y;
+    }
+    return s;
+  };
+  const W = be.loadWeight(f32Tensor('w', [rows, cols], w32));
+  const dx = new Float32Array(T * cols);
+  const dW = new Float32Array(rows * cols);
+  be.matmulBackward(dx, dW, r, x32, W, T);
+  assertClose('dx', dx, numericGrad(x, L));
+  assertClose('dW', dW, numericGrad(w, L));
+  // accumulation: a second call adds the same again
+  const dx2 = Float32Array.from(dx);
+  be.matmulBackward(dx2, null, r, x32, W, T);
+  for (let i = 0; i < dx.length; i++) assert.ok(Math.abs(dx2[i]! - 2 * dx[i]!) <= 1e-6 * (1 + Math.abs(dx[i]!)));
+});
+
+test('embed backward scatter-adds repeated ids', () => {
+  const rng = new Rng(2);
+  const vocab = 6, cols = 4;
+  const ids = [2, 5, 2, 0];
+  const r = randArray(rng, ids.length * cols);
+  const w = Float64Array.from(randArray(rng, vocab * cols));
+  const L = () => {
+    let s = 0;
+    ids.forEach((id, t) => { for (let c = 0; c < cols; c++) s += r[t * cols + c]! * w[id * cols + c]!; });
+    return s;
+  };
+  const dW = new Float32Array(vocab * cols);
+  be.embedBackward(dW, r, ids, cols);
+  assertClose('dW', dW, numericGrad(w, L));
+});
+
+test('rmsnorm backward: dx and dg match finite differences', () => {
+  const rng = new Rng(3);
+  const T = 3, dim = 8, eps = 1e-5;
+  const x32 = randArray(rng, T * dim);
+  const g32 = randArray(rng, dim);
+  const r = randArray(rng, T * dim);
+  const x = Float64Array.from(x32);
+  const g = Float64Array.from(g32);
+  const L = () => {
+    let s = 0;
+    for (let t = 0; t < T; t++) {
+      let ss = 0;
+      for (let i = 0; i < dim; i++) ss += x[t * dim + i]! ** 2;
+      const inv = 1 / Math.sqrt(ss / dim + eps);
+      for (let i = 0; i < dim; i++) s += r[t * dim + i]! * x[t * dim + i]! * inv * g[i]!;
+    }
+    return s;
+  };
+  const dx = new Float32Array(T * dim);
+  const dg = new Float32Array(dim);
+  be.rmsnormBackward(dx, dg, r, x32, g32, T, dim, eps);
+  assertClose('dx', dx, numericGrad(x, L));
+  assertClose('dg', dg, numericGrad(g, L));
+});
+
+test('rope backward is the transpose of the rotation', () => {
+  const rng = new Rng(4);
+  const T = 3, nHeads = 2, headDim = 6;
+  const pos = Int32Array.from([0, 4, 9]);
+  const invFreq = Float32Array.from({ length: headDim / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / headDim));
+  const x = Float64Array.from(randArray(rng, T * nHeads * headDim));
+  const r = randArray(rng, x.length);
+  const L = () => {
+    let s = 0;
+    for (let t = 0; t < T; t++) for (let h = 0; h < nHeads; h++) for (let i = 0; i < headDim / 2; i++) {
+      const o = (t * nHeads + h) * headDim + 2 * i;
+      const th = pos[t]! * invFreq[i]!;
+      s += r[o]! * (x[o]! * Math.cos(th) - x[o + 1]! * Math.sin(th)) + r[o + 1]! * (x[o]! * Math.sin(th) + x[o + 1]! * Math.cos(th));
+    }
+    return s;
+  };
+  const dx = Float32Array.from(r);
+  be.ropeBackward(dx, T, nHeads, headDim, pos, invFreq);
+  assertClose('dx', dx, numericGrad(x, L));
+});
+
+test('swiglu backward: dgate and dup match finite differences', () => {
+  const rng = new Rng(5);
+  const n = 12;
+  const g32 = randArray(rng, n, 3);
+  const u32 = randArray(rng, n);
+  const r = randArray(rng, n);
+  const gate = Float64Array.from(g32);
+  const up = Float64Array.from(u32);
+  const L = () => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += r[i]! * (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
+    return s;
+  };
+  const dgate = new Float32Array(n);
+  const dup = new Float32Array(n);
+  be.swigluBackward(dgate, dup, r, g32, u32, n);
+  assertClose('dgate', dgate, numericGrad(gate, L));
+  assertClose('dup', dup, numericGrad(up, L));
+});
+
+function attentionCase(pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number, seed: number): void {
+  const rng = new Rng(seed);
+  const n = pos0 + T;
+  const kvRow = nKvHeads * headDim;
+  const q32 = randArray(rng, T * nHeads * headDim);
+  const k32 = randArray(rng, n * kvRow);
+  const v32 = randArray(rng, n * kvRow);
+  const r = randArray(rng, q32.length);
+  const q = Float64Array.from(q32), k = Float64Array.from(k32), v = Float64Array.from(v32);
+  const group = nHeads / nKvHeads;
+  const L = () => {
+    let total = 0;
+    for (let t = 0; t < T; t++) for (let h = 0; h < nHeads; h++) {
+      const kh = Math.floor(h / group);
+      const m = pos0 + t + 1;
+      const s: number[] = [];
+      for (let p = 0; p < m; p++) {
+        let d = 0;
+        for (let i = 0; i < headDim; i++) d += q[(t * nHeads + h) * headDim + i]! * k[p * kvRow + kh * headDim + i]!;
+        s.push(d / Math.sqrt(headDim));
+      }
+      const mx = Math.max(...s);
+      const e = s.map((x) => Math.exp(x - mx));
+      const z = e.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < headDim; i++) {
+        let y = 0;
+        for (let p = 0; p < m; p++) y += (e[p]! / z) * v[p * kvRow + kh * headDim + i]!;
+        total += r[(t * nHeads + h) * headDim + i]! * y;
+      }
+    }
+    return total;
+  };
+  const dq = new Float32Array(q32.length), dk = new Float32Array(k32.length), dv = new Float32Array(v32.length);
+  be.attentionBackward(dq, dk, dv, r, q32, k32, v32, pos0, T, nHeads, nKvHeads, headDim);
+  // the kernel recomputes the f32-rounded scores of the forward pass: 1e-4 covers that rounding
+  assertClose('dq', dq, numericGrad(q, L), 1e-4);
+  assertClose('dk', dk, numericGrad(k, L), 1e-4);
+  assertClose('dv', dv, numericGrad(v, L), 1e-4);
+}
+
+test('attention backward (causal, GQA 4 query heads over 2 KV heads)', () => attentionCase(0, 5, 4, 2, 4, 6));
+test('attention backward with earlier cache positions (pos0 = 3, MHA)', () => attentionCase(3, 2, 2, 2, 6, 7));
+
+test('attention backward agrees with the forward kernel (outputs feed the same math)', () => {
+  // guards against the f64 restatement and the js forward disagreeing on the definition
+  const rng = new Rng(8);
+  const T = 4, nHeads = 4, nKv = 2, hd = 4;
+  const cache = be.createKVCache(1, T, nKv, hd, DType.F32);
+  const q = randArray(rng, T * nHeads * hd), k = randArray(rng, T * nKv * hd), v = randArray(rng, T * nKv * hd);
+  be.kvStore(cache, 0, 0, T, k, v);
+  const out = new Float32Array(q.length);
+  be.attention(out, q, cache, 0, 0, T, nHeads);
+  // d(Σ out)/dv summed over value rows equals the number of queries per KV head (softmax rows sum to 1)
+  const ones = new Float32Array(q.length).fill(1);
+  const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(v.length);
+  be.attentionBackward(dq, dk, dv, ones, q, k, v, 0, T, nHeads, nKv, hd);
+  let total = 0;
+  for (const x of dv) total += x;
+  assert.ok(Math.abs(total - T * nHeads * hd) < 1e-4, `Σ dv = ${total}`);
+  // the first query attends only to position 0: its output equals v row 0 of its KV head
+  for (let h = 0; h < nHeads; h++) for (let d = 0; d < hd; d++) assert.equal(out[h * hd + d], v[Math.floor(h / 2) * hd + d]);
+});
+
+test('cross-entropy: loss and gradient match finite differences; ignored targets', () => {
+  const rng = new Rng(9);
+  const T = 4, vocab = 7;
+  const z32 = randArray(rng, T * vocab, 2);
+  const targets = [3, -1, 0, 6];
+  const z = Float64Array.from(z32);
+  const L = () => {
+    let s = 0;
+    targets.forEach((y, t) => {
+      if (y < 0) return;
+      let m = -Infinity;
+      for (let i = 0; i < vocab; i++) m = Math.max(m, z[t * vocab + i]!);
+      let e = 0;
+      for (let i = 0; i < vocab; i++) e += Math.exp(z[t * vocab + i]! - m);
+      s += m + Math.log(e) - z[t * vocab + y]!;
+    });
+    return s / 3;
+  };
+  const dz = new Float32Array(T * vocab);
+  const { sum, count } = be.crossEntropy(z32, targets, T, vocab, dz, 1 / 3);
+  assert.equal(count, 3);
+  assert.ok(Math.abs(sum / 3 - L()) < 1e-12);
+  assertClose('dlogits', dz, numericGrad(z, L));
+  for (let i = 0; i < vocab; i++) assert.equal(dz[vocab + i], 0, 'ignored row has no gradient');
+  // uniform logits give ln(vocab)
+  const u = be.crossEntropy(new Float32Array(vocab), [2], 1, vocab, null, 1);
+  assert.ok(Math.abs(u.sum - Math.log(vocab)) < 1e-12);
+});
+
+test('adamw step matches the closed form of the first step', () => {
+  // At step 1, m̂ = g and v̂ = g², so the update is lr·(g/(|g|+eps) + wd·p).
+  const param = Float32Array.from([1, -2, 0.5, 0]);
+  const grad = Float32Array.from([0.3, -4, 0, 2]);
+  const m = new Float32Array(4), v = new Float32Array(4);
+  const lr = 0.01, eps = 1e-5, wd = 0.1;
+  const p0 = Array.from(param);
+  be.adamwStep(param, grad, m, v, 4, { lr, beta1: 0.9, beta2: 0.95, eps, weightDecay: wd, step: 1, gradScale: 0.5 });
+  for (let i = 0; i < 4; i++) {
+    const g = grad[i]! * 0.5;
+    const expected = p0[i]! - lr * (g / (Math.abs(g) + eps) + wd * p0[i]!);
+    assert.ok(Math.abs(param[i]! - expected) < 1e-7, `param[${i}] ${param[i]} vs ${expected}`);
+    assert.ok(Math.abs(m[i]! - 0.1 * g) < 1e-7 && Math.abs(v[i]! - 0.05 * g * g) < 1e-7);
+  }
+});
