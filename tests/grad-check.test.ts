@@ -274,3 +274,64 @@ test('adamw step matches the closed form of the first step', () => {
     assert.ok(Math.abs(m[i]! - 0.1 * g) < 1e-7 && Math.abs(v[i]! - 0.05 * g * g) < 1e-7);
   }
 });
+
+// ---- the whole model ----
+//
+// The model runs in f32, so here the finite differences are of an f32 computation: the loss carries
+// rounding noise of ~1e-7 relative. With h = 1e-2 on weights of std 0.3 the noise contributes
+// ~1e-5 to a difference quotient and truncation O(h²) ~1e-4 relative; we therefore compare the
+// directional derivative along one random unit direction per tensor (a sum over all its entries,
+// which is large and averages the noise) at 2e-3 relative, and single entries at a looser 2e-2.
+import { createTrainingModel, lossAndGrad, lossOnly } from '../src/train/model.js';
+import { initWeights } from '../src/train/init.js';
+import type { LlamaConfig } from '../src/model/config.js';
+
+test('whole-model gradient (dim 16, 2 layers, GQA 4/2, vocab 32, seq 8) matches finite differences', () => {
+  const config: LlamaConfig = {
+    dim: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 4, ffnDim: 24, vocabSize: 32,
+    normEps: 1e-5, ropeTheta: 10000, contextLength: 8, tiedEmbeddings: false,
+  };
+  const weights = initWeights(config, 11);
+  const tm = createTrainingModel(config, weights, new JsTrainingBackend());
+  const rng = new Rng(12);
+  // larger weights than the 0.02 init make every path (attention included) matter
+  for (const p of tm.params) for (let i = 0; i < p.values.length; i++) p.values[i] = p.decay ? rng.normal() * 0.3 : 1 + rng.normal() * 0.2;
+  const seq = Array.from({ length: 9 }, () => rng.int(32));
+  const inputs = seq.slice(0, 8), targets = seq.slice(1);
+  const session = tm.model.newSession({ ctxSize: 8 });
+  const grads = new Map();
+  const { sum, count } = lossAndGrad(tm, session, inputs, targets, 1 / 8, grads);
+  assert.equal(count, 8);
+  const loss = () => {
+    const r = lossOnly(tm, session, inputs, targets);
+    return r.sum / r.count;
+  };
+  assert.ok(Math.abs(loss() - sum / count) < 1e-12, 'the taped forward equals the plain forward');
+  const h = 1e-2;
+  assert.equal(tm.params.length, 1 + 2 * 9 + 2);
+  for (const p of tm.params) {
+    const g = grads.get(p.key) as Float32Array;
+    assert.ok(g, `${p.name} has a gradient`);
+    // directional derivative along a random unit direction d
+    const d = randArray(rng, p.values.length);
+    const norm = Math.hypot(...d);
+    for (let i = 0; i < d.length; i++) d[i] = d[i]! / norm;
+    const saved = Float32Array.from(p.values);
+    const shift = (s: number) => { for (let i = 0; i < d.length; i++) p.values[i] = saved[i]! + s * d[i]!; };
+    shift(h); const lp = loss();
+    shift(-h); const lm = loss();
+    p.values.set(saved);
+    const numeric = (lp - lm) / (2 * h);
+    let analytic = 0;
+    for (let i = 0; i < d.length; i++) analytic += g[i]! * d[i]!;
+    assert.ok(Math.abs(numeric - analytic) <= 2e-3 * Math.abs(analytic) + 2e-5, `${p.name}: directional derivative analytic ${analytic} vs numeric ${numeric}`);
+    // and the entry with the largest gradient on its own
+    let j = 0;
+    for (let i = 1; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[j]!)) j = i;
+    p.values[j] = saved[j]! + h; const ep = loss();
+    p.values[j] = saved[j]! - h; const em = loss();
+    p.values[j] = saved[j]!;
+    const en = (ep - em) / (2 * h);
+    assert.ok(Math.abs(en - g[j]!) <= 2e-2 * Math.abs(g[j]!) + 1e-4, `${p.name}[${j}]: analytic ${g[j]} vs numeric ${en}`);
+  }
+});
