@@ -1,0 +1,260 @@
+// The training loop: data preparation, a fresh or resumed model, AdamW with warmup + cosine,
+// gradient accumulation to a token batch size, periodic validation per source, atomic
+// checkpoints, a JSONL log, and a progress line. Deterministic: the same config, seed and
+// thread count give the same losses bit for bit, also across a checkpoint and resume.
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LlamaError } from '../errors.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { TrainingBackend } from '../backend/training.js';
+import { JsTrainingBackend } from '../backend/js/js-train-ops.js';
+import type { LlamaConfig } from '../model/config.js';
+import type { LlamaWeights } from '../model/weights.js';
+import { modelConfig, type TrainConfig } from './config.js';
+import { fileExists, MixtureSampler, prepareSource, readShard, unigramLoss, validationWindows, writeAtomic, type LoadedSource, type PreparedSource } from './data.js';
+import { CharTokenizer } from './char-tokenizer.js';
+import { initWeights } from './init.js';
+import { createTrainingModel, lossAndGrad, lossOnly, type TrainingModel } from './model.js';
+import { AdamW } from './optimizer.js';
+import { countParams, snapshotWeights } from './params.js';
+import { learningRate } from './schedule.js';
+import { Rng } from './rng.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { ParamGrads } from './tape.js';
+
+/** f32 FMA peak per thread on the project machine (../shared/docs/performance-facts.md) */
+export const PEAK_FLOPS_PER_THREAD = 260e9;
+
+export interface TrainHooks {
+  /** progress and notices (stderr) */
+  log(line: string): void;
+  /** redraw the progress line in place (TTY); absent -> plain lines every logEvery steps */
+  progress?(line: string): void;
+  /** polled after every step: true -> save a checkpoint and stop (Ctrl-C) */
+  interrupted?(): boolean;
+  /** pick the backend by name (the CLI knows which ones exist) */
+  backend?(name: string, threads: number): TrainingBackend;
+  /** load a tokenizer file (tokenizer.model / .json / GGUF) */
+  loadTokenizer?(path: string): Promise<Tokenizer>;
+}
+
+export interface TrainResult {
+  readonly step: number;
+  readonly interrupted: boolean;
+  readonly trainLoss: number;
+  readonly valLoss: Record<string, number>;
+  readonly checkpoint: string;
+  readonly tokensPerSecond: number;
+  readonly mfu: number;
+  readonly tm: TrainingModel;
+  readonly tokenizer: Tokenizer;
+}
+
+/** FLOPs of one token of training: 6 per matmul parameter plus causal attention (6·layers·T·dim). */
+export function trainFlopsPerToken(c: LlamaConfig, seqLen: number): number {
+  return 6 * countParams(c).matmul + 6 * c.nLayers * seqLen * c.nHeads * c.headDim;
+}
+
+export function checkpointPath(cfg: TrainConfig): string {
+  return join(cfg.outDir, 'checkpoint.bin');
+}
+
+export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resume?: boolean; stopAfter?: number; resumeOverrides?: Partial<TrainConfig> } = {}): Promise<TrainResult> {
+  let cfg = cfgIn;
+  const ckptPath = checkpointPath(cfg);
+  const resumed = opts.resume ? loadCheckpoint(ckptPath) : undefined;
+  if (resumed) {
+    // a resumed run continues the run it came from: its config, except where the user said otherwise
+    cfg = { ...resumed.header.trainConfig, ...(opts.resumeOverrides ?? {}) };
+  }
+  mkdirSync(cfg.outDir, { recursive: true });
+  mkdirSync(cfg.data.dir, { recursive: true });
+  const logPath = join(cfg.outDir, 'log.jsonl');
+  const record = (o: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify(o) + '\n');
+
+  // ---- tokenizer and data ----
+  const tokenizer = await resolveTokenizer(cfg, resumed?.header.tokenizer, hooks);
+  const prepared = prepareData(cfg, tokenizer, hooks);
+  const sources: LoadedSource[] = prepared.map((p) => ({ name: p.name, weight: p.weight, train: readShard(p.train), val: readShard(p.val) }));
+
+  // ---- model and optimizer ----
+  const mc = resumed ? resumed.header.modelConfig : modelConfig(cfg.model, tokenizer.vocabSize, cfg.seqLen);
+  if (mc.vocabSize !== tokenizer.vocabSize) throw new LlamaError('CHECKPOINT', `the checkpoint's vocabulary (${mc.vocabSize}) differs from the tokenizer's (${tokenizer.vocabSize})`, { file: ckptPath });
+  const weights = resumed ? weightsFromCheckpoint(mc, resumed.tensors) : initWeights(mc, cfg.seed);
+  const backend = hooks.backend ? hooks.backend(cfg.backend, cfg.threads) : new JsTrainingBackend();
+  const tm = createTrainingModel(mc, weights, backend);
+  const opt = new AdamW(backend, tm.params, { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay, gradClip: cfg.gradClip });
+  let step = 0;
+  let tokensSeen = 0;
+  let elapsedBefore = 0;
+  const rng = resumed ? Rng.fromState(resumed.header.rngState) : new Rng((cfg.seed ^ 0x5eed5eed) >>> 0);
+  if (resumed) {
+    const byName = new Map(resumed.tensors.map((t) => [t.name, t]));
+    tm.params.forEach((p, i) => {
+      const t = byName.get(p.name);
+      if (!t || t.values.length !== p.values.length) throw new LlamaError('CHECKPOINT', `checkpoint tensor ${p.name} is missing or has the wrong size`, { file: ckptPath });
+      opt.m[i]!.set(t.m);
+      opt.v[i]!.set(t.v);
+    });
+    step = resumed.header.step;
+    opt.step = step;
+    tokensSeen = resumed.header.tokensSeen;
+    elapsedBefore = resumed.header.elapsed;
+    hooks.log(`resuming ${ckptPath} at step ${step}`);
+  }
+  const sampler = new MixtureSampler(sources, cfg.seqLen, rng);
+  const accum = cfg.batchTokens / cfg.seqLen;
+  const session = tm.model.newSession({ ctxSize: cfg.seqLen });
+  const grads: ParamGrads = new Map();
+  const flopsPerToken = trainFlopsPerToken(mc, cfg.seqLen);
+  const peak = PEAK_FLOPS_PER_THREAD * backend.threads;
+  const decaySteps = cfg.decaySteps ?? cfg.maxSteps;
+  const { total: nParams } = countParams(mc);
+
+  if (!resumed) {
+    hooks.log(`model: dim ${mc.dim}, ${mc.nLayers} layers, ${mc.nHeads} heads (${mc.nKvHeads} KV), ffn ${mc.ffnDim}, vocab ${mc.vocabSize}, ${nParams.toLocaleString('en-US')} parameters; ${accum} x ${cfg.seqLen} tokens per step on ${backend.name} (${backend.threads} thread${backend.threads > 1 ? 's' : ''})`);
+    record({ type: 'start', time: new Date().toISOString(), params: nParams, modelConfig: mc, batchTokens: cfg.batchTokens, seqLen: cfg.seqLen, backend: backend.name, threads: backend.threads });
+    for (const s of sources) {
+      const base = unigramLoss(s.train.tokens, s.val.tokens, mc.vocabSize);
+      record({ type: 'baseline', source: s.name, unigram: base, trainTokens: s.train.tokens.length, valTokens: s.val.tokens.length });
+      hooks.log(`source ${s.name}: ${s.train.tokens.length} train / ${s.val.tokens.length} val tokens, weight ${s.weight}, unigram baseline ${base.toFixed(4)} nats/token`);
+    }
+  }
+
+  const evaluate = (): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const s of sources) {
+      let sum = 0;
+      let count = 0;
+      for (const w of validationWindows(s.val, cfg.seqLen, cfg.evalTokens)) {
+        const r = lossOnly(tm, session, w.inputs, w.targets);
+        sum += r.sum;
+        count += r.count;
+      }
+      if (count > 0) out[s.name] = sum / count;
+    }
+    return out;
+  };
+  const save = (elapsed: number) => {
+    saveCheckpoint(
+      ckptPath,
+      { step, tokensSeen, rngState: rng.getState(), trainConfig: cfg, modelConfig: mc, tokenizer: tokenizerRecord(tokenizer, cfg), elapsed },
+      tm.params.map((p, i) => ({ name: p.name, shape: p.shape, values: p.values, m: opt.m[i]!, v: opt.v[i]! })),
+    );
+    if (cfg.keepCheckpoints) copyFileSync(ckptPath, join(cfg.outDir, `checkpoint-${step}.bin`));
+  };
+
+  const t0 = performance.now();
+  let lastLoss = NaN;
+  let lastVal: Record<string, number> = {};
+  let interrupted = false;
+  let stepsThisRun = 0;
+  const stopAt = Math.min(cfg.maxSteps, opts.stopAfter ?? Infinity);
+  while (step < stopAt) {
+    const lr = learningRate(step, { peakLr: cfg.lr, warmupSteps: cfg.warmupSteps, decaySteps, minLrRatio: cfg.minLrRatio });
+    let sum = 0;
+    let count = 0;
+    for (let a = 0; a < accum; a++) {
+      const s = sampler.next();
+      const r = lossAndGrad(tm, session, s.inputs, s.targets, 1 / cfg.batchTokens, grads);
+      sum += r.sum;
+      count += r.count;
+    }
+    const gradNorm = opt.update(grads, lr);
+    step++;
+    stepsThisRun++;
+    tokensSeen += count;
+    lastLoss = sum / count;
+    if (!Number.isFinite(lastLoss)) throw new LlamaError('INTERNAL', `the training loss became ${lastLoss} at step ${step}`, { hint: 'lower the learning rate' });
+    const secs = (performance.now() - t0) / 1000;
+    const tokPerSec = (stepsThisRun * cfg.batchTokens) / secs;
+    const mfu = (tokPerSec * flopsPerToken) / peak;
+    record({ type: 'train', step, loss: lastLoss, lr, gradNorm, tokens: tokensSeen, tokPerSec, mfu });
+    const eta = ((stopAt - step) * cfg.batchTokens) / tokPerSec;
+    const line = `step ${step}/${cfg.maxSteps} | loss ${lastLoss.toFixed(4)} | lr ${lr.toExponential(2)} | ${formatRate(tokPerSec)} tok/s | MFU ${(mfu * 100).toFixed(2)}% | ETA ${formatDuration(eta)}`;
+    if (hooks.progress) hooks.progress(line);
+    else if (step % cfg.logEvery === 0 || step === stopAt) hooks.log(line);
+
+    const last = step === stopAt;
+    if ((cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || (last && step === cfg.maxSteps)) {
+      lastVal = evaluate();
+      for (const [source, loss] of Object.entries(lastVal)) record({ type: 'val', step, source, loss });
+      hooks.log(`step ${step} validation: ${Object.entries(lastVal).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+    }
+    // let a pending Ctrl-C be delivered (the loop is otherwise synchronous)
+    await new Promise((r) => setImmediate(r));
+    interrupted = hooks.interrupted?.() ?? false;
+    if (interrupted || last || (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0)) {
+      save(elapsedBefore + secs);
+      record({ type: 'checkpoint', step, path: ckptPath });
+    }
+    if (interrupted) {
+      hooks.log(`interrupted: checkpoint saved at step ${step} (${ckptPath}); continue with --resume`);
+      break;
+    }
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const tokensPerSecond = stepsThisRun > 0 ? (stepsThisRun * cfg.batchTokens) / secs : 0;
+  const mfu = (tokensPerSecond * flopsPerToken) / peak;
+  if (stepsThisRun === 0 && !interrupted) save(elapsedBefore);
+  record({ type: 'end', step, interrupted, trainLoss: lastLoss, val: lastVal, tokPerSec: tokensPerSecond, mfu, seconds: secs });
+  return { step, interrupted, trainLoss: lastLoss, valLoss: lastVal, checkpoint: ckptPath, tokensPerSecond, mfu, tm, tokenizer };
+}
+
+function weightsFromCheckpoint(mc: LlamaConfig, tensors: readonly { name: string; shape: readonly number[]; values: Float32Array }[]): LlamaWeights {
+  // reuse snapshotWeights' naming by presenting the tensors as params
+  return snapshotWeights(tensors.map((t) => ({ name: t.name, key: t.values, values: t.values, shape: t.shape, decay: false })), mc.nLayers);
+}
+
+async function resolveTokenizer(cfg: TrainConfig, saved: unknown, hooks: TrainHooks): Promise<Tokenizer> {
+  if (cfg.tokenizer.type === 'char') {
+    if (saved !== undefined) return CharTokenizer.fromJson(saved, 'checkpoint');
+    const saveAs = join(cfg.data.dir, 'tokenizer.json');
+    if (fileExists(saveAs)) return CharTokenizer.fromJson(JSON.parse(readFileSync(saveAs, 'utf8')), saveAs);
+    let text = '';
+    for (const s of cfg.data.sources) for (const f of s.files) text += readFileSync(f, 'utf8');
+    const tok = CharTokenizer.fromText(text);
+    writeAtomic(saveAs, JSON.stringify(tok.toJson()));
+    return tok;
+  }
+  if (!hooks.loadTokenizer) throw new LlamaError('TOKENIZER_MISSING', 'no tokenizer loader is available in this build', { hint: 'use "tokenizer": {"type": "char"}' });
+  return hooks.loadTokenizer(cfg.tokenizer.path);
+}
+
+function tokenizerRecord(tok: Tokenizer, cfg: TrainConfig): unknown {
+  return tok instanceof CharTokenizer ? tok.toJson() : { path: cfg.tokenizer.type === 'file' ? cfg.tokenizer.path : undefined };
+}
+
+/** Tokenize the sources once; a manifest records what was prepared so a changed config re-prepares. */
+export function prepareData(cfg: TrainConfig, tok: Tokenizer, hooks: Pick<TrainHooks, 'log'>): PreparedSource[] {
+  const manifestPath = join(cfg.data.dir, 'data.json');
+  const fingerprint = JSON.stringify({ sources: cfg.data.sources, vocab: tok.vocabSize, tokenizer: cfg.tokenizer });
+  if (fileExists(manifestPath)) {
+    try {
+      const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as { fingerprint: string; sources: PreparedSource[] };
+      if (m.fingerprint === fingerprint && m.sources.every((s) => fileExists(s.train) && fileExists(s.val))) return m.sources;
+    } catch {
+      // a damaged manifest is simply rebuilt
+    }
+  }
+  const out: PreparedSource[] = [];
+  for (const s of cfg.data.sources) {
+    hooks.log(`preparing ${s.name} (${s.files.length} file${s.files.length > 1 ? 's' : ''})`);
+    out.push(prepareSource(s, tok, join(cfg.data.dir, '/')));
+  }
+  writeAtomic(manifestPath, JSON.stringify({ fingerprint, sources: out }, null, 1));
+  return out;
+}
+
+function formatRate(x: number): string {
+  return x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0);
+}
+
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  s = Math.round(s);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
