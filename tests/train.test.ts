@@ -185,3 +185,28 @@ test('bad training configs are typed errors', () => {
   assert.equal(runCli(['train']).status, 2);
   rmSync(dir, { recursive: true });
 });
+
+test('llama plot draws train/val loss and lr curves as SVG; a non-log is a typed error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'plot-'));
+  const log = join(dir, 'log.jsonl');
+  const lines = [
+    { type: 'baseline', source: 's', unigram: 3.3 },
+    ...Array.from({ length: 10 }, (_, i) => ({ type: 'train', step: i + 1, loss: 4 - i * 0.2, lr: 1e-3 * (i + 1) / 10 })),
+    { type: 'val', step: 5, source: 's', loss: 3.5 },
+    { type: 'val', step: 10, source: 's', loss: 2.9 },
+  ];
+  writeFileSync(log, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const r = runCli(['plot', log, '-o', join(dir, 'loss.svg')]);
+  assert.equal(r.status, 0, r.stderr);
+  const svg = readFileSync(join(dir, 'loss.svg'), 'utf8');
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  const paths = [...svg.matchAll(/<path d="([^"]+)"/g)].map((m) => m[1]!);
+  assert.equal(paths.length, 3, 'train loss, val loss, learning rate');
+  assert.equal(paths[0]!.split(/[ML]/).filter(Boolean).length, 10);
+  assert.match(svg, /unigram s 3.300/);
+  writeFileSync(log, 'hello\n');
+  const bad = runCli(['plot', log]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /FORMAT_CORRUPT.*line 1 is not JSON/);
+  rmSync(dir, { recursive: true });
+});
