@@ -6,3 +6,26 @@ export type { Backend, Weight, KVCache } from './backend/backend.js';
 export { JsBackend } from './backend/js/js-backend.js';
 export type { LlamaConfig } from './model/config.js';
 export type { LlamaWeights, LayerWeights } from './model/weights.js';
+export { ByteSource, ByteCursor, withSource } from './formats/source.js';
+export { openGguf, GgufFile, GgufType, ggufValueToJson } from './formats/gguf.js';
+export type { GgufValue, GgufArray, GgufTensorInfo } from './formats/gguf.js';
+export * as ggufKeys from './formats/gguf-keys.js';
+export type { LoadedModel, ModelFormat } from './model/loaded.js';
+export type { Tokenizer, StreamDecoder, EncodeOptions } from './tokenizer/tokenizer.js';
+export { selectBackend, BACKEND_NAMES } from './backend/select.js';
+export type { BackendName, SelectBackendOptions } from './backend/select.js';
+export { LlamaModel, prepareParams } from './model/llama.js';
+export type { ModelParams, LayerParams, ForwardOptions, Allocator, ModelOptions } from './model/llama.js';
+export { Session, createSession, kvCacheBytes, DEFAULT_CTX_CAP } from './model/kv-cache.js';
+export type { SessionOptions } from './model/kv-cache.js';
+export { ropeInvFreq, baseInvFreq, llama3ScaleFreq } from './model/rope.js';
+export { generate, Generation, logprobsOf } from './generate/generate.js';
+export type { GenerateOptions, GeneratedToken, GenerationStats, FinishReason, TokenLogprob } from './generate/generate.js';
+export { Rng } from './generate/rng.js';
+export {
+  SamplerChain, Candidates, createSampler, SAMPLING_DEFAULTS,
+  greedy, dist, temperature, topK, topP, minP, typicalP, penalties, logitBias,
+} from './generate/sampler.js';
+export type { Sampler, SamplerContext, SamplingOptions, PenaltyOptions } from './generate/sampler.js';
+export { StopMatcher } from './generate/stop.js';
+export type { StopResult } from './generate/stop.js';

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { needsShared, sharedData } from './helpers/shared.js';
 import { loadTinyHf } from './helpers/tmp-hf-loader.js';
+import { loadTinyGguf } from './helpers/tmp-gguf-loader.js';
+import { DType } from '../src/tensor/dtype.js';
 import { JsBackend } from '../src/backend/js/js-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
 import type { LoadedModel } from '../src/model/loaded.js';
@@ -60,4 +62,19 @@ for (const name of ['llama1-tiny', 'llama2-gqa-tiny']) {
   test(`${name} (HF safetensors) matches Meta's logits and greedy ids`, needsShared('golden', name), async () => {
     await checkGolden(loadTinyHf(sharedData('golden', name)), golden());
   });
+  test(`${name} (GGUF) matches Meta's logits and greedy ids`, needsShared('golden', name), async () => {
+    await checkGolden(loadTinyGguf(sharedData('golden', name, 'model-f32.gguf')), golden());
+  });
 }
+
+test('an F16 KV cache stays close to the F32 one', needsShared('golden', 'llama2-gqa-tiny'), async () => {
+  const g = JSON.parse(readFileSync(sharedData('golden', 'llama2-gqa-tiny', 'golden.json'), 'utf8')) as Golden;
+  const model = await LlamaModel.create(loadTinyGguf(sharedData('golden', 'llama2-gqa-tiny', 'model-f32.gguf')), new JsBackend());
+  const s = model.newSession({ ctxSize: 16, kvType: DType.F16 });
+  const logits = model.forward(s, g.prompt_ids, { allLogits: true });
+  const V = model.config.vocabSize;
+  let max = 0;
+  for (let t = 0; t < g.prompt_ids.length; t++) max = Math.max(max, maxAbsDiff(logits.subarray(t * V, (t + 1) * V), g.prefill_logits[t]!));
+  // binary16 keeps 11 significant bits: k/v of size ~0.1 are off by ~5e-5, logits by about as much
+  assert.ok(max > 0 && max < 2e-3, `F16 KV cache: max |diff| ${max}`);
+});
