@@ -13,6 +13,7 @@ import type { LlamaWeights } from '../model/weights.js';
 import { modelConfig, type TrainConfig } from './config.js';
 import { fileExists, MixtureSampler, prepareSource, readShard, unigramLoss, validationWindows, writeAtomic, type LoadedSource, type PreparedSource } from './data.js';
 import { CharTokenizer } from './char-tokenizer.js';
+import { loadTokenizer } from '../tokenizer/load.js';
 import { initWeights } from './init.js';
 import { createTrainingModel, lossAndGrad, lossOnly, type TrainingModel } from './model.js';
 import { AdamW } from './optimizer.js';
@@ -217,8 +218,7 @@ async function resolveTokenizer(cfg: TrainConfig, saved: unknown, hooks: TrainHo
     writeAtomic(saveAs, JSON.stringify(tok.toJson()));
     return tok;
   }
-  if (!hooks.loadTokenizer) throw new LlamaError('TOKENIZER_MISSING', 'no tokenizer loader is available in this build', { hint: 'use "tokenizer": {"type": "char"}' });
-  return hooks.loadTokenizer(cfg.tokenizer.path);
+  return hooks.loadTokenizer ? hooks.loadTokenizer(cfg.tokenizer.path) : loadTokenizer(cfg.tokenizer.path);
 }
 
 function tokenizerRecord(tok: Tokenizer, cfg: TrainConfig): unknown {
