@@ -12,8 +12,9 @@ import type { LlamaConfig } from '../model/config.js';
 import type { LlamaWeights } from '../model/weights.js';
 import { modelConfig, type TrainConfig } from './config.js';
 import { fileExists, MixtureSampler, prepareSource, readShard, unigramLoss, validationWindows, writeAtomic, type LoadedSource, type PreparedSource } from './data.js';
-import { CharTokenizer } from './char-tokenizer.js';
-import { loadTokenizer } from '../tokenizer/load.js';
+import { charTokenizer } from './char-tokenizer.js';
+import { loadTokenizer, parseSentencePieceModel, writeSentencePieceModel } from '../tokenizer/load.js';
+import { SpmTokenizer } from '../tokenizer/spm.js';
 import { initWeights } from './init.js';
 import { createTrainingModel, lossAndGrad, lossOnly, type TrainingModel } from './model.js';
 import { AdamW } from './optimizer.js';
@@ -208,21 +209,32 @@ function weightsFromCheckpoint(mc: LlamaConfig, tensors: readonly { name: string
 }
 
 async function resolveTokenizer(cfg: TrainConfig, saved: unknown, hooks: TrainHooks): Promise<Tokenizer> {
+  const rec = saved as { spmModel?: string; path?: string } | undefined;
+  if (rec?.spmModel) return new SpmTokenizer(parseSentencePieceModel(Buffer.from(rec.spmModel, 'base64'), 'checkpoint'));
   if (cfg.tokenizer.type === 'char') {
-    if (saved !== undefined) return CharTokenizer.fromJson(saved, 'checkpoint');
-    const saveAs = join(cfg.data.dir, 'tokenizer.json');
-    if (fileExists(saveAs)) return CharTokenizer.fromJson(JSON.parse(readFileSync(saveAs, 'utf8')), saveAs);
+    const saveAs = join(cfg.data.dir, 'tokenizer.model');
+    if (fileExists(saveAs)) return loadTokenizer(saveAs);
     let text = '';
     for (const s of cfg.data.sources) for (const f of s.files) text += readFileSync(f, 'utf8');
-    const tok = CharTokenizer.fromText(text);
-    writeAtomic(saveAs, JSON.stringify(tok.toJson()));
+    const tok = charTokenizer(text);
+    writeAtomic(saveAs, writeSentencePieceModel(tok.model));
     return tok;
   }
   return hooks.loadTokenizer ? hooks.loadTokenizer(cfg.tokenizer.path) : loadTokenizer(cfg.tokenizer.path);
 }
 
+/** What a checkpoint keeps of the tokenizer: a SentencePiece model in full, else the file's path. */
 function tokenizerRecord(tok: Tokenizer, cfg: TrainConfig): unknown {
-  return tok instanceof CharTokenizer ? tok.toJson() : { path: cfg.tokenizer.type === 'file' ? cfg.tokenizer.path : undefined };
+  if (tok instanceof SpmTokenizer) return { spmModel: Buffer.from(writeSentencePieceModel(tok.model)).toString('base64') };
+  return { path: cfg.tokenizer.type === 'file' ? cfg.tokenizer.path : undefined };
+}
+
+/** The tokenizer saved in a checkpoint. */
+export function checkpointTokenizer(saved: unknown): Tokenizer {
+  const rec = saved as { spmModel?: string; path?: string } | undefined;
+  if (rec?.spmModel) return new SpmTokenizer(parseSentencePieceModel(Buffer.from(rec.spmModel, 'base64'), 'checkpoint'));
+  if (rec?.path) return loadTokenizer(rec.path);
+  throw new LlamaError('CHECKPOINT', 'the checkpoint names no tokenizer');
 }
 
 /** Tokenize the sources once; a manifest records what was prepared so a changed config re-prepares. */
