@@ -6,3 +6,7 @@ export type { Backend, Weight, KVCache } from './backend/backend.js';
 export { JsBackend } from './backend/js/js-backend.js';
 export type { LlamaConfig } from './model/config.js';
 export type { LlamaWeights, LayerWeights } from './model/weights.js';
+export { ByteSource, ByteCursor, withSource } from './formats/source.js';
+export { openGguf, GgufFile, GgufType, ggufValueToJson } from './formats/gguf.js';
+export type { GgufValue, GgufArray, GgufTensorInfo } from './formats/gguf.js';
+export * as ggufKeys from './formats/gguf-keys.js';
