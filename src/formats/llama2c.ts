@@ -21,7 +21,7 @@
 import { FormatError, LlamaError } from '../errors.js';
 import { DType } from '../tensor/dtype.js';
 import { makeTensor, type HostTensor } from '../tensor/tensor.js';
-import { ByteCursor, FileBytes } from './file-io.js';
+import { ByteCursor, ByteSource } from './source.js';
 
 export const LLAMA2C_MAGIC = 0x616b3432;
 
@@ -57,9 +57,9 @@ export class Llama2cFile {
   readonly path: string;
   readonly header: Llama2cHeader;
   readonly tensors: ReadonlyMap<string, Llama2cTensorInfo>;
-  private readonly src: FileBytes;
+  private readonly src: ByteSource;
 
-  private constructor(src: FileBytes, header: Llama2cHeader, tensors: Map<string, Llama2cTensorInfo>) {
+  private constructor(src: ByteSource, header: Llama2cHeader, tensors: Map<string, Llama2cTensorInfo>) {
     this.src = src;
     this.path = src.path;
     this.header = header;
@@ -67,7 +67,7 @@ export class Llama2cFile {
   }
 
   static open(path: string): Llama2cFile {
-    const src = FileBytes.open(path);
+    const src = ByteSource.open(path);
     try {
       const { header, dataStart } = readHeader(src);
       return new Llama2cFile(src, header, layout(src, header, dataStart));
@@ -98,11 +98,12 @@ export class Llama2cFile {
   }
 }
 
-function readHeader(src: FileBytes): { header: Llama2cHeader; dataStart: number } {
+function readHeader(src: ByteSource): { header: Llama2cHeader; dataStart: number } {
   const file = src.path;
   if (src.size < 28) throw new FormatError('FORMAT_TRUNCATED', `file has ${src.size} bytes, too short for a llama2.c header`, { file });
-  const first = new ByteCursor(src.read(0, Math.min(src.size, 256), 'llama2.c header'), file, 'llama2.c header');
-  const magic = new DataView(first.bytes.buffer).getUint32(0, true);
+  const first = new ByteCursor(src, 0);
+  const magic = first.u32();
+  first.pos = 0;
   let version: 0 | 1 | 2 = 0;
   if (magic === LLAMA2C_MAGIC) {
     first.u32();
@@ -150,7 +151,7 @@ function readHeader(src: FileBytes): { header: Llama2cHeader; dataStart: number 
 }
 
 /** Offsets of every tensor, and a check that they add up to exactly the file size. */
-function layout(src: FileBytes, h: Llama2cHeader, dataStart: number): Map<string, Llama2cTensorInfo> {
+function layout(src: ByteSource, h: Llama2cHeader, dataStart: number): Map<string, Llama2cTensorInfo> {
   const headSize = h.dim / h.nHeads;
   const kvDim = h.nKvHeads * headSize;
   const L = h.nLayers;

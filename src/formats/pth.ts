@@ -6,7 +6,7 @@
 import { FormatError, LlamaError } from '../errors.js';
 import { DType } from '../tensor/dtype.js';
 import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';
-import { FileBytes } from './file-io.js';
+import { ByteSource } from './source.js';
 import { PickleDict, TorchTensor, TORCH_STORAGE_BYTES, unpickle, type PickleValue } from './pickle.js';
 import { readZipDirectory, type ZipEntry } from './zip.js';
 
@@ -47,9 +47,9 @@ export class PthFile {
   readonly path: string;
   readonly prefix: string;
   readonly tensors: ReadonlyMap<string, PthTensorInfo>;
-  private readonly src: FileBytes;
+  private readonly src: ByteSource;
 
-  private constructor(src: FileBytes, prefix: string, tensors: Map<string, PthTensorInfo>) {
+  private constructor(src: ByteSource, prefix: string, tensors: Map<string, PthTensorInfo>) {
     this.src = src;
     this.path = src.path;
     this.prefix = prefix;
@@ -57,7 +57,7 @@ export class PthFile {
   }
 
   static open(path: string): PthFile {
-    const src = FileBytes.open(path);
+    const src = ByteSource.open(path);
     try {
       return PthFile.parse(src);
     } catch (e) {
@@ -66,7 +66,7 @@ export class PthFile {
     }
   }
 
-  private static parse(src: FileBytes): PthFile {
+  private static parse(src: ByteSource): PthFile {
     const file = src.path;
     const entries = readZipDirectory(src);
     const pkls = [...entries.keys()].filter((n) => n.endsWith('/data.pkl') && n.indexOf('/') === n.length - '/data.pkl'.length);

@@ -11,7 +11,8 @@ import { dirname, join, basename } from 'node:path';
 import { FormatError, LlamaError } from '../errors.js';
 import { DType, dtypeName } from '../tensor/dtype.js';
 import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';
-import { FileBytes, writeFileAtomic } from './file-io.js';
+import { writeFileAtomic } from './file-io.js';
+import { ByteSource } from './source.js';
 
 /** Header lengths above this are refused before reading them (real headers are well under 1 MB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -54,9 +55,9 @@ export class SafetensorsFile {
   readonly metadata: Readonly<Record<string, string>>;
   readonly entries: ReadonlyMap<string, SafetensorsEntry>;
   readonly headerLength: number;
-  private readonly src: FileBytes;
+  private readonly src: ByteSource;
 
-  private constructor(src: FileBytes, headerLength: number, metadata: Record<string, string>, entries: Map<string, SafetensorsEntry>) {
+  private constructor(src: ByteSource, headerLength: number, metadata: Record<string, string>, entries: Map<string, SafetensorsEntry>) {
     this.src = src;
     this.path = src.path;
     this.headerLength = headerLength;
@@ -65,7 +66,7 @@ export class SafetensorsFile {
   }
 
   static open(path: string): SafetensorsFile {
-    const src = FileBytes.open(path);
+    const src = ByteSource.open(path);
     try {
       return SafetensorsFile.parse(src);
     } catch (e) {
@@ -74,7 +75,7 @@ export class SafetensorsFile {
     }
   }
 
-  private static parse(src: FileBytes): SafetensorsFile {
+  private static parse(src: ByteSource): SafetensorsFile {
     const file = src.path;
     const corrupt = (msg: string) => new FormatError('FORMAT_CORRUPT', msg, { file, hint: 'the safetensors header is malformed; the file may be damaged or not safetensors' });
     if (src.size < 8) throw new FormatError('FORMAT_TRUNCATED', `file has ${src.size} bytes, too short for a safetensors header`, { file });
@@ -152,7 +153,7 @@ export class SafetensorsFile {
   }
 }
 
-function readEntry(src: FileBytes, e: SafetensorsEntry): HostTensor {
+function readEntry(src: ByteSource, e: SafetensorsEntry): HostTensor {
   const type = READABLE[e.dtype];
   if (type === undefined) {
     throw new LlamaError('TENSOR_TYPE', `tensor ${e.name} has dtype ${e.dtype}; only F32, F16 and BF16 are supported`, { file: e.file });

@@ -3,7 +3,7 @@
 // central directory ourselves (APPNOTE.TXT 4.3) and locate each entry's data through its local header.
 // Compressed or encrypted entries are refused: torch never writes them.
 import { FormatError } from '../errors.js';
-import { ByteCursor, FileBytes } from './file-io.js';
+import { ByteCursor, ByteSource } from './source.js';
 
 export interface ZipEntry {
   readonly name: string;
@@ -21,7 +21,7 @@ const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
 
 /** Read the central directory of `src` and return its entries by name. */
-export function readZipDirectory(src: FileBytes): Map<string, ZipEntry> {
+export function readZipDirectory(src: ByteSource): Map<string, ZipEntry> {
   const file = src.path;
   const corrupt = (msg: string) => new FormatError('FORMAT_CORRUPT', `zip: ${msg}`, { file, hint: 'the archive is damaged or truncated' });
   if (src.size < EOCD_SIZE) throw new FormatError('FORMAT_TRUNCATED', `file has ${src.size} bytes, too short for a zip archive`, { file });
@@ -53,12 +53,12 @@ export function readZipDirectory(src: FileBytes): Map<string, ZipEntry> {
     // ZIP64: a locator 20 bytes before the EOCD points at the ZIP64 end record.
     const locAbs = tailStart + eocd - 20;
     if (locAbs < 0) throw corrupt('ZIP64 markers without a ZIP64 locator');
-    const loc = new ByteCursor(src.read(locAbs, 20, 'zip64 locator'), file, 'zip64 locator');
+    const loc = new ByteCursor(src, locAbs);
     if (loc.u32() !== SIG_ZIP64_LOCATOR) throw corrupt('ZIP64 markers without a ZIP64 locator');
     loc.u32();
     const z64Off = loc.u64();
     if (z64Off + 56 > locAbs) throw corrupt(`ZIP64 end record offset ${z64Off} is out of range`);
-    const z = new ByteCursor(src.read(z64Off, 56, 'zip64 end record'), file, 'zip64 end record');
+    const z = new ByteCursor(src, z64Off);
     if (z.u32() !== SIG_ZIP64_EOCD) throw corrupt('bad ZIP64 end record signature');
     z.u64(); z.u16(); z.u16(); z.u32(); z.u32();
     z.u64();
@@ -71,10 +71,12 @@ export function readZipDirectory(src: FileBytes): Map<string, ZipEntry> {
   }
   if (cdEntries * 46 > cdSize) throw corrupt(`${cdEntries} entries cannot fit in a ${cdSize}-byte central directory`);
 
-  const cd = new ByteCursor(src.read(cdOffset, cdSize, 'zip central directory'), file, 'zip central directory');
+  const cd = new ByteCursor(src, cdOffset);
+  const cdEnd = cdOffset + cdSize;
   const entries = new Map<string, ZipEntry>();
   const utf8 = new TextDecoder('utf-8', { fatal: false });
   for (let i = 0; i < cdEntries; i++) {
+    if (cd.pos + 46 > cdEnd) throw corrupt(`central directory entry ${i} runs past the directory's end`);
     if (cd.u32() !== SIG_CENTRAL) throw corrupt(`central directory entry ${i} has a bad signature`);
     cd.u16(); cd.u16();
     const flags = cd.u16();
@@ -87,22 +89,29 @@ export function readZipDirectory(src: FileBytes): Map<string, ZipEntry> {
     const clen = cd.u16();
     cd.u16(); cd.u16(); cd.u32();
     let lho = cd.u32();
-    const name = utf8.decode(cd.bytesN(nlen));
-    const extra = cd.bytesN(xlen);
-    cd.bytesN(clen);
+    if (cd.pos + nlen + xlen + clen > cdEnd) throw corrupt(`central directory entry ${i} runs past the directory's end`);
+    const name = utf8.decode(cd.bytes(nlen));
+    const extraStart = cd.pos;
+    cd.pos += xlen + clen;
     if (usize === 0xffffffff || csize === 0xffffffff || lho === 0xffffffff) {
       // ZIP64 extended information extra field (id 1): only the fields that overflowed, in this order.
-      const x = new ByteCursor(extra, file, `zip64 extra field of ${name}`);
+      const x = new ByteCursor(src, extraStart);
+      const extraEnd = extraStart + xlen;
       let found = false;
-      while (x.pos + 4 <= extra.byteLength) {
+      while (x.pos + 4 <= extraEnd) {
         const id = x.u16();
         const len = x.u16();
-        const body = new ByteCursor(x.bytesN(len), file, `zip64 extra field of ${name}`);
-        if (id !== 1) continue;
-        found = true;
-        if (usize === 0xffffffff) usize = body.u64();
-        if (csize === 0xffffffff) csize = body.u64();
-        if (lho === 0xffffffff) lho = body.u64();
+        const bodyEnd = x.pos + len;
+        if (bodyEnd > extraEnd) throw corrupt(`entry ${name}: extra field runs past its end`);
+        if (id === 1) {
+          found = true;
+          const need = 8 * [usize, csize, lho].filter((v) => v === 0xffffffff).length;
+          if (len < need) throw corrupt(`entry ${name}: ZIP64 extra field is too short`);
+          if (usize === 0xffffffff) usize = x.u64();
+          if (csize === 0xffffffff) csize = x.u64();
+          if (lho === 0xffffffff) lho = x.u64();
+        }
+        x.pos = bodyEnd;
       }
       if (!found) throw corrupt(`entry ${name} has 32-bit overflow markers but no ZIP64 extra field`);
     }
@@ -115,9 +124,9 @@ export function readZipDirectory(src: FileBytes): Map<string, ZipEntry> {
     }
     if (csize !== usize) throw corrupt(`stored entry ${name} has compressed size ${csize} != size ${usize}`);
     if (lho + 30 > cdOffset) throw corrupt(`entry ${name}: local header offset ${lho} is outside the data area`);
-    const lh = new ByteCursor(src.read(lho, 30, `zip local header of ${name}`), file, `zip local header of ${name}`);
+    const lh = new ByteCursor(src, lho);
     if (lh.u32() !== SIG_LOCAL) throw corrupt(`entry ${name}: bad local header signature at ${lho}`);
-    lh.pos = 26;
+    lh.pos = lho + 26;
     const lnlen = lh.u16();
     const lxlen = lh.u16();
     const dataOffset = lho + 30 + lnlen + lxlen;
