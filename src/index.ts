@@ -10,3 +10,4 @@ export { ByteSource, ByteCursor, withSource } from './formats/source.js';
 export { openGguf, GgufFile, GgufType, ggufValueToJson } from './formats/gguf.js';
 export type { GgufValue, GgufArray, GgufTensorInfo } from './formats/gguf.js';
 export * as ggufKeys from './formats/gguf-keys.js';
+export { dequantize, dequantizeRow, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
