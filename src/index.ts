@@ -29,3 +29,6 @@ export {
 export type { Sampler, SamplerContext, SamplingOptions, PenaltyOptions } from './generate/sampler.js';
 export { StopMatcher } from './generate/stop.js';
 export type { StopResult } from './generate/stop.js';
+export { dequantize, dequantizeRow, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
+export { writeGguf, gv } from './formats/gguf-write.js';
+export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';

@@ -1,0 +1,288 @@
+// Convert any readable model to GGUF v3 (optionally quantized) or to a Hugging Face safetensors
+// folder (model.safetensors + config.json + the tokenizer file). Tokenizer and config metadata are
+// carried along: for GGUF, `tokenizer.*` keys are copied from a GGUF source or generated from a
+// tokenizer file beside the model; for HF, the tokenizer file is copied.
+//
+// Tensor types (--type): 2-D weights are converted to the requested type; 1-D weights (norms,
+// rope_freqs) stay F32 in GGUF, as llama.cpp keeps them. A type whose block does not divide a row
+// falls back as llama.cpp's quantizer does for K-quants (Q4_K -> Q5_0, Q6_K -> Q8_0: 32-value
+// blocks), and to F16 when not even 32 divides the row, with a logged notice. Without --type every
+// tensor keeps its type when the target can store it (quantized tensors become F32 in safetensors).
+import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { LlamaError, UsageError } from '../errors.js';
+import { openGguf, type GgufValue } from '../formats/gguf.js';
+import { GENERAL, GGML_QUANT_VERSION, LlamaFileType, LLM, ATTENTION, ROPE, TOKENIZER, TOKENIZER_MODEL } from '../formats/gguf-keys.js';
+import { gv, writeGguf } from '../formats/gguf-write.js';
+import { writeSafetensors } from '../formats/safetensors.js';
+import { writeFileAtomic } from '../formats/file-io.js';
+import { DType, dtypeInfo, dtypeName } from '../tensor/dtype.js';
+import { dequantize, quantize } from '../tensor/quant.js';
+import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';
+import { loadTokenizer, tokenizerToGgufMetadata } from '../tokenizer/load.js';
+import type { LlamaConfig } from './config.js';
+import { loadModel } from './load.js';
+import type { LoadedModel } from './loaded.js';
+import { flattenWeights, nameOf, permuteToHf } from './names.js';
+import { llama3RopeFactors } from './rope-factors.js';
+
+export const CONVERT_TYPES = { f32: DType.F32, f16: DType.F16, bf16: DType.BF16, q8_0: DType.Q8_0, q4_0: DType.Q4_0, q4_k: DType.Q4_K, q6_k: DType.Q6_K } as const;
+export type ConvertType = keyof typeof CONVERT_TYPES;
+export type ConvertFormat = 'gguf' | 'safetensors';
+
+export interface ConvertOptions {
+  readonly type?: ConvertType | undefined;
+  readonly format?: ConvertFormat | undefined;
+  /** tokenizer file to carry along (default: the one found beside the model) */
+  readonly tokenizerPath?: string | undefined;
+  /** notices (fallback types, dropped metadata) go here; default: nowhere */
+  readonly log?: ((msg: string) => void) | undefined;
+}
+
+export interface ConvertResult {
+  readonly format: ConvertFormat;
+  /** files written */
+  readonly files: readonly string[];
+  readonly bytes: number;
+  readonly tensors: readonly { name: string; type: string; shape: readonly number[] }[];
+}
+
+/** Output format from --format or OUT: *.gguf -> gguf; *.safetensors or a directory -> safetensors. */
+export function outputFormat(out: string, format?: ConvertFormat): ConvertFormat {
+  if (format) return format;
+  if (out.endsWith('.gguf')) return 'gguf';
+  if (out.endsWith('.safetensors') || extname(out) === '' || (existsSync(out) && statSync(out).isDirectory())) return 'safetensors';
+  throw new UsageError(`cannot tell the output format from '${out}'`, 'name it *.gguf, *.safetensors or a directory, or pass --format gguf|safetensors');
+}
+
+/** The type a block-quantized target falls back to when its block does not divide the row. */
+function fitType(want: DType, rowLength: number, name: string, log: (m: string) => void): DType {
+  let t = want;
+  const fallbacks: Partial<Record<DType, DType>> = { [DType.Q4_K]: DType.Q5_0, [DType.Q6_K]: DType.Q8_0, [DType.Q5_0]: DType.F16, [DType.Q8_0]: DType.F16, [DType.Q4_0]: DType.F16 };
+  while (rowLength % dtypeInfo(t).blockSize !== 0) {
+    t = fallbacks[t] ?? DType.F16;
+  }
+  if (t !== want) log(`${name}: rows of ${rowLength} values are not a multiple of ${dtypeName(want)}'s ${dtypeInfo(want).blockSize}-value blocks; using ${dtypeName(t)}`);
+  return t;
+}
+
+function convertTensor(t: HostTensor, to: DType, name: string): HostTensor {
+  if (t.type === to) return makeTensor(name, to, t.shape, t.data);
+  const n = numElements(t.shape);
+  const f = dequantize(t.type, t.data, n);
+  return makeTensor(name, to, t.shape, quantize(to, f, t.shape.length ? t.shape[t.shape.length - 1]! : 1));
+}
+
+const FILE_TYPE: Partial<Record<DType, LlamaFileType>> = {
+  [DType.F32]: LlamaFileType.ALL_F32,
+  [DType.F16]: LlamaFileType.MOSTLY_F16,
+  [DType.BF16]: LlamaFileType.MOSTLY_BF16,
+  [DType.Q8_0]: LlamaFileType.MOSTLY_Q8_0,
+  [DType.Q4_0]: LlamaFileType.MOSTLY_Q4_0,
+  [DType.Q4_K]: LlamaFileType.MOSTLY_Q4_K_S,
+  [DType.Q6_K]: LlamaFileType.MOSTLY_Q6_K,
+};
+
+function modelName(m: LoadedModel): string {
+  const n = m.metadata[GENERAL.NAME] ?? m.metadata._name_or_path;
+  if (typeof n === 'string' && n !== '') return n;
+  return basename(m.path).replace(/\.(gguf|safetensors|bin|pth)$/, '') || 'model';
+}
+
+/** `llama.*` hyper-parameter keys for `c`, typed as gguf-py writes them. */
+function llamaKeys(c: LlamaConfig): [string, GgufValue][] {
+  const a = 'llama';
+  const keys: [string, GgufValue][] = [
+    [LLM.VOCAB_SIZE(a), gv.u32(c.vocabSize)],
+    [LLM.CONTEXT_LENGTH(a), gv.u32(c.contextLength)],
+    [LLM.EMBEDDING_LENGTH(a), gv.u32(c.dim)],
+    [LLM.BLOCK_COUNT(a), gv.u32(c.nLayers)],
+    [LLM.FEED_FORWARD_LENGTH(a), gv.u32(c.ffnDim)],
+    [ROPE.DIMENSION_COUNT(a), gv.u32(c.headDim)],
+    [ATTENTION.HEAD_COUNT(a), gv.u32(c.nHeads)],
+    [ATTENTION.HEAD_COUNT_KV(a), gv.u32(c.nKvHeads)],
+    [ATTENTION.LAYERNORM_RMS_EPS(a), gv.f32(c.normEps)],
+    [ROPE.FREQ_BASE(a), gv.f32(c.ropeTheta)],
+  ];
+  if (c.headDim * c.nHeads !== c.dim) {
+    keys.push([ATTENTION.KEY_LENGTH(a), gv.u32(c.headDim)], [ATTENTION.VALUE_LENGTH(a), gv.u32(c.headDim)]);
+  }
+  if (c.ropeScaling?.type === 'linear') {
+    keys.push([ROPE.SCALING_TYPE(a), gv.str('linear')], [ROPE.SCALING_FACTOR(a), gv.f32(c.ropeScaling.factor)]);
+  }
+  return keys;
+}
+
+/** tokenizer.* metadata: from a GGUF source, else from a tokenizer file, else "none". */
+function tokenizerKeys(m: LoadedModel, tokenizerPath: string | undefined, log: (s: string) => void): [string, GgufValue][] {
+  if (m.format === 'gguf' && tokenizerPath === undefined) {
+    const g = openGguf(m.path);
+    try {
+      const out = [...g.metadata].filter(([k]) => k.startsWith('tokenizer.'));
+      if (out.length > 0) return out;
+    } finally {
+      g.close();
+    }
+  }
+  if (tokenizerPath !== undefined) return [...tokenizerToGgufMetadata(loadTokenizer(tokenizerPath))];
+  log('no tokenizer found beside the model; writing tokenizer.ggml.model = "none" (pass --tokenizer FILE to embed one)');
+  return [[TOKENIZER.MODEL, gv.str(TOKENIZER_MODEL.NONE)]];
+}
+
+function toGguf(m: LoadedModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void): ConvertResult {
+  const tensors: HostTensor[] = [];
+  let anyQuant = false;
+  const mainTypes = new Map<DType, number>();
+  for (const { key, layer, tensor } of flattenWeights(m.weights)) {
+    const name = nameOf('gguf', key, layer)!;
+    let to: DType;
+    if (tensor.shape.length < 2) to = DType.F32;
+    else if (type === undefined) to = tensor.type;
+    else to = fitType(type, tensor.shape[tensor.shape.length - 1]!, name, log);
+    const t = convertTensor(tensor, to, name);
+    if (dtypeInfo(to).quantized) anyQuant = true;
+    if (tensor.shape.length >= 2) mainTypes.set(to, (mainTypes.get(to) ?? 0) + 1);
+    tensors.push(t);
+  }
+  // Llama 3.1 scaling from an HF/Meta config becomes rope_freqs.weight, as llama.cpp's converter does.
+  const c = m.config;
+  if (!m.weights.ropeFreqs && c.ropeScaling?.type === 'llama3') {
+    tensors.push(makeTensor(nameOf('gguf', 'ropeFreqs', undefined)!, DType.F32, [c.headDim / 2], new Uint8Array(llama3RopeFactors(c.headDim, c.ropeTheta, c.ropeScaling).buffer)));
+  }
+  const dominant = [...mainTypes].sort((a, b) => b[1] - a[1])[0]?.[0] ?? DType.F32;
+  const metadata = new Map<string, GgufValue>();
+  metadata.set(GENERAL.ARCHITECTURE, gv.str('llama'));
+  metadata.set(GENERAL.NAME, gv.str(modelName(m)));
+  if (m.format === 'gguf') {
+    // keep descriptive general.* keys (author, license, ...) from a GGUF source
+    const g = openGguf(m.path);
+    try {
+      for (const [k, v] of g.metadata) {
+        if (k.startsWith('general.') && !metadata.has(k) && k !== GENERAL.FILE_TYPE && k !== GENERAL.QUANTIZATION_VERSION && k !== GENERAL.ALIGNMENT) metadata.set(k, v);
+      }
+    } finally {
+      g.close();
+    }
+  }
+  for (const [k, v] of llamaKeys(c)) metadata.set(k, v);
+  const ft = FILE_TYPE[dominant];
+  if (ft !== undefined) metadata.set(GENERAL.FILE_TYPE, gv.u32(ft));
+  if (anyQuant) metadata.set(GENERAL.QUANTIZATION_VERSION, gv.u32(GGML_QUANT_VERSION));
+  for (const [k, v] of tokenizerKeys(m, tokenizerPath, log)) metadata.set(k, v);
+  const bytes = writeGguf(out, { metadata, tensors });
+  return { format: 'gguf', files: [out], bytes, tensors: tensors.map((t) => ({ name: t.name, type: dtypeName(t.type), shape: t.shape })) };
+}
+
+/** HF config.json for `c`, in the form transformers' LlamaConfig.save_pretrained writes. */
+export function hfConfigJson(c: LlamaConfig, dtype: DType, bosId: number, eosId: number): Record<string, unknown> {
+  let ropeScaling: unknown = null;
+  if (c.ropeScaling?.type === 'llama3') {
+    const s = c.ropeScaling;
+    ropeScaling = { factor: s.factor, high_freq_factor: s.highFreqFactor, low_freq_factor: s.lowFreqFactor, original_max_position_embeddings: s.originalContextLength, rope_type: 'llama3' };
+  } else if (c.ropeScaling?.type === 'linear') {
+    ropeScaling = { factor: c.ropeScaling.factor, rope_type: 'linear' };
+  }
+  return {
+    architectures: ['LlamaForCausalLM'],
+    attention_bias: false,
+    attention_dropout: 0.0,
+    bos_token_id: bosId,
+    eos_token_id: eosId,
+    head_dim: c.headDim,
+    hidden_act: 'silu',
+    hidden_size: c.dim,
+    initializer_range: 0.02,
+    intermediate_size: c.ffnDim,
+    max_position_embeddings: c.contextLength,
+    mlp_bias: false,
+    model_type: 'llama',
+    num_attention_heads: c.nHeads,
+    num_hidden_layers: c.nLayers,
+    num_key_value_heads: c.nKvHeads,
+    pretraining_tp: 1,
+    rms_norm_eps: c.normEps,
+    rope_scaling: ropeScaling,
+    rope_theta: c.ropeTheta,
+    tie_word_embeddings: c.tiedEmbeddings,
+    torch_dtype: dtype === DType.F16 ? 'float16' : dtype === DType.BF16 ? 'bfloat16' : 'float32',
+    use_cache: true,
+    vocab_size: c.vocabSize,
+  };
+}
+
+/** Recognise GGUF rope_freqs as Meta's standard Llama 3.1 scaling, so HF can express it. */
+function ropeScalingFromFactors(m: LoadedModel): LlamaConfig['ropeScaling'] {
+  const rf = m.weights.ropeFreqs;
+  if (!rf) return m.config.ropeScaling;
+  const got = dequantize(rf.type, rf.data, numElements(rf.shape));
+  const std = { type: 'llama3' as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192 };
+  const want = llama3RopeFactors(m.config.headDim, m.config.ropeTheta, std);
+  if (got.length === want.length && got.every((v, i) => Math.abs(v - want[i]!) <= 1e-5 * Math.abs(want[i]!))) return std;
+  throw new LlamaError('FORMAT_UNSUPPORTED', 'rope_freqs.weight holds RoPE factors that are not the standard Llama 3.1 scaling; config.json cannot express them', { file: m.path, hint: 'convert to GGUF instead' });
+}
+
+function toSafetensors(m: LoadedModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void): ConvertResult {
+  const file = out.endsWith('.safetensors') ? out : join(out, 'model.safetensors');
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true });
+  if (type !== undefined && dtypeInfo(type).quantized) throw new UsageError(`safetensors cannot store ${dtypeName(type)}`, 'use --type f32, f16 or bf16, or write GGUF');
+  const c = m.config;
+  const ropeScaling = ropeScalingFromFactors(m);
+  const tensors: HostTensor[] = [];
+  const types = new Map<DType, number>();
+  for (const { key, layer, tensor } of flattenWeights(m.weights)) {
+    if (key === 'ropeFreqs') continue; // expressed as rope_scaling in config.json
+    const name = nameOf('hf', key, layer)!;
+    let to = type ?? tensor.type;
+    if (dtypeInfo(to).quantized) to = DType.F32;
+    let t = convertTensor(tensor, to, name);
+    if (key === 'wq') t = permuteToHf(t, c.nHeads);
+    if (key === 'wk') t = permuteToHf(t, c.nKvHeads);
+    types.set(to, (types.get(to) ?? 0) + 1);
+    tensors.push(t);
+  }
+  const dominant = [...types].sort((a, b) => b[1] - a[1])[0]?.[0] ?? DType.F32;
+  const bytes = writeSafetensors(file, tensors, { format: 'pt' });
+  let bos = 1;
+  let eos = 2;
+  const files = [file];
+  if (tokenizerPath !== undefined) {
+    const tok = loadTokenizer(tokenizerPath);
+    bos = tok.bosId ?? bos;
+    eos = tok.eosId ?? eos;
+    const base = basename(tokenizerPath);
+    if (base === 'tokenizer.model' || base === 'tokenizer.json') {
+      const dst = join(dir, base);
+      if (dst !== tokenizerPath) copyFileSync(tokenizerPath, dst);
+      files.push(dst);
+    } else {
+      log(`tokenizer ${base} is not a file HF loads (tokenizer.model / tokenizer.json); not copied`);
+    }
+  } else if (m.format === 'gguf') {
+    log('the GGUF tokenizer is not exported to HF files; pass --tokenizer FILE to copy one');
+  }
+  const cfgPath = join(dir, 'config.json');
+  const cfg = hfConfigJson({ ...c, ropeScaling }, dominant, bos, eos);
+  writeFileAtomic(cfgPath, [new TextEncoder().encode(JSON.stringify(cfg, null, 2) + '\n')]);
+  files.push(cfgPath);
+  return { format: 'safetensors', files, bytes, tensors: tensors.map((t) => ({ name: t.name, type: dtypeName(t.type), shape: t.shape })) };
+}
+
+/** Read `input` (any format loadModel reads) and write it to `output`. */
+export async function convertModel(input: string, output: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
+  const format = outputFormat(output, opts.format);
+  const log = opts.log ?? (() => {});
+  const type = opts.type !== undefined ? CONVERT_TYPES[opts.type] : undefined;
+  if (opts.type !== undefined && type === undefined) throw new UsageError(`unknown --type ${opts.type}`, `types: ${Object.keys(CONVERT_TYPES).join(', ')}`);
+  const m = await loadModel(input, { tokenizerPath: opts.tokenizerPath });
+  try {
+    if (format === 'gguf') {
+      if (!existsSync(dirname(output))) mkdirSync(dirname(output), { recursive: true });
+      return toGguf(m, output, type, m.tokenizerPath, log);
+    }
+    return toSafetensors(m, output, type, m.tokenizerPath, log);
+  } finally {
+    m.close();
+  }
+}
+
