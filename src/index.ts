@@ -10,6 +10,7 @@ export { ByteSource, ByteCursor, withSource } from './formats/source.js';
 export { openGguf, GgufFile, GgufType, ggufValueToJson } from './formats/gguf.js';
 export type { GgufValue, GgufArray, GgufTensorInfo } from './formats/gguf.js';
 export * as ggufKeys from './formats/gguf-keys.js';
+export { dequantize, dequantizeRow, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
 export type { LoadedModel, ModelFormat } from './model/loaded.js';
 export type { Tokenizer, StreamDecoder, EncodeOptions } from './tokenizer/tokenizer.js';
 export { selectBackend, BACKEND_NAMES } from './backend/select.js';
@@ -29,6 +30,8 @@ export {
 export type { Sampler, SamplerContext, SamplingOptions, PenaltyOptions } from './generate/sampler.js';
 export { StopMatcher } from './generate/stop.js';
 export type { StopResult } from './generate/stop.js';
-export { dequantize, dequantizeRow, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
 export { writeGguf, gv } from './formats/gguf-write.js';
 export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';
+export { loadModel, detectModel } from './model/load.js';
+export type { LoadOptions, DetectedModel } from './model/load.js';
+export { loadTokenizer } from './tokenizer/load.js';

@@ -6,7 +6,9 @@ import type { Command } from './command.js';
 
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  logits: () => import('./commands/logits.js'),
   plot: () => import('./commands/plot.js'),
+  run: () => import('./commands/run.js'),
   train: () => import('./commands/train.js'),
   version: () => import('./commands/version.js'),
 };

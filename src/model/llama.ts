@@ -140,7 +140,7 @@ export class LlamaModel {
       x = out;
     }
     session.pos += T;
-    session.tokens.push(...tokens);
+    for (const id of tokens) session.tokens.push(id);
 
     // Only the rows whose logits are wanted go through the final norm and the (large) output matmul.
     const rows = opts.allLogits ? T : 1;
