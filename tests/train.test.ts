@@ -11,6 +11,7 @@ import { needsShared, sharedData, REPO_ROOT } from './helpers/shared.js';
 import { runCli } from './helpers/cli.js';
 import { loadTrainConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
+import { greedyTokens } from '../src/train/sample.js';
 import { learningRate } from '../src/train/schedule.js';
 import { MixtureSampler, readShard, splitText, unigramLoss, writeShard } from '../src/train/data.js';
 import { Rng } from '../src/train/rng.js';
@@ -84,11 +85,20 @@ test('the mixture sampler draws sources in proportion to their weights', () => {
   assert.ok(Math.abs(unigramLoss([1, 1, 2], [1], 3) - -Math.log(3 / 6)) < 1e-12);
 });
 
+// One tiny run shared by the convergence and export tests (training is the slow part).
+let trained: Promise<{ dir: string; r: Awaited<ReturnType<typeof train>> }> | undefined;
+function trainedTiny() {
+  trained ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'train-'));
+    const cfg = loadTrainConfig(tinyConfig(dir));
+    const r = await train(cfg, { log: () => {} });
+    return { dir, r };
+  })();
+  return trained;
+}
+
 test('a tiny model trained on tinyshakespeare goes from ln(vocab) to well below the unigram baseline', needsShared('corpus/tinyshakespeare/input.txt'), async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'train-'));
-  const cfg = loadTrainConfig(tinyConfig(dir));
-  const lines: string[] = [];
-  const r = await train(cfg, { log: (l) => lines.push(l) });
+  const { dir, r } = await trainedTiny();
   const log = readFileSync(join(dir, 'run', 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const baseline = log.find((x) => x.type === 'baseline').unigram as number;
   const first = log.find((x) => x.type === 'train' && x.step === 1).loss as number;
@@ -98,6 +108,39 @@ test('a tiny model trained on tinyshakespeare goes from ln(vocab) to well below 
   // a char-level unigram model of Shakespeare is ~3.3 nats; bigram-level structure alone gives ~2.5
   assert.ok(val < baseline - 0.6, `validation loss ${val} vs unigram baseline ${baseline}`);
   assert.equal(r.step, 200);
+});
+
+test('exported GGUF (f32, f16, q8_0) and HF checkpoints generate the in-trainer greedy text with llama run', needsShared('corpus/tinyshakespeare/input.txt'), async () => {
+  const { dir, r } = await trainedTiny();
+  const prompt = 'ROMEO:';
+  const n = 20;
+  const ids = greedyTokens(r.tm, r.tokenizer.encode(prompt, { addBos: true }), n);
+  const eos = ids.indexOf(r.tokenizer.eosId ?? -1);
+  const expected = prompt + r.tokenizer.decode(eos >= 0 ? ids.slice(0, eos) : ids);
+  assert.ok(expected.length > prompt.length + 5, `the model generates text: ${JSON.stringify(expected)}`);
+  const ckpt = join(dir, 'run', 'checkpoint.bin');
+  const outs: [string, string[]][] = [
+    ['f32.gguf', ['--type', 'f32']],
+    ['f16.gguf', ['--type', 'f16']],
+    ['q8_0.gguf', ['--type', 'q8_0']],
+    ['hf', ['--format', 'hf']],
+  ];
+  for (const [name, flags] of outs) {
+    const out = join(dir, name);
+    const e = runCli(['export', ckpt, '-o', out, ...flags]);
+    assert.equal(e.status, 0, e.stderr);
+    const run = runCli(['run', '-m', out, '-p', prompt, '-n', String(n), '--temp', '0', '--backend', 'js']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.replace(/\n$/, ''), expected.replace(/\n$/, ''), `${name}: llama run vs in-trainer greedy`);
+  }
+  // llama logits on the F32 export equals the in-trainer logits (same kernels, same weights)
+  const lg = runCli(['logits', '-m', join(dir, 'f32.gguf'), '--ids', '1,20,30', '--json']);
+  assert.equal(lg.status, 0, lg.stderr);
+  const got = (JSON.parse(lg.stdout) as { logits: number[][] }).logits.at(-1)!;
+  r.tm.tape.recording = false;
+  const session = r.tm.model.newSession({ ctxSize: 8 });
+  const want = r.tm.model.forward(session, [1, 20, 30]);
+  assert.deepEqual(got.map((x) => Math.fround(x)), Array.from(want));
   rmSync(dir, { recursive: true });
 });
 

@@ -6,6 +6,7 @@ import type { Command } from './command.js';
 
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  export: () => import('./commands/export.js'),
   logits: () => import('./commands/logits.js'),
   plot: () => import('./commands/plot.js'),
   run: () => import('./commands/run.js'),
