@@ -285,14 +285,17 @@ test('adamw step matches the closed form of the first step', () => {
 import { createTrainingModel, lossAndGrad, lossOnly } from '../src/train/model.js';
 import { initWeights } from '../src/train/init.js';
 import type { LlamaConfig } from '../src/model/config.js';
+import type { Backend, Weight } from '../src/backend/backend.js';
+import { isTrainingBackend, type TrainingBackend } from '../src/backend/training.js';
+import { selectBackend } from '../src/backend/select.js';
 
-test('whole-model gradient (dim 16, 2 layers, GQA 4/2, vocab 32, seq 8) matches finite differences', () => {
+function wholeModelCheck(backend: TrainingBackend): void {
   const config: LlamaConfig = {
     dim: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 4, ffnDim: 24, vocabSize: 32,
     normEps: 1e-5, ropeTheta: 10000, contextLength: 8, tiedEmbeddings: false,
   };
   const weights = initWeights(config, 11);
-  const tm = createTrainingModel(config, weights, new JsTrainingBackend());
+  const tm = createTrainingModel(config, weights, backend);
   const rng = new Rng(12);
   // larger weights than the 0.02 init make every path (attention included) matter
   for (const p of tm.params) for (let i = 0; i < p.values.length; i++) p.values[i] = p.decay ? rng.normal() * 0.3 : 1 + rng.normal() * 0.2;
@@ -334,4 +337,98 @@ test('whole-model gradient (dim 16, 2 layers, GQA 4/2, vocab 32, seq 8) matches 
     const en = (ep - em) / (2 * h);
     assert.ok(Math.abs(en - g[j]!) <= 2e-2 * Math.abs(g[j]!) + 1e-4, `${p.name}[${j}]: analytic ${g[j]} vs numeric ${en}`);
   }
-});
+}
+
+test('whole-model gradient (dim 16, 2 layers, GQA 4/2, vocab 32, seq 8) matches finite differences (js)', () => wholeModelCheck(new JsTrainingBackend()));
+
+// Other backends with training kernels (native, when built with them) at 1 and 2 threads: the
+// same whole-model check, and each backward kernel against the js reference on random inputs.
+for (const threads of [1, 2]) {
+  test(`native training backend at ${threads} thread(s): whole-model gradient and kernel conformance`, async (t) => {
+    let b: Backend | undefined;
+    try {
+      b = await selectBackend('native', { threads });
+    } catch {
+      b = undefined;
+    }
+    if (!b || !isTrainingBackend(b)) {
+      t.skip(b ? `the ${b.name} backend has no training kernels yet` : 'the native backend is not built here');
+      return;
+    }
+    wholeModelCheck(b);
+    kernelConformance(b, new JsTrainingBackend());
+  });
+}
+
+/** Every backward kernel of `b` against the js reference, on odd sizes, at f32 tolerance. */
+function kernelConformance(b: TrainingBackend, ref: TrainingBackend): void {
+  const rng = new Rng(99);
+  const close = (name: string, got: Float32Array, want: Float32Array) => {
+    let scale = 0;
+    for (const x of want) scale = Math.max(scale, Math.abs(x));
+    for (let i = 0; i < want.length; i++) {
+      assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-4 * (scale + Math.abs(want[i]!)), `${b.name} ${name}[${i}]: ${got[i]} vs ${want[i]}`);
+    }
+  };
+  const T = 7, rows = 37, cols = 19;
+  const x = randArray(rng, T * cols), w32 = randArray(rng, rows * cols), dy = randArray(rng, T * rows);
+  const t = f32Tensor('w', [rows, cols], w32);
+  const wb = b.loadWeight(t), wr = ref.loadWeight(t);
+  const run = (be: TrainingBackend, w: Weight) => {
+    const dx = new Float32Array(T * cols).fill(0.5), dW = new Float32Array(rows * cols).fill(-0.25);
+    be.matmulBackward(dx, dW, dy, x, w, T);
+    return [dx, dW] as const;
+  };
+  const [dxb, dWb] = run(b, wb);
+  const [dxr, dWr] = run(ref, wr);
+  close('matmul dx', dxb, dxr);
+  close('matmul dW', dWb, dWr);
+  const dim = 24, g = randArray(rng, dim), xn = randArray(rng, T * dim), dyn = randArray(rng, T * dim);
+  const nb = [new Float32Array(T * dim), new Float32Array(dim)] as const, nr = [new Float32Array(T * dim), new Float32Array(dim)] as const;
+  b.rmsnormBackward(nb[0], nb[1], dyn, xn, g, T, dim, 1e-5);
+  ref.rmsnormBackward(nr[0], nr[1], dyn, xn, g, T, dim, 1e-5);
+  close('rmsnorm dx', nb[0], nr[0]);
+  close('rmsnorm dg', nb[1], nr[1]);
+  const nH = 4, nKv = 2, hd = 6;
+  const q = randArray(rng, T * nH * hd), k = randArray(rng, T * nKv * hd), v = randArray(rng, T * nKv * hd), da = randArray(rng, q.length);
+  const ab = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)] as const;
+  const ar = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)] as const;
+  b.attentionBackward(ab[0], ab[1], ab[2], da, q, k, v, 0, T, nH, nKv, hd);
+  ref.attentionBackward(ar[0], ar[1], ar[2], da, q, k, v, 0, T, nH, nKv, hd);
+  close('attention dq', ab[0], ar[0]);
+  close('attention dk', ab[1], ar[1]);
+  close('attention dv', ab[2], ar[2]);
+  const n = 53, gate = randArray(rng, n, 3), up = randArray(rng, n), ds = randArray(rng, n);
+  const sb = [new Float32Array(n), new Float32Array(n)] as const, sr = [new Float32Array(n), new Float32Array(n)] as const;
+  b.swigluBackward(sb[0], sb[1], ds, gate, up, n);
+  ref.swigluBackward(sr[0], sr[1], ds, gate, up, n);
+  close('swiglu dgate', sb[0], sr[0]);
+  close('swiglu dup', sb[1], sr[1]);
+  const pos = Int32Array.from({ length: T }, (_, i) => i * 3);
+  const invFreq = Float32Array.from({ length: hd / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / hd));
+  const rb = Float32Array.from(q), rr = Float32Array.from(q);
+  b.ropeBackward(rb, T, nH, hd, pos, invFreq);
+  ref.ropeBackward(rr, T, nH, hd, pos, invFreq);
+  close('rope', rb, rr);
+  const V = 41, logits = randArray(rng, T * V, 2), targets = Array.from({ length: T }, (_, i) => (i * 7) % V);
+  const cb = new Float32Array(T * V), cr = new Float32Array(T * V);
+  const lb = b.crossEntropy(logits, targets, T, V, cb, 0.1), lr = ref.crossEntropy(logits, targets, T, V, cr, 0.1);
+  assert.ok(Math.abs(lb.sum - lr.sum) < 1e-4 * lr.sum, `crossEntropy ${lb.sum} vs ${lr.sum}`);
+  close('crossEntropy', cb, cr);
+  const eb = new Float32Array(rows * cols), er = new Float32Array(rows * cols);
+  const ids = [3, 0, 3, 36, 5, 3, 1];
+  b.embedBackward(eb, dy.subarray(0, T * cols), ids, cols);
+  ref.embedBackward(er, dy.subarray(0, T * cols), ids, cols);
+  close('embed', eb, er);
+  const p0 = randArray(rng, 100), g0 = randArray(rng, 100);
+  const pb = Float32Array.from(p0), pr = Float32Array.from(p0);
+  const mb = new Float32Array(100).fill(0.01), mr = new Float32Array(100).fill(0.01), vb = new Float32Array(100).fill(0.02), vr = new Float32Array(100).fill(0.02);
+  const o = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-5, weightDecay: 0.1, step: 3, gradScale: 0.7 };
+  b.adamwStep(pb, g0, mb, vb, 100, o);
+  ref.adamwStep(pr, g0, mr, vr, 100, o);
+  close('adamw param', pb, pr);
+  close('adamw m', mb, mr);
+  close('adamw v', vb, vr);
+}
+
+test('the conformance harness itself runs (js against js)', () => kernelConformance(new JsTrainingBackend(), new JsTrainingBackend()));

@@ -58,7 +58,7 @@ export interface TrainConfig {
   readonly outDir: string;
   /** plain progress line every N steps when stderr is not a TTY */
   readonly logEvery: number;
-  /** 'js' or 'native' (when available) */
+  /** 'js', 'native' or 'auto' (native when it has training kernels, else js) */
   readonly backend: string;
   readonly threads: number;
 }
@@ -81,7 +81,7 @@ export const TRAIN_DEFAULTS = {
   checkpointEvery: 100,
   keepCheckpoints: false,
   logEvery: 10,
-  backend: 'js',
+  backend: 'auto',
   threads: 1,
   tokenizer: { type: 'char' } as TokenizerSpec,
 } as const;
@@ -158,7 +158,7 @@ export function resolveTrainConfig(m: Record<string, unknown>, baseDir: string, 
     keepCheckpoints: m.keepCheckpoints === true,
     outDir: rel(m.outDir ?? 'run', 'outDir'),
     logEvery: num('logEvery', 1, true),
-    backend: typeof m.backend === 'string' ? m.backend : 'js',
+    backend: typeof m.backend === 'string' ? m.backend : 'auto',
     threads: num('threads', 1, true),
   };
   if (cfg.beta1 >= 1 || cfg.beta2 >= 1) fail('beta1 and beta2 must be < 1', file);

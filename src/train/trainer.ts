@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { LlamaError } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { TrainingBackend } from '../backend/training.js';
-import { JsTrainingBackend } from '../backend/js/js-train-ops.js';
+import { selectTrainingBackend } from './backend.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LlamaWeights } from '../model/weights.js';
 import { modelConfig, type TrainConfig } from './config.js';
@@ -35,7 +35,7 @@ export interface TrainHooks {
   /** polled after every step: true -> save a checkpoint and stop (Ctrl-C) */
   interrupted?(): boolean;
   /** pick the backend by name (the CLI knows which ones exist) */
-  backend?(name: string, threads: number): TrainingBackend;
+  backend?(name: string, threads: number): Promise<TrainingBackend> | TrainingBackend;
   /** load a tokenizer file (tokenizer.model / .json / GGUF) */
   loadTokenizer?(path: string): Promise<Tokenizer>;
 }
@@ -83,7 +83,7 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
   const mc = resumed ? resumed.header.modelConfig : modelConfig(cfg.model, tokenizer.vocabSize, cfg.seqLen);
   if (mc.vocabSize !== tokenizer.vocabSize) throw new LlamaError('CHECKPOINT', `the checkpoint's vocabulary (${mc.vocabSize}) differs from the tokenizer's (${tokenizer.vocabSize})`, { file: ckptPath });
   const weights = resumed ? weightsFromCheckpoint(mc, resumed.tensors) : initWeights(mc, cfg.seed);
-  const backend = hooks.backend ? hooks.backend(cfg.backend, cfg.threads) : new JsTrainingBackend();
+  const backend = hooks.backend ? await hooks.backend(cfg.backend, cfg.threads) : await selectTrainingBackend(cfg.backend, cfg.threads);
   const tm = createTrainingModel(mc, weights, backend);
   const opt = new AdamW(backend, tm.params, { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay, gradClip: cfg.gradClip });
   let step = 0;

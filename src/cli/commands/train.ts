@@ -5,9 +5,6 @@ import { UsageError } from '../../errors.js';
 import { loadTrainConfig, type TrainConfig } from '../../train/config.js';
 import { train, checkpointPath, formatDuration } from '../../train/trainer.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
-import { JsTrainingBackend } from '../../backend/js/js-train-ops.js';
-import type { TrainingBackend } from '../../backend/training.js';
-import { LlamaError } from '../../errors.js';
 
 /** flag name -> config field; flags override the config file */
 const FLAG_FIELDS: Record<string, keyof TrainConfig> = {
@@ -27,14 +24,6 @@ const FLAG_FIELDS: Record<string, keyof TrainConfig> = {
 };
 /** fields a resumed run may change without breaking its continuity claims */
 const RESUME_FIELDS = new Set<keyof TrainConfig>(['maxSteps', 'evalEvery', 'evalTokens', 'checkpointEvery', 'logEvery']);
-
-export function trainingBackend(name: string, threads: number): TrainingBackend {
-  if (name === 'js') {
-    if (threads !== 1) process.stderr.write(`note: the js backend runs on 1 thread (asked for ${threads})\n`);
-    return new JsTrainingBackend();
-  }
-  throw new LlamaError('BACKEND_UNAVAILABLE', `backend '${name}' has no training kernels in this build`, { hint: 'use --backend js' });
-}
 
 export const command: Command = {
   spec: {
@@ -56,7 +45,7 @@ export const command: Command = {
       'checkpoint-every': { kind: 'int', arg: 'N', help: 'checkpoint every N steps' },
       'log-every': { kind: 'int', arg: 'N', help: 'plain progress line every N steps (non-TTY)' },
       threads: { kind: 'int', help: 'worker threads' },
-      backend: { kind: 'string', help: 'compute backend (js)' },
+      backend: { kind: 'string', help: 'js | native | auto (native when it has training kernels)' },
       out: { kind: 'string', short: 'o', arg: 'DIR', help: 'output folder (checkpoint.bin, log.jsonl)' },
     },
     details: [
@@ -104,7 +93,6 @@ export const command: Command = {
           progressShown = true;
         } : undefined,
         interrupted: () => interruptedCount > 0,
-        backend: trainingBackend,
       }, { resume, stopAfter: num(args, 'stop-after'), resumeOverrides });
       if (progressShown) process.stderr.write('\n');
       const val = Object.entries(r.valLoss).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
