@@ -3,11 +3,17 @@
 // round once when they add into the f32 gradient buffers. Each derivative is written out next to
 // its kernel; tests/grad-check.test.ts checks every one against central finite differences of a
 // float64 re-statement of the forward op.
-import type { Weight } from '../backend.js';
+import type { KVCache, Weight } from '../backend.js';
 import type { AdamWStepOptions, TrainingBackend } from '../training.js';
 import { JsBackend } from './js-backend.js';
+import { gemmNT, transpose } from './gemm.js';
 import { DType } from '../../tensor/dtype.js';
 import { assert, LlamaError } from '../../errors.js';
+
+interface JsKVCacheView extends KVCache {
+  readonly k: (Float32Array | Uint16Array)[];
+  readonly v: (Float32Array | Uint16Array)[];
+}
 
 interface JsWeightView extends Weight {
   readonly values: Float32Array;
@@ -23,37 +29,55 @@ export class JsTrainingBackend extends JsBackend implements TrainingBackend {
     // JsBackend keeps a view of the F32 tensor bytes: in-place updates are already visible.
   }
 
-  // y = x Wᵀ  =>  dx = dy W,  dW = dyᵀ x
+  // The forward matmul of the training hot loop, blocked (see gemm.ts); bit-identical to
+  // JsBackend.matmul, so the trained model generates exactly what `llama run --backend js` does.
+  override matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
+    const { rows, cols, values, type } = w as JsWeightView;
+    if (type !== DType.F32) return super.matmul(out, x, w, T);
+    assert(x.length >= T * cols && out.length >= T * rows, `matmul shapes: x ${x.length} (T=${T}, cols=${cols}), out ${out.length} (rows=${rows})`);
+    gemmNT(out, x, values, T, rows, cols, false);
+  }
+
+  // Attention over an F32 cache without the per-element reader of the oracle: the same operations
+  // in the same order (f32 scores, the oracle's softmax, f64 weighted sum), so bit-identical.
+  override attention(out: Float32Array, q: Float32Array, cache: KVCache, layer: number, pos0: number, T: number, nHeads: number): void {
+    const c = cache as JsKVCacheView;
+    const kd = c.k[layer]!;
+    const vd = c.v[layer]!;
+    if (!(kd instanceof Float32Array) || !(vd instanceof Float32Array)) return super.attention(out, q, cache, layer, pos0, T, nHeads);
+    const { headDim, nKvHeads } = c;
+    const kvRow = nKvHeads * headDim;
+    const group = nHeads / nKvHeads;
+    const scale = 1 / Math.sqrt(headDim);
+    const scores = new Float32Array(pos0 + T);
+    for (let t = 0; t < T; t++) {
+      const n = pos0 + t + 1;
+      for (let h = 0; h < nHeads; h++) {
+        const qo = (t * nHeads + h) * headDim;
+        const kvh = Math.floor(h / group) * headDim;
+        for (let p = 0; p < n; p++) {
+          const ko = p * kvRow + kvh;
+          let s = 0;
+          for (let d = 0; d < headDim; d++) s += q[qo + d]! * kd[ko + d]!;
+          scores[p] = s * scale;
+        }
+        this.softmax(scores, 1, n);
+        for (let d = 0; d < headDim; d++) {
+          let acc = 0;
+          for (let p = 0; p < n; p++) acc += scores[p]! * vd[p * kvRow + kvh + d]!;
+          out[qo + d] = acc;
+        }
+      }
+    }
+  }
+
+  // y = x Wᵀ  =>  dx = dy W,  dW = dyᵀ x. Both are written as A·Bᵀ products of contiguous rows
+  // (dx = dy · (Wᵀ)ᵀ, dW = dyᵀ · (xᵀ)ᵀ) after transposing the operands once per call.
   matmulBackward(dx: Float32Array | null, dW: Float32Array | null, dy: Float32Array, x: Float32Array, w: Weight, T: number): void {
     const { rows, cols, values } = w as JsWeightView;
     assert(dy.length >= T * rows && x.length >= T * cols, `matmulBackward shapes: dy ${dy.length}, x ${x.length}, T=${T}, W ${rows}x${cols}`);
-    const acc = new Float64Array(cols);
-    if (dx) {
-      for (let t = 0; t < T; t++) {
-        acc.fill(0);
-        for (let r = 0; r < rows; r++) {
-          const a = dy[t * rows + r]!;
-          if (a === 0) continue;
-          const wo = r * cols;
-          for (let c = 0; c < cols; c++) acc[c]! += a * values[wo + c]!;
-        }
-        const o = t * cols;
-        for (let c = 0; c < cols; c++) dx[o + c]! += acc[c]!;
-      }
-    }
-    if (dW) {
-      for (let r = 0; r < rows; r++) {
-        acc.fill(0);
-        for (let t = 0; t < T; t++) {
-          const a = dy[t * rows + r]!;
-          if (a === 0) continue;
-          const xo = t * cols;
-          for (let c = 0; c < cols; c++) acc[c]! += a * x[xo + c]!;
-        }
-        const o = r * cols;
-        for (let c = 0; c < cols; c++) dW[o + c]! += acc[c]!;
-      }
-    }
+    if (dx) gemmNT(dx, dy, transpose(values, rows, cols), T, cols, rows, true); // (T, cols)
+    if (dW) gemmNT(dW, transpose(dy, T, rows), transpose(x, T, cols), rows, cols, T, true); // (rows, cols)
   }
 
   // out[t] = W[ids[t]]  =>  dW[ids[t]] += dy[t]
