@@ -11,6 +11,8 @@ export { openGguf, GgufFile, GgufType, ggufValueToJson } from './formats/gguf.js
 export type { GgufValue, GgufArray, GgufTensorInfo } from './formats/gguf.js';
 export * as ggufKeys from './formats/gguf-keys.js';
 export { dequantize, dequantizeRow, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
+export { writeGguf, gv } from './formats/gguf-write.js';
+export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';
 export type { LoadedModel, ModelFormat } from './model/loaded.js';
 export type { Tokenizer, StreamDecoder, EncodeOptions } from './tokenizer/tokenizer.js';
 export { selectBackend, BACKEND_NAMES } from './backend/select.js';

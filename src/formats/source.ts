@@ -116,7 +116,8 @@ export function withSource<T>(path: string, fn: (src: ByteSource) => T): T {
 }
 
 const WINDOW = 1 << 16;
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+// ignoreBOM: a string that starts with U+FEFF keeps it (LLaMA's vocabulary has a token that is just a BOM).
+const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 /**
  * Sequential little-endian reader over a ByteSource. Reads go through a window buffer that is
