@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { needsShared, sharedData } from './helpers/shared.js';
-import { loadTinyHf } from './helpers/tmp-hf-loader.js';
+import { loadModel } from '../src/model/load.js';
 import { fakeTokenizer, pieceOf } from './helpers/fake-tokenizer.js';
 import { JsBackend } from '../src/backend/js/js-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
@@ -15,7 +15,7 @@ const NAME = 'llama1-tiny';
 const opt = needsShared('golden', NAME);
 let cached: LlamaModel | undefined;
 async function tiny(): Promise<LlamaModel> {
-  cached ??= await LlamaModel.create(loadTinyHf(sharedData('golden', NAME)), new JsBackend());
+  cached ??= await LlamaModel.create(await loadModel(sharedData('golden', NAME)), new JsBackend());
   return cached;
 }
 const golden = () => JSON.parse(readFileSync(sharedData('golden', NAME, 'golden.json'), 'utf8')) as { prompt_ids: number[]; greedy: { ids: number[] }; prefill_logits: number[][] };

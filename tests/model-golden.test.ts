@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { needsShared, sharedData } from './helpers/shared.js';
-import { loadTinyHf } from './helpers/tmp-hf-loader.js';
-import { loadTinyGguf } from './helpers/tmp-gguf-loader.js';
+import { join } from 'node:path';
+import { loadModel } from '../src/model/load.js';
 import { DType } from '../src/tensor/dtype.js';
 import { JsBackend } from '../src/backend/js/js-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
@@ -59,17 +59,18 @@ async function checkGolden(loaded: LoadedModel, golden: Golden): Promise<void> {
 
 for (const name of ['llama1-tiny', 'llama2-gqa-tiny']) {
   const golden = (): Golden => JSON.parse(readFileSync(sharedData('golden', name, 'golden.json'), 'utf8'));
-  test(`${name} (HF safetensors) matches Meta's logits and greedy ids`, needsShared('golden', name), async () => {
-    await checkGolden(loadTinyHf(sharedData('golden', name)), golden());
-  });
-  test(`${name} (GGUF) matches Meta's logits and greedy ids`, needsShared('golden', name), async () => {
-    await checkGolden(loadTinyGguf(sharedData('golden', name, 'model-f32.gguf')), golden());
-  });
+  for (const [layout, file] of [['Meta .pth', 'consolidated.00.pth'], ['HF safetensors', 'model.safetensors'], ['GGUF', 'model-f32.gguf']] as const) {
+    test(`${name} (${layout}) matches Meta's logits and greedy ids`, needsShared('golden', name, file), async () => {
+      const loaded = await loadModel(join(sharedData('golden', name), file));
+      assert.equal(loaded.format, layout === 'Meta .pth' ? 'meta' : layout === 'GGUF' ? 'gguf' : 'safetensors');
+      await checkGolden(loaded, golden());
+    });
+  }
 }
 
 test('an F16 KV cache stays close to the F32 one', needsShared('golden', 'llama2-gqa-tiny'), async () => {
   const g = JSON.parse(readFileSync(sharedData('golden', 'llama2-gqa-tiny', 'golden.json'), 'utf8')) as Golden;
-  const model = await LlamaModel.create(loadTinyGguf(sharedData('golden', 'llama2-gqa-tiny', 'model-f32.gguf')), new JsBackend());
+  const model = await LlamaModel.create(await loadModel(sharedData('golden', 'llama2-gqa-tiny', 'model-f32.gguf')), new JsBackend());
   const s = model.newSession({ ctxSize: 16, kvType: DType.F16 });
   const logits = model.forward(s, g.prompt_ids, { allLogits: true });
   const V = model.config.vocabSize;

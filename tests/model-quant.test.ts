@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { needsShared, sharedData } from './helpers/shared.js';
-import { loadTinyGguf } from './helpers/tmp-gguf-loader.js';
+import { loadModel } from '../src/model/load.js';
 import { JsBackend } from '../src/backend/js/js-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
 import type { LoadedModel } from '../src/model/loaded.js';
@@ -34,9 +34,26 @@ function toF16(t: HostTensor): HostTensor {
   return makeTensor(t.name, DType.F16, t.shape, new Uint8Array(h.buffer));
 }
 
-function openFor(type: string, g: QuantGolden): LoadedModel {
-  if (type !== 'F16') return loadTinyGguf(sharedData('golden', 'quant', g.file));
-  return loadTinyGguf(sharedData('golden', 'quant', 'tiny-f32.gguf'), (t) => (g.tensor_types[t.name] === 'F16' ? toF16(t) : t));
+/** GGUF tensor name -> our weight, for rebuilding the F16 file from the F32 one. */
+async function openFor(type: string, g: QuantGolden): Promise<LoadedModel> {
+  if (type !== 'F16') return loadModel(sharedData('golden', 'quant', g.file));
+  const f32 = await loadModel(sharedData('golden', 'quant', 'tiny-f32.gguf'));
+  const half = (ggufName: string, t: HostTensor) => {
+    assert.ok(ggufName in g.tensor_types, ggufName);
+    return g.tensor_types[ggufName] === 'F16' ? toF16(t) : t;
+  };
+  const w = f32.weights;
+  const weights = {
+    tokEmbeddings: half('token_embd.weight', w.tokEmbeddings),
+    norm: half('output_norm.weight', w.norm),
+    layers: w.layers.map((L, l) => ({
+      attnNorm: half(`blk.${l}.attn_norm.weight`, L.attnNorm), wq: half(`blk.${l}.attn_q.weight`, L.wq),
+      wk: half(`blk.${l}.attn_k.weight`, L.wk), wv: half(`blk.${l}.attn_v.weight`, L.wv),
+      wo: half(`blk.${l}.attn_output.weight`, L.wo), ffnNorm: half(`blk.${l}.ffn_norm.weight`, L.ffnNorm),
+      w1: half(`blk.${l}.ffn_gate.weight`, L.w1), w2: half(`blk.${l}.ffn_down.weight`, L.w2), w3: half(`blk.${l}.ffn_up.weight`, L.w3),
+    })),
+  };
+  return { ...f32, weights };
 }
 
 function diffStats(ours: Float32Array, ref: number[][], V: number): { max: number; mean: number } {
@@ -55,7 +72,7 @@ function diffStats(ours: Float32Array, ref: number[][], V: number): { max: numbe
 for (const type of ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K_M', 'Q6_K']) {
   test(`golden/quant ${type}: exact_reference logits and greedy ids; llama.cpp logits within the README's bounds`, needsShared('golden', 'quant', `golden-${type}.json.gz`), async () => {
     const g = load(type);
-    const loaded = openFor(type, g);
+    const loaded = await openFor(type, g);
     assert.equal(loaded.config.tiedEmbeddings, true);
     assert.equal(loaded.weights.output, undefined);
     const model = await LlamaModel.create(loaded, new JsBackend());

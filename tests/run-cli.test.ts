@@ -1,7 +1,8 @@
 // `llama run` and `llama logits` as a user runs them (bin/llama.js in a child process).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { needsShared, REPO_ROOT, sharedData } from './helpers/shared.js';
@@ -90,3 +91,28 @@ for (const name of ['llama1-tiny', 'llama2-gqa-tiny']) {
     assert.ok(Math.abs(vals[7]! - g.prefill_logits[g.prompt_ids.length - 1]![7]!) <= 1e-5);
   });
 }
+
+test('llama run: -f reads the prompt file; the same seed gives the same text, another seed other text', S260, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llama-run-'));
+  try {
+    const file = join(dir, 'prompt.txt');
+    writeFileSync(file, 'Once upon a time');
+    const base = ['run', '-m', model260(), '--tokenizer', tok260(), '-f', file, '-n', '40', '--temp', '1'];
+    const a = runCli([...base, '--seed', '7']);
+    assert.equal(a.status, 0, a.stderr);
+    assert.ok(a.stdout.startsWith('Once upon a time'));
+    assert.equal(runCli([...base, '--seed', '7']).stdout, a.stdout);
+    assert.notEqual(runCli([...base, '--seed', '8']).stdout, a.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('llama logits / run: bad input is a usage error (exit 2)', S260, () => {
+  assert.equal(runCli(['logits', '-m', model260(), '--ids', '1,x']).status, 2);
+  assert.equal(runCli(['logits', '-m', model260()]).status, 2);
+  assert.equal(runCli(['run', '-m', model260(), '-p', 'a', '-f', 'b']).status, 2);
+  const oov = runCli(['logits', '-m', model260(), '--ids', '1,512']);
+  assert.equal(oov.status, 2);
+  assert.match(oov.stderr, /outside the vocabulary/);
+});

@@ -36,7 +36,13 @@ test('temperature divides logits; temperature 0 keeps only the best token', () =
   assert.deepEqual(live(g), [1]);
 });
 
-test('top-k keeps the k most likely', () => {
+test('top-k keeps the k most likely, best first, ties to the lower id (heap selection = full sort)', () => {
+  const big = Array.from({ length: 5000 }, (_, i) => Math.round(Math.sin(i * 7.31) * 50) / 10);
+  const byRank = Array.from({ length: 5000 }, (_, i) => i).sort((a, b) => big[b]! - big[a]! || a - b);
+  for (const k of [1, 7, 64, 4999]) assert.deepEqual(live(run(topK(k), big)), byRank.slice(0, k), `k=${k}`);
+  const wide = live(run(topP(0.999), big));
+  assert.deepEqual(wide, byRank.slice(0, wide.length), 'top-p over a large vocabulary widens its window correctly');
+  assert.ok(wide.length > 1000);
   assert.deepEqual(live(run(topK(2), [0.1, 3, 2, -1])), [1, 2]);
   assert.deepEqual(live(run(topK(0), [0.1, 3, 2])).length, 3, 'k = 0 is off');
 });
@@ -47,11 +53,12 @@ test('top-p keeps the token that crosses p (Meta sample_top_p)', () => {
   assert.deepEqual(live(run(topP(0.49), logits)), [1], 'the first token alone crosses 0.49');
   assert.deepEqual(live(run(topP(0.81), logits)), [1, 3, 0]);
   assert.equal(run(topP(1), logits).n, 4);
+  assert.deepEqual(live(run(topP(0.1), [0, 0, 0, 1e-9])), [3], 'p below 1/n on a flat distribution keeps the best token');
 });
 
 test('min-p keeps tokens with p >= minP * p_max', () => {
   const logits = fromProbs([0.15, 0.5, 0.05, 0.3]);
-  assert.deepEqual(live(run(minP(0.2), logits)), [1, 3, 0], 'threshold 0.1');
+  assert.deepEqual(live(run(minP(0.2), logits)), [0, 1, 3], 'threshold 0.1 (order kept)');
   assert.deepEqual(live(run(minP(0.7), logits)), [1], 'threshold 0.35');
 });
 

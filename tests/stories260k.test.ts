@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { needsShared, sharedData } from './helpers/shared.js';
-import { loadTinyLlama2c } from './helpers/tmp-llama2c-loader.js';
+import { loadModel } from '../src/model/load.js';
 import { JsBackend } from '../src/backend/js/js-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { generate } from '../src/generate/generate.js';
@@ -31,7 +31,7 @@ export function llama2cArgs(argv: readonly string[]): { prompt: string; steps: n
 
 test('stories260K: every llama2.c reference run reproduced by generate()', needsShared('models', 'stories260K', 'reference_outputs.json'), async () => {
   const dir = sharedData('models', 'stories260K');
-  const model = await LlamaModel.create(loadTinyLlama2c(`${dir}/stories260K.bin`), new JsBackend());
+  const model = await LlamaModel.create(await loadModel(`${dir}/stories260K.bin`), new JsBackend());
   const tok = loadTokenizer(`${dir}/tok512.bin`);
   const refs = JSON.parse(readFileSync(`${dir}/reference_outputs.json`, 'utf8')) as RefRun[];
   assert.ok(refs.length >= 5);

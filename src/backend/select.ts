@@ -14,24 +14,23 @@ export interface SelectBackendOptions {
 }
 
 interface NativeModule {
-  loadNativeBackend(threads?: number): Backend | undefined;
+  loadNativeBackend(opts?: { threads?: number }): Backend | undefined;
+  nativeUnavailableReason?(): string | undefined;
 }
 
-/** The native backend, or undefined when its addon is missing or cannot run here. */
-async function tryNative(threads?: number): Promise<Backend | undefined> {
+/** The native backend, or why it is unavailable (its addon is missing or cannot run here). */
+async function tryNative(threads?: number): Promise<Backend | string> {
   // A computed specifier: the native module is optional (and built by another part of the project).
   const spec = './native/index.js';
   let mod: NativeModule;
   try {
     mod = (await import(spec)) as NativeModule;
   } catch {
-    return undefined;
+    return 'its module is not part of this build';
   }
-  try {
-    return typeof mod.loadNativeBackend === 'function' ? mod.loadNativeBackend(threads) : undefined;
-  } catch {
-    return undefined;
-  }
+  if (typeof mod.loadNativeBackend !== 'function') return 'its module has no loadNativeBackend';
+  const b = mod.loadNativeBackend(threads !== undefined ? { threads } : {});
+  return b ?? mod.nativeUnavailableReason?.() ?? 'the addon did not load';
 }
 
 export async function selectBackend(name?: string, opts: SelectBackendOptions = {}): Promise<Backend> {
@@ -41,15 +40,17 @@ export async function selectBackend(name?: string, opts: SelectBackendOptions = 
       return new JsBackend();
     case 'native': {
       const b = await tryNative(opts.threads);
-      if (!b) {
-        throw new LlamaError('BACKEND_UNAVAILABLE', 'the native backend is not available in this installation', {
+      if (typeof b === 'string') {
+        throw new LlamaError('BACKEND_UNAVAILABLE', `the native backend is not available in this installation: ${b}`, {
           hint: 'it needs the C addon built at `npm install` (a C compiler); use --backend js or --backend auto',
         });
       }
       return b;
     }
-    case 'auto':
-      return (await tryNative(opts.threads)) ?? new JsBackend();
+    case 'auto': {
+      const b = await tryNative(opts.threads);
+      return typeof b === 'string' ? new JsBackend() : b;
+    }
     default:
       throw new LlamaError('USAGE', `unknown backend '${chosen}'${name === undefined ? ' (from LLAMA_BACKEND)' : ''}`, { hint: `choose one of: ${BACKEND_NAMES.join(', ')}` });
   }

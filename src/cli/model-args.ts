@@ -61,7 +61,11 @@ export async function openModel(args: ParsedArgs, opts: { needTokenizer: boolean
     let tokenizer: Tokenizer | undefined;
     if (opts.needTokenizer || tokPath !== undefined) tokenizer = openTokenizer(tokPath, loaded);
     const model = await LlamaModel.create(loaded, backend);
-    return { loaded, model, tokenizer, loadMs: performance.now() - t0, ctxSize: num(args, 'ctx-size'), kvType: kvName === 'f16' ? DType.F16 : DType.F32 };
+    const ctxSize = num(args, 'ctx-size');
+    if (ctxSize !== undefined && ctxSize > loaded.config.contextLength) {
+      process.stderr.write(`warning: --ctx-size ${ctxSize} is beyond the ${loaded.config.contextLength} positions the model was trained for; output past that point may degrade\n`);
+    }
+    return { loaded, model, tokenizer, loadMs: performance.now() - t0, ctxSize, kvType: kvName === 'f16' ? DType.F16 : DType.F32 };
   } catch (e) {
     loaded.close();
     throw e;

@@ -25,12 +25,10 @@ export class Candidates {
     const n = logits.length;
     this.n = n;
     this.ids = new Int32Array(n);
-    this.logits = new Float64Array(n);
+    this.logits = Float64Array.from(logits);
     this.probs = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      this.ids[i] = i;
-      this.logits[i] = logits[i]!;
-    }
+    const ids = this.ids;
+    for (let i = 0; i < n; i++) ids[i] = i;
   }
 
   /** Position of token `id` among the live candidates, or -1. */
@@ -42,12 +40,7 @@ export class Candidates {
 
   /** Sort the live candidates by descending logit (stable: ties keep the lower position first). */
   sort(): void {
-    if (this.sorted) return;
-    const order = Array.from({ length: this.n }, (_, i) => i);
-    const l = this.logits;
-    order.sort((a, b) => l[b]! - l[a]! || a - b);
-    this.permute(order);
-    this.sorted = true;
+    if (!this.sorted) this.keepTop(this.n);
   }
 
   /** Reorder the live candidates so that new position i holds old position order[i]. */
@@ -63,6 +56,59 @@ export class Candidates {
     this.n = order.length;
     this.identity = false;
     this.sorted = false;
+  }
+
+  /**
+   * Positions of the k best live candidates, best first (descending logit, ties: lower position
+   * first), without changing anything. O(n log k) with a bounded heap rather than a full sort:
+   * vocabularies are 32k-128k tokens and k is usually tens.
+   */
+  bestPositions(k: number): number[] {
+    const n = this.n;
+    const l = this.logits;
+    const byRank = (a: number, b: number) => l[b]! - l[a]! || a - b;
+    if (this.sorted) return Array.from({ length: Math.min(k, n) }, (_, i) => i);
+    if (k >= n) return Array.from({ length: n }, (_, i) => i).sort(byRank);
+    k = Math.max(1, k);
+    // heap[0] is the worst position kept so far; "a is worse than b" = lower logit, or equal and later
+    const heap = new Int32Array(k);
+    const worse = (a: number, b: number) => l[a]! < l[b]! || (l[a]! === l[b]! && a > b);
+    const siftDown = (i: number) => {
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let w = i;
+        if (left < k && worse(heap[left]!, heap[w]!)) w = left;
+        if (right < k && worse(heap[right]!, heap[w]!)) w = right;
+        if (w === i) return;
+        const t = heap[i]!;
+        heap[i] = heap[w]!;
+        heap[w] = t;
+        i = w;
+      }
+    };
+    for (let i = 0; i < k; i++) heap[i] = i;
+    for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(i);
+    for (let i = k; i < n; i++) {
+      if (worse(heap[0]!, i)) {
+        heap[0] = i;
+        siftDown(0);
+      }
+    }
+    return Array.from(heap).sort(byRank);
+  }
+
+  /** Keep exactly these positions, which are in best-first order. */
+  keepOrdered(order: readonly number[]): void {
+    this.permute(order);
+    this.sorted = true;
+  }
+
+  /** Keep only the k best candidates, best first. */
+  keepTop(k: number): void {
+    const order = this.bestPositions(k);
+    this.permute(order);
+    this.sorted = true;
   }
 
   /** Keep the first k live candidates. */
@@ -170,8 +216,7 @@ export function temperature(t: number): Sampler {
     name: 'temperature',
     apply(c) {
       if (t <= 0) {
-        c.sort();
-        c.truncate(1);
+        c.keepTop(1);
         return;
       }
       if (t === 1) return;
@@ -186,8 +231,7 @@ export function topK(k: number): Sampler {
     name: 'top-k',
     apply(c) {
       if (k <= 0 || k >= c.n) return;
-      c.sort();
-      c.truncate(k);
+      c.keepTop(k);
     },
   };
 }
@@ -200,17 +244,35 @@ export function topP(p: number): Sampler {
   return {
     name: 'top-p',
     apply(c) {
-      if (p >= 1) return;
-      c.sort();
-      c.softmax();
-      let cum = 0;
-      for (let i = 0; i < c.n; i++) {
-        if (cum > p) {
-          c.truncate(i);
-          return;
-        }
-        cum += c.probs[i]!;
+      if (p >= 1 || c.n <= 1) return;
+      let max = -Infinity;
+      for (let i = 0; i < c.n; i++) max = Math.max(max, c.logits[i]!);
+      let z = 0;
+      for (let i = 0; i < c.n; i++) z += Math.exp(c.logits[i]! - max);
+      const prob = (i: number) => Math.exp(c.logits[i]! - max) / z;
+      // Only tokens with probability >= (1 - p) / (n - 1) can be in the nucleus (llama2.c's
+      // observation: the rest weigh less than 1 - p together, so the cumulative sum crosses p
+      // before reaching them). Sorting just those keeps this cheap for a 32k-128k vocabulary.
+      let order: number[];
+      if (c.sorted) order = Array.from({ length: c.n }, (_, i) => i);
+      else {
+        const cutoff = (1 - p) / (c.n - 1);
+        order = [];
+        for (let i = 0; i < c.n; i++) if (prob(i) >= cutoff) order.push(i);
+        order.sort((a, b) => c.logits[b]! - c.logits[a]! || a - b);
+        // (when p < 1/n every token can fall below the cutoff; then the best token alone crosses p)
+        if (order.length === 0) order = c.bestPositions(1);
       }
+      let cum = 0;
+      let keep = order.length;
+      for (let i = 0; i < order.length; i++) {
+        if (cum > p) {
+          keep = i;
+          break;
+        }
+        cum += prob(order[i]!);
+      }
+      c.keepOrdered(keep === order.length ? order : order.slice(0, keep));
     },
   };
 }
@@ -221,12 +283,16 @@ export function minP(minP: number): Sampler {
     name: 'min-p',
     apply(c) {
       if (minP <= 0) return;
-      c.sort();
-      c.softmax();
-      const threshold = minP * c.probs[0]!;
-      let keep = 1;
-      while (keep < c.n && c.probs[keep]! >= threshold) keep++;
-      c.truncate(keep);
+      // p_i >= minP * p_max  <=>  exp(logit_i - max) >= minP; the order is kept as it was
+      let max = -Infinity;
+      for (let i = 0; i < c.n; i++) max = Math.max(max, c.logits[i]!);
+      const keep: number[] = [];
+      for (let i = 0; i < c.n; i++) if (Math.exp(c.logits[i]! - max) >= minP) keep.push(i);
+      if (keep.length < c.n) {
+        const wasSorted = c.sorted;
+        c.permute(keep);
+        c.sorted = wasSorted;
+      }
     },
   };
 }
