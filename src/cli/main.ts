@@ -6,6 +6,9 @@ import type { Command } from './command.js';
 
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  detokenize: () => import('./commands/detokenize.js'),
+  tokenize: () => import('./commands/tokenize.js'),
+  'train-tokenizer': () => import('./commands/train-tokenizer.js'),
   version: () => import('./commands/version.js'),
 };
 
