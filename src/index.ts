@@ -10,3 +10,20 @@ export { ByteSource, ByteCursor, withSource } from './formats/source.js';
 export { openGguf, GgufFile, GgufType, ggufValueToJson } from './formats/gguf.js';
 export type { GgufValue, GgufArray, GgufTensorInfo } from './formats/gguf.js';
 export * as ggufKeys from './formats/gguf-keys.js';
+export type { Tokenizer, StreamDecoder, EncodeOptions } from './tokenizer/tokenizer.js';
+export { SpmTokenizer, PieceType, type SpmModel } from './tokenizer/spm.js';
+export { BpeTokenizer, LLAMA3_PATTERN, GPT2_PATTERN, llama3SpecialTokens, type BpeModel } from './tokenizer/bpe.js';
+export {
+  loadTokenizer,
+  detectTokenizerKind,
+  tokenizerFromGgufMetadata,
+  tokenizerToGgufMetadata,
+  tokenizerFromHfJson,
+  parseSentencePieceModel,
+  writeSentencePieceModel,
+  parseLlama2cTokenizer,
+  parseTiktoken,
+} from './tokenizer/load.js';
+export { tokenizerForPath, findTokenizerFile, TOKENIZER_FILE_NAMES } from './tokenizer/find.js';
+export { trainSpmBpe, type TrainOptions, type TrainStats } from './tokenizer/train.js';
+export { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from './tokenizer/chat.js';
