@@ -674,10 +674,21 @@ function hfBosEos(json: Record<string, unknown>, ids: ReadonlyMap<string, number
 }
 
 function hfPattern(pre: unknown, file: string): string {
-  const s = JSON.stringify(pre ?? null);
-  const m = /"Split","pattern":\{"Regex":("(?:[^"\\]|\\.)*")\}/.exec(s);
-  if (m) return JSON.parse(m[1]!) as string;
-  if (s.includes('"ByteLevel"') && s.includes('"use_regex":true')) return GPT2_PATTERN;
+  // walk the pre-tokenizer tree (Sequence of Split / ByteLevel) for the first Split regex
+  let regex: string | undefined;
+  let byteLevelRegex = false;
+  const visit = (node: unknown): void => {
+    if (regex !== undefined || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const o = node as Record<string, unknown>;
+    const pat = o.pattern as Record<string, unknown> | undefined;
+    if (o.type === 'Split' && pat && typeof pat.Regex === 'string') regex = pat.Regex;
+    if (o.type === 'ByteLevel' && o.use_regex !== false) byteLevelRegex = true;
+    for (const v of Object.values(o)) visit(v);
+  };
+  visit(pre);
+  if (regex !== undefined) return regex;
+  if (byteLevelRegex) return GPT2_PATTERN;
   throw new FormatError('FORMAT_UNSUPPORTED', 'tokenizer.json pre-tokenizer is not supported (expected a Split regex or ByteLevel)', { file });
 }
 
