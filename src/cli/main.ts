@@ -6,11 +6,14 @@ import type { Command } from './command.js';
 
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  detokenize: () => import('./commands/detokenize.js'),
   export: () => import('./commands/export.js'),
   logits: () => import('./commands/logits.js'),
   plot: () => import('./commands/plot.js'),
   run: () => import('./commands/run.js'),
+  tokenize: () => import('./commands/tokenize.js'),
   train: () => import('./commands/train.js'),
+  'train-tokenizer': () => import('./commands/train-tokenizer.js'),
   version: () => import('./commands/version.js'),
 };
 
