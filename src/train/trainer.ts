@@ -237,6 +237,20 @@ export function checkpointTokenizer(saved: unknown): Tokenizer {
   throw new LlamaError('CHECKPOINT', 'the checkpoint names no tokenizer');
 }
 
+/**
+ * The data step alone (`llama train --prepare-only`): tokenizer, token shards, and per source the
+ * token counts and the unigram baseline on the validation split.
+ */
+export async function prepareTrainingData(cfg: TrainConfig, hooks: TrainHooks): Promise<{ vocabSize: number; sources: (PreparedSource & { unigram: number })[] }> {
+  mkdirSync(cfg.data.dir, { recursive: true });
+  const tokenizer = await resolveTokenizer(cfg, undefined, hooks);
+  const prepared = prepareData(cfg, tokenizer, hooks);
+  return {
+    vocabSize: tokenizer.vocabSize,
+    sources: prepared.map((p) => ({ ...p, unigram: unigramLoss(readShard(p.train).tokens, readShard(p.val).tokens, tokenizer.vocabSize) })),
+  };
+}
+
 /** Tokenize the sources once; a manifest records what was prepared so a changed config re-prepares. */
 export function prepareData(cfg: TrainConfig, tok: Tokenizer, hooks: Pick<TrainHooks, 'log'>): PreparedSource[] {
   const manifestPath = join(cfg.data.dir, 'data.json');

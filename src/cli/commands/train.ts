@@ -3,7 +3,7 @@ import type { Command } from '../command.js';
 import { bool, num, str } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { loadTrainConfig, type TrainConfig } from '../../train/config.js';
-import { train, checkpointPath, formatDuration } from '../../train/trainer.js';
+import { train, checkpointPath, formatDuration, prepareTrainingData } from '../../train/trainer.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
 
 /** flag name -> config field; flags override the config file */
@@ -32,6 +32,7 @@ export const command: Command = {
     usage: '--config FILE.json [--resume] [overrides]',
     options: {
       config: { kind: 'string', short: 'c', arg: 'FILE', help: 'training config (JSON); paths inside are relative to it' },
+      'prepare-only': { kind: 'boolean', help: 'only tokenize the sources into shards (prints token counts and unigram baselines)' },
       resume: { kind: 'boolean', help: 'continue from OUTDIR/checkpoint.bin exactly where it stopped' },
       'max-steps': { kind: 'int', arg: 'N', help: 'optimizer steps in the run (sets the cosine length)' },
       'stop-after': { kind: 'int', arg: 'N', help: 'stop after step N without changing the schedule (checkpoint written)' },
@@ -69,6 +70,12 @@ export const command: Command = {
     if (configFile) cfg = loadTrainConfig(configFile, overrides);
     else if (resume && overrides.outDir) cfg = loadCheckpoint(join(overrides.outDir as string, 'checkpoint.bin')).header.trainConfig;
     else throw new UsageError('--config FILE.json is required (or --resume --out DIR)', 'run `llama train --help`');
+    if (bool(args, 'prepare-only')) {
+      const r = await prepareTrainingData(cfg, { log: (l) => process.stderr.write(l + '\n') });
+      for (const s of r.sources) process.stderr.write(`${s.name}: ${s.trainTokens} train / ${s.valTokens} val tokens, unigram baseline ${s.unigram.toFixed(4)} nats/token\n`);
+      process.stdout.write(JSON.stringify(r) + '\n');
+      return 0;
+    }
     const resumeOverrides: Partial<TrainConfig> = {};
     for (const [k, v] of Object.entries(overrides)) if (RESUME_FIELDS.has(k as keyof TrainConfig)) (resumeOverrides as Record<string, unknown>)[k] = v;
 
