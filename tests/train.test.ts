@@ -253,3 +253,26 @@ test('llama plot draws train/val loss and lr curves as SVG; a non-log is a typed
   assert.match(bad.stderr, /FORMAT_CORRUPT.*line 1 is not JSON/);
   rmSync(dir, { recursive: true });
 });
+
+test('resume without a checkpoint, or from a damaged one, is a typed error naming the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'badckpt-'));
+  const cfg = tinyConfig(dir, { maxSteps: 2, seqLen: 8, batchTokens: 8, model: { dim: 8, nLayers: 1, nHeads: 2, ffnDim: 16 } });
+  writeFileSync(join(dir, 'corpus.txt'), 'abcdefghij '.repeat(200));
+  writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(JSON.stringify(SHAKESPEARE), JSON.stringify(join(dir, 'corpus.txt'))));
+  const none = runCli(['train', '--config', cfg, '--resume']);
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /FILE_NOT_FOUND.*checkpoint\.bin: no checkpoint to resume from/);
+  assert.equal(runCli(['train', '--config', cfg]).status, 0);
+  const ckpt = join(dir, 'run', 'checkpoint.bin');
+  const bytes = readFileSync(ckpt);
+  writeFileSync(ckpt, bytes.subarray(0, bytes.length - 3));
+  const cut = runCli(['train', '--config', cfg, '--resume']);
+  assert.equal(cut.status, 1);
+  assert.match(cut.stderr, /CHECKPOINT.*checkpoint\.bin: tensors need \d+ bytes in all but the file has \d+/);
+  writeFileSync(ckpt, Buffer.from('not a checkpoint at all'));
+  assert.match(runCli(['train', '--config', cfg, '--resume']).stderr, /CHECKPOINT.*no LTCK magic/);
+  const exp = runCli(['export', ckpt, '-o', join(dir, 'x.gguf')]);
+  assert.equal(exp.status, 1);
+  assert.match(exp.stderr, /CHECKPOINT/);
+  rmSync(dir, { recursive: true });
+});

@@ -4,6 +4,7 @@
 // thread count give the same losses bit for bit, also across a checkpoint and resume.
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { LlamaError } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { TrainingBackend } from '../backend/training.js';
@@ -254,7 +255,9 @@ export async function prepareTrainingData(cfg: TrainConfig, hooks: TrainHooks): 
 /** Tokenize the sources once; a manifest records what was prepared so a changed config re-prepares. */
 export function prepareData(cfg: TrainConfig, tok: Tokenizer, hooks: Pick<TrainHooks, 'log'>): PreparedSource[] {
   const manifestPath = join(cfg.data.dir, 'data.json');
-  const fingerprint = JSON.stringify({ sources: cfg.data.sources, vocab: tok.vocabSize, tokenizer: cfg.tokenizer });
+  // the tokenizer's content is part of the fingerprint: a retrained tokenizer of the same size re-prepares
+  const tokHash = tok instanceof SpmTokenizer ? createHash('sha256').update(writeSentencePieceModel(tok.model)).digest('hex') : '';
+  const fingerprint = JSON.stringify({ sources: cfg.data.sources, vocab: tok.vocabSize, tokenizer: cfg.tokenizer, tokHash });
   if (fileExists(manifestPath)) {
     try {
       const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as { fingerprint: string; sources: PreparedSource[] };
