@@ -3,11 +3,17 @@
 // one dot product at a time (2 loads per multiply-add). Each output still sums k = 0, 1, ... in
 // order in float64, so the result is bit-identical to the plain loop in JsBackend.matmul.
 export function gemmNT(out: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number, accumulate: boolean): void {
+  // Panels of B rows small enough to stay in L2 (~128 KB) while every row block of A passes over them.
+  const panel = Math.max(4, Math.min(N, (Math.floor(32768 / Math.max(1, K)) >> 2) << 2));
+  for (let n0 = 0; n0 < N; n0 += panel) gemmPanel(out, A, B, M, N, K, accumulate, n0, Math.min(N, n0 + panel));
+}
+
+function gemmPanel(out: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number, accumulate: boolean, n0: number, n1: number): void {
   let m = 0;
   for (; m + 4 <= M; m += 4) {
     const a0 = m * K, a1 = a0 + K, a2 = a1 + K, a3 = a2 + K;
-    let n = 0;
-    for (; n + 4 <= N; n += 4) {
+    let n = n0;
+    for (; n + 4 <= n1; n += 4) {
       const b0 = n * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
       let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
       let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
@@ -32,9 +38,9 @@ export function gemmNT(out: Float32Array, A: Float32Array, B: Float32Array, M: n
         out[o3] = s30; out[o3 + 1] = s31; out[o3 + 2] = s32; out[o3 + 3] = s33;
       }
     }
-    for (; n < N; n++) for (let i = 0; i < 4; i++) dotInto(out, (m + i) * N + n, A, (m + i) * K, B, n * K, K, accumulate);
+    for (; n < n1; n++) for (let i = 0; i < 4; i++) dotInto(out, (m + i) * N + n, A, (m + i) * K, B, n * K, K, accumulate);
   }
-  for (; m < M; m++) for (let n = 0; n < N; n++) dotInto(out, m * N + n, A, m * K, B, n * K, K, accumulate);
+  for (; m < M; m++) for (let n = n0; n < n1; n++) dotInto(out, m * N + n, A, m * K, B, n * K, K, accumulate);
 }
 
 function dotInto(out: Float32Array, o: number, A: Float32Array, a: number, B: Float32Array, b: number, K: number, accumulate: boolean): void {
