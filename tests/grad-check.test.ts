@@ -290,10 +290,10 @@ import type { Backend, Weight } from '../src/backend/backend.js';
 import { isTrainingBackend, type TrainingBackend } from '../src/backend/training.js';
 import { selectBackend } from '../src/backend/select.js';
 
-function wholeModelCheck(backend: TrainingBackend): void {
+function wholeModelCheck(backend: TrainingBackend, tiedEmbeddings = false): void {
   const config: LlamaConfig = {
     dim: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 4, ffnDim: 24, vocabSize: 32,
-    normEps: 1e-5, ropeTheta: 10000, contextLength: 8, tiedEmbeddings: false,
+    normEps: 1e-5, ropeTheta: 10000, contextLength: 8, tiedEmbeddings,
   };
   const weights = initWeights(config, 11);
   const tm = createTrainingModel(config, weights, backend);
@@ -312,7 +312,7 @@ function wholeModelCheck(backend: TrainingBackend): void {
   };
   assert.ok(Math.abs(loss() - sum / count) < 1e-12, 'the taped forward equals the plain forward');
   const h = 1e-2;
-  assert.equal(tm.params.length, 1 + 2 * 9 + 2);
+  assert.equal(tm.params.length, 1 + 2 * 9 + (tiedEmbeddings ? 1 : 2));
   for (const p of tm.params) {
     const g = grads.get(p.key) as Float32Array;
     assert.ok(g, `${p.name} has a gradient`);
@@ -341,6 +341,7 @@ function wholeModelCheck(backend: TrainingBackend): void {
 }
 
 test('whole-model gradient (dim 16, 2 layers, GQA 4/2, vocab 32, seq 8) matches finite differences (js)', () => wholeModelCheck(new JsTrainingBackend()));
+test('whole-model gradient with tied embeddings (lookup and output projection share one gradient)', () => wholeModelCheck(new JsTrainingBackend(), true));
 
 // Other backends with training kernels (native, when built with them) at 1 and 2 threads: the
 // same whole-model check, and each backward kernel against the js reference on random inputs.

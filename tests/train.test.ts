@@ -13,7 +13,7 @@ import { loadTrainConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 import { greedyTokens } from '../src/train/sample.js';
 import { learningRate } from '../src/train/schedule.js';
-import { MixtureSampler, readShard, splitText, unigramLoss, writeShard } from '../src/train/data.js';
+import { bigramLoss, MixtureSampler, readShard, splitText, unigramLoss, writeShard } from '../src/train/data.js';
 import { Rng } from '../src/train/rng.js';
 import { LlamaError } from '../src/errors.js';
 
@@ -83,6 +83,8 @@ test('the mixture sampler draws sources in proportion to their weights', () => {
   assert.ok(Math.abs(counts[0]! - 3000) < 140, `counts ${counts}`);
   assert.deepEqual(splitText('ab\ncd\nef\ngh\n', 0.5), { train: 'ab\ncd\nef\n', val: 'gh\n' });
   assert.ok(Math.abs(unigramLoss([1, 1, 2], [1], 3) - -Math.log(3 / 6)) < 1e-12);
+  // bigram on train [1,1,2]: pairs (1,1), (1,2); P(2|1) = (1 + 1·P_uni(2)) / (2 + 1), P_uni(2) = 2/6
+  assert.ok(Math.abs(bigramLoss([1, 1, 2], [1, 2], 3) - -(Math.log(3 / 6) + Math.log((1 + 2 / 6) / 3)) / 2) < 1e-12);
 });
 
 // One tiny run shared by the convergence and export tests (training is the slow part).

@@ -220,6 +220,31 @@ export function unigramLoss(trainTokens: ArrayLike<number>, evalTokens: ArrayLik
   return nll / evalTokens.length;
 }
 
+/**
+ * Bigram baseline: cross-entropy (nats/token) of P(b | a) = (count(a b) + α·P_uni(b)) / (count(a) + α)
+ * estimated on the training split (Dirichlet smoothing towards the add-one unigram, α = 1, fixed in
+ * advance, not tuned on the evaluation text). The first evaluation token is scored by the unigram.
+ */
+export function bigramLoss(trainTokens: ArrayLike<number>, evalTokens: ArrayLike<number>, vocabSize: number, alpha = 1): number {
+  const uni = new Float64Array(vocabSize);
+  for (let i = 0; i < trainTokens.length; i++) uni[trainTokens[i]!]!++;
+  const total = trainTokens.length + vocabSize;
+  const pUni = (b: number) => (uni[b]! + 1) / total;
+  const pairs = new Map<number, number>();
+  const ctx = new Float64Array(vocabSize);
+  for (let i = 0; i + 1 < trainTokens.length; i++) {
+    const key = trainTokens[i]! * vocabSize + trainTokens[i + 1]!;
+    pairs.set(key, (pairs.get(key) ?? 0) + 1);
+    ctx[trainTokens[i]!]!++;
+  }
+  let nll = evalTokens.length > 0 ? -Math.log(pUni(evalTokens[0]!)) : 0;
+  for (let i = 1; i < evalTokens.length; i++) {
+    const a = evalTokens[i - 1]!, b = evalTokens[i]!;
+    nll -= Math.log(((pairs.get(a * vocabSize + b) ?? 0) + alpha * pUni(b)) / (ctx[a]! + alpha));
+  }
+  return nll / evalTokens.length;
+}
+
 export function fileExists(p: string): boolean {
   try {
     statSync(p);

@@ -12,7 +12,7 @@ import { selectTrainingBackend } from './backend.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LlamaWeights } from '../model/weights.js';
 import { modelConfig, type TrainConfig } from './config.js';
-import { fileExists, MixtureSampler, prepareSource, readShard, unigramLoss, validationWindows, writeAtomic, type LoadedSource, type PreparedSource } from './data.js';
+import { bigramLoss, fileExists, MixtureSampler, prepareSource, readShard, unigramLoss, validationWindows, writeAtomic, type LoadedSource, type PreparedSource } from './data.js';
 import { charTokenizer } from './char-tokenizer.js';
 import { loadTokenizer, parseSentencePieceModel, writeSentencePieceModel } from '../tokenizer/load.js';
 import { SpmTokenizer } from '../tokenizer/spm.js';
@@ -22,6 +22,7 @@ import { AdamW } from './optimizer.js';
 import { countParams, snapshotWeights } from './params.js';
 import { learningRate } from './schedule.js';
 import { Rng } from './rng.js';
+import { greedyTokens } from './sample.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { ParamGrads } from './tape.js';
 
@@ -119,8 +120,9 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
     record({ type: 'start', time: new Date().toISOString(), params: nParams, modelConfig: mc, batchTokens: cfg.batchTokens, seqLen: cfg.seqLen, backend: backend.name, threads: backend.threads });
     for (const s of sources) {
       const base = unigramLoss(s.train.tokens, s.val.tokens, mc.vocabSize);
-      record({ type: 'baseline', source: s.name, unigram: base, trainTokens: s.train.tokens.length, valTokens: s.val.tokens.length });
-      hooks.log(`source ${s.name}: ${s.train.tokens.length} train / ${s.val.tokens.length} val tokens, weight ${s.weight}, unigram baseline ${base.toFixed(4)} nats/token`);
+      const bigram = bigramLoss(s.train.tokens, s.val.tokens, mc.vocabSize);
+      record({ type: 'baseline', source: s.name, unigram: base, bigram, trainTokens: s.train.tokens.length, valTokens: s.val.tokens.length });
+      hooks.log(`source ${s.name}: ${s.train.tokens.length} train / ${s.val.tokens.length} val tokens, weight ${s.weight}; validation baselines: unigram ${base.toFixed(4)}, bigram ${bigram.toFixed(4)} nats/token`);
     }
   }
 
@@ -183,6 +185,11 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
       lastVal = evaluate();
       for (const [source, loss] of Object.entries(lastVal)) record({ type: 'val', step, source, loss });
       hooks.log(`step ${step} validation: ${Object.entries(lastVal).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+      // a greedy continuation of BOS shows what the model has learnt (logged, not printed)
+      if (tokenizer.bosId !== undefined) {
+        const ids = greedyTokens(tm, [tokenizer.bosId], Math.min(48, cfg.seqLen - 1));
+        record({ type: 'sample', step, text: tokenizer.decode(ids) });
+      }
     }
     // let a pending Ctrl-C be delivered (the loop is otherwise synchronous)
     await new Promise((r) => setImmediate(r));
@@ -242,13 +249,16 @@ export function checkpointTokenizer(saved: unknown): Tokenizer {
  * The data step alone (`llama train --prepare-only`): tokenizer, token shards, and per source the
  * token counts and the unigram baseline on the validation split.
  */
-export async function prepareTrainingData(cfg: TrainConfig, hooks: TrainHooks): Promise<{ vocabSize: number; sources: (PreparedSource & { unigram: number })[] }> {
+export async function prepareTrainingData(cfg: TrainConfig, hooks: TrainHooks): Promise<{ vocabSize: number; sources: (PreparedSource & { unigram: number; bigram: number })[] }> {
   mkdirSync(cfg.data.dir, { recursive: true });
   const tokenizer = await resolveTokenizer(cfg, undefined, hooks);
   const prepared = prepareData(cfg, tokenizer, hooks);
   return {
     vocabSize: tokenizer.vocabSize,
-    sources: prepared.map((p) => ({ ...p, unigram: unigramLoss(readShard(p.train).tokens, readShard(p.val).tokens, tokenizer.vocabSize) })),
+    sources: prepared.map((p) => {
+      const tr = readShard(p.train).tokens, va = readShard(p.val).tokens;
+      return { ...p, unigram: unigramLoss(tr, va, tokenizer.vocabSize), bigram: bigramLoss(tr, va, tokenizer.vocabSize) };
+    }),
   };
 }
 

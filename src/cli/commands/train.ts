@@ -72,7 +72,7 @@ export const command: Command = {
     else throw new UsageError('--config FILE.json is required (or --resume --out DIR)', 'run `llama train --help`');
     if (bool(args, 'prepare-only')) {
       const r = await prepareTrainingData(cfg, { log: (l) => process.stderr.write(l + '\n') });
-      for (const s of r.sources) process.stderr.write(`${s.name}: ${s.trainTokens} train / ${s.valTokens} val tokens, unigram baseline ${s.unigram.toFixed(4)} nats/token\n`);
+      for (const s of r.sources) process.stderr.write(`${s.name}: ${s.trainTokens} train / ${s.valTokens} val tokens, validation baselines: unigram ${s.unigram.toFixed(4)}, bigram ${s.bigram.toFixed(4)} nats/token\n`);
       process.stdout.write(JSON.stringify(r) + '\n');
       return 0;
     }
