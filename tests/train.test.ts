@@ -278,3 +278,23 @@ test('resume without a checkpoint, or from a damaged one, is a typed error namin
   assert.match(exp.stderr, /CHECKPOINT/);
   rmSync(dir, { recursive: true });
 });
+
+test('2 threads on js (data-parallel workers): deterministic, resumable bit-exactly, and equal to 1 thread up to summation order', needsShared('corpus/tinyshakespeare/input.txt'), async () => {
+  const base = mkdtempSync(join(tmpdir(), 'threads-'));
+  const extra = { model: { dim: 16, nLayers: 1, nHeads: 2, ffnDim: 32 }, seqLen: 16, batchTokens: 64, maxSteps: 1000, backend: 'js' };
+  const run = async (name: string, threads: number, stops: number[]) => {
+    const dir = join(base, name);
+    mkdirSync(dir);
+    const cfg = loadTrainConfig(tinyConfig(dir, { ...extra, threads }));
+    for (const [i, stopAfter] of stops.entries()) await train(cfg, { log: () => {} }, { resume: i > 0, stopAfter });
+    return trainLosses(join(dir, 'run', 'log.jsonl'));
+  };
+  const a = await run('a', 2, [8]);
+  const b = await run('b', 2, [3, 8]);
+  const one = await run('one', 1, [8]);
+  for (let s = 1; s <= 8; s++) {
+    assert.equal(b.get(s), a.get(s), `step ${s}: resumed 2-thread run`);
+    assert.ok(Math.abs(one.get(s)! - a.get(s)!) < 1e-4, `step ${s}: 1 thread ${one.get(s)} vs 2 threads ${a.get(s)}`);
+  }
+  rmSync(base, { recursive: true });
+});

@@ -9,6 +9,8 @@ import { LlamaError } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { TrainingBackend } from '../backend/training.js';
 import { selectTrainingBackend } from './backend.js';
+import { JsTrainingBackend } from '../backend/js/js-train-ops.js';
+import { DataParallel, shareWeights } from './parallel.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LlamaWeights } from '../model/weights.js';
 import { modelConfig, type TrainConfig } from './config.js';
@@ -84,9 +86,15 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
   // ---- model and optimizer ----
   const mc = resumed ? resumed.header.modelConfig : modelConfig(cfg.model, tokenizer.vocabSize, cfg.seqLen);
   if (mc.vocabSize !== tokenizer.vocabSize) throw new LlamaError('CHECKPOINT', `the checkpoint's vocabulary (${mc.vocabSize}) differs from the tokenizer's (${tokenizer.vocabSize})`, { file: ckptPath });
-  const weights = resumed ? weightsFromCheckpoint(mc, resumed.tensors) : initWeights(mc, cfg.seed);
+  let weights = resumed ? weightsFromCheckpoint(mc, resumed.tensors) : initWeights(mc, cfg.seed);
   const backend = hooks.backend ? await hooks.backend(cfg.backend, cfg.threads) : await selectTrainingBackend(cfg.backend, cfg.threads);
+  // the js backend has one thread: more threads split each step's sequences over worker threads
+  const dataParallel = backend instanceof JsTrainingBackend && cfg.threads > 1;
+  if (dataParallel) weights = shareWeights(weights);
   const tm = createTrainingModel(mc, weights, backend);
+  const pool = dataParallel ? new DataParallel(tm, cfg.threads, cfg.seqLen) : undefined;
+  const threads = pool ? cfg.threads : backend.threads;
+  try {
   const opt = new AdamW(backend, tm.params, { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay, gradClip: cfg.gradClip });
   let step = 0;
   let tokensSeen = 0;
@@ -111,13 +119,13 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
   const session = tm.model.newSession({ ctxSize: cfg.seqLen });
   const grads: ParamGrads = new Map();
   const flopsPerToken = trainFlopsPerToken(mc, cfg.seqLen);
-  const peak = PEAK_FLOPS_PER_THREAD * backend.threads;
+  const peak = PEAK_FLOPS_PER_THREAD * threads;
   const decaySteps = cfg.decaySteps ?? cfg.maxSteps;
   const { total: nParams } = countParams(mc);
 
   if (!resumed) {
-    hooks.log(`model: dim ${mc.dim}, ${mc.nLayers} layers, ${mc.nHeads} heads (${mc.nKvHeads} KV), ffn ${mc.ffnDim}, vocab ${mc.vocabSize}, ${nParams.toLocaleString('en-US')} parameters; ${accum} x ${cfg.seqLen} tokens per step on ${backend.name} (${backend.threads} thread${backend.threads > 1 ? 's' : ''})`);
-    record({ type: 'start', time: new Date().toISOString(), params: nParams, modelConfig: mc, batchTokens: cfg.batchTokens, seqLen: cfg.seqLen, backend: backend.name, threads: backend.threads });
+    hooks.log(`model: dim ${mc.dim}, ${mc.nLayers} layers, ${mc.nHeads} heads (${mc.nKvHeads} KV), ffn ${mc.ffnDim}, vocab ${mc.vocabSize}, ${nParams.toLocaleString('en-US')} parameters; ${accum} x ${cfg.seqLen} tokens per step on ${backend.name} (${threads} thread${threads > 1 ? 's' : ''})`);
+    record({ type: 'start', time: new Date().toISOString(), params: nParams, modelConfig: mc, batchTokens: cfg.batchTokens, seqLen: cfg.seqLen, backend: backend.name, threads });
     for (const s of sources) {
       const base = unigramLoss(s.train.tokens, s.val.tokens, mc.vocabSize);
       const bigram = bigramLoss(s.train.tokens, s.val.tokens, mc.vocabSize);
@@ -159,11 +167,16 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
     const lr = learningRate(step, { peakLr: cfg.lr, warmupSteps: cfg.warmupSteps, decaySteps, minLrRatio: cfg.minLrRatio });
     let sum = 0;
     let count = 0;
-    for (let a = 0; a < accum; a++) {
-      const s = sampler.next();
-      const r = lossAndGrad(tm, session, s.inputs, s.targets, 1 / cfg.batchTokens, grads);
-      sum += r.sum;
-      count += r.count;
+    if (pool) {
+      const seqs = Array.from({ length: accum }, () => sampler.next());
+      ({ sum, count } = await pool.step(session, seqs, 1 / cfg.batchTokens, grads));
+    } else {
+      for (let a = 0; a < accum; a++) {
+        const s = sampler.next();
+        const r = lossAndGrad(tm, session, s.inputs, s.targets, 1 / cfg.batchTokens, grads);
+        sum += r.sum;
+        count += r.count;
+      }
     }
     const gradNorm = opt.update(grads, lr);
     step++;
@@ -209,6 +222,9 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
   if (stepsThisRun === 0 && !interrupted) save(elapsedBefore);
   record({ type: 'end', step, interrupted, trainLoss: lastLoss, val: lastVal, tokPerSec: tokensPerSecond, mfu, seconds: secs });
   return { step, interrupted, trainLoss: lastLoss, valLoss: lastVal, checkpoint: ckptPath, tokensPerSecond, mfu, tm, tokenizer };
+  } finally {
+    await pool?.close();
+  }
 }
 
 function weightsFromCheckpoint(mc: LlamaConfig, tensors: readonly { name: string; shape: readonly number[]; values: Float32Array }[]): LlamaWeights {
