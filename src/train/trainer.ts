@@ -95,6 +95,31 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
   const pool = dataParallel ? new DataParallel(tm, cfg.threads, cfg.seqLen) : undefined;
   const threads = pool ? cfg.threads : backend.threads;
   try {
+    return await trainLoop({ cfg, hooks, opts, resumed, tm, backend, threads, pool, sources, tokenizer, mc, ckptPath, record });
+  } finally {
+    await pool?.close();
+  }
+}
+
+interface LoopContext {
+  readonly cfg: TrainConfig;
+  readonly hooks: TrainHooks;
+  readonly opts: { stopAfter?: number };
+  readonly resumed: ReturnType<typeof loadCheckpoint> | undefined;
+  readonly tm: TrainingModel;
+  readonly backend: TrainingBackend;
+  readonly threads: number;
+  readonly pool: DataParallel | undefined;
+  readonly sources: LoadedSource[];
+  readonly tokenizer: Tokenizer;
+  readonly mc: LlamaConfig;
+  readonly ckptPath: string;
+  record(o: Record<string, unknown>): void;
+}
+
+/** The optimizer steps: sample, forward + backward, clip + AdamW, log, validate, checkpoint. */
+async function trainLoop(ctx: LoopContext): Promise<TrainResult> {
+  const { cfg, hooks, opts, resumed, tm, backend, threads, pool, sources, tokenizer, mc, ckptPath, record } = ctx;
   const opt = new AdamW(backend, tm.params, { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay, gradClip: cfg.gradClip });
   let step = 0;
   let tokensSeen = 0;
@@ -222,9 +247,6 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
   if (stepsThisRun === 0 && !interrupted) save(elapsedBefore);
   record({ type: 'end', step, interrupted, trainLoss: lastLoss, val: lastVal, tokPerSec: tokensPerSecond, mfu, seconds: secs });
   return { step, interrupted, trainLoss: lastLoss, valLoss: lastVal, checkpoint: ckptPath, tokensPerSecond, mfu, tm, tokenizer };
-  } finally {
-    await pool?.close();
-  }
 }
 
 function weightsFromCheckpoint(mc: LlamaConfig, tensors: readonly { name: string; shape: readonly number[]; values: Float32Array }[]): LlamaWeights {
