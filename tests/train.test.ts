@@ -110,6 +110,8 @@ test('a tiny model trained on tinyshakespeare goes from ln(vocab) to well below 
   // a char-level unigram model of Shakespeare is ~3.3 nats; bigram-level structure alone gives ~2.5
   assert.ok(val < baseline - 0.6, `validation loss ${val} vs unigram baseline ${baseline}`);
   assert.equal(r.step, 200);
+  // the final validation is the best so far here, so checkpoint-best.bin holds it
+  assert.ok(existsSync(join(dir, 'run', 'checkpoint-best.bin')));
 });
 
 test('exported GGUF (f32, f16, q8_0) and HF checkpoints generate the in-trainer greedy text with llama run', needsShared('corpus/tinyshakespeare/input.txt'), async () => {

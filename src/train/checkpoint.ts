@@ -30,6 +30,8 @@ export interface CheckpointHeader {
   readonly tensors: readonly { name: string; shape: readonly number[] }[];
   /** wall-clock seconds spent training so far (for reporting only) */
   readonly elapsed: number;
+  /** best mixture-weighted validation loss so far (checkpoint-best.bin), null before the first */
+  readonly bestVal?: number | null;
 }
 
 export interface CheckpointTensor {

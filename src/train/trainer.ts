@@ -173,13 +173,25 @@ async function trainLoop(ctx: LoopContext): Promise<TrainResult> {
     }
     return out;
   };
-  const save = (elapsed: number) => {
+  let bestVal = resumed?.header.bestVal ?? Infinity;
+  const bestPath = join(cfg.outDir, 'checkpoint-best.bin');
+  const save = (elapsed: number, path = ckptPath) => {
     saveCheckpoint(
-      ckptPath,
-      { step, tokensSeen, rngState: rng.getState(), trainConfig: cfg, modelConfig: mc, tokenizer: tokenizerRecord(tokenizer, cfg), elapsed },
+      path,
+      { step, tokensSeen, rngState: rng.getState(), trainConfig: cfg, modelConfig: mc, tokenizer: tokenizerRecord(tokenizer, cfg), elapsed, bestVal: Number.isFinite(bestVal) ? bestVal : null },
       tm.params.map((p, i) => ({ name: p.name, shape: p.shape, values: p.values, m: opt.m[i]!, v: opt.v[i]! })),
     );
-    if (cfg.keepCheckpoints) copyFileSync(ckptPath, join(cfg.outDir, `checkpoint-${step}.bin`));
+    if (path === ckptPath && cfg.keepCheckpoints) copyFileSync(ckptPath, join(cfg.outDir, `checkpoint-${step}.bin`));
+  };
+  /** validation loss of the mixture: the sources' losses weighted like the training draws */
+  const mixtureLoss = (val: Record<string, number>): number => {
+    let num = 0;
+    let den = 0;
+    for (const s of sources) if (val[s.name] !== undefined && s.weight > 0) {
+      num += s.weight * val[s.name]!;
+      den += s.weight;
+    }
+    return den > 0 ? num / den : NaN;
   };
 
   const t0 = performance.now();
@@ -222,7 +234,14 @@ async function trainLoop(ctx: LoopContext): Promise<TrainResult> {
     if ((cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || (last && step === cfg.maxSteps)) {
       lastVal = evaluate();
       for (const [source, loss] of Object.entries(lastVal)) record({ type: 'val', step, source, loss });
-      hooks.log(`step ${step} validation: ${Object.entries(lastVal).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+      const mix = mixtureLoss(lastVal);
+      if (sources.length > 1) record({ type: 'val', step, source: 'mixture', loss: mix });
+      hooks.log(`step ${step} validation: ${Object.entries(lastVal).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')} ${sources.length > 1 ? `(mixture ${mix.toFixed(4)})` : ''}`.trimEnd());
+      if (mix < bestVal) {
+        bestVal = mix;
+        save(elapsedBefore + (performance.now() - t0) / 1000, bestPath);
+        record({ type: 'checkpoint', step, path: bestPath, best: mix });
+      }
       // a greedy continuation of BOS shows what the model has learnt (logged, not printed)
       if (tokenizer.bosId !== undefined) {
         const ids = greedyTokens(tm, [tokenizer.bosId], Math.min(48, cfg.seqLen - 1));
