@@ -3,8 +3,8 @@
 #   1. a SentencePiece-style BPE tokenizer (byte fallback, split digits, 4096 pieces) trained with
 #      `llama train-tokenizer` on the corpus below -> models/default/tokenizer.model
 #   2. token shards with a 5% validation split per source (`llama train --prepare-only`)
-#   3. training with models/default/train.json (mixture 0.6 / 0.2 / 0.2), resumable with --resume
-#   4. export to GGUF F16 with the tokenizer embedded -> models/default/model.gguf
+#   3. training with models/default/train.json (mixture 0.5 / 0.2 / 0.3), resumable with --resume
+#   4. export of the checkpoint with the best validation loss to GGUF F16, tokenizer embedded, -> models/default/model.gguf
 #
 # Public sources (../shared/data/corpus, see its SOURCES.md for commits and checksums):
 #   - TinyStories (Eldan & Li 2023), CDLA-Sharing-1.0: tinystories/tinystories_train_head.txt,
@@ -25,6 +25,6 @@ if [ ! -f models/default/tokenizer.model ]; then
 fi
 $LLAMA train --config models/default/train.json --prepare-only
 $LLAMA train --config models/default/train.json "$@"
-$LLAMA export models/default/work/run/checkpoint.bin -o models/default/model.gguf --type f16 \
+$LLAMA export models/default/work/run/checkpoint-best.bin -o models/default/model.gguf --type f16 \
   --name "llama-ts default (TinyStories + Shakespeare + WikiText-2)"
 $LLAMA plot models/default/work/run/log.jsonl -o models/default/loss.svg --title "llama-ts default model"
