@@ -4,7 +4,7 @@
 #      `llama train-tokenizer` on the corpus below -> models/default/tokenizer.model
 #   2. token shards with a 5% validation split per source (`llama train --prepare-only`)
 #   3. training with models/default/train.json (mixture 0.5 / 0.2 / 0.3), resumable with --resume
-#   4. export of the checkpoint with the best validation loss to GGUF F16, tokenizer embedded, -> models/default/model.gguf
+#   4. export of the checkpoint with the best validation loss to GGUF F16, tokenizer embedded -> models/default/model.gguf
 #
 # Public sources (../shared/data/corpus, see its SOURCES.md for commits and checksums):
 #   - TinyStories (Eldan & Li 2023), CDLA-Sharing-1.0: tinystories/tinystories_train_head.txt,
