@@ -32,7 +32,7 @@ export const command: Command = {
     usage: '--config FILE.json [--resume] [overrides]',
     options: {
       config: { kind: 'string', short: 'c', arg: 'FILE', help: 'training config (JSON); paths inside are relative to it' },
-      'prepare-only': { kind: 'boolean', help: 'only tokenize the sources into shards (prints token counts and unigram baselines)' },
+      'prepare-only': { kind: 'boolean', help: 'only tokenize the sources into shards (prints token counts and unigram/bigram baselines)' },
       resume: { kind: 'boolean', help: 'continue from OUTDIR/checkpoint.bin exactly where it stopped' },
       'max-steps': { kind: 'int', arg: 'N', help: 'optimizer steps in the run (sets the cosine length)' },
       'stop-after': { kind: 'int', arg: 'N', help: 'stop after step N without changing the schedule (checkpoint written)' },
@@ -45,9 +45,9 @@ export const command: Command = {
       'eval-tokens': { kind: 'int', arg: 'N', help: 'validation tokens per source' },
       'checkpoint-every': { kind: 'int', arg: 'N', help: 'checkpoint every N steps' },
       'log-every': { kind: 'int', arg: 'N', help: 'plain progress line every N steps (non-TTY)' },
-      threads: { kind: 'int', help: 'worker threads' },
+      threads: { kind: 'int', help: 'threads (js: data-parallel workers; losses are reproducible for a given count)' },
       backend: { kind: 'string', help: 'js | native | auto (native when it has training kernels)' },
-      out: { kind: 'string', short: 'o', arg: 'DIR', help: 'output folder (checkpoint.bin, log.jsonl)' },
+      out: { kind: 'string', short: 'o', arg: 'DIR', help: 'output folder (checkpoint.bin, checkpoint-best.bin, log.jsonl)' },
     },
     details: [
       'config fields: seed, model {dim, nLayers, nHeads, nKvHeads, ffnDim|multipleOf, normEps, ropeTheta, tiedEmbeddings},',
