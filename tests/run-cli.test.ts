@@ -24,14 +24,14 @@ function ourArgs(argv: readonly string[], promptTokens: number): string[] {
   return args;
 }
 
-test('llama run reproduces every stories260K reference run of llama2.c character for character', S260, async () => {
+for (const backend of ['js'] as const) test(`llama run --backend ${backend} reproduces every stories260K reference run of llama2.c character for character`, S260, async () => {
   const { loadTokenizer } = await import('../src/tokenizer/load.js');
   const tok = loadTokenizer(tok260());
   const refs = JSON.parse(readFileSync(sharedData('models', 'stories260K', 'reference_outputs.json'), 'utf8')) as { argv: string[]; stdout_without_final_newline: string }[];
   for (const r of refs) {
     const i = r.argv.indexOf('-i');
     const promptTokens = tok.encode(i >= 0 ? r.argv[i + 1]! : '').length;
-    const res = runCli(ourArgs(r.argv, promptTokens));
+    const res = runCli([...ourArgs(r.argv, promptTokens), '--backend', backend]);
     assert.equal(res.status, 0, res.stderr);
     assert.equal(res.stdout, r.stdout_without_final_newline + '\n', `llama2.c ${r.argv.join(' ')}`);
     assert.match(res.stderr, /prompt: \d+ tokens, [\d.]+ tok\/s \| generated: \d+ tokens, [\d.]+ tok\/s \| load: \d+ ms/);
@@ -39,14 +39,14 @@ test('llama run reproduces every stories260K reference run of llama2.c character
 });
 
 test('llama run: --stop cuts the output before the stop string; --no-echo omits the prompt', S260, () => {
-  const base = ['run', '-m', model260(), '--tokenizer', tok260(), '--temp', '0', '-p', 'Once upon a time', '-n', '30'];
+  const base = ['run', '-m', model260(), '--tokenizer', tok260(), '--temp', '0', '-p', 'Once upon a time', '-n', '30', '--backend', 'js'];
   const full = runCli(base);
   assert.equal(full.status, 0, full.stderr);
   assert.ok(full.stdout.startsWith('Once upon a time, there was a little girl named Lily.'));
   const cut = runCli([...base, '--stop', 'le gi']);
   assert.equal(cut.stdout, 'Once upon a time, there was a litt\n');
   assert.match(cut.stderr, /stop: stop/);
-  const noEcho = runCli([...base, '--no-echo', '-n', '5']);
+  const noEcho = runCli([...base, '--no-echo', '-n', '5', '--backend', 'auto']);
   assert.equal(noEcho.stdout, ', there was a little\n');
 });
 
@@ -97,7 +97,7 @@ test('llama run: -f reads the prompt file; the same seed gives the same text, an
   try {
     const file = join(dir, 'prompt.txt');
     writeFileSync(file, 'Once upon a time');
-    const base = ['run', '-m', model260(), '--tokenizer', tok260(), '-f', file, '-n', '40', '--temp', '1'];
+    const base = ['run', '-m', model260(), '--tokenizer', tok260(), '-f', file, '-n', '40', '--temp', '1', '--backend', 'js'];
     const a = runCli([...base, '--seed', '7']);
     assert.equal(a.status, 0, a.stderr);
     assert.ok(a.stdout.startsWith('Once upon a time'));
@@ -112,7 +112,7 @@ test('llama logits / run: bad input is a usage error (exit 2)', S260, () => {
   assert.equal(runCli(['logits', '-m', model260(), '--ids', '1,x']).status, 2);
   assert.equal(runCli(['logits', '-m', model260()]).status, 2);
   assert.equal(runCli(['run', '-m', model260(), '-p', 'a', '-f', 'b']).status, 2);
-  const oov = runCli(['logits', '-m', model260(), '--ids', '1,512']);
+  const oov = runCli(['logits', '-m', model260(), '--ids', '1,512', '--backend', 'js']);
   assert.equal(oov.status, 2);
   assert.match(oov.stderr, /outside the vocabulary/);
 });
