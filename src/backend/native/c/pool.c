@@ -28,6 +28,7 @@
 typedef struct {
   pthread_t tid;
   int index;
+  uint64_t start_generation;  // the generation when the worker was created
 } worker_t;
 
 static struct {
@@ -51,9 +52,10 @@ static int64_t now_ns(void) {
 
 static void *worker_main(void *arg) {
   worker_t *w = (worker_t *)arg;
-  // Read the generation before anything else: a job dispatched between thread start and this load
-  // would otherwise be missed (the pitfall in performance-facts.md).
-  uint64_t seen = atomic_load(&P.generation);
+  // The generation this worker has handled is the one its creator saw, NOT one read here: a job
+  // dispatched between pthread_create and this thread's first instruction would otherwise be
+  // missed and the dispatcher would wait forever (the pitfall in performance-facts.md).
+  uint64_t seen = w->start_generation;
   for (;;) {
     uint64_t g = atomic_load_explicit(&P.generation, memory_order_acquire);
     if (g == seen) {
@@ -107,6 +109,7 @@ int ln_pool_set_threads(int n) {
   int started = 1;
   for (int i = 1; i < n; i++) {
     P.workers[i].index = i;
+    P.workers[i].start_generation = atomic_load(&P.generation);
     if (pthread_create(&P.workers[i].tid, NULL, worker_main, &P.workers[i]) != 0) break;
     started++;
   }
