@@ -6,6 +6,8 @@ import type { Command } from './command.js';
 
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  logits: () => import('./commands/logits.js'),
+  run: () => import('./commands/run.js'),
   version: () => import('./commands/version.js'),
 };
 
