@@ -287,15 +287,19 @@ typedef struct {
   float *out;
   ln_mm_fn fn;
   int64_t T, rb, tt, nblocks;
-  _Atomic int64_t next;
+  _Atomic int64_t next, qnext;
   int wtype;
 } mm_ctx;
 
 static void quant_task(void *p, int ith, int nth) {
+  (void)ith;
+  (void)nth;
   mm_ctx *c = (mm_ctx *)p;
-  int64_t per = (c->T + nth - 1) / nth;
-  int64_t t0 = ith * per, t1 = t0 + per < c->T ? t0 + per : c->T;
-  if (t0 < t1) K.quant(c->a, t0, t1, c->wtype);
+  for (;;) {
+    int64_t t0 = atomic_fetch_add(&c->qnext, 4);
+    if (t0 >= c->T) break;
+    K.quant(c->a, t0, t0 + 4 < c->T ? t0 + 4 : c->T, c->wtype);
+  }
 }
 
 static void mm_task(void *p, int ith, int nth) {
@@ -338,6 +342,7 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
   a.xf = x;
   mm_ctx c = {.w = w, .a = &a, .out = out, .fn = kernel_for(w->type), .T = T, .wtype = w->type};
   atomic_init(&c.next, 0);
+  atomic_init(&c.qnext, 0);
   const int nth = ln_pool_threads();
   size_t act_bytes_per_token = (size_t)w->cols * 4;
   if (is_quant(w->type)) {
@@ -699,19 +704,43 @@ static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
   if (!buf) FAIL("out of memory");
   for (int64_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
   bw_ctx c = {.buf = buf, .n = n};
-  ln_pool_run(bw_task, &c);  // warm-up (page faults, pool wake-up)
+  ln_pool_run_all(bw_task, &c);  // warm-up (page faults, pool wake-up)
   napi_value arr, ab;
   double *res;
   napi_create_arraybuffer(env, (size_t)reps * 8, (void **)&res, &ab);
   napi_create_typedarray(env, napi_float64_array, (size_t)reps, ab, 0, &arr);
   for (int64_t r = 0; r < reps; r++) {
     double t0 = now_s();
-    ln_pool_run(bw_task, &c);
+    ln_pool_run_all(bw_task, &c);
     double dt = now_s() - t0;
     res[r] = (double)n * 4 / dt / 1e9;
   }
   ln_aligned_free(buf);
   return arr;
+}
+
+typedef struct {
+  int64_t iters;
+  double flops[256];
+} fma_ctx;
+
+static void fma_task(void *p, int ith, int nth) {
+  (void)nth;
+  fma_ctx *c = (fma_ctx *)p;
+  c->flops[ith] = K.fma_loop(c->iters);
+}
+
+// fmaPeak(iters) -> GFLOP/s of all pool threads running independent FMAs (the pp ceiling)
+static napi_value js_fma_peak(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  fma_ctx c = {.iters = get_i64(env, argv[0])};
+  if (c.iters <= 0) FAIL("fmaPeak: iterations must be positive");
+  double t0 = now_s();
+  ln_pool_run_all(fma_task, &c);
+  double dt = now_s() - t0, total = 0;
+  for (int i = 0; i < ln_pool_threads(); i++) total += c.flops[i];
+  return num(env, total / dt / 1e9);
 }
 
 // ---------------------------------------------------------------- configuration
@@ -817,5 +846,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   EXPORT("kvStore", js_kv_store);
   EXPORT("attention", js_attention);
   EXPORT("readBandwidth", js_read_bandwidth);
+  EXPORT("fmaPeak", js_fma_peak);
   return exports;
 }

@@ -73,6 +73,8 @@ typedef float (*ln_dot_f32_fn)(const float *a, const float *b, int64_t n);
 typedef void (*ln_axpy_f32_fn)(float *y, float a, const float *x, int64_t n);
 typedef void (*ln_f16_to_f32_fn)(float *dst, const uint16_t *src, int64_t n);
 typedef void (*ln_f32_to_f16_fn)(uint16_t *dst, const float *src, int64_t n);
+// runs `iters` rounds of independent FMAs; returns the floating-point operations done
+typedef double (*ln_fma_loop_fn)(int64_t iters);
 
 typedef struct {
   const char *name;
@@ -82,6 +84,7 @@ typedef struct {
   ln_axpy_f32_fn axpy_f32;
   ln_f16_to_f32_fn f16_to_f32;
   ln_f32_to_f16_fn f32_to_f16;
+  ln_fma_loop_fn fma_loop;
 } ln_kernels;
 
 void ln_kernels_scalar(ln_kernels *k);
@@ -205,7 +208,11 @@ static inline void ln_block_bias(int32_t *lanes8, const int8_t *q32, int zero) {
 typedef void (*ln_task_fn)(void *ctx, int ith, int nth);
 int ln_pool_set_threads(int n);  // returns the pool size in effect
 int ln_pool_threads(void);
-void ln_pool_run(ln_task_fn fn, void *ctx);  // runs fn(ctx, i, n) on all n threads, returns when done
+// Dynamic job: fn(ctx, i, n) runs on the caller and on whichever workers join in time; fn must hand
+// out its work through its own atomic counter so that any subset of threads completes it.
+void ln_pool_run(ln_task_fn fn, void *ctx);
+// Static job: every one of the n threads runs fn(ctx, i, n).
+void ln_pool_run_all(ln_task_fn fn, void *ctx);
 void ln_pool_shutdown(void);
 
 void *ln_aligned_alloc(size_t bytes);

@@ -100,6 +100,21 @@ T256 static void f32_to_f16_avx2(uint16_t *dst, const float *src, int64_t n) {
   for (; i < n; i++) dst[i] = ln_f2h(src[i]);
 }
 
+T256 static double fma_loop_avx2(int64_t iters) {
+  __m256 acc[12];
+  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-6f);
+  for (int k = 0; k < 12; k++) acc[k] = _mm256_set1_ps((float)k);
+  for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; k++) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+  }
+  __m256 s = acc[0];
+  for (int k = 1; k < 12; k++) s = _mm256_add_ps(s, acc[k]);
+  volatile float sink = hsum256(s);
+  (void)sink;
+  return (double)iters * 12 * 8 * 2;
+}
+
 #define WF32 0
 #define WF16 1
 #define WBF16 2
@@ -383,6 +398,7 @@ int ln_kernels_avx2(ln_kernels *k) {
   k->axpy_f32 = axpy_f32_avx2;
   k->f16_to_f32 = f16_to_f32_avx2;
   k->f32_to_f16 = f32_to_f16_avx2;
+  k->fma_loop = fma_loop_avx2;
   return 1;
 }
 #endif

@@ -98,6 +98,22 @@ T512 static void f32_to_f16_avx512(uint16_t *dst, const float *src, int64_t n) {
   for (; i < n; i++) dst[i] = ln_f2h(src[i]);
 }
 
+// FMA throughput probe: 12 independent accumulator chains hide the FMA latency on both pipes.
+T512 static double fma_loop_avx512(int64_t iters) {
+  __m512 acc[12];
+  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-6f);
+  for (int k = 0; k < 12; k++) acc[k] = _mm512_set1_ps((float)k);
+  for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; k++) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+  }
+  __m512 s = acc[0];
+  for (int k = 1; k < 12; k++) s = _mm512_add_ps(s, acc[k]);
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return (double)iters * 12 * 16 * 2;
+}
+
 // Load 16 weights of a float-like row as f32 (mask for the tail).
 #define WF32 0
 #define WF16 1
@@ -414,6 +430,7 @@ int ln_kernels_avx512(ln_kernels *k) {
   k->axpy_f32 = axpy_f32_avx512;
   k->f16_to_f32 = f16_to_f32_avx512;
   k->f32_to_f16 = f32_to_f16_avx512;
+  k->fma_loop = fma_loop_avx512;
   return 1;
 }
 #endif

@@ -267,6 +267,15 @@ static void mm_q6_k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo
   }
 }
 
+static double fma_loop_scalar(int64_t iters) {
+  float acc[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  for (int64_t i = 0; i < iters; i++)
+    for (int k = 0; k < 8; k++) acc[k] = acc[k] * 0.999f + 1e-6f;
+  volatile float sink = acc[0] + acc[7];
+  (void)sink;
+  return (double)iters * 8 * 2;
+}
+
 void ln_kernels_scalar(ln_kernels *k) {
   k->name = "scalar";
   k->mm_f32 = mm_f32;
@@ -281,4 +290,5 @@ void ln_kernels_scalar(ln_kernels *k) {
   k->axpy_f32 = axpy_f32;
   k->f16_to_f32 = f16_to_f32;
   k->f32_to_f16 = f32_to_f16;
+  k->fma_loop = fma_loop_scalar;
 }
