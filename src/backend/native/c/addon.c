@@ -18,6 +18,9 @@
 
 void ln_dequant_row(const ln_weight *w, int64_t r, float *out);
 
+int ln_tune_nr1 = 0;
+int ln_tune_pf = 0;  // measured here: prefetching 1-4 KB ahead lost to the hardware prefetcher
+
 static ln_kernels K;             // the selected path
 static ln_kernels K_scalar, K_avx2, K_avx512, K_neon;
 static int have_avx2, have_avx512, have_neon;
@@ -162,11 +165,11 @@ static void repack_task(void *p, int ith, int nth) {
         } else {  // Q4_0
           const uint8_t *blk = s + b * 18;
           memcpy(&ds[b], blk, 2);
-          uint8_t *pair = dq + (b >> 1) * 32;
-          int shift = (b & 1) ? 4 : 0;
+          int shift;
+          uint8_t *dst = dq + ln_q4_0_block(b, &shift);
           for (int j = 0; j < 32; j++) {
             uint8_t v = j < 16 ? (blk[2 + j] & 0x0f) : (blk[2 + j - 16] >> 4);
-            pair[j] |= (uint8_t)(v << shift);
+            dst[j] |= (uint8_t)(v << shift);
           }
         }
       }
@@ -208,7 +211,7 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
   w->nb = cols / 32;
   w->npairs = (w->nb + 1) / 2;
   if (type == LN_Q8_0 || type == LN_Q4_0) {
-    w->row_bytes = (size_t)w->npairs * (type == LN_Q8_0 ? 64 : 32);
+    w->row_bytes = type == LN_Q8_0 ? (size_t)w->npairs * 64 : (size_t)((w->nb + 3) / 4) * 64;
     w->sc_stride = (size_t)((w->nb + 15) / 16 * 16);
     size_t qbytes = w->row_bytes * (size_t)rows;
     size_t bytes = qbytes + w->sc_stride * 2 * (size_t)rows;
@@ -799,6 +802,20 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   return num(env, ln_pool_set_threads((int)get_i64(env, argv[0])));
 }
 
+// setTuning(name, value): A/B switches for benchmarks (see common.h)
+static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char name[32];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) FAIL("setTuning: expected a name");
+  int v = (int)get_i64(env, argv[1]);
+  if (!strcmp(name, "nr1")) ln_tune_nr1 = v;
+  else if (!strcmp(name, "pf")) ln_tune_pf = v;
+  else FAIL("setTuning: unknown knob");
+  return NULL;
+}
+
 static void cleanup(void *arg) {
   (void)arg;
   ln_pool_shutdown();
@@ -847,5 +864,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   EXPORT("attention", js_attention);
   EXPORT("readBandwidth", js_read_bandwidth);
   EXPORT("fmaPeak", js_fma_peak);
+  EXPORT("setTuning", js_set_tuning);
   return exports;
 }

@@ -32,8 +32,9 @@ enum {
 //  Q8_0 (repacked): per row `qs` = npairs*64 bytes of (int8 value + 128) as uint8, blocks of 32
 //    values back to back (a phantom zero block pads an odd block count); `sc` = per row `sc_stride`
 //    binary16 block scales (zero padded to a multiple of 16).
-//  Q4_0 (repacked): per row npairs*32 bytes; the 32 bytes of pair p hold block 2p in the low
-//    nibbles (value j in byte j) and block 2p+1 in the high nibbles; `sc` as for Q8_0.
+//  Q4_0 (repacked): per row ceil(nb/4)*64 bytes; the 64 bytes of quad q hold blocks 4q, 4q+1
+//    (values 0..63, value j in byte j) in the low nibbles and blocks 4q+2, 4q+3 in the high
+//    nibbles, so one load and two masks give two 64-value pairs; `sc` as for Q8_0.
 //  Q4_K / Q6_K: the ggml super-blocks in place (144 / 210 bytes per 256 values).
 typedef struct {
   int type;
@@ -182,6 +183,12 @@ static inline void ln_q4k_scales(const uint8_t *p, uint8_t sc[8], uint8_t mn[8])
 }
 
 // Zero point of the integer weights of a type as the kernels see them (Q8_0 repacked: +128).
+// byte offset and nibble shift of block b of a repacked Q4_0 row
+static inline size_t ln_q4_0_block(int64_t b, int *shift) {
+  *shift = (b & 2) ? 4 : 0;
+  return (size_t)(b >> 2) * 64 + (size_t)(b & 1) * 32;
+}
+
 static inline int ln_zero_point(int wtype) {
   switch (wtype) {
     case LN_Q8_0: return 128;
@@ -203,6 +210,10 @@ static inline void ln_block_bias(int32_t *lanes8, const int8_t *q32, int zero) {
   lanes8[0] = -zero * s0;
   lanes8[4] = -zero * s1;
 }
+
+// tuning knobs (set through the addon's setTuning, for A/B benchmarks)
+extern int ln_tune_nr1;  // T = 1: one weight row at a time (one sequential stream)
+extern int ln_tune_pf;   // software prefetch distance in bytes (0: none)
 
 // thread pool
 typedef void (*ln_task_fn)(void *ctx, int ith, int nth);

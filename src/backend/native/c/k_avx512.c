@@ -16,7 +16,7 @@
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 #define INL static inline __attribute__((always_inline))
-#define PF_DIST 2048  // software prefetch distance in bytes (see performance-facts.md)
+#define PF_DIST ln_tune_pf  // software prefetch distance in bytes (see performance-facts.md)
 
 // ---------- activation quantization ----------
 
@@ -151,7 +151,7 @@ T512 INL void tile_float(const ln_weight *w, const ln_act *a, float *out, int64_
     __m512 wv[4];
 #pragma GCC unroll 4
     for (int i = 0; i < NR; i++) {
-      if (NT == 1) _mm_prefetch((const char *)(wr[i] + c * esz + PF_DIST), _MM_HINT_T0);
+      if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(wr[i] + c * esz + PF_DIST), _MM_HINT_T0); }
       wv[i] = load_w16_full(wr[i], c, kind);
     }
 #pragma GCC unroll 4
@@ -195,8 +195,9 @@ T512 INL __m512i pair_idx(int p) {
 
 // Q8_0 / Q4_0 (repacked): rows of block pairs + rows of binary16 scales
 T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int q4) {
-  const int pair_bytes = q4 ? 32 : 64;
+  const int pair_bytes = 64;
   const int64_t npairs = w->npairs;
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
   __m512 acc[4][4];
   const uint8_t *wr[4];
   const uint16_t *sr[4];
@@ -223,6 +224,9 @@ T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
 #pragma GCC unroll 4
     for (int i = 0; i < NR; i++) dw16[i] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr[i] + 2 * g)));
     const int np = npairs - g < 8 ? (int)(npairs - g) : 8;
+    __m512i hi[4];  // Q4_0: the high nibbles of the last quad = the next pair
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) hi[i] = _mm512_setzero_si512();
     for (int p = 0; p < np; p++) {
       const int64_t pp = g + p;
       const __m512i idx = pair_idx(p);
@@ -230,9 +234,21 @@ T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
       __m512 ws[4];
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
-        const uint8_t *src = wr[i] + pp * pair_bytes;
-        if (NT == 1) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
-        wv[i] = q4 ? nib_pair(src) : _mm512_loadu_si512(src);
+        if (q4) {
+          if ((p & 1) == 0) {
+            const uint8_t *src = wr[i] + (pp >> 1) * 64;
+            if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
+            const __m512i v = _mm512_loadu_si512(src);
+            wv[i] = _mm512_and_si512(v, m0f);
+            hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
+          } else {
+            wv[i] = hi[i];
+          }
+        } else {
+          const uint8_t *src = wr[i] + pp * pair_bytes;
+          if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
+          wv[i] = _mm512_loadu_si512(src);
+        }
         ws[i] = _mm512_permutexvar_ps(idx, dw16[i]);
       }
 #pragma GCC unroll 4
@@ -296,7 +312,7 @@ T512 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t 
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
         const uint8_t *src = wr[i] + s * 144 + 16 + 32 * p;
-        if (NT == 1 && (p & 1) == 0) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
+        if (NT == 1 && (p & 1) == 0) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
         wv[i] = nib_pair(src);
         ws[i] = _mm512_permutexvar_ps(idx, scm[i]);
       }
@@ -349,8 +365,8 @@ T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
         const uint8_t *blk = wr[i] + s * 210;
-        if (NT == 1) _mm_prefetch((const char *)(blk + 64 * h + PF_DIST), _MM_HINT_T0);
-        if (NT == 1) _mm_prefetch((const char *)(blk + 64 * h + 64 + PF_DIST), _MM_HINT_T0);
+        if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + PF_DIST), _MM_HINT_T0); }
+        if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + 64 + PF_DIST), _MM_HINT_T0); }
         __m512i ql = _mm512_loadu_si512(blk + 64 * h);
         __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h)));
         __m512i hl = _mm512_and_si512(_mm512_sllv_epi64(qh, sh_lo), m30);
@@ -391,6 +407,7 @@ T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
   T512 static void fname(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, \
                          int64_t t1) {                                                                                    \
     int64_t r = r0;                                                                                                       \
+    if (t1 - t0 == 1 && ln_tune_nr1) { for (; r < r1; r++) TILE(w, a, out, ldo, r, t0, 1, 1, ##__VA_ARGS__); return; } \
     for (; r + 4 <= r1; r += 4) {                                                                                         \
       int64_t t = t0;                                                                                                     \
       for (; t + 4 <= t1; t += 4) TILE(w, a, out, ldo, r, t, 4, 4, ##__VA_ARGS__);                                        \
