@@ -9,6 +9,8 @@ import { loadModel } from '../src/model/load.js';
 import { DType } from '../src/tensor/dtype.js';
 import { JsBackend } from '../src/backend/js/js-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
+import type { Backend } from '../src/backend/backend.js';
+import { fastBackends } from './helpers/backends.js';
 import type { LoadedModel } from '../src/model/loaded.js';
 
 interface Golden {
@@ -25,8 +27,8 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-async function checkGolden(loaded: LoadedModel, golden: Golden): Promise<void> {
-  const model = await LlamaModel.create(loaded, new JsBackend());
+async function checkGolden(loaded: LoadedModel, golden: Golden, backend: Backend = new JsBackend()): Promise<void> {
+  const model = await LlamaModel.create(loaded, backend);
   const V = model.config.vocabSize;
   const ids = golden.prompt_ids;
 
@@ -66,6 +68,11 @@ for (const name of ['llama1-tiny', 'llama2-gqa-tiny']) {
       await checkGolden(loaded, golden());
     });
   }
+  test(`${name} on the fast backends (GGUF) matches Meta's logits and greedy ids`, needsShared('golden', name), async (t) => {
+    const backends = await fastBackends();
+    if (backends.length === 0) t.skip('no native backend built here');
+    for (const b of backends) await checkGolden(await loadModel(join(sharedData('golden', name), 'model-f32.gguf')), golden(), b);
+  });
 }
 
 test('an F16 KV cache stays close to the F32 one', needsShared('golden', 'llama2-gqa-tiny'), async () => {

@@ -12,6 +12,7 @@ import { needsShared, sharedData } from './helpers/shared.js';
 import { loadModel } from '../src/model/load.js';
 import { JsBackend } from '../src/backend/js/js-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
+import { fastBackends } from './helpers/backends.js';
 import type { LoadedModel } from '../src/model/loaded.js';
 import { DType } from '../src/tensor/dtype.js';
 import { asF32, makeTensor, type HostTensor } from '../src/tensor/tensor.js';
@@ -97,3 +98,20 @@ for (const type of ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K_M', 'Q6_K']) {
     assert.deepEqual(greedy, g.exact_reference.greedy.ids);
   });
 }
+
+test('golden/quant on the fast backends: llama.cpp logits within the README\'s bounds', needsShared('golden', 'quant'), async (t) => {
+  const backends = await fastBackends();
+  if (backends.length === 0) t.skip('no native backend built here');
+  for (const b of backends) {
+    for (const type of ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K_M', 'Q6_K']) {
+      const g = load(type);
+      const model = await LlamaModel.create(await openFor(type, g), b);
+      const logits = model.forward(model.newSession({ ctxSize: 32 }), g.prompt.ids, { allLogits: true });
+      const cpp = diffStats(logits, g.logits, model.config.vocabSize);
+      const what = `${b.name} ${type} vs llama.cpp: max ${cpp.max}, mean ${cpp.mean}`;
+      if (type === 'F32') assert.ok(cpp.max <= 5e-5, what);
+      else if (type === 'F16') assert.ok(cpp.max <= 1e-2, what);
+      else assert.ok(cpp.max <= 0.25 && cpp.mean <= 0.03, what);
+    }
+  }
+});

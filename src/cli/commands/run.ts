@@ -70,6 +70,17 @@ export const command: Command = {
       const ac = new AbortController();
       const onSigint = () => ac.abort();
       process.once('SIGINT', onSigint);
+      // `llama run ... | head`: a closed pipe ends generation quietly
+      let stdoutClosed = false;
+      const onStdoutError = (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EPIPE') throw e;
+        stdoutClosed = true;
+        ac.abort();
+      };
+      process.stdout.on('error', onStdoutError);
+      const write = (text: string) => {
+        if (!stdoutClosed && text) process.stdout.write(text);
+      };
       const gen = generate(model, tok, ids, {
         ...(maxTokens !== undefined ? { maxTokens } : {}),
         session,
@@ -91,15 +102,15 @@ export const command: Command = {
       });
       let cancelled = false;
       try {
-        if (!bool(args, 'no-echo')) process.stdout.write(gen.promptText);
-        for await (const { text } of gen) if (text) process.stdout.write(text);
+        if (!bool(args, 'no-echo')) write(gen.promptText);
+        for await (const { text } of gen) write(text);
       } catch (e) {
         if (!(e instanceof LlamaError && e.code === 'CANCELLED')) throw e;
         cancelled = true;
       } finally {
         process.removeListener('SIGINT', onSigint);
       }
-      process.stdout.write('\n');
+      write('\n');
       const s = gen.stats;
       if (s) {
         process.stderr.write(
@@ -108,7 +119,7 @@ export const command: Command = {
             `load: ${loadMs.toFixed(0)} ms | backend: ${model.backend.name} | stop: ${cancelled ? 'cancelled' : s.finishReason}\n`,
         );
       }
-      return cancelled ? 130 : 0;
+      return cancelled && !stdoutClosed ? 130 : 0;
     } finally {
       loaded.close();
     }
