@@ -106,18 +106,35 @@ function randomTokens(n: number, vocab: number, seed: number): number[] {
   return out;
 }
 
-export async function runBench(loaded: LoadedModel, opts: BenchOptions): Promise<BenchResult[]> {
-  const cost = modelCost(loaded);
-  const { config } = loaded;
-  const results: BenchResult[] = [];
-  const ropeFreqs = loaded.weights.ropeFreqs ? dequantize(loaded.weights.ropeFreqs.type, loaded.weights.ropeFreqs.data, numElements(loaded.weights.ropeFreqs.shape)) : undefined;
+/** The model file, handed over: runBench drops it once the backend holds the weights. */
+export interface BenchModelHolder {
+  loaded: LoadedModel | undefined;
+}
 
+/**
+ * Load the weights into the first backend, then forget the host copy: repacked weights (Q8_0,
+ * Q4_0 on native) then live only in native memory, so resident memory stays about the weights'
+ * size; weights used in place stay referenced by the backend.
+ */
+async function prepare(holder: BenchModelHolder, first: Backend) {
+  const loaded = holder.loaded!;
+  holder.loaded = undefined;
+  const cost = modelCost(loaded);
+  const rf = loaded.weights.ropeFreqs;
+  const ropeFreqs = rf ? dequantize(rf.type, rf.data, numElements(rf.shape)) : undefined;
+  const m0 = await LlamaModel.create(loaded, first);
+  loaded.close();
+  return { cost, ropeFreqs, m0, config: loaded.config };
+}
+
+export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
   // Weights are loaded into one backend instance; native instances share the process-wide addon,
   // so other thread counts reuse the same prepared weights.
   const first = makeBackend(opts.backend, opts.threads[0]!);
   opts.log(`loading weights into the ${first.name} backend...`);
   const t0 = performance.now();
-  const m0 = await LlamaModel.create(loaded, first);
+  const { cost, ropeFreqs, m0, config } = await prepare(holder, first);
   {
     opts.log(`weights ready in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     for (const threads of opts.threads) {

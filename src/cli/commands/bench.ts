@@ -9,6 +9,7 @@ import { UsageError } from '../../errors.js';
 import { formatTable, modelLabel, runBench } from '../../bench/llama-bench.js';
 import { SYNTHETIC_SHAPES, SYNTHETIC_TYPES, writeSyntheticGguf } from '../../bench/synthetic.js';
 import { loadModel } from '../../model/load.js';
+import type { LoadedModel } from '../../model/loaded.js';
 import { dtypeName } from '../../tensor/dtype.js';
 
 function parseThreads(v: string): number[] {
@@ -76,10 +77,9 @@ export const command: Command = {
     }
     try {
       const t0 = performance.now();
-      const loaded = await loadModel(path);
+      const holder = { loaded: await loadModel(path) as LoadedModel | undefined };
       log(`opened ${path} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-      const results = await runBench(loaded, { prompt, gen, threads, reps, backend, modelName: label, log });
-      loaded.close();
+      const results = await runBench(holder, { prompt, gen, threads, reps, backend, modelName: label, log });
       process.stdout.write(args.values.json === true || bool(args, 'json') ? JSON.stringify(results, null, 2) + '\n' : formatTable(results));
     } finally {
       if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
