@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -161,15 +164,16 @@ static void repack_task(void *p, int ith, int nth) {
         if (w->type == LN_Q8_0) {
           const uint8_t *blk = s + b * 34;
           memcpy(&ds[b], blk, 2);
-          for (int i = 0; i < 32; i++) dq[b * 32 + i] = (uint8_t)((int8_t)blk[2 + i] + 128);
+          for (int i = 0; i < 32; i++) dq[b * 32 + i] = (uint8_t)(blk[2 + i] ^ 0x80);  // int8 + 128
         } else {  // Q4_0
           const uint8_t *blk = s + b * 18;
           memcpy(&ds[b], blk, 2);
           int shift;
           uint8_t *dst = dq + ln_q4_0_block(b, &shift);
-          for (int j = 0; j < 32; j++) {
-            uint8_t v = j < 16 ? (blk[2 + j] & 0x0f) : (blk[2 + j - 16] >> 4);
-            dst[j] |= (uint8_t)(v << shift);
+          const uint8_t *q = blk + 2;  // value j: low nibble of q[j] (j < 16), high nibble of q[j-16]
+          for (int j = 0; j < 16; j++) {
+            dst[j] |= (uint8_t)((q[j] & 0x0f) << shift);
+            dst[j + 16] |= (uint8_t)((q[j] >> 4) << shift);
           }
         }
       }
@@ -746,6 +750,68 @@ static napi_value js_fma_peak(napi_env env, napi_callback_info info) {
   return num(env, total / dt / 1e9);
 }
 
+// ---------------------------------------------------------------- memory-mapped files
+
+typedef struct {
+  void *base;
+  size_t len;
+} mapping;
+
+static void unmap_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  mapping *m = (mapping *)hint;
+  munmap(m->base, m->len);
+  free(m);
+}
+
+// mmapRange(path, offset, length) -> Uint8Array over the file's bytes [offset, offset+length),
+// mapped copy-on-write (writes never reach the file), or undefined when mapping is not possible.
+// The pages are read from the page cache on first touch: opening a 7B model costs no reads.
+static napi_value js_mmap_range(napi_env env, napi_callback_info info) {
+  napi_value argv[3], undef;
+  napi_get_undefined(env, &undef);
+  if (!get_args(env, info, 3, argv)) return NULL;
+  char path[4096];
+  size_t plen;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen >= sizeof path - 1) return undef;
+  int64_t off = get_i64(env, argv[1]), len = get_i64(env, argv[2]);
+  if (off < 0 || len <= 0) return undef;
+  long page = sysconf(_SC_PAGESIZE);
+  int64_t start = off / page * page, delta = off - start;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return undef;
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size < 0 || off + len > size) {
+    close(fd);
+    return undef;
+  }
+  void *base = mmap(NULL, (size_t)(len + delta), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)start);
+  close(fd);
+  if (base == MAP_FAILED) return undef;
+  mapping *m = (mapping *)malloc(sizeof(mapping));
+  if (!m) {
+    munmap(base, (size_t)(len + delta));
+    return undef;
+  }
+  m->base = base;
+  m->len = (size_t)(len + delta);
+  napi_value ab, view;
+  if (napi_create_external_arraybuffer(env, base, m->len, unmap_finalize, m, &ab) != napi_ok) {
+    munmap(base, m->len);
+    free(m);
+    bool pending;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value e;
+      napi_get_and_clear_last_exception(env, &e);
+    }
+    return undef;
+  }
+  if (napi_create_typedarray(env, napi_uint8_array, (size_t)len, ab, (size_t)delta, &view) != napi_ok) return undef;
+  return view;
+}
+
 // ---------------------------------------------------------------- configuration
 
 static int select_isa(const char *name) {
@@ -865,5 +931,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   EXPORT("readBandwidth", js_read_bandwidth);
   EXPORT("fmaPeak", js_fma_peak);
   EXPORT("setTuning", js_set_tuning);
+  EXPORT("mmapRange", js_mmap_range);
   return exports;
 }
