@@ -94,7 +94,9 @@ const GENERIC_TYPES = [DType.Q5_K, DType.Q4_1];
 
 function shapesFor(type: DType): [number, number][] {
   if (FLOAT_TYPES.includes(type)) return [[1, 1], [1, 17], [7, 37], [5, 16], [13, 100], [9, 257]];
-  if (type === DType.Q8_0 || type === DType.Q4_0 || type === DType.Q4_1) return [[1, 32], [5, 96], [13, 64], [6, 544], [3, 1056]];
+  // 37 rows x T >= 8 reach the outer-product prefill kernels (16-row x 8-token groups) and their
+  // row/token remainders
+  if (type === DType.Q8_0 || type === DType.Q4_0 || type === DType.Q4_1) return [[1, 32], [5, 96], [13, 64], [6, 544], [3, 1056], [37, 160], [21, 544]];
   return [[1, 256], [7, 512], [5, 768]];
 }
 
@@ -145,7 +147,7 @@ export function backendConformance(name: string, variants: ConformanceVariant[])
           const t = randomWeight(r, type, rows, cols);
           const wo = oracle.loadWeight(t), wb = be.loadWeight(t);
           const wf = dequantize(type, t.data, rows * cols);
-          for (const T of [1, 3, 4, 9]) {
+          for (const T of [1, 3, 4, 9, 20]) {
             const x = randn(r, T * cols);
             const { xq, d } = quantizeActivations(x, cols);
             const got = new Float32Array(T * rows).fill(NaN), wantQ = new Float32Array(T * rows), wantX = new Float32Array(T * rows);

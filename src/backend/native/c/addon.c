@@ -22,6 +22,7 @@
 void ln_dequant_row(const ln_weight *w, int64_t r, float *out);
 
 int ln_tune_nr1 = 0;
+int ln_tune_outer = 1;
 int ln_tune_pf = 0;  // measured here: prefetching 1-4 KB ahead lost to the hardware prefetcher
 
 static ln_kernels K;             // the selected path
@@ -96,6 +97,18 @@ static napi_value num(napi_env env, double d) {
 
 static void *scratch_ptr;
 static size_t scratch_size;
+
+static void *outer_ptr;
+static size_t outer_size;
+
+static void *outer_scratch(size_t bytes) {
+  if (bytes > outer_size) {
+    ln_aligned_free(outer_ptr);
+    outer_ptr = ln_aligned_alloc(bytes);
+    outer_size = outer_ptr ? bytes : 0;
+  }
+  return outer_ptr;
+}
 
 static void *scratch(size_t bytes) {
   if (bytes > scratch_size) {
@@ -293,6 +306,10 @@ typedef struct {
   ln_act *a;
   float *out;
   ln_mm_fn fn;
+  ln_outer_fn outer;  // outer-product kernel for the first 16*floor(rows/16) rows x 8*floor(T/8) tokens
+  ln_outer o;
+  uint8_t *oscratch;  // per thread ln_outer_scratch(nb) bytes
+  size_t oscratch_size;
   int64_t T, rb, tt, nblocks;
   _Atomic int64_t next, qnext;
   int wtype;
@@ -310,7 +327,6 @@ static void quant_task(void *p, int ith, int nth) {
 }
 
 static void mm_task(void *p, int ith, int nth) {
-  (void)ith;
   (void)nth;
   mm_ctx *c = (mm_ctx *)p;
   const int64_t rows = c->w->rows;
@@ -318,7 +334,17 @@ static void mm_task(void *p, int ith, int nth) {
     int64_t blk = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
     if (blk >= c->nblocks) break;
     int64_t r0 = blk * c->rb, r1 = r0 + c->rb < rows ? r0 + c->rb : rows;
-    for (int64_t t0 = 0; t0 < c->T; t0 += c->tt) {
+    int64_t tdone = 0;
+    if (c->outer) {
+      // rows of whole 16-row groups x tokens of whole 8-token groups; the tile kernels do the rest
+      int64_t r16 = r0 + (r1 - r0) / 16 * 16, nq = c->o.nq / 2 * 2;
+      if (r16 > r0) {
+        c->outer(c->w, &c->o, c->out, rows, r0, r16, 0, nq, c->oscratch + (size_t)ith * c->oscratch_size);
+        if (r16 < r1) c->fn(c->w, c->a, c->out, rows, r16, r1, 0, 4 * nq);
+        tdone = 4 * nq;
+      }
+    }
+    for (int64_t t0 = tdone; t0 < c->T; t0 += c->tt) {
       int64_t t1 = t0 + c->tt < c->T ? t0 + c->tt : c->T;
       c->fn(c->w, c->a, c->out, rows, r0, r1, t0, t1);
     }
@@ -368,6 +394,40 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
     if (T < 4 || nth == 1) K.quant(&a, 0, T, w->type);
     else ln_pool_run(quant_task, &c);
     act_bytes_per_token = a.q_stride * 3;
+    ln_outer_fn outer = w->type == LN_Q8_0 ? K.outer_q8_0 : w->type == LN_Q4_0 ? K.outer_q4_0 : NULL;
+    if (outer && T >= 8 && w->rows >= 16 && ln_tune_outer) {
+      // token-interleaved copy of the quantized activations (see ln_outer in common.h)
+      const int64_t nq = T / 4, nb = w->nb;
+      size_t bqb = (size_t)nq * nb * 128, bbb = (size_t)nq * nb * 16 * 4;
+      size_t osz = (ln_outer_scratch(nb) + 63) / 64 * 64;
+      uint8_t *o = (uint8_t *)outer_scratch(2 * bbb + bqb + osz * (size_t)nth);
+      if (o) {
+        c.o.nq = nq;
+        uint8_t *bq = o;
+        int32_t *bbias = (int32_t *)(o + bqb);
+        float *bscale = (float *)(o + bqb + bbb);
+        for (int64_t tq = 0; tq < nq; tq++)
+          for (int64_t b = 0; b < nb; b++) {
+            uint8_t *dst = bq + ((size_t)tq * nb + b) * 128;
+            for (int j = 0; j < 4; j++) {
+              const int8_t *src = a.q + (4 * tq + j) * a.q_stride + b * 32;
+              for (int g = 0; g < 8; g++) memcpy(dst + g * 16 + j * 4, src + g * 4, 4);
+              const int32_t *bl = a.bias + (4 * tq + j) * a.e_stride + b * 8;
+              const float dx = a.dxe[(4 * tq + j) * a.e_stride + b * 8];
+              for (int k = 0; k < 4; k++) {
+                bbias[((size_t)tq * nb + b) * 16 + 4 * j + k] = bl[0] + bl[4];
+                bscale[((size_t)tq * nb + b) * 16 + 4 * j + k] = dx;
+              }
+            }
+          }
+        c.o.bq = bq;
+        c.o.bbias = bbias;
+        c.o.bscale = bscale;
+        c.oscratch = o + bqb + 2 * bbb;
+        c.oscratch_size = osz;
+        c.outer = outer;
+      }
+    }
   }
   if (T == 1) {
     // matvec: enough blocks for dynamic balance on a noisy machine, rows a multiple of 4
@@ -380,10 +440,11 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
   } else {
     // keep a row block's weights (~256 KB) and a token tile's activations (~256 KB) in L2
     int64_t rb = (int64_t)(256 * 1024 / (w->row_bytes ? w->row_bytes : 1));
-    rb = rb / 4 * 4;
-    if (rb < 4) rb = 4;
+    const int64_t unit = c.outer ? 16 : 4;
+    rb = rb / unit * unit;
+    if (rb < unit) rb = unit;
     int64_t per_thread = (w->rows + nth - 1) / nth;  // but never leave a thread idle
-    if (rb > per_thread) rb = (per_thread + 3) / 4 * 4;
+    if (rb > per_thread) rb = (per_thread + unit - 1) / unit * unit;
     int64_t tt = (int64_t)(256 * 1024 / act_bytes_per_token);
     tt = tt / 4 * 4;
     if (tt < 4) tt = 4;
@@ -878,6 +939,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   int v = (int)get_i64(env, argv[1]);
   if (!strcmp(name, "nr1")) ln_tune_nr1 = v;
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
+  else if (!strcmp(name, "outer")) ln_tune_outer = v;
   else FAIL("setTuning: unknown knob");
   return NULL;
 }

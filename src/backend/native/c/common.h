@@ -66,6 +66,19 @@ typedef struct {
   size_t q_stride, e_stride, c_stride;  // per token, in elements
 } ln_act;
 
+// Token-interleaved activations for the outer-product kernels (Q8_0 / Q4_0, T >= 8): for each full
+// quad of tokens tq and block b, 8 slots g of 16 bytes = the 4 tokens' values 4g..4g+3; plus per (tq, b) 16 int32 zero-point biases and 16 float scales in the lane
+// order the kernel uses (lane l = row l%4 of a row quad, token l/4 of a token quad).
+typedef struct {
+  int64_t nq;  // full token quads
+  const uint8_t *bq;
+  const int32_t *bbias;
+  const float *bscale;
+} ln_outer;
+typedef void (*ln_outer_fn)(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch);
+// bytes of per-thread scratch the outer kernel needs for a row block of 16 rows
+static inline size_t ln_outer_scratch(int64_t nb) { return (size_t)nb * 4 * (128 + 64) + 64; }
+
 // One (ISA, type) matmul kernel: out[t*ldo + r] for r in [r0, r1), t in [t0, t1).
 typedef void (*ln_mm_fn)(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
 // Quantize rows [t0, t1) of a->xf into a (the integer kernels' activations).
@@ -86,6 +99,7 @@ typedef struct {
   ln_f16_to_f32_fn f16_to_f32;
   ln_f32_to_f16_fn f32_to_f16;
   ln_fma_loop_fn fma_loop;
+  ln_outer_fn outer_q8_0, outer_q4_0;  // optional (NULL: the tile kernels handle T > 1)
 } ln_kernels;
 
 void ln_kernels_scalar(ln_kernels *k);
@@ -214,6 +228,7 @@ static inline void ln_block_bias(int32_t *lanes8, const int8_t *q32, int zero) {
 // tuning knobs (set through the addon's setTuning, for A/B benchmarks)
 extern int ln_tune_nr1;  // T = 1: one weight row at a time (one sequential stream)
 extern int ln_tune_pf;   // software prefetch distance in bytes (0: none)
+extern int ln_tune_outer;  // use the outer-product prefill kernels where available
 
 // thread pool
 typedef void (*ln_task_fn)(void *ctx, int ith, int nth);
