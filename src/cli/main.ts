@@ -6,6 +6,7 @@ import type { Command } from './command.js';
 
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  bench: () => import('./commands/bench.js'),
   detokenize: () => import('./commands/detokenize.js'),
   export: () => import('./commands/export.js'),
   logits: () => import('./commands/logits.js'),
