@@ -26,7 +26,7 @@ function tinyConfig(dir: string, extra: Record<string, unknown> = {}): string {
     tokenizer: { type: 'char' },
     data: { dir: 'data', sources: [{ name: 'shakespeare', files: [SHAKESPEARE], weight: 1, valFraction: 0.1 }] },
     seqLen: 32, batchTokens: 256, maxSteps: 200, lr: 3e-3, warmupSteps: 20,
-    evalEvery: 0, evalTokens: 4096, checkpointEvery: 0, outDir: 'run', logEvery: 1000,
+    evalEvery: 0, evalTokens: 4096, checkpointEvery: 0, outDir: 'run', logEvery: 1000, backend: 'js',
     ...extra,
   };
   const p = join(dir, 'train.json');
@@ -138,7 +138,7 @@ test('exported GGUF (f32, f16, q8_0) and HF checkpoints generate the in-trainer 
     assert.equal(run.stdout.replace(/\n$/, ''), expected.replace(/\n$/, ''), `${name}: llama run vs in-trainer greedy`);
   }
   // llama logits on the F32 export equals the in-trainer logits (same kernels, same weights)
-  const lg = runCli(['logits', '-m', join(dir, 'f32.gguf'), '--ids', '1,20,30', '--json']);
+  const lg = runCli(['logits', '-m', join(dir, 'f32.gguf'), '--ids', '1,20,30', '--json', '--backend', 'js']);
   assert.equal(lg.status, 0, lg.stderr);
   const got = (JSON.parse(lg.stdout) as { logits: number[][] }).logits.at(-1)!;
   r.tm.tape.recording = false;
