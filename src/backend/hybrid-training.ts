@@ -22,6 +22,8 @@ export class HybridTrainingBackend implements TrainingBackend {
   readonly threads: number;
   private readonly ref = new JsTrainingBackend();
   private readonly values = new WeakMap<Weight, Float32Array>();
+  /** Wᵀ of each weight as a forward-backend weight, valid until the optimizer changes W */
+  private readonly transposed = new Map<Weight, Weight>();
 
   constructor(readonly fwd: Backend) {
     this.name = `${fwd.name}+js-backward`;
@@ -43,8 +45,13 @@ export class HybridTrainingBackend implements TrainingBackend {
     if (!v) throw new LlamaError('INTERNAL', 'weight was not loaded by this training backend');
     return v;
   }
-  weightUpdated(_w: Weight): void {
-    // F32 weights are used in place by the forward backend
+  weightUpdated(w: Weight): void {
+    // F32 weights are used in place by the forward backend; only the cached transpose is stale
+    const t = this.transposed.get(w);
+    if (t) {
+      this.fwd.freeWeight?.(t);
+      this.transposed.delete(w);
+    }
   }
 
   matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
@@ -85,10 +92,13 @@ export class HybridTrainingBackend implements TrainingBackend {
     const { rows, cols } = w;
     const W = this.weightValues(w); // (rows, cols)
     if (dx) {
-      const wT = this.fwd.loadWeight(f32Tensor('Wᵀ', [cols, rows], transpose(W, rows, cols)));
+      let wT = this.transposed.get(w);
+      if (!wT) {
+        wT = this.fwd.loadWeight(f32Tensor('Wᵀ', [cols, rows], transpose(W, rows, cols)));
+        this.transposed.set(w, wT);
+      }
       const tmp = new Float32Array(T * cols); // (T, cols)
       this.fwd.matmul(tmp, dy, wT, T);
-      this.fwd.freeWeight?.(wT);
       for (let i = 0; i < T * cols; i++) dx[i]! += tmp[i]!;
     }
     if (dW) {
