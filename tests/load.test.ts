@@ -63,7 +63,7 @@ test('load: HF rotary permutation moves Meta row 2i+c of each head to c·hd/2+i,
 test('load: stories260K.bin gives the config in SOURCES.md and finds tok512.bin', needsShared('models/stories260K/stories260K.bin'), async () => {
   const m = await loadModel(sharedData('models', 'stories260K', 'stories260K.bin'));
   assert.equal(m.format, 'llama2c');
-  assert.deepEqual({ ...m.config }, { dim: 64, nLayers: 5, nHeads: 8, nKvHeads: 4, headDim: 8, ffnDim: 172, vocabSize: 512, normEps: 1e-5, ropeTheta: 10000, contextLength: 512, tiedEmbeddings: true });
+  assert.deepEqual({ ...m.config }, { dim: 64, nLayers: 5, nHeads: 8, nKvHeads: 4, headDim: 8, ffnDim: 172, vocabSize: 512, normEps: 1e-5, ropeTheta: 10000, contextLength: 512, ropeScaling: undefined, tiedEmbeddings: true });
   assert.equal(m.weights.output, undefined);
   assert.equal(m.tokenizerPath, sharedData('models', 'stories260K', 'tok512.bin'));
   assert.equal(m.weightBytes, 1_056_540 - 28 - 2 * 512 * 4 * 4);

@@ -68,7 +68,7 @@ export function unpickle(bytes: Uint8Array, file: string, what = 'data.pkl'): Pi
   const take = (n: number) => { need(n); const b = bytes.subarray(pos, pos + n); pos += n; return b; };
   const utf8 = (b: Uint8Array) => {
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(b);
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(b);
     } catch {
       throw corrupt('invalid UTF-8 in a string');
     }

@@ -92,7 +92,7 @@ export class SafetensorsFile {
     const headerBytes = src.read(8, headerLength, 'header');
     let json: unknown;
     try {
-      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes));
     } catch (e) {
       throw corrupt(`header is not valid UTF-8 JSON: ${(e as Error).message}`);
     }

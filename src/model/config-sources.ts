@@ -179,6 +179,7 @@ export function configFromLlama2c(h: Llama2cHeader): LlamaConfig {
     normEps: 1e-5,
     ropeTheta: 10000,
     contextLength: h.seqLen,
+    ropeScaling: undefined,
     tiedEmbeddings: h.sharedClassifier,
   };
 }

@@ -1,0 +1,240 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { convertModel } from '../src/model/convert.js';
+import { loadModel } from '../src/model/load.js';
+import { openGguf, ggufValueToJson } from '../src/formats/gguf.js';
+import { SafetensorsFile, writeSafetensorsSharded } from '../src/formats/safetensors.js';
+import { DType } from '../src/tensor/dtype.js';
+import { dequantize, quantize } from '../src/tensor/quant.js';
+import { asF32, numElements } from '../src/tensor/tensor.js';
+import { halfToFloat, floatToHalf } from '../src/tensor/f16.js';
+import { flattenWeights, nameOf } from '../src/model/names.js';
+import { llama3RopeFactors } from '../src/model/rope-factors.js';
+import { needsShared, sharedData } from './helpers/shared.js';
+import { tempDir } from './helpers/corrupt.js';
+import { assertSameWeights } from './helpers/models.js';
+import { runCli } from './helpers/cli.js';
+
+const GOLDEN = (m: string, f = '') => sharedData('golden', m, f);
+const MODELS = ['llama1-tiny', 'llama2-gqa-tiny'] as const;
+
+function metadataOf(path: string): Record<string, unknown> {
+  const g = openGguf(path);
+  try {
+    return Object.fromEntries([...g.metadata].map(([k, v]) => [k, ggufValueToJson(v)]));
+  } finally {
+    g.close();
+  }
+}
+
+for (const m of MODELS) {
+  test(`convert: ${m} Meta .pth -> GGUF f32 reads back identical, with gguf-py's llama.* metadata`, needsShared('golden', m), async () => {
+    const { dir, cleanup } = tempDir('conv');
+    try {
+      const src = await loadModel(GOLDEN(m, 'consolidated.00.pth'));
+      const out = join(dir, 'model.gguf');
+      const r = await convertModel(GOLDEN(m, 'consolidated.00.pth'), out, { type: 'f32' });
+      assert.deepEqual(r.files, [out]);
+      const back = await loadModel(out);
+      assert.deepEqual(back.config, src.config);
+      assertSameWeights(back, src, 'gguf round trip');
+      // the hyper-parameters match what llama.cpp's gguf-py wrote for the same model
+      const ours = metadataOf(out);
+      const theirs = metadataOf(GOLDEN(m, 'model-f32.gguf'));
+      for (const k of Object.keys(theirs).filter((k) => k.startsWith('llama.'))) assert.deepEqual(ours[k], theirs[k], k);
+      assert.equal(ours['general.architecture'], 'llama');
+      assert.equal(ours['general.file_type'], 0);
+      assert.equal(ours['tokenizer.ggml.model'], 'none');
+      // and the tensors are the golden GGUF's, byte for byte, in its order and shapes
+      const g = openGguf(GOLDEN(m, 'model-f32.gguf'));
+      const o = openGguf(out);
+      for (const info of g.tensors) assert.deepEqual(o.readTensor(info.name).data, g.readTensor(info).data, info.name);
+      g.close();
+      o.close();
+      assert.deepEqual(readdirSync(dir), ['model.gguf']); // no temp files left behind
+    } finally {
+      cleanup();
+    }
+  });
+
+  test(`convert: ${m} -> HF safetensors reads back identical; GGUF -> HF equals the Python-written files`, needsShared('golden', m), async () => {
+    const { dir, cleanup } = tempDir('conv');
+    try {
+      const src = await loadModel(GOLDEN(m, 'consolidated.00.pth'));
+      const hfDir = join(dir, 'hf');
+      await convertModel(GOLDEN(m, 'consolidated.00.pth'), hfDir);
+      const back = await loadModel(hfDir);
+      assert.equal(back.format, 'safetensors');
+      assert.deepEqual(back.config, src.config);
+      assertSameWeights(back, src, 'hf round trip');
+      // from the GGUF: q/k permuted back to HF order; file identical to the golden one (safetensors' Python writer)
+      const fromGguf = join(dir, 'from-gguf.safetensors');
+      await convertModel(GOLDEN(m, 'model-f32.gguf'), fromGguf);
+      assert.ok(Buffer.compare(readFileSync(fromGguf), readFileSync(GOLDEN(m, 'model.safetensors'))) === 0, 'model.safetensors differs from the golden file');
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      assert.deepEqual(cfg, JSON.parse(readFileSync(GOLDEN(m, 'config.json'), 'utf8')));
+    } finally {
+      cleanup();
+    }
+  });
+}
+
+test('convert: quantized GGUF holds exactly the reference quantizer blocks; norms stay F32', needsShared('golden/llama2-gqa-tiny'), async () => {
+  const { dir, cleanup } = tempDir('conv');
+  try {
+    const src = await loadModel(GOLDEN('llama2-gqa-tiny', 'model-f32.gguf'));
+    for (const [type, dt] of [['q8_0', DType.Q8_0], ['q4_0', DType.Q4_0]] as const) {
+      const out = join(dir, `${type}.gguf`);
+      await convertModel(GOLDEN('llama2-gqa-tiny', 'model-f32.gguf'), out, { type });
+      const back = await loadModel(out);
+      assert.deepEqual(back.config, src.config);
+      const a = flattenWeights(src.weights);
+      const b = flattenWeights(back.weights);
+      for (let i = 0; i < a.length; i++) {
+        const s = a[i]!.tensor;
+        const t = b[i]!.tensor;
+        if (s.shape.length === 1) {
+          assert.equal(t.type, DType.F32, `${t.name} stays F32`);
+          assert.deepEqual(t.data, s.data);
+          continue;
+        }
+        assert.equal(t.type, dt, t.name);
+        assert.deepEqual(t.data, quantize(dt, asF32(s), s.shape[1]!), `${t.name}: blocks`);
+      }
+      assert.equal(metadataOf(out)['general.quantization_version'], 2);
+    }
+    // Q6_K needs 256-value rows: this model's 128-wide rows fall back to Q8_0, with a notice
+    const notes: string[] = [];
+    const r = await convertModel(GOLDEN('llama2-gqa-tiny', 'model-f32.gguf'), join(dir, 'q6k.gguf'), { type: 'q6_k', log: (s) => notes.push(s) });
+    assert.ok(r.tensors.filter((t) => t.shape.length === 2).every((t) => t.type === 'Q8_0'));
+    assert.ok(notes.some((s) => /blk\.0\.attn_q\.weight: rows of 128 .* Q6_K.*using Q8_0/.test(s)), notes.join('\n'));
+    // converting the quantized file onward keeps its blocks (no requantization)
+    await convertModel(join(dir, 'q8_0.gguf'), join(dir, 'again.gguf'));
+    assertSameWeights(await loadModel(join(dir, 'again.gguf')), await loadModel(join(dir, 'q8_0.gguf')), 'q8_0 copy');
+  } finally {
+    cleanup();
+  }
+});
+
+test('convert: f16 safetensors holds the RNE-rounded halves', needsShared('golden/llama1-tiny'), async () => {
+  const { dir, cleanup } = tempDir('conv');
+  try {
+    await convertModel(GOLDEN('llama1-tiny', 'model-f32.gguf'), join(dir, 'hf16'), { type: 'f16' });
+    const st = SafetensorsFile.open(join(dir, 'hf16', 'model.safetensors'));
+    const src = await loadModel(GOLDEN('llama1-tiny', 'model-f32.gguf'));
+    const t = st.readTensor('model.layers.1.mlp.up_proj.weight');
+    assert.equal(t.type, DType.F16);
+    const want = asF32(src.weights.layers[1]!.w3);
+    const got = new Uint16Array(t.data.slice().buffer);
+    for (let i = 0; i < want.length; i++) assert.equal(got[i], floatToHalf(want[i]!));
+    assert.ok(Math.abs(halfToFloat(got[0]!) - want[0]!) < 1e-3);
+    st.close();
+    const cfg = JSON.parse(readFileSync(join(dir, 'hf16', 'config.json'), 'utf8'));
+    assert.equal(cfg.torch_dtype, 'float16');
+    const back = await loadModel(join(dir, 'hf16'));
+    assert.equal(back.weights.layers[0]!.wq.type, DType.F16);
+    // q/k un-permuted on the way back: equal to Meta's wq rounded to half
+    const wq = dequantize(DType.F16, back.weights.layers[0]!.wq.data, numElements(back.weights.layers[0]!.wq.shape));
+    const srcWq = asF32(src.weights.layers[0]!.wq);
+    for (let i = 0; i < wq.length; i++) assert.equal(wq[i], halfToFloat(floatToHalf(srcWq[i]!)));
+  } finally {
+    cleanup();
+  }
+});
+
+test('convert: a sharded HF checkpoint (2 shards + index) loads like the single file', needsShared('golden/llama2-gqa-tiny'), async () => {
+  const { dir, cleanup } = tempDir('conv');
+  try {
+    const st = SafetensorsFile.open(GOLDEN('llama2-gqa-tiny', 'model.safetensors'));
+    const tensors = [...st.entries.keys()].map((n) => st.readTensor(n));
+    st.close();
+    const total = tensors.reduce((a, t) => a + t.data.byteLength, 0);
+    const largest = Math.max(...tensors.map((t) => t.data.byteLength));
+    const shards = writeSafetensorsSharded(dir, tensors, Math.ceil(total / 2) + largest, { format: 'pt' });
+    assert.equal(shards.length, 2);
+    copyFileSync(GOLDEN('llama2-gqa-tiny', 'config.json'), join(dir, 'config.json'));
+    const sharded = await loadModel(dir);
+    const single = await loadModel(GOLDEN('llama2-gqa-tiny', 'model.safetensors'));
+    assert.deepEqual(sharded.config, single.config);
+    assertSameWeights(sharded, single, 'sharded vs single');
+  } finally {
+    cleanup();
+  }
+});
+
+test('convert: stories260K.bin -> GGUF embeds its tokenizer and reads back identical', needsShared('models/stories260K'), async () => {
+  const { dir, cleanup } = tempDir('conv');
+  try {
+    const bin = sharedData('models', 'stories260K', 'stories260K.bin');
+    const out = join(dir, 'stories.gguf');
+    await convertModel(bin, out);
+    const src = await loadModel(bin);
+    const back = await loadModel(out);
+    assert.deepEqual(back.config, src.config);
+    assert.equal(back.config.tiedEmbeddings, true);
+    assertSameWeights(back, src, 'llama2.c -> gguf');
+    const md = metadataOf(out);
+    assert.equal(md['tokenizer.ggml.model'], 'llama');
+    const tokens = md['tokenizer.ggml.tokens'] as string[];
+    assert.equal(tokens.length, 512);
+    assert.equal(tokens[1], '<s>');
+    // and onward to HF: tied, no lm_head, tokenizer not an HF file (so not copied)
+    const notes: string[] = [];
+    await convertModel(out, join(dir, 'hf'), { log: (s) => notes.push(s) });
+    const hf = await loadModel(join(dir, 'hf'));
+    assert.equal(hf.config.tiedEmbeddings, true);
+    assertSameWeights(hf, src, 'gguf -> hf');
+    assert.ok(notes.some((s) => /tokenizer/.test(s)));
+  } finally {
+    cleanup();
+  }
+});
+
+test('convert: Llama 3.1 rope scaling becomes rope_freqs.weight in GGUF and rope_scaling again in HF', needsShared('golden/llama1-tiny'), async () => {
+  const { dir, cleanup } = tempDir('conv');
+  try {
+    const hf = join(dir, 'hf');
+    await convertModel(GOLDEN('llama1-tiny', 'model-f32.gguf'), hf);
+    const cfgPath = join(hf, 'config.json');
+    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    const scaling = { factor: 8, high_freq_factor: 4, low_freq_factor: 1, original_max_position_embeddings: 8192, rope_type: 'llama3' };
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(cfgPath, JSON.stringify({ ...cfg, rope_theta: 500000, rope_scaling: scaling }));
+    const out = join(dir, 'l3.gguf');
+    await convertModel(hf, out);
+    const g = await loadModel(out);
+    assert.ok(g.weights.ropeFreqs);
+    const factors = asF32(g.weights.ropeFreqs);
+    assert.deepEqual(factors, llama3RopeFactors(16, 500000, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192 }));
+    // head_dim 16, theta 5e5: the highest frequency (i = 0, wavelength 2π) is kept, the lowest is scaled by 8
+    assert.equal(factors[0], 1);
+    assert.equal(factors[7], 8);
+    assert.equal(nameOf('gguf', 'ropeFreqs', undefined), 'rope_freqs.weight');
+    await convertModel(out, join(dir, 'hf2'));
+    const cfg2 = JSON.parse(readFileSync(join(dir, 'hf2', 'config.json'), 'utf8'));
+    assert.deepEqual(cfg2.rope_scaling, scaling);
+  } finally {
+    cleanup();
+  }
+});
+
+test('convert: CLI writes atomically and reports usage errors', needsShared('golden/llama1-tiny'), () => {
+  const { dir, cleanup } = tempDir('conv');
+  try {
+    const out = join(dir, 'cli.gguf');
+    const r = runCli(['convert', GOLDEN('llama1-tiny', 'model-f32.gguf'), out, '--type', 'q8_0']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), out);
+    assert.match(r.stderr, /16 Q8_0, 5 F32/);
+    assert.equal(runCli(['convert', GOLDEN('llama1-tiny', 'model-f32.gguf'), out, '--type', 'q3_x']).status, 2);
+    assert.equal(runCli(['convert', GOLDEN('llama1-tiny', 'model-f32.gguf')]).status, 2);
+    assert.equal(runCli(['convert', GOLDEN('llama1-tiny', 'model-f32.gguf'), join(dir, 'x.safetensors'), '--type', 'q8_0']).status, 2);
+    const missing = runCli(['convert', join(dir, 'nope.gguf'), join(dir, 'y.gguf')]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /MODEL_NOT_FOUND/);
+  } finally {
+    cleanup();
+  }
+});
