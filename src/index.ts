@@ -13,3 +13,5 @@ export * as ggufKeys from './formats/gguf-keys.js';
 export { dequantize, dequantizeRow, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
 export { writeGguf, gv } from './formats/gguf-write.js';
 export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';
+export { describe, registerFormat, FORMATS } from './formats/describe.js';
+export type { FileDescription, FormatDescriber, MetadataEntry, TensorEntry } from './formats/describe.js';

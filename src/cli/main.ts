@@ -6,6 +6,7 @@ import type { Command } from './command.js';
 
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  inspect: () => import('./commands/inspect.js'),
   version: () => import('./commands/version.js'),
 };
 
