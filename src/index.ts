@@ -13,6 +13,8 @@ export * as ggufKeys from './formats/gguf-keys.js';
 export { dequantize, dequantizeRow, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
 export { writeGguf, gv } from './formats/gguf-write.js';
 export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';
+export { describe, registerFormat, FORMATS } from './formats/describe.js';
+export type { FileDescription, FormatDescriber, MetadataEntry, TensorEntry } from './formats/describe.js';
 // model loading and conversion (every format -> LoadedModel; LoadedModel -> GGUF / HF safetensors)
 export { loadModel, detectModel } from './model/load.js';
 export type { LoadOptions, DetectedModel } from './model/load.js';
@@ -24,7 +26,3 @@ export { llama3RopeFactors } from './model/rope-factors.js';
 export { SafetensorsFile, SafetensorsModel, writeSafetensors, writeSafetensorsSharded } from './formats/safetensors.js';
 export { PthFile } from './formats/pth.js';
 export { Llama2cFile } from './formats/llama2c.js';
-export { describeSafetensors } from './formats/describe-safetensors.js';
-export { describePth } from './formats/describe-pth.js';
-export { describeLlama2c } from './formats/describe-llama2c.js';
-export type { FileDescription, TensorDescription } from './formats/describe-types.js';

@@ -7,6 +7,7 @@ import type { Command } from './command.js';
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   convert: () => import('./commands/convert.js'),
+  inspect: () => import('./commands/inspect.js'),
   version: () => import('./commands/version.js'),
 };
 
