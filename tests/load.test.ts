@@ -69,44 +69,46 @@ test('load: stories260K.bin gives the config in SOURCES.md and finds tok512.bin'
   assert.equal(m.weightBytes, 1_056_540 - 28 - 2 * 512 * 4 * 4);
 });
 
-test('load: a 2-shard Meta checkpoint merges back into the original', needsShared('golden/llama2-gqa-tiny'), async () => {
-  const { dir, cleanup } = tempDir('meta');
-  try {
-    const src = PthFile.open(GOLDEN('llama2-gqa-tiny', 'consolidated.00.pth'));
-    const shards: { name: string; storageType: 'FloatStorage'; shape: number[]; data: Uint8Array }[][] = [[], []];
-    for (const name of src.tensors.keys()) {
-      const t = src.readTensor(name);
-      const split = name === 'rope.freqs' ? 'replicated' : metaShardSplit(name);
-      assert.ok(split !== undefined, name);
-      const f = asF32(t);
-      for (let s = 0; s < 2; s++) {
-        let shape = [...t.shape];
-        let part: Float32Array;
-        if (split === 'replicated') part = f;
-        else if (split === 0) {
-          shape = [t.shape[0]! / 2, t.shape[1]!];
-          part = f.slice(s * f.length / 2, (s + 1) * f.length / 2);
-        } else {
-          const [rows, cols] = t.shape as [number, number];
-          shape = [rows, cols / 2];
-          part = new Float32Array(rows * cols / 2);
-          for (let r = 0; r < rows; r++) part.set(f.subarray(r * cols + s * cols / 2, r * cols + (s + 1) * cols / 2), r * cols / 2);
+for (const embSplit of [1, 0] as const) {
+  test(`load: a 2-shard Meta checkpoint merges back into the original (embedding split on dim ${embSplit}${embSplit === 0 ? ', Llama 3 style' : ''})`, needsShared('golden/llama2-gqa-tiny'), async () => {
+    const { dir, cleanup } = tempDir('meta');
+    try {
+      const src = PthFile.open(GOLDEN('llama2-gqa-tiny', 'consolidated.00.pth'));
+      const shards: { name: string; storageType: 'FloatStorage'; shape: number[]; data: Uint8Array }[][] = [[], []];
+      for (const name of src.tensors.keys()) {
+        const t = src.readTensor(name);
+        const split = name === 'rope.freqs' ? 'replicated' : name === 'tok_embeddings.weight' ? embSplit : metaShardSplit(name);
+        assert.ok(split !== undefined, name);
+        const f = asF32(t);
+        for (let s = 0; s < 2; s++) {
+          let shape = [...t.shape];
+          let part: Float32Array;
+          if (split === 'replicated') part = f;
+          else if (split === 0) {
+            shape = [t.shape[0]! / 2, t.shape[1]!];
+            part = f.slice(s * f.length / 2, (s + 1) * f.length / 2);
+          } else {
+            const [rows, cols] = t.shape as [number, number];
+            shape = [rows, cols / 2];
+            part = new Float32Array(rows * cols / 2);
+            for (let r = 0; r < rows; r++) part.set(f.subarray(r * cols + s * cols / 2, r * cols + (s + 1) * cols / 2), r * cols / 2);
+          }
+          shards[s]!.push({ name, storageType: 'FloatStorage', shape, data: new Uint8Array(part.buffer.slice(part.byteOffset, part.byteOffset + part.byteLength)) });
         }
-        shards[s]!.push({ name, storageType: 'FloatStorage', shape, data: new Uint8Array(part.buffer.slice(part.byteOffset, part.byteOffset + part.byteLength)) });
       }
+      src.close();
+      shards.forEach((sh, s) => writeFileSync(join(dir, `consolidated.0${s}.pth`), torchSaveContiguous(`consolidated.0${s}`, sh)));
+      copyFileSync(GOLDEN('llama2-gqa-tiny', 'params.json'), join(dir, 'params.json'));
+      const merged = await loadModel(dir);
+      const original = await loadModel(GOLDEN('llama2-gqa-tiny', 'consolidated.00.pth'));
+      assert.deepEqual(merged.config, original.config);
+      assertSameWeights(merged, original, 'merged shards vs original');
+      assert.deepEqual(detectModel(join(dir, 'consolidated.01.pth')).files.length, 2);
+    } finally {
+      cleanup();
     }
-    src.close();
-    shards.forEach((sh, s) => writeFileSync(join(dir, `consolidated.0${s}.pth`), torchSaveContiguous(`consolidated.0${s}`, sh)));
-    copyFileSync(GOLDEN('llama2-gqa-tiny', 'params.json'), join(dir, 'params.json'));
-    const merged = await loadModel(dir);
-    const original = await loadModel(GOLDEN('llama2-gqa-tiny', 'consolidated.00.pth'));
-    assert.deepEqual(merged.config, original.config);
-    assertSameWeights(merged, original, 'merged shards vs original');
-    assert.deepEqual(detectModel(join(dir, 'consolidated.01.pth')).files.length, 2);
-  } finally {
-    cleanup();
-  }
-});
+  });
+}
 
 test('load: concatTensors joins along dim 0 and dim 1', () => {
   const a = f32Tensor('a', [2, 2], new Float32Array([1, 2, 3, 4]));

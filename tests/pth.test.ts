@@ -7,7 +7,7 @@ import { unpickle, PickleDict } from '../src/formats/pickle.js';
 import { SafetensorsFile } from '../src/formats/safetensors.js';
 import { DType } from '../src/tensor/dtype.js';
 import { asF32 } from '../src/tensor/tensor.js';
-import { floatToHalf, halfToFloat } from '../src/tensor/f16.js';
+import { floatToHalf, halfToFloat, floatToBf16, bf16ToFloat } from '../src/tensor/f16.js';
 import { needsShared, sharedData } from './helpers/shared.js';
 import { expectCode, tempDir, truncationPoints } from './helpers/corrupt.js';
 import { pickleStateDict, torchSave, torchSaveContiguous, zipStored, type TorchTensorSpec } from './helpers/torch-zip.js';
@@ -62,15 +62,20 @@ test('pth: storage offsets, shared storages and half storages; non-contiguous vi
       { name: 'transposed', storageType: 'FloatStorage', key: '0', storageNumel: 12, storageOffset: 0, shape: [3, 2], stride: [1, 3] },
       { name: 'unit', storageType: 'FloatStorage', key: '0', storageNumel: 12, storageOffset: 5, shape: [1, 4], stride: [99, 1] },
       { name: 'h', storageType: 'HalfStorage', key: 'h', storageNumel: 4, storageOffset: 1, shape: [3], stride: [1] },
+      { name: 'bf', storageType: 'BFloat16Storage', key: 'b', storageNumel: 2, storageOffset: 0, shape: [2], stride: [1] },
     ];
+    const bf = new Uint16Array([floatToBf16(1.5), floatToBf16(-3)]);
     const p = join(dir, 'x.pth');
-    writeFileSync(p, torchSave('archive', specs, new Map([['0', new Uint8Array(storage.buffer)], ['h', new Uint8Array(half.buffer)]])));
+    writeFileSync(p, torchSave('archive', specs, new Map([['0', new Uint8Array(storage.buffer)], ['h', new Uint8Array(half.buffer)], ['b', new Uint8Array(bf.buffer)]])));
     const f = PthFile.open(p);
     assert.deepEqual([...asF32(f.readTensor('view'))], [1, 1.5, 2, 2.5, 3, 3.5]);
     assert.deepEqual([...asF32(f.readTensor('unit'))], [2.5, 3, 3.5, 4]); // size-1 dims may have any stride
     const h = f.readTensor('h');
     assert.equal(h.type, DType.F16);
     assert.deepEqual([...new Uint16Array(h.data.slice().buffer)].map(halfToFloat), [-2.5, 0.125, 7]);
+    const b = f.readTensor('bf');
+    assert.equal(b.type, DType.BF16);
+    assert.deepEqual([...new Uint16Array(b.data.slice().buffer)].map(bf16ToFloat), [1.5, -3]);
     assert.equal(f.tensors.get('transposed')!.contiguous, false);
     const e = expectCode(() => f.readTensor('transposed'), 'FORMAT_UNSUPPORTED');
     assert.match(e.message, /transposed.*not contiguous/);

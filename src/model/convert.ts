@@ -243,8 +243,10 @@ function toSafetensors(m: LoadedModel, out: string, type: DType | undefined, tok
   }
   const dominant = [...types].sort((a, b) => b[1] - a[1])[0]?.[0] ?? DType.F32;
   const bytes = writeSafetensors(file, tensors, { format: 'pt' });
-  let bos = 1;
-  let eos = 2;
+  // token ids for config.json: the tokenizer's, else a GGUF source's metadata, else LLaMA's 1/2
+  const mdId = (k: string, dflt: number) => (typeof m.metadata[k] === 'number' ? (m.metadata[k] as number) : dflt);
+  let bos = mdId(TOKENIZER.BOS_ID, 1);
+  let eos = mdId(TOKENIZER.EOS_ID, 2);
   const files = [file];
   if (tokenizerPath !== undefined) {
     const tok = loadTokenizer(tokenizerPath);

@@ -226,10 +226,16 @@ export function concatTensors(name: string, parts: readonly HostTensor[], dim: 0
   return makeTensor(name, first.type, shape, out);
 }
 
-function metaReader(shards: PthFile[]): WeightReader {
+/**
+ * `dim` is params.json's model width: it tells how the embedding was split. LLaMA 1/2 use
+ * ParallelEmbedding (split along the model width, dim 1); Llama 3 uses VocabParallelEmbedding
+ * (split along the vocabulary, dim 0). A shard whose width is already `dim` was split by vocabulary.
+ */
+function metaReader(shards: PthFile[], dim: number): WeightReader {
   const read = (name: string): HostTensor => {
     if (shards.length === 1) return shards[0]!.readTensor(name);
-    const split = metaShardSplit(name);
+    let split = metaShardSplit(name);
+    if (name === globalName('meta', 'tokEmbeddings') && shards[0]!.tensors.get(name)?.shape[1] === dim) split = 0;
     if (split === undefined) throw new LlamaError('INTERNAL', `no shard rule for ${name}`);
     const parts = shards.map((s) => s.readTensor(name));
     if (split === 'replicated') {
@@ -331,10 +337,13 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
       const shards: PthFile[] = [];
       try {
         for (const f of d.files) shards.push(PthFile.open(f));
-        const r = metaReader(shards);
+        const dim = typeof params.dim === 'number' ? params.dim : 0;
+        const r = metaReader(shards, dim);
         const embd = globalName('meta', 'tokEmbeddings')!;
         if (!r.has('tokEmbeddings')) throw new LlamaError('TENSOR_MISSING', `tensor ${embd} is missing`, { file: d.files[0] });
-        const vocab = shards[0]!.tensors.get(embd)!.shape[0]!;
+        const shard0 = shards[0]!.tensors.get(embd)!.shape;
+        // the vocabulary is the embedding's row count (summed over shards when split by vocabulary)
+        const vocab = shard0.length === 2 && shard0[1] === dim ? shards.reduce((a, s) => a + s.tensors.get(embd)!.shape[0]!, 0) : shard0[0]!;
         const config = validateConfig(configFromMeta(params, d.configFile!, vocab), d.configFile!);
         const weights = assemble(config, r, 'meta', d.files[0]!);
         return finish(d, path, config, weights, params, opts);
