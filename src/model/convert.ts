@@ -3,7 +3,8 @@
 // carried along: for GGUF, `tokenizer.*` keys are copied from a GGUF source or generated from a
 // tokenizer file beside the model; for HF, the tokenizer file is copied.
 //
-// Tensor types (--type): 2-D weights are converted to the requested type; 1-D weights (norms,
+// Tensor types (--type): 2-D weights are converted to the requested type, except that below 8 bits
+// the output matrix (token_embd when tied) gets Q6_K, as llama-quantize does; 1-D weights (norms,
 // rope_freqs) stay F32 in GGUF, as llama.cpp keeps them. A type whose block does not divide a row
 // falls back as llama.cpp's quantizer does for K-quants (Q4_K -> Q5_0, Q6_K -> Q8_0: 32-value
 // blocks), and to F16 when not even 32 divides the row, with a logged notice. Without --type every
@@ -133,12 +134,16 @@ function toGguf(m: LoadedModel, out: string, type: DType | undefined, tokenizerP
   const tensors: HostTensor[] = [];
   let anyQuant = false;
   const mainTypes = new Map<DType, number>();
+  // llama-quantize's rule for the output matrix (token_embd when tied): it gets Q6_K unless the
+  // target is already at least 8 bits. Following it makes our q4_0 / q4_k files match llama.cpp's.
+  const outputKey = m.weights.output ? 'output' : 'tokEmbeddings';
+  const lowBits = type !== undefined && dtypeInfo(type).quantized && type !== DType.Q8_0;
   for (const { key, layer, tensor } of flattenWeights(m.weights)) {
     const name = nameOf('gguf', key, layer)!;
     let to: DType;
     if (tensor.shape.length < 2) to = DType.F32;
     else if (type === undefined) to = tensor.type;
-    else to = fitType(type, tensor.shape[tensor.shape.length - 1]!, name, log);
+    else to = fitType(lowBits && key === outputKey ? DType.Q6_K : type, tensor.shape[tensor.shape.length - 1]!, name, log);
     const t = convertTensor(tensor, to, name);
     if (dtypeInfo(to).quantized) anyQuant = true;
     if (tensor.shape.length >= 2) mainTypes.set(to, (mainTypes.get(to) ?? 0) + 1);
