@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { needsShared, sharedData } from './helpers/shared.js';
 import { tempDir } from './helpers/corrupt.js';
+import { torchSaveContiguous } from './helpers/torch-zip.js';
 
 interface InspectJson {
   format: string;
@@ -78,6 +79,26 @@ test('llama inspect: damaged non-GGUF files fail with typed errors', needsShared
       assert.ok(r.stderr.includes(p), `${name}: the error names the file`);
       assert.equal(r.stdout, '', `${name}: nothing on stdout`);
     }
+  } finally {
+    cleanup();
+  }
+});
+
+test('llama inspect: a Meta folder lists every shard\'s tensors', () => {
+  const { dir, cleanup } = tempDir('insp');
+  try {
+    const t = (v: number[]) => new Uint8Array(new Float32Array(v).buffer);
+    for (let s = 0; s < 2; s++) {
+      writeFileSync(join(dir, `consolidated.0${s}.pth`), torchSaveContiguous(`consolidated.0${s}`, [
+        { name: 'norm.weight', storageType: 'FloatStorage', shape: [2], data: t([1, 2]) },
+        { name: 'output.weight', storageType: 'FloatStorage', shape: [1, 2], data: t([s, s]) },
+      ]));
+    }
+    writeFileSync(join(dir, 'params.json'), JSON.stringify({ dim: 2, n_layers: 0 }));
+    const j = inspectJson(dir);
+    assert.equal(j.format, 'pth');
+    assert.deepEqual(j.tensors.map((x) => x.name), ['consolidated.00.pth:norm.weight', 'consolidated.00.pth:output.weight', 'consolidated.01.pth:norm.weight', 'consolidated.01.pth:output.weight']);
+    assert.equal(j.metadata['params.json.dim'], 2);
   } finally {
     cleanup();
   }

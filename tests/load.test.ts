@@ -192,6 +192,10 @@ test('load: paths that are not models', async () => {
     await expectCodeAsync(() => loadModel(dir), 'MODEL_NOT_FOUND');
     writeFileSync(join(dir, 'notes.txt'), 'hello world, not a model');
     await expectCodeAsync(() => loadModel(join(dir, 'notes.txt')), 'FORMAT_UNKNOWN');
+    writeFileSync(join(dir, 'pytorch_model.bin'), torchSaveContiguous('archive', []));
+    await expectCodeAsync(() => loadModel(join(dir, 'pytorch_model.bin')), 'FORMAT_UNSUPPORTED');
+    writeFileSync(join(dir, 'lonely.pth'), torchSaveContiguous('archive', []));
+    await expectCodeAsync(() => loadModel(join(dir, 'lonely.pth')), 'MODEL_CONFIG'); // no params.json beside it
   } finally {
     cleanup();
   }

@@ -125,7 +125,11 @@ function tokenizerKeys(m: LoadedModel, tokenizerPath: string | undefined, log: (
       g.close();
     }
   }
-  if (tokenizerPath !== undefined) return [...tokenizerToGgufMetadata(loadTokenizer(tokenizerPath))];
+  if (tokenizerPath !== undefined) {
+    const tok = loadTokenizer(tokenizerPath);
+    if (tok.vocabSize !== m.config.vocabSize) log(`tokenizer ${tokenizerPath} has ${tok.vocabSize} tokens but the model has ${m.config.vocabSize} embeddings; embedding it anyway`);
+    return [...tokenizerToGgufMetadata(tok)];
+  }
   log('no tokenizer found beside the model; writing tokenizer.ggml.model = "none" (pass --tokenizer FILE to embed one)');
   return [[TOKENIZER.MODEL, gv.str(TOKENIZER_MODEL.NONE)]];
 }

@@ -2,7 +2,7 @@
 // layout. The format is detected from the path:
 //   *.gguf (GGUF magic)                          -> gguf
 //   HF directory (config.json + model.safetensors[.index.json]), or a .safetensors / index file in one
-//                                                -> safetensors
+//                                                -> safetensors (a folder holding both HF and Meta files reads as HF)
 //   Meta directory (params.json + consolidated.NN.pth), or one of its .pth files -> meta
 //   llama2.c .bin (v0 legacy, or "ak42" magic v1/v2)                             -> llama2c
 // Every weight's shape is checked against the config before the model is returned.
@@ -81,6 +81,12 @@ export function detectModel(path: string): DetectedModel {
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (head.byteLength >= 4 && dv.getUint32(0, true) === GGUF_MAGIC) return { format: 'gguf', files: [p], dir };
   if (head.byteLength >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
+    if (/^pytorch_model.*\.bin$/.test(name)) {
+      throw new LlamaError('FORMAT_UNSUPPORTED', 'Hugging Face PyTorch weights (pytorch_model*.bin) are not read; safetensors are', {
+        file: path,
+        hint: 'use the model.safetensors files of the checkpoint (most HF repositories have them)',
+      });
+    }
     // A torch zip: the whole Meta checkpoint is the directory (all its shards).
     const shards = META_SHARD.test(name) ? metaShards(dir) : [p];
     return { format: 'meta', files: shards, configFile: join(dir, 'params.json'), dir };
