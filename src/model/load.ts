@@ -20,7 +20,7 @@ import { makeTensor, type HostTensor } from '../tensor/tensor.js';
 import { validateConfig, type LlamaConfig } from './config.js';
 import { configFromGguf, configFromHf, configFromLlama2c, configFromMeta } from './config-sources.js';
 import type { LoadedModel, ModelFormat } from './loaded.js';
-import { globalName, LAYER_KEYS, layerName, metaShardSplit, unpermuteHf, type GlobalKey, type LayerKey, type NameFormat } from './names.js';
+import { globalName, LAYER_KEYS, metaShardSplit, nameOf, unpermuteHf, type GlobalKey, type LayerKey, type NameFormat } from './names.js';
 import type { LayerWeights, LlamaWeights } from './weights.js';
 
 export interface LoadOptions {
@@ -125,10 +125,6 @@ interface WeightReader {
   close(): void;
 }
 
-function nameIn(format: NameFormat, key: GlobalKey | LayerKey, layer: number | undefined): string | undefined {
-  return layer === undefined ? globalName(format, key as GlobalKey) : layerName(format, key as LayerKey, layer);
-}
-
 /** Expected PyTorch-order shape of every weight under `c`. */
 function expectedShape(c: LlamaConfig, key: GlobalKey | LayerKey): number[] {
   const q = c.nHeads * c.headDim;
@@ -147,7 +143,7 @@ function expectedShape(c: LlamaConfig, key: GlobalKey | LayerKey): number[] {
 
 function assemble(c: LlamaConfig, r: WeightReader, format: NameFormat, file: string): LlamaWeights {
   const get = (key: GlobalKey | LayerKey, layer?: number): HostTensor => {
-    const fileName = nameIn(format, key, layer) ?? key;
+    const fileName = nameOf(format, key, layer) ?? key;
     if (!r.has(key, layer)) {
       throw new LlamaError('TENSOR_MISSING', `tensor ${fileName} is missing`, { file, hint: 'the checkpoint is incomplete or not a LLaMA model' });
     }
@@ -160,7 +156,7 @@ function assemble(c: LlamaConfig, r: WeightReader, format: NameFormat, file: str
       });
     }
     // Under the model's (Meta) names, whatever the file called it.
-    const metaName = nameIn('meta', key, layer) ?? 'rope_freqs.weight';
+    const metaName = nameOf('meta', key, layer) ?? 'rope_freqs.weight';
     return makeTensor(metaName, t.type, t.shape, t.data);
   };
   const layers: LayerWeights[] = [];
@@ -182,17 +178,17 @@ function assemble(c: LlamaConfig, r: WeightReader, format: NameFormat, file: str
 
 function ggufReader(g: GgufFile): WeightReader {
   return {
-    has: (k, l) => { const n = nameIn('gguf', k, l); return n !== undefined && g.hasTensor(n); },
-    read: (k, l) => g.readTensor(nameIn('gguf', k, l)!),
+    has: (k, l) => { const n = nameOf('gguf', k, l); return n !== undefined && g.hasTensor(n); },
+    read: (k, l) => g.readTensor(nameOf('gguf', k, l)!),
     close: () => g.close(),
   };
 }
 
 function hfReader(st: SafetensorsModel, c: LlamaConfig): WeightReader {
   return {
-    has: (k, l) => { const n = nameIn('hf', k, l); return n !== undefined && st.entries.has(n); },
+    has: (k, l) => { const n = nameOf('hf', k, l); return n !== undefined && st.entries.has(n); },
     read: (k, l) => {
-      const t = st.readTensor(nameIn('hf', k, l)!);
+      const t = st.readTensor(nameOf('hf', k, l)!);
       if (k === 'wq') return unpermuteHf(t, c.nHeads);
       if (k === 'wk') return unpermuteHf(t, c.nKvHeads);
       return t;
@@ -253,16 +249,16 @@ function metaReader(shards: PthFile[], dim: number): WeightReader {
     return concatTensors(name, parts, split);
   };
   return {
-    has: (k, l) => { const n = nameIn('meta', k, l); return n !== undefined && shards.every((s) => s.tensors.has(n)); },
-    read: (k, l) => read(nameIn('meta', k, l)!),
+    has: (k, l) => { const n = nameOf('meta', k, l); return n !== undefined && shards.every((s) => s.tensors.has(n)); },
+    read: (k, l) => read(nameOf('meta', k, l)!),
     close: () => { for (const s of shards) s.close(); },
   };
 }
 
 function llama2cReader(f: Llama2cFile): WeightReader {
   return {
-    has: (k, l) => { const n = nameIn('llama2c', k, l); return n !== undefined && f.tensors.has(n); },
-    read: (k, l) => f.readTensor(nameIn('llama2c', k, l)!),
+    has: (k, l) => { const n = nameOf('llama2c', k, l); return n !== undefined && f.tensors.has(n); },
+    read: (k, l) => f.readTensor(nameOf('llama2c', k, l)!),
     close: () => f.close(),
   };
 }
