@@ -267,3 +267,28 @@ test('convert: CLI writes atomically and reports usage errors', needsShared('gol
     cleanup();
   }
 });
+
+test('convert: a tokenizer.model beside an HF model becomes the same GGUF vocabulary llama.cpp wrote, and is copied to HF', needsShared('tokenizer/llama2/tokenizer.model'), async () => {
+  const { dir, cleanup } = tempDir('conv');
+  try {
+    const hf = join(dir, 'hf');
+    await convertModel(GOLDEN('llama1-tiny', 'model-f32.gguf'), hf);
+    copyFileSync(sharedData('tokenizer', 'llama2', 'tokenizer.model'), join(hf, 'tokenizer.model'));
+    const notes: string[] = [];
+    const out = join(dir, 'with-vocab.gguf');
+    await convertModel(hf, out, { log: (s) => notes.push(s) });
+    assert.ok(notes.some((s) => /32000 tokens but the model has 256/.test(s)), notes.join('\n'));
+    const ours = metadataOf(out);
+    const ref = metadataOf(sharedData('tokenizer', 'llama.cpp', 'ggml-vocab-llama-spm.gguf'));
+    for (const k of ['tokenizer.ggml.model', 'tokenizer.ggml.tokens', 'tokenizer.ggml.scores', 'tokenizer.ggml.token_type', 'tokenizer.ggml.bos_token_id', 'tokenizer.ggml.eos_token_id', 'tokenizer.ggml.unknown_token_id']) {
+      assert.deepEqual(ours[k], ref[k], k);
+    }
+    // GGUF -> HF again: no tokenizer file to copy (it lives in the metadata) unless one is given
+    const hf2 = join(dir, 'hf2');
+    const r = await convertModel(out, hf2, { tokenizerPath: join(hf, 'tokenizer.model') });
+    assert.ok(r.files.includes(join(hf2, 'tokenizer.model')));
+    assert.ok(Buffer.compare(readFileSync(join(hf2, 'tokenizer.model')), readFileSync(sharedData('tokenizer', 'llama2', 'tokenizer.model'))) === 0);
+  } finally {
+    cleanup();
+  }
+});
