@@ -336,6 +336,7 @@ export function parseTiktoken(data: Uint8Array, file: string): BpeModel {
     addBos: true,
     addEos: false,
     eogIds: [specials.get('<|eot_id|>')!],
+    metaChunking: true,
   };
 }
 
