@@ -26,3 +26,20 @@ export { llama3RopeFactors } from './model/rope-factors.js';
 export { SafetensorsFile, SafetensorsModel, writeSafetensors, writeSafetensorsSharded } from './formats/safetensors.js';
 export { PthFile } from './formats/pth.js';
 export { Llama2cFile } from './formats/llama2c.js';
+export type { Tokenizer, StreamDecoder, EncodeOptions } from './tokenizer/tokenizer.js';
+export { SpmTokenizer, PieceType, type SpmModel } from './tokenizer/spm.js';
+export { BpeTokenizer, LLAMA3_PATTERN, GPT2_PATTERN, llama3SpecialTokens, type BpeModel } from './tokenizer/bpe.js';
+export {
+  loadTokenizer,
+  detectTokenizerKind,
+  tokenizerFromGgufMetadata,
+  tokenizerToGgufMetadata,
+  tokenizerFromHfJson,
+  parseSentencePieceModel,
+  writeSentencePieceModel,
+  parseLlama2cTokenizer,
+  parseTiktoken,
+} from './tokenizer/load.js';
+export { tokenizerForPath, findTokenizerFile, TOKENIZER_FILE_NAMES } from './tokenizer/find.js';
+export { trainSpmBpe, type TrainOptions, type TrainStats } from './tokenizer/train.js';
+export { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from './tokenizer/chat.js';

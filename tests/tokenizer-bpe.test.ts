@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { BpeTokenizer, bytesFromByteLevel, byteLevelFromBytes, LLAMA3_PATTERN, translatePattern } from '../src/tokenizer/bpe.js';
+import { BpeTokenizer, bytesFromByteLevel, byteLevelFromBytes, LLAMA3_PATTERN, metaChunks, translatePattern } from '../src/tokenizer/bpe.js';
 import { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from '../src/tokenizer/chat.js';
 import { loadTokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson, tokenizerToGgufMetadata } from '../src/tokenizer/load.js';
 import { needsShared, sharedData } from './helpers/shared.js';
@@ -179,4 +179,23 @@ test('Llama 3 through GGUF metadata (gpt2 model + merges) and tokenizer.json giv
     assert.deepEqual(fromGguf.encode(s), want);
     assert.deepEqual(fromJson.encode(s), want);
   }
+});
+
+test("Meta's long-input cutting: 400k-character chunks, runs of (non-)whitespace of at most 25k", () => {
+  // small limits to see the rule: runs longer than maxRun are cut, counted in code points
+  assert.deepEqual(metaChunks('aaaaa bb', 100, 3), [[0, 3], [3, 8]]);
+  assert.deepEqual(metaChunks('ab      cd', 100, 3), [[0, 5], [5, 10]]);
+  assert.deepEqual(metaChunks('🦙🦙🦙🦙', 100, 2), [[0, 4], [4, 8]]);
+  assert.deepEqual(metaChunks('abcdef', 4, 100), [[0, 4], [4, 6]]);
+  assert.deepEqual(metaChunks('', 4, 100), []);
+  // U+001C is whitespace for Python's isspace (not for Unicode White_Space)
+  assert.deepEqual(metaChunks('a\u001c\u001c\u001cb', 100, 2), [[0, 3], [3, 5]]);
+});
+
+test('Llama 3: a 30,000-letter word is cut at 25,000 characters as Meta does', needsShared(...L3), () => {
+  const tok = llama3();
+  const word = 'ab'.repeat(15_000);
+  const ids = tok.encode(word, { addBos: false });
+  assert.deepEqual(ids, [...tok.encode(word.slice(0, 25_000), { addBos: false }), ...tok.encode(word.slice(25_000), { addBos: false })]);
+  assert.equal(tok.decode(ids), word);
 });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { loadTokenizer, parseSentencePieceModel } from '../src/tokenizer/load.js';
+import { loadTokenizer, parseSentencePieceModel, tokenizerFromGgufMetadata, tokenizerFromHfJson, tokenizerToGgufMetadata } from '../src/tokenizer/load.js';
 import { PieceType, SpmTokenizer, type SpmModel } from '../src/tokenizer/spm.js';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.js';
 import { needsShared, sharedData } from './helpers/shared.js';
@@ -194,4 +194,51 @@ test('models/stories260K/tok512.bin loads and encodes', needsShared('models', 's
   assert.ok(ids.length > 5 && ids.length < text.length, `${ids.length} tokens`);
   assert.ok(ids.every((i) => i >= 0 && i < 512));
   assert.equal(tok.decode(ids), text);
+});
+
+test('SPM -> GGUF metadata -> SPM keeps every id (what llama convert embeds)', needsShared(...VEC), () => {
+  const tok = loadTokenizer(sharedData('tokenizer/llama2/tokenizer.model'));
+  const meta = tokenizerToGgufMetadata(tok);
+  assert.equal(meta.get('tokenizer.ggml.model')?.value, 'llama');
+  const back = tokenizerFromGgufMetadata(meta);
+  for (const { text, ids } of vectors()) assert.deepEqual(back.encode(text, { addBos: false }), ids);
+  assert.equal(back.addBosDefault, true);
+});
+
+test("Llama 2 as HF tokenizer.json (SPM pieces as BPE merges, byte fallback) gives sentencepiece's ids", needsShared(...VEC), () => {
+  const tok = loadTokenizer(sharedData('tokenizer/llama2/tokenizer.model')) as SpmTokenizer;
+  const m = tok.model;
+  // merges as HF's Llama converter derives them: every split of a piece into two pieces,
+  // ordered by the piece's score (best first)
+  const vocab: Record<string, number> = {};
+  m.pieces.forEach((p, i) => (vocab[p] = i));
+  const merges: [string, string, number][] = [];
+  m.pieces.forEach((p, i) => {
+    if (m.types[i] !== PieceType.NORMAL) return;
+    const chars = [...p];
+    for (let k = 1; k < chars.length; k++) {
+      const a = chars.slice(0, k).join('');
+      const b = chars.slice(k).join('');
+      if (vocab[a] !== undefined && vocab[b] !== undefined) merges.push([a, b, m.scores[i]!]);
+    }
+  });
+  merges.sort((x, y) => y[2] - x[2]);
+  const json = {
+    added_tokens: [
+      { id: 0, content: '<unk>', special: true },
+      { id: 1, content: '<s>', special: true },
+      { id: 2, content: '</s>', special: true },
+    ],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    pre_tokenizer: null,
+    post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }], pair: [] },
+    model: { type: 'BPE', unk_token: '<unk>', byte_fallback: true, vocab, merges: merges.map(([a, b]) => `${a} ${b}`) },
+  };
+  const hf = tokenizerFromHfJson(new TextEncoder().encode(JSON.stringify(json)), 'tokenizer.json');
+  assert.equal(hf.kind, 'spm');
+  assert.equal(hf.addBosDefault, true);
+  for (const { text, ids } of vectors()) {
+    assert.deepEqual(hf.encode(text, { addBos: false }), ids, JSON.stringify(text));
+    assert.equal(hf.decode(ids), text);
+  }
 });

@@ -7,7 +7,10 @@ import type { Command } from './command.js';
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   convert: () => import('./commands/convert.js'),
+  detokenize: () => import('./commands/detokenize.js'),
   inspect: () => import('./commands/inspect.js'),
+  tokenize: () => import('./commands/tokenize.js'),
+  'train-tokenizer': () => import('./commands/train-tokenizer.js'),
   version: () => import('./commands/version.js'),
 };
 

@@ -116,6 +116,54 @@ export interface BpeModel {
   readonly addBos: boolean;
   readonly addEos: boolean;
   readonly eogIds?: readonly number[];
+  /**
+   * Cut the text as Meta's llama/tokenizer.py does before pre-tokenizing: into 400,000-character
+   * chunks, then wherever a run of whitespace or non-whitespace exceeds 25,000 characters. Only
+   * very long inputs are affected. On for Meta's tiktoken files; HF and llama.cpp do not cut.
+   */
+  readonly metaChunking?: boolean;
+}
+
+/** Meta's llama/tokenizer.py limits. */
+export const TIKTOKEN_MAX_ENCODE_CHARS = 400_000;
+export const MAX_NO_WHITESPACES_CHARS = 25_000;
+
+/** Python's str.isspace for one code point: Unicode White_Space plus U+001C..U+001F. */
+function pyIsSpace(cp: number): boolean {
+  return (cp >= 0x1c && cp <= 0x1f) || /^\p{White_Space}$/u.test(String.fromCodePoint(cp));
+}
+
+/**
+ * Meta's `_split_whitespaces_or_nonwhitespaces` over 400k-character chunks. Lengths count code
+ * points, as Python does. Yields [start, end) UTF-16 ranges of `s`.
+ */
+export function metaChunks(s: string, maxChunk = TIKTOKEN_MAX_ENCODE_CHARS, maxRun = MAX_NO_WHITESPACES_CHARS): [number, number][] {
+  const out: [number, number][] = [];
+  let i = 0;
+  while (i < s.length) {
+    // one chunk of up to maxChunk code points
+    let end = i;
+    for (let n = 0; n < maxChunk && end < s.length; n++) end += s.codePointAt(end)! > 0xffff ? 2 : 1;
+    let sliceStart = i;
+    let runLen = 0;
+    let runIsSpace = pyIsSpace(s.codePointAt(i)!);
+    for (let j = i; j < end; ) {
+      const cp = s.codePointAt(j)!;
+      const isSpace = cp < 0x80 ? cp === 0x20 || (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x1f) : pyIsSpace(cp);
+      if (isSpace !== runIsSpace) {
+        runLen = 1;
+        runIsSpace = isSpace;
+      } else if (++runLen > maxRun) {
+        out.push([sliceStart, j]);
+        sliceStart = j;
+        runLen = 1;
+      }
+      j += cp > 0xffff ? 2 : 1;
+    }
+    out.push([sliceStart, end]);
+    i = end;
+  }
+  return out;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -223,6 +271,14 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
   }
 
   private encodeText(text: string, out: number[]): void {
+    if (this.model.metaChunking && text.length > MAX_NO_WHITESPACES_CHARS) {
+      for (const [a, b] of metaChunks(text)) this.encodeChunk(text.slice(a, b), out);
+      return;
+    }
+    this.encodeChunk(text, out);
+  }
+
+  private encodeChunk(text: string, out: number[]): void {
     const re = this.regex;
     re.lastIndex = 0;
     for (let m = re.exec(text); m !== null; m = re.exec(text)) {

@@ -32,12 +32,17 @@ export function detectTokenizerKind(head: Uint8Array, name = ''): TokenizerFileK
   while (i < head.length && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09 || head[i] === 0xef || head[i] === 0xbb || head[i] === 0xbf)) i++;
   if (head[i] === 0x7b /* { */) return 'hf-json';
   // llama2.c: int32 max_token_length (small), so bytes 1..3 are zero
-  if (head.length >= 8 && head[1] === 0 && head[2] === 0 && head[3] === 0 && head[0]! > 0) return 'llama2c';
+  // llama2.c: int32 max_token_length (small, so bytes 1..3 are zero), then token 0 '<unk>'
+  // (llama2.c model checkpoints also start with small int32s; the '<unk>' or the name tells them apart)
+  if (head.length >= 8 && head[1] === 0 && head[2] === 0 && head[3] === 0 && head[0]! > 0) {
+    const unk = new TextDecoder('latin1').decode(head.subarray(12, 17)) === '<unk>';
+    if (unk || /^tok.*\.bin$/i.test(name)) return 'llama2c';
+    return undefined;
+  }
   // sentencepiece: field 1 (pieces), wire type 2 -> first byte 0x0a
   if (head[0] === 0x0a) return 'sentencepiece';
   const firstLine = new TextDecoder('latin1').decode(head.subarray(0, 200)).split('\n')[0] ?? '';
   if (/^[A-Za-z0-9+/]+=*\s+\d+\s*$/.test(firstLine)) return 'tiktoken';
-  if (name.endsWith('.bin')) return 'llama2c';
   return undefined;
 }
 
@@ -331,6 +336,7 @@ export function parseTiktoken(data: Uint8Array, file: string): BpeModel {
     addBos: true,
     addEos: false,
     eogIds: [specials.get('<|eot_id|>')!],
+    metaChunking: true,
   };
 }
 
@@ -669,10 +675,21 @@ function hfBosEos(json: Record<string, unknown>, ids: ReadonlyMap<string, number
 }
 
 function hfPattern(pre: unknown, file: string): string {
-  const s = JSON.stringify(pre ?? null);
-  const m = /"Split","pattern":\{"Regex":("(?:[^"\\]|\\.)*")\}/.exec(s);
-  if (m) return JSON.parse(m[1]!) as string;
-  if (s.includes('"ByteLevel"') && s.includes('"use_regex":true')) return GPT2_PATTERN;
+  // walk the pre-tokenizer tree (Sequence of Split / ByteLevel) for the first Split regex
+  let regex: string | undefined;
+  let byteLevelRegex = false;
+  const visit = (node: unknown): void => {
+    if (regex !== undefined || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const o = node as Record<string, unknown>;
+    const pat = o.pattern as Record<string, unknown> | undefined;
+    if (o.type === 'Split' && pat && typeof pat.Regex === 'string') regex = pat.Regex;
+    if (o.type === 'ByteLevel' && o.use_regex !== false) byteLevelRegex = true;
+    for (const v of Object.values(o)) visit(v);
+  };
+  visit(pre);
+  if (regex !== undefined) return regex;
+  if (byteLevelRegex) return GPT2_PATTERN;
   throw new FormatError('FORMAT_UNSUPPORTED', 'tokenizer.json pre-tokenizer is not supported (expected a Split regex or ByteLevel)', { file });
 }
 
