@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, detectModel, concatTensors } from '../src/model/load.js';
+import { loadModel, detectModel, concatTensors, findModelTokenizer } from '../src/model/load.js';
 import { PthFile } from '../src/formats/pth.js';
 import { SafetensorsFile, writeSafetensors } from '../src/formats/safetensors.js';
 import { permuteToHf, unpermuteHf, metaShardSplit } from '../src/model/names.js';
@@ -10,6 +10,7 @@ import { shortestFloat32 } from '../src/model/config-sources.js';
 import { asF32, f32Tensor } from '../src/tensor/tensor.js';
 import { needsShared, sharedData } from './helpers/shared.js';
 import { expectCodeAsync, tempDir } from './helpers/corrupt.js';
+import { runCli } from './helpers/cli.js';
 import { assertSameWeights } from './helpers/models.js';
 import { torchSaveContiguous } from './helpers/torch-zip.js';
 
@@ -67,6 +68,16 @@ test('load: stories260K.bin gives the config in SOURCES.md and finds tok512.bin'
   assert.equal(m.weights.output, undefined);
   assert.equal(m.tokenizerPath, sharedData('models', 'stories260K', 'tok512.bin'));
   assert.equal(m.weightBytes, 1_056_540 - 28 - 2 * 512 * 4 * 4);
+});
+
+test('load: the tokenizer beside a model is found without loading it, and llama tokenize -m MODEL uses it', needsShared('models/stories260K/stories260K.bin'), () => {
+  const bin = sharedData('models', 'stories260K', 'stories260K.bin');
+  assert.equal(findModelTokenizer(bin), sharedData('models', 'stories260K', 'tok512.bin'));
+  assert.equal(findModelTokenizer(GOLDEN('llama1-tiny', 'model-f32.gguf')), undefined);
+  const viaModel = runCli(['tokenize', '-m', bin, 'Once upon a time']);
+  const viaTok = runCli(['tokenize', '-m', sharedData('models', 'stories260K', 'tok512.bin'), 'Once upon a time']);
+  assert.equal(viaModel.status, 0, viaModel.stderr);
+  assert.equal(viaModel.stdout, viaTok.stdout);
 });
 
 for (const embSplit of [1, 0] as const) {

@@ -269,7 +269,23 @@ function firstExisting(paths: string[]): string | undefined {
   return paths.find((p) => existsSync(p) && statSync(p).isFile());
 }
 
-function findTokenizer(d: DetectedModel, config: LlamaConfig): string | undefined {
+/**
+ * The tokenizer file that goes with the model at `path`, without loading the weights (only a
+ * llama2.c header is read, for its vocabulary size). Undefined for GGUF (the tokenizer is in its
+ * metadata) and when no tokenizer file is found.
+ */
+export function findModelTokenizer(path: string): string | undefined {
+  const d = detectModel(path);
+  if (d.format !== 'llama2c') return findTokenizer(d, 0);
+  const f = Llama2cFile.open(d.files[0]!);
+  try {
+    return findTokenizer(d, f.header.vocabSize);
+  } finally {
+    f.close();
+  }
+}
+
+function findTokenizer(d: DetectedModel, vocabSize: number): string | undefined {
   switch (d.format) {
     case 'gguf':
       return undefined; // the tokenizer is in the GGUF metadata
@@ -280,7 +296,7 @@ function findTokenizer(d: DetectedModel, config: LlamaConfig): string | undefine
       return firstExisting([join(d.dir, 'tokenizer.model'), join(dirname(d.dir), 'tokenizer.model')]);
     case 'llama2c':
       // run.c's default name, or tinystories.py's name for a custom vocabulary: tok{vocab_size}.bin.
-      return firstExisting([join(d.dir, 'tokenizer.bin'), join(d.dir, `tok${config.vocabSize}.bin`)]);
+      return firstExisting([join(d.dir, 'tokenizer.bin'), join(d.dir, `tok${vocabSize}.bin`)]);
   }
 }
 
@@ -296,7 +312,7 @@ function finish(d: DetectedModel, path: string, config: LlamaConfig, weights: Ll
     config,
     weights,
     metadata,
-    tokenizerPath: opts.tokenizerPath ?? findTokenizer(d, config),
+    tokenizerPath: opts.tokenizerPath ?? findTokenizer(d, config.vocabSize),
     weightBytes,
     close() { /* every tensor was read into memory; the files are already closed */ },
   };
