@@ -16,8 +16,8 @@ export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';
 export { describe, registerFormat, FORMATS } from './formats/describe.js';
 export type { FileDescription, FormatDescriber, MetadataEntry, TensorEntry } from './formats/describe.js';
 // model loading and conversion (every format -> LoadedModel; LoadedModel -> GGUF / HF safetensors)
-export { loadModel, detectModel } from './model/load.js';
-export type { LoadOptions, DetectedModel } from './model/load.js';
+export { loadModel, detectModel, openModelLazy, findModelTokenizer } from './model/load.js';
+export type { LoadOptions, DetectedModel, LazyModel, LazyWeight } from './model/load.js';
 export type { LoadedModel, ModelFormat } from './model/loaded.js';
 export { convertModel, CONVERT_TYPES } from './model/convert.js';
 export type { ConvertOptions, ConvertResult, ConvertType, ConvertFormat } from './model/convert.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, detectModel, concatTensors, findModelTokenizer } from '../src/model/load.js';
+import { loadModel, detectModel, concatTensors, findModelTokenizer, openModelLazy } from '../src/model/load.js';
 import { PthFile } from '../src/formats/pth.js';
 import { SafetensorsFile, writeSafetensors } from '../src/formats/safetensors.js';
 import { permuteToHf, unpermuteHf, metaShardSplit } from '../src/model/names.js';
@@ -50,6 +50,25 @@ for (const m of ['llama1-tiny', 'llama2-gqa-tiny'] as const) {
     assert.equal(gguf.metadata['general.architecture'], 'llama');
   });
 }
+
+test('load: openModelLazy lists checked weights without reading them; reads equal loadModel', needsShared('golden/llama2-gqa-tiny'), async () => {
+  for (const f of ['consolidated.00.pth', 'model.safetensors', 'model-f32.gguf']) {
+    const lazy = await openModelLazy(GOLDEN('llama2-gqa-tiny', f));
+    const full = await loadModel(GOLDEN('llama2-gqa-tiny', f));
+    try {
+      assert.deepEqual(lazy.config, full.config);
+      assert.equal(lazy.weightBytes, full.weightBytes);
+      assert.equal(lazy.weights.length, 3 + 2 * 9);
+      assert.deepEqual(lazy.weights.slice(0, 3).map((w) => [w.key, w.layer, w.name]), [['tokEmbeddings', undefined, 'tok_embeddings.weight'], ['attnNorm', 0, 'layers.0.attention_norm.weight'], ['wq', 0, 'layers.0.attention.wq.weight']]);
+      const wk = lazy.weights.find((w) => w.key === 'wk' && w.layer === 1)!;
+      assert.deepEqual(wk.shape, [32, 128]);
+      assert.equal(wk.bytes, 32 * 128 * 4);
+      assert.deepEqual(wk.read().data, full.weights.layers[1]!.wk.data, `${f}: wk (un-permuted for HF)`);
+    } finally {
+      lazy.close();
+    }
+  }
+});
 
 test('load: HF rotary permutation moves Meta row 2i+c of each head to c·hd/2+i, and back', () => {
   // 2 heads of head_dim 4, 1 column: Meta rows [h0: 0 1 2 3 | h1: 4 5 6 7]

@@ -14,17 +14,16 @@ import { basename, dirname, extname, join } from 'node:path';
 import { LlamaError, UsageError } from '../errors.js';
 import { openGguf, type GgufValue } from '../formats/gguf.js';
 import { GENERAL, GGML_QUANT_VERSION, LlamaFileType, LLM, ATTENTION, ROPE, TOKENIZER, TOKENIZER_MODEL } from '../formats/gguf-keys.js';
-import { gv, writeGguf } from '../formats/gguf-write.js';
-import { writeSafetensors } from '../formats/safetensors.js';
+import { gv, writeGguf, type LazyTensor } from '../formats/gguf-write.js';
+import { writeSafetensors, type TensorToWrite } from '../formats/safetensors.js';
 import { writeFileAtomic } from '../formats/file-io.js';
 import { DType, dtypeInfo, dtypeName } from '../tensor/dtype.js';
 import { dequantize, quantize } from '../tensor/quant.js';
 import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';
 import { loadTokenizer, tokenizerToGgufMetadata } from '../tokenizer/load.js';
 import type { LlamaConfig } from './config.js';
-import { loadModel } from './load.js';
-import type { LoadedModel } from './loaded.js';
-import { flattenWeights, nameOf, permuteToHf } from './names.js';
+import { openModelLazy, type LazyModel, type LazyWeight } from './load.js';
+import { nameOf, permuteToHf } from './names.js';
 import { llama3RopeFactors } from './rope-factors.js';
 
 export const CONVERT_TYPES = { f32: DType.F32, f16: DType.F16, bf16: DType.BF16, q8_0: DType.Q8_0, q4_0: DType.Q4_0, q4_k: DType.Q4_K, q6_k: DType.Q6_K } as const;
@@ -84,7 +83,7 @@ const FILE_TYPE: Partial<Record<DType, LlamaFileType>> = {
   [DType.Q6_K]: LlamaFileType.MOSTLY_Q6_K,
 };
 
-function modelName(m: LoadedModel): string {
+function modelName(m: LazyModel): string {
   const n = m.metadata[GENERAL.NAME] ?? m.metadata._name_or_path;
   if (typeof n === 'string' && n !== '') return n;
   return basename(m.path).replace(/\.(gguf|safetensors|bin|pth)$/, '') || 'model';
@@ -115,7 +114,7 @@ function llamaKeys(c: LlamaConfig): [string, GgufValue][] {
 }
 
 /** tokenizer.* metadata: from a GGUF source, else from a tokenizer file, else "none". */
-function tokenizerKeys(m: LoadedModel, tokenizerPath: string | undefined, log: (s: string) => void): [string, GgufValue][] {
+function tokenizerKeys(m: LazyModel, tokenizerPath: string | undefined, log: (s: string) => void): [string, GgufValue][] {
   if (m.format === 'gguf' && tokenizerPath === undefined) {
     const g = openGguf(m.path);
     try {
@@ -134,28 +133,40 @@ function tokenizerKeys(m: LoadedModel, tokenizerPath: string | undefined, log: (
   return [[TOKENIZER.MODEL, gv.str(TOKENIZER_MODEL.NONE)]];
 }
 
-function toGguf(m: LoadedModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void): ConvertResult {
-  const tensors: HostTensor[] = [];
+/** A weight converted to `to` (and renamed) when the writer asks for its bytes. */
+function lazyConverted(w: LazyWeight, to: DType, name: string, post?: (t: HostTensor) => HostTensor): LazyTensor {
+  return {
+    name,
+    type: to,
+    shape: w.shape,
+    read: () => {
+      const t = convertTensor(w.read(), to, name);
+      return (post ? post(t) : t).data;
+    },
+  };
+}
+
+function toGguf(m: LazyModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void): ConvertResult {
+  const tensors: (LazyTensor | HostTensor)[] = [];
   let anyQuant = false;
   const mainTypes = new Map<DType, number>();
   // llama-quantize's rule for the output matrix (token_embd when tied): it gets Q6_K unless the
   // target is already at least 8 bits. Following it makes our q4_0 / q4_k files match llama.cpp's.
-  const outputKey = m.weights.output ? 'output' : 'tokEmbeddings';
+  const outputKey = m.config.tiedEmbeddings ? 'tokEmbeddings' : 'output';
   const lowBits = type !== undefined && dtypeInfo(type).quantized && type !== DType.Q8_0;
-  for (const { key, layer, tensor } of flattenWeights(m.weights)) {
-    const name = nameOf('gguf', key, layer)!;
+  for (const w of m.weights) {
+    const name = nameOf('gguf', w.key, w.layer)!;
     let to: DType;
-    if (tensor.shape.length < 2) to = DType.F32;
-    else if (type === undefined) to = tensor.type;
-    else to = fitType(lowBits && key === outputKey ? DType.Q6_K : type, tensor.shape[tensor.shape.length - 1]!, name, log);
-    const t = convertTensor(tensor, to, name);
+    if (w.shape.length < 2) to = DType.F32;
+    else if (type === undefined) to = w.type;
+    else to = fitType(lowBits && w.key === outputKey ? DType.Q6_K : type, w.shape[w.shape.length - 1]!, name, log);
     if (dtypeInfo(to).quantized) anyQuant = true;
-    if (tensor.shape.length >= 2) mainTypes.set(to, (mainTypes.get(to) ?? 0) + 1);
-    tensors.push(t);
+    if (w.shape.length >= 2) mainTypes.set(to, (mainTypes.get(to) ?? 0) + 1);
+    tensors.push(lazyConverted(w, to, name));
   }
   // Llama 3.1 scaling from an HF/Meta config becomes rope_freqs.weight, as llama.cpp's converter does.
   const c = m.config;
-  if (!m.weights.ropeFreqs && c.ropeScaling?.type === 'llama3') {
+  if (!m.weights.some((w) => w.key === 'ropeFreqs') && c.ropeScaling?.type === 'llama3') {
     tensors.push(makeTensor(nameOf('gguf', 'ropeFreqs', undefined)!, DType.F32, [c.headDim / 2], new Uint8Array(llama3RopeFactors(c.headDim, c.ropeTheta, c.ropeScaling).buffer)));
   }
   const dominant = [...mainTypes].sort((a, b) => b[1] - a[1])[0]?.[0] ?? DType.F32;
@@ -220,9 +231,10 @@ export function hfConfigJson(c: LlamaConfig, dtype: DType, bosId: number, eosId:
 }
 
 /** Recognise GGUF rope_freqs as Meta's standard Llama 3.1 scaling, so HF can express it. */
-function ropeScalingFromFactors(m: LoadedModel): LlamaConfig['ropeScaling'] {
-  const rf = m.weights.ropeFreqs;
-  if (!rf) return m.config.ropeScaling;
+function ropeScalingFromFactors(m: LazyModel): LlamaConfig['ropeScaling'] {
+  const w = m.weights.find((x) => x.key === 'ropeFreqs');
+  if (!w) return m.config.ropeScaling;
+  const rf = w.read();
   const got = dequantize(rf.type, rf.data, numElements(rf.shape));
   const std = { type: 'llama3' as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192 };
   const want = llama3RopeFactors(m.config.headDim, m.config.ropeTheta, std);
@@ -230,25 +242,23 @@ function ropeScalingFromFactors(m: LoadedModel): LlamaConfig['ropeScaling'] {
   throw new LlamaError('FORMAT_UNSUPPORTED', 'rope_freqs.weight holds RoPE factors that are not the standard Llama 3.1 scaling; config.json cannot express them', { file: m.path, hint: 'convert to GGUF instead' });
 }
 
-function toSafetensors(m: LoadedModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void): ConvertResult {
+function toSafetensors(m: LazyModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void): ConvertResult {
   const file = out.endsWith('.safetensors') ? out : join(out, 'model.safetensors');
   const dir = dirname(file);
-  mkdirSync(dir, { recursive: true });
   if (type !== undefined && dtypeInfo(type).quantized) throw new UsageError(`safetensors cannot store ${dtypeName(type)}`, 'use --type f32, f16 or bf16, or write GGUF');
+  mkdirSync(dir, { recursive: true });
   const c = m.config;
   const ropeScaling = ropeScalingFromFactors(m);
-  const tensors: HostTensor[] = [];
+  const tensors: TensorToWrite[] = [];
   const types = new Map<DType, number>();
-  for (const { key, layer, tensor } of flattenWeights(m.weights)) {
-    if (key === 'ropeFreqs') continue; // expressed as rope_scaling in config.json
-    const name = nameOf('hf', key, layer)!;
-    let to = type ?? tensor.type;
+  for (const w of m.weights) {
+    if (w.key === 'ropeFreqs') continue; // expressed as rope_scaling in config.json
+    const name = nameOf('hf', w.key, w.layer)!;
+    let to = type ?? w.type;
     if (dtypeInfo(to).quantized) to = DType.F32;
-    let t = convertTensor(tensor, to, name);
-    if (key === 'wq') t = permuteToHf(t, c.nHeads);
-    if (key === 'wk') t = permuteToHf(t, c.nKvHeads);
+    const permute = w.key === 'wq' ? (t: HostTensor) => permuteToHf(t, c.nHeads) : w.key === 'wk' ? (t: HostTensor) => permuteToHf(t, c.nKvHeads) : undefined;
     types.set(to, (types.get(to) ?? 0) + 1);
-    tensors.push(t);
+    tensors.push(lazyConverted(w, to, name, permute));
   }
   const dominant = [...types].sort((a, b) => b[1] - a[1])[0]?.[0] ?? DType.F32;
   const bytes = writeSafetensors(file, tensors, { format: 'pt' });
@@ -285,7 +295,8 @@ export async function convertModel(input: string, output: string, opts: ConvertO
   const log = opts.log ?? (() => {});
   const type = opts.type !== undefined ? CONVERT_TYPES[opts.type] : undefined;
   if (opts.type !== undefined && type === undefined) throw new UsageError(`unknown --type ${opts.type}`, `types: ${Object.keys(CONVERT_TYPES).join(', ')}`);
-  const m = await loadModel(input, { tokenizerPath: opts.tokenizerPath });
+  // Weights stay on disk until the writer asks for them: one tensor (and its converted copy) in memory at a time.
+  const m = await openModelLazy(input, { tokenizerPath: opts.tokenizerPath });
   try {
     if (format === 'gguf') {
       if (!existsSync(dirname(output))) mkdirSync(dirname(output), { recursive: true });

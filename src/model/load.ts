@@ -13,10 +13,10 @@ import { openGguf, ggufValueToJson, type GgufFile } from '../formats/gguf.js';
 import { GGUF_MAGIC } from '../formats/gguf-keys.js';
 import { Llama2cFile, LLAMA2C_MAGIC } from '../formats/llama2c.js';
 import { PthFile } from '../formats/pth.js';
-import { SafetensorsModel, SAFETENSORS_INDEX } from '../formats/safetensors.js';
+import { dtypeOfSafetensors, SafetensorsModel, SAFETENSORS_INDEX } from '../formats/safetensors.js';
 import { ByteSource } from '../formats/source.js';
-import { byteSize, dtypeInfo } from '../tensor/dtype.js';
-import { makeTensor, type HostTensor } from '../tensor/tensor.js';
+import { byteSize, DType, dtypeInfo } from '../tensor/dtype.js';
+import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';
 import { validateConfig, type LlamaConfig } from './config.js';
 import { configFromGguf, configFromHf, configFromLlama2c, configFromMeta } from './config-sources.js';
 import type { LoadedModel, ModelFormat } from './loaded.js';
@@ -118,15 +118,40 @@ function readJson(path: string, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** Reads one weight by its model key, in the file's own naming; undefined when absent. */
+/** Reads one weight by its model key, in the file's own naming. */
 interface WeightReader {
-  has(key: GlobalKey | LayerKey, layer?: number): boolean;
-  read(key: GlobalKey | LayerKey, layer?: number): HostTensor;
+  has(key: WeightKey, layer?: number): boolean;
+  /** type and shape without reading the data (throws for types we cannot compute with) */
+  info(key: WeightKey, layer?: number): { type: DType; shape: readonly number[] };
+  read(key: WeightKey, layer?: number): HostTensor;
   close(): void;
 }
 
+type WeightKey = GlobalKey | LayerKey;
+
+/** One weight of an opened model, checked against the config but not yet read. */
+export interface LazyWeight {
+  readonly key: WeightKey;
+  /** undefined for global weights */
+  readonly layer: number | undefined;
+  /** the model's (Meta) name */
+  readonly name: string;
+  readonly type: DType;
+  /** PyTorch order */
+  readonly shape: readonly number[];
+  readonly bytes: number;
+  /** the tensor in Meta's layout (HF q/k un-permuted, Meta shards merged), named `name` */
+  read(): HostTensor;
+}
+
+/** A model whose config and weight list are known and checked, with the weights still on disk. */
+export interface LazyModel extends Omit<LoadedModel, 'weights'> {
+  /** in the order tokEmbeddings, layer 0..L-1 (attnNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3), norm, [output], [ropeFreqs] */
+  readonly weights: readonly LazyWeight[];
+}
+
 /** Expected PyTorch-order shape of every weight under `c`. */
-function expectedShape(c: LlamaConfig, key: GlobalKey | LayerKey): number[] {
+function expectedShape(c: LlamaConfig, key: WeightKey): number[] {
   const q = c.nHeads * c.headDim;
   const kv = c.nKvHeads * c.headDim;
   switch (key) {
@@ -141,37 +166,52 @@ function expectedShape(c: LlamaConfig, key: GlobalKey | LayerKey): number[] {
   }
 }
 
-function assemble(c: LlamaConfig, r: WeightReader, format: NameFormat, file: string): LlamaWeights {
-  const get = (key: GlobalKey | LayerKey, layer?: number): HostTensor => {
+/** Every weight the config calls for: present, of the right shape (TENSOR_MISSING / TENSOR_SHAPE naming the file's tensor). */
+function lazyWeights(c: LlamaConfig, r: WeightReader, format: NameFormat, file: string): LazyWeight[] {
+  const one = (key: WeightKey, layer?: number): LazyWeight => {
     const fileName = nameOf(format, key, layer) ?? key;
     if (!r.has(key, layer)) {
       throw new LlamaError('TENSOR_MISSING', `tensor ${fileName} is missing`, { file, hint: 'the checkpoint is incomplete or not a LLaMA model' });
     }
-    const t = r.read(key, layer);
+    const { type, shape } = r.info(key, layer);
     const want = expectedShape(c, key);
-    if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
-      throw new LlamaError('TENSOR_SHAPE', `tensor ${fileName} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}] from the model config`, {
+    if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) {
+      throw new LlamaError('TENSOR_SHAPE', `tensor ${fileName} has shape [${shape.join(', ')}], expected [${want.join(', ')}] from the model config`, {
         file,
         hint: 'the weights do not match the hyper-parameters (wrong or corrupt config?)',
       });
     }
     // Under the model's (Meta) names, whatever the file called it.
-    const metaName = nameOf('meta', key, layer) ?? 'rope_freqs.weight';
-    return makeTensor(metaName, t.type, t.shape, t.data);
+    const name = nameOf('meta', key, layer) ?? 'rope_freqs.weight';
+    return {
+      key, layer, name, type, shape,
+      bytes: byteSize(type, numElements(shape), shape[shape.length - 1]!),
+      read: () => {
+        const t = r.read(key, layer);
+        return makeTensor(name, t.type, t.shape, t.data);
+      },
+    };
   };
+  const out: LazyWeight[] = [one('tokEmbeddings')];
+  for (let l = 0; l < c.nLayers; l++) for (const k of LAYER_KEYS) out.push(one(k, l));
+  out.push(one('norm'));
+  if (!c.tiedEmbeddings) out.push(one('output'));
+  if (r.has('ropeFreqs')) out.push(one('ropeFreqs'));
+  return out;
+}
+
+/** Read every weight into memory, as the model's LlamaWeights. */
+function readAll(c: LlamaConfig, weights: readonly LazyWeight[]): LlamaWeights {
+  const byKey = new Map<string, HostTensor>();
+  for (const w of weights) byKey.set(`${w.key}:${w.layer ?? ''}`, w.read());
+  const get = (k: WeightKey, l?: number) => byKey.get(`${k}:${l ?? ''}`);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const lw: Partial<Record<LayerKey, HostTensor>> = {};
-    for (const k of LAYER_KEYS) lw[k] = get(k, l);
+    for (const k of LAYER_KEYS) lw[k] = get(k, l)!;
     layers.push(lw as unknown as LayerWeights);
   }
-  return {
-    tokEmbeddings: get('tokEmbeddings'),
-    layers,
-    norm: get('norm'),
-    output: c.tiedEmbeddings ? undefined : get('output'),
-    ropeFreqs: r.has('ropeFreqs') ? get('ropeFreqs') : undefined,
-  };
+  return { tokEmbeddings: get('tokEmbeddings')!, layers, norm: get('norm')!, output: get('output'), ropeFreqs: get('ropeFreqs') };
 }
 
 // ---- per-format readers ----
@@ -179,6 +219,7 @@ function assemble(c: LlamaConfig, r: WeightReader, format: NameFormat, file: str
 function ggufReader(g: GgufFile): WeightReader {
   return {
     has: (k, l) => { const n = nameOf('gguf', k, l); return n !== undefined && g.hasTensor(n); },
+    info: (k, l) => g.getTensorInfo(nameOf('gguf', k, l)!),
     read: (k, l) => g.readTensor(nameOf('gguf', k, l)!),
     close: () => g.close(),
   };
@@ -187,6 +228,12 @@ function ggufReader(g: GgufFile): WeightReader {
 function hfReader(st: SafetensorsModel, c: LlamaConfig): WeightReader {
   return {
     has: (k, l) => { const n = nameOf('hf', k, l); return n !== undefined && st.entries.has(n); },
+    info: (k, l) => {
+      const e = st.entries.get(nameOf('hf', k, l)!)!;
+      const type = dtypeOfSafetensors(e.dtype);
+      if (type === undefined) throw new LlamaError('TENSOR_TYPE', `tensor ${e.name} has dtype ${e.dtype}; only F32, F16 and BF16 are supported`, { file: e.file });
+      return { type, shape: e.shape };
+    },
     read: (k, l) => {
       const t = st.readTensor(nameOf('hf', k, l)!);
       if (k === 'wq') return unpermuteHf(t, c.nHeads);
@@ -199,10 +246,34 @@ function hfReader(st: SafetensorsModel, c: LlamaConfig): WeightReader {
 
 /** Concatenate same-type tensors along dim 0 or 1 (Meta model-parallel shards). */
 export function concatTensors(name: string, parts: readonly HostTensor[], dim: 0 | 1): HostTensor {
+  const shape = concatShape(name, parts, dim);
+  const first = parts[0]!;
+  if (first.shape.length === 1) dim = 0;
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.data.byteLength, 0));
+  if (dim === 0) {
+    let off = 0;
+    for (const p of parts) { out.set(p.data, off); off += p.data.byteLength; }
+  } else {
+    // (rows, Σ cols_i): row r is the concatenation of every shard's row r.
+    const rows = shape[0]!;
+    const rowOut = byteSize(first.type, shape[1]!);
+    let col = 0;
+    for (const p of parts) {
+      const rb = byteSize(p.type, p.shape[1]!);
+      for (let r = 0; r < rows; r++) out.set(p.data.subarray(r * rb, (r + 1) * rb), r * rowOut + col);
+      col += rb;
+    }
+  }
+  return makeTensor(name, first.type, shape, out);
+}
+
+/** The shape of the concatenation, after checking that the parts can be joined. */
+function concatShape(name: string, parts: readonly { type: DType; shape: readonly number[] }[], dim: 0 | 1): number[] {
   const first = parts[0]!;
   if (parts.some((p) => p.type !== first.type || p.shape.length !== first.shape.length)) {
     throw new LlamaError('TENSOR_SHAPE', `shards of ${name} differ in type or rank`);
   }
+  if (first.shape.length !== 1 && first.shape.length !== 2) throw new LlamaError('TENSOR_SHAPE', `cannot merge ${first.shape.length}-D shards of ${name}`);
   if (first.shape.length === 1) dim = 0;
   if (dtypeInfo(first.type).blockSize !== 1) throw new LlamaError('TENSOR_TYPE', `cannot merge quantized shards of ${name}`);
   const other = first.shape.length === 2 ? first.shape[1 - dim]! : 1;
@@ -210,22 +281,7 @@ export function concatTensors(name: string, parts: readonly HostTensor[], dim: 0
     throw new LlamaError('TENSOR_SHAPE', `shards of ${name} disagree on dim ${1 - dim}: ${parts.map((p) => `[${p.shape.join(', ')}]`).join(' ')}`);
   }
   const total = parts.reduce((a, p) => a + p.shape[dim]!, 0);
-  const shape = first.shape.length === 1 ? [total] : dim === 0 ? [total, other] : [other, total];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.data.byteLength, 0));
-  if (dim === 0) {
-    let off = 0;
-    for (const p of parts) { out.set(p.data, off); off += p.data.byteLength; }
-  } else {
-    // (rows, Σ cols_i): row r is the concatenation of every shard's row r.
-    const rowOut = byteSize(first.type, total);
-    let col = 0;
-    for (const p of parts) {
-      const rb = byteSize(p.type, p.shape[1]!);
-      for (let r = 0; r < other; r++) out.set(p.data.subarray(r * rb, (r + 1) * rb), r * rowOut + col);
-      col += rb;
-    }
-  }
-  return makeTensor(name, first.type, shape, out);
+  return first.shape.length === 1 ? [total] : dim === 0 ? [total, other] : [other, total];
 }
 
 /**
@@ -234,22 +290,38 @@ export function concatTensors(name: string, parts: readonly HostTensor[], dim: 0
  * (split along the vocabulary, dim 0). A shard whose width is already `dim` was split by vocabulary.
  */
 function metaReader(shards: PthFile[], dim: number): WeightReader {
-  const read = (name: string): HostTensor => {
-    if (shards.length === 1) return shards[0]!.readTensor(name);
+  const file = shards[0]!.path;
+  const splitOf = (name: string) => {
     let split = metaShardSplit(name);
     if (name === globalName('meta', 'tokEmbeddings') && shards[0]!.tensors.get(name)?.shape[1] === dim) split = 0;
     if (split === undefined) throw new LlamaError('INTERNAL', `no shard rule for ${name}`);
-    const parts = shards.map((s) => s.readTensor(name));
+    return split;
+  };
+  const partInfo = (name: string) => shards.map((s) => {
+    const t = s.tensors.get(name)!;
+    if (t.type === undefined) throw new LlamaError('TENSOR_TYPE', `tensor ${name} is a ${t.storageType}; only Float, Half and BFloat16 storages are supported`, { file: s.path });
+    if (!t.contiguous) throw new LlamaError('FORMAT_UNSUPPORTED', `tensor ${name} is not contiguous (stride [${t.stride.join(', ')}])`, { file: s.path, hint: 'save it with .contiguous()' });
+    return { type: t.type, shape: t.shape };
+  });
+  const info = (name: string) => {
+    const parts = partInfo(name);
+    if (shards.length === 1) return parts[0]!;
+    const split = splitOf(name);
     if (split === 'replicated') {
-      for (const p of parts) {
-        if (p.shape.join() !== parts[0]!.shape.join()) throw new LlamaError('TENSOR_SHAPE', `replicated tensor ${name} differs in shape across shards`, { file: shards[0]!.path });
-      }
+      if (parts.some((p) => p.shape.join() !== parts[0]!.shape.join())) throw new LlamaError('TENSOR_SHAPE', `replicated tensor ${name} differs in shape across shards`, { file });
       return parts[0]!;
     }
-    return concatTensors(name, parts, split);
+    return { type: parts[0]!.type, shape: concatShape(name, parts, split) };
+  };
+  const read = (name: string): HostTensor => {
+    if (shards.length === 1) return shards[0]!.readTensor(name);
+    const split = splitOf(name);
+    if (split === 'replicated') return shards[0]!.readTensor(name);
+    return concatTensors(name, shards.map((s) => s.readTensor(name)), split);
   };
   return {
     has: (k, l) => { const n = nameOf('meta', k, l); return n !== undefined && shards.every((s) => s.tensors.has(n)); },
+    info: (k, l) => info(nameOf('meta', k, l)!),
     read: (k, l) => read(nameOf('meta', k, l)!),
     close: () => { for (const s of shards) s.close(); },
   };
@@ -258,6 +330,7 @@ function metaReader(shards: PthFile[], dim: number): WeightReader {
 function llama2cReader(f: Llama2cFile): WeightReader {
   return {
     has: (k, l) => { const n = nameOf('llama2c', k, l); return n !== undefined && f.tensors.has(n); },
+    info: (k, l) => ({ type: DType.F32, shape: f.tensors.get(nameOf('llama2c', k, l)!)!.shape }),
     read: (k, l) => f.readTensor(nameOf('llama2c', k, l)!),
     close: () => f.close(),
   };
@@ -300,54 +373,42 @@ function findTokenizer(d: DetectedModel, vocabSize: number): string | undefined 
   }
 }
 
-// ---- the entry point ----
+// ---- the entry points ----
 
-function finish(d: DetectedModel, path: string, config: LlamaConfig, weights: LlamaWeights, metadata: Record<string, unknown>, opts: LoadOptions): LoadedModel {
-  let weightBytes = 0;
-  const all = [weights.tokEmbeddings, weights.norm, weights.output, weights.ropeFreqs, ...weights.layers.flatMap((l) => LAYER_KEYS.map((k) => l[k]))];
-  for (const t of all) if (t) weightBytes += t.data.byteLength;
-  return {
-    format: d.format,
-    path,
-    config,
-    weights,
-    metadata,
-    tokenizerPath: opts.tokenizerPath ?? findTokenizer(d, config.vocabSize),
-    weightBytes,
-    close() { /* every tensor was read into memory; the files are already closed */ },
-  };
+interface Opened {
+  readonly config: LlamaConfig;
+  readonly reader: WeightReader;
+  readonly format: NameFormat;
+  readonly file: string;
+  readonly metadata: Record<string, unknown>;
 }
 
-/** Open a model of any supported format (see the header comment for what `path` may be). */
-export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const d = detectModel(path);
+/** Open the files, map the config, and hand back a reader (the caller closes it). */
+function open(d: DetectedModel): Opened {
   switch (d.format) {
     case 'gguf': {
       const g = openGguf(d.files[0]!);
-      const r = ggufReader(g);
       try {
         const embd = globalName('gguf', 'tokEmbeddings')!;
         if (!g.hasTensor(embd)) throw new LlamaError('TENSOR_MISSING', `tensor ${embd} is missing`, { file: g.path });
         const config = validateConfig(configFromGguf(g, g.getTensorInfo(embd).shape[0]!, g.hasTensor(globalName('gguf', 'output')!)), g.path);
-        const weights = assemble(config, r, 'gguf', g.path);
         const metadata: Record<string, unknown> = {};
         for (const [k, v] of g.metadata) metadata[k] = ggufValueToJson(v);
-        return finish(d, path, config, weights, metadata, opts);
-      } finally {
-        r.close();
+        return { config, reader: ggufReader(g), format: 'gguf', file: g.path, metadata };
+      } catch (e) {
+        g.close();
+        throw e;
       }
     }
     case 'safetensors': {
       const cfgJson = readJson(d.configFile!, 'config.json');
       const st = SafetensorsModel.open(d.files[0]!);
-      let r: WeightReader | undefined;
       try {
         const config = validateConfig(configFromHf(cfgJson, d.configFile!, st.entries.has(globalName('hf', 'output')!)), d.configFile!);
-        r = hfReader(st, config);
-        const weights = assemble(config, r, 'hf', d.files[0]!);
-        return finish(d, path, config, weights, cfgJson, opts);
-      } finally {
+        return { config, reader: hfReader(st, config), format: 'hf', file: d.files[0]!, metadata: cfgJson };
+      } catch (e) {
         st.close();
+        throw e;
       }
     }
     case 'meta': {
@@ -356,28 +417,69 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
       try {
         for (const f of d.files) shards.push(PthFile.open(f));
         const dim = typeof params.dim === 'number' ? params.dim : 0;
-        const r = metaReader(shards, dim);
+        const reader = metaReader(shards, dim);
         const embd = globalName('meta', 'tokEmbeddings')!;
-        if (!r.has('tokEmbeddings')) throw new LlamaError('TENSOR_MISSING', `tensor ${embd} is missing`, { file: d.files[0] });
+        if (!reader.has('tokEmbeddings')) throw new LlamaError('TENSOR_MISSING', `tensor ${embd} is missing`, { file: d.files[0] });
         const shard0 = shards[0]!.tensors.get(embd)!.shape;
         // the vocabulary is the embedding's row count (summed over shards when split by vocabulary)
         const vocab = shard0.length === 2 && shard0[1] === dim ? shards.reduce((a, s) => a + s.tensors.get(embd)!.shape[0]!, 0) : shard0[0]!;
         const config = validateConfig(configFromMeta(params, d.configFile!, vocab), d.configFile!);
-        const weights = assemble(config, r, 'meta', d.files[0]!);
-        return finish(d, path, config, weights, params, opts);
-      } finally {
+        return { config, reader, format: 'meta', file: d.files[0]!, metadata: params };
+      } catch (e) {
         for (const s of shards) s.close();
+        throw e;
       }
     }
     case 'llama2c': {
       const f = Llama2cFile.open(d.files[0]!);
       try {
         const config = validateConfig(configFromLlama2c(f.header), f.path);
-        const weights = assemble(config, llama2cReader(f), 'llama2c', f.path);
-        return finish(d, path, config, weights, { ...f.header }, opts);
-      } finally {
+        return { config, reader: llama2cReader(f), format: 'llama2c', file: f.path, metadata: { ...f.header } };
+      } catch (e) {
         f.close();
+        throw e;
       }
     }
+  }
+}
+
+/**
+ * Open a model without reading its weights: config, metadata and the checked list of weights, each
+ * read on demand (what `llama convert` uses, so that a model is never held in memory twice).
+ * Call close() when done.
+ */
+export async function openModelLazy(path: string, opts: LoadOptions = {}): Promise<LazyModel> {
+  const d = detectModel(path);
+  const o = open(d);
+  try {
+    const weights = lazyWeights(o.config, o.reader, o.format, o.file);
+    return {
+      format: d.format,
+      path,
+      config: o.config,
+      weights,
+      metadata: o.metadata,
+      tokenizerPath: opts.tokenizerPath ?? findTokenizer(d, o.config.vocabSize),
+      weightBytes: weights.reduce((a, w) => a + w.bytes, 0),
+      close: () => o.reader.close(),
+    };
+  } catch (e) {
+    o.reader.close();
+    throw e;
+  }
+}
+
+/** Open a model of any supported format (see the header comment for what `path` may be), weights in memory. */
+export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const lazy = await openModelLazy(path, opts);
+  try {
+    const weights = readAll(lazy.config, lazy.weights);
+    return {
+      ...lazy,
+      weights,
+      close() { /* every tensor was read into memory; the files are already closed */ },
+    };
+  } finally {
+    lazy.close();
   }
 }
