@@ -1,0 +1,330 @@
+// SentencePiece BPE exactly as LLaMA 1/2 use it (sentencepiece's bpe_model.cc semantics):
+//   - normalization: identity, optional removal of extra spaces, the dummy-prefix space, ' ' -> '▁';
+//   - the text starts as one symbol per Unicode character; repeatedly merge the adjacent pair
+//     whose concatenation is a (normal or user-defined) piece with the highest score, leftmost on
+//     ties;
+//   - a symbol left that is not a piece becomes its UTF-8 bytes as <0xNN> pieces (byte fallback),
+//     or the unknown piece when the model has no byte fallback;
+//   - decoding: byte pieces to bytes, '▁' to ' ', the dummy-prefix space of the first piece
+//     dropped, control pieces not rendered.
+import { LlamaError } from '../errors.js';
+import { mergeSymbols, MergeWorkspace, PairTable } from './merge.js';
+import { decodeWith, Utf8StreamDecoder, type TokenRenderer } from './stream.js';
+import { specialMatcher, splitSpecial, utf8 } from './text.js';
+import type { EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
+
+/** sentencepiece's ModelProto.SentencePiece.Type numbering (GGUF token_type uses the same). */
+export const PieceType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
+
+export interface SpmModel {
+  readonly pieces: readonly string[];
+  readonly scores: Float32Array;
+  /** PieceType per piece */
+  readonly types: Uint8Array;
+  /** -1 when absent */
+  readonly unkId: number;
+  readonly bosId: number;
+  readonly eosId: number;
+  readonly padId: number;
+  readonly addDummyPrefix: boolean;
+  readonly removeExtraWhitespaces: boolean;
+  readonly escapeWhitespaces: boolean;
+  readonly byteFallback: boolean;
+  readonly addBos: boolean;
+  readonly addEos: boolean;
+  /** split digits (training option, recorded so that a re-saved model keeps it) */
+  readonly splitDigits?: boolean;
+  /** extra end-of-generation ids beyond EOS */
+  readonly eogIds?: readonly number[];
+}
+
+export const SPACE_SYMBOL = '▁';
+const UNK_SURFACE = utf8(' \u2047 ');
+const EMPTY = new Uint8Array(0);
+const WORD_CACHE_LIMIT = 1 << 16;
+
+interface SpmStreamState {
+  atStart: boolean;
+}
+
+export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
+  readonly kind = 'spm' as const;
+  readonly vocabSize: number;
+  readonly bosId: number | undefined;
+  readonly eosId: number | undefined;
+  readonly eogIds: ReadonlySet<number>;
+  readonly addBosDefault: boolean;
+  readonly model: SpmModel;
+
+  /** symbol id of each BMP character (-1: not a mergeable piece and never part of one) */
+  private readonly bmpSymbol = new Int32Array(65536).fill(-1);
+  private readonly astralSymbol = new Map<number, number>();
+  /** characters that occur inside pieces without being pieces: ids vocabSize + k */
+  private readonly virtualChars: number[] = [];
+  private readonly pairs: PairTable;
+  private readonly byteIds = new Int32Array(256).fill(-1);
+  private readonly hasAllBytes: boolean;
+  private readonly pieceBytes: (Uint8Array | undefined)[];
+  /** whether splitting before every '▁' that follows a non-'▁' provably leaves the result unchanged */
+  private readonly wordSplitSafe: boolean;
+  private readonly wordCache = new Map<string, number[]>();
+  private readonly ws = new MergeWorkspace();
+  private readonly alwaysSpecials = new Map<string, number>();
+  private readonly parsedSpecials = new Map<string, number>();
+  private readonly alwaysMatcher: RegExp | undefined;
+  private readonly parsedMatcher: RegExp | undefined;
+
+  /** `wordSplit: false` forces the single whole-text merge (tests compare both paths) */
+  constructor(model: SpmModel, opts: { wordSplit?: boolean } = {}) {
+    this.model = model;
+    const n = model.pieces.length;
+    this.vocabSize = n;
+    if (model.scores.length !== n || model.types.length !== n) {
+      throw new LlamaError('TOKENIZER_INVALID', `SentencePiece model: ${n} pieces but ${model.scores.length} scores and ${model.types.length} types`);
+    }
+    const valid = (id: number): number | undefined => (id >= 0 && id < n ? id : undefined);
+    this.bosId = valid(model.bosId);
+    this.eosId = valid(model.eosId);
+    this.addBosDefault = model.addBos && this.bosId !== undefined;
+    const eog = new Set<number>();
+    if (this.eosId !== undefined) eog.add(this.eosId);
+    for (const id of model.eogIds ?? []) if (valid(id) !== undefined) eog.add(id);
+    this.eogIds = eog;
+    this.pieceBytes = new Array(n);
+
+    // pieces that merges may produce (sentencepiece: normal and user-defined)
+    const mergeable = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const t = model.types[i]!;
+      const p = model.pieces[i]!;
+      if ((t === PieceType.NORMAL || t === PieceType.USER_DEFINED) && !mergeable.has(p)) mergeable.set(p, i);
+      if (t === PieceType.BYTE) {
+        const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(p);
+        if (m) this.byteIds[parseInt(m[1]!, 16)] = i;
+      }
+      if (t === PieceType.USER_DEFINED && p.length > 0) this.alwaysSpecials.set(p, i);
+      if ((t === PieceType.CONTROL || t === PieceType.UNKNOWN) && p.length > 0) this.parsedSpecials.set(p, i);
+    }
+    for (const [p, i] of this.alwaysSpecials) this.parsedSpecials.set(p, i);
+    this.alwaysMatcher = specialMatcher(this.alwaysSpecials.keys());
+    this.parsedMatcher = specialMatcher(this.parsedSpecials.keys());
+    this.hasAllBytes = this.byteIds.every((id) => id >= 0);
+
+    // single characters as symbols: the piece itself, or a virtual id if it occurs inside pieces
+    const symbolOf = (ch: string, create: boolean): number => {
+      const cp = ch.codePointAt(0)!;
+      const existing = cp < 65536 ? this.bmpSymbol[cp]! : (this.astralSymbol.get(cp) ?? -1);
+      if (existing >= 0 || !create) return existing;
+      const id = mergeable.get(ch) ?? n + this.virtualChars.length;
+      if (id >= n) this.virtualChars.push(cp);
+      if (cp < 65536) this.bmpSymbol[cp] = id;
+      else this.astralSymbol.set(cp, id);
+      return id;
+    };
+    for (const [p] of mergeable) for (const ch of p) symbolOf(ch, true);
+
+    // every way to cut a mergeable piece into two symbols gives a merge with the piece's score
+    this.pairs = new PairTable(mergeable.size * 4);
+    let splitSafe = true;
+    const symbolIdOf = (s: string): number => {
+      const id = mergeable.get(s);
+      if (id !== undefined) return id;
+      const cp = s.codePointAt(0)!;
+      if (s.length === (cp > 0xffff ? 2 : 1)) return symbolOf(s, false);
+      return -1;
+    };
+    for (const [p, id] of mergeable) {
+      const score = model.scores[id]!;
+      for (let k = 1; k < p.length; k++) {
+        const c = p.charCodeAt(k);
+        if (c >= 0xdc00 && c <= 0xdfff) continue; // inside a surrogate pair
+        if (c === 0x2581 && p.charCodeAt(k - 1) !== 0x2581) splitSafe = false;
+        const l = symbolIdOf(p.slice(0, k));
+        if (l < 0) continue;
+        const r = symbolIdOf(p.slice(k));
+        if (r < 0) continue;
+        this.pairs.set(l, r, id, score);
+      }
+    }
+    // with user-defined pieces, words are not independent units in general; keep it simple
+    this.wordSplitSafe = splitSafe && this.alwaysSpecials.size === 0 && opts.wordSplit !== false;
+  }
+
+  /** whether encoding cuts the text into words (exact for this vocabulary, see encodeText) */
+  get usesWordSplit(): boolean {
+    return this.wordSplitSafe;
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    const out: number[] = [];
+    const addBos = opts.addBos ?? this.addBosDefault;
+    const addEos = opts.addEos ?? this.model.addEos;
+    if (addBos && this.bosId !== undefined) out.push(this.bosId);
+    const frags = opts.parseSpecial
+      ? splitSpecial(text, this.parsedSpecials, this.parsedMatcher)
+      : splitSpecial(text, this.alwaysSpecials, this.alwaysMatcher);
+    // as llama.cpp does: every text fragment at the start or after a special token gets the
+    // dummy prefix, like separate sentencepiece calls would
+    let prevSpecial = true;
+    for (const f of frags) {
+      if (f.id !== undefined) {
+        out.push(f.id);
+        prevSpecial = true;
+      } else {
+        this.encodeText(f.text, prevSpecial, out);
+        prevSpecial = false;
+      }
+    }
+    if (addEos && this.eosId !== undefined) out.push(this.eosId);
+    return out;
+  }
+
+  /** Normalizes and encodes plain text (no special-token matching), appending to `out`. */
+  private encodeText(text: string, dummyPrefix: boolean, out: number[]): void {
+    const m = this.model;
+    if (m.removeExtraWhitespaces) text = text.replace(/ +/g, ' ').replace(/^ | $/g, '');
+    if (text.length === 0) return;
+    if (m.addDummyPrefix && dummyPrefix) text = ' ' + text;
+    if (m.escapeWhitespaces) text = text.replaceAll(' ', SPACE_SYMBOL);
+    if (!this.wordSplitSafe) {
+      this.encodeWord(text, 0, text.length, out);
+      return;
+    }
+    // Words start at a '▁' that follows a non-'▁'. No mergeable piece contains such a boundary
+    // (checked at load), so no merge crosses it and each word merges independently.
+    let start = 0;
+    for (let i = 1; i < text.length; i++) {
+      if (text.charCodeAt(i) === 0x2581 && text.charCodeAt(i - 1) !== 0x2581) {
+        this.encodeCached(text, start, i, out);
+        start = i;
+      }
+    }
+    this.encodeCached(text, start, text.length, out);
+  }
+
+  private encodeCached(text: string, start: number, end: number, out: number[]): void {
+    if (end - start > 64) {
+      this.encodeWord(text, start, end, out);
+      return;
+    }
+    const word = text.slice(start, end);
+    let ids = this.wordCache.get(word);
+    if (ids === undefined) {
+      ids = [];
+      this.encodeWord(word, 0, word.length, ids);
+      if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
+      this.wordCache.set(word, ids);
+    }
+    for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+  }
+
+  /** The merge loop over text[start..end) (already normalized). */
+  private encodeWord(text: string, start: number, end: number, out: number[]): void {
+    const ws = this.ws;
+    ws.ensure(end - start);
+    const ids = ws.ids;
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      let cp = text.charCodeAt(i);
+      let sym: number;
+      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < end) {
+        const lo = text.charCodeAt(i + 1);
+        if (lo >= 0xdc00 && lo <= 0xdfff) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          i++;
+        }
+      }
+      if (cp < 65536) sym = this.bmpSymbol[cp]!;
+      else sym = this.astralSymbol.get(cp) ?? -1;
+      // characters that are not pieces: -(code point + 1), resolved after merging
+      ids[n++] = sym >= 0 ? sym : -(cp + 1);
+    }
+    const count = mergeSymbols(ws, n, this.pairs);
+    const vocab = this.vocabSize;
+    for (let i = 0; i < count; i++) {
+      const id = ws.ids[i]!;
+      if (id >= 0 && id < vocab) out.push(id);
+      else this.fallback(id < 0 ? -id - 1 : this.virtualChars[id - vocab]!, out);
+    }
+  }
+
+  /** A character that is not a piece: its UTF-8 bytes as byte pieces, or unk. */
+  private fallback(cp: number, out: number[]): void {
+    if (this.model.byteFallback && this.hasAllBytes) {
+      const bytes = utf8(String.fromCodePoint(cp));
+      for (const b of bytes) out.push(this.byteIds[b]!);
+      return;
+    }
+    if (this.model.unkId < 0 || this.model.unkId >= this.vocabSize) {
+      throw new LlamaError('TOKENIZER_INVALID', `character U+${cp.toString(16).toUpperCase().padStart(4, '0')} is not in the vocabulary and the model has neither byte fallback nor an unknown piece`);
+    }
+    out.push(this.model.unkId);
+  }
+
+  // ---- decoding ----
+
+  private checkId(id: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+      throw new LlamaError('TOKEN_ID', `token id ${id} is out of range (vocabulary size ${this.vocabSize})`);
+    }
+  }
+
+  initialState(): SpmStreamState {
+    return { atStart: true };
+  }
+
+  render(id: number, state: SpmStreamState, renderSpecial: boolean): Uint8Array {
+    this.checkId(id);
+    const t = this.model.types[id]!;
+    if (t === PieceType.CONTROL) return renderSpecial ? utf8(this.model.pieces[id]!) : EMPTY;
+    let bytes = this.tokenBytes(id);
+    if (t === PieceType.UNKNOWN) bytes = renderSpecial ? utf8(this.model.pieces[id]!) : UNK_SURFACE;
+    // sentencepiece drops the dummy-prefix space of the first piece after any control pieces
+    if (state.atStart) {
+      state.atStart = false;
+      if (this.model.addDummyPrefix && t !== PieceType.BYTE && bytes.length > 0 && bytes[0] === 0x20) bytes = bytes.subarray(1);
+    }
+    return bytes;
+  }
+
+  decode(ids: readonly number[], opts: { renderSpecial?: boolean } = {}): string {
+    return decodeWith(this, ids, opts.renderSpecial ?? false);
+  }
+
+  streamDecoder(opts: { renderSpecial?: boolean } = {}): StreamDecoder {
+    return new Utf8StreamDecoder(this, opts.renderSpecial ?? false);
+  }
+
+  tokenBytes(id: number): Uint8Array {
+    this.checkId(id);
+    let b = this.pieceBytes[id];
+    if (b === undefined) {
+      const p = this.model.pieces[id]!;
+      if (this.model.types[id] === PieceType.BYTE) {
+        const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(p);
+        b = m ? Uint8Array.of(parseInt(m[1]!, 16)) : utf8(p);
+      } else {
+        b = utf8(this.model.escapeWhitespaces ? p.replaceAll(SPACE_SYMBOL, ' ') : p);
+      }
+      this.pieceBytes[id] = b;
+    }
+    return b;
+  }
+
+  piece(id: number): string {
+    this.checkId(id);
+    return this.model.pieces[id]!;
+  }
+
+  isSpecial(id: number): boolean {
+    this.checkId(id);
+    const t = this.model.types[id];
+    return t === PieceType.CONTROL || t === PieceType.UNKNOWN || t === PieceType.USER_DEFINED;
+  }
+
+  /** id of a piece string, or undefined */
+  pieceId(piece: string): number | undefined {
+    const i = this.model.pieces.indexOf(piece);
+    return i >= 0 ? i : undefined;
+  }
+}

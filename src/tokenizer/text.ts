@@ -1,0 +1,49 @@
+// Small helpers shared by the tokenizers: UTF-8 coding and special-token matching.
+
+export const utf8Encoder = new TextEncoder();
+/** non-fatal: invalid bytes become U+FFFD, as sentencepiece and tiktoken decoders do */
+export const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+export function utf8(s: string): Uint8Array {
+  return utf8Encoder.encode(s);
+}
+
+/** A piece of input text: plain text to tokenize, or a special token matched in it. */
+export type Fragment = { text: string; id?: undefined } | { text?: undefined; id: number };
+
+/**
+ * Splits `text` at occurrences of the given special strings (longest match first at each
+ * position). With no specials, returns the text as one fragment.
+ */
+export function splitSpecial(text: string, specials: ReadonlyMap<string, number>, matcher: RegExp | undefined): Fragment[] {
+  if (!matcher || specials.size === 0 || text.length === 0) return [{ text }];
+  const out: Fragment[] = [];
+  let last = 0;
+  matcher.lastIndex = 0;
+  for (let m = matcher.exec(text); m !== null; m = matcher.exec(text)) {
+    if (m.index > last) out.push({ text: text.slice(last, m.index) });
+    out.push({ id: specials.get(m[0])! });
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) out.push({ text: text.slice(last) });
+  return out;
+}
+
+/** A global regex matching any of `strings`, longest first (so `<|eot_id|>` beats a prefix). */
+export function specialMatcher(strings: Iterable<string>): RegExp | undefined {
+  const list = [...strings].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  if (list.length === 0) return undefined;
+  return new RegExp(list.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gu');
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
