@@ -588,3 +588,33 @@ export const encodeQ6_K: BlockEncoder = (x, xo, dst, off) => {
   }
 };
 
+
+/**
+ * quantize_row_q8_K_ref: symmetric int8 with one float32 scale per 256 values (the format ggml-cpu
+ * quantizes activations to for K-quant matmuls), plus per-16 sums of the quants (bsums).
+ * An all-zero block is all zero bytes (ggml leaves its bsums unwritten; we zero them).
+ */
+export const encodeQ8_K: BlockEncoder = (x, xo, dst, off) => {
+  let max = 0;
+  let amax = 0;
+  for (let j = 0; j < QK_K; j++) {
+    const ax = Math.abs(x[xo + j]!);
+    if (ax > amax) {
+      amax = ax;
+      max = x[xo + j]!;
+    }
+  }
+  if (!amax) {
+    dst.fill(0, off, off + 292);
+    return;
+  }
+  const iscale = f(-127 / max);
+  const view = new DataView(dst.buffer, dst.byteOffset + off, 292);
+  for (let j = 0; j < QK_K; j++) view.setInt8(4 + j, Math.min(127, nearestInt(f(iscale * x[xo + j]!))));
+  for (let j = 0; j < 16; j++) {
+    let sum = 0;
+    for (let ii = 0; ii < 16; ii++) sum += view.getInt8(4 + 16 * j + ii);
+    view.setInt16(260 + 2 * j, sum, true);
+  }
+  view.setFloat32(0, f(1 / iscale), true);
+};
