@@ -326,8 +326,9 @@ test('Q8_K quantizer: -127 at the signed extreme, f32 d = 1/iscale, bsums = sums
   const dv = new DataView(q.buffer);
   assert.equal(dv.getFloat32(0, true), Math.fround(1 / Math.fround(-127 / 2.54)));
   assert.deepEqual([dv.getInt8(4), dv.getInt8(5), dv.getInt8(4 + 17), dv.getInt8(6)], [-127, 65, -1, 0]);
-  assert.equal(dv.getInt16(260, true), -127 + 65 - 1);
-  assert.equal(dv.getInt16(262, true), 0);
+  assert.equal(dv.getInt16(260, true), -127 + 65); // values 0..15
+  assert.equal(dv.getInt16(262, true), -1); // values 16..31
+  assert.equal(dv.getInt16(264, true), 0);
 });
 
 test('dequantizeRow decodes a slice at byte and value offsets', () => {
