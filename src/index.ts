@@ -15,3 +15,20 @@ export { writeGguf, gv } from './formats/gguf-write.js';
 export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';
 export { describe, registerFormat, FORMATS } from './formats/describe.js';
 export type { FileDescription, FormatDescriber, MetadataEntry, TensorEntry } from './formats/describe.js';
+export type { Tokenizer, StreamDecoder, EncodeOptions } from './tokenizer/tokenizer.js';
+export { SpmTokenizer, PieceType, type SpmModel } from './tokenizer/spm.js';
+export { BpeTokenizer, LLAMA3_PATTERN, GPT2_PATTERN, llama3SpecialTokens, type BpeModel } from './tokenizer/bpe.js';
+export {
+  loadTokenizer,
+  detectTokenizerKind,
+  tokenizerFromGgufMetadata,
+  tokenizerToGgufMetadata,
+  tokenizerFromHfJson,
+  parseSentencePieceModel,
+  writeSentencePieceModel,
+  parseLlama2cTokenizer,
+  parseTiktoken,
+} from './tokenizer/load.js';
+export { tokenizerForPath, findTokenizerFile, TOKENIZER_FILE_NAMES } from './tokenizer/find.js';
+export { trainSpmBpe, type TrainOptions, type TrainStats } from './tokenizer/train.js';
+export { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from './tokenizer/chat.js';
