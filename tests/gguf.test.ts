@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openGguf, ggufValueToJson, GgufType } from '../src/formats/gguf.js';
-import { GENERAL, LLM, TOKENIZER, TENSOR, weightName } from '../src/formats/gguf-keys.js';
+import { ATTENTION, GENERAL, LLM, ROPE, TOKENIZER, TENSOR, weightName } from '../src/formats/gguf-keys.js';
 import { DType, dtypeName, dtypeFromName } from '../src/tensor/dtype.js';
 import { gv, planGguf, writeGguf, type LazyTensor } from '../src/formats/gguf-write.js';
 import { dequantize, quantize } from '../src/tensor/quant.js';
@@ -342,5 +342,26 @@ test('typed metadata getters: wrong type and missing key are FORMAT_CORRUPT, mis
     assert.throws(() => g.getTensorInfo('nope.weight'), code('TENSOR_MISSING'));
   } finally {
     g.close();
+  }
+});
+
+test('gguf-keys covers every key and tensor name in the llama.cpp-written files', needsAll('golden/quant/tiny-Q4_K_M.gguf', 'golden/llama1-tiny/model-f32.gguf', 'tokenizer/llama.cpp/ggml-vocab-llama-spm.gguf'), () => {
+  const keys = new Set<string>([
+    ...Object.values(GENERAL),
+    ...Object.values(TOKENIZER),
+    ...[LLM, ATTENTION, ROPE].flatMap((group) => Object.values(group).map((k) => k('llama'))),
+  ]);
+  const names = new Set<string>([TENSOR.TOKEN_EMBD, TENSOR.OUTPUT_NORM, TENSOR.OUTPUT].map(weightName));
+  for (let b = 0; b < 2; b++) {
+    for (const k of ['ATTN_NORM', 'ATTN_Q', 'ATTN_K', 'ATTN_V', 'ATTN_OUT', 'FFN_NORM', 'FFN_GATE', 'FFN_DOWN', 'FFN_UP'] as const) names.add(weightName(TENSOR[k](b)));
+  }
+  for (const file of ['golden/quant/tiny-Q4_K_M.gguf', 'golden/llama1-tiny/model-f32.gguf', 'tokenizer/llama.cpp/ggml-vocab-llama-spm.gguf']) {
+    const g = openGguf(sharedData(file));
+    try {
+      for (const k of g.metadata.keys()) assert.ok(keys.has(k), `${file}: key ${k} is not in gguf-keys.ts`);
+      for (const t of g.tensors) assert.ok(names.has(t.name), `${file}: tensor ${t.name} is not in gguf-keys.ts`);
+    } finally {
+      g.close();
+    }
   }
 });
