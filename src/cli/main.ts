@@ -6,9 +6,10 @@ import type { Command } from './command.js';
 
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
-  detokenize: () => import('./commands/detokenize.js'),
-  tokenize: () => import('./commands/tokenize.js'),
   'train-tokenizer': () => import('./commands/train-tokenizer.js'),
+  detokenize: () => import('./commands/detokenize.js'),
+  inspect: () => import('./commands/inspect.js'),
+  tokenize: () => import('./commands/tokenize.js'),
   version: () => import('./commands/version.js'),
 };
 

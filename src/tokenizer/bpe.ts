@@ -355,7 +355,7 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     let p = this.idToPiece[id];
     if (p === undefined) {
       const b = this.model.tokens[id]!;
-      p = this.specialIds.has(id) ? new TextDecoder().decode(b) : byteLevelFromBytes(b);
+      p = this.specialIds.has(id) ? new TextDecoder('utf-8', { ignoreBOM: true }).decode(b) : byteLevelFromBytes(b);
       this.idToPiece[id] = p;
     }
     return p;

@@ -253,7 +253,7 @@ export function parseLlama2cTokenizer(data: Uint8Array, file: string): SpmModel 
   const pieces: string[] = [];
   const scores: number[] = [];
   const types: number[] = [];
-  const dec = new TextDecoder('utf-8', { fatal: false });
+  const dec = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
   let pos = 4;
   while (pos < data.length) {
     if (pos + 8 > data.length) throw new FormatError('FORMAT_TRUNCATED', `token ${pieces.length} is cut off at byte ${pos}`, { file });

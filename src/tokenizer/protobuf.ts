@@ -77,7 +77,7 @@ export class ProtoReader {
 
   string(f: ProtoField): string {
     if (f.wire !== WIRE_LEN) this.corrupt(`field ${f.field} should be a string`, f.start);
-    return new TextDecoder('utf-8', { fatal: false }).decode(this.buf.subarray(f.start, f.end));
+    return new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(this.buf.subarray(f.start, f.end));
   }
 
   float(f: ProtoField): number {
