@@ -242,3 +242,34 @@ test("Llama 2 as HF tokenizer.json (SPM pieces as BPE merges, byte fallback) giv
     assert.equal(hf.decode(ids), text);
   }
 });
+
+test('user-defined pieces are atomic (as in sentencepiece); control pieces only with parseSpecial', () => {
+  const pieces = ['<unk>', '<s>', '</s>', '<sep>', '[TOOL]', '▁', 'a', 'b', '▁a', 'ab', '▁ab'];
+  const types = [2, 3, 3, 3, 4, 1, 1, 1, 1, 1, 1];
+  const scores = [0, 0, 0, 0, 0, -9, -9, -9, -1, -2, -3];
+  const tok = new SpmTokenizer({
+    pieces,
+    scores: Float32Array.from(scores),
+    types: Uint8Array.from(types),
+    unkId: 0,
+    bosId: 1,
+    eosId: 2,
+    padId: -1,
+    addDummyPrefix: true,
+    removeExtraWhitespaces: false,
+    escapeWhitespaces: true,
+    byteFallback: false,
+    addBos: false,
+    addEos: false,
+  });
+  assert.deepEqual(tok.encode('ab'), [10]);
+  // '[TOOL]' is user-defined: always one piece, and the text after it gets the dummy prefix
+  assert.deepEqual(tok.encode('ab[TOOL]ab'), [10, 4, 10]);
+  // '<sep>' is a control piece: text unless parseSpecial ('<', 's', ... are unknown here)
+  assert.ok(!tok.encode('a<sep>b').includes(3));
+  assert.deepEqual(tok.encode('a<sep>b', { parseSpecial: true }), [8, 3, 5, 7]);
+  // no byte fallback: unknown characters are <unk>, rendered as sentencepiece does
+  assert.deepEqual(tok.encode('a☃'), [8, 0]);
+  assert.equal(tok.decode([8, 0]), 'a \u2047 ');
+  assert.ok(tok.isSpecial(4) && tok.isSpecial(3) && !tok.isSpecial(9));
+});

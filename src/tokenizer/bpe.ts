@@ -5,6 +5,7 @@
 //   - otherwise its bytes are merged pairwise, lowest rank first (leftmost on ties).
 // Vocabularies stored as text (GGUF `gpt2` model, HF tokenizer.json) use GPT-2's byte<->unicode
 // mapping; `bytesFromByteLevel` undoes it.
+import { isUtf8 } from 'node:buffer';
 import { LlamaError } from '../errors.js';
 import { mergeSymbols, MergeWorkspace, PairTable } from './merge.js';
 import { decodeWith, Utf8StreamDecoder, type TokenRenderer } from './stream.js';
@@ -210,19 +211,19 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     this.regex = translatePattern(model.pattern);
 
     // byte string (as a Latin-1 string) -> id, for merges
-    const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
     const byBytes = new Map<string, number>();
+    const keys: string[] = new Array(n);
     for (let id = 0; id < n; id++) {
       if (this.specialIds.has(id)) continue;
       const b = model.tokens[id]!;
       const key = latin1(b);
+      keys[id] = key;
       if (!byBytes.has(key)) byBytes.set(key, id);
       if (b.length === 1 && this.byteIds[b[0]!] === -1) this.byteIds[b[0]!] = id;
-      try {
-        const text = strict.decode(b);
+      // tokens that are not valid UTF-8 on their own are only reachable through merges
+      if (isUtf8(b)) {
+        const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
         if (!this.textToId.has(text)) this.textToId.set(text, id);
-      } catch {
-        // not valid UTF-8 on its own: only reachable through merges
       }
     }
     const missing = [...this.byteIds].findIndex((id) => id < 0);
@@ -232,11 +233,11 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
       this.pairs = new PairTable(n * 4);
       for (let id = 0; id < n; id++) {
         if (this.specialIds.has(id)) continue;
-        const b = model.tokens[id]!;
-        for (let k = 1; k < b.length; k++) {
-          const l = byBytes.get(latin1(b.subarray(0, k)));
+        const key = keys[id]!;
+        for (let k = 1; k < key.length; k++) {
+          const l = byBytes.get(key.slice(0, k));
           if (l === undefined) continue;
-          const r = byBytes.get(latin1(b.subarray(k)));
+          const r = byBytes.get(key.slice(k));
           if (r === undefined) continue;
           this.pairs.set(l, r, id, -id);
         }
@@ -244,7 +245,7 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     } else {
       this.pairs = new PairTable(model.merges.length);
       model.merges.forEach(([l, r], rank) => {
-        const merged = byBytes.get(latin1(model.tokens[l]!) + latin1(model.tokens[r]!));
+        const merged = byBytes.get((keys[l] ?? latin1(model.tokens[l]!)) + (keys[r] ?? latin1(model.tokens[r]!)));
         if (merged === undefined) {
           throw new LlamaError('TOKENIZER_INVALID', `merge ${rank} (${l} + ${r}) makes a token that is not in the vocabulary`);
         }
@@ -374,8 +375,6 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
 }
 
 function latin1(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-  return s;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
 

@@ -1,7 +1,7 @@
 // Which tokenizer goes with a path the user named: a tokenizer file itself, a GGUF file (its
 // metadata), a model directory, or a model file of another format with a tokenizer beside it.
 // Kept small so that the model loaders can extend it (e.g. with LoadedModel.tokenizerPath).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { LlamaError } from '../errors.js';
 import { detectTokenizerKind, loadTokenizer } from './load.js';
@@ -27,7 +27,9 @@ function besideOrInside(dir: string): string | undefined {
     const p = join(dir, n);
     if (existsSync(p)) return p;
   }
-  return undefined;
+  // llama2.c names its tokenizers freely (tok512.bin, tok4096.bin): take one if it is the only one
+  const loose = readdirSync(dir).filter((n) => /^tok[\w.-]*\.bin$/i.test(n));
+  return loose.length === 1 ? join(dir, loose[0]!) : undefined;
 }
 
 /** The path of the file a tokenizer for `path` would be loaded from. */

@@ -663,15 +663,24 @@ function hfBosEos(json: Record<string, unknown>, ids: ReadonlyMap<string, number
   };
   const bos = find('<|begin_of_text|>', '<s>', '<|endoftext|>');
   const eos = find('<|end_of_text|>', '</s>', '<|endoftext|>');
-  const post = JSON.stringify(json.post_processor ?? null);
-  const bosName = bos >= 0 ? [...ids].find(([, i]) => i === bos)?.[0] : undefined;
-  const eosName = eos >= 0 ? [...ids].find(([, i]) => i === eos)?.[0] : undefined;
-  const inSingle = (name: string | undefined): boolean => {
-    if (!name) return false;
-    const single = /"single":\[(.*?)\],"pair"/.exec(post)?.[1] ?? '';
-    return single.includes(JSON.stringify(name));
+  // the TemplateProcessing 'single' template: [SpecialToken <bos>?, Sequence A, SpecialToken <eos>?]
+  let single: unknown[] | undefined;
+  const visit = (node: unknown): void => {
+    if (single !== undefined || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const o = node as Record<string, unknown>;
+    if (o.type === 'TemplateProcessing' && Array.isArray(o.single)) single = o.single;
+    for (const v of Object.values(o)) visit(v);
   };
-  return { bos, eos, addBos: inSingle(bosName), addEos: inSingle(eosName) && bosName !== eosName };
+  visit(json.post_processor);
+  const specialAt = (el: unknown): string | undefined => {
+    const st = (el as { SpecialToken?: { id?: unknown } } | undefined)?.SpecialToken;
+    return typeof st?.id === 'string' ? st.id : undefined;
+  };
+  const first = single ? specialAt(single[0]) : undefined;
+  const last = single && single.length > 1 ? specialAt(single[single.length - 1]) : undefined;
+  const nameOf = (id: number): string | undefined => (id >= 0 ? [...ids].find(([, i]) => i === id)?.[0] : undefined);
+  return { bos, eos, addBos: first !== undefined && first === nameOf(bos), addEos: last !== undefined && last === nameOf(eos) };
 }
 
 function hfPattern(pre: unknown, file: string): string {

@@ -43,6 +43,10 @@ const UNK_SURFACE = utf8(' \u2047 ');
 const EMPTY = new Uint8Array(0);
 const WORD_CACHE_LIMIT = 1 << 16;
 
+function isSpaceOrMeta(c: number): boolean {
+  return c === 0x20 || c === 0x2581;
+}
+
 interface SpmStreamState {
   atStart: boolean;
 }
@@ -185,33 +189,41 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     if (m.removeExtraWhitespaces) text = text.replace(/ +/g, ' ').replace(/^ | $/g, '');
     if (text.length === 0) return;
     if (m.addDummyPrefix && dummyPrefix) text = ' ' + text;
-    if (m.escapeWhitespaces) text = text.replaceAll(' ', SPACE_SYMBOL);
-    if (!this.wordSplitSafe) {
+    if (!this.wordSplitSafe || !m.escapeWhitespaces) {
+      if (m.escapeWhitespaces) text = text.replaceAll(' ', SPACE_SYMBOL);
       this.encodeWord(text, 0, text.length, out);
       return;
     }
-    // Words start at a '▁' that follows a non-'▁'. No mergeable piece contains such a boundary
-    // (checked at load), so no merge crosses it and each word merges independently.
+    // Words start at a '▁' that follows a non-'▁' (in the normalized text, where ' ' is '▁'). No
+    // mergeable piece contains such a boundary (checked at load), so no merge crosses it and each
+    // word merges independently. The raw text is cut directly (' ' and '▁' both count), so that
+    // repeated words are cache hits without normalizing the whole text.
     let start = 0;
+    let prevWs = isSpaceOrMeta(text.charCodeAt(0));
     for (let i = 1; i < text.length; i++) {
-      if (text.charCodeAt(i) === 0x2581 && text.charCodeAt(i - 1) !== 0x2581) {
+      const ws = isSpaceOrMeta(text.charCodeAt(i));
+      if (ws && !prevWs) {
         this.encodeCached(text, start, i, out);
         start = i;
       }
+      prevWs = ws;
     }
     this.encodeCached(text, start, text.length, out);
   }
 
+  /** One raw (not yet normalized) word, through the cache. */
   private encodeCached(text: string, start: number, end: number, out: number[]): void {
     if (end - start > 64) {
-      this.encodeWord(text, start, end, out);
+      const norm = text.slice(start, end).replaceAll(' ', SPACE_SYMBOL);
+      this.encodeWord(norm, 0, norm.length, out);
       return;
     }
     const word = text.slice(start, end);
     let ids = this.wordCache.get(word);
     if (ids === undefined) {
       ids = [];
-      this.encodeWord(word, 0, word.length, ids);
+      const norm = word.replaceAll(' ', SPACE_SYMBOL);
+      this.encodeWord(norm, 0, norm.length, ids);
       if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
       this.wordCache.set(word, ids);
     }
