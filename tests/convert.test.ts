@@ -2,11 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertModel } from '../src/model/convert.js';
+import { convertModel, compareLlamaCppNames } from '../src/model/convert.js';
+import { mixType, useMoreBits } from '../src/model/quant-mix.js';
 import { loadModel } from '../src/model/load.js';
 import { openGguf, ggufValueToJson } from '../src/formats/gguf.js';
 import { SafetensorsFile, writeSafetensorsSharded } from '../src/formats/safetensors.js';
-import { DType } from '../src/tensor/dtype.js';
+import { DType, dtypeName } from '../src/tensor/dtype.js';
 import { dequantize, quantize } from '../src/tensor/quant.js';
 import { asF32, numElements } from '../src/tensor/tensor.js';
 import { halfToFloat, floatToHalf } from '../src/tensor/f16.js';
@@ -120,27 +121,31 @@ test('convert: quantized GGUF holds exactly the reference quantizer blocks; norm
   }
 });
 
-test('convert: tiny-f32.gguf -> q8_0 / q4_0 reproduces llama-quantize\'s files tensor for tensor, key for key', needsShared('golden/quant/tiny-f32.gguf'), async () => {
+test('convert: tiny-f32.gguf -> q8_0 / q4_0 / q4_k_m / q6_k is byte-identical to llama-quantize\'s files', needsShared('golden/quant/tiny-f32.gguf'), async () => {
   const { dir, cleanup } = tempDir('conv');
   try {
-    for (const [type, ref] of [['q8_0', 'tiny-Q8_0.gguf'], ['q4_0', 'tiny-Q4_0.gguf']] as const) {
+    for (const [type, ref] of [['q8_0', 'tiny-Q8_0.gguf'], ['q4_0', 'tiny-Q4_0.gguf'], ['q4_k_m', 'tiny-Q4_K_M.gguf'], ['q6_k', 'tiny-Q6_K.gguf']] as const) {
       const out = join(dir, ref);
       await convertModel(sharedData('golden', 'quant', 'tiny-f32.gguf'), out, { type });
-      const a = openGguf(out);
-      const b = openGguf(sharedData('golden', 'quant', ref));
+      const a = readFileSync(out);
+      const b = readFileSync(sharedData('golden', 'quant', ref));
+      if (Buffer.compare(a, b) === 0) continue;
+      // say where they differ: which tensor or key
+      const x = openGguf(out);
+      const y = openGguf(sharedData('golden', 'quant', ref));
       try {
-        assert.deepEqual(a.tensors.map((t) => t.name).sort(), b.tensors.map((t) => t.name).sort());
-        for (const t of b.tensors) {
-          const x = a.readTensor(t.name);
-          assert.equal(x.type, t.type, `${ref} ${t.name} type`);
-          assert.ok(Buffer.compare(Buffer.from(x.data), Buffer.from(b.readTensor(t).data)) === 0, `${ref} ${t.name} bytes`);
+        for (const t of y.tensors) {
+          const u = x.readTensor(t.name);
+          assert.equal(dtypeName(u.type), dtypeName(t.type), `${ref} ${t.name} type`);
+          assert.ok(Buffer.compare(Buffer.from(u.data), Buffer.from(y.readTensor(t).data)) === 0, `${ref} ${t.name} bytes`);
         }
-        assert.deepEqual([...a.metadata.keys()].sort(), [...b.metadata.keys()].sort(), `${ref} metadata keys`);
-        for (const [k, v] of b.metadata) assert.deepEqual(ggufValueToJson(a.metadata.get(k)!), ggufValueToJson(v), `${ref} ${k}`);
+        assert.deepEqual([...x.metadata.keys()], [...y.metadata.keys()], `${ref} metadata keys and order`);
+        assert.deepEqual(x.tensors.map((t) => t.name), y.tensors.map((t) => t.name), `${ref} tensor order`);
       } finally {
-        a.close();
-        b.close();
+        x.close();
+        y.close();
       }
+      assert.fail(`${ref}: files differ (size ${a.length} vs ${b.length})`);
     }
   } finally {
     cleanup();
@@ -291,4 +296,29 @@ test('convert: a tokenizer.model beside an HF model becomes the same GGUF vocabu
   } finally {
     cleanup();
   }
+});
+
+test('convert: llama-quantize mix rules for a 32-layer model', () => {
+  // use_more_bits(i, 32): the first 4, the last 4, and every third layer from 6 on
+  const more = Array.from({ length: 32 }, (_, i) => i).filter((i) => useMoreBits(i, 32));
+  assert.deepEqual(more, [0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31]);
+  const c = { dim: 4096, nLayers: 32, nHeads: 32, nKvHeads: 32, headDim: 128, ffnDim: 11008, vocabSize: 32000, normEps: 1e-5, ropeTheta: 10000, contextLength: 4096, tiedEmbeddings: false };
+  assert.equal(mixType('q4_k_m', 'wv', 6, c), DType.Q6_K);
+  assert.equal(mixType('q4_k_m', 'wv', 7, c), DType.Q4_K);
+  assert.equal(mixType('q4_k_m', 'w2', 31, c), DType.Q6_K);
+  assert.equal(mixType('q4_k_m', 'wq', 0, c), DType.Q4_K);
+  assert.equal(mixType('q4_k_m', 'output', undefined, c), DType.Q6_K);
+  assert.equal(mixType('q4_k_m', 'tokEmbeddings', undefined, c), DType.Q4_K); // untied: the embedding is not the output
+  assert.equal(mixType('q4_k', 'wv', 3, c), DType.Q5_K);
+  assert.equal(mixType('q4_k', 'wv', 4, c), DType.Q4_K);
+  assert.equal(mixType('q4_k', 'w2', 3, c), DType.Q5_K);
+  assert.equal(mixType('q4_k', 'w2', 4, c), DType.Q4_K);
+  assert.equal(mixType('q8_0', 'output', undefined, c), DType.Q8_0);
+  assert.equal(mixType('f16', 'output', undefined, c), DType.F16);
+  // Llama 2 70B (80 layers, GQA): attn_v gets at least Q5_K
+  const c70 = { ...c, nLayers: 80, nHeads: 64, nKvHeads: 8, dim: 8192 };
+  assert.equal(mixType('q4_k_m', 'wv', 11, c70), DType.Q5_K); // layer 11 of 80 is not a "more bits" layer: Q4_K, raised to Q5_K
+  assert.equal(mixType('q4_k_m', 'wv', 7, c70), DType.Q6_K);
+  assert.equal(mixType('q4_0', 'wv', 7, c70), DType.Q4_0);
+  assert.deepEqual([compareLlamaCppNames('output_norm.weight', 'blk.0.attn_q.weight') < 0, compareLlamaCppNames('blk.2.ffn_up.weight', 'blk.10.attn_k.weight') < 0], [true, true]);
 });

@@ -25,9 +25,11 @@ import type { LlamaConfig } from './config.js';
 import { openModelLazy, type LazyModel, type LazyWeight } from './load.js';
 import { nameOf, permuteToHf } from './names.js';
 import { llama3RopeFactors } from './rope-factors.js';
+import { FILE_TYPES, mixType, type FileTypeName } from './quant-mix.js';
 
-export const CONVERT_TYPES = { f32: DType.F32, f16: DType.F16, bf16: DType.BF16, q8_0: DType.Q8_0, q4_0: DType.Q4_0, q4_k: DType.Q4_K, q6_k: DType.Q6_K } as const;
-export type ConvertType = keyof typeof CONVERT_TYPES;
+/** --type values: llama.cpp file types (q4_k is llama.cpp's Q4_K_S mix, q4_k_m its Q4_K_M mix). */
+export const CONVERT_TYPES = FILE_TYPES;
+export type ConvertType = FileTypeName;
 export type ConvertFormat = 'gguf' | 'safetensors';
 
 export interface ConvertOptions {
@@ -133,6 +135,19 @@ function tokenizerKeys(m: LazyModel, tokenizerPath: string | undefined, log: (s:
   return [[TOKENIZER.MODEL, gv.str(TOKENIZER_MODEL.NONE)]];
 }
 
+function layerOf(name: string): number {
+  const m = /^blk\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) : -1;
+}
+
+/** llama.cpp's tensor order: by layer (global tensors first), then by name. */
+export function compareLlamaCppNames(a: string, b: string): number {
+  const la = layerOf(a);
+  const lb = layerOf(b);
+  if (la !== lb) return la - lb;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** A weight converted to `to` (and renamed) when the writer asks for its bytes. */
 function lazyConverted(w: LazyWeight, to: DType, name: string, post?: (t: HostTensor) => HostTensor): LazyTensor {
   return {
@@ -146,20 +161,16 @@ function lazyConverted(w: LazyWeight, to: DType, name: string, post?: (t: HostTe
   };
 }
 
-function toGguf(m: LazyModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void): ConvertResult {
+function toGguf(m: LazyModel, out: string, ft: FileTypeName | undefined, tokenizerPath: string | undefined, log: (s: string) => void): ConvertResult {
   const tensors: (LazyTensor | HostTensor)[] = [];
   let anyQuant = false;
   const mainTypes = new Map<DType, number>();
-  // llama-quantize's rule for the output matrix (token_embd when tied): it gets Q6_K unless the
-  // target is already at least 8 bits. Following it makes our q4_0 / q4_k files match llama.cpp's.
-  const outputKey = m.config.tiedEmbeddings ? 'tokEmbeddings' : 'output';
-  const lowBits = type !== undefined && dtypeInfo(type).quantized && type !== DType.Q8_0;
   for (const w of m.weights) {
     const name = nameOf('gguf', w.key, w.layer)!;
     let to: DType;
     if (w.shape.length < 2) to = DType.F32;
-    else if (type === undefined) to = w.type;
-    else to = fitType(lowBits && w.key === outputKey ? DType.Q6_K : type, w.shape[w.shape.length - 1]!, name, log);
+    else if (ft === undefined) to = w.type;
+    else to = fitType(mixType(ft, w.key, w.layer, m.config), w.shape[w.shape.length - 1]!, name, log);
     if (dtypeInfo(to).quantized) anyQuant = true;
     if (w.shape.length >= 2) mainTypes.set(to, (mainTypes.get(to) ?? 0) + 1);
     tensors.push(lazyConverted(w, to, name));
@@ -169,26 +180,43 @@ function toGguf(m: LazyModel, out: string, type: DType | undefined, tokenizerPat
   if (!m.weights.some((w) => w.key === 'ropeFreqs') && c.ropeScaling?.type === 'llama3') {
     tensors.push(makeTensor(nameOf('gguf', 'ropeFreqs', undefined)!, DType.F32, [c.headDim / 2], new Uint8Array(llama3RopeFactors(c.headDim, c.ropeTheta, c.ropeScaling).buffer)));
   }
+  // llama-quantize writes tensors in its loader's order: global tensors first, then by layer, each
+  // group by name (llama.cpp weight_name_comparer). GGUF -> GGUF conversions keep that order.
+  if (m.format === 'gguf') tensors.sort((a, b) => compareLlamaCppNames(a.name, b.name));
   const dominant = [...mainTypes].sort((a, b) => b[1] - a[1])[0]?.[0] ?? DType.F32;
+  // the requested file type; without --type a GGUF source keeps its own, others are named by their main type
+  const sourceFileType = m.format === 'gguf' && typeof m.metadata[GENERAL.FILE_TYPE] === 'number' ? (m.metadata[GENERAL.FILE_TYPE] as number) : undefined;
+  const fileType = ft !== undefined ? FILE_TYPES[ft].fileType : (sourceFileType ?? FILE_TYPE[dominant]);
+  const llama = new Map(llamaKeys(c));
   const metadata = new Map<string, GgufValue>();
-  metadata.set(GENERAL.ARCHITECTURE, gv.str('llama'));
-  metadata.set(GENERAL.NAME, gv.str(modelName(m)));
   if (m.format === 'gguf') {
-    // keep descriptive general.* keys (author, license, ...) from a GGUF source
+    // llama-quantize's layout: every key of the source in its order (llama.* values are the ones the
+    // config came from), then general.quantization_version and general.file_type moved to the end.
     const g = openGguf(m.path);
     try {
       for (const [k, v] of g.metadata) {
-        if (k.startsWith('general.') && !metadata.has(k) && k !== GENERAL.FILE_TYPE && k !== GENERAL.QUANTIZATION_VERSION && k !== GENERAL.ALIGNMENT) metadata.set(k, v);
+        if (k === GENERAL.FILE_TYPE || k === GENERAL.QUANTIZATION_VERSION || k === GENERAL.ALIGNMENT) continue;
+        if (k.startsWith('tokenizer.') && tokenizerPath !== undefined) continue; // replaced by the given tokenizer
+        metadata.set(k, llama.get(k) ?? v);
       }
     } finally {
       g.close();
     }
+    for (const [k, v] of llama) if (!metadata.has(k)) metadata.set(k, v);
+    if (tokenizerPath !== undefined || ![...metadata.keys()].some((k) => k.startsWith('tokenizer.'))) {
+      for (const [k, v] of tokenizerKeys(m, tokenizerPath, log)) metadata.set(k, v);
+    }
+    if (anyQuant) metadata.set(GENERAL.QUANTIZATION_VERSION, gv.u32(GGML_QUANT_VERSION));
+    if (fileType !== undefined) metadata.set(GENERAL.FILE_TYPE, gv.u32(fileType));
+  } else {
+    // gguf-py's order (convert_hf_to_gguf.py): general, llama.*, file type, tokenizer
+    metadata.set(GENERAL.ARCHITECTURE, gv.str('llama'));
+    metadata.set(GENERAL.NAME, gv.str(modelName(m)));
+    for (const [k, v] of llama) metadata.set(k, v);
+    if (fileType !== undefined) metadata.set(GENERAL.FILE_TYPE, gv.u32(fileType));
+    if (anyQuant) metadata.set(GENERAL.QUANTIZATION_VERSION, gv.u32(GGML_QUANT_VERSION));
+    for (const [k, v] of tokenizerKeys(m, tokenizerPath, log)) metadata.set(k, v);
   }
-  for (const [k, v] of llamaKeys(c)) metadata.set(k, v);
-  const ft = FILE_TYPE[dominant];
-  if (ft !== undefined) metadata.set(GENERAL.FILE_TYPE, gv.u32(ft));
-  if (anyQuant) metadata.set(GENERAL.QUANTIZATION_VERSION, gv.u32(GGML_QUANT_VERSION));
-  for (const [k, v] of tokenizerKeys(m, tokenizerPath, log)) metadata.set(k, v);
   const bytes = writeGguf(out, { metadata, tensors });
   return { format: 'gguf', files: [out], bytes, tensors: tensors.map((t) => ({ name: t.name, type: dtypeName(t.type), shape: t.shape })) };
 }
@@ -293,16 +321,16 @@ function toSafetensors(m: LazyModel, out: string, type: DType | undefined, token
 export async function convertModel(input: string, output: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
   const format = outputFormat(output, opts.format);
   const log = opts.log ?? (() => {});
-  const type = opts.type !== undefined ? CONVERT_TYPES[opts.type] : undefined;
-  if (opts.type !== undefined && type === undefined) throw new UsageError(`unknown --type ${opts.type}`, `types: ${Object.keys(CONVERT_TYPES).join(', ')}`);
+  if (opts.type !== undefined && !(opts.type in FILE_TYPES)) throw new UsageError(`unknown --type ${opts.type}`, `types: ${Object.keys(FILE_TYPES).join(', ')}`);
+  const ft = opts.type;
   // Weights stay on disk until the writer asks for them: one tensor (and its converted copy) in memory at a time.
   const m = await openModelLazy(input, { tokenizerPath: opts.tokenizerPath });
   try {
     if (format === 'gguf') {
       if (!existsSync(dirname(output))) mkdirSync(dirname(output), { recursive: true });
-      return toGguf(m, output, type, m.tokenizerPath, log);
+      return toGguf(m, output, ft, m.tokenizerPath, log);
     }
-    return toSafetensors(m, output, type, m.tokenizerPath, log);
+    return toSafetensors(m, output, ft !== undefined ? FILE_TYPES[ft].base : undefined, m.tokenizerPath, log);
   } finally {
     m.close();
   }

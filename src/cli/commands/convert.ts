@@ -7,7 +7,7 @@ import type { Command } from '../command.js';
 const spec: CommandSpec = {
   name: 'convert',
   summary: 'convert a model to GGUF (optionally quantized) or to Hugging Face safetensors',
-  usage: 'IN OUT [--type f32|f16|bf16|q8_0|q4_0|q4_k|q6_k] [--format gguf|safetensors] [--tokenizer FILE]',
+  usage: 'IN OUT [--type f32|f16|bf16|q8_0|q4_0|q4_k|q4_k_m|q6_k] [--format gguf|safetensors] [--tokenizer FILE]',
   options: {
     type: { kind: 'string', arg: 'TYPE', help: `type of the 2-D weights: ${Object.keys(CONVERT_TYPES).join(', ')} (default: keep each tensor's type)` },
     format: { kind: 'string', arg: 'FMT', help: 'gguf or safetensors (default: from OUT: *.gguf -> gguf, *.safetensors or a directory -> safetensors)' },
@@ -15,8 +15,10 @@ const spec: CommandSpec = {
   },
   details: [
     'IN: a .gguf file, an HF folder (config.json + model.safetensors[.index.json]), a Meta folder',
-    '(params.json + consolidated.NN.pth) or a llama2.c .bin. Norms stay F32 in GGUF; a type whose',
-    'blocks do not divide a row falls back (Q4_K -> Q5_0, Q6_K -> Q8_0, then F16) with a notice.',
+    '(params.json + consolidated.NN.pth) or a llama2.c .bin. Quantized types follow llama-quantize\'s',
+    'per-tensor rules (q4_k = its Q4_K_S mix, q4_k_m = Q4_K_M; the output matrix gets Q6_K below 8',
+    'bits). Norms stay F32; a type whose blocks do not divide a row falls back (Q4_K -> Q5_0,',
+    'Q6_K -> Q8_0, then F16) with a notice.',
     '',
     'examples:',
     '  llama convert Llama-2-7b/ llama-2-7b-q8_0.gguf --type q8_0',
