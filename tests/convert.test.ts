@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { convertModel, compareLlamaCppNames } from '../src/model/convert.js';
 import { mixType, useMoreBits } from '../src/model/quant-mix.js';
@@ -121,7 +122,7 @@ test('convert: quantized GGUF holds exactly the reference quantizer blocks; norm
   }
 });
 
-test('convert: tiny-f32.gguf -> q8_0 / q4_0 / q4_k_m / q6_k is byte-identical to llama-quantize\'s files', needsShared('golden/quant/tiny-f32.gguf'), async () => {
+test('convert: tiny-f32.gguf -> q8_0 / q4_0 / q4_k_m / q6_k / f16 is byte-identical to llama-quantize\'s files', needsShared('golden/quant/tiny-f32.gguf'), async () => {
   const { dir, cleanup } = tempDir('conv');
   try {
     for (const [type, ref] of [['q8_0', 'tiny-Q8_0.gguf'], ['q4_0', 'tiny-Q4_0.gguf'], ['q4_k_m', 'tiny-Q4_K_M.gguf'], ['q6_k', 'tiny-Q6_K.gguf']] as const) {
@@ -147,6 +148,12 @@ test('convert: tiny-f32.gguf -> q8_0 / q4_0 / q4_k_m / q6_k is byte-identical to
       }
       assert.fail(`${ref}: files differ (size ${a.length} vs ${b.length})`);
     }
+    // tiny-F16.gguf is not shipped; golden/quant/README.md gives its size and SHA-256
+    const f16 = join(dir, 'tiny-F16.gguf');
+    await convertModel(sharedData('golden', 'quant', 'tiny-f32.gguf'), f16, { type: 'f16' });
+    const bytes = readFileSync(f16);
+    assert.equal(bytes.length, 20_522_176);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), 'b0fb9081c0f91c7874961f77058fd32c23449d30a37852ce58b46b968c631f55');
   } finally {
     cleanup();
   }

@@ -206,7 +206,8 @@ function toGguf(m: LazyModel, out: string, ft: FileTypeName | undefined, tokeniz
     if (tokenizerPath !== undefined || ![...metadata.keys()].some((k) => k.startsWith('tokenizer.'))) {
       for (const [k, v] of tokenizerKeys(m, tokenizerPath, log)) metadata.set(k, v);
     }
-    if (anyQuant) metadata.set(GENERAL.QUANTIZATION_VERSION, gv.u32(GGML_QUANT_VERSION));
+    // llama-quantize stamps the quantization version on every file it writes, F16 ones included
+    if (anyQuant || ft !== undefined) metadata.set(GENERAL.QUANTIZATION_VERSION, gv.u32(GGML_QUANT_VERSION));
     if (fileType !== undefined) metadata.set(GENERAL.FILE_TYPE, gv.u32(fileType));
   } else {
     // gguf-py's order (convert_hf_to_gguf.py): general, llama.*, file type, tokenizer
