@@ -3,12 +3,16 @@
 // carried along: for GGUF, `tokenizer.*` keys are copied from a GGUF source or generated from a
 // tokenizer file beside the model; for HF, the tokenizer file is copied.
 //
-// Tensor types (--type): 2-D weights are converted to the requested type, except that below 8 bits
-// the output matrix (token_embd when tied) gets Q6_K, as llama-quantize does; 1-D weights (norms,
-// rope_freqs) stay F32 in GGUF, as llama.cpp keeps them. A type whose block does not divide a row
-// falls back as llama.cpp's quantizer does for K-quants (Q4_K -> Q5_0, Q6_K -> Q8_0: 32-value
-// blocks), and to F16 when not even 32 divides the row, with a logged notice. Without --type every
-// tensor keeps its type when the target can store it (quantized tensors become F32 in safetensors).
+// Tensor types (--type): a llama.cpp file type. Each 2-D weight gets the type llama-quantize would
+// give it (quant-mix.ts: the output matrix gets Q6_K below 8 bits, Q4_K_M raises some attn_v and
+// ffn_down layers, ...); 1-D weights (norms, rope_freqs) stay F32 in GGUF, as llama.cpp keeps them.
+// A type whose block does not divide a row falls back as llama.cpp does for K-quants (Q4_K -> Q5_0,
+// Q6_K -> Q8_0: 32-value blocks), and to F16 when not even 32 divides the row, with a logged notice.
+// Without --type every tensor keeps its type when the target can store it (quantized tensors become
+// F32 in safetensors). A GGUF -> GGUF conversion also keeps llama-quantize's key and tensor order,
+// so its output is byte-identical to llama-quantize's (checked on golden/quant).
+//
+// Weights are read lazily: the writers pull one tensor at a time, so a model is never in memory twice.
 import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { LlamaError, UsageError } from '../errors.js';
