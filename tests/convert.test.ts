@@ -32,7 +32,7 @@ function metadataOf(path: string): Record<string, unknown> {
 }
 
 for (const m of MODELS) {
-  test(`convert: ${m} Meta .pth -> GGUF f32 reads back identical, with gguf-py's llama.* metadata`, needsShared('golden', m), async () => {
+  test(`convert: ${m} Meta .pth and HF -> GGUF f32 read back identical, byte for byte gguf-py's file`, needsShared('golden', m), async () => {
     const { dir, cleanup } = tempDir('conv');
     try {
       const src = await loadModel(GOLDEN(m, 'consolidated.00.pth'));
@@ -56,6 +56,11 @@ for (const m of MODELS) {
       g.close();
       o.close();
       assert.deepEqual(readdirSync(dir), ['model.gguf']); // no temp files left behind
+      // in fact the whole file is the one gguf-py wrote, from the Meta files and from the HF files
+      assert.ok(Buffer.compare(readFileSync(out), readFileSync(GOLDEN(m, 'model-f32.gguf'))) === 0, 'Meta -> GGUF differs from gguf-py\'s file');
+      const fromHf = join(dir, 'from-hf.gguf');
+      await convertModel(GOLDEN(m), fromHf, { type: 'f32' });
+      assert.ok(Buffer.compare(readFileSync(fromHf), readFileSync(GOLDEN(m, 'model-f32.gguf'))) === 0, 'HF -> GGUF differs from gguf-py\'s file');
     } finally {
       cleanup();
     }

@@ -89,9 +89,15 @@ const FILE_TYPE: Partial<Record<DType, LlamaFileType>> = {
   [DType.Q6_K]: LlamaFileType.MOSTLY_Q6_K,
 };
 
+/**
+ * general.name: the source's own name if it has one, else (as convert_hf_to_gguf.py does) the model
+ * folder's name for HF/Meta checkpoints, the file's stem for single-file formats.
+ */
 function modelName(m: LazyModel): string {
   const n = m.metadata[GENERAL.NAME] ?? m.metadata._name_or_path;
   if (typeof n === 'string' && n !== '') return n;
+  const isDir = existsSync(m.path) && statSync(m.path).isDirectory();
+  if (m.format === 'safetensors' || m.format === 'meta') return basename(isDir ? m.path : dirname(m.path)) || 'model';
   return basename(m.path).replace(/\.(gguf|safetensors|bin|pth)$/, '') || 'model';
 }
 
@@ -214,12 +220,13 @@ function toGguf(m: LazyModel, out: string, ft: FileTypeName | undefined, tokeniz
     if (anyQuant || ft !== undefined) metadata.set(GENERAL.QUANTIZATION_VERSION, gv.u32(GGML_QUANT_VERSION));
     if (fileType !== undefined) metadata.set(GENERAL.FILE_TYPE, gv.u32(fileType));
   } else {
-    // gguf-py's order (convert_hf_to_gguf.py): general, llama.*, file type, tokenizer
+    // gguf-py's order (GGUFWriter as convert_hf_to_gguf.py drives it): general.*, llama.*, tokenizer.*
     metadata.set(GENERAL.ARCHITECTURE, gv.str('llama'));
+    metadata.set(GENERAL.TYPE, gv.str('model'));
     metadata.set(GENERAL.NAME, gv.str(modelName(m)));
-    for (const [k, v] of llama) metadata.set(k, v);
     if (fileType !== undefined) metadata.set(GENERAL.FILE_TYPE, gv.u32(fileType));
     if (anyQuant) metadata.set(GENERAL.QUANTIZATION_VERSION, gv.u32(GGML_QUANT_VERSION));
+    for (const [k, v] of llama) metadata.set(k, v);
     for (const [k, v] of tokenizerKeys(m, tokenizerPath, log)) metadata.set(k, v);
   }
   const bytes = writeGguf(out, { metadata, tensors });
