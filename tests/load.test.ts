@@ -140,6 +140,25 @@ for (const embSplit of [1, 0] as const) {
   });
 }
 
+test('load: a Meta checkpoint without output.weight is read as tied', needsShared('golden/llama1-tiny'), async () => {
+  const { dir, cleanup } = tempDir('meta');
+  try {
+    const src = PthFile.open(GOLDEN('llama1-tiny', 'consolidated.00.pth'));
+    const tensors = [...src.tensors.keys()].filter((n) => n !== 'output.weight').map((n) => {
+      const t = src.readTensor(n);
+      return { name: n, storageType: 'FloatStorage' as const, shape: [...t.shape], data: t.data };
+    });
+    src.close();
+    writeFileSync(join(dir, 'consolidated.00.pth'), torchSaveContiguous('consolidated.00', tensors));
+    copyFileSync(GOLDEN('llama1-tiny', 'params.json'), join(dir, 'params.json'));
+    const m = await loadModel(dir);
+    assert.equal(m.config.tiedEmbeddings, true);
+    assert.equal(m.weights.output, undefined);
+  } finally {
+    cleanup();
+  }
+});
+
 test('load: concatTensors joins along dim 0 and dim 1', () => {
   const a = f32Tensor('a', [2, 2], new Float32Array([1, 2, 3, 4]));
   const b = f32Tensor('b', [2, 1], new Float32Array([5, 6]));

@@ -423,7 +423,7 @@ function open(d: DetectedModel): Opened {
         const shard0 = shards[0]!.tensors.get(embd)!.shape;
         // the vocabulary is the embedding's row count (summed over shards when split by vocabulary)
         const vocab = shard0.length === 2 && shard0[1] === dim ? shards.reduce((a, s) => a + s.tensors.get(embd)!.shape[0]!, 0) : shard0[0]!;
-        const config = validateConfig(configFromMeta(params, d.configFile!, vocab), d.configFile!);
+        const config = validateConfig(configFromMeta(params, d.configFile!, vocab, reader.has('output')), d.configFile!);
         return { config, reader, format: 'meta', file: d.files[0]!, metadata: params };
       } catch (e) {
         for (const s of shards) s.close();
