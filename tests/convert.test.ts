@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { convertModel, compareLlamaCppNames } from '../src/model/convert.js';
@@ -246,7 +246,6 @@ test('convert: Llama 3.1 rope scaling becomes rope_freqs.weight in GGUF and rope
     const cfgPath = join(hf, 'config.json');
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
     const scaling = { factor: 8, high_freq_factor: 4, low_freq_factor: 1, original_max_position_embeddings: 8192, rope_type: 'llama3' };
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(cfgPath, JSON.stringify({ ...cfg, rope_theta: 500000, rope_scaling: scaling }));
     const out = join(dir, 'l3.gguf');
     await convertModel(hf, out);
@@ -277,6 +276,11 @@ test('convert: CLI writes atomically and reports usage errors', needsShared('gol
     assert.equal(runCli(['convert', GOLDEN('llama1-tiny', 'model-f32.gguf'), out, '--type', 'q3_x']).status, 2);
     assert.equal(runCli(['convert', GOLDEN('llama1-tiny', 'model-f32.gguf')]).status, 2);
     assert.equal(runCli(['convert', GOLDEN('llama1-tiny', 'model-f32.gguf'), join(dir, 'x.safetensors'), '--type', 'q8_0']).status, 2);
+    const blocker = join(dir, 'a-file');
+    writeFileSync(blocker, 'x');
+    const blocked = runCli(['convert', GOLDEN('llama1-tiny', 'model-f32.gguf'), join(blocker, 'sub', 'm.gguf')]);
+    assert.equal(blocked.status, 1);
+    assert.match(blocked.stderr, /FILE_WRITE.*cannot create the output folder/);
     const missing = runCli(['convert', join(dir, 'nope.gguf'), join(dir, 'y.gguf')]);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /MODEL_NOT_FOUND/);

@@ -53,6 +53,14 @@ export interface ConvertResult {
   readonly tensors: readonly { name: string; type: string; shape: readonly number[] }[];
 }
 
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new LlamaError('FILE_WRITE', `cannot create the output folder: ${(e as Error).message}`, { file: dir });
+  }
+}
+
 /** Output format from --format or OUT: *.gguf -> gguf; *.safetensors or a directory -> safetensors. */
 export function outputFormat(out: string, format?: ConvertFormat): ConvertFormat {
   if (format) return format;
@@ -286,7 +294,7 @@ function toSafetensors(m: LazyModel, out: string, type: DType | undefined, token
   const file = out.endsWith('.safetensors') ? out : join(out, 'model.safetensors');
   const dir = dirname(file);
   if (type !== undefined && dtypeInfo(type).quantized) throw new UsageError(`safetensors cannot store ${dtypeName(type)}`, 'use --type f32, f16 or bf16, or write GGUF');
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   const c = m.config;
   const ropeScaling = ropeScalingFromFactors(m);
   const tensors: TensorToWrite[] = [];
@@ -339,7 +347,7 @@ export async function convertModel(input: string, output: string, opts: ConvertO
   const m = await openModelLazy(input, { tokenizerPath: opts.tokenizerPath });
   try {
     if (format === 'gguf') {
-      if (!existsSync(dirname(output))) mkdirSync(dirname(output), { recursive: true });
+      makeDir(dirname(output));
       return toGguf(m, output, ft, m.tokenizerPath, log);
     }
     return toSafetensors(m, output, ft !== undefined ? FILE_TYPES[ft].base : undefined, m.tokenizerPath, log);
