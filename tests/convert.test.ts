@@ -215,7 +215,11 @@ test('convert: stories260K.bin -> GGUF embeds its tokenizer and reads back ident
   try {
     const bin = sharedData('models', 'stories260K', 'stories260K.bin');
     const out = join(dir, 'stories.gguf');
-    await convertModel(bin, out);
+    const ticks: [number, number][] = [];
+    await convertModel(bin, out, { progress: (d, t) => ticks.push([d, t]) });
+    assert.equal(ticks.length, 1 + 5 * 9 + 1); // one per tensor
+    assert.deepEqual(ticks[ticks.length - 1], [1_056_540 - 28 - 2 * 512 * 4 * 4, 1_056_540 - 28 - 2 * 512 * 4 * 4]);
+    assert.ok(ticks.every(([d], i) => i === 0 || d > ticks[i - 1]![0]));
     const src = await loadModel(bin);
     const back = await loadModel(out);
     assert.deepEqual(back.config, src.config);

@@ -43,6 +43,8 @@ export interface ConvertOptions {
   readonly tokenizerPath?: string | undefined;
   /** notices (fallback types, dropped metadata) go here; default: nowhere */
   readonly log?: ((msg: string) => void) | undefined;
+  /** called after each tensor is written: source bytes done so far, and in total */
+  readonly progress?: ((doneBytes: number, totalBytes: number) => void) | undefined;
 }
 
 export interface ConvertResult {
@@ -166,20 +168,25 @@ export function compareLlamaCppNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Counts source bytes as the writers pull tensors, for a progress display. */
+type Tick = (bytes: number) => void;
+
 /** A weight converted to `to` (and renamed) when the writer asks for its bytes. */
-function lazyConverted(w: LazyWeight, to: DType, name: string, post?: (t: HostTensor) => HostTensor): LazyTensor {
+function lazyConverted(w: LazyWeight, to: DType, name: string, tick: Tick, post?: (t: HostTensor) => HostTensor): LazyTensor {
   return {
     name,
     type: to,
     shape: w.shape,
     read: () => {
       const t = convertTensor(w.read(), to, name);
-      return (post ? post(t) : t).data;
+      const out = (post ? post(t) : t).data;
+      tick(w.bytes);
+      return out;
     },
   };
 }
 
-function toGguf(m: LazyModel, out: string, ft: FileTypeName | undefined, tokenizerPath: string | undefined, log: (s: string) => void): ConvertResult {
+function toGguf(m: LazyModel, out: string, ft: FileTypeName | undefined, tokenizerPath: string | undefined, log: (s: string) => void, tick: Tick): ConvertResult {
   const tensors: (LazyTensor | HostTensor)[] = [];
   let anyQuant = false;
   const mainTypes = new Map<DType, number>();
@@ -191,7 +198,7 @@ function toGguf(m: LazyModel, out: string, ft: FileTypeName | undefined, tokeniz
     else to = fitType(mixType(ft, w.key, w.layer, m.config), w.shape[w.shape.length - 1]!, name, log);
     if (dtypeInfo(to).quantized) anyQuant = true;
     if (w.shape.length >= 2) mainTypes.set(to, (mainTypes.get(to) ?? 0) + 1);
-    tensors.push(lazyConverted(w, to, name));
+    tensors.push(lazyConverted(w, to, name, tick));
   }
   // Llama 3.1 scaling from an HF/Meta config becomes rope_freqs.weight, as llama.cpp's converter does.
   const c = m.config;
@@ -290,7 +297,7 @@ function ropeScalingFromFactors(m: LazyModel): LlamaConfig['ropeScaling'] {
   throw new LlamaError('FORMAT_UNSUPPORTED', 'rope_freqs.weight holds RoPE factors that are not the standard Llama 3.1 scaling; config.json cannot express them', { file: m.path, hint: 'convert to GGUF instead' });
 }
 
-function toSafetensors(m: LazyModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void): ConvertResult {
+function toSafetensors(m: LazyModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void, tick: Tick): ConvertResult {
   const file = out.endsWith('.safetensors') ? out : join(out, 'model.safetensors');
   const dir = dirname(file);
   if (type !== undefined && dtypeInfo(type).quantized) throw new UsageError(`safetensors cannot store ${dtypeName(type)}`, 'use --type f32, f16 or bf16, or write GGUF');
@@ -306,7 +313,7 @@ function toSafetensors(m: LazyModel, out: string, type: DType | undefined, token
     if (dtypeInfo(to).quantized) to = DType.F32;
     const permute = w.key === 'wq' ? (t: HostTensor) => permuteToHf(t, c.nHeads) : w.key === 'wk' ? (t: HostTensor) => permuteToHf(t, c.nKvHeads) : undefined;
     types.set(to, (types.get(to) ?? 0) + 1);
-    tensors.push(lazyConverted(w, to, name, permute));
+    tensors.push(lazyConverted(w, to, name, tick, permute));
   }
   const dominant = [...types].sort((a, b) => b[1] - a[1])[0]?.[0] ?? DType.F32;
   const bytes = writeSafetensors(file, tensors, { format: 'pt' });
@@ -345,12 +352,17 @@ export async function convertModel(input: string, output: string, opts: ConvertO
   const ft = opts.type;
   // Weights stay on disk until the writer asks for them: one tensor (and its converted copy) in memory at a time.
   const m = await openModelLazy(input, { tokenizerPath: opts.tokenizerPath });
+  let done = 0;
+  const tick: Tick = (bytes) => {
+    done += bytes;
+    opts.progress?.(done, m.weightBytes);
+  };
   try {
     if (format === 'gguf') {
       makeDir(dirname(output));
-      return toGguf(m, output, ft, m.tokenizerPath, log);
+      return toGguf(m, output, ft, m.tokenizerPath, log, tick);
     }
-    return toSafetensors(m, output, ft !== undefined ? FILE_TYPES[ft].base : undefined, m.tokenizerPath, log);
+    return toSafetensors(m, output, ft !== undefined ? FILE_TYPES[ft].base : undefined, m.tokenizerPath, log, tick);
   } finally {
     m.close();
   }

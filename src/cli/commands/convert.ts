@@ -35,12 +35,16 @@ export const command: Command = {
     if (type !== undefined && !(type in CONVERT_TYPES)) throw new UsageError(`unknown --type ${type}`, `types: ${Object.keys(CONVERT_TYPES).join(', ')}`);
     const format = str(args, 'format');
     if (format !== undefined && format !== 'gguf' && format !== 'safetensors') throw new UsageError(`unknown --format ${format}`, 'formats: gguf, safetensors');
+    const tty = process.stderr.isTTY === true;
     const r = await convertModel(input, output, {
       type: type as ConvertType | undefined,
       format: format as ConvertFormat | undefined,
       tokenizerPath: str(args, 'tokenizer'),
-      log: (m) => process.stderr.write(`convert: ${m}\n`),
+      log: (m) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}convert: ${m}\n`),
+      // a progress line only when stderr is a terminal
+      progress: tty ? (done, total) => process.stderr.write(`\r\x1b[Kconvert: ${((100 * done) / Math.max(total, 1)).toFixed(0)}% of ${(total / 1e6).toFixed(0)} MB`) : undefined,
     });
+    if (tty) process.stderr.write('\r\x1b[K');
     const counts = new Map<string, number>();
     for (const t of r.tensors) counts.set(t.type, (counts.get(t.type) ?? 0) + 1);
     process.stderr.write(`convert: ${r.tensors.length} tensors (${[...counts].map(([k, v]) => `${v} ${k}`).join(', ')}), ${r.bytes} bytes of ${r.format}\n`);
