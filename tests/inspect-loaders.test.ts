@@ -103,3 +103,21 @@ test('llama inspect: a Meta folder lists every shard\'s tensors', () => {
     cleanup();
   }
 });
+
+for (const [file, vocab, kind] of [
+  ['tokenizer/llama2/tokenizer.model', 32000, 'sentencepiece model (protobuf)'],
+  ['tokenizer/llama2/tokenizer.bin', 32000, 'llama2.c tokenizer.bin'],
+  ['tokenizer/llama3/tokenizer.model', 128256, 'tiktoken BPE ranks'],
+  ['models/stories260K/tok512.bin', 512, 'llama2.c tokenizer.bin'],
+] as const) {
+  test(`llama inspect: tokenizer file ${file}`, needsShared(file), () => {
+    const r = runCli(['inspect', sharedData(file), '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { format: string; kind: string; metadata: Record<string, unknown>; tensors: unknown[] };
+    assert.equal(j.format, 'tokenizer');
+    assert.equal(j.kind, kind);
+    assert.equal(j.metadata.vocab_size, vocab);
+    assert.deepEqual((j.metadata.tokens as { length: number }).length, vocab);
+    assert.equal(j.tensors.length, 0);
+  });
+}
