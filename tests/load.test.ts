@@ -7,6 +7,8 @@ import { PthFile } from '../src/formats/pth.js';
 import { SafetensorsFile, writeSafetensors } from '../src/formats/safetensors.js';
 import { permuteToHf, unpermuteHf, metaShardSplit } from '../src/model/names.js';
 import { shortestFloat32 } from '../src/model/config-sources.js';
+import { openGguf, type GgufValue } from '../src/formats/gguf.js';
+import { gv, writeGguf } from '../src/formats/gguf-write.js';
 import { asF32, f32Tensor } from '../src/tensor/tensor.js';
 import { needsShared, sharedData } from './helpers/shared.js';
 import { expectCodeAsync, tempDir } from './helpers/corrupt.js';
@@ -67,6 +69,45 @@ test('load: openModelLazy lists checked weights without reading them; reads equa
     } finally {
       lazy.close();
     }
+  }
+});
+
+test('load: GGUF hyper-parameter edge cases (linear rope scaling, yarn, other architectures, vocab mismatch, tied)', needsShared('golden/llama1-tiny'), async () => {
+  const { dir, cleanup } = tempDir('gguf');
+  try {
+    const g = openGguf(GOLDEN('llama1-tiny', 'model-f32.gguf'));
+    const tensors = g.tensors.map((t) => g.readTensor(t));
+    const base = [...g.metadata];
+    g.close();
+    const variant = async (name: string, edit: (m: Map<string, GgufValue>) => void, drop: string[] = []) => {
+      const md = new Map(base);
+      edit(md);
+      const p = join(dir, `${name}.gguf`);
+      writeGguf(p, { metadata: md, tensors: tensors.filter((t) => !drop.includes(t.name)) });
+      return p;
+    };
+    const lin = await loadModel(await variant('linear', (m) => { m.set('llama.rope.scaling.type', gv.str('linear')); m.set('llama.rope.scaling.factor', gv.f32(4)); }));
+    assert.deepEqual(lin.config.ropeScaling, { type: 'linear', factor: 4 });
+    const none = await loadModel(await variant('none', (m) => m.set('llama.rope.scaling.type', gv.str('none'))));
+    assert.equal(none.config.ropeScaling, undefined);
+    await expectCodeAsync(async () => loadModel(await variant('yarn', (m) => m.set('llama.rope.scaling.type', gv.str('yarn')))), 'FORMAT_UNSUPPORTED');
+    await expectCodeAsync(async () => loadModel(await variant('gpt2', (m) => m.set('general.architecture', gv.str('gpt2')))), 'FORMAT_UNSUPPORTED');
+    await expectCodeAsync(async () => loadModel(await variant('vocab', (m) => m.set('llama.vocab_size', gv.u32(300)))), 'MODEL_CONFIG');
+    await expectCodeAsync(async () => loadModel(await variant('heads', (m) => m.set('llama.attention.head_count_kv', gv.u32(3)))), 'MODEL_CONFIG');
+    await expectCodeAsync(async () => loadModel(await variant('noblocks', (m) => m.delete('llama.block_count'))), 'FORMAT_CORRUPT');
+    await expectCodeAsync(async () => loadModel(await variant('missing', () => {}, ['blk.1.ffn_up.weight'])), 'TENSOR_MISSING');
+    const tied = await loadModel(await variant('tied', () => {}, ['output.weight']));
+    assert.equal(tied.config.tiedEmbeddings, true);
+    assert.equal(tied.weights.output, undefined);
+    // Llama 3.1 factors ride along as weights.ropeFreqs
+    const withFreqs = join(dir, 'rf.gguf');
+    writeGguf(withFreqs, { metadata: new Map(base), tensors: [...tensors, f32Tensor('rope_freqs.weight', [8], new Float32Array([1, 1, 1, 2, 4, 8, 8, 8]))] });
+    const r = await loadModel(withFreqs);
+    assert.deepEqual([...asF32(r.weights.ropeFreqs!)], [1, 1, 1, 2, 4, 8, 8, 8]);
+    writeGguf(withFreqs, { metadata: new Map(base), tensors: [...tensors, f32Tensor('rope_freqs.weight', [7], new Float32Array(7))] });
+    await expectCodeAsync(() => loadModel(withFreqs), 'TENSOR_SHAPE');
+  } finally {
+    cleanup();
   }
 });
 
