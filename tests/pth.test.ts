@@ -102,6 +102,13 @@ test('pth: the pickle VM refuses anything that is not tensor data', () => {
   expectCode(() => unpickle(new Uint8Array([0x80, 2, 0x58, 0xff, 0xff, 0xff, 0x7f, 0x61]), file), 'FORMAT_TRUNCATED', 'huge string length');
   expectCode(() => unpickle(new Uint8Array([0x80, 2, 0x7d]), file), 'FORMAT_TRUNCATED', 'no STOP');
   expectCode(() => unpickle(new Uint8Array([0x80, 2, 0x4b, 1, 0x4b, 2, 0x73, 0x2e]), file), 'FORMAT_CORRUPT', 'setitem on int');
+  // a 1 MB py2 string is data like any other (no stack overflow in decoding it)
+  const big = new Uint8Array(1 + 4 + (1 << 20) + 1);
+  big[0] = 0x54; // BINSTRING
+  new DataView(big.buffer).setInt32(1, 1 << 20, true);
+  big.fill(0x61, 5, 5 + (1 << 20));
+  big[big.length - 1] = 0x2e;
+  assert.equal((unpickle(big, file) as string).length, 1 << 20);
   // a plain dict of ints parses (BININT*, LONG1, SETITEM)
   const ok = unpickle(new Uint8Array([0x80, 2, 0x7d, 0x58, 1, 0, 0, 0, 0x61, 0x8a, 2, 0xff, 0x7f, 0x73, 0x2e]), file);
   assert.ok(ok instanceof PickleDict);

@@ -73,7 +73,12 @@ export function unpickle(bytes: Uint8Array, file: string, what = 'data.pkl'): Pi
       throw corrupt('invalid UTF-8 in a string');
     }
   };
-  const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
+  const latin1 = (b: Uint8Array) => {
+    // in chunks: spreading a long array into one call would overflow the stack
+    let out = '';
+    for (let i = 0; i < b.length; i += 8192) out += String.fromCharCode(...b.subarray(i, i + 8192));
+    return out;
+  };
   const line = () => {
     const end = bytes.indexOf(0x0a, pos);
     if (end < 0) throw new FormatError('FORMAT_TRUNCATED', `${what}: pickle ends inside a GLOBAL name`, { file });
