@@ -109,6 +109,13 @@ test('pth: the pickle VM refuses anything that is not tensor data', () => {
   big.fill(0x61, 5, 5 + (1 << 20));
   big[big.length - 1] = 0x2e;
   assert.equal((unpickle(big, file) as string).length, 1 << 20);
+  // ...and so is a list of 500k items built by one APPENDS
+  const n = 500_000;
+  const many = new Uint8Array(4 + 2 * n);
+  many.set([0x5d, 0x28], 0); // EMPTY_LIST, MARK
+  for (let i = 0; i < n; i++) many.set([0x4b, i & 0xff], 2 + 2 * i); // BININT1
+  many.set([0x65, 0x2e], 2 + 2 * n); // APPENDS, STOP
+  assert.equal((unpickle(many, file) as unknown[]).length, n);
   // a plain dict of ints parses (BININT*, LONG1, SETITEM)
   const ok = unpickle(new Uint8Array([0x80, 2, 0x7d, 0x58, 1, 0, 0, 0, 0x61, 0x8a, 2, 0xff, 0x7f, 0x73, 0x2e]), file);
   assert.ok(ok instanceof PickleDict);

@@ -266,7 +266,7 @@ export function unpickle(bytes: Uint8Array, file: string, what = 'data.pkl'): Pi
         const items = popMark();
         const l = top();
         if (!Array.isArray(l)) throw corrupt('APPENDS to a non-list');
-        l.push(...items);
+        for (const it of items) l.push(it); // not push(...items): a long run would overflow the stack
         break;
       }
       case 0x71: memo.set(u8(), top()); break; // BINPUT
