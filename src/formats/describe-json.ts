@@ -3,9 +3,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { MetadataEntry } from './describe.js';
 
-export function jsonEntries(prefix: string, value: unknown, out: MetadataEntry[] = []): MetadataEntry[] {
+export function jsonEntries(prefix: string, value: unknown, out: MetadataEntry[] = [], depth = 0): MetadataEntry[] {
+  // real configs nest 2-3 levels; deeper objects are shown whole rather than recursed into
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && depth < 8) {
+    for (const [k, v] of Object.entries(value)) jsonEntries(`${prefix}.${k}`, v, out, depth + 1);
+    return out;
+  }
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value)) jsonEntries(`${prefix}.${k}`, v, out);
+    out.push({ key: prefix, type: 'string', value: '(nested object)' });
     return out;
   }
   const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
