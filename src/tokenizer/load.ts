@@ -436,12 +436,13 @@ export function tokenizerFromGgufMetadata(meta: MetaSource, file = '<gguf metada
       throw new FormatError('FORMAT_UNSUPPORTED', `pre-tokenizer '${String(pre)}' is not supported (supported: llama-bpe, default)`, { file });
     }
     const specials = new Map<string, number>();
+    const userDefined = new Map<string, number>();
     const bytes: Uint8Array[] = new Array(n);
     const enc = new TextEncoder();
     for (let i = 0; i < n; i++) {
       const t = types?.[i] ?? PieceType.NORMAL;
       if (t === PieceType.CONTROL || t === PieceType.USER_DEFINED || t === PieceType.UNKNOWN) {
-        specials.set(tokens[i]!, i);
+        (t === PieceType.USER_DEFINED ? userDefined : specials).set(tokens[i]!, i);
         bytes[i] = enc.encode(tokens[i]!);
       } else {
         const b = bytesFromByteLevel(tokens[i]!);
@@ -451,13 +452,14 @@ export function tokenizerFromGgufMetadata(meta: MetaSource, file = '<gguf metada
     }
     const pieceIds = new Map<string, number>();
     tokens.forEach((t, i) => {
-      if (!specials.has(t) && !pieceIds.has(t)) pieceIds.set(t, i);
+      if (!specials.has(t) && !userDefined.has(t) && !pieceIds.has(t)) pieceIds.set(t, i);
     });
     const mergeStrings = asStringArray(get('tokenizer.ggml.merges') ?? [], 'tokenizer.ggml.merges', file);
     const merges = parseMergeList(mergeStrings, pieceIds, file);
     return new BpeTokenizer({
       tokens: bytes,
       specials,
+      userDefined,
       merges,
       pattern,
       ignoreMerges,
@@ -527,7 +529,7 @@ export function tokenizerToGgufMetadata(tok: Tokenizer): Map<string, GgufValue> 
     const types = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       pieces[i] = tok.piece(i);
-      types[i] = tok.isSpecial(i) ? PieceType.CONTROL : PieceType.NORMAL;
+      types[i] = tok.isUserDefined(i) ? PieceType.USER_DEFINED : tok.isSpecial(i) ? PieceType.CONTROL : PieceType.NORMAL;
     }
     m.set('tokenizer.ggml.tokens', strings(pieces));
     m.set('tokenizer.ggml.token_type', { type: GgufType.ARRAY, value: { elemType: GgufType.INT32, values: types } });
@@ -626,13 +628,18 @@ export function tokenizerFromHfJson(data: Uint8Array, file: string): Tokenizer {
   // byte-level BPE
   const pattern = hfPattern(json.pre_tokenizer, file);
   const specials = new Map<string, number>();
+  const userDefined = new Map<string, number>();
   const tokens: Uint8Array[] = new Array(n);
   const enc = new TextEncoder();
+  for (const a of added) if (a.special === false) userDefined.set(a.content, a.id);
+  const addedIds = new Set(added.map((a) => a.id));
   for (let i = 0; i < n; i++) {
     const sp = specialsById.get(i);
     if (sp !== undefined) {
       specials.set(sp, i);
       tokens[i] = enc.encode(sp);
+    } else if (addedIds.has(i)) {
+      tokens[i] = enc.encode(full[i]!);
     } else {
       const b = bytesFromByteLevel(full[i]!);
       tokens[i] = b ?? enc.encode(full[i]!);
@@ -641,6 +648,7 @@ export function tokenizerFromHfJson(data: Uint8Array, file: string): Tokenizer {
   return new BpeTokenizer({
     tokens,
     specials,
+    userDefined,
     merges,
     pattern,
     ignoreMerges: model.ignore_merges === true,
