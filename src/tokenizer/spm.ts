@@ -71,15 +71,22 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
   private readonly pieceBytes: (Uint8Array | undefined)[];
   /** whether splitting before every '▁' that follows a non-'▁' provably leaves the result unchanged */
   private readonly wordSplitSafe: boolean;
+  /** adjacent character pairs inside pieces: a text may be cut between any other two characters */
+  private readonly innerBigrams: Set<number> | undefined;
   private readonly wordCache = new Map<string, number[]>();
+  private readonly normCache = new Map<string, number[]>();
   private readonly ws = new MergeWorkspace();
   private readonly alwaysSpecials = new Map<string, number>();
   private readonly parsedSpecials = new Map<string, number>();
   private readonly alwaysMatcher: RegExp | undefined;
   private readonly parsedMatcher: RegExp | undefined;
 
-  /** `wordSplit: false` forces the single whole-text merge (tests compare both paths) */
-  constructor(model: SpmModel, opts: { wordSplit?: boolean } = {}) {
+  /**
+   * How long texts are cut before merging (all cuts are exact, see encodeText):
+   * 'auto' (default) words when the vocabulary allows, else character-pair boundaries;
+   * 'bigram' always character-pair boundaries; 'none' one merge over the whole text (for tests).
+   */
+  constructor(model: SpmModel, opts: { split?: 'auto' | 'bigram' | 'none' } = {}) {
     this.model = model;
     const n = model.pieces.length;
     this.vocabSize = n;
@@ -151,12 +158,25 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
       }
     }
     // with user-defined pieces, words are not independent units in general; keep it simple
-    this.wordSplitSafe = splitSafe && this.alwaysSpecials.size === 0 && opts.wordSplit !== false;
+    const split = opts.split ?? 'auto';
+    this.wordSplitSafe = splitSafe && this.alwaysSpecials.size === 0 && split === 'auto';
+    if (split !== 'none' && !this.wordSplitSafe) {
+      // every pair of adjacent characters that occurs inside a mergeable piece
+      this.innerBigrams = new Set<number>();
+      for (const [p] of mergeable) {
+        let prev = -1;
+        for (const ch of p) {
+          const cp = ch.codePointAt(0)!;
+          if (prev >= 0) this.innerBigrams.add(prev * 0x110000 + cp);
+          prev = cp;
+        }
+      }
+    }
   }
 
-  /** whether encoding cuts the text into words (exact for this vocabulary, see encodeText) */
-  get usesWordSplit(): boolean {
-    return this.wordSplitSafe;
+  /** how encoding cuts long texts: 'word' / 'bigram' / 'none' (see the constructor) */
+  get splitMode(): 'word' | 'bigram' | 'none' {
+    return this.wordSplitSafe ? 'word' : this.innerBigrams ? 'bigram' : 'none';
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -191,7 +211,8 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     if (m.addDummyPrefix && dummyPrefix) text = ' ' + text;
     if (!this.wordSplitSafe || !m.escapeWhitespaces) {
       if (m.escapeWhitespaces) text = text.replaceAll(' ', SPACE_SYMBOL);
-      this.encodeWord(text, 0, text.length, out);
+      if (this.innerBigrams) this.encodeBigramSplit(text, out);
+      else this.encodeWord(text, 0, text.length, out);
       return;
     }
     // Words start at a '▁' that follows a non-'▁' (in the normalized text, where ' ' is '▁'). No
@@ -209,6 +230,44 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
       prevWs = ws;
     }
     this.encodeCached(text, start, text.length, out);
+  }
+
+  /**
+   * Cuts normalized text wherever two adjacent characters never occur next to each other inside a
+   * piece. A merged symbol is a piece, so none spans such a cut, and no candidate pair does
+   * either: each part merges independently, with the same leftmost tie order. Exact for every
+   * vocabulary.
+   */
+  private encodeBigramSplit(text: string, out: number[]): void {
+    const bigrams = this.innerBigrams!;
+    let start = 0;
+    let prev = -1;
+    for (let i = 0; i < text.length; ) {
+      const cp = text.codePointAt(i)!;
+      if (prev >= 0 && !bigrams.has(prev * 0x110000 + cp)) {
+        this.encodeNormalizedCached(text, start, i, out);
+        start = i;
+      }
+      prev = cp;
+      i += cp > 0xffff ? 2 : 1;
+    }
+    this.encodeNormalizedCached(text, start, text.length, out);
+  }
+
+  private encodeNormalizedCached(text: string, start: number, end: number, out: number[]): void {
+    if (end - start > 64) {
+      this.encodeWord(text, start, end, out);
+      return;
+    }
+    const key = text.slice(start, end);
+    let ids = this.normCache.get(key);
+    if (ids === undefined) {
+      ids = [];
+      this.encodeWord(key, 0, key.length, ids);
+      if (this.normCache.size >= WORD_CACHE_LIMIT) this.normCache.clear();
+      this.normCache.set(key, ids);
+    }
+    for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
   }
 
   /** One raw (not yet normalized) word, through the cache. */
