@@ -89,9 +89,13 @@ test('GPT-2 byte <-> unicode mapping', () => {
 });
 
 /** tiktoken's algorithm from its definition: whole piece if it is a token, else merge min-rank pairs. */
+let rankMap: Map<string, number> | undefined;
 function naiveTiktoken(tok: BpeTokenizer, text: string): number[] {
-  const rank = new Map<string, number>();
-  for (let i = 0; i < 128000; i++) rank.set(Buffer.from(tok.tokenBytes(i)).toString('latin1'), i);
+  let rank = rankMap;
+  if (!rank) {
+    rank = rankMap = new Map<string, number>();
+    for (let i = 0; i < 128000; i++) rank.set(Buffer.from(tok.tokenBytes(i)).toString('latin1'), i);
+  }
   const out: number[] = [];
   for (const m of text.matchAll(translatePattern(LLAMA3_PATTERN))) {
     const bytes = Buffer.from(m[0], 'utf8').toString('latin1');
