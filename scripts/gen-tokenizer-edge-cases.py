@@ -37,6 +37,16 @@ CASES = [
     "def f(x):\n    return x**2  # comment\n\n\nprint(f(3))",
 ]
 
+# Llama 2 id sequences for decoding: broken byte runs, <unk>, control pieces, leading spaces
+DECODE_IDS = [
+    [233, 154, 263, 258, 243, 162, 169],
+    [0, 5, 1, 2, 15043],
+    [1, 29871, 15043, 2, 29871, 29871],
+    [243, 162, 169, 156, 243, 162],
+    [1, 243, 162, 169, 156, 29871, 0, 3],
+    [259, 1678, 13, 13, 29871],
+]
+
 sp = spm.SentencePieceProcessor(model_file=os.path.join(DATA, 'llama2/tokenizer.model'))
 enc = tiktoken.Encoding(name='llama3', pat_str=PAT, mergeable_ranks=load_tiktoken_bpe(os.path.join(DATA, 'llama3/tokenizer.model')), special_tokens={})
 cases = [{'text': t, 'llama2': sp.encode(t), 'llama2_decoded': sp.decode(sp.encode(t)), 'llama3': enc.encode(t)} for t in CASES]
@@ -44,4 +54,6 @@ generator = f'scripts/gen-tokenizer-edge-cases.py with sentencepiece {spm.__vers
 with open(os.path.join(ROOT, 'tests/data/tokenizer-edge-cases.json'), 'w', encoding='utf-8') as f:
     f.write('{"generator": ' + json.dumps(generator) + ',\n"cases": [\n')
     f.write(',\n'.join(json.dumps(c, ensure_ascii=False) for c in cases))
+    f.write('\n],\n"llama2_decode": [\n')
+    f.write(',\n'.join(json.dumps({'ids': ids, 'text': sp.decode(ids)}, ensure_ascii=False) for ids in DECODE_IDS))
     f.write('\n]}\n')

@@ -16,7 +16,11 @@ interface EdgeCase {
   llama3: number[];
 }
 
-const cases = (JSON.parse(readFileSync(join(REPO_ROOT, 'tests/data/tokenizer-edge-cases.json'), 'utf8')) as { cases: EdgeCase[] }).cases;
+const data = JSON.parse(readFileSync(join(REPO_ROOT, 'tests/data/tokenizer-edge-cases.json'), 'utf8')) as {
+  cases: EdgeCase[];
+  llama2_decode: { ids: number[]; text: string }[];
+};
+const cases = data.cases;
 
 test('Llama 2 edge cases = sentencepiece (encode and decode)', needsShared('tokenizer', 'llama2'), () => {
   const tok = loadTokenizer(sharedData('tokenizer/llama2/tokenizer.model'));
@@ -32,5 +36,17 @@ test('Llama 3 edge cases = tiktoken with Meta pattern', needsShared('tokenizer',
   for (const c of cases) {
     assert.deepEqual(tok.encode(c.text, { addBos: false }), c.llama3, JSON.stringify(c.text.slice(0, 40)));
     assert.equal(tok.decode(c.llama3), c.text);
+  }
+});
+
+test('Llama 2 decoding = sentencepiece: broken byte runs (U+FFFD per byte), <unk>, control pieces; streaming agrees', needsShared('tokenizer', 'llama2'), () => {
+  const tok = loadTokenizer(sharedData('tokenizer/llama2/tokenizer.model'));
+  assert.ok(data.llama2_decode.length >= 5);
+  for (const { ids, text } of data.llama2_decode) {
+    assert.equal(tok.decode(ids), text, JSON.stringify(ids));
+    const sd = tok.streamDecoder();
+    let streamed = '';
+    for (const id of ids) streamed += sd.push(id);
+    assert.equal(streamed + sd.flush(), text, `stream ${JSON.stringify(ids)}`);
   }
 });

@@ -49,6 +49,38 @@ function isSpaceOrMeta(c: number): boolean {
 
 interface SpmStreamState {
   atStart: boolean;
+  /** bytes of byte pieces not yet forming a complete character */
+  pending: number[];
+}
+
+const REPLACEMENT = [0xef, 0xbf, 0xbd];
+
+/**
+ * Length of the UTF-8 sequence at p[i..] if complete and valid, 0 if it is a valid but
+ * incomplete prefix, -1 if invalid (Unicode Table 3-7: no overlongs, surrogates or > U+10FFFF).
+ */
+function utf8SequenceAt(p: readonly number[], i: number): number {
+  const b0 = p[i]!;
+  if (b0 < 0x80) return 1;
+  let len: number;
+  let lo = 0x80;
+  let hi = 0xbf;
+  if (b0 >= 0xc2 && b0 <= 0xdf) len = 2;
+  else if (b0 >= 0xe0 && b0 <= 0xef) {
+    len = 3;
+    if (b0 === 0xe0) lo = 0xa0;
+    else if (b0 === 0xed) hi = 0x9f;
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    len = 4;
+    if (b0 === 0xf0) lo = 0x90;
+    else if (b0 === 0xf4) hi = 0x8f;
+  } else return -1;
+  for (let k = 1; k < len; k++) {
+    if (i + k >= p.length) return 0;
+    const b = p[i + k]!;
+    if (k === 1 ? b < lo || b > hi : b < 0x80 || b > 0xbf) return -1;
+  }
+  return len;
 }
 
 export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
@@ -341,21 +373,62 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
   }
 
   initialState(): SpmStreamState {
-    return { atStart: true };
+    return { atStart: true, pending: [] };
   }
 
   render(id: number, state: SpmStreamState, renderSpecial: boolean): Uint8Array {
     this.checkId(id);
     const t = this.model.types[id]!;
-    if (t === PieceType.CONTROL) return renderSpecial ? utf8(this.model.pieces[id]!) : EMPTY;
-    let bytes = this.tokenBytes(id);
-    if (t === PieceType.UNKNOWN) bytes = renderSpecial ? utf8(this.model.pieces[id]!) : UNK_SURFACE;
-    // sentencepiece drops the dummy-prefix space of the first piece after any control pieces
-    if (state.atStart) {
+    if (t === PieceType.BYTE) {
+      // runs of byte pieces: complete characters come out; as sentencepiece does, every byte
+      // that cannot be part of a valid character becomes U+FFFD on its own
       state.atStart = false;
-      if (this.model.addDummyPrefix && t !== PieceType.BYTE && bytes.length > 0 && bytes[0] === 0x20) bytes = bytes.subarray(1);
+      state.pending.push(this.tokenBytes(id)[0]!);
+      return this.drainBytes(state, false);
     }
-    return bytes;
+    const held = state.pending.length > 0 ? this.drainBytes(state, true) : EMPTY;
+    let bytes: Uint8Array;
+    if (t === PieceType.CONTROL) bytes = renderSpecial ? utf8(this.model.pieces[id]!) : EMPTY;
+    else if (t === PieceType.UNKNOWN) {
+      // the unknown surface ' ⁇ ' keeps its spaces, even first
+      bytes = renderSpecial ? utf8(this.model.pieces[id]!) : UNK_SURFACE;
+      state.atStart = false;
+    } else {
+      bytes = this.tokenBytes(id);
+      // sentencepiece drops the dummy-prefix space of the first piece after any control pieces
+      if (state.atStart) {
+        state.atStart = false;
+        if (this.model.addDummyPrefix && bytes.length > 0 && bytes[0] === 0x20) bytes = bytes.subarray(1);
+      }
+    }
+    if (held.length === 0) return bytes;
+    const out = new Uint8Array(held.length + bytes.length);
+    out.set(held);
+    out.set(bytes, held.length);
+    return out;
+  }
+
+  finish(state: SpmStreamState): Uint8Array {
+    return this.drainBytes(state, true);
+  }
+
+  /** Emits the complete characters (and invalid bytes as U+FFFD) from the front of `pending`. */
+  private drainBytes(state: SpmStreamState, final: boolean): Uint8Array {
+    const p = state.pending;
+    const out: number[] = [];
+    let i = 0;
+    while (i < p.length) {
+      const n = utf8SequenceAt(p, i);
+      if (n > 0) {
+        for (let k = 0; k < n; k++) out.push(p[i + k]!);
+        i += n;
+      } else if (n < 0 || final) {
+        out.push(...REPLACEMENT);
+        i++;
+      } else break; // a character still being completed
+    }
+    state.pending = p.slice(i);
+    return out.length > 0 ? Uint8Array.from(out) : EMPTY;
   }
 
   decode(ids: readonly number[], opts: { renderSpecial?: boolean } = {}): string {
