@@ -31,7 +31,6 @@ export function detectTokenizerKind(head: Uint8Array, name = ''): TokenizerFileK
   let i = 0;
   while (i < head.length && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09 || head[i] === 0xef || head[i] === 0xbb || head[i] === 0xbf)) i++;
   if (head[i] === 0x7b /* { */) return 'hf-json';
-  // llama2.c: int32 max_token_length (small), so bytes 1..3 are zero
   // llama2.c: int32 max_token_length (small, so bytes 1..3 are zero), then token 0 '<unk>'
   // (llama2.c model checkpoints also start with small int32s; the '<unk>' or the name tells them apart)
   if (head.length >= 8 && head[1] === 0 && head[2] === 0 && head[3] === 0 && head[0]! > 0) {
@@ -445,9 +444,9 @@ export function tokenizerFromGgufMetadata(meta: MetaSource, file = '<gguf metada
         (t === PieceType.USER_DEFINED ? userDefined : specials).set(tokens[i]!, i);
         bytes[i] = enc.encode(tokens[i]!);
       } else {
-        const b = bytesFromByteLevel(tokens[i]!);
-        if (b === undefined) invalid(file, `token ${i} is not byte-level text`);
-        bytes[i] = b;
+        // a token outside the byte-level alphabet (some converters store added tokens as plain
+        // text) stands for its UTF-8 bytes
+        bytes[i] = bytesFromByteLevel(tokens[i]!) ?? enc.encode(tokens[i]!);
       }
     }
     const pieceIds = new Map<string, number>();
