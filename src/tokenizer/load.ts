@@ -155,11 +155,13 @@ export function parseSentencePieceModel(data: Uint8Array, file: string): SpmMode
   let padId = -1;
   let byteFallback = false;
   let splitDigits = false;
+  let whitespaceAsSuffix = false;
   if (trainer) {
     for (const g of r.fields(trainer.start, trainer.end)) {
       if (g.wire !== 0) continue;
       if (g.field === 3) modelType = r.int32(g);
       else if (g.field === 25) splitDigits = r.bool(g);
+      else if (g.field === 24) whitespaceAsSuffix = r.bool(g);
       else if (g.field === 35) byteFallback = r.bool(g);
       else if (g.field === 40) unkId = r.int32(g);
       else if (g.field === 41) bosId = r.int32(g);
@@ -182,6 +184,9 @@ export function parseSentencePieceModel(data: Uint8Array, file: string): SpmMode
   }
   if (modelType !== SP_TRAINER_MODEL_BPE) {
     throw new FormatError('FORMAT_UNSUPPORTED', `sentencepiece model type ${modelType === 1 ? 'UNIGRAM' : modelType} is not supported (LLaMA uses BPE)`, { file });
+  }
+  if (whitespaceAsSuffix) {
+    throw new FormatError('FORMAT_UNSUPPORTED', 'sentencepiece models with treat_whitespace_as_suffix are not supported (LLaMA puts ▁ at the start of pieces)', { file });
   }
   if (normalizerName !== 'identity' && normalizerName !== '') {
     // nmt_nfkc etc. would need the precompiled normalization map; LLaMA uses identity
