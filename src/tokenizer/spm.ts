@@ -107,6 +107,8 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
   private readonly innerBigrams: Set<number> | undefined;
   private readonly wordCache = new Map<string, number[]>();
   private readonly normCache = new Map<string, number[]>();
+  /** words at the start of a text, encoded with the dummy prefix before them */
+  private readonly firstWordCache = new Map<string, number[]>();
   private readonly ws = new MergeWorkspace();
   private readonly alwaysSpecials = new Map<string, number>();
   private readonly parsedSpecials = new Map<string, number>();
@@ -216,6 +218,12 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     const addBos = opts.addBos ?? this.addBosDefault;
     const addEos = opts.addEos ?? this.model.addEos;
     if (addBos && this.bosId !== undefined) out.push(this.bosId);
+    if (!opts.parseSpecial && this.alwaysMatcher === undefined) {
+      // the common case: nothing to match, one text fragment
+      this.encodeText(text, true, out);
+      if (addEos && this.eosId !== undefined) out.push(this.eosId);
+      return out;
+    }
     const frags = opts.parseSpecial
       ? splitSpecial(text, this.parsedSpecials, this.parsedMatcher)
       : splitSpecial(text, this.alwaysSpecials, this.alwaysMatcher);
@@ -240,8 +248,9 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     const m = this.model;
     if (m.removeExtraWhitespaces) text = text.replace(/ +/g, ' ').replace(/^ | $/g, '');
     if (text.length === 0) return;
-    if (m.addDummyPrefix && dummyPrefix) text = ' ' + text;
+    const prefix = m.addDummyPrefix && dummyPrefix;
     if (!this.wordSplitSafe || !m.escapeWhitespaces) {
+      if (prefix) text = ' ' + text;
       if (m.escapeWhitespaces) text = text.replaceAll(' ', SPACE_SYMBOL);
       if (this.innerBigrams) this.encodeBigramSplit(text, out);
       else this.encodeWord(text, 0, text.length, out);
@@ -250,18 +259,21 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     // Words start at a '▁' that follows a non-'▁' (in the normalized text, where ' ' is '▁'). No
     // mergeable piece contains such a boundary (checked at load), so no merge crosses it and each
     // word merges independently. The raw text is cut directly (' ' and '▁' both count), so that
-    // repeated words are cache hits without normalizing the whole text.
+    // repeated words are cache hits without normalizing the whole text; the dummy prefix is not
+    // prepended but belongs to the first word (which has its own cache).
     let start = 0;
-    let prevWs = isSpaceOrMeta(text.charCodeAt(0));
-    for (let i = 1; i < text.length; i++) {
+    let first = prefix;
+    let prevWs = prefix || isSpaceOrMeta(text.charCodeAt(0));
+    for (let i = prefix ? 0 : 1; i < text.length; i++) {
       const ws = isSpaceOrMeta(text.charCodeAt(i));
-      if (ws && !prevWs) {
-        this.encodeCached(text, start, i, out);
+      if (ws && !prevWs && i > start) {
+        this.encodeCached(text, start, i, first, out);
+        first = false;
         start = i;
       }
       prevWs = ws;
     }
-    this.encodeCached(text, start, text.length, out);
+    this.encodeCached(text, start, text.length, first, out);
   }
 
   /**
@@ -302,24 +314,26 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
   }
 
-  /** One raw (not yet normalized) word, through the cache. */
-  private encodeCached(text: string, start: number, end: number, out: number[]): void {
+  /** One raw (not yet normalized) word, through the cache; `prefixed`: the dummy prefix goes first. */
+  private encodeCached(text: string, start: number, end: number, prefixed: boolean, out: number[]): void {
     if (end - start > 64) {
-      const norm = text.slice(start, end).replaceAll(' ', SPACE_SYMBOL);
+      const norm = (prefixed ? SPACE_SYMBOL : '') + text.slice(start, end).replaceAll(' ', SPACE_SYMBOL);
       this.encodeWord(norm, 0, norm.length, out);
       return;
     }
     const word = text.slice(start, end);
-    let ids = this.wordCache.get(word);
+    const cache = prefixed ? this.firstWordCache : this.wordCache;
+    let ids = cache.get(word);
     if (ids === undefined) {
       ids = [];
-      const norm = word.replaceAll(' ', SPACE_SYMBOL);
+      const norm = (prefixed ? SPACE_SYMBOL : '') + word.replaceAll(' ', SPACE_SYMBOL);
       this.encodeWord(norm, 0, norm.length, ids);
-      if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
-      this.wordCache.set(word, ids);
+      if (cache.size >= WORD_CACHE_LIMIT) cache.clear();
+      cache.set(word, ids);
     }
     for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
   }
+
 
   /** The merge loop over text[start..end) (already normalized). */
   private encodeWord(text: string, start: number, end: number, out: number[]): void {
