@@ -89,9 +89,13 @@ test('GPT-2 byte <-> unicode mapping', () => {
 });
 
 /** tiktoken's algorithm from its definition: whole piece if it is a token, else merge min-rank pairs. */
+let rankMap: Map<string, number> | undefined;
 function naiveTiktoken(tok: BpeTokenizer, text: string): number[] {
-  const rank = new Map<string, number>();
-  for (let i = 0; i < 128000; i++) rank.set(Buffer.from(tok.tokenBytes(i)).toString('latin1'), i);
+  let rank = rankMap;
+  if (!rank) {
+    rank = rankMap = new Map<string, number>();
+    for (let i = 0; i < 128000; i++) rank.set(Buffer.from(tok.tokenBytes(i)).toString('latin1'), i);
+  }
   const out: number[] = [];
   for (const m of text.matchAll(translatePattern(LLAMA3_PATTERN))) {
     const bytes = Buffer.from(m[0], 'utf8').toString('latin1');
@@ -198,4 +202,33 @@ test('Llama 3: a 30,000-letter word is cut at 25,000 characters as Meta does', n
   const ids = tok.encode(word, { addBos: false });
   assert.deepEqual(ids, [...tok.encode(word.slice(0, 25_000), { addBos: false }), ...tok.encode(word.slice(25_000), { addBos: false })]);
   assert.equal(tok.decode(ids), word);
+});
+
+test('byte-level BPE: user-defined tokens are always matched and rendered; control tokens only on request', () => {
+  // a tiny byte-level vocabulary: 256 bytes, 'ab', then a control and a user-defined token
+  const tokens: Uint8Array[] = Array.from({ length: 256 }, (_, b) => Uint8Array.of(b));
+  tokens.push(new TextEncoder().encode('ab'));
+  tokens.push(new TextEncoder().encode('<|ctl|>'));
+  tokens.push(new TextEncoder().encode('<tool>'));
+  const tok = new BpeTokenizer({
+    tokens,
+    specials: new Map([['<|ctl|>', 257]]),
+    userDefined: new Map([['<tool>', 258]]),
+    merges: [[97, 98]],
+    pattern: LLAMA3_PATTERN,
+    ignoreMerges: false,
+    bosId: -1,
+    eosId: -1,
+    addBos: false,
+    addEos: false,
+  });
+  assert.deepEqual(tok.encode('ab<tool>ab'), [256, 258, 256]);
+  assert.ok(!tok.encode('<|ctl|>').includes(257));
+  assert.deepEqual(tok.encode('ab<|ctl|>', { parseSpecial: true }), [256, 257]);
+  assert.equal(tok.decode([256, 258, 257]), 'ab<tool>');
+  assert.equal(tok.decode([256, 258, 257], { renderSpecial: true }), 'ab<tool><|ctl|>');
+  // through GGUF metadata the kinds survive (CONTROL 3 / USER_DEFINED 4)
+  const back = tokenizerFromGgufMetadata(tokenizerToGgufMetadata(tok));
+  assert.deepEqual(back.encode('ab<tool>ab'), [256, 258, 256]);
+  assert.deepEqual(back.encode('<|ctl|>', { parseSpecial: true }), [257]);
 });

@@ -104,6 +104,11 @@ export interface BpeModel {
   /** special (control) tokens: text -> id; never produced by merges */
   readonly specials: ReadonlyMap<string, number>;
   /**
+   * user-defined (added, non-special) tokens: text -> id. Matched in text always, rendered always
+   * (HF added_tokens with special=false, GGUF USER_DEFINED); never produced by merges.
+   */
+  readonly userDefined?: ReadonlyMap<string, number>;
+  /**
    * Merge order. 'rank': tiktoken files, a merge's priority is the rank (id) of the token it makes.
    * Otherwise a list of (left id, right id) pairs in rank order (GGUF / HF merges).
    */
@@ -185,6 +190,9 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
   private readonly pairs: PairTable;
   private readonly specialIds = new Set<number>();
   private readonly matcher: RegExp | undefined;
+  private readonly userIds = new Set<number>();
+  private readonly allMatched: ReadonlyMap<string, number>;
+  private readonly userMatcher: RegExp | undefined;
   private readonly cache = new Map<string, number[]>();
   private readonly ws = new MergeWorkspace();
   private bytesBuf = new Uint8Array(1024);
@@ -207,14 +215,22 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
       if (valid(id) === undefined) throw new LlamaError('TOKENIZER_INVALID', `special token id ${id} is outside the vocabulary (${n})`);
       this.specialIds.add(id);
     }
-    this.matcher = specialMatcher(model.specials.keys());
+    for (const [, id] of model.userDefined ?? []) {
+      if (valid(id) === undefined) throw new LlamaError('TOKENIZER_INVALID', `user-defined token id ${id} is outside the vocabulary (${n})`);
+      this.userIds.add(id);
+    }
+    const all = new Map<string, number>(model.userDefined ?? []);
+    for (const [t, id] of model.specials) all.set(t, id);
+    this.allMatched = all;
+    this.matcher = specialMatcher(all.keys());
+    this.userMatcher = specialMatcher((model.userDefined ?? new Map<string, number>()).keys());
     this.regex = translatePattern(model.pattern);
 
     // byte string (as a Latin-1 string) -> id, for merges
     const byBytes = new Map<string, number>();
     const keys: string[] = new Array(n);
     for (let id = 0; id < n; id++) {
-      if (this.specialIds.has(id)) continue;
+      if (this.specialIds.has(id) || this.userIds.has(id)) continue;
       const b = model.tokens[id]!;
       const key = latin1(b);
       keys[id] = key;
@@ -232,7 +248,7 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     if (model.merges === 'rank') {
       this.pairs = new PairTable(n * 4);
       for (let id = 0; id < n; id++) {
-        if (this.specialIds.has(id)) continue;
+        if (this.specialIds.has(id) || this.userIds.has(id)) continue;
         const key = keys[id]!;
         for (let k = 1; k < key.length; k++) {
           const l = byBytes.get(key.slice(0, k));
@@ -259,13 +275,12 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     const addBos = opts.addBos ?? this.addBosDefault;
     const addEos = opts.addEos ?? this.model.addEos;
     if (addBos && this.bosId !== undefined) out.push(this.bosId);
-    if (opts.parseSpecial) {
-      for (const f of splitSpecial(text, this.model.specials, this.matcher)) {
-        if (f.id !== undefined) out.push(f.id);
-        else this.encodeText(f.text, out);
-      }
-    } else {
-      this.encodeText(text, out);
+    const frags = opts.parseSpecial
+      ? splitSpecial(text, this.allMatched, this.matcher)
+      : splitSpecial(text, this.model.userDefined ?? this.allMatched, this.userMatcher);
+    for (const f of frags) {
+      if (f.id !== undefined) out.push(f.id);
+      else this.encodeText(f.text, out);
     }
     if (addEos && this.eosId !== undefined) out.push(this.eosId);
     return out;
@@ -355,7 +370,7 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     let p = this.idToPiece[id];
     if (p === undefined) {
       const b = this.model.tokens[id]!;
-      p = this.specialIds.has(id) ? new TextDecoder('utf-8', { ignoreBOM: true }).decode(b) : byteLevelFromBytes(b);
+      p = this.specialIds.has(id) || this.userIds.has(id) ? new TextDecoder('utf-8', { ignoreBOM: true }).decode(b) : byteLevelFromBytes(b);
       this.idToPiece[id] = p;
     }
     return p;
@@ -368,9 +383,14 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     return order.map((e) => [t.left[e]!, t.right[e]!]);
   }
 
+  isUserDefined(id: number): boolean {
+    this.checkId(id);
+    return this.userIds.has(id);
+  }
+
   isSpecial(id: number): boolean {
     this.checkId(id);
-    return this.specialIds.has(id);
+    return this.specialIds.has(id) || this.userIds.has(id);
   }
 }
 

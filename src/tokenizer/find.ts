@@ -1,13 +1,12 @@
 // Which tokenizer goes with a path the user named: a tokenizer file itself, a GGUF file (its
 // metadata), a model directory, or a model file of another format with a tokenizer beside it.
 // Kept small so that the model loaders can extend it (e.g. with LoadedModel.tokenizerPath).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { LlamaError } from '../errors.js';
 import { detectTokenizerKind, loadTokenizer } from './load.js';
 import { findModelTokenizer } from '../model/load.js';
 import type { Tokenizer } from './tokenizer.js';
-import { closeSync, openSync, readSync } from 'node:fs';
 
 /** Tokenizer file names looked for in a model directory, in order of preference. */
 export const TOKENIZER_FILE_NAMES = ['tokenizer.model', 'tokenizer.json', 'tokenizer.bin'];
