@@ -43,3 +43,20 @@ export {
 export { tokenizerForPath, findTokenizerFile, TOKENIZER_FILE_NAMES } from './tokenizer/find.js';
 export { trainSpmBpe, type TrainOptions, type TrainStats } from './tokenizer/train.js';
 export { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from './tokenizer/chat.js';
+export { selectBackend, BACKEND_NAMES } from './backend/select.js';
+export type { BackendName, SelectBackendOptions } from './backend/select.js';
+export { LlamaModel, prepareParams } from './model/llama.js';
+export type { ModelParams, LayerParams, ForwardOptions, Allocator, ModelOptions } from './model/llama.js';
+export { Session, createSession, kvCacheBytes, DEFAULT_CTX_CAP } from './model/kv-cache.js';
+export type { SessionOptions } from './model/kv-cache.js';
+export { ropeInvFreq, baseInvFreq, llama3ScaleFreq } from './model/rope.js';
+export { generate, Generation, logprobsOf } from './generate/generate.js';
+export type { GenerateOptions, GeneratedToken, GenerationStats, FinishReason, TokenLogprob } from './generate/generate.js';
+export { Rng } from './generate/rng.js';
+export {
+  SamplerChain, Candidates, createSampler, SAMPLING_DEFAULTS,
+  greedy, dist, temperature, topK, topP, minP, typicalP, penalties, logitBias,
+} from './generate/sampler.js';
+export type { Sampler, SamplerContext, SamplingOptions, PenaltyOptions } from './generate/sampler.js';
+export { StopMatcher } from './generate/stop.js';
+export type { StopResult } from './generate/stop.js';

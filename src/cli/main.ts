@@ -11,6 +11,8 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   inspect: () => import('./commands/inspect.js'),
   tokenize: () => import('./commands/tokenize.js'),
   'train-tokenizer': () => import('./commands/train-tokenizer.js'),
+  logits: () => import('./commands/logits.js'),
+  run: () => import('./commands/run.js'),
   version: () => import('./commands/version.js'),
 };
 
