@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   'train-tokenizer': () => import('./commands/train-tokenizer.js'),
   logits: () => import('./commands/logits.js'),
   run: () => import('./commands/run.js'),
+  bench: () => import('./commands/bench.js'),
   version: () => import('./commands/version.js'),
 };
 
