@@ -2,7 +2,7 @@
 // ../shared/docs/performance-facts.md, ~260 GFLOP/s per thread) of one optimizer step
 // (forward + backward + AdamW) on random tokens, for a few model sizes. Median of several steps
 // after a warm-up step.
-//   node dist/bench/train.js [--backend js|native|auto] [--steps N] [--sizes tiny,small,default,512] [--json]
+//   node dist/bench/train.js [--backend js|native|auto] [--threads N] [--steps N] [--sizes tiny,small,default,512] [--json]
 import { countParams } from '../src/train/params.js';
 import { createTrainingModel, lossAndGrad } from '../src/train/model.js';
 import { initWeights } from '../src/train/init.js';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       dim: s.dim, nLayers: s.nLayers, nHeads: s.nHeads, nKvHeads: s.nKvHeads, headDim: s.dim / s.nHeads,
       ffnDim: metaFfnDim(s.dim, 32), vocabSize: s.vocab, normEps: 1e-5, ropeTheta: 10000, contextLength: s.seqLen, tiedEmbeddings: false,
     };
-    const backend = await selectTrainingBackend(backendName, 1);
+    const backend = await selectTrainingBackend(backendName, Number(arg('threads', '1')));
     const tm = createTrainingModel(c, initWeights(c, 1), backend);
     const opt = new AdamW(backend, tm.params);
     const session = tm.model.newSession({ ctxSize: s.seqLen });

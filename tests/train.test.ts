@@ -16,6 +16,7 @@ import { learningRate } from '../src/train/schedule.js';
 import { bigramLoss, MixtureSampler, readShard, splitText, unigramLoss, writeShard } from '../src/train/data.js';
 import { Rng } from '../src/train/rng.js';
 import { LlamaError } from '../src/errors.js';
+import { selectBackend } from '../src/backend/select.js';
 
 const SHAKESPEARE = sharedData('corpus', 'tinyshakespeare', 'input.txt');
 
@@ -26,7 +27,7 @@ function tinyConfig(dir: string, extra: Record<string, unknown> = {}): string {
     tokenizer: { type: 'char' },
     data: { dir: 'data', sources: [{ name: 'shakespeare', files: [SHAKESPEARE], weight: 1, valFraction: 0.1 }] },
     seqLen: 32, batchTokens: 256, maxSteps: 200, lr: 3e-3, warmupSteps: 20,
-    evalEvery: 0, evalTokens: 4096, checkpointEvery: 0, outDir: 'run', logEvery: 1000,
+    evalEvery: 0, evalTokens: 4096, checkpointEvery: 0, outDir: 'run', logEvery: 1000, backend: 'js',
     ...extra,
   };
   const p = join(dir, 'train.json');
@@ -138,7 +139,7 @@ test('exported GGUF (f32, f16, q8_0) and HF checkpoints generate the in-trainer 
     assert.equal(run.stdout.replace(/\n$/, ''), expected.replace(/\n$/, ''), `${name}: llama run vs in-trainer greedy`);
   }
   // llama logits on the F32 export equals the in-trainer logits (same kernels, same weights)
-  const lg = runCli(['logits', '-m', join(dir, 'f32.gguf'), '--ids', '1,20,30', '--json']);
+  const lg = runCli(['logits', '-m', join(dir, 'f32.gguf'), '--ids', '1,20,30', '--json', '--backend', 'js']);
   assert.equal(lg.status, 0, lg.stderr);
   const got = (JSON.parse(lg.stdout) as { logits: number[][] }).logits.at(-1)!;
   r.tm.tape.recording = false;
@@ -298,5 +299,28 @@ test('2 threads on js (data-parallel workers): deterministic, resumable bit-exac
     assert.equal(b.get(s), a.get(s), `step ${s}: resumed 2-thread run`);
     assert.ok(Math.abs(one.get(s)! - a.get(s)!) < 1e-4, `step ${s}: 1 thread ${one.get(s)} vs 2 threads ${a.get(s)}`);
   }
+  rmSync(base, { recursive: true });
+});
+
+test('native backend (when built) at 2 threads: a resumed run reproduces the uninterrupted losses bit for bit', needsShared('corpus/tinyshakespeare/input.txt'), async (t) => {
+  try {
+    await selectBackend('native', { threads: 2 });
+  } catch {
+    t.skip('the native backend is not built here');
+    return;
+  }
+  const base = mkdtempSync(join(tmpdir(), 'native-resume-'));
+  const extra = { model: { dim: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 32 }, seqLen: 16, batchTokens: 64, maxSteps: 1000, backend: 'native', threads: 2 };
+  const run = async (name: string, stops: number[]) => {
+    const dir = join(base, name);
+    mkdirSync(dir);
+    const cfg = loadTrainConfig(tinyConfig(dir, extra));
+    for (const [i, stopAfter] of stops.entries()) await train(cfg, { log: () => {} }, { resume: i > 0, stopAfter });
+    return trainLosses(join(dir, 'run', 'log.jsonl'));
+  };
+  const a = await run('a', [10]);
+  const b = await run('b', [4, 10]);
+  assert.equal(a.size, 10);
+  for (let s = 1; s <= 10; s++) assert.equal(b.get(s), a.get(s), `step ${s}`);
   rmSync(base, { recursive: true });
 });

@@ -1,9 +1,11 @@
-// Choosing the training backend: the native backend when it has the training kernels, else the
-// js reference. `js` and `native` are explicit choices; `auto` falls back silently.
+// Choosing the training backend: the native backend when it has the training kernels; a native
+// backend without them runs the forward ops and the matmul backward products while js does the
+// rest (HybridTrainingBackend); else the js reference. `auto` falls back silently.
 import { selectBackend } from '../backend/select.js';
 import { isTrainingBackend, type TrainingBackend } from '../backend/training.js';
 import { JsTrainingBackend } from '../backend/js/js-train-ops.js';
 import { LlamaError } from '../errors.js';
+import { HybridTrainingBackend } from '../backend/hybrid-training.js';
 
 export async function selectTrainingBackend(name: string, threads: number): Promise<TrainingBackend> {
   const chosen = name.toLowerCase();
@@ -19,6 +21,7 @@ export async function selectTrainingBackend(name: string, threads: number): Prom
     throw e;
   }
   if (isTrainingBackend(b)) return b;
-  if (chosen === 'auto') return new JsTrainingBackend();
-  throw new LlamaError('BACKEND_UNAVAILABLE', `the ${b.name} backend has no training kernels in this build`, { hint: 'use --backend js' });
+  if (b.name === 'js') return new JsTrainingBackend(); // auto without native
+  // forward kernels (and the matmul backward products) on the fast backend, the rest on js
+  return new HybridTrainingBackend(b);
 }
