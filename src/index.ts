@@ -10,9 +10,39 @@ export { ByteSource, ByteCursor, withSource } from './formats/source.js';
 export { openGguf, GgufFile, GgufType, ggufValueToJson } from './formats/gguf.js';
 export type { GgufValue, GgufArray, GgufTensorInfo } from './formats/gguf.js';
 export * as ggufKeys from './formats/gguf-keys.js';
-export { dequantize, dequantizeRow, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
+export { dequantize, dequantizeRow, dequantizeTensor, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
+export { writeGguf, gv } from './formats/gguf-write.js';
+export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';
+export { describe, registerFormat, FORMATS } from './formats/describe.js';
+export type { FileDescription, FormatDescriber, MetadataEntry, TensorEntry } from './formats/describe.js';
+// model loading and conversion (every format -> LoadedModel; LoadedModel -> GGUF / HF safetensors)
+export { loadModel, detectModel, openModelLazy, findModelTokenizer } from './model/load.js';
+export type { LoadOptions, DetectedModel, LazyModel, LazyWeight } from './model/load.js';
 export type { LoadedModel, ModelFormat } from './model/loaded.js';
+export { convertModel, CONVERT_TYPES } from './model/convert.js';
+export type { ConvertOptions, ConvertResult, ConvertType, ConvertFormat } from './model/convert.js';
+export { unpermuteHf, permuteToHf } from './model/names.js';
+export { llama3RopeFactors } from './model/rope-factors.js';
+export { SafetensorsFile, SafetensorsModel, writeSafetensors, writeSafetensorsSharded } from './formats/safetensors.js';
+export { PthFile } from './formats/pth.js';
+export { Llama2cFile } from './formats/llama2c.js';
 export type { Tokenizer, StreamDecoder, EncodeOptions } from './tokenizer/tokenizer.js';
+export { SpmTokenizer, PieceType, type SpmModel } from './tokenizer/spm.js';
+export { BpeTokenizer, LLAMA3_PATTERN, GPT2_PATTERN, llama3SpecialTokens, type BpeModel } from './tokenizer/bpe.js';
+export {
+  loadTokenizer,
+  detectTokenizerKind,
+  tokenizerFromGgufMetadata,
+  tokenizerToGgufMetadata,
+  tokenizerFromHfJson,
+  parseSentencePieceModel,
+  writeSentencePieceModel,
+  parseLlama2cTokenizer,
+  parseTiktoken,
+} from './tokenizer/load.js';
+export { tokenizerForPath, findTokenizerFile, TOKENIZER_FILE_NAMES } from './tokenizer/find.js';
+export { trainSpmBpe, type TrainOptions, type TrainStats } from './tokenizer/train.js';
+export { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from './tokenizer/chat.js';
 export { selectBackend, BACKEND_NAMES } from './backend/select.js';
 export type { BackendName, SelectBackendOptions } from './backend/select.js';
 export { LlamaModel, prepareParams } from './model/llama.js';
@@ -30,26 +60,6 @@ export {
 export type { Sampler, SamplerContext, SamplingOptions, PenaltyOptions } from './generate/sampler.js';
 export { StopMatcher } from './generate/stop.js';
 export type { StopResult } from './generate/stop.js';
-export { writeGguf, gv } from './formats/gguf-write.js';
-export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';
-export { loadModel, detectModel } from './model/load.js';
-export type { LoadOptions, DetectedModel } from './model/load.js';
-export { SpmTokenizer, PieceType, type SpmModel } from './tokenizer/spm.js';
-export { BpeTokenizer, LLAMA3_PATTERN, GPT2_PATTERN, llama3SpecialTokens, type BpeModel } from './tokenizer/bpe.js';
-export {
-  loadTokenizer,
-  detectTokenizerKind,
-  tokenizerFromGgufMetadata,
-  tokenizerToGgufMetadata,
-  tokenizerFromHfJson,
-  parseSentencePieceModel,
-  writeSentencePieceModel,
-  parseLlama2cTokenizer,
-  parseTiktoken,
-} from './tokenizer/load.js';
-export { tokenizerForPath, findTokenizerFile, TOKENIZER_FILE_NAMES } from './tokenizer/find.js';
-export { trainSpmBpe, type TrainOptions, type TrainStats } from './tokenizer/train.js';
-export { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from './tokenizer/chat.js';
 // training
 export type { TrainingBackend, AdamWStepOptions } from './backend/training.js';
 export { isTrainingBackend } from './backend/training.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { BpeTokenizer, bytesFromByteLevel, byteLevelFromBytes, LLAMA3_PATTERN, translatePattern } from '../src/tokenizer/bpe.js';
+import { BpeTokenizer, bytesFromByteLevel, byteLevelFromBytes, LLAMA3_PATTERN, metaChunks, translatePattern } from '../src/tokenizer/bpe.js';
 import { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from '../src/tokenizer/chat.js';
 import { loadTokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson, tokenizerToGgufMetadata } from '../src/tokenizer/load.js';
 import { needsShared, sharedData } from './helpers/shared.js';
@@ -89,9 +89,13 @@ test('GPT-2 byte <-> unicode mapping', () => {
 });
 
 /** tiktoken's algorithm from its definition: whole piece if it is a token, else merge min-rank pairs. */
+let rankMap: Map<string, number> | undefined;
 function naiveTiktoken(tok: BpeTokenizer, text: string): number[] {
-  const rank = new Map<string, number>();
-  for (let i = 0; i < 128000; i++) rank.set(Buffer.from(tok.tokenBytes(i)).toString('latin1'), i);
+  let rank = rankMap;
+  if (!rank) {
+    rank = rankMap = new Map<string, number>();
+    for (let i = 0; i < 128000; i++) rank.set(Buffer.from(tok.tokenBytes(i)).toString('latin1'), i);
+  }
   const out: number[] = [];
   for (const m of text.matchAll(translatePattern(LLAMA3_PATTERN))) {
     const bytes = Buffer.from(m[0], 'utf8').toString('latin1');
@@ -179,4 +183,52 @@ test('Llama 3 through GGUF metadata (gpt2 model + merges) and tokenizer.json giv
     assert.deepEqual(fromGguf.encode(s), want);
     assert.deepEqual(fromJson.encode(s), want);
   }
+});
+
+test("Meta's long-input cutting: 400k-character chunks, runs of (non-)whitespace of at most 25k", () => {
+  // small limits to see the rule: runs longer than maxRun are cut, counted in code points
+  assert.deepEqual(metaChunks('aaaaa bb', 100, 3), [[0, 3], [3, 8]]);
+  assert.deepEqual(metaChunks('ab      cd', 100, 3), [[0, 5], [5, 10]]);
+  assert.deepEqual(metaChunks('🦙🦙🦙🦙', 100, 2), [[0, 4], [4, 8]]);
+  assert.deepEqual(metaChunks('abcdef', 4, 100), [[0, 4], [4, 6]]);
+  assert.deepEqual(metaChunks('', 4, 100), []);
+  // U+001C is whitespace for Python's isspace (not for Unicode White_Space)
+  assert.deepEqual(metaChunks('a\u001c\u001c\u001cb', 100, 2), [[0, 3], [3, 5]]);
+});
+
+test('Llama 3: a 30,000-letter word is cut at 25,000 characters as Meta does', needsShared(...L3), () => {
+  const tok = llama3();
+  const word = 'ab'.repeat(15_000);
+  const ids = tok.encode(word, { addBos: false });
+  assert.deepEqual(ids, [...tok.encode(word.slice(0, 25_000), { addBos: false }), ...tok.encode(word.slice(25_000), { addBos: false })]);
+  assert.equal(tok.decode(ids), word);
+});
+
+test('byte-level BPE: user-defined tokens are always matched and rendered; control tokens only on request', () => {
+  // a tiny byte-level vocabulary: 256 bytes, 'ab', then a control and a user-defined token
+  const tokens: Uint8Array[] = Array.from({ length: 256 }, (_, b) => Uint8Array.of(b));
+  tokens.push(new TextEncoder().encode('ab'));
+  tokens.push(new TextEncoder().encode('<|ctl|>'));
+  tokens.push(new TextEncoder().encode('<tool>'));
+  const tok = new BpeTokenizer({
+    tokens,
+    specials: new Map([['<|ctl|>', 257]]),
+    userDefined: new Map([['<tool>', 258]]),
+    merges: [[97, 98]],
+    pattern: LLAMA3_PATTERN,
+    ignoreMerges: false,
+    bosId: -1,
+    eosId: -1,
+    addBos: false,
+    addEos: false,
+  });
+  assert.deepEqual(tok.encode('ab<tool>ab'), [256, 258, 256]);
+  assert.ok(!tok.encode('<|ctl|>').includes(257));
+  assert.deepEqual(tok.encode('ab<|ctl|>', { parseSpecial: true }), [256, 257]);
+  assert.equal(tok.decode([256, 258, 257]), 'ab<tool>');
+  assert.equal(tok.decode([256, 258, 257], { renderSpecial: true }), 'ab<tool><|ctl|>');
+  // through GGUF metadata the kinds survive (CONTROL 3 / USER_DEFINED 4)
+  const back = tokenizerFromGgufMetadata(tokenizerToGgufMetadata(tok));
+  assert.deepEqual(back.encode('ab<tool>ab'), [256, 258, 256]);
+  assert.deepEqual(back.encode('<|ctl|>', { parseSpecial: true }), [257]);
 });

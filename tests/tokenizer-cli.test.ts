@@ -87,3 +87,10 @@ test('tokenize/detokenize errors: usage (2) and typed errors (1)', needsShared(.
   assert.equal(runCli(['detokenize', '--help']).status, 0);
   assert.equal(runCli(['train-tokenizer', '--help']).status, 0);
 });
+
+test('a llama2.c checkpoint finds the tok*.bin beside it', needsShared('models', 'stories260K'), () => {
+  const r = runCli(['tokenize', '-m', sharedData('models/stories260K/stories260K.bin'), '--json', 'Once upon a time']);
+  assert.equal(r.status, 0, r.stderr);
+  const direct = runCli(['tokenize', '-m', sharedData('models/stories260K/tok512.bin'), '--json', 'Once upon a time']);
+  assert.equal(r.stdout, direct.stdout);
+});

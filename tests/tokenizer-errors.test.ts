@@ -143,3 +143,17 @@ test('GGUF metadata and tokenizer.json: inconsistent contents are TOKENIZER_INVA
   assert.throws(() => tokenizerFromHfJson(enc({ model: { type: 'Unigram' } }), 'tokenizer.json'), { code: 'FORMAT_UNSUPPORTED' });
   assert.throws(() => tokenizerFromHfJson(enc({ model: { type: 'BPE', vocab: { a: 0, b: 2 }, merges: [] } }), 'tokenizer.json'), { code: 'TOKENIZER_INVALID', message: /id 1/ });
 });
+
+test('a tokenizer written into a GGUF file by writeGguf loads back with the same ids', needsShared('tokenizer', 'llama2'), async () => {
+  const { writeGguf } = await import('../src/formats/gguf-write.js');
+  const { tokenizerToGgufMetadata } = await import('../src/tokenizer/load.js');
+  const dir = mkdtempSync(join(tmpdir(), 'llama-tokgguf-'));
+  for (const src of ['tokenizer/llama2/tokenizer.model', 'models/stories260K/tok512.bin']) {
+    const tok = loadTokenizer(sharedData(src));
+    const f = join(dir, 'vocab.gguf');
+    writeGguf(f, { metadata: tokenizerToGgufMetadata(tok), tensors: [] });
+    const back = loadTokenizer(f);
+    for (const s of ['Hello world', ' leading space', 'naïve 🦙 1234', '']) assert.deepEqual(back.encode(s), tok.encode(s), `${src}: ${s}`);
+    assert.equal(back.vocabSize, tok.vocabSize);
+  }
+});

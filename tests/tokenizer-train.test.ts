@@ -40,7 +40,7 @@ test('training on a small text: layout, scores, split digits, byte fallback, rou
     if (/\d/.test(p)) assert.equal([...p].length, 1, `digit piece ${p}`);
   }
   const tok = new SpmTokenizer(model);
-  assert.ok(tok.usesWordSplit);
+  assert.equal(tok.splitMode, 'word');
   for (const s of ['the cat sat', 'in 2023 12345', 'Ünïcödé ☃ and 🦙', '  spaced  out  ']) {
     const ids = tok.encode(s);
     assert.equal(tok.decode(ids), s);
