@@ -1,0 +1,40 @@
+// `npm run bench`: every benchmark of the project in one go, each as its own process (so one
+// benchmark's warm caches and JIT state do not flatter the next). Figures go to stdout; each
+// benchmark states its own machine limit (bandwidth, FMA peak) measured in the same run, or the
+// peer program it is compared with.
+//   npm run bench                      all of them
+//   npm run bench -- tokenizer kernels only those named
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+
+/** name -> argv after `node` */
+const BENCHES: Record<string, string[]> = {
+  tokenizer: [join(here, 'tokenizer.js')],
+  loaders: [join(here, 'loaders.js')],
+  kernels: [join(here, 'kernels.js'), '--threads', '1,2'],
+  model: [join(root, 'bin', 'llama.js'), 'bench', '--synthetic', '110m', '--type', 'q8_0', '-t', '1,2', '-r', '5'],
+  train: [join(here, 'train.js'), '--sizes', 'default,512', '--threads', '2'],
+};
+
+const wanted = process.argv.slice(2);
+for (const w of wanted) {
+  if (!(w in BENCHES)) {
+    process.stderr.write(`unknown benchmark '${w}'; choose from: ${Object.keys(BENCHES).join(', ')}\n`);
+    process.exit(2);
+  }
+}
+let failed = 0;
+for (const [name, argv] of Object.entries(BENCHES)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  process.stdout.write(`\n## ${name}: node ${argv.map((a) => a.replace(root + '/', '')).join(' ')}\n`);
+  const r = spawnSync(process.execPath, argv, { stdio: 'inherit', cwd: root });
+  if (r.status !== 0) {
+    failed++;
+    process.stdout.write(`(${name} exited with status ${r.status})\n`);
+  }
+}
+process.exit(failed ? 1 : 0);
