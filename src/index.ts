@@ -32,3 +32,4 @@ export {
 export { tokenizerForPath, findTokenizerFile, TOKENIZER_FILE_NAMES } from './tokenizer/find.js';
 export { trainSpmBpe, type TrainOptions, type TrainStats } from './tokenizer/train.js';
 export { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from './tokenizer/chat.js';
+export { tokenizerToHfJson } from './tokenizer/hf.js';
