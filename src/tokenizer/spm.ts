@@ -480,9 +480,4 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     return t === PieceType.CONTROL || t === PieceType.UNKNOWN || t === PieceType.USER_DEFINED;
   }
 
-  /** id of a piece string, or undefined */
-  pieceId(piece: string): number | undefined {
-    const i = this.model.pieces.indexOf(piece);
-    return i >= 0 ? i : undefined;
-  }
 }
