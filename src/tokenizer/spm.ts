@@ -479,5 +479,4 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     const t = this.model.types[id];
     return t === PieceType.CONTROL || t === PieceType.UNKNOWN || t === PieceType.USER_DEFINED;
   }
-
 }
