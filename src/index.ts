@@ -15,6 +15,17 @@ export { writeGguf, gv } from './formats/gguf-write.js';
 export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';
 export { describe, registerFormat, FORMATS } from './formats/describe.js';
 export type { FileDescription, FormatDescriber, MetadataEntry, TensorEntry } from './formats/describe.js';
+// model loading and conversion (every format -> LoadedModel; LoadedModel -> GGUF / HF safetensors)
+export { loadModel, detectModel, openModelLazy, findModelTokenizer } from './model/load.js';
+export type { LoadOptions, DetectedModel, LazyModel, LazyWeight } from './model/load.js';
+export type { LoadedModel, ModelFormat } from './model/loaded.js';
+export { convertModel, CONVERT_TYPES } from './model/convert.js';
+export type { ConvertOptions, ConvertResult, ConvertType, ConvertFormat } from './model/convert.js';
+export { unpermuteHf, permuteToHf } from './model/names.js';
+export { llama3RopeFactors } from './model/rope-factors.js';
+export { SafetensorsFile, SafetensorsModel, writeSafetensors, writeSafetensorsSharded } from './formats/safetensors.js';
+export { PthFile } from './formats/pth.js';
+export { Llama2cFile } from './formats/llama2c.js';
 export type { Tokenizer, StreamDecoder, EncodeOptions } from './tokenizer/tokenizer.js';
 export { SpmTokenizer, PieceType, type SpmModel } from './tokenizer/spm.js';
 export { BpeTokenizer, LLAMA3_PATTERN, GPT2_PATTERN, llama3SpecialTokens, type BpeModel } from './tokenizer/bpe.js';
@@ -33,3 +44,49 @@ export { tokenizerForPath, findTokenizerFile, TOKENIZER_FILE_NAMES } from './tok
 export { trainSpmBpe, type TrainOptions, type TrainStats } from './tokenizer/train.js';
 export { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from './tokenizer/chat.js';
 export { tokenizerToHfJson } from './tokenizer/hf.js';
+export { selectBackend, BACKEND_NAMES } from './backend/select.js';
+export type { BackendName, SelectBackendOptions } from './backend/select.js';
+export { LlamaModel, prepareParams } from './model/llama.js';
+export type { ModelParams, LayerParams, ForwardOptions, Allocator, ModelOptions } from './model/llama.js';
+export { Session, createSession, kvCacheBytes, DEFAULT_CTX_CAP } from './model/kv-cache.js';
+export type { SessionOptions } from './model/kv-cache.js';
+export { ropeInvFreq, baseInvFreq, llama3ScaleFreq } from './model/rope.js';
+export { generate, Generation, logprobsOf } from './generate/generate.js';
+export type { GenerateOptions, GeneratedToken, GenerationStats, FinishReason, TokenLogprob } from './generate/generate.js';
+export { Rng } from './generate/rng.js';
+export {
+  SamplerChain, Candidates, createSampler, SAMPLING_DEFAULTS,
+  greedy, dist, temperature, topK, topP, minP, typicalP, penalties, logitBias,
+} from './generate/sampler.js';
+export type { Sampler, SamplerContext, SamplingOptions, PenaltyOptions } from './generate/sampler.js';
+export { StopMatcher } from './generate/stop.js';
+export type { StopResult } from './generate/stop.js';
+// training
+export type { TrainingBackend, AdamWStepOptions } from './backend/training.js';
+export { isTrainingBackend } from './backend/training.js';
+export { JsTrainingBackend } from './backend/js/js-train-ops.js';
+export { TapeBackend } from './train/tape.js';
+export type { ParamKey, ParamGrads } from './train/tape.js';
+export { createTrainingModel, lossAndGrad, lossOnly } from './train/model.js';
+export type { TrainingModel } from './train/model.js';
+export { trainableParams, snapshotWeights, countParams } from './train/params.js';
+export type { Param } from './train/params.js';
+export { initWeights, INIT_STD } from './train/init.js';
+export { AdamW, ADAMW_DEFAULTS } from './train/optimizer.js';
+export type { AdamWOptions } from './train/optimizer.js';
+export { learningRate } from './train/schedule.js';
+export type { ScheduleOptions } from './train/schedule.js';
+export { Rng as TrainRng } from './train/rng.js';
+export { writeShard, readShard, prepareSource, MixtureSampler, validationWindows, unigramLoss, splitText, tokenizeText } from './train/data.js';
+export type { SourceSpec, PreparedSource, Shard, Sample } from './train/data.js';
+export { charTokenizer, charSpmModel } from './train/char-tokenizer.js';
+export { loadTrainConfig, modelConfig, TRAIN_DEFAULTS } from './train/config.js';
+export type { TrainConfig, ModelShape, TokenizerSpec } from './train/config.js';
+export { train, prepareTrainingData, trainFlopsPerToken, PEAK_FLOPS_PER_THREAD } from './train/trainer.js';
+export type { TrainHooks, TrainResult } from './train/trainer.js';
+export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
+export { exportGguf, exportHf, trainedModelFromCheckpoint, EXPORT_TYPES } from './train/export.js';
+export type { ExportType, TrainedModel } from './train/export.js';
+export { plotSvg } from './train/plot.js';
+export { greedyTokens } from './train/sample.js';
+export { selectTrainingBackend } from './train/backend.js';

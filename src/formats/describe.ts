@@ -5,6 +5,10 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { LlamaError } from '../errors.js';
 import { dtypeName } from '../tensor/dtype.js';
 import { ggufValueToJson, GGUF_TYPE_NAMES, GgufType, looksLikeGguf, openGguf, type GgufValue } from './gguf.js';
+import { safetensorsDescriber } from './describe-safetensors.js';
+import { pthDescriber } from './describe-pth.js';
+import { llama2cDescriber } from './describe-llama2c.js';
+import { tokenizerDescriber } from './describe-tokenizer.js';
 
 export interface MetadataEntry {
   readonly key: string;
@@ -73,7 +77,7 @@ function metadataEntry(key: string, v: GgufValue): MetadataEntry {
 }
 
 /** Every known format, tried in order. Add a line per format module. */
-export const FORMATS: FormatDescriber[] = [ggufDescriber];
+export const FORMATS: FormatDescriber[] = [ggufDescriber, safetensorsDescriber, pthDescriber, llama2cDescriber, tokenizerDescriber];
 
 /** Adds a describer at run time (for formats living outside this module). */
 export function registerFormat(d: FormatDescriber): void {

@@ -5,6 +5,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { basename, dirname, join } from 'node:path';
 import { LlamaError } from '../errors.js';
 import { detectTokenizerKind, loadTokenizer } from './load.js';
+import { findModelTokenizer } from '../model/load.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /** Tokenizer file names looked for in a model directory, in order of preference. */
@@ -39,8 +40,16 @@ export function findTokenizerFile(path: string): string {
     throw new LlamaError('TOKENIZER_MISSING', `no ${TOKENIZER_FILE_NAMES.join(' / ')} in this directory`, { file: path, hint: 'pass the tokenizer file with -m' });
   }
   if (detectTokenizerKind(head(path), basename(path)) !== undefined) return path;
-  // a model file without a tokenizer inside (safetensors, .pth, llama2.c checkpoint): look beside it
-  const p = besideOrInside(dirname(path));
+  // a model file without a tokenizer inside (safetensors, .pth, llama2.c checkpoint): the model
+  // loader's rules (tokenizer.model / tokenizer.json beside HF and Meta files, Meta's parent folder,
+  // tokenizer.bin or tok{vocab}.bin beside llama2.c files), then any tokenizer file beside it
+  let fromModel: string | undefined;
+  try {
+    fromModel = findModelTokenizer(path);
+  } catch {
+    fromModel = undefined; // not a model we recognise: fall through to the plain search
+  }
+  const p = fromModel ?? besideOrInside(dirname(path));
   if (p) return p;
   throw new LlamaError('TOKENIZER_MISSING', `this file holds no tokenizer and none was found beside it`, {
     file: path,

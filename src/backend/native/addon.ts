@@ -1,0 +1,86 @@
+// Loading the compiled N-API addon (build/Release/llama_native.node, built by `npm install`).
+// Missing addon = undefined plus a reason; never a throw, so callers can fall back to `js`.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeInfo {
+  /** the kernel path in use: avx512 | avx2 | neon | scalar */
+  isa: string;
+  /** the paths this CPU can run, fastest first */
+  available: string[];
+  /** the thread pool's current size */
+  threads: number;
+}
+
+/** The raw addon interface (argument checks are also done in C; see c/addon.c). */
+export interface NativeAddon {
+  info(): NativeInfo;
+  setIsa(name: string): boolean;
+  setThreads(n: number): number;
+  loadWeight(bytes: Uint8Array, type: number, rows: number, cols: number): object;
+  freeWeight(handle: object): void;
+  matmul(out: Float32Array, x: Float32Array, w: object, T: number): void;
+  embed(out: Float32Array, w: object, ids: Int32Array): void;
+  rmsnorm(out: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void;
+  rope(x: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void;
+  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
+  softmax(x: Float32Array, rows: number, cols: number): void;
+  argmax(x: Float32Array, n: number): number;
+  kvStore(kLayer: Float32Array | Uint16Array, vLayer: Float32Array | Uint16Array, f16: number, rowLen: number, pos0: number, T: number, k: Float32Array, v: Float32Array): void;
+  attention(out: Float32Array, q: Float32Array, kLayer: Float32Array | Uint16Array, vLayer: Float32Array | Uint16Array, f16: number, pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void;
+  /** GB/s of each repetition of a streaming read of `bytes` over all pool threads */
+  readBandwidth(bytes: number, reps: number): Float64Array;
+  /** GFLOP/s of independent FMAs on all pool threads for `iters` rounds */
+  fmaPeak(iters: number): number;
+}
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+let cached: { addon?: NativeAddon; reason?: string } | undefined;
+
+/** The addon, or undefined with the reason it is not available. Loaded once per process. */
+export function loadAddon(): { addon?: NativeAddon; reason?: string } {
+  if (cached) return cached;
+  const candidates = [process.env.LLAMA_NATIVE_ADDON, join(REPO_ROOT, 'build/Release/llama_native.node'), join(REPO_ROOT, 'build/Debug/llama_native.node')];
+  const path = candidates.find((p) => p !== undefined && existsSync(p));
+  if (!path) {
+    cached = { reason: 'the native addon is not built (run `npm install` with a C compiler available)' };
+    return cached;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    cached = { addon: require(path) as NativeAddon };
+  } catch (e) {
+    cached = { reason: `the native addon at ${path} failed to load: ${(e as Error).message}` };
+  }
+  return cached;
+}
+
+/**
+ * Default thread count: LLAMA_THREADS, else the number of physical cores (hyper-threads share one
+ * core's load/FMA units, so decode gains nothing from them), else the logical CPU count.
+ */
+export function defaultThreads(): number {
+  const env = Number(process.env.LLAMA_THREADS);
+  if (Number.isInteger(env) && env > 0) return env;
+  try {
+    const base = '/sys/devices/system/cpu';
+    const cores = new Set<string>();
+    for (const d of readdirSync(base)) {
+      if (!/^cpu\d+$/.test(d)) continue;
+      const topo = join(base, d, 'topology');
+      if (!existsSync(join(topo, 'core_id'))) continue;
+      const core = readFileSync(join(topo, 'core_id'), 'utf8').trim();
+      const pkg = existsSync(join(topo, 'physical_package_id')) ? readFileSync(join(topo, 'physical_package_id'), 'utf8').trim() : '0';
+      cores.add(`${pkg}:${core}`);
+    }
+    if (cores.size > 0) return Math.min(cores.size, availableParallelism());
+  } catch {
+    // not Linux: fall through
+  }
+  return availableParallelism();
+}

@@ -1,0 +1,998 @@
+// N-API entry points of the native backend. JS (src/backend/native/index.ts) checks shapes and
+// types first; this file re-checks every length it dereferences (a wrong call must throw, never
+// corrupt memory), prepares weights, and splits each op over the thread pool.
+//
+// Flow of a matmul: activations x (T, cols) -> [quantized per 32-block for integer kernels] ->
+// row blocks handed out dynamically to the pool threads; inside a block, token tiles sized so the
+// block's weights and the tile's activations stay in L2 -> per-ISA kernel.
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common.h"
+
+void ln_dequant_row(const ln_weight *w, int64_t r, float *out);
+
+int ln_tune_nr1 = 0;
+int ln_tune_outer = 1;
+int ln_tune_pf = 0;  // measured here: prefetching 1-4 KB ahead lost to the hardware prefetcher
+
+static ln_kernels K;             // the selected path
+static ln_kernels K_scalar, K_avx2, K_avx512, K_neon;
+static int have_avx2, have_avx512, have_neon;
+
+// ---------------------------------------------------------------- N-API helpers
+
+#define CHECK(call)                                              \
+  do {                                                           \
+    if ((call) != napi_ok) {                                     \
+      napi_throw_error(env, "NATIVE", "N-API call failed: " #call); \
+      return NULL;                                               \
+    }                                                            \
+  } while (0)
+
+#define FAIL(msg)                          \
+  do {                                     \
+    napi_throw_error(env, "NATIVE", msg);  \
+    return NULL;                           \
+  } while (0)
+
+static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < n) {
+    napi_throw_error(env, "NATIVE", "too few arguments");
+    return 0;
+  }
+  return 1;
+}
+
+// typed array of the given type -> data pointer and element count
+static void *typed(napi_env env, napi_value v, napi_typedarray_type want, size_t *len) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) {
+    napi_throw_type_error(env, "NATIVE", "expected a typed array");
+    return NULL;
+  }
+  napi_typedarray_type t;
+  size_t n;
+  void *data;
+  if (napi_get_typedarray_info(env, v, &t, &n, &data, NULL, NULL) != napi_ok) return NULL;
+  if (t != want) {
+    napi_throw_type_error(env, "NATIVE", "typed array of the wrong element type");
+    return NULL;
+  }
+  *len = n;
+  if (data == NULL) data = (void *)"";  // zero-length arrays may have no backing store
+  return data;
+}
+
+static int64_t get_i64(napi_env env, napi_value v) {
+  int64_t r = 0;
+  napi_get_value_int64(env, v, &r);
+  return r;
+}
+
+static double get_f64(napi_env env, napi_value v) {
+  double r = 0;
+  napi_get_value_double(env, v, &r);
+  return r;
+}
+
+static napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+// ---------------------------------------------------------------- scratch
+
+static void *scratch_ptr;
+static size_t scratch_size;
+
+static void *outer_ptr;
+static size_t outer_size;
+
+static void *outer_scratch(size_t bytes) {
+  if (bytes > outer_size) {
+    ln_aligned_free(outer_ptr);
+    outer_ptr = ln_aligned_alloc(bytes);
+    outer_size = outer_ptr ? bytes : 0;
+  }
+  return outer_ptr;
+}
+
+static void *scratch(size_t bytes) {
+  if (bytes > scratch_size) {
+    ln_aligned_free(scratch_ptr);
+    scratch_ptr = ln_aligned_alloc(bytes);
+    scratch_size = scratch_ptr ? bytes : 0;
+  }
+  return scratch_ptr;
+}
+
+// ---------------------------------------------------------------- weights
+
+typedef struct {
+  ln_weight w;
+  void *owned;      // repacked copy (freed with the weight)
+  napi_ref source;  // the caller's bytes used in place
+  size_t owned_bytes;
+} weight_handle;
+
+static void weight_release(napi_env env, weight_handle *h) {
+  if (h->owned) {
+    ln_aligned_free(h->owned);
+    int64_t adj;
+    napi_adjust_external_memory(env, -(int64_t)h->owned_bytes, &adj);
+    h->owned = NULL;
+  }
+  if (h->source) {
+    napi_delete_reference(env, h->source);
+    h->source = NULL;
+  }
+  h->w.qs = NULL;
+}
+
+static void weight_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  weight_handle *h = (weight_handle *)data;
+  weight_release(env, h);
+  free(h);
+}
+
+typedef struct {
+  weight_handle *h;
+  const uint8_t *src;
+  size_t src_row;
+  _Atomic int64_t next;
+} repack_ctx;
+
+static void repack_task(void *p, int ith, int nth) {
+  (void)ith;
+  (void)nth;
+  repack_ctx *c = (repack_ctx *)p;
+  ln_weight *w = &c->h->w;
+  uint8_t *qs = (uint8_t *)w->qs;
+  uint16_t *sc = (uint16_t *)w->sc;
+  for (;;) {
+    int64_t r0 = atomic_fetch_add(&c->next, 64);
+    if (r0 >= w->rows) break;
+    int64_t r1 = r0 + 64 < w->rows ? r0 + 64 : w->rows;
+    for (int64_t r = r0; r < r1; r++) {
+      const uint8_t *s = c->src + (size_t)r * c->src_row;
+      uint8_t *dq = qs + (size_t)r * w->row_bytes;
+      uint16_t *ds = sc + (size_t)r * w->sc_stride;
+      memset(dq, 0, w->row_bytes);
+      memset(ds, 0, w->sc_stride * 2);
+      for (int64_t b = 0; b < w->nb; b++) {
+        if (w->type == LN_Q8_0) {
+          const uint8_t *blk = s + b * 34;
+          memcpy(&ds[b], blk, 2);
+          for (int i = 0; i < 32; i++) dq[b * 32 + i] = (uint8_t)(blk[2 + i] ^ 0x80);  // int8 + 128
+        } else {  // Q4_0
+          const uint8_t *blk = s + b * 18;
+          memcpy(&ds[b], blk, 2);
+          int shift;
+          uint8_t *dst = dq + ln_q4_0_block(b, &shift);
+          const uint8_t *q = blk + 2;  // value j: low nibble of q[j] (j < 16), high nibble of q[j-16]
+          for (int j = 0; j < 16; j++) {
+            dst[j] |= (uint8_t)((q[j] & 0x0f) << shift);
+            dst[j + 16] |= (uint8_t)((q[j] >> 4) << shift);
+          }
+        }
+      }
+    }
+  }
+}
+
+// loadWeight(bytes: Uint8Array, type, rows, cols) -> external handle
+static napi_value js_load_weight(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  size_t len;
+  const uint8_t *data = typed(env, argv[0], napi_uint8_array, &len);
+  if (!data) return NULL;
+  int type = (int)get_i64(env, argv[1]);
+  int64_t rows = get_i64(env, argv[2]), cols = get_i64(env, argv[3]);
+  if (rows <= 0 || cols <= 0) FAIL("weight needs rows > 0 and cols > 0");
+  size_t src_row;
+  switch (type) {
+    case LN_F32: src_row = (size_t)cols * 4; break;
+    case LN_F16:
+    case LN_BF16: src_row = (size_t)cols * 2; break;
+    case LN_Q8_0: src_row = (size_t)(cols / 32) * 34; break;
+    case LN_Q4_0: src_row = (size_t)(cols / 32) * 18; break;
+    case LN_Q4_K: src_row = (size_t)(cols / 256) * 144; break;
+    case LN_Q6_K: src_row = (size_t)(cols / 256) * 210; break;
+    default: FAIL("the native backend has no kernel for this tensor type");
+  }
+  int64_t blk = (type == LN_Q4_K || type == LN_Q6_K) ? 256 : (type == LN_Q8_0 || type == LN_Q4_0) ? 32 : 1;
+  if (cols % blk != 0) FAIL("row length is not a whole number of blocks");
+  if (len < src_row * (size_t)rows) FAIL("weight bytes are shorter than rows x row size");
+
+  weight_handle *h = (weight_handle *)calloc(1, sizeof(weight_handle));
+  if (!h) FAIL("out of memory");
+  ln_weight *w = &h->w;
+  w->type = type;
+  w->rows = rows;
+  w->cols = cols;
+  w->nb = cols / 32;
+  w->npairs = (w->nb + 1) / 2;
+  if (type == LN_Q8_0 || type == LN_Q4_0) {
+    w->row_bytes = type == LN_Q8_0 ? (size_t)w->npairs * 64 : (size_t)((w->nb + 3) / 4) * 64;
+    w->sc_stride = (size_t)((w->nb + 15) / 16 * 16);
+    size_t qbytes = w->row_bytes * (size_t)rows;
+    size_t bytes = qbytes + w->sc_stride * 2 * (size_t)rows;
+    h->owned = ln_aligned_alloc(bytes);
+    if (!h->owned) {
+      free(h);
+      FAIL("out of memory while repacking a weight");
+    }
+    h->owned_bytes = bytes;
+    int64_t adj;
+    napi_adjust_external_memory(env, (int64_t)bytes, &adj);
+    w->qs = (const uint8_t *)h->owned;
+    w->sc = (const uint16_t *)((uint8_t *)h->owned + qbytes);
+    repack_ctx c = {.h = h, .src = data, .src_row = src_row};
+    atomic_init(&c.next, 0);
+    ln_pool_run(repack_task, &c);
+  } else {
+    size_t esz = type == LN_F32 ? 4 : 2;
+    w->row_bytes = src_row;
+    if (((uintptr_t)data % esz) != 0) {  // misaligned view: copy once
+      size_t bytes = src_row * (size_t)rows;
+      h->owned = ln_aligned_alloc(bytes);
+      if (!h->owned) {
+        free(h);
+        FAIL("out of memory");
+      }
+      memcpy(h->owned, data, bytes);
+      h->owned_bytes = bytes;
+      w->qs = (const uint8_t *)h->owned;
+    } else {
+      w->qs = data;
+      if (napi_create_reference(env, argv[0], 1, &h->source) != napi_ok) {
+        free(h);
+        FAIL("could not keep a reference to the weight bytes");
+      }
+    }
+  }
+  napi_value ext;
+  if (napi_create_external(env, h, weight_finalize, NULL, &ext) != napi_ok) {
+    weight_release(env, h);
+    free(h);
+    FAIL("could not create the weight handle");
+  }
+  return ext;
+}
+
+static weight_handle *get_weight(napi_env env, napi_value v) {
+  void *p = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok || !p) {
+    napi_throw_type_error(env, "NATIVE", "expected a native weight handle");
+    return NULL;
+  }
+  weight_handle *h = (weight_handle *)p;
+  if (!h->w.qs) {
+    napi_throw_error(env, "NATIVE", "weight was freed");
+    return NULL;
+  }
+  return h;
+}
+
+static napi_value js_free_weight(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  weight_handle *h = get_weight(env, argv[0]);
+  if (!h) return NULL;
+  weight_release(env, h);
+  return NULL;
+}
+
+// ---------------------------------------------------------------- matmul
+
+typedef struct {
+  const ln_weight *w;
+  ln_act *a;
+  float *out;
+  ln_mm_fn fn;
+  ln_outer_fn outer;  // outer-product kernel for the first 16*floor(rows/16) rows x 8*floor(T/8) tokens
+  ln_outer o;
+  uint8_t *oscratch;  // per thread ln_outer_scratch(nb) bytes
+  size_t oscratch_size;
+  int64_t T, rb, tt, nblocks;
+  _Atomic int64_t next, qnext;
+  int wtype;
+} mm_ctx;
+
+static void quant_task(void *p, int ith, int nth) {
+  (void)ith;
+  (void)nth;
+  mm_ctx *c = (mm_ctx *)p;
+  for (;;) {
+    int64_t t0 = atomic_fetch_add(&c->qnext, 4);
+    if (t0 >= c->T) break;
+    K.quant(c->a, t0, t0 + 4 < c->T ? t0 + 4 : c->T, c->wtype);
+  }
+}
+
+static void mm_task(void *p, int ith, int nth) {
+  (void)nth;
+  mm_ctx *c = (mm_ctx *)p;
+  const int64_t rows = c->w->rows;
+  for (;;) {
+    int64_t blk = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (blk >= c->nblocks) break;
+    int64_t r0 = blk * c->rb, r1 = r0 + c->rb < rows ? r0 + c->rb : rows;
+    int64_t tdone = 0;
+    if (c->outer) {
+      // rows of whole 16-row groups x tokens of whole 8-token groups; the tile kernels do the rest
+      int64_t r16 = r0 + (r1 - r0) / 16 * 16, nq = c->o.nq / 2 * 2;
+      if (r16 > r0) {
+        c->outer(c->w, &c->o, c->out, rows, r0, r16, 0, nq, c->oscratch + (size_t)ith * c->oscratch_size);
+        if (r16 < r1) c->fn(c->w, c->a, c->out, rows, r16, r1, 0, 4 * nq);
+        tdone = 4 * nq;
+      }
+    }
+    for (int64_t t0 = tdone; t0 < c->T; t0 += c->tt) {
+      int64_t t1 = t0 + c->tt < c->T ? t0 + c->tt : c->T;
+      c->fn(c->w, c->a, c->out, rows, r0, r1, t0, t1);
+    }
+  }
+}
+
+static ln_mm_fn kernel_for(int type) {
+  switch (type) {
+    case LN_F32: return K.mm_f32;
+    case LN_F16: return K.mm_f16;
+    case LN_BF16: return K.mm_bf16;
+    case LN_Q8_0: return K.mm_q8_0;
+    case LN_Q4_0: return K.mm_q4_0;
+    case LN_Q4_K: return K.mm_q4_k;
+    case LN_Q6_K: return K.mm_q6_k;
+  }
+  return NULL;
+}
+
+static int is_quant(int type) { return type == LN_Q8_0 || type == LN_Q4_0 || type == LN_Q4_K || type == LN_Q6_K; }
+
+// run out (T, rows) = x (T, cols) . W^T
+static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
+  ln_act a;
+  memset(&a, 0, sizeof a);
+  a.T = T;
+  a.cols = w->cols;
+  a.xf = x;
+  mm_ctx c = {.w = w, .a = &a, .out = out, .fn = kernel_for(w->type), .T = T, .wtype = w->type};
+  atomic_init(&c.next, 0);
+  atomic_init(&c.qnext, 0);
+  const int nth = ln_pool_threads();
+  size_t act_bytes_per_token = (size_t)w->cols * 4;
+  if (is_quant(w->type)) {
+    a.nb = w->nb;
+    a.npairs = w->npairs;
+    a.q_stride = (size_t)a.npairs * 64;
+    a.e_stride = (size_t)a.npairs * 16;
+    a.c_stride = (size_t)a.npairs * 2;
+    size_t qb = a.q_stride * (size_t)T, eb = a.e_stride * 4 * (size_t)T, cb = (a.c_stride * 4 * (size_t)T + 63) / 64 * 64;
+    uint8_t *s = (uint8_t *)scratch(qb + 2 * eb + cb);
+    if (!s) return 0;
+    a.q = (int8_t *)s;
+    a.dxe = (float *)(s + qb);
+    a.bias = (int32_t *)(s + qb + eb);
+    a.csum = (float *)(s + qb + 2 * eb);
+    if (T < 4 || nth == 1) K.quant(&a, 0, T, w->type);
+    else ln_pool_run(quant_task, &c);
+    act_bytes_per_token = a.q_stride * 3;
+    ln_outer_fn outer = w->type == LN_Q8_0 ? K.outer_q8_0 : w->type == LN_Q4_0 ? K.outer_q4_0 : NULL;
+    if (outer && T >= 8 && w->rows >= 16 && ln_tune_outer) {
+      // token-interleaved copy of the quantized activations (see ln_outer in common.h)
+      const int64_t nq = T / 4, nb = w->nb;
+      size_t bqb = (size_t)nq * nb * 128, bbb = (size_t)nq * nb * 16 * 4;
+      size_t osz = (ln_outer_scratch(nb) + 63) / 64 * 64;
+      uint8_t *o = (uint8_t *)outer_scratch(2 * bbb + bqb + osz * (size_t)nth);
+      if (o) {
+        c.o.nq = nq;
+        uint8_t *bq = o;
+        int32_t *bbias = (int32_t *)(o + bqb);
+        float *bscale = (float *)(o + bqb + bbb);
+        for (int64_t tq = 0; tq < nq; tq++)
+          for (int64_t b = 0; b < nb; b++) {
+            uint8_t *dst = bq + ((size_t)tq * nb + b) * 128;
+            for (int j = 0; j < 4; j++) {
+              const int8_t *src = a.q + (4 * tq + j) * a.q_stride + b * 32;
+              for (int g = 0; g < 8; g++) memcpy(dst + g * 16 + j * 4, src + g * 4, 4);
+              const int32_t *bl = a.bias + (4 * tq + j) * a.e_stride + b * 8;
+              const float dx = a.dxe[(4 * tq + j) * a.e_stride + b * 8];
+              for (int k = 0; k < 4; k++) {
+                bbias[((size_t)tq * nb + b) * 16 + 4 * j + k] = bl[0] + bl[4];
+                bscale[((size_t)tq * nb + b) * 16 + 4 * j + k] = dx;
+              }
+            }
+          }
+        c.o.bq = bq;
+        c.o.bbias = bbias;
+        c.o.bscale = bscale;
+        c.oscratch = o + bqb + 2 * bbb;
+        c.oscratch_size = osz;
+        c.outer = outer;
+      }
+    }
+  }
+  if (T == 1) {
+    // matvec: enough blocks for dynamic balance on a noisy machine, rows a multiple of 4
+    int64_t target = (int64_t)nth * 16;
+    int64_t rb = (w->rows + target - 1) / target;
+    rb = (rb + 3) / 4 * 4;
+    if (rb < 16) rb = 16;
+    c.rb = rb;
+    c.tt = 1;
+  } else {
+    // keep a row block's weights (~256 KB) and a token tile's activations (~256 KB) in L2
+    int64_t rb = (int64_t)(256 * 1024 / (w->row_bytes ? w->row_bytes : 1));
+    const int64_t unit = c.outer ? 16 : 4;
+    rb = rb / unit * unit;
+    if (rb < unit) rb = unit;
+    int64_t per_thread = (w->rows + nth - 1) / nth;  // but never leave a thread idle
+    if (rb > per_thread) rb = (per_thread + unit - 1) / unit * unit;
+    int64_t tt = (int64_t)(256 * 1024 / act_bytes_per_token);
+    tt = tt / 4 * 4;
+    if (tt < 4) tt = 4;
+    c.rb = rb;
+    c.tt = tt;
+  }
+  c.nblocks = (w->rows + c.rb - 1) / c.rb;
+  ln_pool_run(mm_task, &c);
+  return 1;
+}
+
+// matmul(out: Float32Array, x: Float32Array, w, T)
+static napi_value js_matmul(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  size_t on, xn;
+  float *out = typed(env, argv[0], napi_float32_array, &on);
+  if (!out) return NULL;
+  const float *x = typed(env, argv[1], napi_float32_array, &xn);
+  if (!x) return NULL;
+  weight_handle *h = get_weight(env, argv[2]);
+  if (!h) return NULL;
+  int64_t T = get_i64(env, argv[3]);
+  if (T <= 0) return NULL;
+  if (xn < (size_t)(T * h->w.cols) || on < (size_t)(T * h->w.rows)) FAIL("matmul: x or out is too short for T x cols / T x rows");
+  if (!run_matmul(&h->w, x, out, T)) FAIL("out of memory");
+  return NULL;
+}
+
+// ---------------------------------------------------------------- elementwise ops
+
+// embed(out, w, ids: Int32Array)
+static napi_value js_embed(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  size_t on, n;
+  float *out = typed(env, argv[0], napi_float32_array, &on);
+  if (!out) return NULL;
+  weight_handle *h = get_weight(env, argv[1]);
+  if (!h) return NULL;
+  const int32_t *ids = typed(env, argv[2], napi_int32_array, &n);
+  if (!ids) return NULL;
+  const ln_weight *w = &h->w;
+  if (on < n * (size_t)w->cols) FAIL("embed: out is too short");
+  for (size_t t = 0; t < n; t++) {
+    if (ids[t] < 0 || ids[t] >= w->rows) FAIL("embed: token id outside the vocabulary");
+    float *o = out + t * w->cols;
+    if (w->type == LN_F16) K.f16_to_f32(o, (const uint16_t *)(w->qs + (size_t)ids[t] * w->row_bytes), w->cols);
+    else ln_dequant_row(w, ids[t], o);
+  }
+  return NULL;
+}
+
+// rmsnorm(out, x, g, T, dim, eps)
+static napi_value js_rmsnorm(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, argv)) return NULL;
+  size_t on, xn, gn;
+  float *out = typed(env, argv[0], napi_float32_array, &on);
+  if (!out) return NULL;
+  const float *x = typed(env, argv[1], napi_float32_array, &xn);
+  if (!x) return NULL;
+  const float *g = typed(env, argv[2], napi_float32_array, &gn);
+  if (!g) return NULL;
+  int64_t T = get_i64(env, argv[3]), dim = get_i64(env, argv[4]);
+  float eps = (float)get_f64(env, argv[5]);
+  if (T < 0 || dim <= 0 || on < (size_t)(T * dim) || xn < (size_t)(T * dim) || gn < (size_t)dim) FAIL("rmsnorm: bad shapes");
+  for (int64_t t = 0; t < T; t++) {
+    const float *xr = x + t * dim;
+    float *o = out + t * dim;
+    float ss = K.dot_f32(xr, xr, dim);
+    float scale = (float)(1.0 / sqrt((double)(ss / (float)dim) + (double)eps));
+    for (int64_t i = 0; i < dim; i++) o[i] = (xr[i] * scale) * g[i];
+  }
+  return NULL;
+}
+
+// rope(x, T, nHeads, headDim, pos: Int32Array, invFreq: Float32Array)
+static napi_value js_rope(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, argv)) return NULL;
+  size_t xn, pn, fn;
+  float *x = typed(env, argv[0], napi_float32_array, &xn);
+  if (!x) return NULL;
+  int64_t T = get_i64(env, argv[1]), nh = get_i64(env, argv[2]), hd = get_i64(env, argv[3]);
+  const int32_t *pos = typed(env, argv[4], napi_int32_array, &pn);
+  if (!pos) return NULL;
+  const float *inv = typed(env, argv[5], napi_float32_array, &fn);
+  if (!inv) return NULL;
+  if (T < 0 || nh <= 0 || hd <= 0 || (hd & 1) || xn < (size_t)(T * nh * hd) || pn < (size_t)T || fn < (size_t)(hd / 2)) FAIL("rope: bad shapes");
+  const int64_t half = hd / 2;
+  for (int64_t t = 0; t < T; t++) {
+    for (int64_t i = 0; i < half; i++) {
+      double ang = (double)pos[t] * (double)inv[i];
+      float c = (float)cos(ang), s = (float)sin(ang);
+      for (int64_t h = 0; h < nh; h++) {
+        float *v = x + (t * nh + h) * hd + 2 * i;
+        float a = v[0], b = v[1];
+        v[0] = a * c - b * s;
+        v[1] = a * s + b * c;
+      }
+    }
+  }
+  return NULL;
+}
+
+// swiglu(out, gate, up, n)
+static napi_value js_swiglu(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  size_t on, gn, un;
+  float *out = typed(env, argv[0], napi_float32_array, &on);
+  if (!out) return NULL;
+  const float *g = typed(env, argv[1], napi_float32_array, &gn);
+  if (!g) return NULL;
+  const float *u = typed(env, argv[2], napi_float32_array, &un);
+  if (!u) return NULL;
+  int64_t n = get_i64(env, argv[3]);
+  if (n < 0 || on < (size_t)n || gn < (size_t)n || un < (size_t)n) FAIL("swiglu: bad shapes");
+  for (int64_t i = 0; i < n; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+  return NULL;
+}
+
+// add(out, a, b, n)
+static napi_value js_add(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  size_t on, an, bn;
+  float *out = typed(env, argv[0], napi_float32_array, &on);
+  if (!out) return NULL;
+  const float *a = typed(env, argv[1], napi_float32_array, &an);
+  if (!a) return NULL;
+  const float *b = typed(env, argv[2], napi_float32_array, &bn);
+  if (!b) return NULL;
+  int64_t n = get_i64(env, argv[3]);
+  if (n < 0 || on < (size_t)n || an < (size_t)n || bn < (size_t)n) FAIL("add: bad shapes");
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+  return NULL;
+}
+
+static void softmax_row(float *x, int64_t n) {
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; i++)
+    if (x[i] > m) m = x[i];
+  double sum = 0;
+  for (int64_t i = 0; i < n; i++) {
+    x[i] = expf(x[i] - m);
+    sum += x[i];
+  }
+  float inv = (float)(1.0 / sum);
+  for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+// softmax(x, rows, cols)
+static napi_value js_softmax(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  size_t xn;
+  float *x = typed(env, argv[0], napi_float32_array, &xn);
+  if (!x) return NULL;
+  int64_t rows = get_i64(env, argv[1]), cols = get_i64(env, argv[2]);
+  if (rows < 0 || cols <= 0 || xn < (size_t)(rows * cols)) FAIL("softmax: bad shapes");
+  for (int64_t r = 0; r < rows; r++) softmax_row(x + r * cols, cols);
+  return NULL;
+}
+
+// argmax(x, n)
+static napi_value js_argmax(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  size_t xn;
+  const float *x = typed(env, argv[0], napi_float32_array, &xn);
+  if (!x) return NULL;
+  int64_t n = get_i64(env, argv[1]);
+  if (n <= 0 || xn < (size_t)n) FAIL("argmax: bad length");
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (x[i] > x[best]) best = i;
+  return num(env, (double)best);
+}
+
+// ---------------------------------------------------------------- KV cache and attention
+
+// kvStore(kLayer, vLayer, f16: boolean(number), rowLen, pos0, T, k, v)
+static napi_value js_kv_store(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  if (!get_args(env, info, 8, argv)) return NULL;
+  int f16 = (int)get_i64(env, argv[2]);
+  int64_t rowLen = get_i64(env, argv[3]), pos0 = get_i64(env, argv[4]), T = get_i64(env, argv[5]);
+  size_t kn, vn, kcn, vcn;
+  const float *k = typed(env, argv[6], napi_float32_array, &kn);
+  if (!k) return NULL;
+  const float *v = typed(env, argv[7], napi_float32_array, &vn);
+  if (!v) return NULL;
+  void *kc = typed(env, argv[0], f16 ? napi_uint16_array : napi_float32_array, &kcn);
+  if (!kc) return NULL;
+  void *vc = typed(env, argv[1], f16 ? napi_uint16_array : napi_float32_array, &vcn);
+  if (!vc) return NULL;
+  size_t n = (size_t)(T * rowLen), base = (size_t)(pos0 * rowLen);
+  if (T < 0 || pos0 < 0 || rowLen <= 0 || kn < n || vn < n || kcn < base + n || vcn < base + n) FAIL("kvStore: past the cache or bad shapes");
+  if (f16) {
+    K.f32_to_f16((uint16_t *)kc + base, k, (int64_t)n);
+    K.f32_to_f16((uint16_t *)vc + base, v, (int64_t)n);
+  } else {
+    memcpy((float *)kc + base, k, n * 4);
+    memcpy((float *)vc + base, v, n * 4);
+  }
+  return NULL;
+}
+
+typedef struct {
+  float *out;
+  const float *q;
+  const void *kc, *vc;
+  int f16;
+  int64_t pos0, T, nh, nkv, hd;
+  float *scratch;  // per thread: (pos0+T) scores + 2*hd
+  int64_t per_thread;
+  _Atomic int64_t next;
+} attn_ctx;
+
+static void attn_task(void *p, int ith, int nth) {
+  (void)nth;
+  attn_ctx *c = (attn_ctx *)p;
+  const int64_t hd = c->hd, kvRow = c->nkv * hd, group = c->nh / c->nkv;
+  float *scores = c->scratch + ith * c->per_thread;
+  float *kbuf = scores + c->pos0 + c->T;
+  const float scale = (float)(1.0 / sqrt((double)hd));
+  for (;;) {
+    int64_t u = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (u >= c->T * c->nh) break;
+    int64_t t = u / c->nh, h = u % c->nh;
+    const int64_t n = c->pos0 + t + 1;
+    const float *q = c->q + (t * c->nh + h) * hd;
+    const int64_t kvo = (h / group) * hd;
+    for (int64_t pp = 0; pp < n; pp++) {
+      const float *kr;
+      if (c->f16) {
+        K.f16_to_f32(kbuf, (const uint16_t *)c->kc + pp * kvRow + kvo, hd);
+        kr = kbuf;
+      } else {
+        kr = (const float *)c->kc + pp * kvRow + kvo;
+      }
+      scores[pp] = K.dot_f32(q, kr, hd) * scale;
+    }
+    softmax_row(scores, n);
+    float *o = c->out + (t * c->nh + h) * hd;
+    memset(o, 0, hd * 4);
+    for (int64_t pp = 0; pp < n; pp++) {
+      const float *vr;
+      if (c->f16) {
+        K.f16_to_f32(kbuf, (const uint16_t *)c->vc + pp * kvRow + kvo, hd);
+        vr = kbuf;
+      } else {
+        vr = (const float *)c->vc + pp * kvRow + kvo;
+      }
+      K.axpy_f32(o, scores[pp], vr, hd);
+    }
+  }
+}
+
+// attention(out, q, kLayer, vLayer, f16, pos0, T, nHeads, nKvHeads, headDim)
+static napi_value js_attention(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!get_args(env, info, 10, argv)) return NULL;
+  int f16 = (int)get_i64(env, argv[4]);
+  size_t on, qn, kn, vn;
+  float *out = typed(env, argv[0], napi_float32_array, &on);
+  if (!out) return NULL;
+  const float *q = typed(env, argv[1], napi_float32_array, &qn);
+  if (!q) return NULL;
+  const void *kc = typed(env, argv[2], f16 ? napi_uint16_array : napi_float32_array, &kn);
+  if (!kc) return NULL;
+  const void *vc = typed(env, argv[3], f16 ? napi_uint16_array : napi_float32_array, &vn);
+  if (!vc) return NULL;
+  attn_ctx c = {.out = out, .q = q, .kc = kc, .vc = vc, .f16 = f16};
+  c.pos0 = get_i64(env, argv[5]);
+  c.T = get_i64(env, argv[6]);
+  c.nh = get_i64(env, argv[7]);
+  c.nkv = get_i64(env, argv[8]);
+  c.hd = get_i64(env, argv[9]);
+  if (c.T <= 0 || c.pos0 < 0 || c.nh <= 0 || c.nkv <= 0 || c.hd <= 0 || c.nh % c.nkv != 0) FAIL("attention: bad shapes");
+  size_t qsz = (size_t)(c.T * c.nh * c.hd), cache_need = (size_t)((c.pos0 + c.T) * c.nkv * c.hd);
+  if (on < qsz || qn < qsz || kn < cache_need || vn < cache_need) FAIL("attention: arrays too short (positions past the cache?)");
+  const int nth = ln_pool_threads();
+  c.per_thread = (c.pos0 + c.T + 2 * c.hd + 15) / 16 * 16;
+  c.scratch = (float *)scratch((size_t)c.per_thread * nth * 4);
+  if (!c.scratch) FAIL("out of memory");
+  atomic_init(&c.next, 0);
+  if (c.T * c.nh == 1) attn_task(&c, 0, 1);
+  else ln_pool_run(attn_task, &c);
+  return NULL;
+}
+
+// ---------------------------------------------------------------- machine limits
+
+typedef struct {
+  const float *buf;
+  int64_t n;
+  double sums[256];
+} bw_ctx;
+
+static void bw_task(void *p, int ith, int nth) {
+  bw_ctx *c = (bw_ctx *)p;
+  int64_t per = (c->n / nth) / 16 * 16;
+  int64_t i0 = per * ith, n = ith == nth - 1 ? c->n - i0 : per;
+  c->sums[ith] = K.dot_f32(c->buf + i0, c->buf + i0, n);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// readBandwidth(bytes, reps) -> Float64Array of GB/s per repetition (all pool threads stream a
+// share of one buffer much larger than the caches, as decode streams the weights)
+static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  int64_t bytes = get_i64(env, argv[0]), reps = get_i64(env, argv[1]);
+  if (bytes < (1 << 20) || reps <= 0 || reps > 1000) FAIL("readBandwidth: bytes >= 1 MiB and 1..1000 repetitions");
+  int64_t n = bytes / 4;
+  float *buf = (float *)ln_aligned_alloc((size_t)n * 4);
+  if (!buf) FAIL("out of memory");
+  for (int64_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
+  bw_ctx c = {.buf = buf, .n = n};
+  ln_pool_run_all(bw_task, &c);  // warm-up (page faults, pool wake-up)
+  napi_value arr, ab;
+  double *res;
+  napi_create_arraybuffer(env, (size_t)reps * 8, (void **)&res, &ab);
+  napi_create_typedarray(env, napi_float64_array, (size_t)reps, ab, 0, &arr);
+  for (int64_t r = 0; r < reps; r++) {
+    double t0 = now_s();
+    ln_pool_run_all(bw_task, &c);
+    double dt = now_s() - t0;
+    res[r] = (double)n * 4 / dt / 1e9;
+  }
+  ln_aligned_free(buf);
+  return arr;
+}
+
+typedef struct {
+  int64_t iters;
+  double flops[256];
+} fma_ctx;
+
+static void fma_task(void *p, int ith, int nth) {
+  (void)nth;
+  fma_ctx *c = (fma_ctx *)p;
+  c->flops[ith] = K.fma_loop(c->iters);
+}
+
+// fmaPeak(iters) -> GFLOP/s of all pool threads running independent FMAs (the pp ceiling)
+static napi_value js_fma_peak(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  fma_ctx c = {.iters = get_i64(env, argv[0])};
+  if (c.iters <= 0) FAIL("fmaPeak: iterations must be positive");
+  double t0 = now_s();
+  ln_pool_run_all(fma_task, &c);
+  double dt = now_s() - t0, total = 0;
+  for (int i = 0; i < ln_pool_threads(); i++) total += c.flops[i];
+  return num(env, total / dt / 1e9);
+}
+
+// ---------------------------------------------------------------- memory-mapped files
+
+typedef struct {
+  void *base;
+  size_t len;
+} mapping;
+
+static void unmap_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  mapping *m = (mapping *)hint;
+  munmap(m->base, m->len);
+  free(m);
+}
+
+// mmapRange(path, offset, length) -> Uint8Array over the file's bytes [offset, offset+length),
+// mapped copy-on-write (writes never reach the file), or undefined when mapping is not possible.
+// The pages are read from the page cache on first touch: opening a 7B model costs no reads.
+static napi_value js_mmap_range(napi_env env, napi_callback_info info) {
+  napi_value argv[3], undef;
+  napi_get_undefined(env, &undef);
+  if (!get_args(env, info, 3, argv)) return NULL;
+  char path[4096];
+  size_t plen;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen >= sizeof path - 1) return undef;
+  int64_t off = get_i64(env, argv[1]), len = get_i64(env, argv[2]);
+  if (off < 0 || len <= 0) return undef;
+  long page = sysconf(_SC_PAGESIZE);
+  int64_t start = off / page * page, delta = off - start;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return undef;
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size < 0 || off + len > size) {
+    close(fd);
+    return undef;
+  }
+  void *base = mmap(NULL, (size_t)(len + delta), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)start);
+  close(fd);
+  if (base == MAP_FAILED) return undef;
+  mapping *m = (mapping *)malloc(sizeof(mapping));
+  if (!m) {
+    munmap(base, (size_t)(len + delta));
+    return undef;
+  }
+  m->base = base;
+  m->len = (size_t)(len + delta);
+  napi_value ab, view;
+  if (napi_create_external_arraybuffer(env, base, m->len, unmap_finalize, m, &ab) != napi_ok) {
+    munmap(base, m->len);
+    free(m);
+    bool pending;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value e;
+      napi_get_and_clear_last_exception(env, &e);
+    }
+    return undef;
+  }
+  if (napi_create_typedarray(env, napi_uint8_array, (size_t)len, ab, (size_t)delta, &view) != napi_ok) return undef;
+  return view;
+}
+
+// ---------------------------------------------------------------- configuration
+
+static int select_isa(const char *name) {
+  if (!strcmp(name, "scalar")) K = K_scalar;
+  else if (!strcmp(name, "avx2") && have_avx2) K = K_avx2;
+  else if (!strcmp(name, "avx512") && have_avx512) K = K_avx512;
+  else if (!strcmp(name, "neon") && have_neon) K = K_neon;
+  else return 0;
+  return 1;
+}
+
+static napi_value make_info(napi_env env) {
+  napi_value o, list, s;
+  napi_create_object(env, &o);
+  napi_create_string_utf8(env, K.name, NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, o, "isa", s);
+  napi_create_array(env, &list);
+  uint32_t i = 0;
+  const char *names[4];
+  int n = 0;
+  if (have_avx512) names[n++] = "avx512";
+  if (have_avx2) names[n++] = "avx2";
+  if (have_neon) names[n++] = "neon";
+  names[n++] = "scalar";
+  for (int k = 0; k < n; k++) {
+    napi_create_string_utf8(env, names[k], NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, list, i++, s);
+  }
+  napi_set_named_property(env, o, "available", list);
+  napi_set_named_property(env, o, "threads", num(env, ln_pool_threads()));
+  return o;
+}
+
+static napi_value js_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  return make_info(env);
+}
+
+// setIsa(name) -> boolean (false when this CPU cannot run it)
+static napi_value js_set_isa(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  char name[32];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) FAIL("setIsa: expected a string");
+  napi_value r;
+  napi_get_boolean(env, select_isa(name), &r);
+  return r;
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  return num(env, ln_pool_set_threads((int)get_i64(env, argv[0])));
+}
+
+// setTuning(name, value): A/B switches for benchmarks (see common.h)
+static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char name[32];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) FAIL("setTuning: expected a name");
+  int v = (int)get_i64(env, argv[1]);
+  if (!strcmp(name, "nr1")) ln_tune_nr1 = v;
+  else if (!strcmp(name, "pf")) ln_tune_pf = v;
+  else if (!strcmp(name, "outer")) ln_tune_outer = v;
+  else FAIL("setTuning: unknown knob");
+  return NULL;
+}
+
+static void cleanup(void *arg) {
+  (void)arg;
+  ln_pool_shutdown();
+}
+
+#define EXPORT(name, fn)                                                   \
+  do {                                                                     \
+    napi_value f;                                                          \
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);       \
+    napi_set_named_property(env, exports, name, f);                        \
+  } while (0)
+
+static int initialised;
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  if (!initialised) {
+    ln_kernels_scalar(&K_scalar);
+    K = K_scalar;
+#ifdef LN_X86
+    have_avx2 = ln_kernels_avx2(&K_avx2);
+    have_avx512 = ln_kernels_avx512(&K_avx512);
+    if (have_avx2) K = K_avx2;
+    if (have_avx512) K = K_avx512;
+#endif
+#ifdef LN_ARM64
+    have_neon = ln_kernels_neon(&K_neon);
+    if (have_neon) K = K_neon;
+#endif
+    initialised = 1;
+    napi_add_env_cleanup_hook(env, cleanup, NULL);
+  }
+  EXPORT("info", js_info);
+  EXPORT("setIsa", js_set_isa);
+  EXPORT("setThreads", js_set_threads);
+  EXPORT("loadWeight", js_load_weight);
+  EXPORT("freeWeight", js_free_weight);
+  EXPORT("matmul", js_matmul);
+  EXPORT("embed", js_embed);
+  EXPORT("rmsnorm", js_rmsnorm);
+  EXPORT("rope", js_rope);
+  EXPORT("swiglu", js_swiglu);
+  EXPORT("add", js_add);
+  EXPORT("softmax", js_softmax);
+  EXPORT("argmax", js_argmax);
+  EXPORT("kvStore", js_kv_store);
+  EXPORT("attention", js_attention);
+  EXPORT("readBandwidth", js_read_bandwidth);
+  EXPORT("fmaPeak", js_fma_peak);
+  EXPORT("setTuning", js_set_tuning);
+  EXPORT("mmapRange", js_mmap_range);
+  return exports;
+}

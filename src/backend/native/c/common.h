@@ -1,0 +1,247 @@
+// Shared declarations of the native backend: weight and activation layouts, the per-ISA kernel
+// table, the thread pool. See README-like notes in addon.c for the overall flow.
+#ifndef LLAMA_NATIVE_COMMON_H
+#define LLAMA_NATIVE_COMMON_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define LN_X86 1
+#endif
+#if defined(__aarch64__)
+#define LN_ARM64 1
+#endif
+
+#define LN_ALIGN 64
+
+// ggml type numbers (the same as src/tensor/dtype.ts)
+enum {
+  LN_F32 = 0,
+  LN_F16 = 1,
+  LN_Q4_0 = 2,
+  LN_Q8_0 = 8,
+  LN_Q4_K = 12,
+  LN_Q6_K = 14,
+  LN_BF16 = 30,
+};
+
+// A weight matrix (rows, cols) in the layout the kernels read.
+//  F32 / F16 / BF16: the caller's bytes in place, row stride = cols * elsize.
+//  Q8_0 (repacked): per row `qs` = npairs*64 bytes of (int8 value + 128) as uint8, blocks of 32
+//    values back to back (a phantom zero block pads an odd block count); `sc` = per row `sc_stride`
+//    binary16 block scales (zero padded to a multiple of 16).
+//  Q4_0 (repacked): per row ceil(nb/4)*64 bytes; the 64 bytes of quad q hold blocks 4q, 4q+1
+//    (values 0..63, value j in byte j) in the low nibbles and blocks 4q+2, 4q+3 in the high
+//    nibbles, so one load and two masks give two 64-value pairs; `sc` as for Q8_0.
+//  Q4_K / Q6_K: the ggml super-blocks in place (144 / 210 bytes per 256 values).
+typedef struct {
+  int type;
+  int64_t rows, cols;
+  const uint8_t *qs;   // first row
+  size_t row_bytes;    // stride between rows of qs
+  const uint16_t *sc;  // repacked scales (Q8_0/Q4_0) or NULL
+  size_t sc_stride;    // in uint16 elements
+  int64_t nb;          // 32-value blocks per row
+  int64_t npairs;      // ceil(nb / 2)
+} ln_weight;
+
+// Activations of a matmul prepared for the integer kernels: x quantized per 32-value block to int8
+// with a float scale (like ggml's Q8_0), plus per-block helper vectors the kernels add or multiply
+// lane-wise so that the inner loop needs no shuffles:
+//   q    (T, npairs*64) int8, zero padded
+//   dxe  (T, npairs*16) float: the block scale repeated over the 8 int32 lanes that a 256-bit
+//        dot product of that block produces
+//   bias (T, npairs*16) int32: correction for the weight's zero point, in the same lanes, so that
+//        dpbusd(bias, w_u8, x) = sum((w_u8 - zero) * x) per block (see ln_prepare_bias)
+//   csum (T, npairs*2) float: dx * sum(q) per block (Q4_K's min term)
+typedef struct {
+  int64_t T, cols, nb, npairs;
+  const float *xf;  // the float activations (T, cols)
+  int8_t *q;
+  float *dxe;
+  int32_t *bias;
+  float *csum;
+  size_t q_stride, e_stride, c_stride;  // per token, in elements
+} ln_act;
+
+// Token-interleaved activations for the outer-product kernels (Q8_0 / Q4_0, T >= 8): for each full
+// quad of tokens tq and block b, 8 slots g of 16 bytes = the 4 tokens' values 4g..4g+3; plus per (tq, b) 16 int32 zero-point biases and 16 float scales in the lane
+// order the kernel uses (lane l = row l%4 of a row quad, token l/4 of a token quad).
+typedef struct {
+  int64_t nq;  // full token quads
+  const uint8_t *bq;
+  const int32_t *bbias;
+  const float *bscale;
+} ln_outer;
+typedef void (*ln_outer_fn)(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch);
+// bytes of per-thread scratch the outer kernel needs for a row block of 16 rows
+static inline size_t ln_outer_scratch(int64_t nb) { return (size_t)nb * 4 * (128 + 64) + 64; }
+
+// One (ISA, type) matmul kernel: out[t*ldo + r] for r in [r0, r1), t in [t0, t1).
+typedef void (*ln_mm_fn)(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
+// Quantize rows [t0, t1) of a->xf into a (the integer kernels' activations).
+typedef void (*ln_quant_fn)(ln_act *a, int64_t t0, int64_t t1, int wtype);
+typedef float (*ln_dot_f32_fn)(const float *a, const float *b, int64_t n);
+typedef void (*ln_axpy_f32_fn)(float *y, float a, const float *x, int64_t n);
+typedef void (*ln_f16_to_f32_fn)(float *dst, const uint16_t *src, int64_t n);
+typedef void (*ln_f32_to_f16_fn)(uint16_t *dst, const float *src, int64_t n);
+// runs `iters` rounds of independent FMAs; returns the floating-point operations done
+typedef double (*ln_fma_loop_fn)(int64_t iters);
+
+typedef struct {
+  const char *name;
+  ln_mm_fn mm_f32, mm_f16, mm_bf16, mm_q8_0, mm_q4_0, mm_q4_k, mm_q6_k;
+  ln_quant_fn quant;
+  ln_dot_f32_fn dot_f32;
+  ln_axpy_f32_fn axpy_f32;
+  ln_f16_to_f32_fn f16_to_f32;
+  ln_f32_to_f16_fn f32_to_f16;
+  ln_fma_loop_fn fma_loop;
+  ln_outer_fn outer_q8_0, outer_q4_0;  // optional (NULL: the tile kernels handle T > 1)
+} ln_kernels;
+
+void ln_kernels_scalar(ln_kernels *k);
+#ifdef LN_X86
+int ln_kernels_avx2(ln_kernels *k);    // returns 0 when the CPU lacks AVX2/FMA/F16C
+int ln_kernels_avx512(ln_kernels *k);  // returns 0 when the CPU lacks AVX-512 F/BW/VL/VNNI
+#endif
+#ifdef LN_ARM64
+int ln_kernels_neon(ln_kernels *k);
+#endif
+
+// ---- scalar helpers shared by all paths (exact conversions) ----
+static inline float ln_h2f(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        e++;
+        mant <<= 1;
+      } while ((mant & 0x400) == 0);
+      bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+// float -> binary16, round to nearest even, as src/tensor/f16.ts floatToHalf (NaN -> quiet NaN).
+static inline uint16_t ln_f2h(float v) {
+  uint32_t x;
+  memcpy(&x, &v, 4);
+  uint32_t sign = (x >> 16) & 0x8000;
+  int32_t exp = (x >> 23) & 0xff;
+  uint32_t mant = x & 0x7fffff;
+  if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+  int32_t e = exp - 127 + 15;
+  if (e >= 31) return (uint16_t)(sign | 0x7c00);
+  if (e <= 0) {
+    if (e < -10) return (uint16_t)sign;
+    mant |= 0x800000;
+    int shift = 14 - e;
+    uint32_t half = 1u << (shift - 1);
+    uint32_t r = mant >> shift;
+    uint32_t rem = mant & ((1u << shift) - 1);
+    if (rem > half || (rem == half && (r & 1))) r++;
+    return (uint16_t)(sign | r);
+  }
+  uint32_t r = mant >> 13;
+  uint32_t rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) {
+    r++;
+    if (r == 0x400) {
+      r = 0;
+      e++;
+      if (e >= 31) return (uint16_t)(sign | 0x7c00);
+    }
+  }
+  return (uint16_t)(sign | ((uint32_t)e << 10) | r);
+}
+
+static inline float ln_bf2f(uint16_t b) {
+  uint32_t bits = (uint32_t)b << 16;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Q4_K: the 12 bytes of packed 6-bit scales and mins of 8 sub-blocks (ggml's layout: sub-blocks
+// 0-3 in the low 6 bits of bytes 0-3 (scales) and 4-7 (mins); 4-7 split over the nibbles of bytes
+// 8-11 plus the top 2 bits of bytes 0-7).
+static inline void ln_q4k_scales(const uint8_t *p, uint8_t sc[8], uint8_t mn[8]) {
+  uint32_t a, b, c;
+  memcpy(&a, p, 4);
+  memcpy(&b, p + 4, 4);
+  memcpy(&c, p + 8, 4);
+  uint32_t s_lo = a & 0x3f3f3f3fu;
+  uint32_t m_lo = b & 0x3f3f3f3fu;
+  uint32_t s_hi = (c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4);
+  uint32_t m_hi = ((c >> 4) & 0x0f0f0f0fu) | (((b >> 6) & 0x03030303u) << 4);
+  memcpy(sc, &s_lo, 4);
+  memcpy(sc + 4, &s_hi, 4);
+  memcpy(mn, &m_lo, 4);
+  memcpy(mn + 4, &m_hi, 4);
+}
+
+// Zero point of the integer weights of a type as the kernels see them (Q8_0 repacked: +128).
+// byte offset and nibble shift of block b of a repacked Q4_0 row
+static inline size_t ln_q4_0_block(int64_t b, int *shift) {
+  *shift = (b & 2) ? 4 : 0;
+  return (size_t)(b >> 2) * 64 + (size_t)(b & 1) * 32;
+}
+
+static inline int ln_zero_point(int wtype) {
+  switch (wtype) {
+    case LN_Q8_0: return 128;
+    case LN_Q4_0: return 8;
+    case LN_Q6_K: return 32;
+    default: return 0;
+  }
+}
+
+// Fill the bias lanes of one token's activations: lane 0 of each 4-lane group gets
+// -zero * (sum of the 16 quantized values that group's half-block covers)... precisely: a 32-value
+// block produces 8 int32 lanes (lane k sums values 4k..4k+3); lanes 0 and 4 receive the zero point
+// correction of values 0-15 and 16-31 so a 16-value scale (Q6_K) may multiply each half.
+static inline void ln_block_bias(int32_t *lanes8, const int8_t *q32, int zero) {
+  int32_t s0 = 0, s1 = 0;
+  for (int i = 0; i < 16; i++) s0 += q32[i];
+  for (int i = 16; i < 32; i++) s1 += q32[i];
+  for (int i = 0; i < 8; i++) lanes8[i] = 0;
+  lanes8[0] = -zero * s0;
+  lanes8[4] = -zero * s1;
+}
+
+// tuning knobs (set through the addon's setTuning, for A/B benchmarks)
+extern int ln_tune_nr1;  // T = 1: one weight row at a time (one sequential stream)
+extern int ln_tune_pf;   // software prefetch distance in bytes (0: none)
+extern int ln_tune_outer;  // use the outer-product prefill kernels where available
+
+// thread pool
+typedef void (*ln_task_fn)(void *ctx, int ith, int nth);
+int ln_pool_set_threads(int n);  // returns the pool size in effect
+int ln_pool_threads(void);
+// Dynamic job: fn(ctx, i, n) runs on the caller and on whichever workers join in time; fn must hand
+// out its work through its own atomic counter so that any subset of threads completes it.
+void ln_pool_run(ln_task_fn fn, void *ctx);
+// Static job: every one of the n threads runs fn(ctx, i, n).
+void ln_pool_run_all(ln_task_fn fn, void *ctx);
+void ln_pool_shutdown(void);
+
+void *ln_aligned_alloc(size_t bytes);
+void ln_aligned_free(void *p);
+
+#endif

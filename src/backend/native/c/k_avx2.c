@@ -1,0 +1,407 @@
+// AVX2 + FMA + F16C kernels (x86-64 CPUs without AVX-512). Same data layouts as k_avx512.c but one
+// 32-value block per 256-bit register; without VNNI the u8 x s8 products go through vpmaddubsw
+// (16-bit pair sums, which cannot saturate for codes <= 63; Q8_0 uses the sign trick instead).
+#include "common.h"
+
+#ifdef LN_X86
+#include <immintrin.h>
+
+#define T256 __attribute__((target("avx2,fma,f16c")))
+#define INL static inline __attribute__((always_inline))
+#define PF_DIST ln_tune_pf
+
+T256 INL float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+T256 INL int32_t hsum256i(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+T256 static void quant_avx2(ln_act *a, int64_t t0, int64_t t1, int wtype) {
+  const int zero = ln_zero_point(wtype);
+  const __m256 signmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t t = t0; t < t1; t++) {
+    const float *x = a->xf + t * a->cols;
+    int8_t *q = a->q + t * a->q_stride;
+    float *dxe = a->dxe + t * a->e_stride;
+    int32_t *bias = a->bias + t * a->e_stride;
+    float *cs = a->csum + t * a->c_stride;
+    for (int64_t b = 0; b < a->npairs * 2; b++) {
+      if (b >= a->nb) {
+        memset(q + b * 32, 0, 32);
+        _mm256_storeu_ps(dxe + b * 8, _mm256_setzero_ps());
+        _mm256_storeu_si256((__m256i *)(bias + b * 8), _mm256_setzero_si256());
+        cs[b] = 0;
+        continue;
+      }
+      __m256 v[4];
+      __m256 m = _mm256_setzero_ps();
+      for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + b * 32 + 8 * k);
+        m = _mm256_max_ps(m, _mm256_and_ps(v[k], signmask));
+      }
+      __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+      m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+      m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+      float amax = _mm_cvtss_f32(m4);
+      float d = amax / 127.0f;
+      float id = d != 0 ? 127.0f / amax : 0.0f;
+      __m256 vid = _mm256_set1_ps(id);
+      __m256i i[4];
+      for (int k = 0; k < 4; k++) i[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], vid));
+      int32_t s0 = hsum256i(_mm256_add_epi32(i[0], i[1])), s1 = hsum256i(_mm256_add_epi32(i[2], i[3]));
+      // pack 32 int32 -> 32 int8 (packs interleave 128-bit lanes; the permute restores order)
+      __m256i p01 = _mm256_packs_epi32(i[0], i[1]), p23 = _mm256_packs_epi32(i[2], i[3]);
+      __m256i p = _mm256_packs_epi16(p01, p23);
+      p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+      _mm256_storeu_si256((__m256i *)(q + b * 32), p);
+      _mm256_storeu_ps(dxe + b * 8, _mm256_set1_ps(d));
+      _mm256_storeu_si256((__m256i *)(bias + b * 8), _mm256_setr_epi32(-zero * s0, 0, 0, 0, -zero * s1, 0, 0, 0));
+      cs[b] = d * (float)(s0 + s1);
+    }
+  }
+}
+
+T256 static float dot_f32_avx2(const float *a, const float *b, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  float r = hsum256(_mm256_add_ps(s0, s1));
+  for (; i < n; i++) r += a[i] * b[i];
+  return r;
+}
+
+T256 static void axpy_f32_avx2(float *y, float a, const float *x, int64_t n) {
+  __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+T256 static void f16_to_f32_avx2(float *dst, const uint16_t *src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+  for (; i < n; i++) dst[i] = ln_h2f(src[i]);
+}
+
+T256 static void f32_to_f16_avx2(uint16_t *dst, const float *src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; i++) dst[i] = ln_f2h(src[i]);
+}
+
+T256 static double fma_loop_avx2(int64_t iters) {
+  __m256 acc[12];
+  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-6f);
+  for (int k = 0; k < 12; k++) acc[k] = _mm256_set1_ps((float)k);
+  for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; k++) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+  }
+  __m256 s = acc[0];
+  for (int k = 1; k < 12; k++) s = _mm256_add_ps(s, acc[k]);
+  volatile float sink = hsum256(s);
+  (void)sink;
+  return (double)iters * 12 * 8 * 2;
+}
+
+#define WF32 0
+#define WF16 1
+#define WBF16 2
+T256 INL __m256 load_w8(const uint8_t *row, int64_t c, int kind) {
+  if (kind == WF32) return _mm256_loadu_ps((const float *)row + c);
+  __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + c));
+  if (kind == WF16) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+T256 INL float load_w1(const uint8_t *row, int64_t c, int kind) {
+  if (kind == WF32) return ((const float *)row)[c];
+  uint16_t h = ((const uint16_t *)row)[c];
+  return kind == WF16 ? ln_h2f(h) : ln_bf2f(h);
+}
+
+T256 INL void tile_float(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int kind) {
+  const int64_t cols = w->cols;
+  const int esz = kind == WF32 ? 4 : 2;
+  __m256 acc[4][4];
+  const uint8_t *wr[4];
+  const float *xr[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
+#pragma GCC unroll 4
+  for (int j = 0; j < NT; j++) xr[j] = a->xf + (t + j) * cols;
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 8 <= cols; c += 8) {
+    __m256 wv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) {
+      if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(wr[i] + c * esz + PF_DIST), _MM_HINT_T0); }
+      wv[i] = load_w8(wr[i], c, kind);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) {
+      __m256 xv = _mm256_loadu_ps(xr[j] + c);
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) {
+      float s = hsum256(acc[i][j]);
+      for (int64_t cc = c; cc < cols; cc++) s += load_w1(wr[i], cc, kind) * xr[j][cc];
+      out[(t + j) * ldo + r + i] = s;
+    }
+}
+
+// int32 lanes (lane k = values 4k..4k+3) of u8 codes x s8 activations; codes must be <= 127
+T256 INL __m256i udot(__m256i u, __m256i x) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
+}
+
+// Q8_0 (repacked, codes = value + 128) and Q4_0 (repacked nibble pairs)
+T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int q4) {
+  const int64_t nb = w->nb;
+  __m256 acc[4][4];
+  const uint8_t *wr[4];
+  const uint16_t *sr[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++) {
+    wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
+    sr[i] = w->sc + (size_t)(r + i) * w->sc_stride;
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
+  const __m256i m0f = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8((char)0x80);
+  for (int64_t g = 0; g < nb; g += 8) {
+    __m256 dw8[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) dw8[i] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sr[i] + g)));
+    const int n = nb - g < 8 ? (int)(nb - g) : 8;
+    for (int k = 0; k < n; k++) {
+      const int64_t b = g + k;
+      __m256i wv[4];
+      __m256 ws[4];
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) {
+        if (q4) {
+          int shift;
+          const uint8_t *src = wr[i] + ln_q4_0_block(b, &shift);
+          __m256i v = _mm256_loadu_si256((const __m256i *)src);
+          if (NT == 1 && (b & 3) == 0) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
+          wv[i] = shift ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f) : _mm256_and_si256(v, m0f);
+        } else {
+          if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(wr[i] + b * 32 + PF_DIST), _MM_HINT_T0); }
+          wv[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wr[i] + b * 32)), flip);  // signed values
+        }
+        ws[i] = _mm256_permutevar8x32_ps(dw8[i], _mm256_set1_epi32(k));
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < NT; j++) {
+        const __m256i xv = _mm256_load_si256((const __m256i *)(a->q + (t + j) * a->q_stride + b * 32));
+        const __m256 dv = _mm256_loadu_ps(a->dxe + (t + j) * a->e_stride + b * 8);
+        __m256i bv = q4 ? _mm256_loadu_si256((const __m256i *)(a->bias + (t + j) * a->e_stride + b * 8)) : _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int i = 0; i < NR; i++) {
+          __m256i p;
+          if (q4) p = _mm256_add_epi32(udot(wv[i], xv), bv);
+          else p = udot(_mm256_sign_epi8(wv[i], wv[i]), _mm256_sign_epi8(xv, wv[i]));  // |w| * (x * sign w)
+          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(ws[i], dv), acc[i][j]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = hsum256(acc[i][j]);
+}
+
+T256 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
+  const int64_t nsb = w->cols / 256;
+  __m256 acc[4][4];
+  const uint8_t *wr[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
+  const __m256i m0f = _mm256_set1_epi8(0x0f);
+  for (int64_t s = 0; s < nsb; s++) {
+    __m256 sc[4], mn[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) {
+      const uint8_t *blk = wr[i] + s * 144;
+      uint8_t sm[16];
+      ln_q4k_scales(blk + 4, sm, sm + 8);
+      uint16_t dd[2];
+      memcpy(dd, blk, 4);
+      sc[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sm))), _mm256_set1_ps(ln_h2f(dd[0])));
+      mn[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sm + 8)))), _mm256_set1_ps(ln_h2f(dd[1])));
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) {
+      __m256 cs = _mm256_loadu_ps(a->csum + (t + j) * a->c_stride + s * 8);
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) acc[i][j] = _mm256_fnmadd_ps(mn[i], cs, acc[i][j]);
+    }
+    for (int k = 0; k < 8; k++) {
+      __m256i wv[4];
+      __m256 ws[4];
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) {
+        const uint8_t *src = wr[i] + s * 144 + 16 + 32 * (k >> 1);
+        if (NT == 1 && (k & 3) == 0) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
+        __m256i v = _mm256_loadu_si256((const __m256i *)src);
+        wv[i] = (k & 1) ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f) : _mm256_and_si256(v, m0f);
+        ws[i] = _mm256_permutevar8x32_ps(sc[i], _mm256_set1_epi32(k));
+      }
+      const int64_t b = s * 8 + k;
+#pragma GCC unroll 4
+      for (int j = 0; j < NT; j++) {
+        const __m256i xv = _mm256_load_si256((const __m256i *)(a->q + (t + j) * a->q_stride + b * 32));
+        const __m256 dv = _mm256_loadu_ps(a->dxe + (t + j) * a->e_stride + b * 8);
+#pragma GCC unroll 4
+        for (int i = 0; i < NR; i++) acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(udot(wv[i], xv)), _mm256_mul_ps(ws[i], dv), acc[i][j]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = hsum256(acc[i][j]);
+}
+
+T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
+  const int64_t nsb = w->cols / 256;
+  __m256 acc[4][4];
+  const uint8_t *wr[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
+  const __m256i m0f = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+  for (int64_t s = 0; s < nsb; s++) {
+    __m256 scf[4][2];
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) {
+      const uint8_t *blk = wr[i] + s * 210;
+      uint16_t d;
+      memcpy(&d, blk + 208, 2);
+      __m128i s16 = _mm_loadu_si128((const __m128i *)(blk + 192));
+      __m256 dv = _mm256_set1_ps(ln_h2f(d));
+      scf[i][0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s16)), dv);
+      scf[i][1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s16, 8))), dv);
+    }
+    for (int k = 0; k < 8; k++) {  // 32-value block k of the super-block
+      const int h = k >> 2, part = k & 3;
+      __m256i wv[4];
+      __m256 ws[4];
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) {
+        const uint8_t *blk = wr[i] + s * 210;
+        if (NT == 1 && part == 0) {
+          { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + PF_DIST), _MM_HINT_T0); }
+          { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + 64 + PF_DIST), _MM_HINT_T0); }
+        }
+        __m256i ql = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32 * (part & 1)));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+        __m256i lo = (part & 2) ? _mm256_and_si256(_mm256_srli_epi16(ql, 4), m0f) : _mm256_and_si256(ql, m0f);
+        __m256i hi;
+        switch (part) {
+          case 0: hi = _mm256_slli_epi16(qh, 4); break;
+          case 1: hi = _mm256_slli_epi16(qh, 2); break;
+          case 2: hi = qh; break;
+          default: hi = _mm256_srli_epi16(qh, 2); break;
+        }
+        wv[i] = _mm256_or_si256(lo, _mm256_and_si256(hi, m30));
+        // lanes 0-3: scale of values 0-15 (group 2k), lanes 4-7: group 2k+1
+        __m256i idx = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+        ws[i] = _mm256_permutevar8x32_ps(scf[i][k >> 2], _mm256_add_epi32(idx, _mm256_set1_epi32(2 * (k & 3))));
+      }
+      const int64_t b = s * 8 + k;
+#pragma GCC unroll 4
+      for (int j = 0; j < NT; j++) {
+        const __m256i xv = _mm256_load_si256((const __m256i *)(a->q + (t + j) * a->q_stride + b * 32));
+        const __m256i bv = _mm256_loadu_si256((const __m256i *)(a->bias + (t + j) * a->e_stride + b * 8));
+        const __m256 dv = _mm256_loadu_ps(a->dxe + (t + j) * a->e_stride + b * 8);
+#pragma GCC unroll 4
+        for (int i = 0; i < NR; i++) {
+          __m256i p = _mm256_add_epi32(udot(wv[i], xv), bv);
+          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(ws[i], dv), acc[i][j]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = hsum256(acc[i][j]);
+}
+
+#define DEFINE_MM(fname, TILE, ...)                                                                                       \
+  T256 static void fname(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, \
+                         int64_t t1) {                                                                                    \
+    int64_t r = r0;                                                                                                       \
+    if (t1 - t0 == 1 && ln_tune_nr1) { for (; r < r1; r++) TILE(w, a, out, ldo, r, t0, 1, 1, ##__VA_ARGS__); return; } \
+    for (; r + 4 <= r1; r += 4) {                                                                                         \
+      int64_t t = t0;                                                                                                     \
+      for (; t + 4 <= t1; t += 4) TILE(w, a, out, ldo, r, t, 4, 4, ##__VA_ARGS__);                                        \
+      for (; t < t1; t++) TILE(w, a, out, ldo, r, t, 4, 1, ##__VA_ARGS__);                                                \
+    }                                                                                                                     \
+    for (; r < r1; r++) {                                                                                                 \
+      int64_t t = t0;                                                                                                     \
+      for (; t + 4 <= t1; t += 4) TILE(w, a, out, ldo, r, t, 1, 4, ##__VA_ARGS__);                                        \
+      for (; t < t1; t++) TILE(w, a, out, ldo, r, t, 1, 1, ##__VA_ARGS__);                                                \
+    }                                                                                                                     \
+  }
+
+DEFINE_MM(mm_f32_avx2, tile_float, WF32)
+DEFINE_MM(mm_f16_avx2, tile_float, WF16)
+DEFINE_MM(mm_bf16_avx2, tile_float, WBF16)
+DEFINE_MM(mm_q8_0_avx2, tile_q0, 0)
+DEFINE_MM(mm_q4_0_avx2, tile_q0, 1)
+DEFINE_MM(mm_q4_k_avx2, tile_q4k)
+DEFINE_MM(mm_q6_k_avx2, tile_q6k)
+
+int ln_kernels_avx2(ln_kernels *k) {
+  __builtin_cpu_init();
+  if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))) return 0;
+  k->name = "avx2";
+  k->mm_f32 = mm_f32_avx2;
+  k->mm_f16 = mm_f16_avx2;
+  k->mm_bf16 = mm_bf16_avx2;
+  k->mm_q8_0 = mm_q8_0_avx2;
+  k->mm_q4_0 = mm_q4_0_avx2;
+  k->mm_q4_k = mm_q4_k_avx2;
+  k->mm_q6_k = mm_q6_k_avx2;
+  k->quant = quant_avx2;
+  k->dot_f32 = dot_f32_avx2;
+  k->axpy_f32 = axpy_f32_avx2;
+  k->f16_to_f32 = f16_to_f32_avx2;
+  k->f32_to_f16 = f32_to_f16_avx2;
+  k->fma_loop = fma_loop_avx2;
+  return 1;
+}
+#endif

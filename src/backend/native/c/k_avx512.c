@@ -1,0 +1,560 @@
+// AVX-512 F/BW/VL/DQ + VNNI kernels. Every function carries a target attribute, so this file
+// builds with portable flags and is only called after the run-time CPU check.
+//
+// Quantized matmuls work on pairs of 32-value blocks (64 values, one 512-bit register):
+//   wv  = 64 unsigned weight codes (Q8_0: value+128, Q4_0/Q4_K: 0..15, Q6_K: 0..63)
+//   ws  = 16 float lanes: the weight scale of the block (or 16-value group) each int32 lane of
+//         vpdpbusd covers
+//   acc += cvt(vpdpbusd(bias, wv, x)) * ws * dx
+// where x holds the activations quantized to int8 per block, `bias` (per token) folds in the
+// weight's zero point and dx repeats the activation block scale over that block's 8 lanes. The
+// accumulator lanes are summed once at the end of a row.
+#include "common.h"
+
+#ifdef LN_X86
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define INL static inline __attribute__((always_inline))
+#define PF_DIST ln_tune_pf  // software prefetch distance in bytes (see performance-facts.md)
+
+// ---------- activation quantization ----------
+
+T512 static void quant_avx512(ln_act *a, int64_t t0, int64_t t1, int wtype) {
+  const int zero = ln_zero_point(wtype);
+  const __m512 signmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t t = t0; t < t1; t++) {
+    const float *x = a->xf + t * a->cols;
+    int8_t *q = a->q + t * a->q_stride;
+    float *dxe = a->dxe + t * a->e_stride;
+    int32_t *bias = a->bias + t * a->e_stride;
+    float *cs = a->csum + t * a->c_stride;
+    for (int64_t b = 0; b < a->npairs * 2; b++) {
+      if (b >= a->nb) {  // phantom block padding an odd count
+        memset(q + b * 32, 0, 32);
+        _mm256_storeu_ps(dxe + b * 8, _mm256_setzero_ps());
+        _mm256_storeu_si256((__m256i *)(bias + b * 8), _mm256_setzero_si256());
+        cs[b] = 0;
+        continue;
+      }
+      __m512 v0 = _mm512_loadu_ps(x + b * 32), v1 = _mm512_loadu_ps(x + b * 32 + 16);
+      __m512 m = _mm512_max_ps(_mm512_and_ps(v0, signmask), _mm512_and_ps(v1, signmask));
+      float amax = _mm512_reduce_max_ps(m);
+      float d = amax / 127.0f;
+      float id = d != 0 ? 127.0f / amax : 0.0f;
+      __m512 vid = _mm512_set1_ps(id);
+      // cvtps_epi32 rounds to nearest even (the default MXCSR mode), as nearbyintf does
+      __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
+      __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+      _mm_storeu_si128((__m128i *)(q + b * 32), _mm512_cvtsepi32_epi8(i0));
+      _mm_storeu_si128((__m128i *)(q + b * 32 + 16), _mm512_cvtsepi32_epi8(i1));
+      int32_t s0 = _mm512_reduce_add_epi32(i0), s1 = _mm512_reduce_add_epi32(i1);
+      _mm256_storeu_ps(dxe + b * 8, _mm256_set1_ps(d));
+      _mm256_storeu_si256((__m256i *)(bias + b * 8), _mm256_setr_epi32(-zero * s0, 0, 0, 0, -zero * s1, 0, 0, 0));
+      cs[b] = d * (float)(s0 + s1);
+    }
+  }
+}
+
+// ---------- float kernels ----------
+
+T512 static float dot_f32_avx512(const float *a, const float *b, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  for (; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+T512 static void axpy_f32_avx512(float *y, float a, const float *x, int64_t n) {
+  __m512 va = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  if (i < n) {
+    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+T512 static void f16_to_f32_avx512(float *dst, const uint16_t *src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+  if (i < n) {
+    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src + i)));
+  }
+}
+
+T512 static void f32_to_f16_avx512(uint16_t *dst, const float *src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; i++) dst[i] = ln_f2h(src[i]);
+}
+
+// FMA throughput probe: 12 independent accumulator chains hide the FMA latency on both pipes.
+T512 static double fma_loop_avx512(int64_t iters) {
+  __m512 acc[12];
+  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-6f);
+  for (int k = 0; k < 12; k++) acc[k] = _mm512_set1_ps((float)k);
+  for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; k++) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+  }
+  __m512 s = acc[0];
+  for (int k = 1; k < 12; k++) s = _mm512_add_ps(s, acc[k]);
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return (double)iters * 12 * 16 * 2;
+}
+
+// Load 16 weights of a float-like row as f32 (mask for the tail).
+#define WF32 0
+#define WF16 1
+#define WBF16 2
+T512 INL __m512 load_w16(const uint8_t *row, int64_t c, int kind, __mmask16 m) {
+  if (kind == WF32) return _mm512_maskz_loadu_ps(m, (const float *)row + c);
+  __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + c);
+  if (kind == WF16) return _mm512_cvtph_ps(h);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+T512 INL __m512 load_w16_full(const uint8_t *row, int64_t c, int kind) {
+  if (kind == WF32) return _mm512_loadu_ps((const float *)row + c);
+  __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + c));
+  if (kind == WF16) return _mm512_cvtph_ps(h);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+T512 INL void tile_float(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int kind) {
+  const int64_t cols = w->cols;
+  const int esz = kind == WF32 ? 4 : 2;
+  __m512 acc[4][4];
+  const uint8_t *wr[4];
+  const float *xr[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
+#pragma GCC unroll 4
+  for (int j = 0; j < NT; j++) xr[j] = a->xf + (t + j) * cols;
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) acc[i][j] = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    __m512 wv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) {
+      if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(wr[i] + c * esz + PF_DIST), _MM_HINT_T0); }
+      wv[i] = load_w16_full(wr[i], c, kind);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) {
+      __m512 xv = _mm512_loadu_ps(xr[j] + c);
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+    }
+  }
+  if (c < cols) {
+    __mmask16 m = (__mmask16)((1u << (cols - c)) - 1);
+    __m512 wv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) wv[i] = load_w16(wr[i], c, kind, m);
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) {
+      __m512 xv = _mm512_maskz_loadu_ps(m, xr[j] + c);
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+// ---------- quantized kernels ----------
+
+T512 INL __m512i nib_pair(const uint8_t *p) {
+  // 32 bytes -> 64 codes: low nibbles first (block 2p), then high nibbles (block 2p+1)
+  __m256i v = _mm256_loadu_si256((const __m256i *)p);
+  __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1);
+  return _mm512_and_si512(w, _mm512_set1_epi8(0x0f));
+}
+
+// idx for lanes [2p x8, 2p+1 x8] of a 16-block scale vector
+T512 INL __m512i pair_idx(int p) {
+  return _mm512_add_epi32(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_set1_epi32(2 * p));
+}
+
+// Q8_0 / Q4_0 (repacked): rows of block pairs + rows of binary16 scales
+T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int q4) {
+  const int pair_bytes = 64;
+  const int64_t npairs = w->npairs;
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  __m512 acc[4][4];
+  const uint8_t *wr[4];
+  const uint16_t *sr[4];
+  const int8_t *xq[4];
+  const int32_t *xb[4];
+  const float *xd[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++) {
+    wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
+    sr[i] = w->sc + (size_t)(r + i) * w->sc_stride;
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < NT; j++) {
+    xq[j] = a->q + (t + j) * a->q_stride;
+    xb[j] = a->bias + (t + j) * a->e_stride;
+    xd[j] = a->dxe + (t + j) * a->e_stride;
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) acc[i][j] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < npairs; g += 8) {
+    __m512 dw16[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) dw16[i] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr[i] + 2 * g)));
+    const int np = npairs - g < 8 ? (int)(npairs - g) : 8;
+    __m512i hi[4];  // Q4_0: the high nibbles of the last quad = the next pair
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) hi[i] = _mm512_setzero_si512();
+    for (int p = 0; p < np; p++) {
+      const int64_t pp = g + p;
+      const __m512i idx = pair_idx(p);
+      __m512i wv[4];
+      __m512 ws[4];
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) {
+        if (q4) {
+          if ((p & 1) == 0) {
+            const uint8_t *src = wr[i] + (pp >> 1) * 64;
+            if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
+            const __m512i v = _mm512_loadu_si512(src);
+            wv[i] = _mm512_and_si512(v, m0f);
+            hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
+          } else {
+            wv[i] = hi[i];
+          }
+        } else {
+          const uint8_t *src = wr[i] + pp * pair_bytes;
+          if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
+          wv[i] = _mm512_loadu_si512(src);
+        }
+        ws[i] = _mm512_permutexvar_ps(idx, dw16[i]);
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < NT; j++) {
+        const __m512i xv = _mm512_load_si512(xq[j] + pp * 64);
+        const __m512i bv = _mm512_loadu_si512(xb[j] + pp * 16);
+        const __m512 dv = _mm512_loadu_ps(xd[j] + pp * 16);
+#pragma GCC unroll 4
+        for (int i = 0; i < NR; i++) {
+          __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bv, wv[i], xv));
+          acc[i][j] = _mm512_fmadd_ps(f, _mm512_mul_ps(ws[i], dv), acc[i][j]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+// Q4_K in place: per 256-value super-block d, dmin, 12 bytes of 6-bit scales/mins, 128 bytes of
+// nibbles where bytes 32j..32j+31 hold sub-block 2j (low nibbles) and 2j+1 (high nibbles).
+T512 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
+  const int64_t nsb = w->cols / 256;
+  __m512 acc[4][4];
+  const uint8_t *wr[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) acc[i][j] = _mm512_setzero_ps();
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t s = 0; s < nsb; s++) {
+    __m512 scm[4];  // lanes 0-7: d*scale[k], lanes 8-15: dmin*min[k]
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) {
+      const uint8_t *blk = wr[i] + s * 144;
+      uint8_t sm[16];
+      ln_q4k_scales(blk + 4, sm, sm + 8);
+      uint16_t dd[2];
+      memcpy(dd, blk, 4);
+      __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)sm)));
+      __m512 dv = _mm512_cvtph_ps(_mm256_set1_epi32((int)dd[0] | ((int)dd[1] << 16)));  // d, dmin, d, dmin, ...
+      dv = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), dv);
+      scm[i] = _mm512_mul_ps(f, dv);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) {
+      // mins: acc -= dmin*min[k] * dx[k]*sum(x[k]) (lanes 8-15)
+      __m512 cs = _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(a->csum + (t + j) * a->c_stride + s * 8), 1);
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fnmadd_ps(scm[i], cs, acc[i][j]);
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) {
+      const __m512i idx = pair_idx(p);
+      __m512i wv[4];
+      __m512 ws[4];
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) {
+        const uint8_t *src = wr[i] + s * 144 + 16 + 32 * p;
+        if (NT == 1 && (p & 1) == 0) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
+        wv[i] = nib_pair(src);
+        ws[i] = _mm512_permutexvar_ps(idx, scm[i]);
+      }
+      const int64_t pp = s * 4 + p;
+#pragma GCC unroll 4
+      for (int j = 0; j < NT; j++) {
+        const __m512i xv = _mm512_load_si512(a->q + (t + j) * a->q_stride + pp * 64);
+        const __m512 dv = _mm512_loadu_ps(a->dxe + (t + j) * a->e_stride + pp * 16);
+#pragma GCC unroll 4
+        for (int i = 0; i < NR; i++) {
+          __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, wv[i], xv));
+          acc[i][j] = _mm512_fmadd_ps(f, _mm512_mul_ps(ws[i], dv), acc[i][j]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+// Q6_K in place: ql[128] low nibbles, qh[64] 2-bit highs, 16 int8 scales (one per 16 values), d.
+T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
+  const int64_t nsb = w->cols / 256;
+  __m512 acc[4][4];
+  const uint8_t *wr[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) acc[i][j] = _mm512_setzero_ps();
+  const __m512i m0f = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+  const __m512i sh_lo = _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4);  // qh << 4 (values 0-31), << 2 (32-63)
+  const __m512i sh_hi = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);  // qh >> 0 (64-95), >> 2 (96-127)
+  for (int64_t s = 0; s < nsb; s++) {
+    __m512 scf[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; i++) {
+      const uint8_t *blk = wr[i] + s * 210;
+      uint16_t d;
+      memcpy(&d, blk + 208, 2);
+      __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 192))));
+      scf[i] = _mm512_mul_ps(f, _mm512_set1_ps(ln_h2f(d)));
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+      __m512i v01[4], v23[4];
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; i++) {
+        const uint8_t *blk = wr[i] + s * 210;
+        if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + PF_DIST), _MM_HINT_T0); }
+        if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + 64 + PF_DIST), _MM_HINT_T0); }
+        __m512i ql = _mm512_loadu_si512(blk + 64 * h);
+        __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h)));
+        __m512i hl = _mm512_and_si512(_mm512_sllv_epi64(qh, sh_lo), m30);
+        __m512i hh = _mm512_and_si512(_mm512_srlv_epi64(qh, sh_hi), m30);
+        v01[i] = _mm512_or_si512(_mm512_and_si512(ql, m0f), hl);
+        v23[i] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m0f), hh);
+      }
+#pragma GCC unroll 2
+      for (int k = 0; k < 2; k++) {
+        const int pk = 2 * h + k;  // pair within the super-block: 16-value groups 4pk..4pk+3
+        const __m512i idx = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), _mm512_set1_epi32(4 * pk));
+        __m512 ws[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < NR; i++) ws[i] = _mm512_permutexvar_ps(idx, scf[i]);
+        const int64_t pp = s * 4 + pk;
+#pragma GCC unroll 4
+        for (int j = 0; j < NT; j++) {
+          const __m512i xv = _mm512_load_si512(a->q + (t + j) * a->q_stride + pp * 64);
+          const __m512i bv = _mm512_loadu_si512(a->bias + (t + j) * a->e_stride + pp * 16);
+          const __m512 dv = _mm512_loadu_ps(a->dxe + (t + j) * a->e_stride + pp * 16);
+#pragma GCC unroll 4
+          for (int i = 0; i < NR; i++) {
+            __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bv, k ? v23[i] : v01[i], xv));
+            acc[i][j] = _mm512_fmadd_ps(f, _mm512_mul_ps(ws[i], dv), acc[i][j]);
+          }
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+// ---------- outer-product int8 kernel for prefill (Q8_0 / Q4_0, T >= 8) ----------
+// Each int32 lane of vpdpbusd holds a different (row, token) pair (lane l: row l%4 of a row quad,
+// token l/4 of a token quad), so a block's 32 values take 8 dpbusd per (row quad, token quad)
+// and the float work (convert, scale, accumulate) is done once per block for 16 pairs instead of
+// once per pair. Register tile: 4 row quads x 2 token quads.
+
+// 4 rows' 32 weight codes of block b -> 128 bytes: slot g = [r0, r1, r2, r3] values 4g..4g+3
+T512 INL void outer_pack_a(uint8_t *dst, __m256i r0, __m256i r1, __m256i r2, __m256i r3) {
+  __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
+  __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
+  __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+  __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+  // u0 = [g0 | g4], u1 = [g1 | g5], u2 = [g2 | g6], u3 = [g3 | g7]
+  _mm256_storeu_si256((__m256i *)(dst + 0), _mm256_permute2x128_si256(u0, u1, 0x20));   // g0 g1
+  _mm256_storeu_si256((__m256i *)(dst + 32), _mm256_permute2x128_si256(u2, u3, 0x20));  // g2 g3
+  _mm256_storeu_si256((__m256i *)(dst + 64), _mm256_permute2x128_si256(u0, u1, 0x31));  // g4 g5
+  _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_permute2x128_si256(u2, u3, 0x31));  // g6 g7
+}
+
+T512 INL __m256i q0_block_codes(const ln_weight *w, const uint8_t *row, int64_t b, int q4) {
+  if (!q4) return _mm256_loadu_si256((const __m256i *)(row + b * 32));
+  int shift;
+  __m256i v = _mm256_loadu_si256((const __m256i *)(row + ln_q4_0_block(b, &shift)));
+  if (shift) v = _mm256_srli_epi16(v, 4);
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch, const int q4) {
+  const int64_t nb = w->nb;
+  uint8_t *A = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);  // (4 quads, nb, 128)
+  float *AS = (float *)(A + (size_t)nb * 4 * 128);                          // (4 quads, nb, 16)
+  const __m512i tok_idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  for (int64_t r = r0; r + 16 <= r1; r += 16) {
+    for (int i = 0; i < 4; i++) {
+      const uint8_t *row[4];
+      const uint16_t *sc[4];
+      for (int k = 0; k < 4; k++) {
+        row[k] = w->qs + (size_t)(r + 4 * i + k) * w->row_bytes;
+        sc[k] = w->sc + (size_t)(r + 4 * i + k) * w->sc_stride;
+      }
+      for (int64_t b = 0; b < nb; b++) {
+        outer_pack_a(A + ((size_t)i * nb + b) * 128, q0_block_codes(w, row[0], b, q4), q0_block_codes(w, row[1], b, q4),
+                     q0_block_codes(w, row[2], b, q4), q0_block_codes(w, row[3], b, q4));
+        float d[4];
+        for (int k = 0; k < 4; k++) d[k] = ln_h2f(sc[k][b]);
+        _mm512_storeu_ps(AS + ((size_t)i * nb + b) * 16, _mm512_setr_ps(d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3]));
+      }
+    }
+    for (int64_t tq = tq0; tq + 2 <= tq1; tq += 2) {
+      __m512 facc[4][2];
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) facc[i][j] = _mm512_setzero_ps();
+      for (int64_t b = 0; b < nb; b++) {
+        __m512i iacc[4][2];
+        const uint8_t *bq[2];
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+          const __m512i bias = _mm512_loadu_si512(o->bbias + ((tq + j) * nb + b) * 16);
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; i++) iacc[i][j] = bias;
+          bq[j] = o->bq + ((size_t)(tq + j) * nb + b) * 128;
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+          __m512i bv[2], av[4];
+#pragma GCC unroll 2
+          for (int j = 0; j < 2; j++) bv[j] = _mm512_permutexvar_epi32(tok_idx, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bq[j] + k * 16))));
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; i++) av[i] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(A + ((size_t)i * nb + b) * 128 + k * 16)));
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+            for (int j = 0; j < 2; j++) iacc[i][j] = _mm512_dpbusd_epi32(iacc[i][j], av[i], bv[j]);
+        }
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+          const __m512 bs = _mm512_loadu_ps(o->bscale + ((tq + j) * nb + b) * 16);
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; i++) {
+            const __m512 s = _mm512_mul_ps(_mm512_loadu_ps(AS + ((size_t)i * nb + b) * 16), bs);
+            facc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[i][j]), s, facc[i][j]);
+          }
+        }
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+          float v[16];
+          _mm512_storeu_ps(v, facc[i][j]);
+          for (int l = 0; l < 16; l++) out[(4 * (tq + j) + l / 4) * ldo + r + 4 * i + l % 4] = v[l];
+        }
+    }
+  }
+}
+
+T512 static void outer_q8_0_avx512(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch) {
+  outer_q0(w, o, out, ldo, r0, r1, tq0, tq1, scratch, 0);
+}
+T512 static void outer_q4_0_avx512(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch) {
+  outer_q0(w, o, out, ldo, r0, r1, tq0, tq1, scratch, 1);
+}
+
+// Row x token tiling: 4x4 tiles, then the leftovers one row or one token at a time.
+#define DEFINE_MM(fname, TILE, ...)                                                                                       \
+  T512 static void fname(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, \
+                         int64_t t1) {                                                                                    \
+    int64_t r = r0;                                                                                                       \
+    if (t1 - t0 == 1 && ln_tune_nr1) { for (; r < r1; r++) TILE(w, a, out, ldo, r, t0, 1, 1, ##__VA_ARGS__); return; } \
+    for (; r + 4 <= r1; r += 4) {                                                                                         \
+      int64_t t = t0;                                                                                                     \
+      for (; t + 4 <= t1; t += 4) TILE(w, a, out, ldo, r, t, 4, 4, ##__VA_ARGS__);                                        \
+      for (; t < t1; t++) TILE(w, a, out, ldo, r, t, 4, 1, ##__VA_ARGS__);                                                \
+    }                                                                                                                     \
+    for (; r < r1; r++) {                                                                                                 \
+      int64_t t = t0;                                                                                                     \
+      for (; t + 4 <= t1; t += 4) TILE(w, a, out, ldo, r, t, 1, 4, ##__VA_ARGS__);                                        \
+      for (; t < t1; t++) TILE(w, a, out, ldo, r, t, 1, 1, ##__VA_ARGS__);                                                \
+    }                                                                                                                     \
+  }
+
+DEFINE_MM(mm_f32_avx512, tile_float, WF32)
+DEFINE_MM(mm_f16_avx512, tile_float, WF16)
+DEFINE_MM(mm_bf16_avx512, tile_float, WBF16)
+DEFINE_MM(mm_q8_0_avx512, tile_q0, 0)
+DEFINE_MM(mm_q4_0_avx512, tile_q0, 1)
+DEFINE_MM(mm_q4_k_avx512, tile_q4k)
+DEFINE_MM(mm_q6_k_avx512, tile_q6k)
+
+int ln_kernels_avx512(ln_kernels *k) {
+  __builtin_cpu_init();
+  if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c")))
+    return 0;
+  k->name = "avx512";
+  k->mm_f32 = mm_f32_avx512;
+  k->mm_f16 = mm_f16_avx512;
+  k->mm_bf16 = mm_bf16_avx512;
+  k->mm_q8_0 = mm_q8_0_avx512;
+  k->mm_q4_0 = mm_q4_0_avx512;
+  k->mm_q4_k = mm_q4_k_avx512;
+  k->mm_q6_k = mm_q6_k_avx512;
+  k->quant = quant_avx512;
+  k->dot_f32 = dot_f32_avx512;
+  k->axpy_f32 = axpy_f32_avx512;
+  k->f16_to_f32 = f16_to_f32_avx512;
+  k->f32_to_f16 = f32_to_f16_avx512;
+  k->fma_loop = fma_loop_avx512;
+  k->outer_q8_0 = outer_q8_0_avx512;
+  k->outer_q4_0 = outer_q4_0_avx512;
+  return 1;
+}
+#endif

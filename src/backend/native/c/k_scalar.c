@@ -1,0 +1,294 @@
+// Portable kernels: the fallback on CPUs without the SIMD paths, and the definition the SIMD
+// kernels follow (the same activation quantization and integer dot products, lane order aside).
+#include "common.h"
+
+#include <math.h>
+
+// ---------- weight decoding (also used by embed on every path) ----------
+
+// Q4_K super-block (144 bytes) -> 256 values 0..15 plus scales/mins
+static void q4k_unpack(const uint8_t *blk, uint8_t q[256]) {
+  const uint8_t *qs = blk + 16;
+  for (int j = 0; j < 4; j++)
+    for (int l = 0; l < 32; l++) {
+      q[64 * j + l] = qs[32 * j + l] & 0x0f;
+      q[64 * j + 32 + l] = qs[32 * j + l] >> 4;
+    }
+}
+
+// Q6_K super-block (210 bytes) -> 256 values 0..63
+void ln_q6k_unpack(const uint8_t *blk, uint8_t q[256]) {
+  const uint8_t *ql = blk, *qh = blk + 128;
+  for (int h = 0; h < 2; h++) {
+    const uint8_t *L = ql + 64 * h, *H = qh + 32 * h;
+    uint8_t *o = q + 128 * h;
+    for (int l = 0; l < 32; l++) {
+      o[l] = (uint8_t)((L[l] & 0x0f) | ((H[l] & 3) << 4));
+      o[l + 32] = (uint8_t)((L[l + 32] & 0x0f) | (((H[l] >> 2) & 3) << 4));
+      o[l + 64] = (uint8_t)((L[l] >> 4) | (((H[l] >> 4) & 3) << 4));
+      o[l + 96] = (uint8_t)((L[l + 32] >> 4) | (((H[l] >> 6) & 3) << 4));
+    }
+  }
+}
+
+void ln_dequant_row(const ln_weight *w, int64_t r, float *out) {
+  const int64_t cols = w->cols;
+  const uint8_t *row = w->qs + (size_t)r * w->row_bytes;
+  switch (w->type) {
+    case LN_F32: memcpy(out, row, (size_t)cols * 4); break;
+    case LN_F16: {
+      const uint16_t *h = (const uint16_t *)row;
+      for (int64_t i = 0; i < cols; i++) out[i] = ln_h2f(h[i]);
+      break;
+    }
+    case LN_BF16: {
+      const uint16_t *h = (const uint16_t *)row;
+      for (int64_t i = 0; i < cols; i++) out[i] = ln_bf2f(h[i]);
+      break;
+    }
+    case LN_Q8_0: {
+      const uint16_t *sc = w->sc + (size_t)r * w->sc_stride;
+      for (int64_t b = 0; b < w->nb; b++) {
+        float d = ln_h2f(sc[b]);
+        for (int i = 0; i < 32; i++) out[b * 32 + i] = d * (float)((int)row[b * 32 + i] - 128);
+      }
+      break;
+    }
+    case LN_Q4_0: {
+      const uint16_t *sc = w->sc + (size_t)r * w->sc_stride;
+      for (int64_t b = 0; b < w->nb; b++) {
+        float d = ln_h2f(sc[b]);
+        int shift;
+        const uint8_t *p = row + ln_q4_0_block(b, &shift);
+        for (int i = 0; i < 32; i++) out[b * 32 + i] = d * (float)(((p[i] >> shift) & 0x0f) - 8);
+      }
+      break;
+    }
+    case LN_Q4_K: {
+      uint8_t q[256], sc[8], mn[8];
+      for (int64_t i = 0; i < cols / 256; i++) {
+        const uint8_t *blk = row + i * 144;
+        float d = ln_h2f((uint16_t)(blk[0] | blk[1] << 8)), dmin = ln_h2f((uint16_t)(blk[2] | blk[3] << 8));
+        ln_q4k_scales(blk + 4, sc, mn);
+        q4k_unpack(blk, q);
+        for (int v = 0; v < 256; v++) out[i * 256 + v] = d * sc[v / 32] * q[v] - dmin * mn[v / 32];
+      }
+      break;
+    }
+    case LN_Q6_K: {
+      uint8_t q[256];
+      for (int64_t i = 0; i < cols / 256; i++) {
+        const uint8_t *blk = row + i * 210;
+        const int8_t *sc = (const int8_t *)(blk + 192);
+        float d = ln_h2f((uint16_t)(blk[208] | blk[209] << 8));
+        ln_q6k_unpack(blk, q);
+        for (int v = 0; v < 256; v++) out[i * 256 + v] = d * sc[v / 16] * (q[v] - 32);
+      }
+      break;
+    }
+  }
+}
+
+// ---------- activation quantization ----------
+
+static void quant_scalar(ln_act *a, int64_t t0, int64_t t1, int wtype) {
+  const int zero = ln_zero_point(wtype);
+  for (int64_t t = t0; t < t1; t++) {
+    const float *x = a->xf + t * a->cols;
+    int8_t *q = a->q + t * a->q_stride;
+    float *dxe = a->dxe + t * a->e_stride;
+    int32_t *bias = a->bias + t * a->e_stride;
+    float *cs = a->csum + t * a->c_stride;
+    for (int64_t b = 0; b < a->npairs * 2; b++) {
+      int8_t *qb = q + b * 32;
+      float d = 0;
+      if (b < a->nb) {
+        float amax = 0;
+        for (int i = 0; i < 32; i++) {
+          float v = fabsf(x[b * 32 + i]);
+          if (v > amax) amax = v;
+        }
+        d = amax / 127.0f;
+        float id = d != 0 ? 127.0f / amax : 0.0f;
+        for (int i = 0; i < 32; i++) qb[i] = (int8_t)nearbyintf(x[b * 32 + i] * id);
+      } else {
+        memset(qb, 0, 32);
+      }
+      int32_t s = 0;
+      for (int i = 0; i < 32; i++) s += qb[i];
+      for (int i = 0; i < 8; i++) dxe[b * 8 + i] = d;
+      ln_block_bias(bias + b * 8, qb, zero);
+      cs[b] = d * (float)s;
+    }
+  }
+}
+
+// ---------- matmul kernels ----------
+
+static float dot_f32(const float *a, const float *b, int64_t n) {
+  float s[8] = {0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
+  float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; i < n; i++) r += a[i] * b[i];
+  return r;
+}
+
+static void axpy_f32(float *y, float a, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static void f16_to_f32(float *dst, const uint16_t *src, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] = ln_h2f(src[i]);
+}
+
+static void f32_to_f16(uint16_t *dst, const float *src, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] = ln_f2h(src[i]);
+}
+
+static void mm_f32(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *wr = (const float *)(w->qs + (size_t)r * w->row_bytes);
+    for (int64_t t = t0; t < t1; t++) out[t * ldo + r] = dot_f32(wr, a->xf + t * a->cols, w->cols);
+  }
+}
+
+static void mm_half(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1, int bf) {
+  float buf[1024];
+  const int64_t cols = w->cols;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint16_t *wr = (const uint16_t *)(w->qs + (size_t)r * w->row_bytes);
+    for (int64_t t = t0; t < t1; t++) out[t * ldo + r] = 0;
+    for (int64_t c0 = 0; c0 < cols; c0 += 1024) {
+      int64_t n = cols - c0 < 1024 ? cols - c0 : 1024;
+      for (int64_t i = 0; i < n; i++) buf[i] = bf ? ln_bf2f(wr[c0 + i]) : ln_h2f(wr[c0 + i]);
+      for (int64_t t = t0; t < t1; t++) out[t * ldo + r] += dot_f32(buf, a->xf + t * a->cols + c0, n);
+    }
+  }
+}
+
+static void mm_f16(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  mm_half(w, a, out, ldo, r0, r1, t0, t1, 0);
+}
+static void mm_bf16(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  mm_half(w, a, out, ldo, r0, r1, t0, t1, 1);
+}
+
+static void mm_q8_0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    const uint16_t *sc = w->sc + (size_t)r * w->sc_stride;
+    for (int64_t t = t0; t < t1; t++) {
+      const int8_t *q = a->q + t * a->q_stride;
+      const float *dxe = a->dxe + t * a->e_stride;
+      float acc = 0;
+      for (int64_t b = 0; b < w->nb; b++) {
+        int32_t s = 0;
+        for (int i = 0; i < 32; i++) s += ((int)wr[b * 32 + i] - 128) * q[b * 32 + i];
+        acc += ln_h2f(sc[b]) * dxe[b * 8] * (float)s;
+      }
+      out[t * ldo + r] = acc;
+    }
+  }
+}
+
+static void mm_q4_0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    const uint16_t *sc = w->sc + (size_t)r * w->sc_stride;
+    for (int64_t t = t0; t < t1; t++) {
+      const int8_t *q = a->q + t * a->q_stride;
+      const float *dxe = a->dxe + t * a->e_stride;
+      float acc = 0;
+      for (int64_t b = 0; b < w->nb; b++) {
+        int shift;
+        const uint8_t *p = wr + ln_q4_0_block(b, &shift);
+        int32_t s = 0;
+        for (int i = 0; i < 32; i++) s += (((p[i] >> shift) & 0x0f) - 8) * q[b * 32 + i];
+        acc += ln_h2f(sc[b]) * dxe[b * 8] * (float)s;
+      }
+      out[t * ldo + r] = acc;
+    }
+  }
+}
+
+static void mm_q4_k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  uint8_t q[256], sc[8], mn[8];
+  const int64_t nsb = w->cols / 256;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    for (int64_t t = t0; t < t1; t++) out[t * ldo + r] = 0;
+    for (int64_t i = 0; i < nsb; i++) {
+      const uint8_t *blk = wr + i * 144;
+      float d = ln_h2f((uint16_t)(blk[0] | blk[1] << 8)), dmin = ln_h2f((uint16_t)(blk[2] | blk[3] << 8));
+      ln_q4k_scales(blk + 4, sc, mn);
+      q4k_unpack(blk, q);
+      for (int64_t t = t0; t < t1; t++) {
+        const int8_t *x = a->q + t * a->q_stride + i * 256;
+        const float *dxe = a->dxe + t * a->e_stride + i * 64;
+        const float *cs = a->csum + t * a->c_stride + i * 8;
+        float acc = 0;
+        for (int s = 0; s < 8; s++) {
+          int32_t is = 0;
+          for (int l = 0; l < 32; l++) is += q[s * 32 + l] * x[s * 32 + l];
+          acc += d * sc[s] * dxe[s * 8] * (float)is - dmin * mn[s] * cs[s];
+        }
+        out[t * ldo + r] += acc;
+      }
+    }
+  }
+}
+
+static void mm_q6_k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  uint8_t q[256];
+  const int64_t nsb = w->cols / 256;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    for (int64_t t = t0; t < t1; t++) out[t * ldo + r] = 0;
+    for (int64_t i = 0; i < nsb; i++) {
+      const uint8_t *blk = wr + i * 210;
+      const int8_t *sc = (const int8_t *)(blk + 192);
+      float d = ln_h2f((uint16_t)(blk[208] | blk[209] << 8));
+      ln_q6k_unpack(blk, q);
+      for (int64_t t = t0; t < t1; t++) {
+        const int8_t *x = a->q + t * a->q_stride + i * 256;
+        const float *dxe = a->dxe + t * a->e_stride + i * 64;
+        float acc = 0;
+        for (int b = 0; b < 8; b++) {
+          int32_t s0 = 0, s1 = 0;
+          for (int l = 0; l < 16; l++) s0 += (q[b * 32 + l] - 32) * x[b * 32 + l];
+          for (int l = 16; l < 32; l++) s1 += (q[b * 32 + l] - 32) * x[b * 32 + l];
+          acc += dxe[b * 8] * (float)(sc[2 * b] * s0 + sc[2 * b + 1] * s1);
+        }
+        out[t * ldo + r] += d * acc;
+      }
+    }
+  }
+}
+
+static double fma_loop_scalar(int64_t iters) {
+  float acc[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  for (int64_t i = 0; i < iters; i++)
+    for (int k = 0; k < 8; k++) acc[k] = acc[k] * 0.999f + 1e-6f;
+  volatile float sink = acc[0] + acc[7];
+  (void)sink;
+  return (double)iters * 8 * 2;
+}
+
+void ln_kernels_scalar(ln_kernels *k) {
+  k->name = "scalar";
+  k->mm_f32 = mm_f32;
+  k->mm_f16 = mm_f16;
+  k->mm_bf16 = mm_bf16;
+  k->mm_q8_0 = mm_q8_0;
+  k->mm_q4_0 = mm_q4_0;
+  k->mm_q4_k = mm_q4_k;
+  k->mm_q6_k = mm_q6_k;
+  k->quant = quant_scalar;
+  k->dot_f32 = dot_f32;
+  k->axpy_f32 = axpy_f32;
+  k->f16_to_f32 = f16_to_f32;
+  k->f32_to_f16 = f32_to_f16;
+  k->fma_loop = fma_loop_scalar;
+}

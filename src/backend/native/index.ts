@@ -1,0 +1,212 @@
+// The `native` backend: the Backend interface over the C addon (src/backend/native/c/). Weights
+// are used in place (F32/F16/BF16/Q4_K/Q6_K: the addon keeps a reference to the tensor's bytes) or
+// repacked once into native memory (Q8_0/Q4_0: quants and scales split for the SIMD kernels).
+// Other quantized types take a generic path: dequantized to F32 at load (memory-hungry; those
+// types are rare in LLaMA files).
+//
+// The addon's thread pool and kernel path are process-wide; each backend instance remembers the
+// thread count (and optionally the ISA) it was made with and re-applies it before every op when
+// another instance changed it (cheap compare; the pool is only rebuilt on an actual change).
+import type { Backend, KVCache, Weight } from '../backend.js';
+import { DType, dtypeName } from '../../tensor/dtype.js';
+import type { HostTensor } from '../../tensor/tensor.js';
+import { dequantize } from '../../tensor/quant.js';
+import { assert, LlamaError } from '../../errors.js';
+import { defaultThreads, loadAddon, type NativeAddon, type NativeInfo } from './addon.js';
+
+export { defaultThreads } from './addon.js';
+export type { NativeInfo } from './addon.js';
+
+/** Types with a dedicated kernel; everything else is dequantized to F32 at load. */
+export const NATIVE_KERNEL_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
+
+interface NativeWeight extends Weight {
+  handle: object | undefined;
+  /** bytes read per full pass over the weight (for bandwidth figures) */
+  readonly bytes: number;
+}
+
+interface NativeKVCache extends KVCache {
+  readonly k: (Float32Array | Uint16Array)[];
+  readonly v: (Float32Array | Uint16Array)[];
+}
+
+export interface NativeBackendOptions {
+  /** worker threads including the caller (default: LLAMA_THREADS or physical cores) */
+  threads?: number;
+  /** force a kernel path (avx512 | avx2 | neon | scalar), for tests and comparisons */
+  isa?: string;
+}
+
+// the addon state last applied, shared by all instances
+let appliedThreads = -1;
+let appliedIsa = '';
+
+export class NativeBackend implements Backend {
+  readonly name = 'native';
+  readonly threads: number;
+  readonly isa: string;
+  private readonly a: NativeAddon;
+
+  constructor(addon: NativeAddon, opts: NativeBackendOptions = {}) {
+    this.a = addon;
+    const threads = opts.threads ?? defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new LlamaError('USAGE', `--threads must be a whole number 1..256, got ${threads}`);
+    const info = addon.info();
+    const isa = opts.isa ?? info.available[0]!;
+    if (!info.available.includes(isa)) throw new LlamaError('BACKEND_UNAVAILABLE', `this CPU cannot run the ${isa} kernels`, { hint: `available: ${info.available.join(', ')}` });
+    this.isa = isa;
+    this.threads = threads;
+    this.apply();
+    this.threads = addon.info().threads; // the pool may have started fewer threads than asked
+  }
+
+  /** Which kernel path and pool size are in effect (proves the fast path in tests). */
+  info(): NativeInfo {
+    this.apply();
+    return this.a.info();
+  }
+
+  private apply(): void {
+    if (appliedThreads !== this.threads) {
+      appliedThreads = this.a.setThreads(this.threads);
+    }
+    if (appliedIsa !== this.isa) {
+      this.a.setIsa(this.isa);
+      appliedIsa = this.isa;
+    }
+  }
+
+  /** Streaming read bandwidth (GB/s per repetition) at this backend's thread count. */
+  readBandwidth(bytes: number, reps: number): Float64Array {
+    this.apply();
+    return this.a.readBandwidth(bytes, reps);
+  }
+
+  /** FMA throughput (GFLOP/s) at this backend's thread count: the ceiling of prefill. */
+  fmaPeak(iters = 20_000_000): number {
+    this.apply();
+    return this.a.fmaPeak(iters);
+  }
+
+  loadWeight(t: HostTensor): Weight {
+    if (t.shape.length !== 2) throw new LlamaError('TENSOR_SHAPE', `weight ${t.name} must be 2-D, got [${t.shape.join(', ')}]`);
+    const [rows, cols] = t.shape as [number, number];
+    this.apply();
+    let type = t.type;
+    let bytes = t.data;
+    if (!NATIVE_KERNEL_TYPES.includes(type)) {
+      // generic path: no kernel for this type yet
+      const f = dequantize(type, t.data, rows * cols);
+      bytes = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+      type = DType.F32;
+    }
+    let handle: object;
+    try {
+      handle = this.a.loadWeight(bytes, type, rows, cols);
+    } catch (e) {
+      throw new LlamaError('TENSOR_TYPE', `native backend cannot load ${t.name} (${dtypeName(t.type)} [${rows}, ${cols}]): ${(e as Error).message}`);
+    }
+    const w: NativeWeight = { type: t.type, rows, cols, handle, bytes: bytes.byteLength };
+    return w;
+  }
+
+  freeWeight(w: Weight): void {
+    const nw = w as NativeWeight;
+    if (nw.handle) this.a.freeWeight(nw.handle);
+    nw.handle = undefined;
+  }
+
+  private handle(w: Weight): object {
+    const h = (w as NativeWeight).handle;
+    if (!h) throw new LlamaError('INTERNAL', 'weight was freed or not loaded by the native backend');
+    return h;
+  }
+
+  matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
+    assert(x.length >= T * w.cols && out.length >= T * w.rows, `matmul shapes: x ${x.length} (T=${T}, cols=${w.cols}), out ${out.length} (rows=${w.rows})`);
+    this.apply();
+    this.a.matmul(out, x, this.handle(w), T);
+  }
+
+  embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {
+    const idArr = ids instanceof Int32Array ? ids : Int32Array.from(ids);
+    for (let i = 0; i < idArr.length; i++) {
+      const id = idArr[i]!;
+      if (!(id >= 0 && id < w.rows) || id !== ids[i]) throw new LlamaError('TOKEN_ID', `token id ${ids[i]} is outside the vocabulary (0..${w.rows - 1})`);
+    }
+    this.a.embed(out, this.handle(w), idArr);
+  }
+
+  rmsnorm(out: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
+    this.a.rmsnorm(out, x, g, T, dim, eps);
+  }
+
+  rope(x: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
+    this.a.rope(x, T, nHeads, headDim, pos, invFreq);
+  }
+
+  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    this.a.swiglu(out, gate, up, n);
+  }
+
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
+    this.a.add(out, a, b, n);
+  }
+
+  softmax(x: Float32Array, rows: number, cols: number): void {
+    this.a.softmax(x, rows, cols);
+  }
+
+  argmax(x: Float32Array, n: number): number {
+    return this.a.argmax(x, n);
+  }
+
+  createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {
+    if (type !== DType.F32 && type !== DType.F16) throw new LlamaError('TENSOR_TYPE', 'the KV cache stores F32 or F16');
+    const n = nCtx * nKvHeads * headDim;
+    const make = () => (type === DType.F32 ? new Float32Array(n) : new Uint16Array(n));
+    const cache: NativeKVCache = {
+      nLayers, nCtx, nKvHeads, headDim, type,
+      k: Array.from({ length: nLayers }, make),
+      v: Array.from({ length: nLayers }, make),
+    };
+    return cache;
+  }
+
+  kvStore(cache: KVCache, layer: number, pos0: number, T: number, k: Float32Array, v: Float32Array): void {
+    const c = cache as NativeKVCache;
+    assert(layer >= 0 && layer < c.nLayers, `kvStore: layer ${layer} outside 0..${c.nLayers - 1}`);
+    assert(pos0 + T <= c.nCtx, `kvStore past the cache: ${pos0}+${T} > ${c.nCtx}`);
+    this.a.kvStore(c.k[layer]!, c.v[layer]!, c.type === DType.F16 ? 1 : 0, c.nKvHeads * c.headDim, pos0, T, k, v);
+  }
+
+  attention(out: Float32Array, q: Float32Array, cache: KVCache, layer: number, pos0: number, T: number, nHeads: number): void {
+    const c = cache as NativeKVCache;
+    assert(layer >= 0 && layer < c.nLayers, `attention: layer ${layer} outside 0..${c.nLayers - 1}`);
+    assert(pos0 + T <= c.nCtx, `attention past the cache: ${pos0}+${T} > ${c.nCtx}`);
+    assert(nHeads % c.nKvHeads === 0, `attention: ${nHeads} query heads do not group over ${c.nKvHeads} KV heads`);
+    this.apply();
+    this.a.attention(out, q, c.k[layer]!, c.v[layer]!, c.type === DType.F16 ? 1 : 0, pos0, T, nHeads, c.nKvHeads, c.headDim);
+  }
+}
+
+/** Why the native backend is unavailable, or undefined when it is available. */
+export function nativeUnavailableReason(): string | undefined {
+  return loadAddon().reason;
+}
+
+/** Raw addon info (kernel path, available paths, pool size), or undefined when not built. */
+export function nativeInfo(): NativeInfo | undefined {
+  return loadAddon().addon?.info();
+}
+
+/**
+ * The native backend, or undefined (never a throw) when the addon is not built or cannot load, so
+ * that backend selection can fall back to `js`. Invalid options still throw.
+ */
+export function loadNativeBackend(opts: NativeBackendOptions = {}): NativeBackend | undefined {
+  const { addon } = loadAddon();
+  if (!addon) return undefined;
+  return new NativeBackend(addon, opts);
+}

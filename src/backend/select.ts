@@ -1,0 +1,57 @@
+// Choosing a compute backend by name: `js` (the reference, always there), `native` (the C addon,
+// when it was built for this machine) or `auto` (native when available, else js, silently).
+// The choice comes from the caller, else the LLAMA_BACKEND environment variable, else `auto`.
+import type { Backend } from './backend.js';
+import { JsBackend } from './js/js-backend.js';
+import { LlamaError } from '../errors.js';
+
+export const BACKEND_NAMES = ['js', 'native', 'auto'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export interface SelectBackendOptions {
+  /** worker threads for backends that have them; default: the backend's choice */
+  threads?: number;
+}
+
+interface NativeModule {
+  loadNativeBackend(opts?: { threads?: number }): Backend | undefined;
+  nativeUnavailableReason?(): string | undefined;
+}
+
+/** The native backend, or why it is unavailable (its addon is missing or cannot run here). */
+async function tryNative(threads?: number): Promise<Backend | string> {
+  // A computed specifier: the native module is optional (and built by another part of the project).
+  const spec = './native/index.js';
+  let mod: NativeModule;
+  try {
+    mod = (await import(spec)) as NativeModule;
+  } catch {
+    return 'its module is not part of this build';
+  }
+  if (typeof mod.loadNativeBackend !== 'function') return 'its module has no loadNativeBackend';
+  const b = mod.loadNativeBackend(threads !== undefined ? { threads } : {});
+  return b ?? mod.nativeUnavailableReason?.() ?? 'the addon did not load';
+}
+
+export async function selectBackend(name?: string, opts: SelectBackendOptions = {}): Promise<Backend> {
+  const chosen = (name ?? process.env.LLAMA_BACKEND ?? 'auto').toLowerCase();
+  switch (chosen) {
+    case 'js':
+      return new JsBackend();
+    case 'native': {
+      const b = await tryNative(opts.threads);
+      if (typeof b === 'string') {
+        throw new LlamaError('BACKEND_UNAVAILABLE', `the native backend is not available in this installation: ${b}`, {
+          hint: 'it needs the C addon built at `npm install` (a C compiler); use --backend js or --backend auto',
+        });
+      }
+      return b;
+    }
+    case 'auto': {
+      const b = await tryNative(opts.threads);
+      return typeof b === 'string' ? new JsBackend() : b;
+    }
+    default:
+      throw new LlamaError('USAGE', `unknown backend '${chosen}'${name === undefined ? ' (from LLAMA_BACKEND)' : ''}`, { hint: `choose one of: ${BACKEND_NAMES.join(', ')}` });
+  }
+}

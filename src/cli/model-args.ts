@@ -1,0 +1,73 @@
+// What `llama run`, `llama logits` (and later chat/serve) share: the options that pick a model, a
+// tokenizer, a backend and a context size, and turning them into a ready LlamaModel.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { OptionSpec, ParsedArgs } from './args.js';
+import { num, str } from './args.js';
+import { LlamaError } from '../errors.js';
+import { loadModel, loadTokenizer, LlamaModel, selectBackend, DType } from '../index.js';
+import type { LoadedModel, Tokenizer } from '../index.js';
+
+export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  model: { kind: 'string', short: 'm', arg: 'PATH', help: 'model file (GGUF, safetensors, llama2.c .bin) or directory (Meta / HF); default: the embedded model' },
+  tokenizer: { kind: 'string', arg: 'FILE', help: 'tokenizer file (tokenizer.model / tokenizer.json / tokenizer.bin); default: inside or beside the model' },
+  backend: { kind: 'string', arg: 'NAME', help: 'js | native | auto (env LLAMA_BACKEND)' },
+  threads: { kind: 'int', short: 't', arg: 'N', help: 'threads for the native backend' },
+  'ctx-size': { kind: 'int', short: 'c', arg: 'N', help: 'context positions (default: min(model context, 4096)); above the model\'s trained context is allowed but untested' },
+  'kv-type': { kind: 'string', arg: 'TYPE', help: 'KV cache storage: f32 or f16', default: 'f32' },
+};
+
+/** The model shipped inside the package (added by training), if this installation has it. */
+export function defaultModelPath(): string | undefined {
+  const p = fileURLToPath(new URL('../../../models/default/model.gguf', import.meta.url));
+  return existsSync(p) ? p : undefined;
+}
+
+export interface OpenedModel {
+  loaded: LoadedModel;
+  model: LlamaModel;
+  tokenizer: Tokenizer | undefined;
+  loadMs: number;
+  ctxSize: number | undefined;
+  kvType: DType;
+}
+
+/** --tokenizer, else a tokenizer file found beside the model, else the GGUF's own metadata. */
+function openTokenizer(explicit: string | undefined, loaded: LoadedModel): Tokenizer {
+  const path = explicit ?? loaded.tokenizerPath ?? (loaded.format === 'gguf' ? loaded.path : undefined);
+  if (path === undefined) {
+    throw new LlamaError('TOKENIZER_MISSING', `no tokenizer found for ${loaded.path}`, {
+      hint: 'pass --tokenizer FILE (tokenizer.model, tokenizer.json or a llama2.c tokenizer.bin)',
+    });
+  }
+  return loadTokenizer(path);
+}
+
+export async function openModel(args: ParsedArgs, opts: { needTokenizer: boolean }): Promise<OpenedModel> {
+  const t0 = performance.now();
+  const path = str(args, 'model') ?? defaultModelPath();
+  if (path === undefined) {
+    throw new LlamaError('MODEL_NOT_FOUND', 'no model given and this installation has no embedded default model', {
+      hint: 'pass one with -m PATH: a .gguf file, a llama2.c .bin, a .safetensors file, or a Meta / Hugging Face model directory',
+    });
+  }
+  const kvName = (str(args, 'kv-type') ?? 'f32').toLowerCase();
+  if (kvName !== 'f32' && kvName !== 'f16') throw new LlamaError('USAGE', `--kv-type must be f32 or f16, got '${kvName}'`);
+  const threads = num(args, 'threads');
+  const backend = await selectBackend(str(args, 'backend'), threads !== undefined ? { threads } : {});
+  const loaded = await loadModel(path);
+  try {
+    const tokPath = str(args, 'tokenizer');
+    let tokenizer: Tokenizer | undefined;
+    if (opts.needTokenizer || tokPath !== undefined) tokenizer = openTokenizer(tokPath, loaded);
+    const model = await LlamaModel.create(loaded, backend);
+    const ctxSize = num(args, 'ctx-size');
+    if (ctxSize !== undefined && ctxSize > loaded.config.contextLength) {
+      process.stderr.write(`warning: --ctx-size ${ctxSize} is beyond the ${loaded.config.contextLength} positions the model was trained for; output past that point may degrade\n`);
+    }
+    return { loaded, model, tokenizer, loadMs: performance.now() - t0, ctxSize, kvType: kvName === 'f16' ? DType.F16 : DType.F32 };
+  } catch (e) {
+    loaded.close();
+    throw e;
+  }
+}
