@@ -43,6 +43,7 @@ export {
 export { tokenizerForPath, findTokenizerFile, TOKENIZER_FILE_NAMES } from './tokenizer/find.js';
 export { trainSpmBpe, type TrainOptions, type TrainStats } from './tokenizer/train.js';
 export { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from './tokenizer/chat.js';
+export { tokenizerToHfJson } from './tokenizer/hf.js';
 export { selectBackend, BACKEND_NAMES } from './backend/select.js';
 export type { BackendName, SelectBackendOptions } from './backend/select.js';
 export { LlamaModel, prepareParams } from './model/llama.js';

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { BpeTokenizer, bytesFromByteLevel, byteLevelFromBytes, LLAMA3_PATTERN, metaChunks, translatePattern } from '../src/tokenizer/bpe.js';
 import { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from '../src/tokenizer/chat.js';
 import { loadTokenizer, tokenizerFromGgufMetadata, tokenizerFromHfJson, tokenizerToGgufMetadata } from '../src/tokenizer/load.js';
+import { tokenizerToHfJson } from '../src/tokenizer/hf.js';
 import { needsShared, sharedData } from './helpers/shared.js';
 
 const L3 = ['tokenizer', 'llama3', 'tokenizer.model'] as const;
@@ -231,4 +232,23 @@ test('byte-level BPE: user-defined tokens are always matched and rendered; contr
   const back = tokenizerFromGgufMetadata(tokenizerToGgufMetadata(tok));
   assert.deepEqual(back.encode('ab<tool>ab'), [256, 258, 256]);
   assert.deepEqual(back.encode('<|ctl|>', { parseSpecial: true }), [257]);
+});
+
+test('tokenizer.json writer: Llama 2 (SPM) and Llama 3 (byte-level) round-trip through the reader', needsShared(...L3), () => {
+  const l3 = llama3();
+  const back3 = tokenizerFromHfJson(new TextEncoder().encode(tokenizerToHfJson(l3)), 'tokenizer.json');
+  assert.equal(back3.kind, 'bpe');
+  assert.equal(back3.addBosDefault, true);
+  assert.deepEqual([...back3.eogIds].sort(), [128001, 128009]);
+  for (const s of corpusSamples().slice(0, 6)) assert.deepEqual(back3.encode(s), l3.encode(s));
+  assert.deepEqual(back3.encode('<|eot_id|>', { parseSpecial: true, addBos: false }), [128009]);
+  const l2 = loadTokenizer(sharedData('tokenizer/llama2/tokenizer.model'));
+  const json2 = JSON.parse(tokenizerToHfJson(l2)) as { model: { byte_fallback: boolean } };
+  assert.equal(json2.model.byte_fallback, true);
+  const back2 = tokenizerFromHfJson(new TextEncoder().encode(JSON.stringify(json2)), 'tokenizer.json');
+  assert.equal(back2.kind, 'spm');
+  for (const s of corpusSamples().slice(0, 6)) {
+    assert.deepEqual(back2.encode(s), l2.encode(s));
+    assert.equal(back2.decode(l2.encode(s)), s);
+  }
 });

@@ -1,10 +1,10 @@
 // `llama tokenize` / `llama detokenize` as a user runs them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
 import { needsShared, sharedData } from './helpers/shared.js';
 
 const SPM = ['tokenizer', 'llama2', 'tokenizer.model'] as const;
@@ -49,7 +49,7 @@ test('tokenize works on every tokenizer file kind and on a model directory', nee
   const l3 = runCli(['tokenize', '-m', sharedData('tokenizer/llama3/tokenizer.model'), 'This is a test sentence.']);
   assert.equal(l3.stdout, '128000 2028 374 264 1296 11914 13\n');
   // a directory with a tokenizer.model inside, and a model file with the tokenizer beside it
-  const dir = mkdtempSync(join(tmpdir(), 'llama-tokdir-'));
+  const dir = tempDir('llama-tokdir-');
   copyFileSync(sharedData(...SPM), join(dir, 'tokenizer.model'));
   writeFileSync(join(dir, 'model.safetensors'), 'not really a model');
   assert.equal(runCli(['tokenize', '-m', dir, 'Hello world']).stdout, '1 15043 3186\n');
@@ -79,7 +79,7 @@ test('tokenize/detokenize errors: usage (2) and typed errors (1)', needsShared(.
   r = runCli(['tokenize', '-m', '/nonexistent/tokenizer.model', 'x']);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /FILE_NOT_FOUND/);
-  const dir = mkdtempSync(join(tmpdir(), 'llama-tokdir-'));
+  const dir = tempDir('llama-tokdir-');
   r = runCli(['tokenize', '-m', dir, 'x']);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /TOKENIZER_MISSING/);

@@ -2,14 +2,14 @@
 // crash, a hang or an allocation sized by an unchecked length.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaError } from '../src/errors.js';
 import { loadTokenizer, parseLlama2cTokenizer, parseSentencePieceModel, parseTiktoken, tokenizerFromGgufMetadata, tokenizerFromHfJson, writeSentencePieceModel } from '../src/tokenizer/load.js';
 import { SpmTokenizer } from '../src/tokenizer/spm.js';
 import { trainSpmBpe } from '../src/tokenizer/train.js';
 import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
 import { needsShared, sharedData } from './helpers/shared.js';
 
 const TYPED = new Set(['FORMAT_CORRUPT', 'FORMAT_TRUNCATED', 'FORMAT_UNSUPPORTED', 'FORMAT_LIMIT', 'FORMAT_UNKNOWN', 'TOKENIZER_INVALID', 'TOKENIZER_MISSING']);
@@ -81,14 +81,14 @@ test('real files cut short give typed errors', needsShared('tokenizer', 'llama2'
 });
 
 test('CLI: a corrupted tokenizer.model exits 1 with the code and the file name', needsShared('tokenizer', 'llama2'), () => {
-  const dir = mkdtempSync(join(tmpdir(), 'llama-badtok-'));
+  const dir = tempDir('llama-badtok-');
   const f = join(dir, 'tokenizer.model');
   writeFileSync(f, readFileSync(sharedData('tokenizer/llama2/tokenizer.model')).subarray(0, 4321));
   const r = runCli(['tokenize', '-m', f, 'x']);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /FORMAT_CORRUPT/);
   assert.ok(r.stderr.includes(f));
-  const g = join(mkdtempSync(join(tmpdir(), 'llama-junk-')), 'junk.bin');
+  const g = join(tempDir('llama-junk-'), 'junk.bin');
   writeFileSync(g, 'this is not a tokenizer at all');
   const r2 = runCli(['tokenize', '-m', g, 'x']);
   assert.equal(r2.status, 1);
@@ -115,7 +115,7 @@ function ggufWithStrings(kv: Record<string, string>): Uint8Array {
 }
 
 test('GGUF without a vocabulary: TOKENIZER_MISSING', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'llama-novocab-'));
+  const dir = tempDir('llama-novocab-');
   const f = join(dir, 'novocab.gguf');
   writeFileSync(f, ggufWithStrings({ 'general.architecture': 'llama', 'tokenizer.ggml.model': 'none' }));
   assert.throws(() => loadTokenizer(f), { code: 'TOKENIZER_MISSING' });
@@ -147,7 +147,7 @@ test('GGUF metadata and tokenizer.json: inconsistent contents are TOKENIZER_INVA
 test('a tokenizer written into a GGUF file by writeGguf loads back with the same ids', needsShared('tokenizer', 'llama2'), async () => {
   const { writeGguf } = await import('../src/formats/gguf-write.js');
   const { tokenizerToGgufMetadata } = await import('../src/tokenizer/load.js');
-  const dir = mkdtempSync(join(tmpdir(), 'llama-tokgguf-'));
+  const dir = tempDir('llama-tokgguf-');
   for (const src of ['tokenizer/llama2/tokenizer.model', 'models/stories260K/tok512.bin']) {
     const tok = loadTokenizer(sharedData(src));
     const f = join(dir, 'vocab.gguf');

@@ -2,13 +2,13 @@
 // loader, check round trips, split digits, byte fallback and the merge-order property.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer, parseSentencePieceModel, writeSentencePieceModel } from '../src/tokenizer/load.js';
 import { PieceType, SpmTokenizer } from '../src/tokenizer/spm.js';
 import { trainSpmBpe } from '../src/tokenizer/train.js';
 import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
 import { needsShared, sharedData } from './helpers/shared.js';
 
 const SMALL = [
@@ -54,7 +54,7 @@ test('training on a small text: layout, scores, split digits, byte fallback, rou
 
 test('the written tokenizer.model reloads identically; training text encodes with the training merges', () => {
   const { model, stats } = trainSpmBpe([SMALL], { vocabSize: 320 });
-  const dir = mkdtempSync(join(tmpdir(), 'llama-tok-'));
+  const dir = tempDir('llama-tok-');
   const file = join(dir, 'tokenizer.model');
   writeFileSync(file, writeSentencePieceModel(model));
   const back = parseSentencePieceModel(new Uint8Array(readFileSync(file)), file);
@@ -86,7 +86,7 @@ test('training is deterministic and rejects bad options', () => {
 });
 
 test('llama train-tokenizer CLI on tinyshakespeare: writes a loadable model', needsShared('corpus', 'tinyshakespeare'), () => {
-  const dir = mkdtempSync(join(tmpdir(), 'llama-tok-'));
+  const dir = tempDir('llama-tok-');
   const out = join(dir, 'shakespeare.model');
   const r = runCli(['train-tokenizer', '-o', out, '--vocab-size', '1000', '-q', sharedData('corpus/tinyshakespeare/input.txt')]);
   assert.equal(r.status, 0, r.stderr);

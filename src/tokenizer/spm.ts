@@ -479,10 +479,4 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     const t = this.model.types[id];
     return t === PieceType.CONTROL || t === PieceType.UNKNOWN || t === PieceType.USER_DEFINED;
   }
-
-  /** id of a piece string, or undefined */
-  pieceId(piece: string): number | undefined {
-    const i = this.model.pieces.indexOf(piece);
-    return i >= 0 ? i : undefined;
-  }
 }

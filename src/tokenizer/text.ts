@@ -1,8 +1,6 @@
 // Small helpers shared by the tokenizers: UTF-8 coding and special-token matching.
 
 export const utf8Encoder = new TextEncoder();
-/** non-fatal: invalid bytes become U+FFFD, as sentencepiece and tiktoken decoders do */
-export const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 export function utf8(s: string): Uint8Array {
   return utf8Encoder.encode(s);
@@ -34,16 +32,4 @@ export function specialMatcher(strings: Iterable<string>): RegExp | undefined {
   const list = [...strings].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
   if (list.length === 0) return undefined;
   return new RegExp(list.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gu');
-}
-
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
