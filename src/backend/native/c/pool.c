@@ -1,5 +1,5 @@
 // A persistent thread pool with microsecond dispatch. The caller's thread is worker 0; n-1 pthreads
-// wait for the next job by spinning on a generation counter for a bounded time (about 1 ms), then
+// wait for the next job by spinning on a generation counter for a bounded time (250 us), then
 // sleeping on a condition variable. A token of a 7B model needs ~300 dispatches, so waking through
 // the kernel each time (tens of microseconds) would cost more than the arithmetic of small layers.
 //
@@ -39,7 +39,7 @@
 #endif
 
 #define LN_MAX_THREADS 256
-#define LN_SPIN_NS 1000000LL  // spin this long after a job before sleeping
+#define LN_SPIN_NS 250000LL  // spin this long after a job before sleeping (ops of a token follow each other within microseconds)
 
 typedef struct {
   pthread_t tid;
