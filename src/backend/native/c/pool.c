@@ -29,6 +29,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/mman.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define LN_PAUSE() _mm_pause()
@@ -173,9 +174,21 @@ void ln_pool_run_all(ln_task_fn fn, void *ctx) { run(fn, ctx, 1); }
 
 void ln_pool_shutdown(void) { stop_workers(); }
 
+// Large buffers (repacked weights) are 2 MiB aligned and marked for transparent huge pages:
+// decode streams gigabytes of weights, and with 4 KiB pages every 4 KiB costs a TLB miss (and
+// filling the buffer costs a page fault per 4 KiB).
+#define LN_HUGE (2u << 20)
 void *ln_aligned_alloc(size_t bytes) {
   void *p = NULL;
   if (bytes == 0) bytes = LN_ALIGN;
+  if (bytes >= 2 * LN_HUGE) {
+    size_t n = (bytes + LN_HUGE - 1) / LN_HUGE * LN_HUGE;
+    if (posix_memalign(&p, LN_HUGE, n) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE);
+#endif
+    return p;
+  }
   if (posix_memalign(&p, LN_ALIGN, (bytes + LN_ALIGN - 1) / LN_ALIGN * LN_ALIGN) != 0) return NULL;
   return p;
 }
