@@ -35,3 +35,8 @@ export type { StopResult } from './generate/stop.js';
 export { loadModel, detectModel } from './model/load.js';
 export type { LoadOptions, DetectedModel } from './model/load.js';
 export { loadTokenizer } from './tokenizer/load.js';
+export { NativeBackend, loadNativeBackend, nativeInfo, nativeUnavailableReason, defaultThreads, NATIVE_KERNEL_TYPES } from './backend/native/index.js';
+export type { NativeBackendOptions, NativeInfo } from './backend/native/index.js';
+export { runBench, formatTable, modelCost } from './bench/llama-bench.js';
+export type { BenchResult, BenchOptions } from './bench/llama-bench.js';
+export { writeSyntheticGguf, SYNTHETIC_SHAPES, SYNTHETIC_TYPES } from './bench/synthetic.js';

@@ -8,6 +8,7 @@ import type { Command } from './command.js';
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   logits: () => import('./commands/logits.js'),
   run: () => import('./commands/run.js'),
+  bench: () => import('./commands/bench.js'),
   version: () => import('./commands/version.js'),
 };
 

@@ -9,6 +9,10 @@
 // one syscall per field.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { FormatError, LlamaError } from '../errors.js';
+import { mapFileRange } from './mmap.js';
+
+/** Reads at least this large go through mmap when available (small ones are cheaper to copy). */
+const MMAP_MIN_BYTES = 1 << 20;
 
 /** Largest single readSync: Node rejects lengths >= 2^31. */
 const MAX_READ_CHUNK = 1 << 30;
@@ -61,9 +65,17 @@ export class ByteSource {
     }
   }
 
-  /** Reads `length` bytes at `offset` into a new, 8-byte aligned buffer. */
+  /**
+   * The `length` bytes at `offset` in a new, 8-byte aligned buffer. Large reads at 8-aligned
+   * offsets (tensor data) are memory-mapped when the native addon is built (see mmap.ts): a private
+   * copy-on-write view, so writing into it never touches the file either.
+   */
   read(offset: number, length: number, what = 'data'): Uint8Array {
     this.check(offset, length, what);
+    if (length >= MMAP_MIN_BYTES && offset % 8 === 0) {
+      const mapped = mapFileRange(this.path, offset, length);
+      if (mapped) return mapped;
+    }
     const out = new Uint8Array(length);
     this.readInto(offset, out, what);
     return out;

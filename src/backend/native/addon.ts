@@ -34,6 +34,8 @@ export interface NativeAddon {
   attention(out: Float32Array, q: Float32Array, kLayer: Float32Array | Uint16Array, vLayer: Float32Array | Uint16Array, f16: number, pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void;
   /** GB/s of each repetition of a streaming read of `bytes` over all pool threads */
   readBandwidth(bytes: number, reps: number): Float64Array;
+  /** GFLOP/s of independent FMAs on all pool threads for `iters` rounds */
+  fmaPeak(iters: number): number;
 }
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');

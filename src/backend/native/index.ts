@@ -83,6 +83,12 @@ export class NativeBackend implements Backend {
     return this.a.readBandwidth(bytes, reps);
   }
 
+  /** FMA throughput (GFLOP/s) at this backend's thread count: the ceiling of prefill. */
+  fmaPeak(iters = 20_000_000): number {
+    this.apply();
+    return this.a.fmaPeak(iters);
+  }
+
   loadWeight(t: HostTensor): Weight {
     if (t.shape.length !== 2) throw new LlamaError('TENSOR_SHAPE', `weight ${t.name} must be 2-D, got [${t.shape.join(', ')}]`);
     const [rows, cols] = t.shape as [number, number];

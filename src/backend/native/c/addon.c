@@ -13,10 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common.h"
 
 void ln_dequant_row(const ln_weight *w, int64_t r, float *out);
+
+int ln_tune_nr1 = 0;
+int ln_tune_outer = 1;
+int ln_tune_pf = 0;  // measured here: prefetching 1-4 KB ahead lost to the hardware prefetcher
 
 static ln_kernels K;             // the selected path
 static ln_kernels K_scalar, K_avx2, K_avx512, K_neon;
@@ -91,6 +98,18 @@ static napi_value num(napi_env env, double d) {
 static void *scratch_ptr;
 static size_t scratch_size;
 
+static void *outer_ptr;
+static size_t outer_size;
+
+static void *outer_scratch(size_t bytes) {
+  if (bytes > outer_size) {
+    ln_aligned_free(outer_ptr);
+    outer_ptr = ln_aligned_alloc(bytes);
+    outer_size = outer_ptr ? bytes : 0;
+  }
+  return outer_ptr;
+}
+
 static void *scratch(size_t bytes) {
   if (bytes > scratch_size) {
     ln_aligned_free(scratch_ptr);
@@ -158,15 +177,16 @@ static void repack_task(void *p, int ith, int nth) {
         if (w->type == LN_Q8_0) {
           const uint8_t *blk = s + b * 34;
           memcpy(&ds[b], blk, 2);
-          for (int i = 0; i < 32; i++) dq[b * 32 + i] = (uint8_t)((int8_t)blk[2 + i] + 128);
+          for (int i = 0; i < 32; i++) dq[b * 32 + i] = (uint8_t)(blk[2 + i] ^ 0x80);  // int8 + 128
         } else {  // Q4_0
           const uint8_t *blk = s + b * 18;
           memcpy(&ds[b], blk, 2);
-          uint8_t *pair = dq + (b >> 1) * 32;
-          int shift = (b & 1) ? 4 : 0;
-          for (int j = 0; j < 32; j++) {
-            uint8_t v = j < 16 ? (blk[2 + j] & 0x0f) : (blk[2 + j - 16] >> 4);
-            pair[j] |= (uint8_t)(v << shift);
+          int shift;
+          uint8_t *dst = dq + ln_q4_0_block(b, &shift);
+          const uint8_t *q = blk + 2;  // value j: low nibble of q[j] (j < 16), high nibble of q[j-16]
+          for (int j = 0; j < 16; j++) {
+            dst[j] |= (uint8_t)((q[j] & 0x0f) << shift);
+            dst[j + 16] |= (uint8_t)((q[j] >> 4) << shift);
           }
         }
       }
@@ -208,7 +228,7 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
   w->nb = cols / 32;
   w->npairs = (w->nb + 1) / 2;
   if (type == LN_Q8_0 || type == LN_Q4_0) {
-    w->row_bytes = (size_t)w->npairs * (type == LN_Q8_0 ? 64 : 32);
+    w->row_bytes = type == LN_Q8_0 ? (size_t)w->npairs * 64 : (size_t)((w->nb + 3) / 4) * 64;
     w->sc_stride = (size_t)((w->nb + 15) / 16 * 16);
     size_t qbytes = w->row_bytes * (size_t)rows;
     size_t bytes = qbytes + w->sc_stride * 2 * (size_t)rows;
@@ -286,20 +306,27 @@ typedef struct {
   ln_act *a;
   float *out;
   ln_mm_fn fn;
+  ln_outer_fn outer;  // outer-product kernel for the first 16*floor(rows/16) rows x 8*floor(T/8) tokens
+  ln_outer o;
+  uint8_t *oscratch;  // per thread ln_outer_scratch(nb) bytes
+  size_t oscratch_size;
   int64_t T, rb, tt, nblocks;
-  _Atomic int64_t next;
+  _Atomic int64_t next, qnext;
   int wtype;
 } mm_ctx;
 
 static void quant_task(void *p, int ith, int nth) {
+  (void)ith;
+  (void)nth;
   mm_ctx *c = (mm_ctx *)p;
-  int64_t per = (c->T + nth - 1) / nth;
-  int64_t t0 = ith * per, t1 = t0 + per < c->T ? t0 + per : c->T;
-  if (t0 < t1) K.quant(c->a, t0, t1, c->wtype);
+  for (;;) {
+    int64_t t0 = atomic_fetch_add(&c->qnext, 4);
+    if (t0 >= c->T) break;
+    K.quant(c->a, t0, t0 + 4 < c->T ? t0 + 4 : c->T, c->wtype);
+  }
 }
 
 static void mm_task(void *p, int ith, int nth) {
-  (void)ith;
   (void)nth;
   mm_ctx *c = (mm_ctx *)p;
   const int64_t rows = c->w->rows;
@@ -307,7 +334,17 @@ static void mm_task(void *p, int ith, int nth) {
     int64_t blk = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
     if (blk >= c->nblocks) break;
     int64_t r0 = blk * c->rb, r1 = r0 + c->rb < rows ? r0 + c->rb : rows;
-    for (int64_t t0 = 0; t0 < c->T; t0 += c->tt) {
+    int64_t tdone = 0;
+    if (c->outer) {
+      // rows of whole 16-row groups x tokens of whole 8-token groups; the tile kernels do the rest
+      int64_t r16 = r0 + (r1 - r0) / 16 * 16, nq = c->o.nq / 2 * 2;
+      if (r16 > r0) {
+        c->outer(c->w, &c->o, c->out, rows, r0, r16, 0, nq, c->oscratch + (size_t)ith * c->oscratch_size);
+        if (r16 < r1) c->fn(c->w, c->a, c->out, rows, r16, r1, 0, 4 * nq);
+        tdone = 4 * nq;
+      }
+    }
+    for (int64_t t0 = tdone; t0 < c->T; t0 += c->tt) {
       int64_t t1 = t0 + c->tt < c->T ? t0 + c->tt : c->T;
       c->fn(c->w, c->a, c->out, rows, r0, r1, t0, t1);
     }
@@ -338,6 +375,7 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
   a.xf = x;
   mm_ctx c = {.w = w, .a = &a, .out = out, .fn = kernel_for(w->type), .T = T, .wtype = w->type};
   atomic_init(&c.next, 0);
+  atomic_init(&c.qnext, 0);
   const int nth = ln_pool_threads();
   size_t act_bytes_per_token = (size_t)w->cols * 4;
   if (is_quant(w->type)) {
@@ -356,6 +394,40 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
     if (T < 4 || nth == 1) K.quant(&a, 0, T, w->type);
     else ln_pool_run(quant_task, &c);
     act_bytes_per_token = a.q_stride * 3;
+    ln_outer_fn outer = w->type == LN_Q8_0 ? K.outer_q8_0 : w->type == LN_Q4_0 ? K.outer_q4_0 : NULL;
+    if (outer && T >= 8 && w->rows >= 16 && ln_tune_outer) {
+      // token-interleaved copy of the quantized activations (see ln_outer in common.h)
+      const int64_t nq = T / 4, nb = w->nb;
+      size_t bqb = (size_t)nq * nb * 128, bbb = (size_t)nq * nb * 16 * 4;
+      size_t osz = (ln_outer_scratch(nb) + 63) / 64 * 64;
+      uint8_t *o = (uint8_t *)outer_scratch(2 * bbb + bqb + osz * (size_t)nth);
+      if (o) {
+        c.o.nq = nq;
+        uint8_t *bq = o;
+        int32_t *bbias = (int32_t *)(o + bqb);
+        float *bscale = (float *)(o + bqb + bbb);
+        for (int64_t tq = 0; tq < nq; tq++)
+          for (int64_t b = 0; b < nb; b++) {
+            uint8_t *dst = bq + ((size_t)tq * nb + b) * 128;
+            for (int j = 0; j < 4; j++) {
+              const int8_t *src = a.q + (4 * tq + j) * a.q_stride + b * 32;
+              for (int g = 0; g < 8; g++) memcpy(dst + g * 16 + j * 4, src + g * 4, 4);
+              const int32_t *bl = a.bias + (4 * tq + j) * a.e_stride + b * 8;
+              const float dx = a.dxe[(4 * tq + j) * a.e_stride + b * 8];
+              for (int k = 0; k < 4; k++) {
+                bbias[((size_t)tq * nb + b) * 16 + 4 * j + k] = bl[0] + bl[4];
+                bscale[((size_t)tq * nb + b) * 16 + 4 * j + k] = dx;
+              }
+            }
+          }
+        c.o.bq = bq;
+        c.o.bbias = bbias;
+        c.o.bscale = bscale;
+        c.oscratch = o + bqb + 2 * bbb;
+        c.oscratch_size = osz;
+        c.outer = outer;
+      }
+    }
   }
   if (T == 1) {
     // matvec: enough blocks for dynamic balance on a noisy machine, rows a multiple of 4
@@ -368,10 +440,11 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
   } else {
     // keep a row block's weights (~256 KB) and a token tile's activations (~256 KB) in L2
     int64_t rb = (int64_t)(256 * 1024 / (w->row_bytes ? w->row_bytes : 1));
-    rb = rb / 4 * 4;
-    if (rb < 4) rb = 4;
+    const int64_t unit = c.outer ? 16 : 4;
+    rb = rb / unit * unit;
+    if (rb < unit) rb = unit;
     int64_t per_thread = (w->rows + nth - 1) / nth;  // but never leave a thread idle
-    if (rb > per_thread) rb = (per_thread + 3) / 4 * 4;
+    if (rb > per_thread) rb = (per_thread + unit - 1) / unit * unit;
     int64_t tt = (int64_t)(256 * 1024 / act_bytes_per_token);
     tt = tt / 4 * 4;
     if (tt < 4) tt = 4;
@@ -699,19 +772,105 @@ static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
   if (!buf) FAIL("out of memory");
   for (int64_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
   bw_ctx c = {.buf = buf, .n = n};
-  ln_pool_run(bw_task, &c);  // warm-up (page faults, pool wake-up)
+  ln_pool_run_all(bw_task, &c);  // warm-up (page faults, pool wake-up)
   napi_value arr, ab;
   double *res;
   napi_create_arraybuffer(env, (size_t)reps * 8, (void **)&res, &ab);
   napi_create_typedarray(env, napi_float64_array, (size_t)reps, ab, 0, &arr);
   for (int64_t r = 0; r < reps; r++) {
     double t0 = now_s();
-    ln_pool_run(bw_task, &c);
+    ln_pool_run_all(bw_task, &c);
     double dt = now_s() - t0;
     res[r] = (double)n * 4 / dt / 1e9;
   }
   ln_aligned_free(buf);
   return arr;
+}
+
+typedef struct {
+  int64_t iters;
+  double flops[256];
+} fma_ctx;
+
+static void fma_task(void *p, int ith, int nth) {
+  (void)nth;
+  fma_ctx *c = (fma_ctx *)p;
+  c->flops[ith] = K.fma_loop(c->iters);
+}
+
+// fmaPeak(iters) -> GFLOP/s of all pool threads running independent FMAs (the pp ceiling)
+static napi_value js_fma_peak(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  fma_ctx c = {.iters = get_i64(env, argv[0])};
+  if (c.iters <= 0) FAIL("fmaPeak: iterations must be positive");
+  double t0 = now_s();
+  ln_pool_run_all(fma_task, &c);
+  double dt = now_s() - t0, total = 0;
+  for (int i = 0; i < ln_pool_threads(); i++) total += c.flops[i];
+  return num(env, total / dt / 1e9);
+}
+
+// ---------------------------------------------------------------- memory-mapped files
+
+typedef struct {
+  void *base;
+  size_t len;
+} mapping;
+
+static void unmap_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  mapping *m = (mapping *)hint;
+  munmap(m->base, m->len);
+  free(m);
+}
+
+// mmapRange(path, offset, length) -> Uint8Array over the file's bytes [offset, offset+length),
+// mapped copy-on-write (writes never reach the file), or undefined when mapping is not possible.
+// The pages are read from the page cache on first touch: opening a 7B model costs no reads.
+static napi_value js_mmap_range(napi_env env, napi_callback_info info) {
+  napi_value argv[3], undef;
+  napi_get_undefined(env, &undef);
+  if (!get_args(env, info, 3, argv)) return NULL;
+  char path[4096];
+  size_t plen;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen >= sizeof path - 1) return undef;
+  int64_t off = get_i64(env, argv[1]), len = get_i64(env, argv[2]);
+  if (off < 0 || len <= 0) return undef;
+  long page = sysconf(_SC_PAGESIZE);
+  int64_t start = off / page * page, delta = off - start;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return undef;
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size < 0 || off + len > size) {
+    close(fd);
+    return undef;
+  }
+  void *base = mmap(NULL, (size_t)(len + delta), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)start);
+  close(fd);
+  if (base == MAP_FAILED) return undef;
+  mapping *m = (mapping *)malloc(sizeof(mapping));
+  if (!m) {
+    munmap(base, (size_t)(len + delta));
+    return undef;
+  }
+  m->base = base;
+  m->len = (size_t)(len + delta);
+  napi_value ab, view;
+  if (napi_create_external_arraybuffer(env, base, m->len, unmap_finalize, m, &ab) != napi_ok) {
+    munmap(base, m->len);
+    free(m);
+    bool pending;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value e;
+      napi_get_and_clear_last_exception(env, &e);
+    }
+    return undef;
+  }
+  if (napi_create_typedarray(env, napi_uint8_array, (size_t)len, ab, (size_t)delta, &view) != napi_ok) return undef;
+  return view;
 }
 
 // ---------------------------------------------------------------- configuration
@@ -770,6 +929,21 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   return num(env, ln_pool_set_threads((int)get_i64(env, argv[0])));
 }
 
+// setTuning(name, value): A/B switches for benchmarks (see common.h)
+static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char name[32];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) FAIL("setTuning: expected a name");
+  int v = (int)get_i64(env, argv[1]);
+  if (!strcmp(name, "nr1")) ln_tune_nr1 = v;
+  else if (!strcmp(name, "pf")) ln_tune_pf = v;
+  else if (!strcmp(name, "outer")) ln_tune_outer = v;
+  else FAIL("setTuning: unknown knob");
+  return NULL;
+}
+
 static void cleanup(void *arg) {
   (void)arg;
   ln_pool_shutdown();
@@ -817,5 +991,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   EXPORT("kvStore", js_kv_store);
   EXPORT("attention", js_attention);
   EXPORT("readBandwidth", js_read_bandwidth);
+  EXPORT("fmaPeak", js_fma_peak);
+  EXPORT("setTuning", js_set_tuning);
+  EXPORT("mmapRange", js_mmap_range);
   return exports;
 }

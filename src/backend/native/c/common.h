@@ -32,8 +32,9 @@ enum {
 //  Q8_0 (repacked): per row `qs` = npairs*64 bytes of (int8 value + 128) as uint8, blocks of 32
 //    values back to back (a phantom zero block pads an odd block count); `sc` = per row `sc_stride`
 //    binary16 block scales (zero padded to a multiple of 16).
-//  Q4_0 (repacked): per row npairs*32 bytes; the 32 bytes of pair p hold block 2p in the low
-//    nibbles (value j in byte j) and block 2p+1 in the high nibbles; `sc` as for Q8_0.
+//  Q4_0 (repacked): per row ceil(nb/4)*64 bytes; the 64 bytes of quad q hold blocks 4q, 4q+1
+//    (values 0..63, value j in byte j) in the low nibbles and blocks 4q+2, 4q+3 in the high
+//    nibbles, so one load and two masks give two 64-value pairs; `sc` as for Q8_0.
 //  Q4_K / Q6_K: the ggml super-blocks in place (144 / 210 bytes per 256 values).
 typedef struct {
   int type;
@@ -65,6 +66,19 @@ typedef struct {
   size_t q_stride, e_stride, c_stride;  // per token, in elements
 } ln_act;
 
+// Token-interleaved activations for the outer-product kernels (Q8_0 / Q4_0, T >= 8): for each full
+// quad of tokens tq and block b, 8 slots g of 16 bytes = the 4 tokens' values 4g..4g+3; plus per (tq, b) 16 int32 zero-point biases and 16 float scales in the lane
+// order the kernel uses (lane l = row l%4 of a row quad, token l/4 of a token quad).
+typedef struct {
+  int64_t nq;  // full token quads
+  const uint8_t *bq;
+  const int32_t *bbias;
+  const float *bscale;
+} ln_outer;
+typedef void (*ln_outer_fn)(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch);
+// bytes of per-thread scratch the outer kernel needs for a row block of 16 rows
+static inline size_t ln_outer_scratch(int64_t nb) { return (size_t)nb * 4 * (128 + 64) + 64; }
+
 // One (ISA, type) matmul kernel: out[t*ldo + r] for r in [r0, r1), t in [t0, t1).
 typedef void (*ln_mm_fn)(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
 // Quantize rows [t0, t1) of a->xf into a (the integer kernels' activations).
@@ -73,6 +87,8 @@ typedef float (*ln_dot_f32_fn)(const float *a, const float *b, int64_t n);
 typedef void (*ln_axpy_f32_fn)(float *y, float a, const float *x, int64_t n);
 typedef void (*ln_f16_to_f32_fn)(float *dst, const uint16_t *src, int64_t n);
 typedef void (*ln_f32_to_f16_fn)(uint16_t *dst, const float *src, int64_t n);
+// runs `iters` rounds of independent FMAs; returns the floating-point operations done
+typedef double (*ln_fma_loop_fn)(int64_t iters);
 
 typedef struct {
   const char *name;
@@ -82,6 +98,8 @@ typedef struct {
   ln_axpy_f32_fn axpy_f32;
   ln_f16_to_f32_fn f16_to_f32;
   ln_f32_to_f16_fn f32_to_f16;
+  ln_fma_loop_fn fma_loop;
+  ln_outer_fn outer_q8_0, outer_q4_0;  // optional (NULL: the tile kernels handle T > 1)
 } ln_kernels;
 
 void ln_kernels_scalar(ln_kernels *k);
@@ -179,6 +197,12 @@ static inline void ln_q4k_scales(const uint8_t *p, uint8_t sc[8], uint8_t mn[8])
 }
 
 // Zero point of the integer weights of a type as the kernels see them (Q8_0 repacked: +128).
+// byte offset and nibble shift of block b of a repacked Q4_0 row
+static inline size_t ln_q4_0_block(int64_t b, int *shift) {
+  *shift = (b & 2) ? 4 : 0;
+  return (size_t)(b >> 2) * 64 + (size_t)(b & 1) * 32;
+}
+
 static inline int ln_zero_point(int wtype) {
   switch (wtype) {
     case LN_Q8_0: return 128;
@@ -201,11 +225,20 @@ static inline void ln_block_bias(int32_t *lanes8, const int8_t *q32, int zero) {
   lanes8[4] = -zero * s1;
 }
 
+// tuning knobs (set through the addon's setTuning, for A/B benchmarks)
+extern int ln_tune_nr1;  // T = 1: one weight row at a time (one sequential stream)
+extern int ln_tune_pf;   // software prefetch distance in bytes (0: none)
+extern int ln_tune_outer;  // use the outer-product prefill kernels where available
+
 // thread pool
 typedef void (*ln_task_fn)(void *ctx, int ith, int nth);
 int ln_pool_set_threads(int n);  // returns the pool size in effect
 int ln_pool_threads(void);
-void ln_pool_run(ln_task_fn fn, void *ctx);  // runs fn(ctx, i, n) on all n threads, returns when done
+// Dynamic job: fn(ctx, i, n) runs on the caller and on whichever workers join in time; fn must hand
+// out its work through its own atomic counter so that any subset of threads completes it.
+void ln_pool_run(ln_task_fn fn, void *ctx);
+// Static job: every one of the n threads runs fn(ctx, i, n).
+void ln_pool_run_all(ln_task_fn fn, void *ctx);
 void ln_pool_shutdown(void);
 
 void *ln_aligned_alloc(size_t bytes);

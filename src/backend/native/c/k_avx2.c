@@ -8,7 +8,7 @@
 
 #define T256 __attribute__((target("avx2,fma,f16c")))
 #define INL static inline __attribute__((always_inline))
-#define PF_DIST 2048
+#define PF_DIST ln_tune_pf
 
 T256 INL float hsum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -100,6 +100,21 @@ T256 static void f32_to_f16_avx2(uint16_t *dst, const float *src, int64_t n) {
   for (; i < n; i++) dst[i] = ln_f2h(src[i]);
 }
 
+T256 static double fma_loop_avx2(int64_t iters) {
+  __m256 acc[12];
+  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-6f);
+  for (int k = 0; k < 12; k++) acc[k] = _mm256_set1_ps((float)k);
+  for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; k++) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+  }
+  __m256 s = acc[0];
+  for (int k = 1; k < 12; k++) s = _mm256_add_ps(s, acc[k]);
+  volatile float sink = hsum256(s);
+  (void)sink;
+  return (double)iters * 12 * 8 * 2;
+}
+
 #define WF32 0
 #define WF16 1
 #define WBF16 2
@@ -135,7 +150,7 @@ T256 INL void tile_float(const ln_weight *w, const ln_act *a, float *out, int64_
     __m256 wv[4];
 #pragma GCC unroll 4
     for (int i = 0; i < NR; i++) {
-      if (NT == 1) _mm_prefetch((const char *)(wr[i] + c * esz + PF_DIST), _MM_HINT_T0);
+      if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(wr[i] + c * esz + PF_DIST), _MM_HINT_T0); }
       wv[i] = load_w8(wr[i], c, kind);
     }
 #pragma GCC unroll 4
@@ -188,11 +203,13 @@ T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
         if (q4) {
-          __m256i v = _mm256_loadu_si256((const __m256i *)(wr[i] + (b >> 1) * 32));
-          if (NT == 1 && (b & 1) == 0) _mm_prefetch((const char *)(wr[i] + (b >> 1) * 32 + PF_DIST), _MM_HINT_T0);
-          wv[i] = (b & 1) ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f) : _mm256_and_si256(v, m0f);
+          int shift;
+          const uint8_t *src = wr[i] + ln_q4_0_block(b, &shift);
+          __m256i v = _mm256_loadu_si256((const __m256i *)src);
+          if (NT == 1 && (b & 3) == 0) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
+          wv[i] = shift ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f) : _mm256_and_si256(v, m0f);
         } else {
-          if (NT == 1) _mm_prefetch((const char *)(wr[i] + b * 32 + PF_DIST), _MM_HINT_T0);
+          if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(wr[i] + b * 32 + PF_DIST), _MM_HINT_T0); }
           wv[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wr[i] + b * 32)), flip);  // signed values
         }
         ws[i] = _mm256_permutevar8x32_ps(dw8[i], _mm256_set1_epi32(k));
@@ -253,7 +270,7 @@ T256 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t 
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
         const uint8_t *src = wr[i] + s * 144 + 16 + 32 * (k >> 1);
-        if (NT == 1 && (k & 3) == 0) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
+        if (NT == 1 && (k & 3) == 0) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
         __m256i v = _mm256_loadu_si256((const __m256i *)src);
         wv[i] = (k & 1) ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f) : _mm256_and_si256(v, m0f);
         ws[i] = _mm256_permutevar8x32_ps(sc[i], _mm256_set1_epi32(k));
@@ -305,8 +322,8 @@ T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
       for (int i = 0; i < NR; i++) {
         const uint8_t *blk = wr[i] + s * 210;
         if (NT == 1 && part == 0) {
-          _mm_prefetch((const char *)(blk + 64 * h + PF_DIST), _MM_HINT_T0);
-          _mm_prefetch((const char *)(blk + 64 * h + 64 + PF_DIST), _MM_HINT_T0);
+          { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + PF_DIST), _MM_HINT_T0); }
+          { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + 64 + PF_DIST), _MM_HINT_T0); }
         }
         __m256i ql = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32 * (part & 1)));
         __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
@@ -347,6 +364,7 @@ T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
   T256 static void fname(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, \
                          int64_t t1) {                                                                                    \
     int64_t r = r0;                                                                                                       \
+    if (t1 - t0 == 1 && ln_tune_nr1) { for (; r < r1; r++) TILE(w, a, out, ldo, r, t0, 1, 1, ##__VA_ARGS__); return; } \
     for (; r + 4 <= r1; r += 4) {                                                                                         \
       int64_t t = t0;                                                                                                     \
       for (; t + 4 <= t1; t += 4) TILE(w, a, out, ldo, r, t, 4, 4, ##__VA_ARGS__);                                        \
@@ -383,6 +401,7 @@ int ln_kernels_avx2(ln_kernels *k) {
   k->axpy_f32 = axpy_f32_avx2;
   k->f16_to_f32 = f16_to_f32_avx2;
   k->f32_to_f16 = f32_to_f16_avx2;
+  k->fma_loop = fma_loop_avx2;
   return 1;
 }
 #endif

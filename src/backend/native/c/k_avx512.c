@@ -16,7 +16,7 @@
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 #define INL static inline __attribute__((always_inline))
-#define PF_DIST 2048  // software prefetch distance in bytes (see performance-facts.md)
+#define PF_DIST ln_tune_pf  // software prefetch distance in bytes (see performance-facts.md)
 
 // ---------- activation quantization ----------
 
@@ -98,6 +98,22 @@ T512 static void f32_to_f16_avx512(uint16_t *dst, const float *src, int64_t n) {
   for (; i < n; i++) dst[i] = ln_f2h(src[i]);
 }
 
+// FMA throughput probe: 12 independent accumulator chains hide the FMA latency on both pipes.
+T512 static double fma_loop_avx512(int64_t iters) {
+  __m512 acc[12];
+  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-6f);
+  for (int k = 0; k < 12; k++) acc[k] = _mm512_set1_ps((float)k);
+  for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; k++) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+  }
+  __m512 s = acc[0];
+  for (int k = 1; k < 12; k++) s = _mm512_add_ps(s, acc[k]);
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return (double)iters * 12 * 16 * 2;
+}
+
 // Load 16 weights of a float-like row as f32 (mask for the tail).
 #define WF32 0
 #define WF16 1
@@ -135,7 +151,7 @@ T512 INL void tile_float(const ln_weight *w, const ln_act *a, float *out, int64_
     __m512 wv[4];
 #pragma GCC unroll 4
     for (int i = 0; i < NR; i++) {
-      if (NT == 1) _mm_prefetch((const char *)(wr[i] + c * esz + PF_DIST), _MM_HINT_T0);
+      if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(wr[i] + c * esz + PF_DIST), _MM_HINT_T0); }
       wv[i] = load_w16_full(wr[i], c, kind);
     }
 #pragma GCC unroll 4
@@ -179,8 +195,9 @@ T512 INL __m512i pair_idx(int p) {
 
 // Q8_0 / Q4_0 (repacked): rows of block pairs + rows of binary16 scales
 T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int q4) {
-  const int pair_bytes = q4 ? 32 : 64;
+  const int pair_bytes = 64;
   const int64_t npairs = w->npairs;
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
   __m512 acc[4][4];
   const uint8_t *wr[4];
   const uint16_t *sr[4];
@@ -207,6 +224,9 @@ T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
 #pragma GCC unroll 4
     for (int i = 0; i < NR; i++) dw16[i] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr[i] + 2 * g)));
     const int np = npairs - g < 8 ? (int)(npairs - g) : 8;
+    __m512i hi[4];  // Q4_0: the high nibbles of the last quad = the next pair
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) hi[i] = _mm512_setzero_si512();
     for (int p = 0; p < np; p++) {
       const int64_t pp = g + p;
       const __m512i idx = pair_idx(p);
@@ -214,9 +234,21 @@ T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
       __m512 ws[4];
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
-        const uint8_t *src = wr[i] + pp * pair_bytes;
-        if (NT == 1) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
-        wv[i] = q4 ? nib_pair(src) : _mm512_loadu_si512(src);
+        if (q4) {
+          if ((p & 1) == 0) {
+            const uint8_t *src = wr[i] + (pp >> 1) * 64;
+            if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
+            const __m512i v = _mm512_loadu_si512(src);
+            wv[i] = _mm512_and_si512(v, m0f);
+            hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
+          } else {
+            wv[i] = hi[i];
+          }
+        } else {
+          const uint8_t *src = wr[i] + pp * pair_bytes;
+          if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
+          wv[i] = _mm512_loadu_si512(src);
+        }
         ws[i] = _mm512_permutexvar_ps(idx, dw16[i]);
       }
 #pragma GCC unroll 4
@@ -280,7 +312,7 @@ T512 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t 
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
         const uint8_t *src = wr[i] + s * 144 + 16 + 32 * p;
-        if (NT == 1 && (p & 1) == 0) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
+        if (NT == 1 && (p & 1) == 0) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
         wv[i] = nib_pair(src);
         ws[i] = _mm512_permutexvar_ps(idx, scm[i]);
       }
@@ -333,8 +365,8 @@ T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
         const uint8_t *blk = wr[i] + s * 210;
-        if (NT == 1) _mm_prefetch((const char *)(blk + 64 * h + PF_DIST), _MM_HINT_T0);
-        if (NT == 1) _mm_prefetch((const char *)(blk + 64 * h + 64 + PF_DIST), _MM_HINT_T0);
+        if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + PF_DIST), _MM_HINT_T0); }
+        if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + 64 + PF_DIST), _MM_HINT_T0); }
         __m512i ql = _mm512_loadu_si512(blk + 64 * h);
         __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h)));
         __m512i hl = _mm512_and_si512(_mm512_sllv_epi64(qh, sh_lo), m30);
@@ -370,11 +402,117 @@ T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
+// ---------- outer-product int8 kernel for prefill (Q8_0 / Q4_0, T >= 8) ----------
+// Each int32 lane of vpdpbusd holds a different (row, token) pair (lane l: row l%4 of a row quad,
+// token l/4 of a token quad), so a block's 32 values take 8 dpbusd per (row quad, token quad)
+// and the float work (convert, scale, accumulate) is done once per block for 16 pairs instead of
+// once per pair. Register tile: 4 row quads x 2 token quads.
+
+// 4 rows' 32 weight codes of block b -> 128 bytes: slot g = [r0, r1, r2, r3] values 4g..4g+3
+T512 INL void outer_pack_a(uint8_t *dst, __m256i r0, __m256i r1, __m256i r2, __m256i r3) {
+  __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
+  __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
+  __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+  __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+  // u0 = [g0 | g4], u1 = [g1 | g5], u2 = [g2 | g6], u3 = [g3 | g7]
+  _mm256_storeu_si256((__m256i *)(dst + 0), _mm256_permute2x128_si256(u0, u1, 0x20));   // g0 g1
+  _mm256_storeu_si256((__m256i *)(dst + 32), _mm256_permute2x128_si256(u2, u3, 0x20));  // g2 g3
+  _mm256_storeu_si256((__m256i *)(dst + 64), _mm256_permute2x128_si256(u0, u1, 0x31));  // g4 g5
+  _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_permute2x128_si256(u2, u3, 0x31));  // g6 g7
+}
+
+T512 INL __m256i q0_block_codes(const ln_weight *w, const uint8_t *row, int64_t b, int q4) {
+  if (!q4) return _mm256_loadu_si256((const __m256i *)(row + b * 32));
+  int shift;
+  __m256i v = _mm256_loadu_si256((const __m256i *)(row + ln_q4_0_block(b, &shift)));
+  if (shift) v = _mm256_srli_epi16(v, 4);
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch, const int q4) {
+  const int64_t nb = w->nb;
+  uint8_t *A = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);  // (4 quads, nb, 128)
+  float *AS = (float *)(A + (size_t)nb * 4 * 128);                          // (4 quads, nb, 16)
+  const __m512i tok_idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  for (int64_t r = r0; r + 16 <= r1; r += 16) {
+    for (int i = 0; i < 4; i++) {
+      const uint8_t *row[4];
+      const uint16_t *sc[4];
+      for (int k = 0; k < 4; k++) {
+        row[k] = w->qs + (size_t)(r + 4 * i + k) * w->row_bytes;
+        sc[k] = w->sc + (size_t)(r + 4 * i + k) * w->sc_stride;
+      }
+      for (int64_t b = 0; b < nb; b++) {
+        outer_pack_a(A + ((size_t)i * nb + b) * 128, q0_block_codes(w, row[0], b, q4), q0_block_codes(w, row[1], b, q4),
+                     q0_block_codes(w, row[2], b, q4), q0_block_codes(w, row[3], b, q4));
+        float d[4];
+        for (int k = 0; k < 4; k++) d[k] = ln_h2f(sc[k][b]);
+        _mm512_storeu_ps(AS + ((size_t)i * nb + b) * 16, _mm512_setr_ps(d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3]));
+      }
+    }
+    for (int64_t tq = tq0; tq + 2 <= tq1; tq += 2) {
+      __m512 facc[4][2];
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) facc[i][j] = _mm512_setzero_ps();
+      for (int64_t b = 0; b < nb; b++) {
+        __m512i iacc[4][2];
+        const uint8_t *bq[2];
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+          const __m512i bias = _mm512_loadu_si512(o->bbias + ((tq + j) * nb + b) * 16);
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; i++) iacc[i][j] = bias;
+          bq[j] = o->bq + ((size_t)(tq + j) * nb + b) * 128;
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+          __m512i bv[2], av[4];
+#pragma GCC unroll 2
+          for (int j = 0; j < 2; j++) bv[j] = _mm512_permutexvar_epi32(tok_idx, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bq[j] + k * 16))));
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; i++) av[i] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(A + ((size_t)i * nb + b) * 128 + k * 16)));
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+            for (int j = 0; j < 2; j++) iacc[i][j] = _mm512_dpbusd_epi32(iacc[i][j], av[i], bv[j]);
+        }
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+          const __m512 bs = _mm512_loadu_ps(o->bscale + ((tq + j) * nb + b) * 16);
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; i++) {
+            const __m512 s = _mm512_mul_ps(_mm512_loadu_ps(AS + ((size_t)i * nb + b) * 16), bs);
+            facc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[i][j]), s, facc[i][j]);
+          }
+        }
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+          float v[16];
+          _mm512_storeu_ps(v, facc[i][j]);
+          for (int l = 0; l < 16; l++) out[(4 * (tq + j) + l / 4) * ldo + r + 4 * i + l % 4] = v[l];
+        }
+    }
+  }
+}
+
+T512 static void outer_q8_0_avx512(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch) {
+  outer_q0(w, o, out, ldo, r0, r1, tq0, tq1, scratch, 0);
+}
+T512 static void outer_q4_0_avx512(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch) {
+  outer_q0(w, o, out, ldo, r0, r1, tq0, tq1, scratch, 1);
+}
+
 // Row x token tiling: 4x4 tiles, then the leftovers one row or one token at a time.
 #define DEFINE_MM(fname, TILE, ...)                                                                                       \
   T512 static void fname(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, \
                          int64_t t1) {                                                                                    \
     int64_t r = r0;                                                                                                       \
+    if (t1 - t0 == 1 && ln_tune_nr1) { for (; r < r1; r++) TILE(w, a, out, ldo, r, t0, 1, 1, ##__VA_ARGS__); return; } \
     for (; r + 4 <= r1; r += 4) {                                                                                         \
       int64_t t = t0;                                                                                                     \
       for (; t + 4 <= t1; t += 4) TILE(w, a, out, ldo, r, t, 4, 4, ##__VA_ARGS__);                                        \
@@ -414,6 +552,9 @@ int ln_kernels_avx512(ln_kernels *k) {
   k->axpy_f32 = axpy_f32_avx512;
   k->f16_to_f32 = f16_to_f32_avx512;
   k->f32_to_f16 = f32_to_f16_avx512;
+  k->fma_loop = fma_loop_avx512;
+  k->outer_q8_0 = outer_q8_0_avx512;
+  k->outer_q4_0 = outer_q4_0_avx512;
   return 1;
 }
 #endif

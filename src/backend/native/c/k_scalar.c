@@ -58,8 +58,8 @@ void ln_dequant_row(const ln_weight *w, int64_t r, float *out) {
       const uint16_t *sc = w->sc + (size_t)r * w->sc_stride;
       for (int64_t b = 0; b < w->nb; b++) {
         float d = ln_h2f(sc[b]);
-        const uint8_t *p = row + (b / 2) * 32;
-        int shift = (b & 1) ? 4 : 0;
+        int shift;
+        const uint8_t *p = row + ln_q4_0_block(b, &shift);
         for (int i = 0; i < 32; i++) out[b * 32 + i] = d * (float)(((p[i] >> shift) & 0x0f) - 8);
       }
       break;
@@ -202,8 +202,8 @@ static void mm_q4_0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo
       const float *dxe = a->dxe + t * a->e_stride;
       float acc = 0;
       for (int64_t b = 0; b < w->nb; b++) {
-        const uint8_t *p = wr + (b / 2) * 32;
-        int shift = (b & 1) ? 4 : 0;
+        int shift;
+        const uint8_t *p = wr + ln_q4_0_block(b, &shift);
         int32_t s = 0;
         for (int i = 0; i < 32; i++) s += (((p[i] >> shift) & 0x0f) - 8) * q[b * 32 + i];
         acc += ln_h2f(sc[b]) * dxe[b * 8] * (float)s;
@@ -267,6 +267,15 @@ static void mm_q6_k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo
   }
 }
 
+static double fma_loop_scalar(int64_t iters) {
+  float acc[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  for (int64_t i = 0; i < iters; i++)
+    for (int k = 0; k < 8; k++) acc[k] = acc[k] * 0.999f + 1e-6f;
+  volatile float sink = acc[0] + acc[7];
+  (void)sink;
+  return (double)iters * 8 * 2;
+}
+
 void ln_kernels_scalar(ln_kernels *k) {
   k->name = "scalar";
   k->mm_f32 = mm_f32;
@@ -281,4 +290,5 @@ void ln_kernels_scalar(ln_kernels *k) {
   k->axpy_f32 = axpy_f32;
   k->f16_to_f32 = f16_to_f32;
   k->f32_to_f16 = f32_to_f16;
+  k->fma_loop = fma_loop_scalar;
 }

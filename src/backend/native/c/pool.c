@@ -1,18 +1,35 @@
 // A persistent thread pool with microsecond dispatch. The caller's thread is worker 0; n-1 pthreads
-// wait for the next job by spinning on a generation counter for a bounded time (about 1 ms), then
+// wait for the next job by spinning on a generation counter for a bounded time (250 us), then
 // sleeping on a condition variable. A token of a 7B model needs ~300 dispatches, so waking through
 // the kernel each time (tens of microseconds) would cost more than the arithmetic of small layers.
 //
+// Two kinds of jobs:
+//  - dynamic (ln_pool_run): the task hands out its work in chunks through an atomic counter, so any
+//    subset of threads completes it. Workers *join* a job; the caller, once it finds no chunk left,
+//    closes the job and waits only for the workers that joined. A worker that wakes late (the
+//    machine is shared and oversubscribed: a descheduled worker may not run for milliseconds)
+//    finds the job closed and goes back to waiting, instead of stalling every dispatch.
+//  - all (ln_pool_run_all): every thread runs its static share (bandwidth/FMA probes).
+//
+// Joining: a worker increments `active`, then reads `open_gen`; the caller clears `open_gen`, then
+// waits for `active` to reach 0. Both are sequentially consistent, so either the worker sees the
+// job closed (and backs out) or the caller sees the worker and waits for it: the job's context
+// (on the caller's stack) is never used after the caller returns.
+//
 // Lost wake-up: a worker announces that it is going to sleep (sleepers++) and re-reads the
-// generation under the mutex; the dispatcher bumps the generation and then reads `sleepers`; both
-// are sequentially consistent, so either the worker sees the new generation or the dispatcher sees
-// the sleeper and broadcasts under the mutex (which the sleeper holds until it is inside the wait).
+// generation under the mutex; the dispatcher bumps the generation and then reads `sleepers`; so
+// either the worker sees the new generation or the dispatcher sees the sleeper and broadcasts under
+// the mutex (which the sleeper holds until it is inside the wait). A new worker starts from the
+// generation its creator saw, not one it reads itself (a job dispatched between pthread_create and
+// the thread's first instruction would otherwise be missed).
 #include "common.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/mman.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define LN_PAUSE() _mm_pause()
@@ -23,19 +40,22 @@
 #endif
 
 #define LN_MAX_THREADS 256
-#define LN_SPIN_NS 1000000LL  // spin this long after a job before sleeping
+#define LN_SPIN_NS 250000LL  // spin this long after a job before sleeping (ops of a token follow each other within microseconds)
 
 typedef struct {
   pthread_t tid;
   int index;
+  uint64_t start_generation;
 } worker_t;
 
 static struct {
   int n;  // threads including the caller
   worker_t workers[LN_MAX_THREADS];
   _Atomic uint64_t generation;
-  _Atomic int done;      // workers finished with the current generation
-  _Atomic int sleepers;  // workers inside (or about to enter) the condvar wait
+  _Atomic uint64_t open_gen;  // generation of the job workers may join, 0 when closed
+  _Atomic int active;         // workers inside the current job
+  _Atomic int finished;       // workers done with the current job (all-mode)
+  _Atomic int sleepers;
   _Atomic int quit;
   ln_task_fn fn;
   void *ctx;
@@ -49,11 +69,19 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+// spin politely: pause, and give the core away now and then (a worker we wait for may be
+// descheduled on this very core)
+static inline void backoff(int *spins) {
+  LN_PAUSE();
+  if (++*spins >= 2000) {
+    *spins = 0;
+    sched_yield();
+  }
+}
+
 static void *worker_main(void *arg) {
   worker_t *w = (worker_t *)arg;
-  // Read the generation before anything else: a job dispatched between thread start and this load
-  // would otherwise be missed (the pitfall in performance-facts.md).
-  uint64_t seen = atomic_load(&P.generation);
+  uint64_t seen = w->start_generation;
   for (;;) {
     uint64_t g = atomic_load_explicit(&P.generation, memory_order_acquire);
     if (g == seen) {
@@ -76,8 +104,12 @@ static void *worker_main(void *arg) {
     }
     seen = g;
     if (atomic_load(&P.quit)) return NULL;
-    P.fn(P.ctx, w->index, P.n);
-    atomic_fetch_add_explicit(&P.done, 1, memory_order_acq_rel);
+    atomic_fetch_add(&P.active, 1);
+    if (atomic_load(&P.open_gen) == g) {
+      P.fn(P.ctx, w->index, P.n);
+      atomic_fetch_add(&P.finished, 1);
+    }
+    atomic_fetch_sub(&P.active, 1);
   }
 }
 
@@ -107,6 +139,7 @@ int ln_pool_set_threads(int n) {
   int started = 1;
   for (int i = 1; i < n; i++) {
     P.workers[i].index = i;
+    P.workers[i].start_generation = atomic_load(&P.generation);
     if (pthread_create(&P.workers[i].tid, NULL, worker_main, &P.workers[i]) != 0) break;
     started++;
   }
@@ -116,25 +149,46 @@ int ln_pool_set_threads(int n) {
 
 int ln_pool_threads(void) { return P.n; }
 
-void ln_pool_run(ln_task_fn fn, void *ctx) {
+static void run(ln_task_fn fn, void *ctx, int all) {
   if (P.n == 1) {
     fn(ctx, 0, 1);
     return;
   }
   P.fn = fn;
   P.ctx = ctx;
-  atomic_store(&P.done, 0);
-  atomic_fetch_add(&P.generation, 1);  // seq_cst: publishes fn/ctx, ordered before reading sleepers
+  atomic_store(&P.finished, 0);
+  uint64_t g = atomic_load(&P.generation) + 1;
+  atomic_store(&P.open_gen, g);    // open before announcing, so an announced job is joinable
+  atomic_store(&P.generation, g);  // seq_cst: publishes fn/ctx, ordered before reading sleepers
   wake_all();
   fn(ctx, 0, P.n);
-  while (atomic_load_explicit(&P.done, memory_order_acquire) != P.n - 1) LN_PAUSE();
+  int spins = 0;
+  if (all)
+    while (atomic_load(&P.finished) != P.n - 1) backoff(&spins);
+  atomic_store(&P.open_gen, 0);  // close: late workers back out
+  while (atomic_load(&P.active) != 0) backoff(&spins);
 }
+
+void ln_pool_run(ln_task_fn fn, void *ctx) { run(fn, ctx, 0); }
+void ln_pool_run_all(ln_task_fn fn, void *ctx) { run(fn, ctx, 1); }
 
 void ln_pool_shutdown(void) { stop_workers(); }
 
+// Large buffers (repacked weights) are 2 MiB aligned and marked for transparent huge pages:
+// decode streams gigabytes of weights, and with 4 KiB pages every 4 KiB costs a TLB miss (and
+// filling the buffer costs a page fault per 4 KiB).
+#define LN_HUGE (2u << 20)
 void *ln_aligned_alloc(size_t bytes) {
   void *p = NULL;
   if (bytes == 0) bytes = LN_ALIGN;
+  if (bytes >= 2 * LN_HUGE) {
+    size_t n = (bytes + LN_HUGE - 1) / LN_HUGE * LN_HUGE;
+    if (posix_memalign(&p, LN_HUGE, n) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE);
+#endif
+    return p;
+  }
   if (posix_memalign(&p, LN_ALIGN, (bytes + LN_ALIGN - 1) / LN_ALIGN * LN_ALIGN) != 0) return NULL;
   return p;
 }

@@ -1,0 +1,128 @@
+// Random-weight LLaMA-shaped GGUF files for benchmarks: speed does not depend on the weight values,
+// so the bench needs no download. Blocks are filled with random bytes and given sane scales (a
+// weight std of about 1/sqrt(fan-in), so activations stay finite and normal through the layers:
+// NaN or subnormal floats would make float kernels slower than on a real model) rather than
+// quantized from floats, which would take minutes for 7B.
+import { randomFillSync } from 'node:crypto';
+import { DType } from '../tensor/dtype.js';
+import { floatToHalf } from '../tensor/f16.js';
+import { gv, writeGguf, type LazyTensor } from '../formats/gguf-write.js';
+import { ATTENTION, GENERAL, LLM, LlamaFileType, ROPE, TENSOR, weightName } from '../formats/gguf-keys.js';
+import type { GgufValue } from '../formats/gguf.js';
+import { LlamaError } from '../errors.js';
+
+export interface SyntheticShape {
+  readonly dim: number;
+  readonly nLayers: number;
+  readonly nHeads: number;
+  readonly ffnDim: number;
+  readonly vocab: number;
+}
+
+/** The shapes of issue 4 (LLaMA 7B; the 110M llama2.c TinyStories model). */
+export const SYNTHETIC_SHAPES: Readonly<Record<string, SyntheticShape>> = {
+  '7b': { dim: 4096, nLayers: 32, nHeads: 32, ffnDim: 11008, vocab: 32000 },
+  '110m': { dim: 768, nLayers: 12, nHeads: 12, ffnDim: 2048, vocab: 32000 },
+};
+
+export const SYNTHETIC_TYPES: Readonly<Record<string, DType>> = { q4_0: DType.Q4_0, q8_0: DType.Q8_0, f16: DType.F16, f32: DType.F32 };
+
+const FILE_TYPE: Partial<Record<DType, LlamaFileType>> = {
+  [DType.F32]: LlamaFileType.ALL_F32,
+  [DType.F16]: LlamaFileType.MOSTLY_F16,
+  [DType.Q4_0]: LlamaFileType.MOSTLY_Q4_0,
+  [DType.Q8_0]: LlamaFileType.MOSTLY_Q8_0,
+};
+
+/** Random bytes of a (rows, cols) matrix of `type` whose values have std ~ 1/sqrt(cols). */
+export function randomMatrixBytes(type: DType, rows: number, cols: number): Uint8Array {
+  const n = rows * cols;
+  const target = 1 / Math.sqrt(cols);
+  switch (type) {
+    case DType.Q8_0:
+    case DType.Q4_0: {
+      const bs = type === DType.Q8_0 ? 34 : 18;
+      const nb = n / 32;
+      const out = new Uint8Array(nb * bs);
+      randomFillSync(out);
+      // uniform int8 has std ~74; nibble - 8 has std ~4.6
+      const d = floatToHalf(target / (type === DType.Q8_0 ? 74 : 4.6));
+      const lo = d & 0xff, hi = d >> 8;
+      for (let b = 0; b < nb; b++) {
+        out[b * bs] = lo;
+        out[b * bs + 1] = hi;
+      }
+      return out;
+    }
+    case DType.F16: {
+      const h = new Uint16Array(n);
+      randomFillSync(h);
+      // keep the sign and mantissa, set the exponent so |v| lies in [target/2, 2·target)
+      const e = Math.round(Math.log2(target)) + 15 - 1;
+      for (let i = 0; i < n; i++) {
+        const r = h[i]!;
+        h[i] = (r & 0x83ff) | ((e + ((r >> 10) & 1)) << 10);
+      }
+      return new Uint8Array(h.buffer);
+    }
+    case DType.F32: {
+      const u = new Uint32Array(n);
+      randomFillSync(u);
+      const e = Math.round(Math.log2(target)) + 127 - 1;
+      for (let i = 0; i < n; i++) {
+        const r = u[i]!;
+        u[i] = ((r & 0x807fffff) | ((e + ((r >>> 23) & 1)) << 23)) >>> 0;
+      }
+      return new Uint8Array(u.buffer);
+    }
+    default:
+      throw new LlamaError('USAGE', `synthetic weights support q4_0, q8_0, f16, f32`);
+  }
+}
+
+function onesF32(n: number): Uint8Array {
+  return new Uint8Array(new Float32Array(n).fill(1).buffer);
+}
+
+/**
+ * Write a random-weight GGUF of `shape` with every matrix in `type` (norms F32), untied output.
+ * Returns the bytes written. Tensors are generated one at a time as the writer asks for them.
+ */
+export function writeSyntheticGguf(path: string, shapeName: string, type: DType): number {
+  const s = SYNTHETIC_SHAPES[shapeName];
+  if (!s) throw new LlamaError('USAGE', `unknown synthetic shape '${shapeName}'`, { hint: `choose one of: ${Object.keys(SYNTHETIC_SHAPES).join(', ')}` });
+  const arch = 'llama';
+  const headDim = s.dim / s.nHeads;
+  const meta: [string, GgufValue][] = [
+    [GENERAL.ARCHITECTURE, gv.str(arch)],
+    [GENERAL.NAME, gv.str(`synthetic-${shapeName}`)],
+    [GENERAL.FILE_TYPE, gv.u32(FILE_TYPE[type] ?? 0)],
+    [LLM.CONTEXT_LENGTH(arch), gv.u32(2048)],
+    [LLM.EMBEDDING_LENGTH(arch), gv.u32(s.dim)],
+    [LLM.BLOCK_COUNT(arch), gv.u32(s.nLayers)],
+    [LLM.FEED_FORWARD_LENGTH(arch), gv.u32(s.ffnDim)],
+    [LLM.VOCAB_SIZE(arch), gv.u32(s.vocab)],
+    [ATTENTION.HEAD_COUNT(arch), gv.u32(s.nHeads)],
+    [ATTENTION.HEAD_COUNT_KV(arch), gv.u32(s.nHeads)],
+    [ATTENTION.LAYERNORM_RMS_EPS(arch), gv.f32(1e-5)],
+    [ROPE.DIMENSION_COUNT(arch), gv.u32(headDim)],
+  ];
+  const matrix = (name: string, rows: number, cols: number): LazyTensor => ({ name, type, shape: [rows, cols], read: () => randomMatrixBytes(type, rows, cols) });
+  const vector = (name: string, n: number): LazyTensor => ({ name, type: DType.F32, shape: [n], read: () => onesF32(n) });
+  const tensors: LazyTensor[] = [matrix(weightName(TENSOR.TOKEN_EMBD), s.vocab, s.dim)];
+  for (let l = 0; l < s.nLayers; l++) {
+    tensors.push(
+      vector(weightName(TENSOR.ATTN_NORM(l)), s.dim),
+      matrix(weightName(TENSOR.ATTN_Q(l)), s.dim, s.dim),
+      matrix(weightName(TENSOR.ATTN_K(l)), s.dim, s.dim),
+      matrix(weightName(TENSOR.ATTN_V(l)), s.dim, s.dim),
+      matrix(weightName(TENSOR.ATTN_OUT(l)), s.dim, s.dim),
+      vector(weightName(TENSOR.FFN_NORM(l)), s.dim),
+      matrix(weightName(TENSOR.FFN_GATE(l)), s.ffnDim, s.dim),
+      matrix(weightName(TENSOR.FFN_DOWN(l)), s.dim, s.ffnDim),
+      matrix(weightName(TENSOR.FFN_UP(l)), s.ffnDim, s.dim),
+    );
+  }
+  tensors.push(vector(weightName(TENSOR.OUTPUT_NORM), s.dim), matrix(weightName(TENSOR.OUTPUT), s.vocab, s.dim));
+  return writeGguf(path, { metadata: meta, tensors });
+}

@@ -1,0 +1,89 @@
+// `llama bench`: pp/tg speed of a model file (or a synthetic random-weight model) against this
+// machine's limits measured in the same run. See src/bench/llama-bench.ts for what is measured.
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from '../command.js';
+import { bool, num, str } from '../args.js';
+import { UsageError } from '../../errors.js';
+import { formatTable, modelLabel, runBench } from '../../bench/llama-bench.js';
+import { SYNTHETIC_SHAPES, SYNTHETIC_TYPES, writeSyntheticGguf } from '../../bench/synthetic.js';
+import { loadModel } from '../../model/load.js';
+import type { LoadedModel } from '../../model/loaded.js';
+import { dtypeName } from '../../tensor/dtype.js';
+
+function parseThreads(v: string): number[] {
+  const out = v.split(',').map((s) => Number(s.trim()));
+  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n < 1 || n > 256)) throw new UsageError(`-t needs a comma-separated list of thread counts 1..256, got '${v}'`);
+  return out;
+}
+
+export const command: Command = {
+  spec: {
+    name: 'bench',
+    summary: 'measure prompt processing and generation speed against this machine\'s limits',
+    usage: '-m FILE [-p 128] [-n 64] [-t 1,2] [-r 5] [--json] | --synthetic 7b|110m --type q4_0|q8_0|f16|f32 [--save PATH]',
+    options: {
+      model: { kind: 'string', short: 'm', arg: 'FILE', help: 'model file (GGUF or any format `llama run` reads)' },
+      'n-prompt': { kind: 'int', short: 'p', arg: 'N', help: 'prompt tokens processed in one batch (0 to skip)', default: 128 },
+      'n-gen': { kind: 'int', short: 'n', arg: 'N', help: 'tokens generated one at a time (0 to skip)', default: 64 },
+      threads: { kind: 'string', short: 't', arg: 'LIST', help: 'thread counts to test, comma-separated (default: 1,2)' },
+      repetitions: { kind: 'int', short: 'r', arg: 'N', help: 'repetitions per test', default: 5 },
+      json: { kind: 'boolean', help: 'print one JSON array instead of the table' },
+      backend: { kind: 'string', arg: 'NAME', help: 'js | native | auto (default: LLAMA_BACKEND or auto)' },
+      synthetic: { kind: 'string', arg: 'SHAPE', help: `benchmark a random-weight model of this shape (${Object.keys(SYNTHETIC_SHAPES).join(', ')})` },
+      type: { kind: 'string', arg: 'TYPE', help: `weight type of the synthetic model (${Object.keys(SYNTHETIC_TYPES).join(', ')})`, default: 'q8_0' },
+      save: { kind: 'string', arg: 'PATH', help: 'keep the synthetic GGUF at PATH (default: a temporary file, deleted afterwards)' },
+    },
+    details: 'examples:\n  llama bench --synthetic 110m --type f32 -t 1,2\n  llama bench -m model.gguf -p 128 -n 64 -r 5 --json',
+  },
+  async run(args) {
+    const modelPath = str(args, 'model');
+    const synthetic = str(args, 'synthetic');
+    if ((modelPath === undefined) === (synthetic === undefined)) throw new UsageError('give either -m FILE or --synthetic SHAPE', 'llama bench --help');
+    const prompt = num(args, 'n-prompt')!, gen = num(args, 'n-gen')!, reps = num(args, 'repetitions')!;
+    if (prompt < 0 || gen < 0 || (prompt === 0 && gen === 0)) throw new UsageError('-p and -n must be >= 0 and not both 0');
+    if (reps < 1) throw new UsageError('-r must be at least 1');
+    const threadsArg = str(args, 'threads');
+    const threads = threadsArg !== undefined ? parseThreads(threadsArg) : [1, 2];
+    const backend = (str(args, 'backend') ?? process.env.LLAMA_BACKEND ?? 'auto').toLowerCase();
+    if (!['js', 'native', 'auto'].includes(backend)) throw new UsageError(`unknown backend '${backend}'`, 'choose js, native or auto');
+    const log = (line: string) => process.stderr.write(line + '\n');
+
+    let path: string;
+    let tmpDir: string | undefined;
+    let label: string;
+    if (synthetic !== undefined) {
+      const shape = synthetic.toLowerCase();
+      const typeName = (str(args, 'type') ?? 'q8_0').toLowerCase();
+      const type = SYNTHETIC_TYPES[typeName];
+      if (!SYNTHETIC_SHAPES[shape]) throw new UsageError(`unknown synthetic shape '${synthetic}'`, `choose one of: ${Object.keys(SYNTHETIC_SHAPES).join(', ')}`);
+      if (type === undefined) throw new UsageError(`unknown synthetic type '${typeName}'`, `choose one of: ${Object.keys(SYNTHETIC_TYPES).join(', ')}`);
+      const save = str(args, 'save');
+      if (save !== undefined) path = resolve(save);
+      else {
+        tmpDir = mkdtempSync(join(tmpdir(), 'llama-bench-'));
+        path = join(tmpDir, `synthetic-${shape}-${typeName}.gguf`);
+      }
+      log(`writing a random-weight ${shape} ${dtypeName(type)} model to ${path}...`);
+      const t0 = performance.now();
+      const bytes = writeSyntheticGguf(path, shape, type);
+      log(`  ${(bytes / 1e9).toFixed(2)} GB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      label = `synthetic-${shape}`;
+    } else {
+      path = modelPath!;
+      statSync(path);
+      label = modelLabel(path);
+    }
+    try {
+      const t0 = performance.now();
+      const holder = { loaded: await loadModel(path) as LoadedModel | undefined };
+      log(`opened ${path} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      const results = await runBench(holder, { prompt, gen, threads, reps, backend, modelName: label, log });
+      process.stdout.write(args.values.json === true || bool(args, 'json') ? JSON.stringify(results, null, 2) + '\n' : formatTable(results));
+    } finally {
+      if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,39 @@
+// Memory-mapping file ranges through the native addon (when it is built): tensor bytes then come
+// straight from the page cache on first touch instead of being read through JS, so a 7B model
+// opens in a fraction of a second and weights used in place by the native backend never exist
+// twice in memory. Node 20 has no mmap of its own. Without the addon (or with LLAMA_MMAP=0) this
+// returns undefined and callers read the bytes as before.
+//
+// The mapping is private copy-on-write: writing into a returned array never changes the file.
+// It lives as long as any view of it (unmapped by the ArrayBuffer's finalizer).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+type MapFn = (path: string, offset: number, length: number) => Uint8Array | undefined;
+let mapFn: MapFn | null | undefined;
+
+function load(): MapFn | null {
+  if (process.env.LLAMA_MMAP === '0' || process.platform === 'win32') return null;
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  const path = [process.env.LLAMA_NATIVE_ADDON, resolve(root, 'build/Release/llama_native.node')].find((p) => p !== undefined && existsSync(p));
+  if (!path) return null;
+  try {
+    const addon = createRequire(import.meta.url)(path) as { mmapRange?: MapFn };
+    return typeof addon.mmapRange === 'function' ? addon.mmapRange : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A read-only-in-effect view of bytes [offset, offset+length) of `path`, or undefined. */
+export function mapFileRange(path: string, offset: number, length: number): Uint8Array | undefined {
+  if (mapFn === undefined) mapFn = load();
+  if (!mapFn) return undefined;
+  try {
+    return mapFn(path, offset, length) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}

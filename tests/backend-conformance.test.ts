@@ -1,0 +1,71 @@
+// Runs the shared conformance suite (tests/helpers/backend-conformance.ts) on the native backend:
+// every kernel path this CPU can run (avx512 / avx2 / scalar, or neon) at 1 and 2 threads, and
+// proves that the fastest path is the one selected by default.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { loadNativeBackend, nativeInfo, nativeUnavailableReason } from '../src/backend/native/index.js';
+import { backendConformance, type ConformanceVariant } from './helpers/backend-conformance.js';
+import { JsBackend } from '../src/backend/js/js-backend.js';
+
+const reason = nativeUnavailableReason();
+
+/** CPU flags from /proc/cpuinfo (Linux x86), to know which path the addon must pick. */
+function cpuFlags(): Set<string> {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    return new Set(line ? line.split(':')[1]!.trim().split(/\s+/) : []);
+  } catch {
+    return new Set();
+  }
+}
+
+test('native backend: the addon selects the fastest kernel path the CPU supports', { skip: reason ?? false }, () => {
+  const info = nativeInfo()!;
+  const flags = cpuFlags();
+  const avx512 = ['avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512_vnni', 'fma', 'f16c'].every((f) => flags.has(f));
+  const avx2 = ['avx2', 'fma', 'f16c'].every((f) => flags.has(f));
+  if (process.arch === 'x64') {
+    assert.equal(info.available[0], avx512 ? 'avx512' : avx2 ? 'avx2' : 'scalar');
+    assert.equal(loadNativeBackend({ threads: 1 })!.info().isa, info.available[0]);
+  }
+  assert.ok(info.available.includes('scalar'));
+});
+
+test('native backend: thread pool runs the requested number of threads', { skip: reason ?? false }, () => {
+  assert.equal(loadNativeBackend({ threads: 2 })!.info().threads, 2);
+  assert.equal(loadNativeBackend({ threads: 1 })!.info().threads, 1);
+  assert.throws(() => loadNativeBackend({ threads: 0 }), /threads/);
+});
+
+if (reason) {
+  test('native backend conformance', { skip: reason }, () => {});
+} else {
+  const variants: ConformanceVariant[] = [];
+  for (const isa of nativeInfo()!.available)
+    for (const threads of [1, 2]) variants.push({ label: `${isa}, ${threads} thread${threads > 1 ? 's' : ''}`, make: () => loadNativeBackend({ threads, isa })! });
+  backendConformance('native', variants);
+}
+
+// The suite checks itself: the oracle against itself must pass (catches broken tolerances/helpers).
+backendConformance('js (self-check)', [{ label: 'oracle', make: () => new JsBackend() }]);
+
+test('native thread pool: thousands of dispatches and thread-count switches give the 1-thread results exactly', { skip: reason ?? false }, () => {
+  // Rows are computed independently, so any split over threads must reproduce the 1-thread bits.
+  const rows = 203, cols = 64;
+  const w = new Float32Array(rows * cols).map((_, i) => Math.sin(i));
+  const t = { name: 'w', type: 0, shape: [rows, cols], data: new Uint8Array(w.buffer) } as const;
+  const one = loadNativeBackend({ threads: 1 })!;
+  const two = loadNativeBackend({ threads: 2 })!;
+  const w1 = one.loadWeight(t), w2 = two.loadWeight(t);
+  const x = new Float32Array(3 * cols).map((_, i) => Math.cos(i));
+  const want = new Float32Array(3 * rows);
+  one.matmul(want, x, w1, 3);
+  const got = new Float32Array(3 * rows);
+  for (let i = 0; i < 3000; i++) {
+    const be = i % 500 === 499 ? one : two; // switch the pool size now and then
+    got.fill(NaN);
+    be.matmul(got, x, be === one ? w1 : w2, 1 + (i % 3));
+    for (let k = 0; k < (1 + (i % 3)) * rows; k++) if (got[k] !== want[k]) assert.fail(`dispatch ${i}: out[${k}] ${got[k]} != ${want[k]}`);
+  }
+});

@@ -1,0 +1,64 @@
+// `llama bench` end to end on a tiny real GGUF (no timed assertions: only the shape of the output).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli } from './helpers/cli.js';
+import { needsShared, sharedData } from './helpers/shared.js';
+import { nativeUnavailableReason } from '../src/backend/native/index.js';
+import { randomMatrixBytes } from '../src/bench/synthetic.js';
+import { dequantize } from '../src/tensor/quant.js';
+import { DType } from '../src/tensor/dtype.js';
+
+const MODEL = ['golden', 'llama2-gqa-tiny', 'model-f32.gguf'];
+
+test('llama bench --json: one object per test with the fields issue 4 lists', needsShared(...MODEL), () => {
+  const r = runCli(['bench', '-m', sharedData(...MODEL), '-p', '8', '-n', '4', '-t', '1,2', '-r', '2', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>[];
+  assert.deepEqual(out.map((o) => `${o.test}/${o.threads}`), ['pp8/1', 'tg4/1', 'pp8/2', 'tg4/2'].map((s) => (nativeUnavailableReason() ? s.replace('/2', '/1') : s)));
+  for (const o of out) {
+    for (const k of ['test', 'threads', 'tokens_per_second', 'min', 'max', 'repetitions', 'gbs', 'limit_gbs', 'percent_of_limit', 'gflops', 'backend', 'model', 'type']) assert.ok(k in o, `missing ${k}`);
+    assert.equal(o.repetitions, 2);
+    assert.equal(o.model, 'model-f32.gguf');
+    assert.equal(o.type, 'F32');
+    const tps = o.tokens_per_second as number;
+    assert.ok(tps > 0 && (o.min as number) <= tps && tps <= (o.max as number));
+    if (String(o.test).startsWith('tg')) {
+      assert.ok((o.gbs as number) > 0);
+      if (!nativeUnavailableReason()) assert.ok((o.limit_gbs as number) > 0 && (o.percent_of_limit as number) > 0);
+    } else {
+      assert.ok((o.gflops as number) > 0);
+    }
+  }
+});
+
+test('llama bench: usage errors exit 2', () => {
+  assert.equal(runCli(['bench']).status, 2);
+  assert.equal(runCli(['bench', '--synthetic', '13b']).status, 2);
+  assert.equal(runCli(['bench', '--synthetic', '110m', '--type', 'q5_k']).status, 2);
+  assert.equal(runCli(['bench', '--synthetic', '110m', '-t', '0']).status, 2);
+});
+
+test('synthetic weights: sane magnitudes (std ~ 1/sqrt(cols)), finite, no subnormals', () => {
+  for (const type of [DType.F32, DType.F16, DType.Q8_0, DType.Q4_0]) {
+    const rows = 8, cols = 1024;
+    const v = dequantize(type, randomMatrixBytes(type, rows, cols), rows * cols);
+    let ss = 0;
+    for (const x of v) {
+      assert.ok(Number.isFinite(x));
+      assert.ok(x === 0 || Math.abs(x) > 1e-30);
+      ss += x * x;
+    }
+    const std = Math.sqrt(ss / v.length);
+    assert.ok(std > 0.3 / Math.sqrt(cols) && std < 3 / Math.sqrt(cols), `${DType[type]} std ${std}`);
+  }
+});
+
+const QK = ['golden', 'quant', 'tiny-Q4_K_M.gguf'];
+test('llama bench -m on a llama.cpp-quantized file (Q4_K/Q6_K mix)', needsShared(...QK), () => {
+  const r = runCli(['bench', '-m', sharedData(...QK), '-p', '4', '-n', '2', '-t', '1', '-r', '1', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { test: string; type: string; tokens_per_second: number }[];
+  assert.equal(out.length, 2);
+  assert.ok(['Q4_K', 'Q6_K'].includes(out[0]!.type), out[0]!.type);
+  assert.ok(out.every((o) => o.tokens_per_second > 0));
+});

@@ -1,0 +1,265 @@
+// The backend conformance suite, reusable for any Backend: every op x dtype x shape against the
+// `js` oracle on fresh random data. Call `backendConformance(name, factory, variants)` from a test
+// file; each variant (thread count, kernel path) gets the whole suite.
+//
+// Tolerances (why each bound holds):
+//  - float weights (F32/F16/BF16): both sides compute the same products of the same f32 values;
+//    they differ only in summation order. A sum of n products in f32 with any order has error
+//    <= (n-1)·u·Σ|w·x| (u = 2^-24) in the worst case; blocked/SIMD sums of n <= ~2000 stay far
+//    below 2e-5·Σ|w·x|, and the oracle sums in f64. Bound: 2e-5·Σ|w·x| + 1e-30.
+//  - quantized weights: a fast backend may quantize the activations per 32-value block to int8
+//    (x ≈ d·q, d = max|x|/127, q = round(x/d)), as ggml does. Two checks:
+//      (a) against the oracle fed the *same* quantized activations (emulated here bit for bit in
+//          f32): only summation order and the f32 scale products differ -> 2e-5·Σ|w·xq|;
+//      (b) against the oracle on the raw x: |x - d·q| <= d/2 per value, so the result may move by
+//          Σ_blocks (d_b/2)·Σ_{c in b}|w_c| on top of (a). A backend that does not quantize
+//          passes (b) trivially; (a) is then checked with the bound of (b) as well.
+//  - embed: dequantization is exact in f32 for every type -> bit-exact.
+//  - elementwise ops: a few f32 roundings (exp, rsqrt, cos/sin) -> 1e-5 relative.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Backend } from '../../src/backend/backend.js';
+import { JsBackend } from '../../src/backend/js/js-backend.js';
+import { DType, dtypeName } from '../../src/tensor/dtype.js';
+import { floatToBf16, floatToHalf } from '../../src/tensor/f16.js';
+import { dequantize, quantize } from '../../src/tensor/quant.js';
+import type { HostTensor } from '../../src/tensor/tensor.js';
+
+export interface ConformanceVariant {
+  /** label, e.g. "2 threads, avx2" */
+  readonly label: string;
+  readonly make: () => Backend;
+}
+
+/** Deterministic xorshift so a failure names a seed that reproduces it. */
+export function rng(seed: number): () => number {
+  let s = (seed >>> 0) || 0x9e3779b9;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+function randn(r: () => number, n: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
+  return out;
+}
+
+/** A random weight tensor of `type` (quantized with the reference quantizer). */
+export function randomWeight(r: () => number, type: DType, rows: number, cols: number): HostTensor {
+  const v = randn(r, rows * cols);
+  let data: Uint8Array;
+  if (type === DType.F32) data = new Uint8Array(v.buffer);
+  else if (type === DType.F16) data = new Uint8Array(Uint16Array.from(v, floatToHalf).buffer);
+  else if (type === DType.BF16) data = new Uint8Array(Uint16Array.from(v, floatToBf16).buffer);
+  else data = quantize(type, v, cols);
+  return { name: `w_${dtypeName(type)}_${rows}x${cols}`, type, shape: [rows, cols], data };
+}
+
+const f = Math.fround;
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v - Math.trunc(v)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Q8 activation quantization per 32-value block, emulated in f32 exactly as the native kernels do
+ * it: d = amax/127, q = round_half_even(x · (127/amax)). Returns d·q per value and d per block.
+ */
+export function quantizeActivations(x: Float32Array, cols: number): { xq: Float32Array; d: Float32Array } {
+  const xq = new Float32Array(x.length);
+  const d = new Float32Array(x.length / 32);
+  for (let b = 0; b < x.length / 32; b++) {
+    let amax = 0;
+    for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[b * 32 + i]!));
+    const db = f(amax / 127);
+    const id = db !== 0 ? f(127 / amax) : 0;
+    d[b] = db;
+    for (let i = 0; i < 32; i++) xq[b * 32 + i] = f(db * roundHalfEven(f(x[b * 32 + i]! * id)));
+  }
+  void cols;
+  return { xq, d };
+}
+
+const FLOAT_TYPES = [DType.F32, DType.F16, DType.BF16];
+const QUANT_TYPES = [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
+/** a type without a dedicated native kernel (exercises the generic path) */
+const GENERIC_TYPES = [DType.Q5_K, DType.Q4_1];
+
+function shapesFor(type: DType): [number, number][] {
+  if (FLOAT_TYPES.includes(type)) return [[1, 1], [1, 17], [7, 37], [5, 16], [13, 100], [9, 257]];
+  // 37 rows x T >= 8 reach the outer-product prefill kernels (16-row x 8-token groups) and their
+  // row/token remainders
+  if (type === DType.Q8_0 || type === DType.Q4_0 || type === DType.Q4_1) return [[1, 32], [5, 96], [13, 64], [6, 544], [3, 1056], [37, 160], [21, 544]];
+  return [[1, 256], [7, 512], [5, 768]];
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+export function backendConformance(name: string, variants: ConformanceVariant[]): void {
+  const oracle = new JsBackend();
+  let seed = 1;
+  for (const variant of variants) {
+    const label = `${name} [${variant.label}]`;
+
+    test(`${label}: matmul, float weights (F32/F16/BF16), odd shapes, T = 1..9`, () => {
+      const be = variant.make();
+      for (const type of FLOAT_TYPES)
+        for (const [rows, cols] of shapesFor(type)) {
+          const s = seed++;
+          const r = rng(s);
+          const t = randomWeight(r, type, rows, cols);
+          const wo = oracle.loadWeight(t), wb = be.loadWeight(t);
+          const wf = dequantize(type, t.data, rows * cols);
+          for (const T of [1, 2, 5, 9]) {
+            const x = randn(r, T * cols);
+            const want = new Float32Array(T * rows), got = new Float32Array(T * rows).fill(NaN);
+            oracle.matmul(want, x, wo, T);
+            be.matmul(got, x, wb, T);
+            for (let tt = 0; tt < T; tt++)
+              for (let o = 0; o < rows; o++) {
+                let mag = 0;
+                for (let c = 0; c < cols; c++) mag += Math.abs(wf[o * cols + c]! * x[tt * cols + c]!);
+                const i = tt * rows + o;
+                assert.ok(Math.abs(got[i]! - want[i]!) <= 2e-5 * mag + 1e-30, `${dtypeName(type)} ${rows}x${cols} T=${T} seed ${s} out[${tt},${o}]: ${got[i]} vs ${want[i]} (Σ|wx| ${mag})`);
+              }
+          }
+          be.freeWeight?.(wb);
+        }
+    });
+
+    test(`${label}: matmul, quantized weights (Q8_0/Q4_0/Q4_K/Q6_K and the generic path), T = 1..9`, () => {
+      const be = variant.make();
+      for (const type of [...QUANT_TYPES, ...GENERIC_TYPES])
+        for (const [rows, cols] of shapesFor(type)) {
+          const s = seed++;
+          const r = rng(s);
+          const t = randomWeight(r, type, rows, cols);
+          const wo = oracle.loadWeight(t), wb = be.loadWeight(t);
+          const wf = dequantize(type, t.data, rows * cols);
+          for (const T of [1, 3, 4, 9, 20]) {
+            const x = randn(r, T * cols);
+            const { xq, d } = quantizeActivations(x, cols);
+            const got = new Float32Array(T * rows).fill(NaN), wantQ = new Float32Array(T * rows), wantX = new Float32Array(T * rows);
+            be.matmul(got, x, wb, T);
+            oracle.matmul(wantQ, xq, wo, T);
+            oracle.matmul(wantX, x, wo, T);
+            for (let tt = 0; tt < T; tt++)
+              for (let o = 0; o < rows; o++) {
+                let mag = 0, magQ = 0, actErr = 0;
+                for (let c = 0; c < cols; c++) {
+                  const w = Math.abs(wf[o * cols + c]!);
+                  mag += w * Math.abs(x[tt * cols + c]!);
+                  magQ += w * Math.abs(xq[tt * cols + c]!);
+                  actErr += w * (d[(tt * cols + c) >> 5]! / 2);
+                }
+                const i = tt * rows + o;
+                const tolA = 2e-5 * magQ + 1e-30, tolB = actErr + 2e-5 * mag + 1e-30;
+                const g = got[i]!;
+                const where = `${dtypeName(type)} ${rows}x${cols} T=${T} seed ${s} out[${tt},${o}]`;
+                assert.ok(Math.abs(g - wantX[i]!) <= tolB, `${where}: ${g} vs oracle ${wantX[i]} beyond the activation-quantization bound ${tolB}`);
+                assert.ok(Math.abs(g - wantQ[i]!) <= tolA || Math.abs(g - wantX[i]!) <= 2e-5 * mag, `${where}: ${g} vs oracle-on-quantized-x ${wantQ[i]} (tol ${tolA})`);
+              }
+          }
+          be.freeWeight?.(wb);
+        }
+    });
+
+    test(`${label}: embed is bit-exact for every type`, () => {
+      const be = variant.make();
+      for (const type of [...FLOAT_TYPES, ...QUANT_TYPES, ...GENERIC_TYPES]) {
+        const [rows, cols] = shapesFor(type)[1]!;
+        const r = rng(seed++);
+        const t = randomWeight(r, type, rows, cols);
+        const wo = oracle.loadWeight(t), wb = be.loadWeight(t);
+        const ids = [rows - 1, 0, Math.floor(rows / 2), 0];
+        const want = new Float32Array(ids.length * cols), got = new Float32Array(ids.length * cols).fill(NaN);
+        oracle.embed(want, wo, ids);
+        be.embed(got, wb, ids);
+        assert.deepEqual(got, want, `embed ${dtypeName(type)}`);
+        assert.throws(() => be.embed(got, wb, [rows]), /outside the vocabulary/);
+      }
+    });
+
+    test(`${label}: rmsnorm, rope, swiglu, add, softmax, argmax`, () => {
+      const be = variant.make();
+      const r = rng(seed++);
+      for (const [T, dim] of [[1, 1], [1, 7], [3, 64], [2, 100], [5, 4096]] as const) {
+        const x = randn(r, T * dim, 3), g = randn(r, dim);
+        const want = new Float32Array(T * dim), got = new Float32Array(T * dim).fill(NaN);
+        oracle.rmsnorm(want, x, g, T, dim, 1e-5);
+        be.rmsnorm(got, x, g, T, dim, 1e-5);
+        for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5 * Math.abs(want[i]!) + 1e-7, `rmsnorm T=${T} dim=${dim} [${i}] ${got[i]} vs ${want[i]}`);
+      }
+      for (const [T, nh, hd] of [[1, 1, 2], [3, 4, 8], [2, 3, 64]] as const) {
+        const x = randn(r, T * nh * hd);
+        const pos = Int32Array.from({ length: T }, (_, i) => i * 97 + 3);
+        const inv = Float32Array.from({ length: hd / 2 }, (_, i) => Math.pow(10000, (-2 * i) / hd));
+        const want = x.slice(), got = x.slice();
+        oracle.rope(want, T, nh, hd, pos, inv);
+        be.rope(got, T, nh, hd, pos, inv);
+        assert.ok(maxAbsDiff(got, want) <= 1e-5, `rope T=${T} heads=${nh} headDim=${hd}: ${maxAbsDiff(got, want)}`);
+      }
+      for (const n of [1, 15, 1000]) {
+        const a = randn(r, n, 8), b = randn(r, n, 8);
+        const want = new Float32Array(n), got = new Float32Array(n).fill(NaN);
+        oracle.swiglu(want, a, b, n);
+        be.swiglu(got, a, b, n);
+        for (let i = 0; i < n; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5 * Math.abs(want[i]!) + 1e-6, `swiglu n=${n} [${i}]`);
+        oracle.add(want, a, b, n);
+        be.add(got, a, b, n);
+        assert.deepEqual(got, want, 'add is exact');
+        const inPlace = a.slice();
+        be.add(inPlace, inPlace, b, n);
+        assert.deepEqual(inPlace, want, 'add with out aliasing a');
+      }
+      for (const [rows, cols] of [[1, 1], [3, 17], [2, 1000]] as const) {
+        const x = randn(r, rows * cols, 20);
+        const want = x.slice(), got = x.slice();
+        oracle.softmax(want, rows, cols);
+        be.softmax(got, rows, cols);
+        for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-6 * Math.max(1e-3, want[i]!), `softmax ${rows}x${cols} [${i}]: ${got[i]} vs ${want[i]}`);
+      }
+      for (const n of [1, 2, 33, 32000]) {
+        const x = randn(r, n);
+        const k = Math.floor(r() * n);
+        x[k] = 5;
+        if (n > 2) x[n - 1] = 5; // a tie: the lowest index wins
+        assert.equal(be.argmax(x, n), oracle.argmax(x, n), `argmax n=${n}`);
+      }
+    });
+
+    test(`${label}: KV cache store + causal attention (F32 and F16 caches, grouped heads)`, () => {
+      const be = variant.make();
+      const r = rng(seed++);
+      for (const type of [DType.F32, DType.F16])
+        for (const [nh, nkv, hd] of [[4, 4, 8], [4, 2, 16], [6, 1, 6], [2, 2, 64]] as const) {
+          const nCtx = 19, nLayers = 2;
+          const co = oracle.createKVCache(nLayers, nCtx, nkv, hd, type), cb = be.createKVCache(nLayers, nCtx, nkv, hd, type);
+          let pos = 0;
+          for (const T of [5, 1, 4, 9]) {
+            const k = randn(r, T * nkv * hd, 2), v = randn(r, T * nkv * hd, 2), q = randn(r, T * nh * hd, 2);
+            for (const layer of [0, 1]) {
+              oracle.kvStore(co, layer, pos, T, k, v);
+              be.kvStore(cb, layer, pos, T, k, v);
+            }
+            const want = new Float32Array(T * nh * hd), got = new Float32Array(T * nh * hd).fill(NaN);
+            oracle.attention(want, q, co, 1, pos, T, nh);
+            be.attention(got, q, cb, 1, pos, T, nh);
+            assert.ok(maxAbsDiff(got, want) <= 2e-5, `attention ${dtypeName(type)} heads ${nh}/${nkv} hd ${hd} pos0=${pos} T=${T}: ${maxAbsDiff(got, want)}`);
+            pos += T;
+          }
+        }
+    });
+  }
+}
