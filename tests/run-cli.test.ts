@@ -116,3 +116,10 @@ test('llama logits / run: bad input is a usage error (exit 2)', S260, () => {
   assert.equal(oov.status, 2);
   assert.match(oov.stderr, /outside the vocabulary/);
 });
+
+test('llama run without -m uses the embedded default model', { skip: existsSync(join(REPO_ROOT, 'models/default/model.gguf')) ? false : 'no embedded default model in this package yet' }, () => {
+  const r = runCli(['run', '-p', 'Once upon a time', '-n', '8', '--temp', '0']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout.startsWith('Once upon a time'));
+  assert.match(r.stderr, /generated: \d+ tokens/);
+});
