@@ -10,11 +10,39 @@ export { ByteSource, ByteCursor, withSource } from './formats/source.js';
 export { openGguf, GgufFile, GgufType, ggufValueToJson } from './formats/gguf.js';
 export type { GgufValue, GgufArray, GgufTensorInfo } from './formats/gguf.js';
 export * as ggufKeys from './formats/gguf-keys.js';
-export { dequantize, dequantizeRow, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
+export { dequantize, dequantizeRow, dequantizeTensor, quantize, DEQUANTIZABLE, QUANTIZABLE } from './tensor/quant.js';
 export { writeGguf, gv } from './formats/gguf-write.js';
 export type { GgufWriteInput, LazyTensor } from './formats/gguf-write.js';
+export { describe, registerFormat, FORMATS } from './formats/describe.js';
+export type { FileDescription, FormatDescriber, MetadataEntry, TensorEntry } from './formats/describe.js';
+// model loading and conversion (every format -> LoadedModel; LoadedModel -> GGUF / HF safetensors)
+export { loadModel, detectModel, openModelLazy, findModelTokenizer } from './model/load.js';
+export type { LoadOptions, DetectedModel, LazyModel, LazyWeight } from './model/load.js';
 export type { LoadedModel, ModelFormat } from './model/loaded.js';
+export { convertModel, CONVERT_TYPES } from './model/convert.js';
+export type { ConvertOptions, ConvertResult, ConvertType, ConvertFormat } from './model/convert.js';
+export { unpermuteHf, permuteToHf } from './model/names.js';
+export { llama3RopeFactors } from './model/rope-factors.js';
+export { SafetensorsFile, SafetensorsModel, writeSafetensors, writeSafetensorsSharded } from './formats/safetensors.js';
+export { PthFile } from './formats/pth.js';
+export { Llama2cFile } from './formats/llama2c.js';
 export type { Tokenizer, StreamDecoder, EncodeOptions } from './tokenizer/tokenizer.js';
+export { SpmTokenizer, PieceType, type SpmModel } from './tokenizer/spm.js';
+export { BpeTokenizer, LLAMA3_PATTERN, GPT2_PATTERN, llama3SpecialTokens, type BpeModel } from './tokenizer/bpe.js';
+export {
+  loadTokenizer,
+  detectTokenizerKind,
+  tokenizerFromGgufMetadata,
+  tokenizerToGgufMetadata,
+  tokenizerFromHfJson,
+  parseSentencePieceModel,
+  writeSentencePieceModel,
+  parseLlama2cTokenizer,
+  parseTiktoken,
+} from './tokenizer/load.js';
+export { tokenizerForPath, findTokenizerFile, TOKENIZER_FILE_NAMES } from './tokenizer/find.js';
+export { trainSpmBpe, type TrainOptions, type TrainStats } from './tokenizer/train.js';
+export { encodeLlama3Dialog, encodeLlama3Message, type ChatMessage } from './tokenizer/chat.js';
 export { selectBackend, BACKEND_NAMES } from './backend/select.js';
 export type { BackendName, SelectBackendOptions } from './backend/select.js';
 export { LlamaModel, prepareParams } from './model/llama.js';
@@ -32,11 +60,37 @@ export {
 export type { Sampler, SamplerContext, SamplingOptions, PenaltyOptions } from './generate/sampler.js';
 export { StopMatcher } from './generate/stop.js';
 export type { StopResult } from './generate/stop.js';
-export { loadModel, detectModel } from './model/load.js';
-export type { LoadOptions, DetectedModel } from './model/load.js';
-export { loadTokenizer } from './tokenizer/load.js';
 export { NativeBackend, loadNativeBackend, nativeInfo, nativeUnavailableReason, defaultThreads, NATIVE_KERNEL_TYPES } from './backend/native/index.js';
 export type { NativeBackendOptions, NativeInfo } from './backend/native/index.js';
 export { runBench, formatTable, modelCost } from './bench/llama-bench.js';
 export type { BenchResult, BenchOptions } from './bench/llama-bench.js';
 export { writeSyntheticGguf, SYNTHETIC_SHAPES, SYNTHETIC_TYPES } from './bench/synthetic.js';
+// training
+export type { TrainingBackend, AdamWStepOptions } from './backend/training.js';
+export { isTrainingBackend } from './backend/training.js';
+export { JsTrainingBackend } from './backend/js/js-train-ops.js';
+export { TapeBackend } from './train/tape.js';
+export type { ParamKey, ParamGrads } from './train/tape.js';
+export { createTrainingModel, lossAndGrad, lossOnly } from './train/model.js';
+export type { TrainingModel } from './train/model.js';
+export { trainableParams, snapshotWeights, countParams } from './train/params.js';
+export type { Param } from './train/params.js';
+export { initWeights, INIT_STD } from './train/init.js';
+export { AdamW, ADAMW_DEFAULTS } from './train/optimizer.js';
+export type { AdamWOptions } from './train/optimizer.js';
+export { learningRate } from './train/schedule.js';
+export type { ScheduleOptions } from './train/schedule.js';
+export { Rng as TrainRng } from './train/rng.js';
+export { writeShard, readShard, prepareSource, MixtureSampler, validationWindows, unigramLoss, splitText, tokenizeText } from './train/data.js';
+export type { SourceSpec, PreparedSource, Shard, Sample } from './train/data.js';
+export { charTokenizer, charSpmModel } from './train/char-tokenizer.js';
+export { loadTrainConfig, modelConfig, TRAIN_DEFAULTS } from './train/config.js';
+export type { TrainConfig, ModelShape, TokenizerSpec } from './train/config.js';
+export { train, prepareTrainingData, trainFlopsPerToken, PEAK_FLOPS_PER_THREAD } from './train/trainer.js';
+export type { TrainHooks, TrainResult } from './train/trainer.js';
+export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
+export { exportGguf, exportHf, trainedModelFromCheckpoint, EXPORT_TYPES } from './train/export.js';
+export type { ExportType, TrainedModel } from './train/export.js';
+export { plotSvg } from './train/plot.js';
+export { greedyTokens } from './train/sample.js';
+export { selectTrainingBackend } from './train/backend.js';

@@ -2,14 +2,14 @@
 // metadata and tensor offsets are recorded independently in the golden JSON files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openGguf, ggufValueToJson, GgufType } from '../src/formats/gguf.js';
-import { GENERAL, LLM, TOKENIZER, TENSOR, weightName } from '../src/formats/gguf-keys.js';
+import { ATTENTION, GENERAL, LLM, ROPE, TOKENIZER, TENSOR, weightName } from '../src/formats/gguf-keys.js';
 import { DType, dtypeName, dtypeFromName } from '../src/tensor/dtype.js';
-import { gv, writeGguf, type LazyTensor } from '../src/formats/gguf-write.js';
+import { gv, planGguf, writeGguf, type LazyTensor } from '../src/formats/gguf-write.js';
 import { dequantize, quantize } from '../src/tensor/quant.js';
 import { makeTensor } from '../src/tensor/tensor.js';
 import { LlamaError } from '../src/errors.js';
@@ -267,5 +267,101 @@ test('writer + quantizers rebuild tiny-Q4_K_M.gguf bit for bit', needsAll('golde
     assert.equal(sha256(path), sha256(sharedData('golden/quant/tiny-Q4_K_M.gguf')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a GGUF larger than 2 GiB opens lazily and reads a tensor stored past 2^31 (sparse file)', () => {
+  const dir = tempDir();
+  try {
+    const path = join(dir, 'big.gguf');
+    const small = new Float32Array([1.5, -2, 3, 4, 5, 6, 7, 8]);
+    const tensors: LazyTensor[] = [
+      // 20480 × 32768 F32 = 2.5 GiB of zeros, never materialised: the file is sparse
+      { name: 'big', type: DType.F32, shape: [20480, 32768], read: () => assert.fail('not read') },
+      { name: 'small', type: DType.F32, shape: [8], read: () => new Uint8Array(small.buffer) },
+    ];
+    const layout = planGguf({ metadata: [['general.architecture', gv.str('llama')]], tensors });
+    const fd = openSync(path, 'w');
+    try {
+      writeSync(fd, layout.header, 0, layout.header.byteLength, 0);
+      writeSync(fd, new Uint8Array(small.buffer), 0, 32, layout.dataStart + layout.offsets[1]!);
+      ftruncateSync(fd, layout.fileSize);
+    } finally {
+      closeSync(fd);
+    }
+    const g = openGguf(path);
+    try {
+      assert.equal(g.fileSize, layout.fileSize);
+      assert.ok(g.fileSize > 2 ** 31 + 2 ** 29);
+      const info = g.getTensorInfo('small');
+      assert.ok(info.fileOffset > 2 ** 31);
+      assert.deepEqual(new Float32Array(g.readTensor(info).data.buffer), small);
+      const bigInfo = g.getTensorInfo('big');
+      assert.equal(bigInfo.nBytes, 20480 * 32768 * 4);
+      assert.deepEqual(g.readTensorBytes(bigInfo, 2 ** 31 + 12, 8), new Uint8Array(8));
+    } finally {
+      g.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GGUF v2 (same layout as v3 for little-endian files) reads identically', needsShared('golden/llama1-tiny/model-f32.gguf'), () => {
+  const dir = tempDir();
+  try {
+    const buf = readFileSync(sharedData('golden/llama1-tiny/model-f32.gguf'));
+    buf.writeUInt32LE(2, 4);
+    const path = join(dir, 'v2.gguf');
+    writeFileSync(path, buf);
+    const v2 = openGguf(path);
+    const v3 = openGguf(sharedData('golden/llama1-tiny/model-f32.gguf'));
+    try {
+      assert.equal(v2.version, 2);
+      assert.deepEqual([...v2.metadata], [...v3.metadata]);
+      assert.deepEqual(v2.tensors, v3.tensors);
+      assert.deepEqual(v2.readTensor('output.weight').data, v3.readTensor('output.weight').data);
+    } finally {
+      v2.close();
+      v3.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('typed metadata getters: wrong type and missing key are FORMAT_CORRUPT, missing tensor TENSOR_MISSING', needsShared('golden/llama1-tiny/model-f32.gguf'), () => {
+  const g = openGguf(sharedData('golden/llama1-tiny/model-f32.gguf'));
+  try {
+    const code = (c: string) => (e: unknown) => e instanceof LlamaError && e.code === c && e.message.includes('model-f32.gguf');
+    assert.throws(() => g.getNumber(GENERAL.ARCHITECTURE), code('FORMAT_CORRUPT'));
+    assert.throws(() => g.getString(LLM.BLOCK_COUNT('llama')), code('FORMAT_CORRUPT'));
+    assert.throws(() => g.getString('no.such.key'), code('FORMAT_CORRUPT'));
+    assert.equal(g.optString('no.such.key'), undefined);
+    assert.equal(g.optNumber(LLM.BLOCK_COUNT('llama')), 2);
+    assert.throws(() => g.getTensorInfo('nope.weight'), code('TENSOR_MISSING'));
+  } finally {
+    g.close();
+  }
+});
+
+test('gguf-keys covers every key and tensor name in the llama.cpp-written files', needsAll('golden/quant/tiny-Q4_K_M.gguf', 'golden/llama1-tiny/model-f32.gguf', 'tokenizer/llama.cpp/ggml-vocab-llama-spm.gguf'), () => {
+  const keys = new Set<string>([
+    ...Object.values(GENERAL),
+    ...Object.values(TOKENIZER),
+    ...[LLM, ATTENTION, ROPE].flatMap((group) => Object.values(group).map((k) => k('llama'))),
+  ]);
+  const names = new Set<string>([TENSOR.TOKEN_EMBD, TENSOR.OUTPUT_NORM, TENSOR.OUTPUT].map(weightName));
+  for (let b = 0; b < 2; b++) {
+    for (const k of ['ATTN_NORM', 'ATTN_Q', 'ATTN_K', 'ATTN_V', 'ATTN_OUT', 'FFN_NORM', 'FFN_GATE', 'FFN_DOWN', 'FFN_UP'] as const) names.add(weightName(TENSOR[k](b)));
+  }
+  for (const file of ['golden/quant/tiny-Q4_K_M.gguf', 'golden/llama1-tiny/model-f32.gguf', 'tokenizer/llama.cpp/ggml-vocab-llama-spm.gguf']) {
+    const g = openGguf(sharedData(file));
+    try {
+      for (const k of g.metadata.keys()) assert.ok(keys.has(k), `${file}: key ${k} is not in gguf-keys.ts`);
+      for (const t of g.tensors) assert.ok(names.has(t.name), `${file}: tensor ${t.name} is not in gguf-keys.ts`);
+    } finally {
+      g.close();
+    }
   }
 });

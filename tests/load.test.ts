@@ -2,14 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, detectModel, concatTensors } from '../src/model/load.js';
+import { loadModel, detectModel, concatTensors, findModelTokenizer, openModelLazy } from '../src/model/load.js';
 import { PthFile } from '../src/formats/pth.js';
 import { SafetensorsFile, writeSafetensors } from '../src/formats/safetensors.js';
 import { permuteToHf, unpermuteHf, metaShardSplit } from '../src/model/names.js';
 import { shortestFloat32 } from '../src/model/config-sources.js';
+import { openGguf, type GgufValue } from '../src/formats/gguf.js';
+import { gv, writeGguf } from '../src/formats/gguf-write.js';
 import { asF32, f32Tensor } from '../src/tensor/tensor.js';
 import { needsShared, sharedData } from './helpers/shared.js';
 import { expectCodeAsync, tempDir } from './helpers/corrupt.js';
+import { runCli } from './helpers/cli.js';
 import { assertSameWeights } from './helpers/models.js';
 import { torchSaveContiguous } from './helpers/torch-zip.js';
 
@@ -50,6 +53,64 @@ for (const m of ['llama1-tiny', 'llama2-gqa-tiny'] as const) {
   });
 }
 
+test('load: openModelLazy lists checked weights without reading them; reads equal loadModel', needsShared('golden/llama2-gqa-tiny'), async () => {
+  for (const f of ['consolidated.00.pth', 'model.safetensors', 'model-f32.gguf']) {
+    const lazy = await openModelLazy(GOLDEN('llama2-gqa-tiny', f));
+    const full = await loadModel(GOLDEN('llama2-gqa-tiny', f));
+    try {
+      assert.deepEqual(lazy.config, full.config);
+      assert.equal(lazy.weightBytes, full.weightBytes);
+      assert.equal(lazy.weights.length, 3 + 2 * 9);
+      assert.deepEqual(lazy.weights.slice(0, 3).map((w) => [w.key, w.layer, w.name]), [['tokEmbeddings', undefined, 'tok_embeddings.weight'], ['attnNorm', 0, 'layers.0.attention_norm.weight'], ['wq', 0, 'layers.0.attention.wq.weight']]);
+      const wk = lazy.weights.find((w) => w.key === 'wk' && w.layer === 1)!;
+      assert.deepEqual(wk.shape, [32, 128]);
+      assert.equal(wk.bytes, 32 * 128 * 4);
+      assert.deepEqual(wk.read().data, full.weights.layers[1]!.wk.data, `${f}: wk (un-permuted for HF)`);
+    } finally {
+      lazy.close();
+    }
+  }
+});
+
+test('load: GGUF hyper-parameter edge cases (linear rope scaling, yarn, other architectures, vocab mismatch, tied)', needsShared('golden/llama1-tiny'), async () => {
+  const { dir, cleanup } = tempDir('gguf');
+  try {
+    const g = openGguf(GOLDEN('llama1-tiny', 'model-f32.gguf'));
+    const tensors = g.tensors.map((t) => g.readTensor(t));
+    const base = [...g.metadata];
+    g.close();
+    const variant = async (name: string, edit: (m: Map<string, GgufValue>) => void, drop: string[] = []) => {
+      const md = new Map(base);
+      edit(md);
+      const p = join(dir, `${name}.gguf`);
+      writeGguf(p, { metadata: md, tensors: tensors.filter((t) => !drop.includes(t.name)) });
+      return p;
+    };
+    const lin = await loadModel(await variant('linear', (m) => { m.set('llama.rope.scaling.type', gv.str('linear')); m.set('llama.rope.scaling.factor', gv.f32(4)); }));
+    assert.deepEqual(lin.config.ropeScaling, { type: 'linear', factor: 4 });
+    const none = await loadModel(await variant('none', (m) => m.set('llama.rope.scaling.type', gv.str('none'))));
+    assert.equal(none.config.ropeScaling, undefined);
+    await expectCodeAsync(async () => loadModel(await variant('yarn', (m) => m.set('llama.rope.scaling.type', gv.str('yarn')))), 'FORMAT_UNSUPPORTED');
+    await expectCodeAsync(async () => loadModel(await variant('gpt2', (m) => m.set('general.architecture', gv.str('gpt2')))), 'FORMAT_UNSUPPORTED');
+    await expectCodeAsync(async () => loadModel(await variant('vocab', (m) => m.set('llama.vocab_size', gv.u32(300)))), 'MODEL_CONFIG');
+    await expectCodeAsync(async () => loadModel(await variant('heads', (m) => m.set('llama.attention.head_count_kv', gv.u32(3)))), 'MODEL_CONFIG');
+    await expectCodeAsync(async () => loadModel(await variant('noblocks', (m) => m.delete('llama.block_count'))), 'FORMAT_CORRUPT');
+    await expectCodeAsync(async () => loadModel(await variant('missing', () => {}, ['blk.1.ffn_up.weight'])), 'TENSOR_MISSING');
+    const tied = await loadModel(await variant('tied', () => {}, ['output.weight']));
+    assert.equal(tied.config.tiedEmbeddings, true);
+    assert.equal(tied.weights.output, undefined);
+    // Llama 3.1 factors ride along as weights.ropeFreqs
+    const withFreqs = join(dir, 'rf.gguf');
+    writeGguf(withFreqs, { metadata: new Map(base), tensors: [...tensors, f32Tensor('rope_freqs.weight', [8], new Float32Array([1, 1, 1, 2, 4, 8, 8, 8]))] });
+    const r = await loadModel(withFreqs);
+    assert.deepEqual([...asF32(r.weights.ropeFreqs!)], [1, 1, 1, 2, 4, 8, 8, 8]);
+    writeGguf(withFreqs, { metadata: new Map(base), tensors: [...tensors, f32Tensor('rope_freqs.weight', [7], new Float32Array(7))] });
+    await expectCodeAsync(() => loadModel(withFreqs), 'TENSOR_SHAPE');
+  } finally {
+    cleanup();
+  }
+});
+
 test('load: HF rotary permutation moves Meta row 2i+c of each head to c·hd/2+i, and back', () => {
   // 2 heads of head_dim 4, 1 column: Meta rows [h0: 0 1 2 3 | h1: 4 5 6 7]
   const t = f32Tensor('q', [8, 1], new Float32Array([0, 1, 2, 3, 4, 5, 6, 7]));
@@ -63,46 +124,77 @@ test('load: HF rotary permutation moves Meta row 2i+c of each head to c·hd/2+i,
 test('load: stories260K.bin gives the config in SOURCES.md and finds tok512.bin', needsShared('models/stories260K/stories260K.bin'), async () => {
   const m = await loadModel(sharedData('models', 'stories260K', 'stories260K.bin'));
   assert.equal(m.format, 'llama2c');
-  assert.deepEqual({ ...m.config }, { dim: 64, nLayers: 5, nHeads: 8, nKvHeads: 4, headDim: 8, ffnDim: 172, vocabSize: 512, normEps: 1e-5, ropeTheta: 10000, contextLength: 512, tiedEmbeddings: true });
+  assert.deepEqual({ ...m.config }, { dim: 64, nLayers: 5, nHeads: 8, nKvHeads: 4, headDim: 8, ffnDim: 172, vocabSize: 512, normEps: 1e-5, ropeTheta: 10000, contextLength: 512, ropeScaling: undefined, tiedEmbeddings: true });
   assert.equal(m.weights.output, undefined);
   assert.equal(m.tokenizerPath, sharedData('models', 'stories260K', 'tok512.bin'));
   assert.equal(m.weightBytes, 1_056_540 - 28 - 2 * 512 * 4 * 4);
 });
 
-test('load: a 2-shard Meta checkpoint merges back into the original', needsShared('golden/llama2-gqa-tiny'), async () => {
+test('load: the tokenizer beside a model is found without loading it, and llama tokenize -m MODEL uses it', needsShared('models/stories260K/stories260K.bin'), () => {
+  const bin = sharedData('models', 'stories260K', 'stories260K.bin');
+  assert.equal(findModelTokenizer(bin), sharedData('models', 'stories260K', 'tok512.bin'));
+  assert.equal(findModelTokenizer(GOLDEN('llama1-tiny', 'model-f32.gguf')), undefined);
+  const viaModel = runCli(['tokenize', '-m', bin, 'Once upon a time']);
+  const viaTok = runCli(['tokenize', '-m', sharedData('models', 'stories260K', 'tok512.bin'), 'Once upon a time']);
+  assert.equal(viaModel.status, 0, viaModel.stderr);
+  assert.equal(viaModel.stdout, viaTok.stdout);
+});
+
+for (const embSplit of [1, 0] as const) {
+  test(`load: a 2-shard Meta checkpoint merges back into the original (embedding split on dim ${embSplit}${embSplit === 0 ? ', Llama 3 style' : ''})`, needsShared('golden/llama2-gqa-tiny'), async () => {
+    const { dir, cleanup } = tempDir('meta');
+    try {
+      const src = PthFile.open(GOLDEN('llama2-gqa-tiny', 'consolidated.00.pth'));
+      const shards: { name: string; storageType: 'FloatStorage'; shape: number[]; data: Uint8Array }[][] = [[], []];
+      for (const name of src.tensors.keys()) {
+        const t = src.readTensor(name);
+        const split = name === 'rope.freqs' ? 'replicated' : name === 'tok_embeddings.weight' ? embSplit : metaShardSplit(name);
+        assert.ok(split !== undefined, name);
+        const f = asF32(t);
+        for (let s = 0; s < 2; s++) {
+          let shape = [...t.shape];
+          let part: Float32Array;
+          if (split === 'replicated') part = f;
+          else if (split === 0) {
+            shape = [t.shape[0]! / 2, t.shape[1]!];
+            part = f.slice(s * f.length / 2, (s + 1) * f.length / 2);
+          } else {
+            const [rows, cols] = t.shape as [number, number];
+            shape = [rows, cols / 2];
+            part = new Float32Array(rows * cols / 2);
+            for (let r = 0; r < rows; r++) part.set(f.subarray(r * cols + s * cols / 2, r * cols + (s + 1) * cols / 2), r * cols / 2);
+          }
+          shards[s]!.push({ name, storageType: 'FloatStorage', shape, data: new Uint8Array(part.buffer.slice(part.byteOffset, part.byteOffset + part.byteLength)) });
+        }
+      }
+      src.close();
+      shards.forEach((sh, s) => writeFileSync(join(dir, `consolidated.0${s}.pth`), torchSaveContiguous(`consolidated.0${s}`, sh)));
+      copyFileSync(GOLDEN('llama2-gqa-tiny', 'params.json'), join(dir, 'params.json'));
+      const merged = await loadModel(dir);
+      const original = await loadModel(GOLDEN('llama2-gqa-tiny', 'consolidated.00.pth'));
+      assert.deepEqual(merged.config, original.config);
+      assertSameWeights(merged, original, 'merged shards vs original');
+      assert.deepEqual(detectModel(join(dir, 'consolidated.01.pth')).files.length, 2);
+    } finally {
+      cleanup();
+    }
+  });
+}
+
+test('load: a Meta checkpoint without output.weight is read as tied', needsShared('golden/llama1-tiny'), async () => {
   const { dir, cleanup } = tempDir('meta');
   try {
-    const src = PthFile.open(GOLDEN('llama2-gqa-tiny', 'consolidated.00.pth'));
-    const shards: { name: string; storageType: 'FloatStorage'; shape: number[]; data: Uint8Array }[][] = [[], []];
-    for (const name of src.tensors.keys()) {
-      const t = src.readTensor(name);
-      const split = name === 'rope.freqs' ? 'replicated' : metaShardSplit(name);
-      assert.ok(split !== undefined, name);
-      const f = asF32(t);
-      for (let s = 0; s < 2; s++) {
-        let shape = [...t.shape];
-        let part: Float32Array;
-        if (split === 'replicated') part = f;
-        else if (split === 0) {
-          shape = [t.shape[0]! / 2, t.shape[1]!];
-          part = f.slice(s * f.length / 2, (s + 1) * f.length / 2);
-        } else {
-          const [rows, cols] = t.shape as [number, number];
-          shape = [rows, cols / 2];
-          part = new Float32Array(rows * cols / 2);
-          for (let r = 0; r < rows; r++) part.set(f.subarray(r * cols + s * cols / 2, r * cols + (s + 1) * cols / 2), r * cols / 2);
-        }
-        shards[s]!.push({ name, storageType: 'FloatStorage', shape, data: new Uint8Array(part.buffer.slice(part.byteOffset, part.byteOffset + part.byteLength)) });
-      }
-    }
+    const src = PthFile.open(GOLDEN('llama1-tiny', 'consolidated.00.pth'));
+    const tensors = [...src.tensors.keys()].filter((n) => n !== 'output.weight').map((n) => {
+      const t = src.readTensor(n);
+      return { name: n, storageType: 'FloatStorage' as const, shape: [...t.shape], data: t.data };
+    });
     src.close();
-    shards.forEach((sh, s) => writeFileSync(join(dir, `consolidated.0${s}.pth`), torchSaveContiguous(`consolidated.0${s}`, sh)));
-    copyFileSync(GOLDEN('llama2-gqa-tiny', 'params.json'), join(dir, 'params.json'));
-    const merged = await loadModel(dir);
-    const original = await loadModel(GOLDEN('llama2-gqa-tiny', 'consolidated.00.pth'));
-    assert.deepEqual(merged.config, original.config);
-    assertSameWeights(merged, original, 'merged shards vs original');
-    assert.deepEqual(detectModel(join(dir, 'consolidated.01.pth')).files.length, 2);
+    writeFileSync(join(dir, 'consolidated.00.pth'), torchSaveContiguous('consolidated.00', tensors));
+    copyFileSync(GOLDEN('llama1-tiny', 'params.json'), join(dir, 'params.json'));
+    const m = await loadModel(dir);
+    assert.equal(m.config.tiedEmbeddings, true);
+    assert.equal(m.weights.output, undefined);
   } finally {
     cleanup();
   }
@@ -190,6 +282,10 @@ test('load: paths that are not models', async () => {
     await expectCodeAsync(() => loadModel(dir), 'MODEL_NOT_FOUND');
     writeFileSync(join(dir, 'notes.txt'), 'hello world, not a model');
     await expectCodeAsync(() => loadModel(join(dir, 'notes.txt')), 'FORMAT_UNKNOWN');
+    writeFileSync(join(dir, 'pytorch_model.bin'), torchSaveContiguous('archive', []));
+    await expectCodeAsync(() => loadModel(join(dir, 'pytorch_model.bin')), 'FORMAT_UNSUPPORTED');
+    writeFileSync(join(dir, 'lonely.pth'), torchSaveContiguous('archive', []));
+    await expectCodeAsync(() => loadModel(join(dir, 'lonely.pth')), 'MODEL_CONFIG'); // no params.json beside it
   } finally {
     cleanup();
   }

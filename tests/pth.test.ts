@@ -7,7 +7,7 @@ import { unpickle, PickleDict } from '../src/formats/pickle.js';
 import { SafetensorsFile } from '../src/formats/safetensors.js';
 import { DType } from '../src/tensor/dtype.js';
 import { asF32 } from '../src/tensor/tensor.js';
-import { floatToHalf, halfToFloat } from '../src/tensor/f16.js';
+import { floatToHalf, halfToFloat, floatToBf16, bf16ToFloat } from '../src/tensor/f16.js';
 import { needsShared, sharedData } from './helpers/shared.js';
 import { expectCode, tempDir, truncationPoints } from './helpers/corrupt.js';
 import { pickleStateDict, torchSave, torchSaveContiguous, zipStored, type TorchTensorSpec } from './helpers/torch-zip.js';
@@ -62,15 +62,20 @@ test('pth: storage offsets, shared storages and half storages; non-contiguous vi
       { name: 'transposed', storageType: 'FloatStorage', key: '0', storageNumel: 12, storageOffset: 0, shape: [3, 2], stride: [1, 3] },
       { name: 'unit', storageType: 'FloatStorage', key: '0', storageNumel: 12, storageOffset: 5, shape: [1, 4], stride: [99, 1] },
       { name: 'h', storageType: 'HalfStorage', key: 'h', storageNumel: 4, storageOffset: 1, shape: [3], stride: [1] },
+      { name: 'bf', storageType: 'BFloat16Storage', key: 'b', storageNumel: 2, storageOffset: 0, shape: [2], stride: [1] },
     ];
+    const bf = new Uint16Array([floatToBf16(1.5), floatToBf16(-3)]);
     const p = join(dir, 'x.pth');
-    writeFileSync(p, torchSave('archive', specs, new Map([['0', new Uint8Array(storage.buffer)], ['h', new Uint8Array(half.buffer)]])));
+    writeFileSync(p, torchSave('archive', specs, new Map([['0', new Uint8Array(storage.buffer)], ['h', new Uint8Array(half.buffer)], ['b', new Uint8Array(bf.buffer)]])));
     const f = PthFile.open(p);
     assert.deepEqual([...asF32(f.readTensor('view'))], [1, 1.5, 2, 2.5, 3, 3.5]);
     assert.deepEqual([...asF32(f.readTensor('unit'))], [2.5, 3, 3.5, 4]); // size-1 dims may have any stride
     const h = f.readTensor('h');
     assert.equal(h.type, DType.F16);
     assert.deepEqual([...new Uint16Array(h.data.slice().buffer)].map(halfToFloat), [-2.5, 0.125, 7]);
+    const b = f.readTensor('bf');
+    assert.equal(b.type, DType.BF16);
+    assert.deepEqual([...new Uint16Array(b.data.slice().buffer)].map(bf16ToFloat), [1.5, -3]);
     assert.equal(f.tensors.get('transposed')!.contiguous, false);
     const e = expectCode(() => f.readTensor('transposed'), 'FORMAT_UNSUPPORTED');
     assert.match(e.message, /transposed.*not contiguous/);
@@ -97,6 +102,20 @@ test('pth: the pickle VM refuses anything that is not tensor data', () => {
   expectCode(() => unpickle(new Uint8Array([0x80, 2, 0x58, 0xff, 0xff, 0xff, 0x7f, 0x61]), file), 'FORMAT_TRUNCATED', 'huge string length');
   expectCode(() => unpickle(new Uint8Array([0x80, 2, 0x7d]), file), 'FORMAT_TRUNCATED', 'no STOP');
   expectCode(() => unpickle(new Uint8Array([0x80, 2, 0x4b, 1, 0x4b, 2, 0x73, 0x2e]), file), 'FORMAT_CORRUPT', 'setitem on int');
+  // a 1 MB py2 string is data like any other (no stack overflow in decoding it)
+  const big = new Uint8Array(1 + 4 + (1 << 20) + 1);
+  big[0] = 0x54; // BINSTRING
+  new DataView(big.buffer).setInt32(1, 1 << 20, true);
+  big.fill(0x61, 5, 5 + (1 << 20));
+  big[big.length - 1] = 0x2e;
+  assert.equal((unpickle(big, file) as string).length, 1 << 20);
+  // ...and so is a list of 500k items built by one APPENDS
+  const n = 500_000;
+  const many = new Uint8Array(4 + 2 * n);
+  many.set([0x5d, 0x28], 0); // EMPTY_LIST, MARK
+  for (let i = 0; i < n; i++) many.set([0x4b, i & 0xff], 2 + 2 * i); // BININT1
+  many.set([0x65, 0x2e], 2 + 2 * n); // APPENDS, STOP
+  assert.equal((unpickle(many, file) as unknown[]).length, n);
   // a plain dict of ints parses (BININT*, LONG1, SETITEM)
   const ok = unpickle(new Uint8Array([0x80, 2, 0x7d, 0x58, 1, 0, 0, 0, 0x61, 0x8a, 2, 0xff, 0x7f, 0x73, 0x2e]), file);
   assert.ok(ok instanceof PickleDict);

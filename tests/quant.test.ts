@@ -262,6 +262,7 @@ const RMS_BOUND: Partial<Record<DType, number>> = {
   [DType.F16]: 3e-4, // measured 1.7e-4
   [DType.BF16]: 2.5e-3, // 1.3e-3
   [DType.Q8_0]: 0.012, // 7.9e-3
+  [DType.Q8_K]: 0.03, // 2.0e-2 (one scale per 256 values: the outlier's block is coarse)
   [DType.Q6_K]: 0.036, // 2.4e-2
   [DType.Q5_K]: 0.06, // 3.9e-2
   [DType.Q5_1]: 0.065, // 4.1e-2
@@ -316,6 +317,20 @@ test('Q8_0 per-value error is at most half a quantization step, Q4_0 at most one
   }
 });
 
+test('Q8_K quantizer: -127 at the signed extreme, f32 d = 1/iscale, bsums = sums of 16 quants', () => {
+  const x = new Float32Array(256);
+  x[0] = 2.54;
+  x[1] = -1.3;
+  x[17] = 0.0254;
+  const q = quantize(DType.Q8_K, x, 256);
+  const dv = new DataView(q.buffer);
+  assert.equal(dv.getFloat32(0, true), Math.fround(1 / Math.fround(-127 / 2.54)));
+  assert.deepEqual([dv.getInt8(4), dv.getInt8(5), dv.getInt8(4 + 17), dv.getInt8(6)], [-127, 65, -1, 0]);
+  assert.equal(dv.getInt16(260, true), -127 + 65); // values 0..15
+  assert.equal(dv.getInt16(262, true), -1); // values 16..31
+  assert.equal(dv.getInt16(264, true), 0);
+});
+
 test('dequantizeRow decodes a slice at byte and value offsets', () => {
   const x = randn(512, 99);
   const q = quantize(DType.Q4_K, x, 256);
@@ -329,5 +344,5 @@ test('quantize / dequantize reject bad shapes with typed errors', () => {
   assert.throws(() => quantize(DType.Q4_K, new Float32Array(128), 128), (e: unknown) => e instanceof LlamaError && e.code === 'TENSOR_SHAPE');
   assert.throws(() => quantize(DType.Q8_0, new Float32Array(100), 30), (e: unknown) => e instanceof LlamaError && e.code === 'TENSOR_SHAPE');
   assert.throws(() => dequantize(DType.Q8_0, new Uint8Array(10), 32), (e: unknown) => e instanceof LlamaError && e.code === 'FORMAT_TRUNCATED');
-  assert.throws(() => quantize(DType.Q8_K, new Float32Array(256), 256), (e: unknown) => e instanceof LlamaError && e.code === 'TENSOR_TYPE');
+  assert.throws(() => quantize(DType.Q8_1, new Float32Array(256), 256), (e: unknown) => e instanceof LlamaError && e.code === 'TENSOR_TYPE');
 });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { loadTokenizer, parseSentencePieceModel } from '../src/tokenizer/load.js';
+import { loadTokenizer, parseSentencePieceModel, tokenizerFromGgufMetadata, tokenizerFromHfJson, tokenizerToGgufMetadata } from '../src/tokenizer/load.js';
 import { PieceType, SpmTokenizer, type SpmModel } from '../src/tokenizer/spm.js';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.js';
 import { needsShared, sharedData } from './helpers/shared.js';
@@ -62,7 +62,7 @@ test('BOS/EOS defaults and the protobuf fields of Llama 2', needsShared('tokeniz
   // control tokens are not rendered; the leading space after BOS is dropped
   assert.equal(tok.decode([1, 15043, 3186, 2]), 'Hello world');
   assert.equal(tok.decode([1, 15043, 3186, 2], { renderSpecial: true }), '<s>Hello world</s>');
-  assert.ok(tok.usesWordSplit, 'Llama 2 pieces never join a word to a following ▁');
+  assert.equal(tok.splitMode, 'word', 'Llama 2 pieces never join a word to a following ▁');
 });
 
 test('text that looks like a special token stays text unless parseSpecial', needsShared('tokenizer', 'llama2'), () => {
@@ -107,7 +107,8 @@ test('streaming decoder never splits a UTF-8 character and matches decode()', ne
   let t = '';
   for (const id of emoji.slice(0, -1)) t += sd2.push(id);
   assert.equal(t, ' '.slice(1)); // only the '▁' (stripped at start) so far: nothing
-  assert.equal(sd2.flush(), '\uFFFD');
+  // as sentencepiece does, each byte of the unfinished character becomes U+FFFD
+  assert.equal(sd2.flush(), '\uFFFD'.repeat(3));
 });
 
 test('out-of-range ids are TOKEN_ID errors', needsShared('tokenizer', 'llama2'), () => {
@@ -154,8 +155,9 @@ function naiveSpm(m: SpmModel, text: string): number[] {
 test('heap merge = naive definition, with and without the word split, on corpus text', needsShared('tokenizer', 'llama2'), () => {
   const model = parseSentencePieceModel(new Uint8Array(readFileSync(sharedData('tokenizer/llama2/tokenizer.model'))), 'tokenizer.model');
   const fast = new SpmTokenizer(model);
-  const whole = new SpmTokenizer(model, { wordSplit: false });
-  assert.ok(fast.usesWordSplit && !whole.usesWordSplit);
+  const whole = new SpmTokenizer(model, { split: 'none' });
+  const bigram = new SpmTokenizer(model, { split: 'bigram' });
+  assert.deepEqual([fast.splitMode, whole.splitMode, bigram.splitMode], ['word', 'none', 'bigram']);
   const samples: string[] = [];
   for (const f of ['corpus/tinyshakespeare/input.txt', 'corpus/wikitext-2/valid.txt', 'corpus/tinystories/tinystories_train_head.txt']) {
     const t = readFileSync(sharedData(f), 'utf8');
@@ -169,18 +171,23 @@ test('heap merge = naive definition, with and without the word split, on corpus 
     const want = naiveSpm(model, s);
     assert.deepEqual(whole.encode(s, { addBos: false }), want, `whole ${JSON.stringify(s.slice(0, 40))}`);
     assert.deepEqual(fast.encode(s, { addBos: false }), want, `fast ${JSON.stringify(s.slice(0, 40))}`);
+    assert.deepEqual(bigram.encode(s, { addBos: false }), want, `bigram ${JSON.stringify(s.slice(0, 40))}`);
   }
 });
 
 test('long inputs: one string of 200k characters encodes like its words (no quadratic path)', needsShared('tokenizer', 'llama2'), () => {
   const model = parseSentencePieceModel(new Uint8Array(readFileSync(sharedData('tokenizer/llama2/tokenizer.model'))), 'tokenizer.model');
-  const whole = new SpmTokenizer(model, { wordSplit: false });
+  const whole = new SpmTokenizer(model, { split: 'none' });
   const fast = new SpmTokenizer(model);
+  const bigram = new SpmTokenizer(model, { split: 'bigram' });
   const text = readFileSync(sharedData('corpus/tinyshakespeare/input.txt'), 'utf8').slice(0, 200_000);
-  assert.deepEqual(whole.encode(text), fast.encode(text));
+  const want = whole.encode(text);
+  assert.deepEqual(fast.encode(text), want);
+  assert.deepEqual(bigram.encode(text), want);
   // a single 100k-character "word" goes through the heap too
   const blob = 'ab'.repeat(50_000);
   assert.deepEqual(fast.encode(blob), whole.encode(blob));
+  assert.deepEqual(bigram.encode(blob), whole.encode(blob));
 });
 
 test('models/stories260K/tok512.bin loads and encodes', needsShared('models', 'stories260K', 'tok512.bin'), () => {
@@ -193,5 +200,96 @@ test('models/stories260K/tok512.bin loads and encodes', needsShared('models', 's
   assert.equal(ids[0], 1);
   assert.ok(ids.length > 5 && ids.length < text.length, `${ids.length} tokens`);
   assert.ok(ids.every((i) => i >= 0 && i < 512));
+  assert.equal(tok.decode(ids), text);
+});
+
+test('SPM -> GGUF metadata -> SPM keeps every id (what llama convert embeds)', needsShared(...VEC), () => {
+  const tok = loadTokenizer(sharedData('tokenizer/llama2/tokenizer.model'));
+  const meta = tokenizerToGgufMetadata(tok);
+  assert.equal(meta.get('tokenizer.ggml.model')?.value, 'llama');
+  const back = tokenizerFromGgufMetadata(meta);
+  for (const { text, ids } of vectors()) assert.deepEqual(back.encode(text, { addBos: false }), ids);
+  assert.equal(back.addBosDefault, true);
+});
+
+test("Llama 2 as HF tokenizer.json (SPM pieces as BPE merges, byte fallback) gives sentencepiece's ids", needsShared(...VEC), () => {
+  const tok = loadTokenizer(sharedData('tokenizer/llama2/tokenizer.model')) as SpmTokenizer;
+  const m = tok.model;
+  // merges as HF's Llama converter derives them: every split of a piece into two pieces,
+  // ordered by the piece's score (best first)
+  const vocab: Record<string, number> = {};
+  m.pieces.forEach((p, i) => (vocab[p] = i));
+  const merges: [string, string, number][] = [];
+  m.pieces.forEach((p, i) => {
+    if (m.types[i] !== PieceType.NORMAL) return;
+    const chars = [...p];
+    for (let k = 1; k < chars.length; k++) {
+      const a = chars.slice(0, k).join('');
+      const b = chars.slice(k).join('');
+      if (vocab[a] !== undefined && vocab[b] !== undefined) merges.push([a, b, m.scores[i]!]);
+    }
+  });
+  merges.sort((x, y) => y[2] - x[2]);
+  const json = {
+    added_tokens: [
+      { id: 0, content: '<unk>', special: true },
+      { id: 1, content: '<s>', special: true },
+      { id: 2, content: '</s>', special: true },
+    ],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    pre_tokenizer: null,
+    post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }], pair: [] },
+    model: { type: 'BPE', unk_token: '<unk>', byte_fallback: true, vocab, merges: merges.map(([a, b]) => `${a} ${b}`) },
+  };
+  const hf = tokenizerFromHfJson(new TextEncoder().encode(JSON.stringify(json)), 'tokenizer.json');
+  assert.equal(hf.kind, 'spm');
+  assert.equal(hf.addBosDefault, true);
+  for (const { text, ids } of vectors()) {
+    assert.deepEqual(hf.encode(text, { addBos: false }), ids, JSON.stringify(text));
+    assert.equal(hf.decode(ids), text);
+  }
+});
+
+test('user-defined pieces are atomic (as in sentencepiece); control pieces only with parseSpecial', () => {
+  const pieces = ['<unk>', '<s>', '</s>', '<sep>', '[TOOL]', '▁', 'a', 'b', '▁a', 'ab', '▁ab'];
+  const types = [2, 3, 3, 3, 4, 1, 1, 1, 1, 1, 1];
+  const scores = [0, 0, 0, 0, 0, -9, -9, -9, -1, -2, -3];
+  const tok = new SpmTokenizer({
+    pieces,
+    scores: Float32Array.from(scores),
+    types: Uint8Array.from(types),
+    unkId: 0,
+    bosId: 1,
+    eosId: 2,
+    padId: -1,
+    addDummyPrefix: true,
+    removeExtraWhitespaces: false,
+    escapeWhitespaces: true,
+    byteFallback: false,
+    addBos: false,
+    addEos: false,
+  });
+  assert.deepEqual(tok.encode('ab'), [10]);
+  // '[TOOL]' is user-defined: always one piece, and the text after it gets the dummy prefix
+  assert.deepEqual(tok.encode('ab[TOOL]ab'), [10, 4, 10]);
+  // '<sep>' is a control piece: text unless parseSpecial ('<', 's', ... are unknown here)
+  assert.ok(!tok.encode('a<sep>b').includes(3));
+  assert.deepEqual(tok.encode('a<sep>b', { parseSpecial: true }), [8, 3, 5, 7]);
+  // no byte fallback: unknown characters are <unk>, rendered as sentencepiece does
+  assert.deepEqual(tok.encode('a☃'), [8, 0]);
+  assert.equal(tok.decode([8, 0]), 'a \u2047 ');
+  assert.ok(tok.isSpecial(4) && tok.isSpecial(3) && !tok.isSpecial(9));
+});
+
+test('a vocabulary with pieces across word boundaries falls back to the exact character-pair cut', needsShared('tokenizer', 'llama2'), () => {
+  const m = parseSentencePieceModel(new Uint8Array(readFileSync(sharedData('tokenizer/llama2/tokenizer.model'))), 'tokenizer.model');
+  // add 'e▁t' ('the table' -> ...e▁t...) with a high score: words are no longer independent
+  const model: SpmModel = { ...m, pieces: [...m.pieces, 'e▁t'], scores: Float32Array.from([...m.scores, 1]), types: Uint8Array.from([...m.types, PieceType.NORMAL]) };
+  const tok = new SpmTokenizer(model);
+  assert.equal(tok.splitMode, 'bigram');
+  const text = 'the table, the tree and the theatre: one tea at the time';
+  const ids = tok.encode(text, { addBos: false });
+  assert.ok(ids.includes(32000), 'the new piece is used');
+  assert.deepEqual(ids, naiveSpm(model, text));
   assert.equal(tok.decode(ids), text);
 });

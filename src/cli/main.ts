@@ -6,9 +6,17 @@ import type { Command } from './command.js';
 
 /** name -> loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
-  logits: () => import('./commands/logits.js'),
-  run: () => import('./commands/run.js'),
   bench: () => import('./commands/bench.js'),
+  convert: () => import('./commands/convert.js'),
+  detokenize: () => import('./commands/detokenize.js'),
+  export: () => import('./commands/export.js'),
+  inspect: () => import('./commands/inspect.js'),
+  logits: () => import('./commands/logits.js'),
+  plot: () => import('./commands/plot.js'),
+  run: () => import('./commands/run.js'),
+  tokenize: () => import('./commands/tokenize.js'),
+  'train-tokenizer': () => import('./commands/train-tokenizer.js'),
+  train: () => import('./commands/train.js'),
   version: () => import('./commands/version.js'),
 };
 

@@ -178,8 +178,22 @@ function tensorBytes(t: HostTensor | LazyTensor): Uint8Array {
   return 'data' in t ? t.data : t.read();
 }
 
-/** Writes a GGUF v3 file atomically. Returns the number of bytes written. */
-export function writeGguf(path: string, input: GgufWriteInput): number {
+/** Where everything goes in a GGUF file, before any tensor data is produced. */
+export interface GgufLayout {
+  /** magic, version, counts, metadata and tensor infos */
+  readonly header: Uint8Array;
+  readonly alignment: number;
+  /** absolute offset of the data section (header padded to the alignment) */
+  readonly dataStart: number;
+  /** per tensor: offset inside the data section, and byte size */
+  readonly offsets: readonly number[];
+  readonly sizes: readonly number[];
+  /** total file size, the last tensor padded too */
+  readonly fileSize: number;
+}
+
+/** Encodes the header of a GGUF v3 file and lays out its tensors (validating every value). */
+export function planGguf(input: GgufWriteInput): GgufLayout {
   const entries = [...(input.metadata instanceof Map ? input.metadata.entries() : input.metadata)] as [string, GgufValue][];
   const out = new Out();
   out.u32(GGUF_MAGIC);
@@ -204,6 +218,7 @@ export function writeGguf(path: string, input: GgufWriteInput): number {
 
   // Tensor infos: each tensor's data starts at an aligned offset inside the data section.
   const sizes: number[] = [];
+  const offsets: number[] = [];
   let offset = 0;
   const seenNames = new Set<string>();
   for (const t of input.tensors) {
@@ -218,11 +233,17 @@ export function writeGguf(path: string, input: GgufWriteInput): number {
     out.u32(t.type);
     out.u64(BigInt(offset));
     sizes.push(nBytes);
+    offsets.push(offset);
     offset = alignUp(offset + nBytes, alignment);
   }
   const header = out.result();
   const dataStart = alignUp(header.byteLength, alignment);
+  return { header, alignment, dataStart, offsets, sizes, fileSize: dataStart + offset };
+}
 
+/** Writes a GGUF v3 file atomically. Returns the number of bytes written. */
+export function writeGguf(path: string, input: GgufWriteInput): number {
+  const { header, alignment, dataStart, sizes } = planGguf(input);
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now().toString(36)}`);
   let fd: number | undefined;
   try {

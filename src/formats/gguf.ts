@@ -14,6 +14,7 @@
 import { FormatError, LlamaError } from '../errors.js';
 import { byteSize, DType, dtypeName, isKnownDType } from '../tensor/dtype.js';
 import { type HostTensor, makeTensor } from '../tensor/tensor.js';
+import { dequantize } from '../tensor/quant.js';
 import { GENERAL, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC } from './gguf-keys.js';
 import { ByteCursor, ByteSource } from './source.js';
 
@@ -162,6 +163,13 @@ export class GgufFile {
     return info;
   }
 
+  /** One tensor as float32 values (dequantized), shape (PyTorch order) as stored. */
+  readTensorF32(nameOrInfo: string | GgufTensorInfo): { shape: readonly number[]; values: Float32Array } {
+    const info = typeof nameOrInfo === 'string' ? this.getTensorInfo(nameOrInfo) : nameOrInfo;
+    const t = this.readTensor(info);
+    return { shape: info.shape, values: dequantize(t.type, t.data, info.nElements) };
+  }
+
   /** Reads one tensor's bytes from disk (in its stored type; nothing is converted). */
   readTensor(nameOrInfo: string | GgufTensorInfo): HostTensor {
     const info = typeof nameOrInfo === 'string' ? this.getTensorInfo(nameOrInfo) : nameOrInfo;
@@ -263,9 +271,12 @@ export function looksLikeGguf(head: Uint8Array): boolean {
   return head.byteLength >= 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46;
 }
 
-/** Opens a GGUF file and parses its header. The caller must `close()` the result. */
-export function openGguf(path: string): GgufFile {
-  const src = ByteSource.open(path);
+/**
+ * Opens a GGUF file (or an already open ByteSource, e.g. `ByteSource.fromBytes`) and parses its
+ * header. The caller must `close()` the result, which closes the source.
+ */
+export function openGguf(pathOrSource: string | ByteSource): GgufFile {
+  const src = typeof pathOrSource === 'string' ? ByteSource.open(pathOrSource) : pathOrSource;
   try {
     return parseHeader(src);
   } catch (err) {

@@ -68,12 +68,17 @@ export function unpickle(bytes: Uint8Array, file: string, what = 'data.pkl'): Pi
   const take = (n: number) => { need(n); const b = bytes.subarray(pos, pos + n); pos += n; return b; };
   const utf8 = (b: Uint8Array) => {
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(b);
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(b);
     } catch {
       throw corrupt('invalid UTF-8 in a string');
     }
   };
-  const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
+  const latin1 = (b: Uint8Array) => {
+    // in chunks: spreading a long array into one call would overflow the stack
+    let out = '';
+    for (let i = 0; i < b.length; i += 8192) out += String.fromCharCode(...b.subarray(i, i + 8192));
+    return out;
+  };
   const line = () => {
     const end = bytes.indexOf(0x0a, pos);
     if (end < 0) throw new FormatError('FORMAT_TRUNCATED', `${what}: pickle ends inside a GLOBAL name`, { file });
@@ -261,7 +266,7 @@ export function unpickle(bytes: Uint8Array, file: string, what = 'data.pkl'): Pi
         const items = popMark();
         const l = top();
         if (!Array.isArray(l)) throw corrupt('APPENDS to a non-list');
-        l.push(...items);
+        for (const it of items) l.push(it); // not push(...items): a long run would overflow the stack
         break;
       }
       case 0x71: memo.set(u8(), top()); break; // BINPUT

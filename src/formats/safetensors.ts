@@ -9,9 +9,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { FormatError, LlamaError } from '../errors.js';
-import { DType, dtypeName } from '../tensor/dtype.js';
+import { byteSize, DType, dtypeName } from '../tensor/dtype.js';
 import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from './file-io.js';
+import type { LazyTensor } from './gguf-write.js';
 import { ByteSource } from './source.js';
 
 /** Header lengths above this are refused before reading them (real headers are well under 1 MB). */
@@ -27,6 +28,11 @@ const DTYPE_BYTES: Record<string, number> = {
 
 /** The dtypes we compute with, and their ggml types. */
 const READABLE: Record<string, DType> = { F32: DType.F32, F16: DType.F16, BF16: DType.BF16 };
+
+/** The ggml type of a safetensors dtype we can compute with (F32/F16/BF16), else undefined. */
+export function dtypeOfSafetensors(dtype: string): DType | undefined {
+  return READABLE[dtype];
+}
 
 export function safetensorsDtypeOf(t: DType): string {
   switch (t) {
@@ -92,7 +98,7 @@ export class SafetensorsFile {
     const headerBytes = src.read(8, headerLength, 'header');
     let json: unknown;
     try {
-      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes));
     } catch (e) {
       throw corrupt(`header is not valid UTF-8 JSON: ${(e as Error).message}`);
     }
@@ -252,19 +258,38 @@ export class SafetensorsModel {
   }
 }
 
-function encodeHeader(tensors: readonly HostTensor[], metadata: Record<string, string> | undefined): { header: Uint8Array; order: HostTensor[] } {
+/** A tensor to write: in memory, or produced on demand (so a converter never holds the whole model). */
+export type TensorToWrite = HostTensor | LazyTensor;
+
+function sizeOf(t: TensorToWrite): number {
+  return 'data' in t ? t.data.byteLength : byteSize(t.type, numElements(t.shape), t.shape.length ? t.shape[t.shape.length - 1]! : 1);
+}
+
+function bytesOf(t: TensorToWrite): Uint8Array {
+  const b = 'data' in t ? t.data : t.read();
+  if (b.byteLength !== sizeOf(t)) throw new LlamaError('INTERNAL', `tensor ${t.name}: produced ${b.byteLength} bytes, declared ${sizeOf(t)}`);
+  return b;
+}
+
+function sortedByName<T extends { name: string }>(tensors: readonly T[]): T[] {
   const order = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (let i = 1; i < order.length; i++) {
     if (order[i]!.name === order[i - 1]!.name) throw new LlamaError('INTERNAL', `duplicate tensor name ${order[i]!.name}`);
   }
+  return order;
+}
+
+function encodeHeader(tensors: readonly TensorToWrite[], metadata: Record<string, string> | undefined): { header: Uint8Array; order: TensorToWrite[] } {
+  const order = sortedByName(tensors);
   // JSON object key order is insertion order: __metadata__ first, then the sorted names
   // (what the Python safetensors library writes for single-dtype files).
   const obj: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) obj.__metadata__ = metadata;
   let off = 0;
   for (const t of order) {
-    obj[t.name] = { dtype: safetensorsDtypeOf(t.type), shape: [...t.shape], data_offsets: [off, off + t.data.byteLength] };
-    off += t.data.byteLength;
+    const n = sizeOf(t);
+    obj[t.name] = { dtype: safetensorsDtypeOf(t.type), shape: [...t.shape], data_offsets: [off, off + n] };
+    off += n;
   }
   let text = JSON.stringify(obj);
   // Pad with spaces so the data buffer starts 8-byte aligned (8 + N ≡ 0 mod 8).
@@ -275,14 +300,14 @@ function encodeHeader(tensors: readonly HostTensor[], metadata: Record<string, s
 }
 
 /** Write tensors (F32/F16/BF16) to one safetensors file, atomically. Returns the bytes written. */
-export function writeSafetensors(path: string, tensors: readonly HostTensor[], metadata?: Record<string, string>): number {
+export function writeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string>): number {
   const { header, order } = encodeHeader(tensors, metadata);
   const len = new Uint8Array(8);
   new DataView(len.buffer).setBigUint64(0, BigInt(header.byteLength), true);
   return writeFileAtomic(path, (function* () {
     yield len;
     yield header;
-    for (const t of order) yield t.data;
+    for (const t of order) yield bytesOf(t);
   })());
 }
 
@@ -291,19 +316,19 @@ export function writeSafetensors(path: string, tensors: readonly HostTensor[], m
  * tensor data, except a single tensor larger than that) plus `model.safetensors.index.json`.
  * Returns the shard file names.
  */
-export function writeSafetensorsSharded(dir: string, tensors: readonly HostTensor[], maxShardBytes: number, metadata?: Record<string, string>): string[] {
-  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const groups: HostTensor[][] = [];
-  let cur: HostTensor[] = [];
+export function writeSafetensorsSharded(dir: string, tensors: readonly TensorToWrite[], maxShardBytes: number, metadata?: Record<string, string>): string[] {
+  const sorted = sortedByName(tensors);
+  const groups: TensorToWrite[][] = [];
+  let cur: TensorToWrite[] = [];
   let curBytes = 0;
   for (const t of sorted) {
-    if (cur.length > 0 && curBytes + t.data.byteLength > maxShardBytes) {
+    if (cur.length > 0 && curBytes + sizeOf(t) > maxShardBytes) {
       groups.push(cur);
       cur = [];
       curBytes = 0;
     }
     cur.push(t);
-    curBytes += t.data.byteLength;
+    curBytes += sizeOf(t);
   }
   if (cur.length > 0 || groups.length === 0) groups.push(cur);
   const n = groups.length;
@@ -316,7 +341,7 @@ export function writeSafetensorsSharded(dir: string, tensors: readonly HostTenso
     names.push(name);
     for (const t of g) {
       weightMap[t.name] = name;
-      total += t.data.byteLength;
+      total += sizeOf(t);
     }
   });
   const index = { metadata: { total_size: total }, weight_map: weightMap };

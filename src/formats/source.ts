@@ -23,11 +23,20 @@ export class ByteSource {
   /** file size in bytes */
   readonly size: number;
   private fd: number | undefined;
+  /** set for in-memory sources (tests, data already in RAM) */
+  private mem: Uint8Array | undefined;
+  private open_ = true;
 
-  private constructor(path: string, fd: number, size: number) {
+  private constructor(path: string, fd: number | undefined, size: number, mem?: Uint8Array) {
     this.path = path;
     this.fd = fd;
     this.size = size;
+    this.mem = mem;
+  }
+
+  /** A source over bytes already in memory; `name` stands in for the path in error messages. */
+  static fromBytes(bytes: Uint8Array, name: string): ByteSource {
+    return new ByteSource(name, undefined, bytes.byteLength, bytes);
   }
 
   static open(path: string): ByteSource {
@@ -84,7 +93,12 @@ export class ByteSource {
   /** Fills `dst` entirely with the bytes at `offset`. */
   readInto(offset: number, dst: Uint8Array, what = 'data'): void {
     this.check(offset, dst.byteLength, what);
-    const fd = this.requireOpen();
+    this.requireOpen();
+    if (this.mem) {
+      dst.set(this.mem.subarray(offset, offset + dst.byteLength));
+      return;
+    }
+    const fd = this.fd!;
     let done = 0;
     while (done < dst.byteLength) {
       const want = Math.min(MAX_READ_CHUNK, dst.byteLength - done);
@@ -101,19 +115,18 @@ export class ByteSource {
   }
 
   close(): void {
-    if (this.fd !== undefined) {
-      closeSync(this.fd);
-      this.fd = undefined;
-    }
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.mem = undefined;
+    this.open_ = false;
   }
 
   get closed(): boolean {
-    return this.fd === undefined;
+    return !this.open_;
   }
 
-  private requireOpen(): number {
-    if (this.fd === undefined) throw new LlamaError('INTERNAL', `${this.path}: read after close`);
-    return this.fd;
+  private requireOpen(): void {
+    if (!this.open_) throw new LlamaError('INTERNAL', `${this.path}: read after close`);
   }
 }
 

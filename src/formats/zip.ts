@@ -74,7 +74,7 @@ export function readZipDirectory(src: ByteSource): Map<string, ZipEntry> {
   const cd = new ByteCursor(src, cdOffset);
   const cdEnd = cdOffset + cdSize;
   const entries = new Map<string, ZipEntry>();
-  const utf8 = new TextDecoder('utf-8', { fatal: false });
+  const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }); // names are kept byte-exact
   for (let i = 0; i < cdEntries; i++) {
     if (cd.pos + 46 > cdEnd) throw corrupt(`central directory entry ${i} runs past the directory's end`);
     if (cd.u32() !== SIG_CENTRAL) throw corrupt(`central directory entry ${i} has a bad signature`);

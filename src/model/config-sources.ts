@@ -136,8 +136,9 @@ export function configFromHf(cfg: Json, source: string, hasLmHead: boolean): Lla
  * the context length is not in params.json, so it follows llama.cpp's legacy converter:
  * Llama 3 (theta 500000) 8192 (131072 with use_scaled_rope), Code Llama (theta 1e6) 16384,
  * Llama 2 (eps 1e-5) 4096, LLaMA 1 2048 — unless params.json has max_seq_len.
+ * `hasOutput`: whether the checkpoint has output.weight (if not, the embeddings are tied).
  */
-export function configFromMeta(p: Json, source: string, vocabFromEmbedding: number): LlamaConfig {
+export function configFromMeta(p: Json, source: string, vocabFromEmbedding: number, hasOutput = true): LlamaConfig {
   const dim = num(p, 'dim', source);
   const nHeads = num(p, 'n_heads', source);
   const multipleOf = num(p, 'multiple_of', source, 256);
@@ -162,7 +163,8 @@ export function configFromMeta(p: Json, source: string, vocabFromEmbedding: numb
     ropeTheta,
     contextLength,
     ropeScaling: scaled ? LLAMA31_ROPE_SCALING : undefined,
-    tiedEmbeddings: false,
+    // Meta's LLaMA 1/2/3 checkpoints all carry output.weight; a checkpoint without one is read as tied
+    tiedEmbeddings: !hasOutput,
   };
 }
 
@@ -179,6 +181,7 @@ export function configFromLlama2c(h: Llama2cHeader): LlamaConfig {
     normEps: 1e-5,
     ropeTheta: 10000,
     contextLength: h.seqLen,
+    ropeScaling: undefined,
     tiedEmbeddings: h.sharedClassifier,
   };
 }

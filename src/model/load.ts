@@ -2,25 +2,29 @@
 // layout. The format is detected from the path:
 //   *.gguf (GGUF magic)                          -> gguf
 //   HF directory (config.json + model.safetensors[.index.json]), or a .safetensors / index file in one
-//                                                -> safetensors
+//                                                -> safetensors (a folder holding both HF and Meta files reads as HF)
 //   Meta directory (params.json + consolidated.NN.pth), or one of its .pth files -> meta
 //   llama2.c .bin (v0 legacy, or "ak42" magic v1/v2)                             -> llama2c
-// Every weight's shape is checked against the config before the model is returned.
+// Every weight's shape is checked against the config before the model is returned. openModelLazy
+// does the same without reading the weights (for conversion); the per-format readers are in
+// weight-readers.ts.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FormatError, LlamaError } from '../errors.js';
-import { openGguf, ggufValueToJson, type GgufFile } from '../formats/gguf.js';
+import { openGguf, ggufValueToJson } from '../formats/gguf.js';
 import { GGUF_MAGIC } from '../formats/gguf-keys.js';
 import { Llama2cFile, LLAMA2C_MAGIC } from '../formats/llama2c.js';
 import { PthFile } from '../formats/pth.js';
 import { SafetensorsModel, SAFETENSORS_INDEX } from '../formats/safetensors.js';
 import { ByteSource } from '../formats/source.js';
-import { byteSize, dtypeInfo } from '../tensor/dtype.js';
-import { makeTensor, type HostTensor } from '../tensor/tensor.js';
+import { byteSize, DType } from '../tensor/dtype.js';
+import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';
 import { validateConfig, type LlamaConfig } from './config.js';
 import { configFromGguf, configFromHf, configFromLlama2c, configFromMeta } from './config-sources.js';
 import type { LoadedModel, ModelFormat } from './loaded.js';
-import { globalName, LAYER_KEYS, layerName, metaShardSplit, unpermuteHf, type GlobalKey, type LayerKey, type NameFormat } from './names.js';
+import { globalName, LAYER_KEYS, nameOf, type LayerKey, type NameFormat } from './names.js';
+import { ggufReader, hfReader, llama2cReader, metaReader, type WeightKey, type WeightReader } from './weight-readers.js';
+export { concatTensors } from './weight-readers.js';
 import type { LayerWeights, LlamaWeights } from './weights.js';
 
 export interface LoadOptions {
@@ -81,6 +85,12 @@ export function detectModel(path: string): DetectedModel {
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (head.byteLength >= 4 && dv.getUint32(0, true) === GGUF_MAGIC) return { format: 'gguf', files: [p], dir };
   if (head.byteLength >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
+    if (/^pytorch_model.*\.bin$/.test(name)) {
+      throw new LlamaError('FORMAT_UNSUPPORTED', 'Hugging Face PyTorch weights (pytorch_model*.bin) are not read; safetensors are', {
+        file: path,
+        hint: 'use the model.safetensors files of the checkpoint (most HF repositories have them)',
+      });
+    }
     // A torch zip: the whole Meta checkpoint is the directory (all its shards).
     const shards = META_SHARD.test(name) ? metaShards(dir) : [p];
     return { format: 'meta', files: shards, configFile: join(dir, 'params.json'), dir };
@@ -112,19 +122,30 @@ function readJson(path: string, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** Reads one weight by its model key, in the file's own naming; undefined when absent. */
-interface WeightReader {
-  has(key: GlobalKey | LayerKey, layer?: number): boolean;
-  read(key: GlobalKey | LayerKey, layer?: number): HostTensor;
-  close(): void;
+
+/** One weight of an opened model, checked against the config but not yet read. */
+export interface LazyWeight {
+  readonly key: WeightKey;
+  /** undefined for global weights */
+  readonly layer: number | undefined;
+  /** the model's (Meta) name */
+  readonly name: string;
+  readonly type: DType;
+  /** PyTorch order */
+  readonly shape: readonly number[];
+  readonly bytes: number;
+  /** the tensor in Meta's layout (HF q/k un-permuted, Meta shards merged), named `name` */
+  read(): HostTensor;
 }
 
-function nameIn(format: NameFormat, key: GlobalKey | LayerKey, layer: number | undefined): string | undefined {
-  return layer === undefined ? globalName(format, key as GlobalKey) : layerName(format, key as LayerKey, layer);
+/** A model whose config and weight list are known and checked, with the weights still on disk. */
+export interface LazyModel extends Omit<LoadedModel, 'weights'> {
+  /** in the order tokEmbeddings, layer 0..L-1 (attnNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3), norm, [output], [ropeFreqs] */
+  readonly weights: readonly LazyWeight[];
 }
 
 /** Expected PyTorch-order shape of every weight under `c`. */
-function expectedShape(c: LlamaConfig, key: GlobalKey | LayerKey): number[] {
+function expectedShape(c: LlamaConfig, key: WeightKey): number[] {
   const q = c.nHeads * c.headDim;
   const kv = c.nKvHeads * c.headDim;
   switch (key) {
@@ -139,120 +160,52 @@ function expectedShape(c: LlamaConfig, key: GlobalKey | LayerKey): number[] {
   }
 }
 
-function assemble(c: LlamaConfig, r: WeightReader, format: NameFormat, file: string): LlamaWeights {
-  const get = (key: GlobalKey | LayerKey, layer?: number): HostTensor => {
-    const fileName = nameIn(format, key, layer) ?? key;
+/** Every weight the config calls for: present, of the right shape (TENSOR_MISSING / TENSOR_SHAPE naming the file's tensor). */
+function lazyWeights(c: LlamaConfig, r: WeightReader, format: NameFormat, file: string): LazyWeight[] {
+  const one = (key: WeightKey, layer?: number): LazyWeight => {
+    const fileName = nameOf(format, key, layer) ?? key;
     if (!r.has(key, layer)) {
       throw new LlamaError('TENSOR_MISSING', `tensor ${fileName} is missing`, { file, hint: 'the checkpoint is incomplete or not a LLaMA model' });
     }
-    const t = r.read(key, layer);
+    const { type, shape } = r.info(key, layer);
     const want = expectedShape(c, key);
-    if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
-      throw new LlamaError('TENSOR_SHAPE', `tensor ${fileName} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}] from the model config`, {
+    if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) {
+      throw new LlamaError('TENSOR_SHAPE', `tensor ${fileName} has shape [${shape.join(', ')}], expected [${want.join(', ')}] from the model config`, {
         file,
         hint: 'the weights do not match the hyper-parameters (wrong or corrupt config?)',
       });
     }
     // Under the model's (Meta) names, whatever the file called it.
-    const metaName = nameIn('meta', key, layer) ?? 'rope_freqs.weight';
-    return makeTensor(metaName, t.type, t.shape, t.data);
+    const name = nameOf('meta', key, layer) ?? 'rope_freqs.weight';
+    return {
+      key, layer, name, type, shape,
+      bytes: byteSize(type, numElements(shape), shape[shape.length - 1]!),
+      read: () => {
+        const t = r.read(key, layer);
+        return makeTensor(name, t.type, t.shape, t.data);
+      },
+    };
   };
+  const out: LazyWeight[] = [one('tokEmbeddings')];
+  for (let l = 0; l < c.nLayers; l++) for (const k of LAYER_KEYS) out.push(one(k, l));
+  out.push(one('norm'));
+  if (!c.tiedEmbeddings) out.push(one('output'));
+  if (r.has('ropeFreqs')) out.push(one('ropeFreqs'));
+  return out;
+}
+
+/** Read every weight into memory, as the model's LlamaWeights. */
+function readAll(c: LlamaConfig, weights: readonly LazyWeight[]): LlamaWeights {
+  const byKey = new Map<string, HostTensor>();
+  for (const w of weights) byKey.set(`${w.key}:${w.layer ?? ''}`, w.read());
+  const get = (k: WeightKey, l?: number) => byKey.get(`${k}:${l ?? ''}`);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const lw: Partial<Record<LayerKey, HostTensor>> = {};
-    for (const k of LAYER_KEYS) lw[k] = get(k, l);
+    for (const k of LAYER_KEYS) lw[k] = get(k, l)!;
     layers.push(lw as unknown as LayerWeights);
   }
-  return {
-    tokEmbeddings: get('tokEmbeddings'),
-    layers,
-    norm: get('norm'),
-    output: c.tiedEmbeddings ? undefined : get('output'),
-    ropeFreqs: r.has('ropeFreqs') ? get('ropeFreqs') : undefined,
-  };
-}
-
-// ---- per-format readers ----
-
-function ggufReader(g: GgufFile): WeightReader {
-  return {
-    has: (k, l) => { const n = nameIn('gguf', k, l); return n !== undefined && g.hasTensor(n); },
-    read: (k, l) => g.readTensor(nameIn('gguf', k, l)!),
-    close: () => g.close(),
-  };
-}
-
-function hfReader(st: SafetensorsModel, c: LlamaConfig): WeightReader {
-  return {
-    has: (k, l) => { const n = nameIn('hf', k, l); return n !== undefined && st.entries.has(n); },
-    read: (k, l) => {
-      const t = st.readTensor(nameIn('hf', k, l)!);
-      if (k === 'wq') return unpermuteHf(t, c.nHeads);
-      if (k === 'wk') return unpermuteHf(t, c.nKvHeads);
-      return t;
-    },
-    close: () => st.close(),
-  };
-}
-
-/** Concatenate same-type tensors along dim 0 or 1 (Meta model-parallel shards). */
-export function concatTensors(name: string, parts: readonly HostTensor[], dim: 0 | 1): HostTensor {
-  const first = parts[0]!;
-  if (parts.some((p) => p.type !== first.type || p.shape.length !== first.shape.length)) {
-    throw new LlamaError('TENSOR_SHAPE', `shards of ${name} differ in type or rank`);
-  }
-  if (first.shape.length === 1) dim = 0;
-  if (dtypeInfo(first.type).blockSize !== 1) throw new LlamaError('TENSOR_TYPE', `cannot merge quantized shards of ${name}`);
-  const other = first.shape.length === 2 ? first.shape[1 - dim]! : 1;
-  if (first.shape.length === 2 && parts.some((p) => p.shape[1 - dim] !== other)) {
-    throw new LlamaError('TENSOR_SHAPE', `shards of ${name} disagree on dim ${1 - dim}: ${parts.map((p) => `[${p.shape.join(', ')}]`).join(' ')}`);
-  }
-  const total = parts.reduce((a, p) => a + p.shape[dim]!, 0);
-  const shape = first.shape.length === 1 ? [total] : dim === 0 ? [total, other] : [other, total];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.data.byteLength, 0));
-  if (dim === 0) {
-    let off = 0;
-    for (const p of parts) { out.set(p.data, off); off += p.data.byteLength; }
-  } else {
-    // (rows, Σ cols_i): row r is the concatenation of every shard's row r.
-    const rowOut = byteSize(first.type, total);
-    let col = 0;
-    for (const p of parts) {
-      const rb = byteSize(p.type, p.shape[1]!);
-      for (let r = 0; r < other; r++) out.set(p.data.subarray(r * rb, (r + 1) * rb), r * rowOut + col);
-      col += rb;
-    }
-  }
-  return makeTensor(name, first.type, shape, out);
-}
-
-function metaReader(shards: PthFile[]): WeightReader {
-  const read = (name: string): HostTensor => {
-    if (shards.length === 1) return shards[0]!.readTensor(name);
-    const split = metaShardSplit(name);
-    if (split === undefined) throw new LlamaError('INTERNAL', `no shard rule for ${name}`);
-    const parts = shards.map((s) => s.readTensor(name));
-    if (split === 'replicated') {
-      for (const p of parts) {
-        if (p.shape.join() !== parts[0]!.shape.join()) throw new LlamaError('TENSOR_SHAPE', `replicated tensor ${name} differs in shape across shards`, { file: shards[0]!.path });
-      }
-      return parts[0]!;
-    }
-    return concatTensors(name, parts, split);
-  };
-  return {
-    has: (k, l) => { const n = nameIn('meta', k, l); return n !== undefined && shards.every((s) => s.tensors.has(n)); },
-    read: (k, l) => read(nameIn('meta', k, l)!),
-    close: () => { for (const s of shards) s.close(); },
-  };
-}
-
-function llama2cReader(f: Llama2cFile): WeightReader {
-  return {
-    has: (k, l) => { const n = nameIn('llama2c', k, l); return n !== undefined && f.tensors.has(n); },
-    read: (k, l) => f.readTensor(nameIn('llama2c', k, l)!),
-    close: () => f.close(),
-  };
+  return { tokEmbeddings: get('tokEmbeddings')!, layers, norm: get('norm')!, output: get('output'), ropeFreqs: get('ropeFreqs') };
 }
 
 // ---- tokenizer discovery ----
@@ -261,7 +214,23 @@ function firstExisting(paths: string[]): string | undefined {
   return paths.find((p) => existsSync(p) && statSync(p).isFile());
 }
 
-function findTokenizer(d: DetectedModel, config: LlamaConfig): string | undefined {
+/**
+ * The tokenizer file that goes with the model at `path`, without loading the weights (only a
+ * llama2.c header is read, for its vocabulary size). Undefined for GGUF (the tokenizer is in its
+ * metadata) and when no tokenizer file is found.
+ */
+export function findModelTokenizer(path: string): string | undefined {
+  const d = detectModel(path);
+  if (d.format !== 'llama2c') return findTokenizer(d, 0);
+  const f = Llama2cFile.open(d.files[0]!);
+  try {
+    return findTokenizer(d, f.header.vocabSize);
+  } finally {
+    f.close();
+  }
+}
+
+function findTokenizer(d: DetectedModel, vocabSize: number): string | undefined {
   switch (d.format) {
     case 'gguf':
       return undefined; // the tokenizer is in the GGUF metadata
@@ -272,58 +241,46 @@ function findTokenizer(d: DetectedModel, config: LlamaConfig): string | undefine
       return firstExisting([join(d.dir, 'tokenizer.model'), join(dirname(d.dir), 'tokenizer.model')]);
     case 'llama2c':
       // run.c's default name, or tinystories.py's name for a custom vocabulary: tok{vocab_size}.bin.
-      return firstExisting([join(d.dir, 'tokenizer.bin'), join(d.dir, `tok${config.vocabSize}.bin`)]);
+      return firstExisting([join(d.dir, 'tokenizer.bin'), join(d.dir, `tok${vocabSize}.bin`)]);
   }
 }
 
-// ---- the entry point ----
+// ---- the entry points ----
 
-function finish(d: DetectedModel, path: string, config: LlamaConfig, weights: LlamaWeights, metadata: Record<string, unknown>, opts: LoadOptions): LoadedModel {
-  let weightBytes = 0;
-  const all = [weights.tokEmbeddings, weights.norm, weights.output, weights.ropeFreqs, ...weights.layers.flatMap((l) => LAYER_KEYS.map((k) => l[k]))];
-  for (const t of all) if (t) weightBytes += t.data.byteLength;
-  return {
-    format: d.format,
-    path,
-    config,
-    weights,
-    metadata,
-    tokenizerPath: opts.tokenizerPath ?? findTokenizer(d, config),
-    weightBytes,
-    close() { /* every tensor was read into memory; the files are already closed */ },
-  };
+interface Opened {
+  readonly config: LlamaConfig;
+  readonly reader: WeightReader;
+  readonly format: NameFormat;
+  readonly file: string;
+  readonly metadata: Record<string, unknown>;
 }
 
-/** Open a model of any supported format (see the header comment for what `path` may be). */
-export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const d = detectModel(path);
+/** Open the files, map the config, and hand back a reader (the caller closes it). */
+function open(d: DetectedModel): Opened {
   switch (d.format) {
     case 'gguf': {
       const g = openGguf(d.files[0]!);
-      const r = ggufReader(g);
       try {
         const embd = globalName('gguf', 'tokEmbeddings')!;
         if (!g.hasTensor(embd)) throw new LlamaError('TENSOR_MISSING', `tensor ${embd} is missing`, { file: g.path });
         const config = validateConfig(configFromGguf(g, g.getTensorInfo(embd).shape[0]!, g.hasTensor(globalName('gguf', 'output')!)), g.path);
-        const weights = assemble(config, r, 'gguf', g.path);
         const metadata: Record<string, unknown> = {};
         for (const [k, v] of g.metadata) metadata[k] = ggufValueToJson(v);
-        return finish(d, path, config, weights, metadata, opts);
-      } finally {
-        r.close();
+        return { config, reader: ggufReader(g), format: 'gguf', file: g.path, metadata };
+      } catch (e) {
+        g.close();
+        throw e;
       }
     }
     case 'safetensors': {
       const cfgJson = readJson(d.configFile!, 'config.json');
       const st = SafetensorsModel.open(d.files[0]!);
-      let r: WeightReader | undefined;
       try {
         const config = validateConfig(configFromHf(cfgJson, d.configFile!, st.entries.has(globalName('hf', 'output')!)), d.configFile!);
-        r = hfReader(st, config);
-        const weights = assemble(config, r, 'hf', d.files[0]!);
-        return finish(d, path, config, weights, cfgJson, opts);
-      } finally {
+        return { config, reader: hfReader(st, config), format: 'hf', file: d.files[0]!, metadata: cfgJson };
+      } catch (e) {
         st.close();
+        throw e;
       }
     }
     case 'meta': {
@@ -331,26 +288,70 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
       const shards: PthFile[] = [];
       try {
         for (const f of d.files) shards.push(PthFile.open(f));
-        const r = metaReader(shards);
+        const dim = typeof params.dim === 'number' ? params.dim : 0;
+        const reader = metaReader(shards, dim);
         const embd = globalName('meta', 'tokEmbeddings')!;
-        if (!r.has('tokEmbeddings')) throw new LlamaError('TENSOR_MISSING', `tensor ${embd} is missing`, { file: d.files[0] });
-        const vocab = shards[0]!.tensors.get(embd)!.shape[0]!;
-        const config = validateConfig(configFromMeta(params, d.configFile!, vocab), d.configFile!);
-        const weights = assemble(config, r, 'meta', d.files[0]!);
-        return finish(d, path, config, weights, params, opts);
-      } finally {
+        if (!reader.has('tokEmbeddings')) throw new LlamaError('TENSOR_MISSING', `tensor ${embd} is missing`, { file: d.files[0] });
+        const shard0 = shards[0]!.tensors.get(embd)!.shape;
+        // the vocabulary is the embedding's row count (summed over shards when split by vocabulary)
+        const vocab = shard0.length === 2 && shard0[1] === dim ? shards.reduce((a, s) => a + s.tensors.get(embd)!.shape[0]!, 0) : shard0[0]!;
+        const config = validateConfig(configFromMeta(params, d.configFile!, vocab, reader.has('output')), d.configFile!);
+        return { config, reader, format: 'meta', file: d.files[0]!, metadata: params };
+      } catch (e) {
         for (const s of shards) s.close();
+        throw e;
       }
     }
     case 'llama2c': {
       const f = Llama2cFile.open(d.files[0]!);
       try {
         const config = validateConfig(configFromLlama2c(f.header), f.path);
-        const weights = assemble(config, llama2cReader(f), 'llama2c', f.path);
-        return finish(d, path, config, weights, { ...f.header }, opts);
-      } finally {
+        return { config, reader: llama2cReader(f), format: 'llama2c', file: f.path, metadata: { ...f.header } };
+      } catch (e) {
         f.close();
+        throw e;
       }
     }
+  }
+}
+
+/**
+ * Open a model without reading its weights: config, metadata and the checked list of weights, each
+ * read on demand (what `llama convert` uses, so that a model is never held in memory twice).
+ * Call close() when done.
+ */
+export async function openModelLazy(path: string, opts: LoadOptions = {}): Promise<LazyModel> {
+  const d = detectModel(path);
+  const o = open(d);
+  try {
+    const weights = lazyWeights(o.config, o.reader, o.format, o.file);
+    return {
+      format: d.format,
+      path,
+      config: o.config,
+      weights,
+      metadata: o.metadata,
+      tokenizerPath: opts.tokenizerPath ?? findTokenizer(d, o.config.vocabSize),
+      weightBytes: weights.reduce((a, w) => a + w.bytes, 0),
+      close: () => o.reader.close(),
+    };
+  } catch (e) {
+    o.reader.close();
+    throw e;
+  }
+}
+
+/** Open a model of any supported format (see the header comment for what `path` may be), weights in memory. */
+export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const lazy = await openModelLazy(path, opts);
+  try {
+    const weights = readAll(lazy.config, lazy.weights);
+    return {
+      ...lazy,
+      weights,
+      close() { /* every tensor was read into memory; the files are already closed */ },
+    };
+  } finally {
+    lazy.close();
   }
 }

@@ -72,24 +72,6 @@ export function layerName(format: NameFormat, key: LayerKey, layer: number): str
   return pick(row, format)!;
 }
 
-/** Every weight name for a model of `nLayers` layers, in `format`, paired with the Meta name. */
-export function allNames(format: NameFormat, nLayers: number, opts: { output: boolean; ropeFreqs?: boolean }): { name: string; meta: string }[] {
-  const out: { name: string; meta: string }[] = [];
-  for (const r of GLOBAL_ROWS) {
-    if (r.key === 'output' && !opts.output) continue;
-    if (r.key === 'ropeFreqs' && !opts.ropeFreqs) continue;
-    const n = pick(r, format);
-    if (n !== undefined) out.push({ name: n, meta: r.meta });
-  }
-  for (let l = 0; l < nLayers; l++) {
-    for (const f of LAYER_ROWS) {
-      const r = f(l);
-      out.push({ name: pick(r, format)!, meta: r.meta });
-    }
-  }
-  return out;
-}
-
 /** How a Meta tensor is split across model-parallel shards; undefined for names not in the table. */
 export function metaShardSplit(metaName: string): ShardSplit | undefined {
   for (const r of GLOBAL_ROWS) if (r.meta === metaName && r.meta !== '') return r.split;

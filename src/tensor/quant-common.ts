@@ -35,11 +35,6 @@ export function putHalf(dst: Uint8Array, off: number, v: number): void {
   dst[off + 1] = h >>> 8;
 }
 
-/** The stored half, read back: what ggml computes with after GGML_FP32_TO_FP16 then FP16_TO_FP32. */
-export function halfRound(v: number): number {
-  return HALF_TABLE[floatToHalf(v)]!;
-}
-
 /** Decodes one block of `blockSize` values starting at byte `off` of `src` into `out[o..]`. */
 export type BlockDecoder = (src: Uint8Array, off: number, out: Float32Array, o: number) => void;
 

@@ -10,15 +10,19 @@
 //   Q8_K { f32 d; i8 qs[256]; i16 bsums[16] }                     292 bytes
 // Q4_K/Q5_K pack eight 6-bit scales and eight 6-bit mins into 12 bytes (get_scale_min_k4).
 // Every float operation that C performs in `float` is rounded with f() (Math.fround).
-import { f, halfAt, halfRound, i8, nearestInt, putHalf, type BlockDecoder, type BlockEncoder } from './quant-common.js';
+import { f, halfAt, i8, nearestInt, putHalf, type BlockDecoder, type BlockEncoder } from './quant-common.js';
 
 export const QK_K = 256;
 const GROUP_MAX_EPS = 1e-15;
 
-/** 6-bit scale and min of sub-block j from the 12 packed bytes at `q`. */
-function scaleMinK4(j: number, src: Uint8Array, q: number): [number, number] {
-  if (j < 4) return [src[q + j]! & 63, src[q + j + 4]! & 63];
-  return [(src[q + j + 4]! & 0x0f) | ((src[q + j - 4]! >> 6) << 4), (src[q + j + 4]! >> 4) | ((src[q + j]! >> 6) << 4)];
+/** 6-bit scale of sub-block j (0..7) from the 12 packed bytes at `q` (get_scale_min_k4). */
+function scaleK4(j: number, src: Uint8Array, q: number): number {
+  return j < 4 ? src[q + j]! & 63 : (src[q + j + 4]! & 0x0f) | ((src[q + j - 4]! >> 6) << 4);
+}
+
+/** 6-bit min of sub-block j (0..7) from the 12 packed bytes at `q` (get_scale_min_k4). */
+function minK4(j: number, src: Uint8Array, q: number): number {
+  return j < 4 ? src[q + j + 4]! & 63 : (src[q + j + 4]! >> 4) | ((src[q + j]! >> 6) << 4);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -43,10 +47,11 @@ export const decodeQ2_K: BlockDecoder = (src, off, out, o) => {
   }
 };
 
-/** The sixteen 6-bit Q3_K scales (minus 32) unpacked from 12 bytes. */
-function q3kScales(src: Uint8Array, s: number): Int8Array {
+const q3Scratch = new Int8Array(16);
+
+/** The sixteen 6-bit Q3_K scales (minus 32) unpacked from 12 bytes (into a shared scratch array). */
+function q3kScales(src: Uint8Array, s: number, out: Int8Array = q3Scratch): Int8Array {
   const b = (k: number) => src[s + k]!;
-  const out = new Int8Array(16);
   for (let j = 0; j < 16; j++) {
     const low = j < 8 ? b(j) & 0x0f : b(j - 8) >> 4;
     const high = (b(8 + (j % 4)) >> (2 * Math.floor(j / 4))) & 3;
@@ -84,10 +89,8 @@ export const decodeQ4_K: BlockDecoder = (src, off, out, o) => {
   let q = off + 16;
   let y = o;
   for (let is = 0; is < 8; is += 2) {
-    const [sc1, m1] = scaleMinK4(is, src, off + 4);
-    const [sc2, m2] = scaleMinK4(is + 1, src, off + 4);
-    const d1 = f(d * sc1), mm1 = f(min * m1);
-    const d2 = f(d * sc2), mm2 = f(min * m2);
+    const d1 = f(d * scaleK4(is, src, off + 4)), mm1 = f(min * minK4(is, src, off + 4));
+    const d2 = f(d * scaleK4(is + 1, src, off + 4)), mm2 = f(min * minK4(is + 1, src, off + 4));
     for (let l = 0; l < 32; l++) out[y++] = f(d1 * (src[q + l]! & 0x0f)) - mm1;
     for (let l = 0; l < 32; l++) out[y++] = f(d2 * (src[q + l]! >> 4)) - mm2;
     q += 32;
@@ -102,10 +105,8 @@ export const decodeQ5_K: BlockDecoder = (src, off, out, o) => {
   let u1 = 1, u2 = 2;
   let y = o;
   for (let is = 0; is < 8; is += 2) {
-    const [sc1, m1] = scaleMinK4(is, src, off + 4);
-    const [sc2, m2] = scaleMinK4(is + 1, src, off + 4);
-    const d1 = f(d * sc1), mm1 = f(min * m1);
-    const d2 = f(d * sc2), mm2 = f(min * m2);
+    const d1 = f(d * scaleK4(is, src, off + 4)), mm1 = f(min * minK4(is, src, off + 4));
+    const d2 = f(d * scaleK4(is + 1, src, off + 4)), mm2 = f(min * minK4(is + 1, src, off + 4));
     for (let l = 0; l < 32; l++) out[y++] = f(d1 * ((src[ql + l]! & 0x0f) + (src[qh + l]! & u1 ? 16 : 0))) - mm1;
     for (let l = 0; l < 32; l++) out[y++] = f(d2 * ((src[ql + l]! >> 4) + (src[qh + l]! & u2 ? 16 : 0))) - mm2;
     ql += 32;
@@ -423,7 +424,7 @@ export const encodeQ3_K: BlockEncoder = (x, xo, dst, off) => {
     putHalf(dst, off + 108, 0);
   }
   const dAll = halfAt(dst, off + 108);
-  const unpacked = q3kScales(dst, sc);
+  const unpacked = q3kScales(dst, sc, new Int8Array(16));
   for (let j = 0; j < 16; j++) {
     const d = f(dAll * unpacked[j]!);
     if (!d) continue;
@@ -493,10 +494,9 @@ function fitScalesMinsK(x: Float32Array, xo: number, nmax: number, rmin: number,
   const dAll = halfAt(dst, off);
   const mAll = halfAt(dst, off + 2);
   for (let j = 0; j < 8; j++) {
-    const [sc, m] = scaleMinK4(j, dst, s);
-    const d = f(dAll * sc);
+    const d = f(dAll * scaleK4(j, dst, s));
     if (!d) continue;
-    const dm = f(mAll * m);
+    const dm = f(mAll * minK4(j, dst, s));
     for (let ii = 0; ii < 32; ii++) {
       const l = nearestInt(f(f(x[xo + 32 * j + ii]! + dm) / d));
       L[32 * j + ii] = Math.max(0, Math.min(nmax, l));
@@ -588,5 +588,33 @@ export const encodeQ6_K: BlockEncoder = (x, xo, dst, off) => {
   }
 };
 
-// Unused here but kept for symmetry with ggml: the stored half as a float.
-export { halfRound };
+
+/**
+ * quantize_row_q8_K_ref: symmetric int8 with one float32 scale per 256 values (the format ggml-cpu
+ * quantizes activations to for K-quant matmuls), plus per-16 sums of the quants (bsums).
+ * An all-zero block is all zero bytes (ggml leaves its bsums unwritten; we zero them).
+ */
+export const encodeQ8_K: BlockEncoder = (x, xo, dst, off) => {
+  let max = 0;
+  let amax = 0;
+  for (let j = 0; j < QK_K; j++) {
+    const ax = Math.abs(x[xo + j]!);
+    if (ax > amax) {
+      amax = ax;
+      max = x[xo + j]!;
+    }
+  }
+  if (!amax) {
+    dst.fill(0, off, off + 292);
+    return;
+  }
+  const iscale = f(-127 / max);
+  const view = new DataView(dst.buffer, dst.byteOffset + off, 292);
+  for (let j = 0; j < QK_K; j++) view.setInt8(4 + j, Math.min(127, nearestInt(f(iscale * x[xo + j]!))));
+  for (let j = 0; j < 16; j++) {
+    let sum = 0;
+    for (let ii = 0; ii < 16; ii++) sum += view.getInt8(4 + 16 * j + ii);
+    view.setInt16(260 + 2 * j, sum, true);
+  }
+  view.setFloat32(0, f(1 / iscale), true);
+};

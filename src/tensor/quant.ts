@@ -5,9 +5,10 @@
 import { DType, dtypeInfo, dtypeName } from './dtype.js';
 import { HALF_TABLE, bf16ToFloat, floatToBf16, floatToHalf } from './f16.js';
 import { LlamaError } from '../errors.js';
+import { type HostTensor, numElements } from './tensor.js';
 import type { BlockDecoder, BlockEncoder } from './quant-common.js';
 import { decodeQ4_0, decodeQ4_1, decodeQ5_0, decodeQ5_1, decodeQ8_0, encodeQ4_0, encodeQ4_1, encodeQ5_0, encodeQ5_1, encodeQ8_0 } from './quant-legacy.js';
-import { decodeQ2_K, decodeQ3_K, decodeQ4_K, decodeQ5_K, decodeQ6_K, decodeQ8_K, encodeQ2_K, encodeQ3_K, encodeQ4_K, encodeQ5_K, encodeQ6_K } from './quant-k.js';
+import { decodeQ2_K, decodeQ3_K, decodeQ4_K, decodeQ5_K, decodeQ6_K, decodeQ8_K, encodeQ2_K, encodeQ8_K, encodeQ3_K, encodeQ4_K, encodeQ5_K, encodeQ6_K } from './quant-k.js';
 
 const DECODERS: Partial<Record<DType, BlockDecoder>> = {
   [DType.Q4_0]: decodeQ4_0,
@@ -34,6 +35,7 @@ const ENCODERS: Partial<Record<DType, BlockEncoder>> = {
   [DType.Q4_K]: encodeQ4_K,
   [DType.Q5_K]: encodeQ5_K,
   [DType.Q6_K]: encodeQ6_K,
+  [DType.Q8_K]: encodeQ8_K,
 };
 
 /** Types `dequantize` can decode. */
@@ -115,4 +117,9 @@ export function quantize(type: DType, values: Float32Array, rowLength: number): 
   const nBlocks = n / blockSize;
   for (let b = 0; b < nBlocks; b++) encode(values, b * blockSize, out, b * typeSize);
   return out;
+}
+
+/** All values of a tensor as float32 (a copy for F32 too). */
+export function dequantizeTensor(t: HostTensor): Float32Array {
+  return dequantize(t.type, t.data, numElements(t.shape));
 }

@@ -5,6 +5,7 @@
 //   - otherwise its bytes are merged pairwise, lowest rank first (leftmost on ties).
 // Vocabularies stored as text (GGUF `gpt2` model, HF tokenizer.json) use GPT-2's byte<->unicode
 // mapping; `bytesFromByteLevel` undoes it.
+import { isUtf8 } from 'node:buffer';
 import { LlamaError } from '../errors.js';
 import { mergeSymbols, MergeWorkspace, PairTable } from './merge.js';
 import { decodeWith, Utf8StreamDecoder, type TokenRenderer } from './stream.js';
@@ -103,6 +104,11 @@ export interface BpeModel {
   /** special (control) tokens: text -> id; never produced by merges */
   readonly specials: ReadonlyMap<string, number>;
   /**
+   * user-defined (added, non-special) tokens: text -> id. Matched in text always, rendered always
+   * (HF added_tokens with special=false, GGUF USER_DEFINED); never produced by merges.
+   */
+  readonly userDefined?: ReadonlyMap<string, number>;
+  /**
    * Merge order. 'rank': tiktoken files, a merge's priority is the rank (id) of the token it makes.
    * Otherwise a list of (left id, right id) pairs in rank order (GGUF / HF merges).
    */
@@ -116,6 +122,54 @@ export interface BpeModel {
   readonly addBos: boolean;
   readonly addEos: boolean;
   readonly eogIds?: readonly number[];
+  /**
+   * Cut the text as Meta's llama/tokenizer.py does before pre-tokenizing: into 400,000-character
+   * chunks, then wherever a run of whitespace or non-whitespace exceeds 25,000 characters. Only
+   * very long inputs are affected. On for Meta's tiktoken files; HF and llama.cpp do not cut.
+   */
+  readonly metaChunking?: boolean;
+}
+
+/** Meta's llama/tokenizer.py limits. */
+export const TIKTOKEN_MAX_ENCODE_CHARS = 400_000;
+export const MAX_NO_WHITESPACES_CHARS = 25_000;
+
+/** Python's str.isspace for one code point: Unicode White_Space plus U+001C..U+001F. */
+function pyIsSpace(cp: number): boolean {
+  return (cp >= 0x1c && cp <= 0x1f) || /^\p{White_Space}$/u.test(String.fromCodePoint(cp));
+}
+
+/**
+ * Meta's `_split_whitespaces_or_nonwhitespaces` over 400k-character chunks. Lengths count code
+ * points, as Python does. Yields [start, end) UTF-16 ranges of `s`.
+ */
+export function metaChunks(s: string, maxChunk = TIKTOKEN_MAX_ENCODE_CHARS, maxRun = MAX_NO_WHITESPACES_CHARS): [number, number][] {
+  const out: [number, number][] = [];
+  let i = 0;
+  while (i < s.length) {
+    // one chunk of up to maxChunk code points
+    let end = i;
+    for (let n = 0; n < maxChunk && end < s.length; n++) end += s.codePointAt(end)! > 0xffff ? 2 : 1;
+    let sliceStart = i;
+    let runLen = 0;
+    let runIsSpace = pyIsSpace(s.codePointAt(i)!);
+    for (let j = i; j < end; ) {
+      const cp = s.codePointAt(j)!;
+      const isSpace = cp < 0x80 ? cp === 0x20 || (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x1f) : pyIsSpace(cp);
+      if (isSpace !== runIsSpace) {
+        runLen = 1;
+        runIsSpace = isSpace;
+      } else if (++runLen > maxRun) {
+        out.push([sliceStart, j]);
+        sliceStart = j;
+        runLen = 1;
+      }
+      j += cp > 0xffff ? 2 : 1;
+    }
+    out.push([sliceStart, end]);
+    i = end;
+  }
+  return out;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -136,6 +190,9 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
   private readonly pairs: PairTable;
   private readonly specialIds = new Set<number>();
   private readonly matcher: RegExp | undefined;
+  private readonly userIds = new Set<number>();
+  private readonly allMatched: ReadonlyMap<string, number>;
+  private readonly userMatcher: RegExp | undefined;
   private readonly cache = new Map<string, number[]>();
   private readonly ws = new MergeWorkspace();
   private bytesBuf = new Uint8Array(1024);
@@ -158,23 +215,31 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
       if (valid(id) === undefined) throw new LlamaError('TOKENIZER_INVALID', `special token id ${id} is outside the vocabulary (${n})`);
       this.specialIds.add(id);
     }
-    this.matcher = specialMatcher(model.specials.keys());
+    for (const [, id] of model.userDefined ?? []) {
+      if (valid(id) === undefined) throw new LlamaError('TOKENIZER_INVALID', `user-defined token id ${id} is outside the vocabulary (${n})`);
+      this.userIds.add(id);
+    }
+    const all = new Map<string, number>(model.userDefined ?? []);
+    for (const [t, id] of model.specials) all.set(t, id);
+    this.allMatched = all;
+    this.matcher = specialMatcher(all.keys());
+    this.userMatcher = specialMatcher((model.userDefined ?? new Map<string, number>()).keys());
     this.regex = translatePattern(model.pattern);
 
     // byte string (as a Latin-1 string) -> id, for merges
-    const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
     const byBytes = new Map<string, number>();
+    const keys: string[] = new Array(n);
     for (let id = 0; id < n; id++) {
-      if (this.specialIds.has(id)) continue;
+      if (this.specialIds.has(id) || this.userIds.has(id)) continue;
       const b = model.tokens[id]!;
       const key = latin1(b);
+      keys[id] = key;
       if (!byBytes.has(key)) byBytes.set(key, id);
       if (b.length === 1 && this.byteIds[b[0]!] === -1) this.byteIds[b[0]!] = id;
-      try {
-        const text = strict.decode(b);
+      // tokens that are not valid UTF-8 on their own are only reachable through merges
+      if (isUtf8(b)) {
+        const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
         if (!this.textToId.has(text)) this.textToId.set(text, id);
-      } catch {
-        // not valid UTF-8 on its own: only reachable through merges
       }
     }
     const missing = [...this.byteIds].findIndex((id) => id < 0);
@@ -183,12 +248,12 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     if (model.merges === 'rank') {
       this.pairs = new PairTable(n * 4);
       for (let id = 0; id < n; id++) {
-        if (this.specialIds.has(id)) continue;
-        const b = model.tokens[id]!;
-        for (let k = 1; k < b.length; k++) {
-          const l = byBytes.get(latin1(b.subarray(0, k)));
+        if (this.specialIds.has(id) || this.userIds.has(id)) continue;
+        const key = keys[id]!;
+        for (let k = 1; k < key.length; k++) {
+          const l = byBytes.get(key.slice(0, k));
           if (l === undefined) continue;
-          const r = byBytes.get(latin1(b.subarray(k)));
+          const r = byBytes.get(key.slice(k));
           if (r === undefined) continue;
           this.pairs.set(l, r, id, -id);
         }
@@ -196,7 +261,7 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     } else {
       this.pairs = new PairTable(model.merges.length);
       model.merges.forEach(([l, r], rank) => {
-        const merged = byBytes.get(latin1(model.tokens[l]!) + latin1(model.tokens[r]!));
+        const merged = byBytes.get((keys[l] ?? latin1(model.tokens[l]!)) + (keys[r] ?? latin1(model.tokens[r]!)));
         if (merged === undefined) {
           throw new LlamaError('TOKENIZER_INVALID', `merge ${rank} (${l} + ${r}) makes a token that is not in the vocabulary`);
         }
@@ -210,19 +275,26 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     const addBos = opts.addBos ?? this.addBosDefault;
     const addEos = opts.addEos ?? this.model.addEos;
     if (addBos && this.bosId !== undefined) out.push(this.bosId);
-    if (opts.parseSpecial) {
-      for (const f of splitSpecial(text, this.model.specials, this.matcher)) {
-        if (f.id !== undefined) out.push(f.id);
-        else this.encodeText(f.text, out);
-      }
-    } else {
-      this.encodeText(text, out);
+    const frags = opts.parseSpecial
+      ? splitSpecial(text, this.allMatched, this.matcher)
+      : splitSpecial(text, this.model.userDefined ?? this.allMatched, this.userMatcher);
+    for (const f of frags) {
+      if (f.id !== undefined) out.push(f.id);
+      else this.encodeText(f.text, out);
     }
     if (addEos && this.eosId !== undefined) out.push(this.eosId);
     return out;
   }
 
   private encodeText(text: string, out: number[]): void {
+    if (this.model.metaChunking && text.length > MAX_NO_WHITESPACES_CHARS) {
+      for (const [a, b] of metaChunks(text)) this.encodeChunk(text.slice(a, b), out);
+      return;
+    }
+    this.encodeChunk(text, out);
+  }
+
+  private encodeChunk(text: string, out: number[]): void {
     const re = this.regex;
     re.lastIndex = 0;
     for (let m = re.exec(text); m !== null; m = re.exec(text)) {
@@ -298,7 +370,7 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     let p = this.idToPiece[id];
     if (p === undefined) {
       const b = this.model.tokens[id]!;
-      p = this.specialIds.has(id) ? new TextDecoder().decode(b) : byteLevelFromBytes(b);
+      p = this.specialIds.has(id) || this.userIds.has(id) ? new TextDecoder('utf-8', { ignoreBOM: true }).decode(b) : byteLevelFromBytes(b);
       this.idToPiece[id] = p;
     }
     return p;
@@ -311,15 +383,18 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     return order.map((e) => [t.left[e]!, t.right[e]!]);
   }
 
+  isUserDefined(id: number): boolean {
+    this.checkId(id);
+    return this.userIds.has(id);
+  }
+
   isSpecial(id: number): boolean {
     this.checkId(id);
-    return this.specialIds.has(id);
+    return this.specialIds.has(id) || this.userIds.has(id);
   }
 }
 
 function latin1(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-  return s;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
 

@@ -31,13 +31,17 @@ export function detectTokenizerKind(head: Uint8Array, name = ''): TokenizerFileK
   let i = 0;
   while (i < head.length && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09 || head[i] === 0xef || head[i] === 0xbb || head[i] === 0xbf)) i++;
   if (head[i] === 0x7b /* { */) return 'hf-json';
-  // llama2.c: int32 max_token_length (small), so bytes 1..3 are zero
-  if (head.length >= 8 && head[1] === 0 && head[2] === 0 && head[3] === 0 && head[0]! > 0) return 'llama2c';
+  // llama2.c: int32 max_token_length (small, so bytes 1..3 are zero), then token 0 '<unk>'
+  // (llama2.c model checkpoints also start with small int32s; the '<unk>' or the name tells them apart)
+  if (head.length >= 8 && head[1] === 0 && head[2] === 0 && head[3] === 0 && head[0]! > 0) {
+    const unk = new TextDecoder('latin1').decode(head.subarray(12, 17)) === '<unk>';
+    if (unk || /^tok.*\.bin$/i.test(name)) return 'llama2c';
+    return undefined;
+  }
   // sentencepiece: field 1 (pieces), wire type 2 -> first byte 0x0a
   if (head[0] === 0x0a) return 'sentencepiece';
   const firstLine = new TextDecoder('latin1').decode(head.subarray(0, 200)).split('\n')[0] ?? '';
   if (/^[A-Za-z0-9+/]+=*\s+\d+\s*$/.test(firstLine)) return 'tiktoken';
-  if (name.endsWith('.bin')) return 'llama2c';
   return undefined;
 }
 
@@ -151,11 +155,13 @@ export function parseSentencePieceModel(data: Uint8Array, file: string): SpmMode
   let padId = -1;
   let byteFallback = false;
   let splitDigits = false;
+  let whitespaceAsSuffix = false;
   if (trainer) {
     for (const g of r.fields(trainer.start, trainer.end)) {
       if (g.wire !== 0) continue;
       if (g.field === 3) modelType = r.int32(g);
       else if (g.field === 25) splitDigits = r.bool(g);
+      else if (g.field === 24) whitespaceAsSuffix = r.bool(g);
       else if (g.field === 35) byteFallback = r.bool(g);
       else if (g.field === 40) unkId = r.int32(g);
       else if (g.field === 41) bosId = r.int32(g);
@@ -178,6 +184,9 @@ export function parseSentencePieceModel(data: Uint8Array, file: string): SpmMode
   }
   if (modelType !== SP_TRAINER_MODEL_BPE) {
     throw new FormatError('FORMAT_UNSUPPORTED', `sentencepiece model type ${modelType === 1 ? 'UNIGRAM' : modelType} is not supported (LLaMA uses BPE)`, { file });
+  }
+  if (whitespaceAsSuffix) {
+    throw new FormatError('FORMAT_UNSUPPORTED', 'sentencepiece models with treat_whitespace_as_suffix are not supported (LLaMA puts ▁ at the start of pieces)', { file });
   }
   if (normalizerName !== 'identity' && normalizerName !== '') {
     // nmt_nfkc etc. would need the precompiled normalization map; LLaMA uses identity
@@ -331,6 +340,7 @@ export function parseTiktoken(data: Uint8Array, file: string): BpeModel {
     addBos: true,
     addEos: false,
     eogIds: [specials.get('<|eot_id|>')!],
+    metaChunking: true,
   };
 }
 
@@ -430,28 +440,30 @@ export function tokenizerFromGgufMetadata(meta: MetaSource, file = '<gguf metada
       throw new FormatError('FORMAT_UNSUPPORTED', `pre-tokenizer '${String(pre)}' is not supported (supported: llama-bpe, default)`, { file });
     }
     const specials = new Map<string, number>();
+    const userDefined = new Map<string, number>();
     const bytes: Uint8Array[] = new Array(n);
     const enc = new TextEncoder();
     for (let i = 0; i < n; i++) {
       const t = types?.[i] ?? PieceType.NORMAL;
       if (t === PieceType.CONTROL || t === PieceType.USER_DEFINED || t === PieceType.UNKNOWN) {
-        specials.set(tokens[i]!, i);
+        (t === PieceType.USER_DEFINED ? userDefined : specials).set(tokens[i]!, i);
         bytes[i] = enc.encode(tokens[i]!);
       } else {
-        const b = bytesFromByteLevel(tokens[i]!);
-        if (b === undefined) invalid(file, `token ${i} is not byte-level text`);
-        bytes[i] = b;
+        // a token outside the byte-level alphabet (some converters store added tokens as plain
+        // text) stands for its UTF-8 bytes
+        bytes[i] = bytesFromByteLevel(tokens[i]!) ?? enc.encode(tokens[i]!);
       }
     }
     const pieceIds = new Map<string, number>();
     tokens.forEach((t, i) => {
-      if (!specials.has(t) && !pieceIds.has(t)) pieceIds.set(t, i);
+      if (!specials.has(t) && !userDefined.has(t) && !pieceIds.has(t)) pieceIds.set(t, i);
     });
     const mergeStrings = asStringArray(get('tokenizer.ggml.merges') ?? [], 'tokenizer.ggml.merges', file);
     const merges = parseMergeList(mergeStrings, pieceIds, file);
     return new BpeTokenizer({
       tokens: bytes,
       specials,
+      userDefined,
       merges,
       pattern,
       ignoreMerges,
@@ -521,7 +533,7 @@ export function tokenizerToGgufMetadata(tok: Tokenizer): Map<string, GgufValue> 
     const types = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       pieces[i] = tok.piece(i);
-      types[i] = tok.isSpecial(i) ? PieceType.CONTROL : PieceType.NORMAL;
+      types[i] = tok.isUserDefined(i) ? PieceType.USER_DEFINED : tok.isSpecial(i) ? PieceType.CONTROL : PieceType.NORMAL;
     }
     m.set('tokenizer.ggml.tokens', strings(pieces));
     m.set('tokenizer.ggml.token_type', { type: GgufType.ARRAY, value: { elemType: GgufType.INT32, values: types } });
@@ -620,13 +632,18 @@ export function tokenizerFromHfJson(data: Uint8Array, file: string): Tokenizer {
   // byte-level BPE
   const pattern = hfPattern(json.pre_tokenizer, file);
   const specials = new Map<string, number>();
+  const userDefined = new Map<string, number>();
   const tokens: Uint8Array[] = new Array(n);
   const enc = new TextEncoder();
+  for (const a of added) if (a.special === false) userDefined.set(a.content, a.id);
+  const addedIds = new Set(added.map((a) => a.id));
   for (let i = 0; i < n; i++) {
     const sp = specialsById.get(i);
     if (sp !== undefined) {
       specials.set(sp, i);
       tokens[i] = enc.encode(sp);
+    } else if (addedIds.has(i)) {
+      tokens[i] = enc.encode(full[i]!);
     } else {
       const b = bytesFromByteLevel(full[i]!);
       tokens[i] = b ?? enc.encode(full[i]!);
@@ -635,6 +652,7 @@ export function tokenizerFromHfJson(data: Uint8Array, file: string): Tokenizer {
   return new BpeTokenizer({
     tokens,
     specials,
+    userDefined,
     merges,
     pattern,
     ignoreMerges: model.ignore_merges === true,
@@ -657,22 +675,42 @@ function hfBosEos(json: Record<string, unknown>, ids: ReadonlyMap<string, number
   };
   const bos = find('<|begin_of_text|>', '<s>', '<|endoftext|>');
   const eos = find('<|end_of_text|>', '</s>', '<|endoftext|>');
-  const post = JSON.stringify(json.post_processor ?? null);
-  const bosName = bos >= 0 ? [...ids].find(([, i]) => i === bos)?.[0] : undefined;
-  const eosName = eos >= 0 ? [...ids].find(([, i]) => i === eos)?.[0] : undefined;
-  const inSingle = (name: string | undefined): boolean => {
-    if (!name) return false;
-    const single = /"single":\[(.*?)\],"pair"/.exec(post)?.[1] ?? '';
-    return single.includes(JSON.stringify(name));
+  // the TemplateProcessing 'single' template: [SpecialToken <bos>?, Sequence A, SpecialToken <eos>?]
+  let single: unknown[] | undefined;
+  const visit = (node: unknown): void => {
+    if (single !== undefined || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const o = node as Record<string, unknown>;
+    if (o.type === 'TemplateProcessing' && Array.isArray(o.single)) single = o.single;
+    for (const v of Object.values(o)) visit(v);
   };
-  return { bos, eos, addBos: inSingle(bosName), addEos: inSingle(eosName) && bosName !== eosName };
+  visit(json.post_processor);
+  const specialAt = (el: unknown): string | undefined => {
+    const st = (el as { SpecialToken?: { id?: unknown } } | undefined)?.SpecialToken;
+    return typeof st?.id === 'string' ? st.id : undefined;
+  };
+  const first = single ? specialAt(single[0]) : undefined;
+  const last = single && single.length > 1 ? specialAt(single[single.length - 1]) : undefined;
+  const nameOf = (id: number): string | undefined => (id >= 0 ? [...ids].find(([, i]) => i === id)?.[0] : undefined);
+  return { bos, eos, addBos: first !== undefined && first === nameOf(bos), addEos: last !== undefined && last === nameOf(eos) };
 }
 
 function hfPattern(pre: unknown, file: string): string {
-  const s = JSON.stringify(pre ?? null);
-  const m = /"Split","pattern":\{"Regex":("(?:[^"\\]|\\.)*")\}/.exec(s);
-  if (m) return JSON.parse(m[1]!) as string;
-  if (s.includes('"ByteLevel"') && s.includes('"use_regex":true')) return GPT2_PATTERN;
+  // walk the pre-tokenizer tree (Sequence of Split / ByteLevel) for the first Split regex
+  let regex: string | undefined;
+  let byteLevelRegex = false;
+  const visit = (node: unknown): void => {
+    if (regex !== undefined || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const o = node as Record<string, unknown>;
+    const pat = o.pattern as Record<string, unknown> | undefined;
+    if (o.type === 'Split' && pat && typeof pat.Regex === 'string') regex = pat.Regex;
+    if (o.type === 'ByteLevel' && o.use_regex !== false) byteLevelRegex = true;
+    for (const v of Object.values(o)) visit(v);
+  };
+  visit(pre);
+  if (regex !== undefined) return regex;
+  if (byteLevelRegex) return GPT2_PATTERN;
   throw new FormatError('FORMAT_UNSUPPORTED', 'tokenizer.json pre-tokenizer is not supported (expected a Split regex or ByteLevel)', { file });
 }
 

@@ -95,12 +95,14 @@ export class MergeWorkspace {
   ids = new Int32Array(256);
   next = new Int32Array(256);
   prev = new Int32Array(256);
-  // heap of candidate pairs: position of the left symbol, the two ids it was made from, the entry
-  heapPos = new Int32Array(256);
-  heapL = new Int32Array(256);
-  heapR = new Int32Array(256);
-  heapE = new Int32Array(256);
-  heapP = new Float64Array(256);
+  // candidate pairs ("entries"): position of the left symbol, the two ids it was made from, the
+  // pair-table entry and its priority; the heap holds entry indices
+  entPos = new Int32Array(768);
+  entL = new Int32Array(768);
+  entR = new Int32Array(768);
+  entE = new Int32Array(768);
+  entP = new Float64Array(768);
+  heap = new Int32Array(768);
 
   ensure(n: number): void {
     if (this.ids.length < n) {
@@ -112,32 +114,28 @@ export class MergeWorkspace {
       this.next = new Int32Array(cap);
       this.prev = new Int32Array(cap);
     }
-  }
-
-  ensureHeap(n: number): void {
-    if (this.heapPos.length < n) {
-      let cap = this.heapPos.length;
-      while (cap < n) cap *= 2;
-      const grow = <T extends Int32Array | Float64Array>(a: T, make: (c: number) => T): T => {
-        const b = make(cap);
-        b.set(a as never);
-        return b;
-      };
-      this.heapPos = grow(this.heapPos, (c) => new Int32Array(c));
-      this.heapL = grow(this.heapL, (c) => new Int32Array(c));
-      this.heapR = grow(this.heapR, (c) => new Int32Array(c));
-      this.heapE = grow(this.heapE, (c) => new Int32Array(c));
-      this.heapP = grow(this.heapP, (c) => new Float64Array(c));
+    // n - 1 initial pairs plus at most two per merge (n - 1 merges)
+    const need = 3 * n;
+    if (this.heap.length < need) {
+      let cap = this.heap.length;
+      while (cap < need) cap *= 2;
+      this.entPos = new Int32Array(cap);
+      this.entL = new Int32Array(cap);
+      this.entR = new Int32Array(cap);
+      this.entE = new Int32Array(cap);
+      this.entP = new Float64Array(cap);
+      this.heap = new Int32Array(cap);
     }
   }
 }
 
 /**
- * Merges `ws.ids[0..n)` in place. Returns the number of symbols left; they are written compactly
- * to `ws.ids[0..result)` in order. Ids < 0 never merge.
+ * Merges `ws.ids[0..n)` in place (call `ws.ensure(n)` first). Returns the number of symbols left;
+ * they are written compactly to `ws.ids[0..result)` in order. Ids < 0 never merge.
  */
 export function mergeSymbols(ws: MergeWorkspace, n: number, table: PairTable): number {
   if (n < 2) return n;
+  ws.ensure(n);
   const ids = ws.ids;
   const next = ws.next;
   const prev = ws.prev;
@@ -147,85 +145,92 @@ export function mergeSymbols(ws: MergeWorkspace, n: number, table: PairTable): n
   }
   const prio = table.priority;
   const merged = table.mergedId;
+  const entPos = ws.entPos;
+  const entL = ws.entL;
+  const entR = ws.entR;
+  const entE = ws.entE;
+  const entP = ws.entP;
+  const heap = ws.heap;
+  let nEnt = 0;
   let size = 0;
 
-  // (priority desc, position asc): a before b?
+  // heap order: priority desc, then position asc
   const before = (a: number, b: number): boolean => {
-    const pa = ws.heapP[a]!;
-    const pb = ws.heapP[b]!;
-    return pa > pb || (pa === pb && ws.heapPos[a]! < ws.heapPos[b]!);
+    const pa = entP[a]!;
+    const pb = entP[b]!;
+    return pa > pb || (pa === pb && entPos[a]! < entPos[b]!);
   };
-  const swap = (a: number, b: number): void => {
-    let t = ws.heapPos[a]!;
-    ws.heapPos[a] = ws.heapPos[b]!;
-    ws.heapPos[b] = t;
-    t = ws.heapL[a]!;
-    ws.heapL[a] = ws.heapL[b]!;
-    ws.heapL[b] = t;
-    t = ws.heapR[a]!;
-    ws.heapR[a] = ws.heapR[b]!;
-    ws.heapR[b] = t;
-    t = ws.heapE[a]!;
-    ws.heapE[a] = ws.heapE[b]!;
-    ws.heapE[b] = t;
-    const p = ws.heapP[a]!;
-    ws.heapP[a] = ws.heapP[b]!;
-    ws.heapP[b] = p;
-  };
-  const push = (pos: number, l: number, r: number): void => {
-    if (l < 0 || r < 0) return;
-    const e = table.find(l, r);
-    if (e < 0) return;
-    ws.ensureHeap(size + 1);
-    let i = size++;
-    ws.heapPos[i] = pos;
-    ws.heapL[i] = l;
-    ws.heapR[i] = r;
-    ws.heapE[i] = e;
-    ws.heapP[i] = prio[e]!;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(i, parent)) break;
-      swap(i, parent);
-      i = parent;
-    }
-  };
-  const popTop = (): void => {
-    size--;
-    if (size === 0) return;
-    swap(0, size);
-    let i = 0;
+  const siftDown = (i: number): void => {
+    const x = heap[i]!;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= size) break;
       let c = l;
-      if (l + 1 < size && before(l + 1, l)) c = l + 1;
-      if (!before(c, i)) break;
-      swap(c, i);
+      let hc = heap[l]!;
+      if (l + 1 < size && before(heap[l + 1]!, hc)) {
+        c = l + 1;
+        hc = heap[c]!;
+      }
+      if (!before(hc, x)) break;
+      heap[i] = hc;
       i = c;
     }
+    heap[i] = x;
+  };
+  const addEntry = (pos: number, l: number, r: number): number => {
+    if (l < 0 || r < 0) return -1;
+    const e = table.find(l, r);
+    if (e < 0) return -1;
+    const k = nEnt++;
+    entPos[k] = pos;
+    entL[k] = l;
+    entR[k] = r;
+    entE[k] = e;
+    entP[k] = prio[e]!;
+    return k;
+  };
+  const push = (pos: number, l: number, r: number): void => {
+    const k = addEntry(pos, l, r);
+    if (k < 0) return;
+    let i = size++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const hp = heap[parent]!;
+      if (!before(k, hp)) break;
+      heap[i] = hp;
+      i = parent;
+    }
+    heap[i] = k;
   };
 
-  for (let i = 0; i + 1 < n; i++) push(i, ids[i]!, ids[i + 1]!);
+  // initial pairs, heapified bottom-up in O(n)
+  for (let i = 0; i + 1 < n; i++) {
+    const k = addEntry(i, ids[i]!, ids[i + 1]!);
+    if (k >= 0) heap[size++] = k;
+  }
+  for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(i);
+
   const DEAD = -2147483648;
   while (size > 0) {
-    const pos = ws.heapPos[0]!;
-    const l = ws.heapL[0]!;
-    const r = ws.heapR[0]!;
-    const e = ws.heapE[0]!;
-    popTop();
+    const top = heap[0]!;
+    size--;
+    if (size > 0) {
+      heap[0] = heap[size]!;
+      siftDown(0);
+    }
+    const pos = entPos[top]!;
     // stale unless the left symbol is alive with the same id and its right neighbour still has r
-    if (ids[pos] !== l) continue;
+    if (ids[pos] !== entL[top]) continue;
     const rp = next[pos]!;
-    if (rp < 0 || ids[rp] !== r) continue;
-    const m = merged[e]!;
+    if (rp < 0 || ids[rp] !== entR[top]) continue;
+    const m = merged[entE[top]!]!;
     ids[pos] = m;
     const after = next[rp]!;
     next[pos] = after;
     if (after >= 0) prev[after] = pos;
     ids[rp] = DEAD;
-    const before_ = prev[pos]!;
-    if (before_ >= 0) push(before_, ids[before_]!, m);
+    const left = prev[pos]!;
+    if (left >= 0) push(left, ids[left]!, m);
     if (after >= 0) push(pos, m, ids[after]!);
   }
   let out = 0;

@@ -43,8 +43,44 @@ const UNK_SURFACE = utf8(' \u2047 ');
 const EMPTY = new Uint8Array(0);
 const WORD_CACHE_LIMIT = 1 << 16;
 
+function isSpaceOrMeta(c: number): boolean {
+  return c === 0x20 || c === 0x2581;
+}
+
 interface SpmStreamState {
   atStart: boolean;
+  /** bytes of byte pieces not yet forming a complete character */
+  pending: number[];
+}
+
+const REPLACEMENT = [0xef, 0xbf, 0xbd];
+
+/**
+ * Length of the UTF-8 sequence at p[i..] if complete and valid, 0 if it is a valid but
+ * incomplete prefix, -1 if invalid (Unicode Table 3-7: no overlongs, surrogates or > U+10FFFF).
+ */
+function utf8SequenceAt(p: readonly number[], i: number): number {
+  const b0 = p[i]!;
+  if (b0 < 0x80) return 1;
+  let len: number;
+  let lo = 0x80;
+  let hi = 0xbf;
+  if (b0 >= 0xc2 && b0 <= 0xdf) len = 2;
+  else if (b0 >= 0xe0 && b0 <= 0xef) {
+    len = 3;
+    if (b0 === 0xe0) lo = 0xa0;
+    else if (b0 === 0xed) hi = 0x9f;
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    len = 4;
+    if (b0 === 0xf0) lo = 0x90;
+    else if (b0 === 0xf4) hi = 0x8f;
+  } else return -1;
+  for (let k = 1; k < len; k++) {
+    if (i + k >= p.length) return 0;
+    const b = p[i + k]!;
+    if (k === 1 ? b < lo || b > hi : b < 0x80 || b > 0xbf) return -1;
+  }
+  return len;
 }
 
 export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
@@ -67,15 +103,24 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
   private readonly pieceBytes: (Uint8Array | undefined)[];
   /** whether splitting before every '▁' that follows a non-'▁' provably leaves the result unchanged */
   private readonly wordSplitSafe: boolean;
+  /** adjacent character pairs inside pieces: a text may be cut between any other two characters */
+  private readonly innerBigrams: Set<number> | undefined;
   private readonly wordCache = new Map<string, number[]>();
+  private readonly normCache = new Map<string, number[]>();
+  /** words at the start of a text, encoded with the dummy prefix before them */
+  private readonly firstWordCache = new Map<string, number[]>();
   private readonly ws = new MergeWorkspace();
   private readonly alwaysSpecials = new Map<string, number>();
   private readonly parsedSpecials = new Map<string, number>();
   private readonly alwaysMatcher: RegExp | undefined;
   private readonly parsedMatcher: RegExp | undefined;
 
-  /** `wordSplit: false` forces the single whole-text merge (tests compare both paths) */
-  constructor(model: SpmModel, opts: { wordSplit?: boolean } = {}) {
+  /**
+   * How long texts are cut before merging (all cuts are exact, see encodeText):
+   * 'auto' (default) words when the vocabulary allows, else character-pair boundaries;
+   * 'bigram' always character-pair boundaries; 'none' one merge over the whole text (for tests).
+   */
+  constructor(model: SpmModel, opts: { split?: 'auto' | 'bigram' | 'none' } = {}) {
     this.model = model;
     const n = model.pieces.length;
     this.vocabSize = n;
@@ -147,12 +192,25 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
       }
     }
     // with user-defined pieces, words are not independent units in general; keep it simple
-    this.wordSplitSafe = splitSafe && this.alwaysSpecials.size === 0 && opts.wordSplit !== false;
+    const split = opts.split ?? 'auto';
+    this.wordSplitSafe = splitSafe && this.alwaysSpecials.size === 0 && split === 'auto';
+    if (split !== 'none' && !this.wordSplitSafe) {
+      // every pair of adjacent characters that occurs inside a mergeable piece
+      this.innerBigrams = new Set<number>();
+      for (const [p] of mergeable) {
+        let prev = -1;
+        for (const ch of p) {
+          const cp = ch.codePointAt(0)!;
+          if (prev >= 0) this.innerBigrams.add(prev * 0x110000 + cp);
+          prev = cp;
+        }
+      }
+    }
   }
 
-  /** whether encoding cuts the text into words (exact for this vocabulary, see encodeText) */
-  get usesWordSplit(): boolean {
-    return this.wordSplitSafe;
+  /** how encoding cuts long texts: 'word' / 'bigram' / 'none' (see the constructor) */
+  get splitMode(): 'word' | 'bigram' | 'none' {
+    return this.wordSplitSafe ? 'word' : this.innerBigrams ? 'bigram' : 'none';
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -160,6 +218,12 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     const addBos = opts.addBos ?? this.addBosDefault;
     const addEos = opts.addEos ?? this.model.addEos;
     if (addBos && this.bosId !== undefined) out.push(this.bosId);
+    if (!opts.parseSpecial && this.alwaysMatcher === undefined) {
+      // the common case: nothing to match, one text fragment
+      this.encodeText(text, true, out);
+      if (addEos && this.eosId !== undefined) out.push(this.eosId);
+      return out;
+    }
     const frags = opts.parseSpecial
       ? splitSpecial(text, this.parsedSpecials, this.parsedMatcher)
       : splitSpecial(text, this.alwaysSpecials, this.alwaysMatcher);
@@ -184,39 +248,92 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
     const m = this.model;
     if (m.removeExtraWhitespaces) text = text.replace(/ +/g, ' ').replace(/^ | $/g, '');
     if (text.length === 0) return;
-    if (m.addDummyPrefix && dummyPrefix) text = ' ' + text;
-    if (m.escapeWhitespaces) text = text.replaceAll(' ', SPACE_SYMBOL);
-    if (!this.wordSplitSafe) {
-      this.encodeWord(text, 0, text.length, out);
+    const prefix = m.addDummyPrefix && dummyPrefix;
+    if (!this.wordSplitSafe || !m.escapeWhitespaces) {
+      if (prefix) text = ' ' + text;
+      if (m.escapeWhitespaces) text = text.replaceAll(' ', SPACE_SYMBOL);
+      if (this.innerBigrams) this.encodeBigramSplit(text, out);
+      else this.encodeWord(text, 0, text.length, out);
       return;
     }
-    // Words start at a '▁' that follows a non-'▁'. No mergeable piece contains such a boundary
-    // (checked at load), so no merge crosses it and each word merges independently.
+    // Words start at a '▁' that follows a non-'▁' (in the normalized text, where ' ' is '▁'). No
+    // mergeable piece contains such a boundary (checked at load), so no merge crosses it and each
+    // word merges independently. The raw text is cut directly (' ' and '▁' both count), so that
+    // repeated words are cache hits without normalizing the whole text; the dummy prefix is not
+    // prepended but belongs to the first word (which has its own cache).
     let start = 0;
-    for (let i = 1; i < text.length; i++) {
-      if (text.charCodeAt(i) === 0x2581 && text.charCodeAt(i - 1) !== 0x2581) {
-        this.encodeCached(text, start, i, out);
+    let first = prefix;
+    let prevWs = prefix || isSpaceOrMeta(text.charCodeAt(0));
+    for (let i = prefix ? 0 : 1; i < text.length; i++) {
+      const ws = isSpaceOrMeta(text.charCodeAt(i));
+      if (ws && !prevWs && i > start) {
+        this.encodeCached(text, start, i, first, out);
+        first = false;
         start = i;
       }
+      prevWs = ws;
     }
-    this.encodeCached(text, start, text.length, out);
+    this.encodeCached(text, start, text.length, first, out);
   }
 
-  private encodeCached(text: string, start: number, end: number, out: number[]): void {
+  /**
+   * Cuts normalized text wherever two adjacent characters never occur next to each other inside a
+   * piece. A merged symbol is a piece, so none spans such a cut, and no candidate pair does
+   * either: each part merges independently, with the same leftmost tie order. Exact for every
+   * vocabulary.
+   */
+  private encodeBigramSplit(text: string, out: number[]): void {
+    const bigrams = this.innerBigrams!;
+    let start = 0;
+    let prev = -1;
+    for (let i = 0; i < text.length; ) {
+      const cp = text.codePointAt(i)!;
+      if (prev >= 0 && !bigrams.has(prev * 0x110000 + cp)) {
+        this.encodeNormalizedCached(text, start, i, out);
+        start = i;
+      }
+      prev = cp;
+      i += cp > 0xffff ? 2 : 1;
+    }
+    this.encodeNormalizedCached(text, start, text.length, out);
+  }
+
+  private encodeNormalizedCached(text: string, start: number, end: number, out: number[]): void {
     if (end - start > 64) {
       this.encodeWord(text, start, end, out);
       return;
     }
-    const word = text.slice(start, end);
-    let ids = this.wordCache.get(word);
+    const key = text.slice(start, end);
+    let ids = this.normCache.get(key);
     if (ids === undefined) {
       ids = [];
-      this.encodeWord(word, 0, word.length, ids);
-      if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
-      this.wordCache.set(word, ids);
+      this.encodeWord(key, 0, key.length, ids);
+      if (this.normCache.size >= WORD_CACHE_LIMIT) this.normCache.clear();
+      this.normCache.set(key, ids);
     }
     for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
   }
+
+  /** One raw (not yet normalized) word, through the cache; `prefixed`: the dummy prefix goes first. */
+  private encodeCached(text: string, start: number, end: number, prefixed: boolean, out: number[]): void {
+    if (end - start > 64) {
+      const norm = (prefixed ? SPACE_SYMBOL : '') + text.slice(start, end).replaceAll(' ', SPACE_SYMBOL);
+      this.encodeWord(norm, 0, norm.length, out);
+      return;
+    }
+    const word = text.slice(start, end);
+    const cache = prefixed ? this.firstWordCache : this.wordCache;
+    let ids = cache.get(word);
+    if (ids === undefined) {
+      ids = [];
+      const norm = (prefixed ? SPACE_SYMBOL : '') + word.replaceAll(' ', SPACE_SYMBOL);
+      this.encodeWord(norm, 0, norm.length, ids);
+      if (cache.size >= WORD_CACHE_LIMIT) cache.clear();
+      cache.set(word, ids);
+    }
+    for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+  }
+
 
   /** The merge loop over text[start..end) (already normalized). */
   private encodeWord(text: string, start: number, end: number, out: number[]): void {
@@ -270,21 +387,62 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
   }
 
   initialState(): SpmStreamState {
-    return { atStart: true };
+    return { atStart: true, pending: [] };
   }
 
   render(id: number, state: SpmStreamState, renderSpecial: boolean): Uint8Array {
     this.checkId(id);
     const t = this.model.types[id]!;
-    if (t === PieceType.CONTROL) return renderSpecial ? utf8(this.model.pieces[id]!) : EMPTY;
-    let bytes = this.tokenBytes(id);
-    if (t === PieceType.UNKNOWN) bytes = renderSpecial ? utf8(this.model.pieces[id]!) : UNK_SURFACE;
-    // sentencepiece drops the dummy-prefix space of the first piece after any control pieces
-    if (state.atStart) {
+    if (t === PieceType.BYTE) {
+      // runs of byte pieces: complete characters come out; as sentencepiece does, every byte
+      // that cannot be part of a valid character becomes U+FFFD on its own
       state.atStart = false;
-      if (this.model.addDummyPrefix && t !== PieceType.BYTE && bytes.length > 0 && bytes[0] === 0x20) bytes = bytes.subarray(1);
+      state.pending.push(this.tokenBytes(id)[0]!);
+      return this.drainBytes(state, false);
     }
-    return bytes;
+    const held = state.pending.length > 0 ? this.drainBytes(state, true) : EMPTY;
+    let bytes: Uint8Array;
+    if (t === PieceType.CONTROL) bytes = renderSpecial ? utf8(this.model.pieces[id]!) : EMPTY;
+    else if (t === PieceType.UNKNOWN) {
+      // the unknown surface ' ⁇ ' keeps its spaces, even first
+      bytes = renderSpecial ? utf8(this.model.pieces[id]!) : UNK_SURFACE;
+      state.atStart = false;
+    } else {
+      bytes = this.tokenBytes(id);
+      // sentencepiece drops the dummy-prefix space of the first piece after any control pieces
+      if (state.atStart) {
+        state.atStart = false;
+        if (this.model.addDummyPrefix && bytes.length > 0 && bytes[0] === 0x20) bytes = bytes.subarray(1);
+      }
+    }
+    if (held.length === 0) return bytes;
+    const out = new Uint8Array(held.length + bytes.length);
+    out.set(held);
+    out.set(bytes, held.length);
+    return out;
+  }
+
+  finish(state: SpmStreamState): Uint8Array {
+    return this.drainBytes(state, true);
+  }
+
+  /** Emits the complete characters (and invalid bytes as U+FFFD) from the front of `pending`. */
+  private drainBytes(state: SpmStreamState, final: boolean): Uint8Array {
+    const p = state.pending;
+    const out: number[] = [];
+    let i = 0;
+    while (i < p.length) {
+      const n = utf8SequenceAt(p, i);
+      if (n > 0) {
+        for (let k = 0; k < n; k++) out.push(p[i + k]!);
+        i += n;
+      } else if (n < 0 || final) {
+        out.push(...REPLACEMENT);
+        i++;
+      } else break; // a character still being completed
+    }
+    state.pending = p.slice(i);
+    return out.length > 0 ? Uint8Array.from(out) : EMPTY;
   }
 
   decode(ids: readonly number[], opts: { renderSpecial?: boolean } = {}): string {

@@ -9,6 +9,8 @@ import type { StreamDecoder } from './tokenizer.js';
 export interface TokenRenderer<S> {
   initialState(): S;
   render(id: number, state: S, renderSpecial: boolean): Uint8Array;
+  /** bytes still held back at the end of the stream */
+  finish?(state: S): Uint8Array;
 }
 
 export class Utf8StreamDecoder<S> implements StreamDecoder {
@@ -30,8 +32,10 @@ export class Utf8StreamDecoder<S> implements StreamDecoder {
   }
 
   flush(): string {
+    const rest = this.renderer.finish?.(this.state);
+    const text = rest && rest.length > 0 ? this.decoder.decode(rest, { stream: true }) : '';
     // an incomplete trailing character becomes U+FFFD
-    return this.decoder.decode();
+    return text + this.decoder.decode();
   }
 }
 
@@ -44,6 +48,11 @@ export function decodeWith<S>(renderer: TokenRenderer<S>, ids: readonly number[]
     const b = renderer.render(id, state, renderSpecial);
     parts.push(b);
     n += b.length;
+  }
+  const rest = renderer.finish?.(state);
+  if (rest) {
+    parts.push(rest);
+    n += rest.length;
   }
   const all = new Uint8Array(n);
   let o = 0;

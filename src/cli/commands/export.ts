@@ -1,0 +1,39 @@
+import type { Command } from '../command.js';
+import { str } from '../args.js';
+import { UsageError } from '../../errors.js';
+import { EXPORT_TYPES, exportGguf, exportHf, trainedModelFromCheckpoint, type ExportType } from '../../train/export.js';
+
+export const command: Command = {
+  spec: {
+    name: 'export',
+    summary: 'export a training checkpoint to GGUF (f32/f16/q8_0) or a Hugging Face folder',
+    usage: 'CHECKPOINT.bin -o OUT [--format gguf|hf] [--type f32|f16|q8_0]',
+    options: {
+      output: { kind: 'string', short: 'o', arg: 'PATH', help: 'GGUF file or HF folder to write' },
+      format: { kind: 'string', arg: 'FMT', help: 'gguf or hf (default: gguf, or hf when -o has no .gguf extension and --type is not given)' },
+      type: { kind: 'string', arg: 'TYPE', help: 'GGUF tensor type: f32, f16, q8_0 (default f32)' },
+      name: { kind: 'string', help: 'general.name written into the GGUF' },
+    },
+    details: 'Examples:\n  llama export run/checkpoint.bin -o model.gguf --type q8_0\n  llama export run/checkpoint.bin --format hf -o model-hf/',
+  },
+  async run(args) {
+    const ckpt = args.positionals[0];
+    if (!ckpt || args.positionals.length > 1) throw new UsageError('name one checkpoint file', 'usage: llama export CHECKPOINT.bin -o OUT');
+    const out = str(args, 'output');
+    if (!out) throw new UsageError('-o OUT is required');
+    const type = (str(args, 'type') ?? 'f32').toLowerCase() as ExportType;
+    if (!EXPORT_TYPES.includes(type)) throw new UsageError(`--type must be one of ${EXPORT_TYPES.join(', ')}, got '${type}'`);
+    const format = str(args, 'format') ?? (out.endsWith('.gguf') || str(args, 'type') ? 'gguf' : 'hf');
+    if (format !== 'gguf' && format !== 'hf') throw new UsageError(`--format must be gguf or hf, got '${format}'`);
+    if (format === 'hf' && type !== 'f32') throw new UsageError('the Hugging Face export writes F32 safetensors; --type applies to GGUF only');
+    const m = trainedModelFromCheckpoint(ckpt);
+    if (format === 'gguf') {
+      const bytes = exportGguf(out, m, type, str(args, 'name'));
+      process.stderr.write(`wrote ${out} (${type}, ${(bytes / 1e6).toFixed(2)} MB) from step ${m.step}\n`);
+    } else {
+      exportHf(out, m);
+      process.stderr.write(`wrote ${out}/ (model.safetensors, config.json, tokenizer.model) from step ${m.step}\n`);
+    }
+    return 0;
+  },
+};

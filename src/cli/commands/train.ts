@@ -1,0 +1,118 @@
+import { join, resolve } from 'node:path';
+import type { Command } from '../command.js';
+import { bool, num, str } from '../args.js';
+import { UsageError } from '../../errors.js';
+import { loadTrainConfig, type TrainConfig } from '../../train/config.js';
+import { train, checkpointPath, formatDuration, prepareTrainingData } from '../../train/trainer.js';
+import { loadCheckpoint } from '../../train/checkpoint.js';
+
+/** flag name -> config field; flags override the config file */
+const FLAG_FIELDS: Record<string, keyof TrainConfig> = {
+  'max-steps': 'maxSteps',
+  'lr': 'lr',
+  'seq-len': 'seqLen',
+  'batch-tokens': 'batchTokens',
+  'seed': 'seed',
+  'warmup-steps': 'warmupSteps',
+  'eval-every': 'evalEvery',
+  'eval-tokens': 'evalTokens',
+  'checkpoint-every': 'checkpointEvery',
+  'log-every': 'logEvery',
+  'threads': 'threads',
+  'out': 'outDir',
+  'backend': 'backend',
+};
+/** fields a resumed run may change without breaking its continuity claims */
+const RESUME_FIELDS = new Set<keyof TrainConfig>(['maxSteps', 'evalEvery', 'evalTokens', 'checkpointEvery', 'logEvery']);
+
+export const command: Command = {
+  spec: {
+    name: 'train',
+    summary: 'train a LLaMA-architecture model from scratch (or resume a run)',
+    usage: '--config FILE.json [--resume] [overrides]',
+    options: {
+      config: { kind: 'string', short: 'c', arg: 'FILE', help: 'training config (JSON); paths inside are relative to it' },
+      'prepare-only': { kind: 'boolean', help: 'only tokenize the sources into shards (prints token counts and unigram/bigram baselines)' },
+      resume: { kind: 'boolean', help: 'continue from OUTDIR/checkpoint.bin exactly where it stopped' },
+      'max-steps': { kind: 'int', arg: 'N', help: 'optimizer steps in the run (sets the cosine length)' },
+      'stop-after': { kind: 'int', arg: 'N', help: 'stop after step N without changing the schedule (checkpoint written)' },
+      lr: { kind: 'number', help: 'peak learning rate' },
+      'seq-len': { kind: 'int', arg: 'T', help: 'tokens per sequence (the model context)' },
+      'batch-tokens': { kind: 'int', arg: 'N', help: 'tokens per optimizer step (multiple of seq-len)' },
+      seed: { kind: 'int', help: 'seed for initialisation and data sampling' },
+      'warmup-steps': { kind: 'int', arg: 'N', help: 'linear warmup steps' },
+      'eval-every': { kind: 'int', arg: 'N', help: 'validation every N steps' },
+      'eval-tokens': { kind: 'int', arg: 'N', help: 'validation tokens per source' },
+      'checkpoint-every': { kind: 'int', arg: 'N', help: 'checkpoint every N steps' },
+      'log-every': { kind: 'int', arg: 'N', help: 'plain progress line every N steps (non-TTY)' },
+      threads: { kind: 'int', help: 'threads (js: data-parallel workers; losses are reproducible for a given count)' },
+      backend: { kind: 'string', help: 'js | native | auto (native when it has training kernels)' },
+      out: { kind: 'string', short: 'o', arg: 'DIR', help: 'output folder (checkpoint.bin, checkpoint-best.bin, log.jsonl)' },
+    },
+    details: [
+      'config fields: seed, model {dim, nLayers, nHeads, nKvHeads, ffnDim|multipleOf, normEps, ropeTheta, tiedEmbeddings},',
+      '  tokenizer {type: "char"} | {type: "file", path}, data {dir, sources: [{name, files, weight, valFraction}]},',
+      '  seqLen, batchTokens, maxSteps, lr, warmupSteps, minLrRatio (0.1), decaySteps, beta1 (0.9), beta2 (0.95),',
+      '  eps (1e-5), weightDecay (0.1), gradClip (1.0), evalEvery, evalTokens, checkpointEvery, keepCheckpoints, outDir, logEvery',
+      'Ctrl-C saves a checkpoint and exits with status 130; --resume continues it bit-exactly (same seed and threads).',
+      'Writes OUTDIR/log.jsonl (plot it with `llama plot`).',
+    ].join('\n'),
+  },
+  async run(args) {
+    const configFile = str(args, 'config');
+    const overrides: Partial<Record<keyof TrainConfig, unknown>> = {};
+    for (const [flag, field] of Object.entries(FLAG_FIELDS)) {
+      const v = args.values[flag];
+      if (v !== undefined) overrides[field] = flag === 'out' ? resolve(v as string) : v;
+    }
+    const resume = bool(args, 'resume');
+    let cfg: TrainConfig;
+    if (configFile) cfg = loadTrainConfig(configFile, overrides);
+    else if (resume && overrides.outDir) cfg = loadCheckpoint(join(overrides.outDir as string, 'checkpoint.bin')).header.trainConfig;
+    else throw new UsageError('--config FILE.json is required (or --resume --out DIR)', 'run `llama train --help`');
+    if (bool(args, 'prepare-only')) {
+      const r = await prepareTrainingData(cfg, { log: (l) => process.stderr.write(l + '\n') });
+      for (const s of r.sources) process.stderr.write(`${s.name}: ${s.trainTokens} train / ${s.valTokens} val tokens, validation baselines: unigram ${s.unigram.toFixed(4)}, bigram ${s.bigram.toFixed(4)} nats/token\n`);
+      process.stdout.write(JSON.stringify(r) + '\n');
+      return 0;
+    }
+    const resumeOverrides: Partial<TrainConfig> = {};
+    for (const [k, v] of Object.entries(overrides)) if (RESUME_FIELDS.has(k as keyof TrainConfig)) (resumeOverrides as Record<string, unknown>)[k] = v;
+
+    let interruptedCount = 0;
+    const onSigint = () => {
+      interruptedCount++;
+      if (interruptedCount > 1) process.exit(130); // a second Ctrl-C does not wait for the checkpoint
+      process.stderr.write('\ninterrupt: finishing this step and saving a checkpoint (Ctrl-C again to quit at once)\n');
+    };
+    process.on('SIGINT', onSigint);
+    const tty = process.stderr.isTTY === true;
+    let progressShown = false;
+    try {
+      const r = await train(cfg, {
+        log: (line) => {
+          if (progressShown) process.stderr.write('\n');
+          progressShown = false;
+          process.stderr.write(line + '\n');
+        },
+        progress: tty ? (line) => {
+          process.stderr.write(`\r${line}\x1b[K`);
+          progressShown = true;
+        } : undefined,
+        interrupted: () => interruptedCount > 0,
+      }, { resume, stopAfter: num(args, 'stop-after'), resumeOverrides });
+      if (progressShown) process.stderr.write('\n');
+      const val = Object.entries(r.valLoss).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
+      process.stderr.write(
+        `${r.interrupted ? 'stopped' : 'done'} at step ${r.step}: train loss ${r.trainLoss.toFixed(4)}${val ? `, validation ${val}` : ''}; ` +
+        `${r.tokensPerSecond.toFixed(0)} tok/s, MFU ${(r.mfu * 100).toFixed(2)}% of the f32 FMA peak; checkpoint ${r.checkpoint}\n`,
+      );
+      process.stdout.write(JSON.stringify({ step: r.step, trainLoss: r.trainLoss, valLoss: r.valLoss, tokensPerSecond: r.tokensPerSecond, mfu: r.mfu, checkpoint: r.checkpoint, interrupted: r.interrupted }) + '\n');
+      return r.interrupted ? 130 : 0;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  },
+};
+
+export { checkpointPath, formatDuration };
