@@ -61,6 +61,11 @@ export {
 export type { Sampler, SamplerContext, SamplingOptions, PenaltyOptions } from './generate/sampler.js';
 export { StopMatcher } from './generate/stop.js';
 export type { StopResult } from './generate/stop.js';
+export { NativeBackend, loadNativeBackend, nativeInfo, nativeUnavailableReason, defaultThreads, NATIVE_KERNEL_TYPES } from './backend/native/index.js';
+export type { NativeBackendOptions, NativeInfo } from './backend/native/index.js';
+export { runBench, formatTable, modelCost } from './bench/llama-bench.js';
+export type { BenchResult, BenchOptions } from './bench/llama-bench.js';
+export { writeSyntheticGguf, SYNTHETIC_SHAPES, SYNTHETIC_TYPES } from './bench/synthetic.js';
 // training
 export type { TrainingBackend, AdamWStepOptions } from './backend/training.js';
 export { isTrainingBackend } from './backend/training.js';

@@ -49,3 +49,23 @@ if (reason) {
 
 // The suite checks itself: the oracle against itself must pass (catches broken tolerances/helpers).
 backendConformance('js (self-check)', [{ label: 'oracle', make: () => new JsBackend() }]);
+
+test('native thread pool: thousands of dispatches and thread-count switches give the 1-thread results exactly', { skip: reason ?? false }, () => {
+  // Rows are computed independently, so any split over threads must reproduce the 1-thread bits.
+  const rows = 203, cols = 64;
+  const w = new Float32Array(rows * cols).map((_, i) => Math.sin(i));
+  const t = { name: 'w', type: 0, shape: [rows, cols], data: new Uint8Array(w.buffer) } as const;
+  const one = loadNativeBackend({ threads: 1 })!;
+  const two = loadNativeBackend({ threads: 2 })!;
+  const w1 = one.loadWeight(t), w2 = two.loadWeight(t);
+  const x = new Float32Array(3 * cols).map((_, i) => Math.cos(i));
+  const want = new Float32Array(3 * rows);
+  one.matmul(want, x, w1, 3);
+  const got = new Float32Array(3 * rows);
+  for (let i = 0; i < 3000; i++) {
+    const be = i % 500 === 499 ? one : two; // switch the pool size now and then
+    got.fill(NaN);
+    be.matmul(got, x, be === one ? w1 : w2, 1 + (i % 3));
+    for (let k = 0; k < (1 + (i % 3)) * rows; k++) if (got[k] !== want[k]) assert.fail(`dispatch ${i}: out[${k}] ${got[k]} != ${want[k]}`);
+  }
+});

@@ -47,6 +47,15 @@ async function checkGolden(loaded: LoadedModel, golden: Golden, backend: Backend
     assert.ok(d <= 1e-5, `incremental row ${t}: max |diff| ${d}`);
   }
 
+  // a prefill in two chunks (the second starts at position 5, attending to the cached 0..4)
+  const s4 = model.newSession({ ctxSize: 64 });
+  model.forward(s4, ids.slice(0, 5));
+  const rest = model.forward(s4, ids.slice(5), { allLogits: true });
+  for (let t = 5; t < ids.length; t++) {
+    const d = maxAbsDiff(rest.subarray((t - 5) * V, (t - 4) * V), golden.prefill_logits[t]!);
+    assert.ok(d <= 1e-5, `chunked prefill row ${t}: max |diff| ${d}`);
+  }
+
   // greedy continuation (Meta: prefill, then one token per call)
   const s3 = model.newSession({ ctxSize: 64 });
   let logits = model.forward(s3, ids);

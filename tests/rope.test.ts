@@ -4,6 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { baseInvFreq, llama3ScaleFreq, ropeInvFreq } from '../src/model/rope.js';
 import type { LlamaConfig } from '../src/model/config.js';
+import type { LoadedModel } from '../src/model/loaded.js';
+import { loadModel } from '../src/model/load.js';
+import { LlamaModel } from '../src/model/llama.js';
+import { JsBackend } from '../src/backend/js/js-backend.js';
+import { f32Tensor } from '../src/tensor/tensor.js';
+import { needsShared, sharedData } from './helpers/shared.js';
 
 const cfg = (over: Partial<LlamaConfig> = {}): LlamaConfig => ({
   dim: 4096, nLayers: 1, nHeads: 32, nKvHeads: 8, headDim: 128, ffnDim: 14336, vocabSize: 10,
@@ -44,4 +50,41 @@ test('linear scaling divides every frequency by the factor', () => {
   const inv = ropeInvFreq(cfg({ ropeScaling: { type: 'linear', factor: 4 }, ropeTheta: 10000 }));
   const base = baseInvFreq(128, 10000);
   for (let i = 0; i < 64; i++) assert.equal(inv[i], Math.fround(base[i]! / 4));
+});
+
+test('a llama.cpp-style rope_freqs tensor (divisors) gives the same frequencies as the llama3 config', () => {
+  const s = { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192 } as const;
+  // llama.cpp's converter writes, per frequency: 1 (short wavelengths), factor (long ones), or
+  // 1 / ((1 - smooth) / factor + smooth) in between — the model divides the frequency by it.
+  const base = baseInvFreq(128, 500000);
+  const factors = new Float32Array(64);
+  for (let i = 0; i < 64; i++) {
+    const wavelen = (2 * Math.PI) / base[i]!;
+    if (wavelen < 8192 / 4) factors[i] = 1;
+    else if (wavelen > 8192 / 1) factors[i] = 8;
+    else {
+      const smooth = (8192 / wavelen - 1) / (4 - 1);
+      factors[i] = 1 / ((1 - smooth) / 8 + smooth);
+    }
+  }
+  const fromTensor = ropeInvFreq(cfg(), factors);
+  const fromConfig = ropeInvFreq(cfg({ ropeScaling: s }));
+  for (let i = 0; i < 64; i++) assert.ok(Math.abs(fromTensor[i]! - fromConfig[i]!) <= 1e-6 * fromConfig[i]!, `pair ${i}`);
+});
+
+test('the model rotates by the file\'s rope_freqs: all-ones = none, all-twos = linear factor 2', needsShared('golden', 'llama2-gqa-tiny'), async () => {
+  const loaded = await loadModel(sharedData('golden', 'llama2-gqa-tiny', 'model-f32.gguf'));
+  const ids = [1, 5, 9, 200, 3, 77];
+  const run = async (l: LoadedModel) => {
+    const m = await LlamaModel.create(l, new JsBackend());
+    return m.forward(m.newSession({ ctxSize: 8 }), ids, { allLogits: true });
+  };
+  const half = loaded.config.headDim / 2;
+  const plain = await run(loaded);
+  const ones = await run({ ...loaded, weights: { ...loaded.weights, ropeFreqs: f32Tensor('rope_freqs.weight', [half], new Float32Array(half).fill(1)) } });
+  assert.deepEqual(ones, plain);
+  const twos = await run({ ...loaded, weights: { ...loaded.weights, ropeFreqs: f32Tensor('rope_freqs.weight', [half], new Float32Array(half).fill(2)) } });
+  const linear = await run({ ...loaded, config: { ...loaded.config, ropeScaling: { type: 'linear', factor: 2 } } });
+  assert.deepEqual(twos, linear);
+  assert.notDeepEqual(twos, plain);
 });

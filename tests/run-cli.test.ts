@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { needsShared, REPO_ROOT, sharedData } from './helpers/shared.js';
@@ -115,4 +116,24 @@ test('llama logits / run: bad input is a usage error (exit 2)', S260, () => {
   const oov = runCli(['logits', '-m', model260(), '--ids', '1,512', '--backend', 'js']);
   assert.equal(oov.status, 2);
   assert.match(oov.stderr, /outside the vocabulary/);
+});
+
+test('llama run without -m uses the embedded default model', { skip: existsSync(join(REPO_ROOT, 'models/default/model.gguf')) ? false : 'no embedded default model in this package yet' }, () => {
+  const r = runCli(['run', '-p', 'Once upon a time', '-n', '8', '--temp', '0']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout.startsWith('Once upon a time'));
+  assert.match(r.stderr, /generated: \d+ tokens/);
+});
+
+test('llama run: Ctrl-C (SIGINT) stops generation, still prints the summary, exits 130', S260, async () => {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/llama.js'), 'run', '-m', model260(), '--tokenizer', tok260(), '-n', '-1', '--ignore-eos', '--temp', '1', '--seed', '3', '--backend', 'js'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.once('data', () => child.kill('SIGINT'));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 130, err);
+  assert.match(err, /stop: cancelled/);
+  assert.ok(out.length > 0);
 });

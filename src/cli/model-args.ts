@@ -2,6 +2,7 @@
 // tokenizer, a backend and a context size, and turning them into a ready LlamaModel.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { num, str } from './args.js';
 import { LlamaError } from '../errors.js';
@@ -32,9 +33,14 @@ export interface OpenedModel {
   kvType: DType;
 }
 
-/** --tokenizer, else a tokenizer file found beside the model, else the GGUF's own metadata. */
+/**
+ * --tokenizer, else what the loader found beside the model, else the GGUF's own metadata, else a
+ * tokenizer.model next to a GGUF that has no vocabulary inside.
+ */
 function openTokenizer(explicit: string | undefined, loaded: LoadedModel): Tokenizer {
-  const path = explicit ?? loaded.tokenizerPath ?? (loaded.format === 'gguf' ? loaded.path : undefined);
+  const beside = join(dirname(loaded.path), 'tokenizer.model');
+  const ggufHasVocab = loaded.format === 'gguf' && 'tokenizer.ggml.tokens' in loaded.metadata;
+  const path = explicit ?? loaded.tokenizerPath ?? (ggufHasVocab ? loaded.path : existsSync(beside) ? beside : undefined);
   if (path === undefined) {
     throw new LlamaError('TOKENIZER_MISSING', `no tokenizer found for ${loaded.path}`, {
       hint: 'pass --tokenizer FILE (tokenizer.model, tokenizer.json or a llama2.c tokenizer.bin)',

@@ -18,7 +18,9 @@ export class Candidates {
     const n = logits.length;
     this.n = n;
     this.ids = new Int32Array(n);
-    this.logits = Float64Array.from(logits);
+    this.logits = new Float64Array(n);
+    if (ArrayBuffer.isView(logits)) this.logits.set(logits as unknown as ArrayLike<number>); // typed copy, no per-element calls
+    else for (let i = 0; i < n; i++) this.logits[i] = logits[i]!;
     this.probs = new Float64Array(n);
     const ids = this.ids;
     for (let i = 0; i < n; i++) ids[i] = i;

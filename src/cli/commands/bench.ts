@@ -27,7 +27,7 @@ export const command: Command = {
       model: { kind: 'string', short: 'm', arg: 'FILE', help: 'model file (GGUF or any format `llama run` reads)' },
       'n-prompt': { kind: 'int', short: 'p', arg: 'N', help: 'prompt tokens processed in one batch (0 to skip)', default: 128 },
       'n-gen': { kind: 'int', short: 'n', arg: 'N', help: 'tokens generated one at a time (0 to skip)', default: 64 },
-      threads: { kind: 'string', short: 't', arg: 'LIST', help: 'thread counts to test, comma-separated (default: 1,2 capped at LLAMA_THREADS/physical cores)' },
+      threads: { kind: 'string', short: 't', arg: 'LIST', help: 'thread counts to test, comma-separated (default: 1,2)' },
       repetitions: { kind: 'int', short: 'r', arg: 'N', help: 'repetitions per test', default: 5 },
       json: { kind: 'boolean', help: 'print one JSON array instead of the table' },
       backend: { kind: 'string', arg: 'NAME', help: 'js | native | auto (default: LLAMA_BACKEND or auto)' },

@@ -1,5 +1,5 @@
 // A persistent thread pool with microsecond dispatch. The caller's thread is worker 0; n-1 pthreads
-// wait for the next job by spinning on a generation counter for a bounded time (about 1 ms), then
+// wait for the next job by spinning on a generation counter for a bounded time (250 us), then
 // sleeping on a condition variable. A token of a 7B model needs ~300 dispatches, so waking through
 // the kernel each time (tens of microseconds) would cost more than the arithmetic of small layers.
 //
@@ -29,6 +29,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/mman.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define LN_PAUSE() _mm_pause()
@@ -39,7 +40,7 @@
 #endif
 
 #define LN_MAX_THREADS 256
-#define LN_SPIN_NS 1000000LL  // spin this long after a job before sleeping
+#define LN_SPIN_NS 250000LL  // spin this long after a job before sleeping (ops of a token follow each other within microseconds)
 
 typedef struct {
   pthread_t tid;
@@ -173,9 +174,21 @@ void ln_pool_run_all(ln_task_fn fn, void *ctx) { run(fn, ctx, 1); }
 
 void ln_pool_shutdown(void) { stop_workers(); }
 
+// Large buffers (repacked weights) are 2 MiB aligned and marked for transparent huge pages:
+// decode streams gigabytes of weights, and with 4 KiB pages every 4 KiB costs a TLB miss (and
+// filling the buffer costs a page fault per 4 KiB).
+#define LN_HUGE (2u << 20)
 void *ln_aligned_alloc(size_t bytes) {
   void *p = NULL;
   if (bytes == 0) bytes = LN_ALIGN;
+  if (bytes >= 2 * LN_HUGE) {
+    size_t n = (bytes + LN_HUGE - 1) / LN_HUGE * LN_HUGE;
+    if (posix_memalign(&p, LN_HUGE, n) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE);
+#endif
+    return p;
+  }
   if (posix_memalign(&p, LN_ALIGN, (bytes + LN_ALIGN - 1) / LN_ALIGN * LN_ALIGN) != 0) return NULL;
   return p;
 }
