@@ -23,8 +23,11 @@ void ln_dequant_row(const ln_weight *w, int64_t r, float *out);
 
 // Measured here (same-process A/B against the streaming read, 1 thread, 7B-sized matrices): one
 // weight row at a time with a 1 KiB software prefetch streams Q4_0/Q8_0 at 50-100% of the read
-// bandwidth, the 4-row interleave without prefetch at 28-46%; F32 is equal either way.
+// bandwidth, the 4-row interleave without prefetch at 28-46%. F32 measured the other way round
+// (4-row interleave, no prefetch: 60% vs 39%), hence separate knobs for float weights.
 int ln_tune_nr1 = 1;
+int ln_tune_nr1_float = 0;
+int ln_tune_pf_float = 0;
 int ln_tune_outer = 1;
 int ln_tune_pf = 1024;
 
@@ -960,6 +963,8 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   if (!strcmp(name, "nr1")) ln_tune_nr1 = v;
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
+  else if (!strcmp(name, "nr1f")) ln_tune_nr1_float = v;
+  else if (!strcmp(name, "pff")) ln_tune_pf_float = v;
   else FAIL("setTuning: unknown knob");
   return NULL;
 }
