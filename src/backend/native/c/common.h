@@ -228,6 +228,7 @@ static inline void ln_block_bias(int32_t *lanes8, const int8_t *q32, int zero) {
 // tuning knobs (set through the addon's setTuning, for A/B benchmarks)
 extern int ln_tune_nr1;  // T = 1: one weight row at a time (one sequential stream)
 extern int ln_tune_pf;   // software prefetch distance in bytes (0: none)
+extern int ln_tune_nr1_float, ln_tune_pf_float;  // the same for F32/F16/BF16 weights
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available
 
 // thread pool

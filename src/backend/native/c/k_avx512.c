@@ -151,7 +151,7 @@ T512 INL void tile_float(const ln_weight *w, const ln_act *a, float *out, int64_
     __m512 wv[4];
 #pragma GCC unroll 4
     for (int i = 0; i < NR; i++) {
-      if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(wr[i] + c * esz + PF_DIST), _MM_HINT_T0); }
+      if (NT == 1) { if (ln_tune_pf_float) _mm_prefetch((const char *)(wr[i] + c * esz + ln_tune_pf_float), _MM_HINT_T0); }
       wv[i] = load_w16_full(wr[i], c, kind);
     }
 #pragma GCC unroll 4
@@ -508,11 +508,13 @@ T512 static void outer_q4_0_avx512(const ln_weight *w, const ln_outer *o, float 
 }
 
 // Row x token tiling: 4x4 tiles, then the leftovers one row or one token at a time.
-#define DEFINE_MM(fname, TILE, ...)                                                                                       \
+#define DEFINE_MM(fname, TILE, ...) DEFINE_MM_NR(fname, ln_tune_nr1, TILE, ##__VA_ARGS__)
+#define DEFINE_MM_F(fname, TILE, ...) DEFINE_MM_NR(fname, ln_tune_nr1_float, TILE, ##__VA_ARGS__)
+#define DEFINE_MM_NR(fname, NR1, TILE, ...)                                                                                       \
   T512 static void fname(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, \
                          int64_t t1) {                                                                                    \
     int64_t r = r0;                                                                                                       \
-    if (t1 - t0 == 1 && ln_tune_nr1) { for (; r < r1; r++) TILE(w, a, out, ldo, r, t0, 1, 1, ##__VA_ARGS__); return; } \
+    if (t1 - t0 == 1 && (NR1)) { for (; r < r1; r++) TILE(w, a, out, ldo, r, t0, 1, 1, ##__VA_ARGS__); return; } \
     for (; r + 4 <= r1; r += 4) {                                                                                         \
       int64_t t = t0;                                                                                                     \
       for (; t + 4 <= t1; t += 4) TILE(w, a, out, ldo, r, t, 4, 4, ##__VA_ARGS__);                                        \
@@ -525,9 +527,9 @@ T512 static void outer_q4_0_avx512(const ln_weight *w, const ln_outer *o, float 
     }                                                                                                                     \
   }
 
-DEFINE_MM(mm_f32_avx512, tile_float, WF32)
-DEFINE_MM(mm_f16_avx512, tile_float, WF16)
-DEFINE_MM(mm_bf16_avx512, tile_float, WBF16)
+DEFINE_MM_F(mm_f32_avx512, tile_float, WF32)
+DEFINE_MM_F(mm_f16_avx512, tile_float, WF16)
+DEFINE_MM_F(mm_bf16_avx512, tile_float, WBF16)
 DEFINE_MM(mm_q8_0_avx512, tile_q0, 0)
 DEFINE_MM(mm_q4_0_avx512, tile_q0, 1)
 DEFINE_MM(mm_q4_k_avx512, tile_q4k)
