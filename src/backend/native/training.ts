@@ -128,6 +128,11 @@ export class NativeTrainingBackend extends HybridTrainingBackend implements Trai
     return this.pool().sumSquares(x, n);
   }
 
+  /** C (M, N; row stride ldc) += alpha · op(A) · op(B) on this backend's threads (see NativeTrainAddon.gemm) */
+  gemm(C: Float32Array, ldc: number, A: Float32Array, lda: number, transA: boolean, B: Float32Array, ldb: number, transB: boolean, M: number, N: number, K: number, alpha = 1): void {
+    this.pool().gemm(C, ldc, A, lda, transA ? 1 : 0, B, ldb, transB ? 1 : 0, M, N, K, alpha);
+  }
+
   /** dst (n) += src (n) (gradient accumulation of the tape) */
   accumulate(dst: Float32Array, src: Float32Array, n: number): void {
     this.pool().accumulate(dst, src, n);

@@ -103,7 +103,7 @@ static float *thread_scratch(int ith, size_t floats) {
 
 #define MR 8
 #define NR 48
-#define KC 256
+#define KC 128
 
 typedef struct {
   float *C;
@@ -603,21 +603,50 @@ static napi_value js_attn_softmax_backward(napi_env env, napi_callback_info info
 typedef struct {
   float *param, *m, *v;
   const float *grad;
-  double lr, b1, b2, eps, wd, bc1, bc2, gs;
+  float lr, b1, b2, eps, wd, ibc1, ibc2, gs;
 } adamw_ctx;
 
+#if defined(LN_X86)
+// 16 lanes at a time over [b, e); returns where the scalar tail starts
+__attribute__((target("avx512f"))) static int64_t adamw_avx512(const adamw_ctx *c, int64_t b, int64_t e) {
+  const __m512 lr = _mm512_set1_ps(c->lr), b1 = _mm512_set1_ps(c->b1), b2 = _mm512_set1_ps(c->b2), a1 = _mm512_set1_ps(1 - c->b1),
+               a2 = _mm512_set1_ps(1 - c->b2), eps = _mm512_set1_ps(c->eps), wd = _mm512_set1_ps(c->wd), ibc1 = _mm512_set1_ps(c->ibc1),
+               ibc2 = _mm512_set1_ps(c->ibc2), gs = _mm512_set1_ps(c->gs);
+  int64_t i = b;
+  for (; i + 16 <= e; i += 16) {
+    const __m512 g = _mm512_mul_ps(_mm512_loadu_ps(c->grad + i), gs);
+    const __m512 mi = _mm512_add_ps(_mm512_mul_ps(b1, _mm512_loadu_ps(c->m + i)), _mm512_mul_ps(a1, g));
+    const __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_loadu_ps(c->v + i)), _mm512_mul_ps(_mm512_mul_ps(a2, g), g));
+    _mm512_storeu_ps(c->m + i, mi);
+    _mm512_storeu_ps(c->v + i, vi);
+    const __m512 pp = _mm512_loadu_ps(c->param + i);
+    const __m512 upd = _mm512_add_ps(_mm512_div_ps(_mm512_mul_ps(mi, ibc1), _mm512_add_ps(_mm512_sqrt_ps(_mm512_mul_ps(vi, ibc2)), eps)), _mm512_mul_ps(wd, pp));
+    _mm512_storeu_ps(c->param + i, _mm512_sub_ps(pp, _mm512_mul_ps(lr, upd)));
+  }
+  return i;
+}
+#endif
+
+// f32 arithmetic (the oracle uses f64): each result is within a few f32 ulps of the oracle's, and
+// in f32 the loop vectorises to 16 lanes, so the step runs at memory speed (7 f32 streams).
 static void adamw_range(void *p, int64_t ci, int64_t b, int64_t e) {
   (void)ci;
-  adamw_ctx *c = (adamw_ctx *)p;
-  for (int64_t i = b; i < e; i++) {
-    const double g = c->grad[i] * c->gs;
-    const double mi = c->b1 * c->m[i] + (1 - c->b1) * g;
-    const double vi = c->b2 * c->v[i] + (1 - c->b2) * g * g;
-    c->m[i] = (float)mi;
-    c->v[i] = (float)vi;
-    // as the oracle: the update uses the unrounded f64 moments; m, v are stored rounded to f32
-    const double pp = c->param[i];
-    c->param[i] = (float)(pp - c->lr * (mi / c->bc1 / (sqrt(vi / c->bc2) + c->eps) + c->wd * pp));
+  const adamw_ctx *c = (const adamw_ctx *)p;
+  float *restrict param = c->param, *restrict m = c->m, *restrict v = c->v;
+  const float *restrict grad = c->grad;
+  const float lr = c->lr, b1 = c->b1, b2 = c->b2, a1 = 1 - c->b1, a2 = 1 - c->b2, eps = c->eps, wd = c->wd, ibc1 = c->ibc1, ibc2 = c->ibc2, gs = c->gs;
+  int64_t i = b;
+#if defined(LN_X86)
+  if (pick_ukr() == ukr_avx512) i = adamw_avx512(c, b, e);
+#endif
+  for (; i < e; i++) {
+    const float g = grad[i] * gs;
+    const float mi = b1 * m[i] + a1 * g;
+    const float vi = b2 * v[i] + a2 * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    const float pp = param[i];
+    param[i] = pp - lr * ((mi * ibc1) / (sqrtf(vi * ibc2) + eps) + wd * pp);
   }
 }
 
@@ -635,15 +664,15 @@ static napi_value js_adamw_step(napi_env env, napi_callback_info info) {
   const int64_t n = t_i64(env, argv[4]);
   if (n < 0 || pn < (size_t)n || gn < (size_t)n || mn < (size_t)n || vn < (size_t)n) TFAIL("adamwStep: bad shapes");
   adamw_ctx c = {.param = param, .m = m, .v = v, .grad = grad};
-  c.lr = t_f64(env, argv[5]);
-  c.b1 = t_f64(env, argv[6]);
-  c.b2 = t_f64(env, argv[7]);
-  c.eps = t_f64(env, argv[8]);
-  c.wd = t_f64(env, argv[9]);
-  const double step = t_f64(env, argv[10]);
-  c.gs = t_f64(env, argv[11]);
-  c.bc1 = 1 - pow(c.b1, step);
-  c.bc2 = 1 - pow(c.b2, step);
+  const double b1 = t_f64(env, argv[6]), b2 = t_f64(env, argv[7]), step = t_f64(env, argv[10]);
+  c.lr = (float)t_f64(env, argv[5]);
+  c.b1 = (float)b1;
+  c.b2 = (float)b2;
+  c.eps = (float)t_f64(env, argv[8]);
+  c.wd = (float)t_f64(env, argv[9]);
+  c.gs = (float)t_f64(env, argv[11]);
+  c.ibc1 = (float)(1 / (1 - pow(b1, step)));  // bias corrections in f64, then rounded once
+  c.ibc2 = (float)(1 / (1 - pow(b2, step)));
   parallel_range(adamw_range, &c, n, 65536);
   return NULL;
 }
