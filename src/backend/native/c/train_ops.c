@@ -261,16 +261,19 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   if ((size_t)((M - 1) * ldc + N) > cn || (size_t)((ar - 1) * lda + ac) > an || (size_t)((br - 1) * ldb + bc) > bn)
     TFAIL("gemm: an operand is too short for its shape");
   gemm_ctx c = {.C = C, .A = A, .B = B, .M = M, .N = N, .K = K, .ldc = ldc, .lda = lda, .ldb = ldb, .ta = ta, .tb = tb, .alpha = alpha};
-  // tiles: 96 x 192 (A slice 96 KB, B slice 192 KB per thread at KC 256: within L2), smaller
-  // when that leaves too few tiles to keep every thread busy
+  // Tiles: up to 256 rows (the packed A slice, 256 x KC floats = 128 KB, stays in L2 while every
+  // 48-column B panel (24 KB, L1) of the tile streams past it; tall tiles pack each B panel
+  // fewer times) by up to 192 columns; narrower, then shorter, while that leaves fewer than
+  // 3 tiles per thread (dynamic hand-out evens out a descheduled thread on a shared machine).
   const int nth = ln_pool_threads();
-  c.mc = 96;
+  c.mc = M < 256 ? (M + MR - 1) / MR * MR : 256;
   c.nc = 192;
+  const int64_t want = nth > 1 ? 3 * nth : 1;
   for (;;) {
     int64_t tiles = ((M + c.mc - 1) / c.mc) * ((N + c.nc - 1) / c.nc);
-    if (tiles >= 4 * nth || (c.nc == NR && c.mc == MR * 4)) break;
+    if (tiles >= want || (c.nc == NR && c.mc <= MR * 4)) break;
     if (c.nc > NR) c.nc -= NR;
-    else c.mc -= MR * 4;
+    else c.mc = (c.mc / 2 + MR - 1) / MR * MR;
   }
   c.tiles_n = (N + c.nc - 1) / c.nc;
   c.ntiles = ((M + c.mc - 1) / c.mc) * c.tiles_n;
@@ -470,10 +473,11 @@ typedef struct {
 static void swi_range(void *p, int64_t ci, int64_t b, int64_t e) {
   (void)ci;
   swi_ctx *c = (swi_ctx *)p;
+  // f32 (expf is within an ulp; the oracle's f64 result rounded to f32 differs by a few ulps)
   for (int64_t i = b; i < e; i++) {
-    const double g = c->gate[i], sig = 1 / (1 + exp(-g)), dy = c->dy[i];
-    c->dgate[i] += (float)(dy * c->up[i] * sig * (1 + g * (1 - sig)));
-    c->dup[i] += (float)(dy * g * sig);
+    const float g = c->gate[i], sig = 1.0f / (1.0f + expf(-g)), dy = c->dy[i];
+    c->dgate[i] += dy * c->up[i] * sig * (1.0f + g * (1.0f - sig));
+    c->dup[i] += dy * g * sig;
   }
 }
 
