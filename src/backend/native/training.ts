@@ -4,9 +4,10 @@
 //
 //   y = x Wᵀ:  dx (T, cols) += dy (T, rows) · W (rows, cols)      gemm, no transposed copies
 //              dW (rows, cols) += dyᵀ (rows, T) · x (T, cols)
-//   attention, per query head h of KV group g (the products through gemm with strides, so heads
-//   are read in place):  S = Q Kᵀ, P = causal softmax(scale·S), dP = dY Vᵀ,
-//   dS = scale·P ∘ (dP - rowsum(P ∘ dP)) (native), dV += Pᵀ dY, dQ += dS K, dK += dSᵀ Q
+//   attention, per query head h of KV group g (the products through the same gemm with strides,
+//   so heads are read in place; one native task per KV group):  S = Q Kᵀ, dP = dY Vᵀ,
+//   P = causal softmax(scale·S), dS = scale·P ∘ (dP - rowsum(P ∘ dP)), dV += Pᵀ dY, dQ += dS K,
+//   dK += dSᵀ Q
 //
 // Every kernel's result is independent of the thread count and timing (fixed tiles and chunks;
 // see train_ops.c), so a resumed run reproduces the uninterrupted one bit for bit.
@@ -27,6 +28,8 @@ export interface NativeTrainAddon {
   ropeBackward(dx: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void;
   embedBackward(dW: Float32Array, dy: Float32Array, ids: Int32Array, cols: number): void;
   attnSoftmaxBackward(S: Float32Array, dP: Float32Array, T: number, n: number, pos0: number, scale: number): void;
+  /** the whole causal attention backward, one task per KV group (see train_ops.c) */
+  attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dy: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void;
   adamwStep(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number): void;
   sumSquares(x: Float32Array, n: number): number;
   accumulate(dst: Float32Array, src: Float32Array, n: number): void;
@@ -84,30 +87,7 @@ export class NativeTrainingBackend extends HybridTrainingBackend implements Trai
   }
 
   override attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dy: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void {
-    const n = pos0 + T; // keys
-    const hd = headDim;
-    const qRow = nHeads * hd;
-    const kvRow = nKvHeads * hd;
-    const group = nHeads / nKvHeads;
-    const scale = 1 / Math.sqrt(hd);
-    const K = this.pool();
-    const S = new Float32Array(T * n); // (T, n): scores, then P
-    const dP = new Float32Array(T * n); // (T, n): dY Vᵀ, then dS·scale
-    for (let h = 0; h < nHeads; h++) {
-      const g = Math.floor(h / group);
-      const Qh = q.subarray(h * hd), dYh = dy.subarray(h * hd); // (T, hd), row stride qRow
-      const Kg = k.subarray(g * hd), Vg = v.subarray(g * hd); // (n, hd), row stride kvRow
-      if (h > 0) {
-        S.fill(0);
-        dP.fill(0);
-      }
-      K.gemm(S, n, Qh, qRow, 0, Kg, kvRow, 1, T, n, hd, 1); // Q Kᵀ
-      K.gemm(dP, n, dYh, qRow, 0, Vg, kvRow, 1, T, n, hd, 1); // dY Vᵀ
-      K.attnSoftmaxBackward(S, dP, T, n, pos0, scale);
-      K.gemm(dv.subarray(g * hd), kvRow, S, n, 1, dYh, qRow, 0, n, hd, T, 1); // dV += Pᵀ dY
-      K.gemm(dq.subarray(h * hd), qRow, dP, n, 0, Kg, kvRow, 0, T, hd, n, 1); // dQ += dS K
-      K.gemm(dk.subarray(g * hd), kvRow, dP, n, 1, Qh, qRow, 0, n, hd, T, 1); // dK += dSᵀ Q
-    }
+    this.pool().attentionBackward(dq, dk, dv, dy, q, k, v, pos0, T, nHeads, nKvHeads, headDim);
   }
 
   override crossEntropy(logits: Float32Array, targets: ArrayLike<number>, T: number, vocab: number, dlogits: Float32Array | null, scale: number): { sum: number; count: number } {

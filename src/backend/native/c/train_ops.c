@@ -239,6 +239,34 @@ static void gemm_task(void *p, int ith, int nth) {
   }
 }
 
+static void gemm_plan(gemm_ctx *c, int nth) {
+  // Tiles: up to 256 rows (the packed A slice, 256 x KC floats = 128 KB, stays in L2 while every
+  // 48-column B panel (24 KB, L1) of the tile streams past it; tall tiles pack each B panel
+  // fewer times) by up to 192 columns; narrower, then shorter, while that leaves fewer than
+  // 3 tiles per thread (dynamic hand-out evens out a descheduled thread on a shared machine).
+  c->mc = c->M < 256 ? (c->M + MR - 1) / MR * MR : 256;
+  c->nc = 192;
+  const int64_t want = nth > 1 ? 3 * nth : 1;
+  for (;;) {
+    int64_t tiles = ((c->M + c->mc - 1) / c->mc) * ((c->N + c->nc - 1) / c->nc);
+    if (tiles >= want || (c->nc == NR && c->mc <= MR * 4)) break;
+    if (c->nc > NR) c->nc -= NR;
+    else c->mc = (c->mc / 2 + MR - 1) / MR * MR;
+  }
+  c->tiles_n = (c->N + c->nc - 1) / c->nc;
+  c->ntiles = ((c->M + c->mc - 1) / c->mc) * c->tiles_n;
+  atomic_init(&c->next, 0);
+  atomic_init(&c->failed, 0);
+}
+
+// One gemm on the calling thread only (inside a pool task; ith picks the packing scratch).
+static int gemm_serial(float *C, int64_t ldc, const float *A, int64_t lda, int ta, const float *B, int64_t ldb, int tb, int64_t M, int64_t N, int64_t K, float alpha, int ith) {
+  gemm_ctx c = {.C = C, .A = A, .B = B, .M = M, .N = N, .K = K, .ldc = ldc, .lda = lda, .ldb = ldb, .ta = ta, .tb = tb, .alpha = alpha};
+  gemm_plan(&c, 1);
+  gemm_task(&c, ith, 1);
+  return !atomic_load(&c.failed);
+}
+
 // gemm(C, ldc, A, lda, transA, B, ldb, transB, M, N, K, alpha): C (M, N) += alpha · op(A) · op(B)
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   napi_value argv[12];
@@ -261,24 +289,8 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   if ((size_t)((M - 1) * ldc + N) > cn || (size_t)((ar - 1) * lda + ac) > an || (size_t)((br - 1) * ldb + bc) > bn)
     TFAIL("gemm: an operand is too short for its shape");
   gemm_ctx c = {.C = C, .A = A, .B = B, .M = M, .N = N, .K = K, .ldc = ldc, .lda = lda, .ldb = ldb, .ta = ta, .tb = tb, .alpha = alpha};
-  // Tiles: up to 256 rows (the packed A slice, 256 x KC floats = 128 KB, stays in L2 while every
-  // 48-column B panel (24 KB, L1) of the tile streams past it; tall tiles pack each B panel
-  // fewer times) by up to 192 columns; narrower, then shorter, while that leaves fewer than
-  // 3 tiles per thread (dynamic hand-out evens out a descheduled thread on a shared machine).
   const int nth = ln_pool_threads();
-  c.mc = M < 256 ? (M + MR - 1) / MR * MR : 256;
-  c.nc = 192;
-  const int64_t want = nth > 1 ? 3 * nth : 1;
-  for (;;) {
-    int64_t tiles = ((M + c.mc - 1) / c.mc) * ((N + c.nc - 1) / c.nc);
-    if (tiles >= want || (c.nc == NR && c.mc <= MR * 4)) break;
-    if (c.nc > NR) c.nc -= NR;
-    else c.mc = (c.mc / 2 + MR - 1) / MR * MR;
-  }
-  c.tiles_n = (N + c.nc - 1) / c.nc;
-  c.ntiles = ((M + c.mc - 1) / c.mc) * c.tiles_n;
-  atomic_init(&c.next, 0);
-  atomic_init(&c.failed, 0);
+  gemm_plan(&c, nth);
   if (c.ntiles == 1 || nth == 1) gemm_task(&c, 0, 1);
   else ln_pool_run(gemm_task, &c);
   if (atomic_load(&c.failed)) TFAIL("gemm: out of memory");
@@ -602,6 +614,81 @@ static napi_value js_attn_softmax_backward(napi_env env, napi_callback_info info
   return NULL;
 }
 
+// ---------------------------------------------------------------- attention backward
+
+// The whole causal attention backward in one call: one task per KV group g (its query heads, in
+// order, are the only writers of dk, dv rows of g and of their own dq columns, so tasks never
+// share an output); per head, on the task's thread, with gemm_serial and asb_rows:
+//   S = Q Kᵀ, dP = dY Vᵀ, P / dS (asb_rows), dV += Pᵀ dY, dQ += dS K, dK += dSᵀ Q.
+// The same products in the same order as running them one by one, at any thread count.
+typedef struct {
+  float *dq, *dk, *dv;
+  const float *dy, *q, *k, *v;
+  int64_t pos0, T, nh, nkv, hd;
+  float scale;
+  _Atomic int64_t next;
+  _Atomic int failed;
+} attb_ctx;
+
+static void attb_task(void *p, int ith, int nth) {
+  (void)nth;
+  attb_ctx *c = (attb_ctx *)p;
+  const int64_t T = c->T, n = c->pos0 + c->T, hd = c->hd, qRow = c->nh * hd, kvRow = c->nkv * hd, group = c->nh / c->nkv;
+  for (;;) {
+    const int64_t g = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (g >= c->nkv) break;
+    float *S = (float *)ln_aligned_alloc((size_t)T * (size_t)n * 2 * sizeof(float));  // (T, n) x 2
+    if (!S) {
+      atomic_store(&c->failed, 1);
+      continue;
+    }
+    float *dP = S + (size_t)T * (size_t)n;
+    const float *Kg = c->k + g * hd, *Vg = c->v + g * hd;
+    int ok = 1;
+    for (int64_t h = g * group; h < (g + 1) * group && ok; h++) {
+      const float *Qh = c->q + h * hd, *dYh = c->dy + h * hd;
+      memset(S, 0, (size_t)T * (size_t)n * 2 * sizeof(float));
+      ok &= gemm_serial(S, n, Qh, qRow, 0, Kg, kvRow, 1, T, n, hd, 1, ith);    // Q Kᵀ
+      ok &= gemm_serial(dP, n, dYh, qRow, 0, Vg, kvRow, 1, T, n, hd, 1, ith);  // dY Vᵀ
+      asb_ctx a = {.S = S, .dP = dP, .n = n, .pos0 = c->pos0, .scale = c->scale};
+      asb_rows(&a, 0, 0, T);
+      ok &= gemm_serial(c->dv + g * hd, kvRow, S, n, 1, dYh, qRow, 0, n, hd, T, 1, ith);  // dV += Pᵀ dY
+      ok &= gemm_serial(c->dq + h * hd, qRow, dP, n, 0, Kg, kvRow, 0, T, hd, n, 1, ith);  // dQ += dS K
+      ok &= gemm_serial(c->dk + g * hd, kvRow, dP, n, 1, Qh, qRow, 0, n, hd, T, 1, ith);  // dK += dSᵀ Q
+    }
+    if (!ok) atomic_store(&c->failed, 1);
+    ln_aligned_free(S);
+  }
+}
+
+// attentionBackward(dq, dk, dv, dy, q, k, v, pos0, T, nHeads, nKvHeads, headDim)
+static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
+  napi_value argv[12];
+  if (!t_args(env, info, 12, argv)) return NULL;
+  float *dq, *dk, *dv;
+  const float *dy, *q, *k, *v;
+  size_t n0, n1, n2, n3, n4, n5, n6;
+  F32(0, dq, n0, 0);
+  F32(1, dk, n1, 0);
+  F32(2, dv, n2, 0);
+  F32(3, dy, n3, 0);
+  F32(4, q, n4, 0);
+  F32(5, k, n5, 0);
+  F32(6, v, n6, 0);
+  const int64_t pos0 = t_i64(env, argv[7]), T = t_i64(env, argv[8]), nh = t_i64(env, argv[9]), nkv = t_i64(env, argv[10]), hd = t_i64(env, argv[11]);
+  if (pos0 < 0 || T < 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) TFAIL("attentionBackward: bad head counts");
+  const size_t qn = (size_t)(T * nh * hd), kvn = (size_t)((pos0 + T) * nkv * hd);
+  if (n0 < qn || n3 < qn || n4 < qn || n1 < kvn || n2 < kvn || n5 < kvn || n6 < kvn) TFAIL("attentionBackward: bad shapes");
+  if (T == 0) return NULL;
+  attb_ctx c = {.dq = dq, .dk = dk, .dv = dv, .dy = dy, .q = q, .k = k, .v = v, .pos0 = pos0, .T = T, .nh = nh, .nkv = nkv, .hd = hd, .scale = (float)(1 / sqrt((double)hd))};
+  atomic_init(&c.next, 0);
+  atomic_init(&c.failed, 0);
+  if (nkv == 1 || ln_pool_threads() == 1) attb_task(&c, 0, 1);
+  else ln_pool_run(attb_task, &c);
+  if (atomic_load(&c.failed)) TFAIL("attentionBackward: out of memory");
+  return NULL;
+}
+
 // ---------------------------------------------------------------- AdamW, sum of squares, accumulate
 
 typedef struct {
@@ -758,6 +845,7 @@ void ln_train_register(napi_env env, napi_value exports) {
       {"ropeBackward", js_rope_backward},
       {"embedBackward", js_embed_backward},
       {"attnSoftmaxBackward", js_attn_softmax_backward},
+      {"attentionBackward", js_attention_backward},
       {"adamwStep", js_adamw_step},
       {"sumSquares", js_sum_squares},
       {"accumulate", js_accumulate},
