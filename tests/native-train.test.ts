@@ -121,8 +121,8 @@ test('native training ops match the js oracle at tile/chunk-crossing sizes, with
     ['dq', 'dk', 'dv'].forEach((nm, i) => relClose(`attention ${nm}`, ab[i]!, ar[i]!, 1e-5));
     out.push(...ab);
     // cross-entropy over a vocabulary, one ignored target
-    const V = 1000, Tc = 9;
-    const logits = randArray(r, Tc * V, 4), targets = [5, -1, 999, 0, 17, 17, 400, 3, 998];
+    const V = 8000, Tc = 9; // T·V large enough for the threaded path
+    const logits = randArray(r, Tc * V, 4), targets = [5, -1, 7999, 0, 17, 17, 400, 3, 998];
     const cb = new Float32Array(Tc * V), cr = new Float32Array(Tc * V);
     const lb = b.crossEntropy(logits, targets, Tc, V, cb, 1 / 8), lr = ref.crossEntropy(logits, targets, Tc, V, cr, 1 / 8);
     assert.equal(lb.count, lr.count);
@@ -130,8 +130,8 @@ test('native training ops match the js oracle at tile/chunk-crossing sizes, with
     relClose('crossEntropy dlogits', cb, cr, 1e-6);
     out.push(cb, Float32Array.of(lb.sum));
     assert.throws(() => b.crossEntropy(logits, [V], 1, V, null, 1), /outside the vocabulary/);
-    // rmsnorm backward over several 16-row chunks
-    const Tn = 40, dim = 72, g = randArray(r, dim), xn = randArray(r, Tn * dim), dyn = randArray(r, Tn * dim);
+    // rmsnorm backward over several 16-row chunks (threaded: T·dim above the serial threshold)
+    const Tn = 70, dim = 1000, g = randArray(r, dim), xn = randArray(r, Tn * dim), dyn = randArray(r, Tn * dim);
     const nb = [new Float32Array(Tn * dim), new Float32Array(dim).fill(1)], nr = [new Float32Array(Tn * dim), new Float32Array(dim).fill(1)];
     b.rmsnormBackward(nb[0]!, nb[1]!, dyn, xn, g, Tn, dim, 1e-5);
     ref.rmsnormBackward(nr[0]!, nr[1]!, dyn, xn, g, Tn, dim, 1e-5);
@@ -160,7 +160,7 @@ test('native training ops match the js oracle at tile/chunk-crossing sizes, with
     relClose('adamw param update', upd(pb), upd(pr), 1e-4);
     out.push(pb, mb, vb);
     // sum of squares over several 64 Ki chunks
-    const xs = randArray(r, 200001);
+    const xs = randArray(r, 300001);
     const ssb = b.sumSquares(xs, xs.length), ssr = ref.sumSquares(xs, xs.length);
     assert.ok(Math.abs(ssb - ssr) <= 1e-12 * ssr, `sumSquares ${ssb} vs ${ssr}`);
     out.push(Float32Array.of(ssb));

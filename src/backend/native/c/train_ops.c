@@ -281,7 +281,8 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   const int ta = t_i64(env, argv[4]) != 0, tb = t_i64(env, argv[7]) != 0;
   const int64_t M = t_i64(env, argv[8]), N = t_i64(env, argv[9]), K = t_i64(env, argv[10]);
   const float alpha = (float)t_f64(env, argv[11]);
-  if (M < 0 || N < 0 || K < 0) TFAIL("gemm: negative size");
+  const int64_t LIM = (int64_t)1 << 31;  // keeps every index product below 2^62
+  if (M < 0 || N < 0 || K < 0 || M >= LIM || N >= LIM || K >= LIM || ldc >= LIM || lda >= LIM || ldb >= LIM) TFAIL("gemm: size out of range");
   if (M == 0 || N == 0 || K == 0) return NULL;
   // op(A) is (M, K): stored (M, K) or, transposed, (K, M); likewise op(B) (K, N)
   const int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
@@ -291,7 +292,8 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   gemm_ctx c = {.C = C, .A = A, .B = B, .M = M, .N = N, .K = K, .ldc = ldc, .lda = lda, .ldb = ldb, .ta = ta, .tb = tb, .alpha = alpha};
   const int nth = ln_pool_threads();
   gemm_plan(&c, nth);
-  if (c.ntiles == 1 || nth == 1) gemm_task(&c, 0, 1);
+  // below ~2 M multiply-adds the dispatch costs more than a second thread gains
+  if (c.ntiles == 1 || nth == 1 || M * N * K < ((int64_t)1 << 21)) gemm_task(&c, 0, 1);
   else ln_pool_run(gemm_task, &c);
   if (atomic_load(&c.failed)) TFAIL("gemm: out of memory");
   return NULL;
@@ -320,10 +322,15 @@ static void range_task(void *p, int ith, int nth) {
   }
 }
 
-static void parallel_range(range_fn fn, void *ctx, int64_t n, int64_t chunk) {
+// Small jobs (`work`, in element-operations, below SERIAL_WORK) run on the caller: a dispatch costs
+// microseconds, and far more when a worker is descheduled on a busy machine. The chunks are the
+// same either way, so is the result.
+#define SERIAL_WORK ((int64_t)1 << 18)
+
+static void parallel_range(range_fn fn, void *ctx, int64_t n, int64_t chunk, int64_t work) {
   range_ctx r = {.fn = fn, .ctx = ctx, .n = n, .chunk = chunk, .nchunks = (n + chunk - 1) / chunk};
   atomic_init(&r.next, 0);
-  if (r.nchunks <= 1 || ln_pool_threads() == 1) {
+  if (r.nchunks <= 1 || ln_pool_threads() == 1 || work < SERIAL_WORK) {
     for (int64_t i = 0; i < r.nchunks; i++) {
       int64_t b = i * chunk, e = b + chunk < n ? b + chunk : n;
       fn(ctx, i, b, e);
@@ -386,7 +393,7 @@ static napi_value js_cross_entropy(napi_env env, napi_callback_info info) {
   double *loss = (double *)malloc((size_t)(T > 0 ? T : 1) * sizeof(double));
   if (!loss) TFAIL("out of memory");
   ce_ctx c = {.logits = logits, .targets = tg, .dlogits = dl, .vocab = V, .scale = scale, .loss = loss};
-  parallel_range(ce_rows, &c, T, 4);
+  parallel_range(ce_rows, &c, T, 4, T * V * 4);
   double sum = 0;
   int64_t count = 0;
   for (int64_t t = 0; t < T; t++)
@@ -463,7 +470,7 @@ static napi_value js_rmsnorm_backward(napi_env env, napi_callback_info info) {
     if (!part) TFAIL("out of memory");
   }
   rms_ctx c = {.dx = dx, .dy = dy, .x = x, .g = g, .dim = D, .eps = eps, .dg_part = part};
-  parallel_range(rms_rows, &c, T, RMS_CHUNK);
+  parallel_range(rms_rows, &c, T, RMS_CHUNK, T * D * 4);
   if (part) {
     for (int64_t i = 0; i < D; i++) {
       double s = 0;
@@ -508,7 +515,7 @@ static napi_value js_swiglu_backward(napi_env env, napi_callback_info info) {
   const int64_t n = t_i64(env, argv[5]);
   if (n < 0 || n1 < (size_t)n || n2 < (size_t)n || n3 < (size_t)n || n4 < (size_t)n || n5 < (size_t)n) TFAIL("swigluBackward: bad shapes");
   swi_ctx c = {.dgate = dgate, .dup = dup, .dy = dy, .gate = gate, .up = up};
-  parallel_range(swi_range, &c, n, 16384);
+  parallel_range(swi_range, &c, n, 16384, n * 8);
   return NULL;
 }
 
@@ -553,7 +560,7 @@ static napi_value js_embed_backward(napi_env env, napi_callback_info info) {
   const int64_t cols = t_i64(env, argv[3]);
   if (cols <= 0 || yn < n * (size_t)cols) TFAIL("embedBackward: bad shapes");
   for (size_t t = 0; t < n; t++)
-    if (ids[t] < 0 || (size_t)(ids[t] + 1) * (size_t)cols > wn) TFAIL("embedBackward: token id outside the table");
+    if (ids[t] < 0 || ((size_t)ids[t] + 1) * (size_t)cols > wn) TFAIL("embedBackward: token id outside the table");
   for (size_t t = 0; t < n; t++) {
     float *o = dW + (size_t)ids[t] * cols;
     const float *s = dy + t * cols;
@@ -610,7 +617,7 @@ static napi_value js_attn_softmax_backward(napi_env env, napi_callback_info info
   const float scale = (float)t_f64(env, argv[5]);
   if (T < 0 || pos0 < 0 || n < pos0 + T || sn < (size_t)(T * n) || pn < (size_t)(T * n)) TFAIL("attnSoftmaxBackward: bad shapes");
   asb_ctx c = {.S = S, .dP = dP, .n = n, .pos0 = pos0, .scale = scale};
-  parallel_range(asb_rows, &c, T, 8);
+  parallel_range(asb_rows, &c, T, 8, T * n * 4);
   return NULL;
 }
 
@@ -764,7 +771,7 @@ static napi_value js_adamw_step(napi_env env, napi_callback_info info) {
   c.gs = (float)t_f64(env, argv[11]);
   c.ibc1 = (float)(1 / (1 - pow(b1, step)));  // bias corrections in f64, then rounded once
   c.ibc2 = (float)(1 / (1 - pow(b2, step)));
-  parallel_range(adamw_range, &c, n, 65536);
+  parallel_range(adamw_range, &c, n, 65536, n * 4);
   return NULL;
 }
 
@@ -795,7 +802,7 @@ static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
   double *part = (double *)calloc((size_t)(nchunks > 0 ? nchunks : 1), sizeof(double));
   if (!part) TFAIL("out of memory");
   ss_ctx c = {.x = x, .part = part};
-  parallel_range(ss_range, &c, n, SS_CHUNK);
+  parallel_range(ss_range, &c, n, SS_CHUNK, n);
   double s = 0;
   for (int64_t i = 0; i < nchunks; i++) s += part[i];
   free(part);
@@ -827,7 +834,7 @@ static napi_value js_accumulate(napi_env env, napi_callback_info info) {
   const int64_t n = t_i64(env, argv[2]);
   if (n < 0 || dn < (size_t)n || sn < (size_t)n) TFAIL("accumulate: bad shapes");
   acc_ctx c = {.dst = dst, .src = src};
-  parallel_range(acc_range, &c, n, 65536);
+  parallel_range(acc_range, &c, n, 65536, n);
   return NULL;
 }
 
