@@ -126,7 +126,8 @@ test('native training ops match the js oracle at tile/chunk-crossing sizes, with
     const cb = new Float32Array(Tc * V), cr = new Float32Array(Tc * V);
     const lb = b.crossEntropy(logits, targets, Tc, V, cb, 1 / 8), lr = ref.crossEntropy(logits, targets, Tc, V, cr, 1 / 8);
     assert.equal(lb.count, lr.count);
-    assert.ok(Math.abs(lb.sum - lr.sum) <= 1e-9 * lr.sum, `crossEntropy sum ${lb.sum} vs ${lr.sum}`);
+    // f32 exp in the kernel, f64 in the oracle: ~1e-7 absolute per row on a loss of ~ln(V)
+    assert.ok(Math.abs(lb.sum - lr.sum) <= 1e-6 * lr.sum, `crossEntropy sum ${lb.sum} vs ${lr.sum}`);
     relClose('crossEntropy dlogits', cb, cr, 1e-6);
     out.push(cb, Float32Array.of(lb.sum));
     assert.throws(() => b.crossEntropy(logits, [V], 1, V, null, 1), /outside the vocabulary/);
