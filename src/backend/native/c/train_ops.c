@@ -164,35 +164,46 @@ static void ukr_scalar(int64_t kc, const float *Ap, const float *Bp, float *C, i
 }
 
 #if defined(LN_X86)
-__attribute__((target("avx512f"))) static void ukr_avx512(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, int mr, int nr) {
-  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00, c22 = c00,
-         c30 = c00, c31 = c00, c32 = c00, c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00, c60 = c00,
-         c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
-  for (int64_t k = 0; k < kc; k++) {
-    const __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16), b2 = _mm512_load_ps(Bp + 32);
-#define ROW(r)                                         \
-  {                                                    \
-    const __m512 a = _mm512_set1_ps(Ap[r]);            \
-    c##r##0 = _mm512_fmadd_ps(a, b0, c##r##0);         \
-    c##r##1 = _mm512_fmadd_ps(a, b1, c##r##1);         \
-    c##r##2 = _mm512_fmadd_ps(a, b2, c##r##2);         \
+// 8 rows x NV vectors of 16 columns: 8·NV accumulators in registers (the loops have constant
+// bounds and are fully unrolled); the last vector's columns beyond nr are masked off. The 2- and
+// 1-vector variants serve the last panel of a row when N is not a multiple of 48 (N = 64 or 256
+// would otherwise waste 2/3 of a panel's FMAs on padding).
+#define DEFINE_UKR(NV)                                                                                                   \
+  __attribute__((target("avx512f"))) static void ukr_avx512_##NV(int64_t kc, const float *Ap, const float *Bp, float *C, \
+                                                                 int64_t ldc, int mr, int nr) {                          \
+    __m512 acc[MR][NV];                                                                                                  \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++) acc[r][v] = \
+        _mm512_setzero_ps();                                                                                             \
+    for (int64_t k = 0; k < kc; k++) {                                                                                   \
+      __m512 b[NV];                                                                                                      \
+      _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(Bp + 16 * v);                          \
+      _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                                             \
+        const __m512 a = _mm512_set1_ps(Ap[r]);                                                                          \
+        _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);            \
+      }                                                                                                                  \
+      Ap += MR;                                                                                                          \
+      Bp += NR;                                                                                                          \
+    }                                                                                                                    \
+    __mmask16 m[NV];                                                                                                     \
+    _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++) {                                                               \
+      const int left = nr - 16 * v;                                                                                      \
+      m[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);                  \
+    }                                                                                                                    \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                                               \
+      if (r >= mr) break;                                                                                                \
+      float *o = C + r * ldc;                                                                                            \
+      _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++)                                                               \
+          _mm512_mask_storeu_ps(o + 16 * v, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], o + 16 * v), acc[r][v]));   \
+    }                                                                                                                    \
   }
-    ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
-#undef ROW
-    Ap += MR;
-    Bp += NR;
-  }
-  const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-  const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-  const __mmask16 m2 = nr >= 48 ? 0xffff : nr <= 32 ? 0 : (__mmask16)((1u << (nr - 32)) - 1);
-  __m512 rows[MR][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32},
-                        {c40, c41, c42}, {c50, c51, c52}, {c60, c61, c62}, {c70, c71, c72}};
-  for (int r = 0; r < mr; r++) {
-    float *o = C + r * ldc;
-    _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), rows[r][0]));
-    _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), rows[r][1]));
-    _mm512_mask_storeu_ps(o + 32, m2, _mm512_add_ps(_mm512_maskz_loadu_ps(m2, o + 32), rows[r][2]));
-  }
+DEFINE_UKR(1)
+DEFINE_UKR(2)
+DEFINE_UKR(3)
+
+static void ukr_avx512(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, int mr, int nr) {
+  if (nr > 32) ukr_avx512_3(kc, Ap, Bp, C, ldc, mr, nr);
+  else if (nr > 16) ukr_avx512_2(kc, Ap, Bp, C, ldc, mr, nr);
+  else ukr_avx512_1(kc, Ap, Bp, C, ldc, mr, nr);
 }
 static int have_avx512 = -1;
 #endif
