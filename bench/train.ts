@@ -1,7 +1,9 @@
 // Training throughput: tokens/s, achieved GFLOP/s and MFU (against the f32 FMA peak of
 // ../shared/docs/performance-facts.md, ~260 GFLOP/s per thread) of one optimizer step
 // (forward + backward + AdamW) on random tokens, for a few model sizes. Median of several steps
-// after a warm-up step.
+// after a warm-up step. On the native backend each timed step is followed by a short FMA probe at
+// the same thread count, so that on a shared machine the MFU can also be read against the peak
+// the machine actually gave us at that moment ("of measured peak").
 //   node dist/bench/train.js [--backend js|native|auto] [--threads N] [--steps N] [--sizes tiny,small,default,512] [--json]
 import { countParams } from '../src/train/params.js';
 import { createTrainingModel, lossAndGrad } from '../src/train/model.js';
@@ -12,6 +14,7 @@ import { trainFlopsPerToken, PEAK_FLOPS_PER_THREAD } from '../src/train/trainer.
 import { Rng } from '../src/train/rng.js';
 import { metaFfnDim, type LlamaConfig } from '../src/model/config.js';
 import type { ParamGrads } from '../src/train/tape.js';
+import { loadAddon } from '../src/backend/native/addon.js';
 
 interface Size { dim: number; nLayers: number; nHeads: number; nKvHeads: number; vocab: number; seqLen: number; seqs: number }
 const SIZES: Record<string, Size> = {
@@ -47,6 +50,8 @@ async function main(): Promise<void> {
     const rng = new Rng(2);
     const grads: ParamGrads = new Map();
     const times: number[] = [];
+    const probes: number[] = []; // GFLOP/s of the FMA probe after each timed step (native only)
+    const addon = backend.name.startsWith('native') ? loadAddon().addon : undefined;
     for (let i = 0; i <= steps; i++) {
       const t0 = performance.now();
       for (let q = 0; q < s.seqs; q++) {
@@ -55,6 +60,8 @@ async function main(): Promise<void> {
       }
       opt.update(grads, 1e-4);
       if (i > 0) times.push((performance.now() - t0) / 1000); // the first step warms up
+      // the pool already runs backend.threads threads (the step just used it)
+      if (i > 0 && addon) probes.push(addon.fmaPeak(2e6));
     }
     const sec = median(times);
     const tokens = s.seqs * s.seqLen;
@@ -62,10 +69,11 @@ async function main(): Promise<void> {
     const r = {
       size: name, backend: backend.name, threads: backend.threads, params: countParams(c).total, tokensPerStep: tokens,
       secondsPerStep: sec, tokensPerSecond: tokens / sec, gflops: flops / sec / 1e9, mfu: flops / sec / (PEAK_FLOPS_PER_THREAD * backend.threads),
+      measuredPeakGflops: probes.length ? median(probes) : undefined,
     };
     results.push(r);
     if (!json) {
-      process.stdout.write(`${name.padEnd(8)} ${String(r.params).padStart(9)} params  ${r.backend} ${r.threads}T  ${r.tokensPerSecond.toFixed(0).padStart(6)} tok/s  ${r.gflops.toFixed(2)} GFLOP/s  MFU ${(r.mfu * 100).toFixed(2)}%  (median of ${steps} steps of ${tokens} tokens)\n`);
+      process.stdout.write(`${name.padEnd(8)} ${String(r.params).padStart(9)} params  ${r.backend} ${r.threads}T  ${r.tokensPerSecond.toFixed(0).padStart(6)} tok/s  ${r.gflops.toFixed(2)} GFLOP/s  MFU ${(r.mfu * 100).toFixed(2)}%${r.measuredPeakGflops ? `  (${((100 * r.gflops) / r.measuredPeakGflops).toFixed(1)}% of measured peak ${r.measuredPeakGflops.toFixed(0)} GFLOP/s)` : ''}  (median of ${steps} steps of ${tokens} tokens)\n`);
     }
   }
   if (json) process.stdout.write(JSON.stringify(results) + '\n');

@@ -144,6 +144,12 @@ export class TapeBackend implements Backend {
    */
   backward(seed: ReadonlyMap<Float32Array, Float32Array>, paramGrads: ParamGrads): void {
     const B = this.inner;
+    // a backend may add gradients natively (NativeTrainingBackend.accumulate); same sums either way
+    const fast = (B as { accumulate?: (dst: Float32Array, src: Float32Array, n: number) => void }).accumulate?.bind(B);
+    const addInto = fast ? (dst: Float32Array, src: Float32Array, n: number) => {
+      assert(dst.length >= n && src.length >= n, `gradient add: ${dst.length}, ${src.length} < ${n}`);
+      fast(dst, src, n);
+    } : addIntoJs;
     this.grads = new Map(seed);
     const paramGrad = (key: ParamKey, n: number): Float32Array => {
       let g = paramGrads.get(key);
@@ -245,7 +251,7 @@ export class TapeBackend implements Backend {
   }
 }
 
-function addInto(dst: Float32Array, src: Float32Array, n: number): void {
+function addIntoJs(dst: Float32Array, src: Float32Array, n: number): void {
   assert(dst.length >= n && src.length >= n, `gradient add: ${dst.length}, ${src.length} < ${n}`);
   for (let i = 0; i < n; i++) dst[i]! += src[i]!;
 }

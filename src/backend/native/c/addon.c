@@ -983,6 +983,9 @@ static void cleanup(void *arg) {
 
 static int initialised;
 
+// the training kernels (train_ops.c) add their own exports
+void ln_train_register(napi_env env, napi_value exports);
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   if (!initialised) {
     ln_kernels_scalar(&K_scalar);
@@ -1019,5 +1022,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   EXPORT("fmaPeak", js_fma_peak);
   EXPORT("setTuning", js_set_tuning);
   EXPORT("mmapRange", js_mmap_range);
+  ln_train_register(env, exports);
   return exports;
 }

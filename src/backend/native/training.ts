@@ -1,0 +1,120 @@
+// Training on the native backend with native backward kernels (src/backend/native/c/train_ops.c):
+// the forward ops come from NativeBackend (through HybridTrainingBackend, which also keeps the
+// weight views the optimizer updates in place); every backward op, the loss and AdamW run in C.
+//
+//   y = x Wᵀ:  dx (T, cols) += dy (T, rows) · W (rows, cols)      gemm, no transposed copies
+//              dW (rows, cols) += dyᵀ (rows, T) · x (T, cols)
+//   attention, per query head h of KV group g (the products through the same gemm with strides,
+//   so heads are read in place; one native task per KV group):  S = Q Kᵀ, dP = dY Vᵀ,
+//   P = causal softmax(scale·S), dS = scale·P ∘ (dP - rowsum(P ∘ dP)), dV += Pᵀ dY, dQ += dS K,
+//   dK += dSᵀ Q
+//
+// Every kernel's result is independent of the thread count and timing (fixed tiles and chunks;
+// see train_ops.c), so a resumed run reproduces the uninterrupted one bit for bit.
+import type { Backend, Weight } from '../backend.js';
+import type { AdamWStepOptions, TrainingBackend } from '../training.js';
+import { HybridTrainingBackend } from '../hybrid-training.js';
+import { LlamaError } from '../../errors.js';
+import type { NativeAddon } from './addon.js';
+import { loadAddon } from './addon.js';
+
+/** The training entry points of the addon (argument checks are repeated in C). */
+export interface NativeTrainAddon {
+  /** C (M, N; row stride ldc) += alpha · op(A) · op(B); op(A) (M, K), op(B) (K, N); trans flags 0/1 */
+  gemm(C: Float32Array, ldc: number, A: Float32Array, lda: number, transA: number, B: Float32Array, ldb: number, transB: number, M: number, N: number, K: number, alpha: number): void;
+  crossEntropy(logits: Float32Array, targets: Int32Array, T: number, vocab: number, dlogits: Float32Array | null, scale: number): [number, number];
+  rmsnormBackward(dx: Float32Array | null, dg: Float32Array | null, dy: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void;
+  swigluBackward(dgate: Float32Array, dup: Float32Array, dy: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+  ropeBackward(dx: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void;
+  embedBackward(dW: Float32Array, dy: Float32Array, ids: Int32Array, cols: number): void;
+  attnSoftmaxBackward(S: Float32Array, dP: Float32Array, T: number, n: number, pos0: number, scale: number): void;
+  /** the whole causal attention backward, one task per KV group (see train_ops.c) */
+  attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dy: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void;
+  adamwStep(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number): void;
+  sumSquares(x: Float32Array, n: number): number;
+  accumulate(dst: Float32Array, src: Float32Array, n: number): void;
+}
+
+/** The addon's training kernels, or undefined when the built addon predates them. */
+export function nativeTrainAddon(): (NativeAddon & NativeTrainAddon) | undefined {
+  const a = loadAddon().addon as (NativeAddon & Partial<NativeTrainAddon>) | undefined;
+  return a && typeof a.gemm === 'function' && typeof a.adamwStep === 'function' ? (a as NativeAddon & NativeTrainAddon) : undefined;
+}
+
+interface ThreadApplying extends Backend {
+  /** NativeBackend.info() re-applies that backend's thread count to the process-wide pool */
+  info(): unknown;
+}
+
+const asInt32 = (a: ArrayLike<number>): Int32Array => (a instanceof Int32Array ? a : Int32Array.from(a));
+
+export class NativeTrainingBackend extends HybridTrainingBackend implements TrainingBackend {
+  override readonly name: string;
+
+  constructor(fwd: Backend, private readonly k: NativeTrainAddon) {
+    super(fwd);
+    this.name = `${fwd.name}-train`;
+  }
+
+  /** The pool is process-wide: make it ours (cheap when it already is) before a native call. */
+  private pool(): NativeTrainAddon {
+    (this.fwd as ThreadApplying).info();
+    return this.k;
+  }
+
+  override matmulBackward(dx: Float32Array | null, dW: Float32Array | null, dy: Float32Array, x: Float32Array, w: Weight, T: number): void {
+    const { rows, cols } = w;
+    const W = this.weightValues(w); // (rows, cols)
+    const k = this.pool();
+    if (dx) k.gemm(dx, cols, dy, rows, 0, W, cols, 0, T, cols, rows, 1); // (T, cols) += (T, rows)·(rows, cols)
+    if (dW) k.gemm(dW, cols, dy, rows, 1, x, cols, 0, rows, cols, T, 1); // (rows, cols) += (T, rows)ᵀ·(T, cols)
+  }
+
+  override embedBackward(dW: Float32Array, dy: Float32Array, ids: ArrayLike<number>, cols: number): void {
+    this.pool().embedBackward(dW, dy, asInt32(ids), cols);
+  }
+
+  override rmsnormBackward(dx: Float32Array | null, dg: Float32Array | null, dy: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
+    this.pool().rmsnormBackward(dx, dg, dy, x, g, T, dim, eps);
+  }
+
+  override ropeBackward(dx: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
+    this.pool().ropeBackward(dx, T, nHeads, headDim, pos, invFreq);
+  }
+
+  override swigluBackward(dgate: Float32Array, dup: Float32Array, dy: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    this.pool().swigluBackward(dgate, dup, dy, gate, up, n);
+  }
+
+  override attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dy: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void {
+    this.pool().attentionBackward(dq, dk, dv, dy, q, k, v, pos0, T, nHeads, nKvHeads, headDim);
+  }
+
+  override crossEntropy(logits: Float32Array, targets: ArrayLike<number>, T: number, vocab: number, dlogits: Float32Array | null, scale: number): { sum: number; count: number } {
+    const ids = asInt32(targets);
+    for (let t = 0; t < T; t++) {
+      const y = targets[t]!;
+      if (!(y < vocab)) throw new LlamaError('TOKEN_ID', `target id ${y} is outside the vocabulary (0..${vocab - 1})`);
+    }
+    const [sum, count] = this.pool().crossEntropy(logits, ids, T, vocab, dlogits, scale);
+    return { sum, count };
+  }
+
+  override adamwStep(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, o: AdamWStepOptions): void {
+    this.pool().adamwStep(param, grad, m, v, n, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.step, o.gradScale);
+  }
+
+  override sumSquares(x: Float32Array, n: number): number {
+    return this.pool().sumSquares(x, n);
+  }
+
+  /** C (M, N; row stride ldc) += alpha · op(A) · op(B) on this backend's threads (see NativeTrainAddon.gemm) */
+  gemm(C: Float32Array, ldc: number, A: Float32Array, lda: number, transA: boolean, B: Float32Array, ldb: number, transB: boolean, M: number, N: number, K: number, alpha = 1): void {
+    this.pool().gemm(C, ldc, A, lda, transA ? 1 : 0, B, ldb, transB ? 1 : 0, M, N, K, alpha);
+  }
+
+  /** dst (n) += src (n) (gradient accumulation of the tape) */
+  accumulate(dst: Float32Array, src: Float32Array, n: number): void {
+    this.pool().accumulate(dst, src, n);
+  }
+}
