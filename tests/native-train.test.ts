@@ -112,7 +112,7 @@ test('native training ops match the js oracle at tile/chunk-crossing sizes, with
     relClose('matmul dW', dW, dWr, 1e-5);
     out.push(dx, dW);
     // attention backward, GQA, with earlier cache rows
-    const nH = 4, nKv = 2, hd = 16, Ta = 37, P0 = 5, n = P0 + Ta;
+    const nH = 4, nKv = 2, hd = 16, Ta = 150, P0 = 5, n = P0 + Ta; // 3 blocks of 64 query rows
     const q = randArray(r, Ta * nH * hd), k = randArray(r, n * nKv * hd), v = randArray(r, n * nKv * hd), da = randArray(r, q.length);
     const ab = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)];
     const ar = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(v.length)];

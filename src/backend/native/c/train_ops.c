@@ -652,7 +652,10 @@ static napi_value js_attn_softmax_backward(napi_env env, napi_callback_info info
 // order, are the only writers of dk, dv rows of g and of their own dq columns, so tasks never
 // share an output); per head, on the task's thread, with gemm_serial and asb_rows:
 //   S = Q Kᵀ, dP = dY Vᵀ, P / dS (asb_rows), dV += Pᵀ dY, dQ += dS K, dK += dSᵀ Q.
-// The same products in the same order as running them one by one, at any thread count.
+// Query rows go in blocks of ATT_ROWS (the causal mask hides keys after each block's last row).
+// The same products in the same order at any thread count.
+#define ATT_ROWS 64
+
 typedef struct {
   float *dq, *dk, *dv;
   const float *dy, *q, *k, *v;
@@ -679,14 +682,21 @@ static void attb_task(void *p, int ith, int nth) {
     int ok = 1;
     for (int64_t h = g * group; h < (g + 1) * group && ok; h++) {
       const float *Qh = c->q + h * hd, *dYh = c->dy + h * hd;
-      memset(S, 0, (size_t)T * (size_t)n * 2 * sizeof(float));
-      ok &= gemm_serial(S, n, Qh, qRow, 0, Kg, kvRow, 1, T, n, hd, 1, ith);    // Q Kᵀ
-      ok &= gemm_serial(dP, n, dYh, qRow, 0, Vg, kvRow, 1, T, n, hd, 1, ith);  // dY Vᵀ
-      asb_ctx a = {.S = S, .dP = dP, .n = n, .pos0 = c->pos0, .scale = c->scale};
-      asb_rows(&a, 0, 0, T);
-      ok &= gemm_serial(c->dv + g * hd, kvRow, S, n, 1, dYh, qRow, 0, n, hd, T, 1, ith);  // dV += Pᵀ dY
-      ok &= gemm_serial(c->dq + h * hd, qRow, dP, n, 0, Kg, kvRow, 0, T, hd, n, 1, ith);  // dQ += dS K
-      ok &= gemm_serial(c->dk + g * hd, kvRow, dP, n, 1, Qh, qRow, 0, n, hd, T, 1, ith);  // dK += dSᵀ Q
+      // causal: query rows [t0, t0 + rows) see keys 0 .. pos0 + t0 + rows - 1 only, so blocks of
+      // ATT_ROWS rows skip most of the masked upper triangle; S, dP hold (rows, m), row stride m
+      for (int64_t t0 = 0; t0 < T && ok; t0 += ATT_ROWS) {
+        const int64_t rows = t0 + ATT_ROWS < T ? ATT_ROWS : T - t0, m = c->pos0 + t0 + rows;
+        const float *Qb = Qh + t0 * qRow, *dYb = dYh + t0 * qRow;
+        memset(S, 0, (size_t)rows * (size_t)m * sizeof(float));
+        memset(dP, 0, (size_t)rows * (size_t)m * sizeof(float));
+        ok &= gemm_serial(S, m, Qb, qRow, 0, Kg, kvRow, 1, rows, m, hd, 1, ith);    // Q Kᵀ
+        ok &= gemm_serial(dP, m, dYb, qRow, 0, Vg, kvRow, 1, rows, m, hd, 1, ith);  // dY Vᵀ
+        asb_ctx a = {.S = S, .dP = dP, .n = m, .pos0 = c->pos0 + t0, .scale = c->scale};
+        asb_rows(&a, 0, 0, rows);
+        ok &= gemm_serial(c->dv + g * hd, kvRow, S, m, 1, dYb, qRow, 0, m, hd, rows, 1, ith);         // dV += Pᵀ dY
+        ok &= gemm_serial(c->dq + t0 * qRow + h * hd, qRow, dP, m, 0, Kg, kvRow, 0, rows, hd, m, 1, ith);  // dQ += dS K
+        ok &= gemm_serial(c->dk + g * hd, kvRow, dP, m, 1, Qb, qRow, 0, m, hd, rows, 1, ith);         // dK += dSᵀ Q
+      }
     }
     if (!ok) atomic_store(&c->failed, 1);
     ln_aligned_free(S);
