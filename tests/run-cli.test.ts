@@ -119,10 +119,16 @@ test('llama logits / run: bad input is a usage error (exit 2)', S260, () => {
 });
 
 test('llama run without -m uses the embedded default model', { skip: existsSync(join(REPO_ROOT, 'models/default/model.gguf')) ? false : 'no embedded default model in this package yet' }, () => {
-  const r = runCli(['run', '-p', 'Once upon a time', '-n', '8', '--temp', '0']);
+  const r = runCli(['run', '-p', 'Once upon a time', '-n', '60', '--temp', '0']);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(r.stdout.startsWith('Once upon a time'));
-  assert.match(r.stderr, /generated: \d+ tokens/);
+  assert.match(r.stderr, /generated: 60 tokens/);
+  // A newcomer must see English: mostly dictionary-shaped words, and the commonest function words.
+  const words = r.stdout.slice('Once upon a time'.length).toLowerCase().match(/[a-z']+|[^\sa-z']+/g) ?? [];
+  const alphabetic = words.filter((w) => /^[a-z']+$/.test(w));
+  assert.ok(alphabetic.length >= 25 && alphabetic.length / words.length > 0.7, r.stdout);
+  const common = new Set(['the', 'a', 'was', 'and', 'to', 'she', 'he', 'her', 'his', 'they', 'said', 'there', 'with', 'of']);
+  assert.ok(new Set(alphabetic.filter((w) => common.has(w))).size >= 4, r.stdout);
 });
 
 test('llama run: Ctrl-C (SIGINT) stops generation, still prints the summary, exits 130', S260, async () => {
