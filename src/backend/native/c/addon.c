@@ -30,6 +30,7 @@ int ln_tune_nr1_float = 0;
 int ln_tune_pf_float = 0;
 int ln_tune_outer = 1;
 int ln_tune_pf = 1024;
+int ln_tune_mv = 1;
 
 static ln_kernels K;             // the selected path
 static ln_kernels K_scalar, K_avx2, K_avx512, K_neon;
@@ -963,6 +964,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   if (!strcmp(name, "nr1")) ln_tune_nr1 = v;
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
+  else if (!strcmp(name, "mv")) ln_tune_mv = v;
   else if (!strcmp(name, "nr1f")) ln_tune_nr1_float = v;
   else if (!strcmp(name, "pff")) ln_tune_pf_float = v;
   else FAIL("setTuning: unknown knob");

@@ -270,6 +270,82 @@ T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
+
+// ---------- decode (T = 1) matvec of Q8_0 / Q4_0 ----------
+// One weight row at a time (one sequential stream). The per-block scale product w_scale * x_scale
+// is formed once per 16 blocks (one cvtph + one mul for 8 pairs) from a compact copy of the
+// activation scales, so a pair costs load, dpbusd, permute, convert and fma; two accumulators
+// halve the fma dependency chain.
+#define MV_MAX_BLOCKS 8192  // compact activation scales on the stack (cols <= 262144)
+T512 INL void mv_q0_row(const ln_weight *w, const ln_act *a, const float *dxc, float *out, int64_t r, const int q4) {
+  const int64_t npairs = w->npairs;
+  const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+  const uint16_t *sr = w->sc + (size_t)r * w->sc_stride;
+  const int8_t *xq = a->q;
+  const int32_t *xb = a->bias;
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  for (int64_t g = 0; g < npairs; g += 8) {
+    const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 2 * g))), _mm512_loadu_ps(dxc + 2 * g));
+    const int np = npairs - g < 8 ? (int)(npairs - g) : 8;
+    if (np == 8) {
+      __m512i hi = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int p = 0; p < 8; p++) {
+        const int64_t pp = g + p;
+        __m512i wv;
+        if (q4) {
+          if ((p & 1) == 0) {
+            const uint8_t *src = wr + (pp >> 1) * 64;
+            if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
+            const __m512i v = _mm512_loadu_si512(src);
+            wv = _mm512_and_si512(v, m0f);
+            hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
+          } else {
+            wv = hi;
+          }
+        } else {
+          const uint8_t *src = wr + pp * 64;
+          if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
+          wv = _mm512_loadu_si512(src);
+        }
+        const __m512i d = _mm512_dpbusd_epi32(_mm512_loadu_si512(xb + pp * 16), wv, _mm512_load_si512(xq + pp * 64));
+        const __m512 s = _mm512_permutexvar_ps(pair_idx(p), sc);
+        if (p & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc1);
+        else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc0);
+      }
+    } else {
+      for (int p = 0; p < np; p++) {
+        const int64_t pp = g + p;
+        __m512i wv;
+        if (q4) {
+          const __m512i v = _mm512_loadu_si512(wr + (pp >> 1) * 64);
+          wv = _mm512_and_si512((pp & 1) ? _mm512_srli_epi16(v, 4) : v, m0f);
+        } else {
+          wv = _mm512_loadu_si512(wr + pp * 64);
+        }
+        const __m512i d = _mm512_dpbusd_epi32(_mm512_loadu_si512(xb + pp * 16), wv, _mm512_load_si512(xq + pp * 64));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_permutexvar_ps(pair_idx(p), sc), acc0);
+      }
+    }
+  }
+  out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+// Returns 0 (nothing done) when the matvec kernel does not apply.
+T512 INL int mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, int64_t t0, int64_t t1, const int q4) {
+  if (t1 - t0 != 1 || !ln_tune_mv || w->npairs * 2 > MV_MAX_BLOCKS) return 0;
+  float dxc[MV_MAX_BLOCKS + 16] __attribute__((aligned(64)));
+  const int64_t nbp = (w->npairs * 2 + 15) / 16 * 16;  // the scale loads read 16 blocks at a time
+  const float *dxe = a->dxe + t0 * a->e_stride;
+  for (int64_t b = 0; b < nbp; b++) dxc[b] = b < w->npairs * 2 ? dxe[b * 8] : 0.0f;
+  ln_act a1 = *a;
+  a1.q = a->q + t0 * a->q_stride;
+  a1.bias = a->bias + t0 * a->e_stride;
+  for (int64_t r = r0; r < r1; r++) mv_q0_row(w, &a1, dxc, out, r, q4);
+  return 1;
+}
+
 // Q4_K in place: per 256-value super-block d, dmin, 12 bytes of 6-bit scales/mins, 128 bytes of
 // nibbles where bytes 32j..32j+31 hold sub-block 2j (low nibbles) and 2j+1 (high nibbles).
 T512 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
@@ -530,8 +606,14 @@ T512 static void outer_q4_0_avx512(const ln_weight *w, const ln_outer *o, float 
 DEFINE_MM_F(mm_f32_avx512, tile_float, WF32)
 DEFINE_MM_F(mm_f16_avx512, tile_float, WF16)
 DEFINE_MM_F(mm_bf16_avx512, tile_float, WBF16)
-DEFINE_MM(mm_q8_0_avx512, tile_q0, 0)
-DEFINE_MM(mm_q4_0_avx512, tile_q0, 1)
+DEFINE_MM(mm_q8_0_tiles_avx512, tile_q0, 0)
+DEFINE_MM(mm_q4_0_tiles_avx512, tile_q0, 1)
+T512 static void mm_q8_0_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (!mv_q0(w, a, out + t0 * ldo, r0, r1, t0, t1, 0)) mm_q8_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+}
+T512 static void mm_q4_0_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (!mv_q0(w, a, out + t0 * ldo, r0, r1, t0, t1, 1)) mm_q4_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+}
 DEFINE_MM(mm_q4_k_avx512, tile_q4k)
 DEFINE_MM(mm_q6_k_avx512, tile_q6k)
 
