@@ -137,7 +137,7 @@ typedef struct {
 
 static void weight_release(napi_env env, weight_handle *h) {
   if (h->owned) {
-    ln_aligned_free(h->owned);
+    ln_weight_free(h->owned);
     int64_t adj;
     napi_adjust_external_memory(env, -(int64_t)h->owned_bytes, &adj);
     h->owned = NULL;
@@ -256,7 +256,7 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
     w->sc_stride = (size_t)((w->nb + 15) / 16 * 16);
     size_t qbytes = w->row_bytes * (size_t)rows;
     size_t bytes = qbytes + w->sc_stride * 2 * (size_t)rows;
-    h->owned = ln_aligned_alloc(bytes);
+    h->owned = ln_weight_alloc(bytes);
     if (!h->owned) {
       free(h);
       FAIL("out of memory while repacking a weight");
@@ -274,7 +274,7 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
     w->row_bytes = src_row;
     if (((uintptr_t)data % esz) != 0) {  // misaligned view: copy once
       size_t bytes = src_row * (size_t)rows;
-      h->owned = ln_aligned_alloc(bytes);
+      h->owned = ln_weight_alloc(bytes);
       if (!h->owned) {
         free(h);
         FAIL("out of memory");
@@ -965,6 +965,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
   else if (!strcmp(name, "mv")) ln_tune_mv = v;
+  else if (!strcmp(name, "arenamin")) ln_tune_arena_min = v;
   else if (!strcmp(name, "nr1f")) ln_tune_nr1_float = v;
   else if (!strcmp(name, "pff")) ln_tune_pf_float = v;
   else FAIL("setTuning: unknown knob");

@@ -245,5 +245,9 @@ void ln_pool_shutdown(void);
 
 void *ln_aligned_alloc(size_t bytes);
 void ln_aligned_free(void *p);
+// Weights: buffers from 64 KiB to 4 MiB come from a shared huge-page arena (see pool.c).
+void *ln_weight_alloc(size_t bytes);
+void ln_weight_free(void *p);  // for ln_weight_alloc's buffers only
+extern int ln_tune_arena_min;  // smallest weight put in the arena (A/B knob `arenamin`)
 
 #endif

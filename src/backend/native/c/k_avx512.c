@@ -287,46 +287,32 @@ T512 INL void mv_q0_row(const ln_weight *w, const ln_act *a, const float *dxc, f
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   for (int64_t g = 0; g < npairs; g += 8) {
     const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 2 * g))), _mm512_loadu_ps(dxc + 2 * g));
-    const int np = npairs - g < 8 ? (int)(npairs - g) : 8;
-    if (np == 8) {
-      __m512i hi = _mm512_setzero_si512();
+    const int np = npairs - g < 8 ? (int)(npairs - g) : 8;  // < 8 only in the last group
+    __m512i hi = _mm512_setzero_si512();
 #pragma GCC unroll 8
-      for (int p = 0; p < 8; p++) {
-        const int64_t pp = g + p;
-        __m512i wv;
-        if (q4) {
-          if ((p & 1) == 0) {
-            const uint8_t *src = wr + (pp >> 1) * 64;
-            if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
-            const __m512i v = _mm512_loadu_si512(src);
-            wv = _mm512_and_si512(v, m0f);
-            hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
-          } else {
-            wv = hi;
-          }
-        } else {
-          const uint8_t *src = wr + pp * 64;
+    for (int p = 0; p < 8; p++) {
+      if (p >= np) break;
+      const int64_t pp = g + p;
+      __m512i wv;
+      if (q4) {
+        if ((p & 1) == 0) {
+          const uint8_t *src = wr + (pp >> 1) * 64;
           if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
-          wv = _mm512_loadu_si512(src);
-        }
-        const __m512i d = _mm512_dpbusd_epi32(_mm512_loadu_si512(xb + pp * 16), wv, _mm512_load_si512(xq + pp * 64));
-        const __m512 s = _mm512_permutexvar_ps(pair_idx(p), sc);
-        if (p & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc1);
-        else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc0);
-      }
-    } else {
-      for (int p = 0; p < np; p++) {
-        const int64_t pp = g + p;
-        __m512i wv;
-        if (q4) {
-          const __m512i v = _mm512_loadu_si512(wr + (pp >> 1) * 64);
-          wv = _mm512_and_si512((pp & 1) ? _mm512_srli_epi16(v, 4) : v, m0f);
+          const __m512i v = _mm512_loadu_si512(src);
+          wv = _mm512_and_si512(v, m0f);
+          hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
         } else {
-          wv = _mm512_loadu_si512(wr + pp * 64);
+          wv = hi;
         }
-        const __m512i d = _mm512_dpbusd_epi32(_mm512_loadu_si512(xb + pp * 16), wv, _mm512_load_si512(xq + pp * 64));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_permutexvar_ps(pair_idx(p), sc), acc0);
+      } else {
+        const uint8_t *src = wr + pp * 64;
+        if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
+        wv = _mm512_loadu_si512(src);
       }
+      const __m512i d = _mm512_dpbusd_epi32(_mm512_loadu_si512(xb + pp * 16), wv, _mm512_load_si512(xq + pp * 64));
+      const __m512 s = _mm512_permutexvar_ps(pair_idx(p), sc);
+      if (p & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc1);
+      else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc0);
     }
   }
   out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
