@@ -31,6 +31,7 @@ int ln_tune_pf_float = 0;
 int ln_tune_outer = 1;
 int ln_tune_pf = 1024;
 int ln_tune_mv = 1;
+int ln_tune_mv_block = 128 << 10;
 
 static ln_kernels K;             // the selected path
 static ln_kernels K_scalar, K_avx2, K_avx512, K_neon;
@@ -459,6 +460,10 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
     int64_t rb = (w->rows + target - 1) / target;
     rb = (rb + 3) / 4 * 4;
     if (rb < 16) rb = 16;
+    // but no block under ln_tune_mv_block bytes of weights: handing out a block costs an atomic
+    // on a cache line both cores write
+    const size_t wrow = w->row_bytes + w->sc_stride * (w->sc ? 2 : 0);
+    if (ln_tune_mv_block > 0 && (size_t)rb * wrow < (size_t)ln_tune_mv_block) rb = ((int64_t)(ln_tune_mv_block / wrow) + 3) / 4 * 4;
     c.rb = rb;
     c.tt = 1;
   } else {
@@ -965,6 +970,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
   else if (!strcmp(name, "mv")) ln_tune_mv = v;
+  else if (!strcmp(name, "mvblock")) ln_tune_mv_block = v;
   else if (!strcmp(name, "arenamin")) ln_tune_arena_min = v;
   else if (!strcmp(name, "nr1f")) ln_tune_nr1_float = v;
   else if (!strcmp(name, "pff")) ln_tune_pf_float = v;

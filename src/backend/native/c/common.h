@@ -229,6 +229,7 @@ static inline void ln_block_bias(int32_t *lanes8, const int8_t *q32, int zero) {
 extern int ln_tune_nr1;  // T = 1: one weight row at a time (one sequential stream)
 extern int ln_tune_pf;   // software prefetch distance in bytes (0: none)
 extern int ln_tune_nr1_float, ln_tune_pf_float;  // the same for F32/F16/BF16 weights
+extern int ln_tune_mv_block;  // T = 1: smallest row block handed to a thread, in weight bytes
 extern int ln_tune_mv;  // T = 1 Q8_0/Q4_0 on AVX-512: the matvec kernel (0: the tile kernel)
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available
 
