@@ -32,6 +32,7 @@ int ln_tune_outer = 1;
 int ln_tune_pf = 1024;
 int ln_tune_mv = 1;
 int ln_tune_mv_block = 128 << 10;
+int ln_tune_attn = 1;
 
 static ln_kernels K;             // the selected path
 static ln_kernels K_scalar, K_avx2, K_avx512, K_neon;
@@ -709,7 +710,9 @@ static void attn_task(void *p, int ith, int nth) {
     const int64_t n = c->pos0 + t + 1;
     const float *q = c->q + (t * c->nh + h) * hd;
     const int64_t kvo = (h / group) * hd;
-    for (int64_t pp = 0; pp < n; pp++) {
+    const int fast = !c->f16 && ln_tune_attn && K.attn_scores_f32;
+    if (fast) K.attn_scores_f32(scores, q, (const float *)c->kc + kvo, kvRow, n, hd, scale);
+    for (int64_t pp = 0; pp < (fast ? 0 : n); pp++) {
       const float *kr;
       if (c->f16) {
         K.f16_to_f32(kbuf, (const uint16_t *)c->kc + pp * kvRow + kvo, hd);
@@ -721,6 +724,7 @@ static void attn_task(void *p, int ith, int nth) {
     }
     softmax_row(scores, n);
     float *o = c->out + (t * c->nh + h) * hd;
+    if (fast && K.attn_values_f32 && K.attn_values_f32(o, scores, (const float *)c->vc + kvo, kvRow, n, hd)) continue;
     memset(o, 0, hd * 4);
     for (int64_t pp = 0; pp < n; pp++) {
       const float *vr;
@@ -970,6 +974,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
   else if (!strcmp(name, "mv")) ln_tune_mv = v;
+  else if (!strcmp(name, "attn")) ln_tune_attn = v;
   else if (!strcmp(name, "mvblock")) ln_tune_mv_block = v;
   else if (!strcmp(name, "arenamin")) ln_tune_arena_min = v;
   else if (!strcmp(name, "nr1f")) ln_tune_nr1_float = v;

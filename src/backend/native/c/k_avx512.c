@@ -179,6 +179,62 @@ T512 INL void tile_float(const ln_weight *w, const ln_act *a, float *out, int64_
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
+// ---------- decode attention (f32 KV) ----------
+// Inlined dot products, four positions at a time (independent chains), instead of an indirect
+// dot_f32 call per position; the weighted value sum keeps the output row in registers.
+T512 static void attn_scores_f32_avx512(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t hd, float scale) {
+  const int64_t full = hd / 16 * 16;
+  const __mmask16 tail = (__mmask16)((1u << (hd - full)) - 1);
+  int64_t p = 0;
+  for (; p + 4 <= n; p += 4) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    const float *k0 = k + p * stride;
+    for (int64_t c = 0; c < full; c += 16) {
+      const __m512 qv = _mm512_loadu_ps(q + c);
+      a0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + c), a0);
+      a1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + stride + c), a1);
+      a2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + 2 * stride + c), a2);
+      a3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + 3 * stride + c), a3);
+    }
+    if (tail) {
+      const __m512 qv = _mm512_maskz_loadu_ps(tail, q + full);
+      a0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + full), a0);
+      a1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + stride + full), a1);
+      a2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + 2 * stride + full), a2);
+      a3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + 3 * stride + full), a3);
+    }
+    scores[p] = _mm512_reduce_add_ps(a0) * scale;
+    scores[p + 1] = _mm512_reduce_add_ps(a1) * scale;
+    scores[p + 2] = _mm512_reduce_add_ps(a2) * scale;
+    scores[p + 3] = _mm512_reduce_add_ps(a3) * scale;
+  }
+  for (; p < n; p++) scores[p] = dot_f32_avx512(q, k + p * stride, hd) * scale;
+}
+
+T512 INL void attn_values_hd(float *out, const float *s, const float *v, int64_t stride, int64_t n, const int HD) {
+  __m512 acc[16];
+#pragma GCC unroll 16
+  for (int c = 0; c < HD / 16; c++) acc[c] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < n; p++) {
+    const __m512 sv = _mm512_set1_ps(s[p]);
+    const float *vr = v + p * stride;
+#pragma GCC unroll 16
+    for (int c = 0; c < HD / 16; c++) acc[c] = _mm512_fmadd_ps(sv, _mm512_loadu_ps(vr + 16 * c), acc[c]);
+  }
+#pragma GCC unroll 16
+  for (int c = 0; c < HD / 16; c++) _mm512_storeu_ps(out + 16 * c, acc[c]);
+}
+
+// returns 0 for head sizes without a register-resident version
+T512 static int attn_values_f32_avx512(float *out, const float *s, const float *v, int64_t stride, int64_t n, int64_t hd) {
+  switch (hd) {
+    case 64: attn_values_hd(out, s, v, stride, n, 64); return 1;
+    case 128: attn_values_hd(out, s, v, stride, n, 128); return 1;
+    case 256: attn_values_hd(out, s, v, stride, n, 256); return 1;
+  }
+  return 0;
+}
+
 // ---------- quantized kernels ----------
 
 T512 INL __m512i nib_pair(const uint8_t *p) {
@@ -625,6 +681,8 @@ int ln_kernels_avx512(ln_kernels *k) {
   k->fma_loop = fma_loop_avx512;
   k->outer_q8_0 = outer_q8_0_avx512;
   k->outer_q4_0 = outer_q4_0_avx512;
+  k->attn_scores_f32 = attn_scores_f32_avx512;
+  k->attn_values_f32 = attn_values_f32_avx512;
   return 1;
 }
 #endif
