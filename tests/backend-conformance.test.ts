@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { loadNativeBackend, nativeInfo, nativeUnavailableReason } from '../src/backend/native/index.js';
-import { backendConformance, type ConformanceVariant } from './helpers/backend-conformance.js';
+import { backendConformance, rng, type ConformanceVariant } from './helpers/backend-conformance.js';
+import { DType } from '../src/tensor/dtype.js';
+import { dequantize, quantize } from '../src/tensor/quant.js';
 import { JsBackend } from '../src/backend/js/js-backend.js';
 
 const reason = nativeUnavailableReason();
@@ -67,5 +69,54 @@ test('native thread pool: thousands of dispatches and thread-count switches give
     got.fill(NaN);
     be.matmul(got, x, be === one ? w1 : w2, 1 + (i % 3));
     for (let k = 0; k < (1 + (i % 3)) * rows; k++) if (got[k] !== want[k]) assert.fail(`dispatch ${i}: out[${k}] ${got[k]} != ${want[k]}`);
+  }
+});
+
+test('native weight arena: weights of 64 KiB..4 MiB share huge-page chunks; freeing and reloading others keeps every result', { skip: reason ?? false }, () => {
+  // 96 x 1024 Q8_0 repacks to ~100 KB (in the arena); 1200 x 2048 to ~2.5 MB, 13 per 32 MiB
+  // chunk, so 30 of them (loaded twice) span several chunks and free/reuse crosses chunk limits.
+  const be = loadNativeBackend({ threads: 2 })!;
+  const oracle = new JsBackend();
+  const r = rng(7);
+  for (const [rows, cols, count] of [[96, 1024, 6], [1200, 2048, 30]] as const) {
+    const distinct = Array.from({ length: 3 }, () => quantize(DType.Q8_0, new Float32Array(rows * cols).map(() => r() * 2 - 1), cols));
+    const tensors = Array.from({ length: count }, (_, i) => ({ name: `w${i}`, type: DType.Q8_0, shape: [rows, cols], data: distinct[i % 3]! }) as const);
+    const x = new Float32Array(cols).map(() => r() * 2 - 1);
+    const want = tensors.map((t) => {
+      const o = new Float32Array(rows);
+      be.matmul(o, x, be.loadWeight(t), 1); // reference bits (these weights are never freed here)
+      return o;
+    });
+    const live = tensors.map((t) => be.loadWeight(t));
+    for (let round = 0; round < 3; round++) {
+      // free every other weight, load them again (reusing or releasing arena chunks), recheck all
+      for (let i = round % 2; i < count; i += 2) {
+        be.freeWeight(live[i]!);
+        live[i] = be.loadWeight(tensors[i]!);
+      }
+      for (let i = 0; i < count; i++) {
+        const got = new Float32Array(rows).fill(NaN);
+        be.matmul(got, x, live[i]!, 1);
+        assert.deepEqual(got, want[i], `${rows}x${cols} weight ${i} after round ${round}`);
+      }
+    }
+    // and the reference bits are right: weight 0 against the js oracle on the raw activations,
+    // within the int8 activation rounding bound of the conformance suite (|x - d·q| <= d/2)
+    const o = new Float32Array(rows);
+    oracle.matmul(o, x, oracle.loadWeight(tensors[0]!), 1);
+    const wf = dequantize(DType.Q8_0, tensors[0]!.data, rows * cols);
+    for (let k = 0; k < rows; k++) {
+      let bound = 1e-6;
+      for (let b = 0; b < cols / 32; b++) {
+        let amax = 0, wabs = 0;
+        for (let c = 32 * b; c < 32 * b + 32; c++) {
+          amax = Math.max(amax, Math.abs(x[c]!));
+          wabs += Math.abs(wf[k * cols + c]!);
+          bound += 2e-5 * Math.abs(wf[k * cols + c]! * x[c]!);
+        }
+        bound += (amax / 127 / 2) * wabs;
+      }
+      assert.ok(Math.abs(o[k]! - want[0]![k]!) <= bound, `${rows}x${cols} out[${k}]: ${want[0]![k]} vs ${o[k]} (bound ${bound})`);
+    }
   }
 });

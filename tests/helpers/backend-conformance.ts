@@ -243,7 +243,7 @@ export function backendConformance(name: string, variants: ConformanceVariant[])
       const be = variant.make();
       const r = rng(seed++);
       for (const type of [DType.F32, DType.F16])
-        for (const [nh, nkv, hd] of [[4, 4, 8], [4, 2, 16], [6, 1, 6], [2, 2, 64]] as const) {
+        for (const [nh, nkv, hd] of [[4, 4, 8], [4, 2, 16], [6, 1, 6], [2, 2, 64], [2, 1, 80], [1, 1, 128], [1, 1, 256]] as const) {
           const nCtx = 19, nLayers = 2;
           const co = oracle.createKVCache(nLayers, nCtx, nkv, hd, type), cb = be.createKVCache(nLayers, nCtx, nkv, hd, type);
           let pos = 0;

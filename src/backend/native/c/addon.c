@@ -30,6 +30,9 @@ int ln_tune_nr1_float = 0;
 int ln_tune_pf_float = 0;
 int ln_tune_outer = 1;
 int ln_tune_pf = 1024;
+int ln_tune_mv = 1;
+int ln_tune_mv_block = 128 << 10;
+int ln_tune_attn = 1;
 
 static ln_kernels K;             // the selected path
 static ln_kernels K_scalar, K_avx2, K_avx512, K_neon;
@@ -136,7 +139,7 @@ typedef struct {
 
 static void weight_release(napi_env env, weight_handle *h) {
   if (h->owned) {
-    ln_aligned_free(h->owned);
+    ln_weight_free(h->owned);
     int64_t adj;
     napi_adjust_external_memory(env, -(int64_t)h->owned_bytes, &adj);
     h->owned = NULL;
@@ -255,7 +258,7 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
     w->sc_stride = (size_t)((w->nb + 15) / 16 * 16);
     size_t qbytes = w->row_bytes * (size_t)rows;
     size_t bytes = qbytes + w->sc_stride * 2 * (size_t)rows;
-    h->owned = ln_aligned_alloc(bytes);
+    h->owned = ln_weight_alloc(bytes);
     if (!h->owned) {
       free(h);
       FAIL("out of memory while repacking a weight");
@@ -273,7 +276,7 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
     w->row_bytes = src_row;
     if (((uintptr_t)data % esz) != 0) {  // misaligned view: copy once
       size_t bytes = src_row * (size_t)rows;
-      h->owned = ln_aligned_alloc(bytes);
+      h->owned = ln_weight_alloc(bytes);
       if (!h->owned) {
         free(h);
         FAIL("out of memory");
@@ -458,6 +461,10 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
     int64_t rb = (w->rows + target - 1) / target;
     rb = (rb + 3) / 4 * 4;
     if (rb < 16) rb = 16;
+    // but no block under ln_tune_mv_block bytes of weights: handing out a block costs an atomic
+    // on a cache line both cores write
+    const size_t wrow = w->row_bytes + w->sc_stride * (w->sc ? 2 : 0);
+    if (ln_tune_mv_block > 0 && (size_t)rb * wrow < (size_t)ln_tune_mv_block) rb = ((int64_t)(ln_tune_mv_block / wrow) + 3) / 4 * 4;
     c.rb = rb;
     c.tt = 1;
   } else {
@@ -703,7 +710,9 @@ static void attn_task(void *p, int ith, int nth) {
     const int64_t n = c->pos0 + t + 1;
     const float *q = c->q + (t * c->nh + h) * hd;
     const int64_t kvo = (h / group) * hd;
-    for (int64_t pp = 0; pp < n; pp++) {
+    const int fast = !c->f16 && ln_tune_attn && K.attn_scores_f32;
+    if (fast) K.attn_scores_f32(scores, q, (const float *)c->kc + kvo, kvRow, n, hd, scale);
+    for (int64_t pp = 0; pp < (fast ? 0 : n); pp++) {
       const float *kr;
       if (c->f16) {
         K.f16_to_f32(kbuf, (const uint16_t *)c->kc + pp * kvRow + kvo, hd);
@@ -715,6 +724,7 @@ static void attn_task(void *p, int ith, int nth) {
     }
     softmax_row(scores, n);
     float *o = c->out + (t * c->nh + h) * hd;
+    if (fast && K.attn_values_f32 && K.attn_values_f32(o, scores, (const float *)c->vc + kvo, kvRow, n, hd)) continue;
     memset(o, 0, hd * 4);
     for (int64_t pp = 0; pp < n; pp++) {
       const float *vr;
@@ -963,6 +973,10 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   if (!strcmp(name, "nr1")) ln_tune_nr1 = v;
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
+  else if (!strcmp(name, "mv")) ln_tune_mv = v;
+  else if (!strcmp(name, "attn")) ln_tune_attn = v;
+  else if (!strcmp(name, "mvblock")) ln_tune_mv_block = v;
+  else if (!strcmp(name, "arenamin")) ln_tune_arena_min = v;
   else if (!strcmp(name, "nr1f")) ln_tune_nr1_float = v;
   else if (!strcmp(name, "pff")) ln_tune_pf_float = v;
   else FAIL("setTuning: unknown knob");

@@ -100,6 +100,10 @@ typedef struct {
   ln_f32_to_f16_fn f32_to_f16;
   ln_fma_loop_fn fma_loop;
   ln_outer_fn outer_q8_0, outer_q4_0;  // optional (NULL: the tile kernels handle T > 1)
+  // optional decode attention of one (token, head) over f32 KV rows (NULL or 0 returned: the
+  // generic dot/axpy loop): scores[p] = scale * q . k_p; out = sum_p s_p v_p
+  void (*attn_scores_f32)(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t hd, float scale);
+  int (*attn_values_f32)(float *out, const float *s, const float *v, int64_t stride, int64_t n, int64_t hd);
 } ln_kernels;
 
 void ln_kernels_scalar(ln_kernels *k);
@@ -229,6 +233,9 @@ static inline void ln_block_bias(int32_t *lanes8, const int8_t *q32, int zero) {
 extern int ln_tune_nr1;  // T = 1: one weight row at a time (one sequential stream)
 extern int ln_tune_pf;   // software prefetch distance in bytes (0: none)
 extern int ln_tune_nr1_float, ln_tune_pf_float;  // the same for F32/F16/BF16 weights
+extern int ln_tune_mv_block;  // T = 1: smallest row block handed to a thread, in weight bytes
+extern int ln_tune_attn;  // decode attention through the ISA's attn_* kernels when present
+extern int ln_tune_mv;  // T = 1 Q8_0/Q4_0 on AVX-512: the matvec kernel (0: the tile kernel)
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available
 
 // thread pool
@@ -244,5 +251,9 @@ void ln_pool_shutdown(void);
 
 void *ln_aligned_alloc(size_t bytes);
 void ln_aligned_free(void *p);
+// Weights: buffers from 64 KiB to 4 MiB come from a shared huge-page arena (see pool.c).
+void *ln_weight_alloc(size_t bytes);
+void ln_weight_free(void *p);  // for ln_weight_alloc's buffers only
+extern int ln_tune_arena_min;  // smallest weight put in the arena (A/B knob `arenamin`)
 
 #endif

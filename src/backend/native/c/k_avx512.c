@@ -179,6 +179,62 @@ T512 INL void tile_float(const ln_weight *w, const ln_act *a, float *out, int64_
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
+// ---------- decode attention (f32 KV) ----------
+// Inlined dot products, four positions at a time (independent chains), instead of an indirect
+// dot_f32 call per position; the weighted value sum keeps the output row in registers.
+T512 static void attn_scores_f32_avx512(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t hd, float scale) {
+  const int64_t full = hd / 16 * 16;
+  const __mmask16 tail = (__mmask16)((1u << (hd - full)) - 1);
+  int64_t p = 0;
+  for (; p + 4 <= n; p += 4) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    const float *k0 = k + p * stride;
+    for (int64_t c = 0; c < full; c += 16) {
+      const __m512 qv = _mm512_loadu_ps(q + c);
+      a0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + c), a0);
+      a1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + stride + c), a1);
+      a2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + 2 * stride + c), a2);
+      a3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + 3 * stride + c), a3);
+    }
+    if (tail) {
+      const __m512 qv = _mm512_maskz_loadu_ps(tail, q + full);
+      a0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + full), a0);
+      a1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + stride + full), a1);
+      a2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + 2 * stride + full), a2);
+      a3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + 3 * stride + full), a3);
+    }
+    scores[p] = _mm512_reduce_add_ps(a0) * scale;
+    scores[p + 1] = _mm512_reduce_add_ps(a1) * scale;
+    scores[p + 2] = _mm512_reduce_add_ps(a2) * scale;
+    scores[p + 3] = _mm512_reduce_add_ps(a3) * scale;
+  }
+  for (; p < n; p++) scores[p] = dot_f32_avx512(q, k + p * stride, hd) * scale;
+}
+
+T512 INL void attn_values_hd(float *out, const float *s, const float *v, int64_t stride, int64_t n, const int HD) {
+  __m512 acc[16];
+#pragma GCC unroll 16
+  for (int c = 0; c < HD / 16; c++) acc[c] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < n; p++) {
+    const __m512 sv = _mm512_set1_ps(s[p]);
+    const float *vr = v + p * stride;
+#pragma GCC unroll 16
+    for (int c = 0; c < HD / 16; c++) acc[c] = _mm512_fmadd_ps(sv, _mm512_loadu_ps(vr + 16 * c), acc[c]);
+  }
+#pragma GCC unroll 16
+  for (int c = 0; c < HD / 16; c++) _mm512_storeu_ps(out + 16 * c, acc[c]);
+}
+
+// returns 0 for head sizes without a register-resident version
+T512 static int attn_values_f32_avx512(float *out, const float *s, const float *v, int64_t stride, int64_t n, int64_t hd) {
+  switch (hd) {
+    case 64: attn_values_hd(out, s, v, stride, n, 64); return 1;
+    case 128: attn_values_hd(out, s, v, stride, n, 128); return 1;
+    case 256: attn_values_hd(out, s, v, stride, n, 256); return 1;
+  }
+  return 0;
+}
+
 // ---------- quantized kernels ----------
 
 T512 INL __m512i nib_pair(const uint8_t *p) {
@@ -268,6 +324,68 @@ T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+
+// ---------- decode (T = 1) matvec of Q8_0 / Q4_0 ----------
+// One weight row at a time (one sequential stream). The per-block scale product w_scale * x_scale
+// is formed once per 16 blocks (one cvtph + one mul for 8 pairs) from a compact copy of the
+// activation scales, so a pair costs load, dpbusd, permute, convert and fma; two accumulators
+// halve the fma dependency chain.
+#define MV_MAX_BLOCKS 8192  // compact activation scales on the stack (cols <= 262144)
+T512 INL void mv_q0_row(const ln_weight *w, const ln_act *a, const float *dxc, float *out, int64_t r, const int q4) {
+  const int64_t npairs = w->npairs;
+  const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+  const uint16_t *sr = w->sc + (size_t)r * w->sc_stride;
+  const int8_t *xq = a->q;
+  const int32_t *xb = a->bias;
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  for (int64_t g = 0; g < npairs; g += 8) {
+    const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 2 * g))), _mm512_loadu_ps(dxc + 2 * g));
+    const int np = npairs - g < 8 ? (int)(npairs - g) : 8;  // < 8 only in the last group
+    __m512i hi = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int p = 0; p < 8; p++) {
+      if (p >= np) break;
+      const int64_t pp = g + p;
+      __m512i wv;
+      if (q4) {
+        if ((p & 1) == 0) {
+          const uint8_t *src = wr + (pp >> 1) * 64;
+          if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
+          const __m512i v = _mm512_loadu_si512(src);
+          wv = _mm512_and_si512(v, m0f);
+          hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
+        } else {
+          wv = hi;
+        }
+      } else {
+        const uint8_t *src = wr + pp * 64;
+        if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
+        wv = _mm512_loadu_si512(src);
+      }
+      const __m512i d = _mm512_dpbusd_epi32(_mm512_loadu_si512(xb + pp * 16), wv, _mm512_load_si512(xq + pp * 64));
+      const __m512 s = _mm512_permutexvar_ps(pair_idx(p), sc);
+      if (p & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc1);
+      else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc0);
+    }
+  }
+  out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+// Returns 0 (nothing done) when the matvec kernel does not apply.
+T512 INL int mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, int64_t t0, int64_t t1, const int q4) {
+  if (t1 - t0 != 1 || !ln_tune_mv || w->npairs * 2 > MV_MAX_BLOCKS) return 0;
+  float dxc[MV_MAX_BLOCKS + 16] __attribute__((aligned(64)));
+  const int64_t nbp = (w->npairs * 2 + 15) / 16 * 16;  // the scale loads read 16 blocks at a time
+  const float *dxe = a->dxe + t0 * a->e_stride;
+  for (int64_t b = 0; b < nbp; b++) dxc[b] = b < w->npairs * 2 ? dxe[b * 8] : 0.0f;
+  ln_act a1 = *a;
+  a1.q = a->q + t0 * a->q_stride;
+  a1.bias = a->bias + t0 * a->e_stride;
+  for (int64_t r = r0; r < r1; r++) mv_q0_row(w, &a1, dxc, out, r, q4);
+  return 1;
 }
 
 // Q4_K in place: per 256-value super-block d, dmin, 12 bytes of 6-bit scales/mins, 128 bytes of
@@ -530,8 +648,14 @@ T512 static void outer_q4_0_avx512(const ln_weight *w, const ln_outer *o, float 
 DEFINE_MM_F(mm_f32_avx512, tile_float, WF32)
 DEFINE_MM_F(mm_f16_avx512, tile_float, WF16)
 DEFINE_MM_F(mm_bf16_avx512, tile_float, WBF16)
-DEFINE_MM(mm_q8_0_avx512, tile_q0, 0)
-DEFINE_MM(mm_q4_0_avx512, tile_q0, 1)
+DEFINE_MM(mm_q8_0_tiles_avx512, tile_q0, 0)
+DEFINE_MM(mm_q4_0_tiles_avx512, tile_q0, 1)
+T512 static void mm_q8_0_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (!mv_q0(w, a, out + t0 * ldo, r0, r1, t0, t1, 0)) mm_q8_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+}
+T512 static void mm_q4_0_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (!mv_q0(w, a, out + t0 * ldo, r0, r1, t0, t1, 1)) mm_q4_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+}
 DEFINE_MM(mm_q4_k_avx512, tile_q4k)
 DEFINE_MM(mm_q6_k_avx512, tile_q6k)
 
@@ -557,6 +681,8 @@ int ln_kernels_avx512(ln_kernels *k) {
   k->fma_loop = fma_loop_avx512;
   k->outer_q8_0 = outer_q8_0_avx512;
   k->outer_q4_0 = outer_q4_0_avx512;
+  k->attn_scores_f32 = attn_scores_f32_avx512;
+  k->attn_values_f32 = attn_values_f32_avx512;
   return 1;
 }
 #endif
