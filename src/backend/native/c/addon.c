@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "napi_util.h"
 
 void ln_dequant_row(const ln_weight *w, int64_t r, float *out);
 
@@ -54,46 +55,10 @@ static int have_avx2, have_avx512, have_neon;
     return NULL;                           \
   } while (0)
 
-static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
-  size_t argc = n;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  if (argc < n) {
-    napi_throw_error(env, "NATIVE", "too few arguments");
-    return 0;
-  }
-  return 1;
-}
-
-// typed array of the given type -> data pointer and element count
+// typed array of the given type -> data pointer and element count (NULL after throwing)
 static void *typed(napi_env env, napi_value v, napi_typedarray_type want, size_t *len) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) {
-    napi_throw_type_error(env, "NATIVE", "expected a typed array");
-    return NULL;
-  }
-  napi_typedarray_type t;
-  size_t n;
   void *data;
-  if (napi_get_typedarray_info(env, v, &t, &n, &data, NULL, NULL) != napi_ok) return NULL;
-  if (t != want) {
-    napi_throw_type_error(env, "NATIVE", "typed array of the wrong element type");
-    return NULL;
-  }
-  *len = n;
-  if (data == NULL) data = (void *)"";  // zero-length arrays may have no backing store
-  return data;
-}
-
-static int64_t get_i64(napi_env env, napi_value v) {
-  int64_t r = 0;
-  napi_get_value_int64(env, v, &r);
-  return r;
-}
-
-static double get_f64(napi_env env, napi_value v) {
-  double r = 0;
-  napi_get_value_double(env, v, &r);
-  return r;
+  return ln_typed(env, v, want, &data, len, 0) ? data : NULL;
 }
 
 static napi_value num(napi_env env, double d) {
@@ -223,12 +188,12 @@ static void repack_task(void *p, int ith, int nth) {
 // loadWeight(bytes: Uint8Array, type, rows, cols) -> external handle
 static napi_value js_load_weight(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
+  if (!ln_args(env, info, 4, argv)) return NULL;
   size_t len;
   const uint8_t *data = typed(env, argv[0], napi_uint8_array, &len);
   if (!data) return NULL;
-  int type = (int)get_i64(env, argv[1]);
-  int64_t rows = get_i64(env, argv[2]), cols = get_i64(env, argv[3]);
+  int type = (int)ln_i64(env, argv[1]);
+  int64_t rows = ln_i64(env, argv[2]), cols = ln_i64(env, argv[3]);
   if (rows <= 0 || cols <= 0) FAIL("weight needs rows > 0 and cols > 0");
   size_t src_row;
   switch (type) {
@@ -318,7 +283,7 @@ static weight_handle *get_weight(napi_env env, napi_value v) {
 
 static napi_value js_free_weight(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
+  if (!ln_args(env, info, 1, argv)) return NULL;
   weight_handle *h = get_weight(env, argv[0]);
   if (!h) return NULL;
   weight_release(env, h);
@@ -489,7 +454,7 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
 // matmul(out: Float32Array, x: Float32Array, w, T)
 static napi_value js_matmul(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
+  if (!ln_args(env, info, 4, argv)) return NULL;
   size_t on, xn;
   float *out = typed(env, argv[0], napi_float32_array, &on);
   if (!out) return NULL;
@@ -497,7 +462,7 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   if (!x) return NULL;
   weight_handle *h = get_weight(env, argv[2]);
   if (!h) return NULL;
-  int64_t T = get_i64(env, argv[3]);
+  int64_t T = ln_i64(env, argv[3]);
   if (T <= 0) return NULL;
   if (xn < (size_t)(T * h->w.cols) || on < (size_t)(T * h->w.rows)) FAIL("matmul: x or out is too short for T x cols / T x rows");
   if (!run_matmul(&h->w, x, out, T)) FAIL("out of memory");
@@ -509,7 +474,7 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
 // embed(out, w, ids: Int32Array)
 static napi_value js_embed(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
+  if (!ln_args(env, info, 3, argv)) return NULL;
   size_t on, n;
   float *out = typed(env, argv[0], napi_float32_array, &on);
   if (!out) return NULL;
@@ -531,7 +496,7 @@ static napi_value js_embed(napi_env env, napi_callback_info info) {
 // rmsnorm(out, x, g, T, dim, eps)
 static napi_value js_rmsnorm(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  if (!get_args(env, info, 6, argv)) return NULL;
+  if (!ln_args(env, info, 6, argv)) return NULL;
   size_t on, xn, gn;
   float *out = typed(env, argv[0], napi_float32_array, &on);
   if (!out) return NULL;
@@ -539,8 +504,8 @@ static napi_value js_rmsnorm(napi_env env, napi_callback_info info) {
   if (!x) return NULL;
   const float *g = typed(env, argv[2], napi_float32_array, &gn);
   if (!g) return NULL;
-  int64_t T = get_i64(env, argv[3]), dim = get_i64(env, argv[4]);
-  float eps = (float)get_f64(env, argv[5]);
+  int64_t T = ln_i64(env, argv[3]), dim = ln_i64(env, argv[4]);
+  float eps = (float)ln_f64(env, argv[5]);
   if (T < 0 || dim <= 0 || on < (size_t)(T * dim) || xn < (size_t)(T * dim) || gn < (size_t)dim) FAIL("rmsnorm: bad shapes");
   for (int64_t t = 0; t < T; t++) {
     const float *xr = x + t * dim;
@@ -555,11 +520,11 @@ static napi_value js_rmsnorm(napi_env env, napi_callback_info info) {
 // rope(x, T, nHeads, headDim, pos: Int32Array, invFreq: Float32Array)
 static napi_value js_rope(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  if (!get_args(env, info, 6, argv)) return NULL;
+  if (!ln_args(env, info, 6, argv)) return NULL;
   size_t xn, pn, fn;
   float *x = typed(env, argv[0], napi_float32_array, &xn);
   if (!x) return NULL;
-  int64_t T = get_i64(env, argv[1]), nh = get_i64(env, argv[2]), hd = get_i64(env, argv[3]);
+  int64_t T = ln_i64(env, argv[1]), nh = ln_i64(env, argv[2]), hd = ln_i64(env, argv[3]);
   const int32_t *pos = typed(env, argv[4], napi_int32_array, &pn);
   if (!pos) return NULL;
   const float *inv = typed(env, argv[5], napi_float32_array, &fn);
@@ -584,7 +549,7 @@ static napi_value js_rope(napi_env env, napi_callback_info info) {
 // swiglu(out, gate, up, n)
 static napi_value js_swiglu(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
+  if (!ln_args(env, info, 4, argv)) return NULL;
   size_t on, gn, un;
   float *out = typed(env, argv[0], napi_float32_array, &on);
   if (!out) return NULL;
@@ -592,7 +557,7 @@ static napi_value js_swiglu(napi_env env, napi_callback_info info) {
   if (!g) return NULL;
   const float *u = typed(env, argv[2], napi_float32_array, &un);
   if (!u) return NULL;
-  int64_t n = get_i64(env, argv[3]);
+  int64_t n = ln_i64(env, argv[3]);
   if (n < 0 || on < (size_t)n || gn < (size_t)n || un < (size_t)n) FAIL("swiglu: bad shapes");
   for (int64_t i = 0; i < n; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
   return NULL;
@@ -601,7 +566,7 @@ static napi_value js_swiglu(napi_env env, napi_callback_info info) {
 // add(out, a, b, n)
 static napi_value js_add(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
+  if (!ln_args(env, info, 4, argv)) return NULL;
   size_t on, an, bn;
   float *out = typed(env, argv[0], napi_float32_array, &on);
   if (!out) return NULL;
@@ -609,7 +574,7 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
   if (!a) return NULL;
   const float *b = typed(env, argv[2], napi_float32_array, &bn);
   if (!b) return NULL;
-  int64_t n = get_i64(env, argv[3]);
+  int64_t n = ln_i64(env, argv[3]);
   if (n < 0 || on < (size_t)n || an < (size_t)n || bn < (size_t)n) FAIL("add: bad shapes");
   for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
   return NULL;
@@ -631,11 +596,11 @@ static void softmax_row(float *x, int64_t n) {
 // softmax(x, rows, cols)
 static napi_value js_softmax(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
+  if (!ln_args(env, info, 3, argv)) return NULL;
   size_t xn;
   float *x = typed(env, argv[0], napi_float32_array, &xn);
   if (!x) return NULL;
-  int64_t rows = get_i64(env, argv[1]), cols = get_i64(env, argv[2]);
+  int64_t rows = ln_i64(env, argv[1]), cols = ln_i64(env, argv[2]);
   if (rows < 0 || cols <= 0 || xn < (size_t)(rows * cols)) FAIL("softmax: bad shapes");
   for (int64_t r = 0; r < rows; r++) softmax_row(x + r * cols, cols);
   return NULL;
@@ -644,11 +609,11 @@ static napi_value js_softmax(napi_env env, napi_callback_info info) {
 // argmax(x, n)
 static napi_value js_argmax(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!ln_args(env, info, 2, argv)) return NULL;
   size_t xn;
   const float *x = typed(env, argv[0], napi_float32_array, &xn);
   if (!x) return NULL;
-  int64_t n = get_i64(env, argv[1]);
+  int64_t n = ln_i64(env, argv[1]);
   if (n <= 0 || xn < (size_t)n) FAIL("argmax: bad length");
   int64_t best = 0;
   for (int64_t i = 1; i < n; i++)
@@ -661,9 +626,9 @@ static napi_value js_argmax(napi_env env, napi_callback_info info) {
 // kvStore(kLayer, vLayer, f16: boolean(number), rowLen, pos0, T, k, v)
 static napi_value js_kv_store(napi_env env, napi_callback_info info) {
   napi_value argv[8];
-  if (!get_args(env, info, 8, argv)) return NULL;
-  int f16 = (int)get_i64(env, argv[2]);
-  int64_t rowLen = get_i64(env, argv[3]), pos0 = get_i64(env, argv[4]), T = get_i64(env, argv[5]);
+  if (!ln_args(env, info, 8, argv)) return NULL;
+  int f16 = (int)ln_i64(env, argv[2]);
+  int64_t rowLen = ln_i64(env, argv[3]), pos0 = ln_i64(env, argv[4]), T = ln_i64(env, argv[5]);
   size_t kn, vn, kcn, vcn;
   const float *k = typed(env, argv[6], napi_float32_array, &kn);
   if (!k) return NULL;
@@ -742,8 +707,8 @@ static void attn_task(void *p, int ith, int nth) {
 // attention(out, q, kLayer, vLayer, f16, pos0, T, nHeads, nKvHeads, headDim)
 static napi_value js_attention(napi_env env, napi_callback_info info) {
   napi_value argv[10];
-  if (!get_args(env, info, 10, argv)) return NULL;
-  int f16 = (int)get_i64(env, argv[4]);
+  if (!ln_args(env, info, 10, argv)) return NULL;
+  int f16 = (int)ln_i64(env, argv[4]);
   size_t on, qn, kn, vn;
   float *out = typed(env, argv[0], napi_float32_array, &on);
   if (!out) return NULL;
@@ -754,11 +719,11 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   const void *vc = typed(env, argv[3], f16 ? napi_uint16_array : napi_float32_array, &vn);
   if (!vc) return NULL;
   attn_ctx c = {.out = out, .q = q, .kc = kc, .vc = vc, .f16 = f16};
-  c.pos0 = get_i64(env, argv[5]);
-  c.T = get_i64(env, argv[6]);
-  c.nh = get_i64(env, argv[7]);
-  c.nkv = get_i64(env, argv[8]);
-  c.hd = get_i64(env, argv[9]);
+  c.pos0 = ln_i64(env, argv[5]);
+  c.T = ln_i64(env, argv[6]);
+  c.nh = ln_i64(env, argv[7]);
+  c.nkv = ln_i64(env, argv[8]);
+  c.hd = ln_i64(env, argv[9]);
   if (c.T <= 0 || c.pos0 < 0 || c.nh <= 0 || c.nkv <= 0 || c.hd <= 0 || c.nh % c.nkv != 0) FAIL("attention: bad shapes");
   size_t qsz = (size_t)(c.T * c.nh * c.hd), cache_need = (size_t)((c.pos0 + c.T) * c.nkv * c.hd);
   if (on < qsz || qn < qsz || kn < cache_need || vn < cache_need) FAIL("attention: arrays too short (positions past the cache?)");
@@ -797,8 +762,8 @@ static double now_s(void) {
 // share of one buffer much larger than the caches, as decode streams the weights)
 static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
-  int64_t bytes = get_i64(env, argv[0]), reps = get_i64(env, argv[1]);
+  if (!ln_args(env, info, 2, argv)) return NULL;
+  int64_t bytes = ln_i64(env, argv[0]), reps = ln_i64(env, argv[1]);
   if (bytes < (1 << 20) || reps <= 0 || reps > 1000) FAIL("readBandwidth: bytes >= 1 MiB and 1..1000 repetitions");
   int64_t n = bytes / 4;
   float *buf = (float *)ln_aligned_alloc((size_t)n * 4);
@@ -834,8 +799,8 @@ static void fma_task(void *p, int ith, int nth) {
 // fmaPeak(iters) -> GFLOP/s of all pool threads running independent FMAs (the pp ceiling)
 static napi_value js_fma_peak(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  fma_ctx c = {.iters = get_i64(env, argv[0])};
+  if (!ln_args(env, info, 1, argv)) return NULL;
+  fma_ctx c = {.iters = ln_i64(env, argv[0])};
   if (c.iters <= 0) FAIL("fmaPeak: iterations must be positive");
   double t0 = now_s();
   ln_pool_run_all(fma_task, &c);
@@ -865,11 +830,11 @@ static void unmap_finalize(napi_env env, void *data, void *hint) {
 static napi_value js_mmap_range(napi_env env, napi_callback_info info) {
   napi_value argv[3], undef;
   napi_get_undefined(env, &undef);
-  if (!get_args(env, info, 3, argv)) return NULL;
+  if (!ln_args(env, info, 3, argv)) return NULL;
   char path[4096];
   size_t plen;
   if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen >= sizeof path - 1) return undef;
-  int64_t off = get_i64(env, argv[1]), len = get_i64(env, argv[2]);
+  int64_t off = ln_i64(env, argv[1]), len = ln_i64(env, argv[2]);
   if (off < 0 || len <= 0) return undef;
   long page = sysconf(_SC_PAGESIZE);
   int64_t start = off / page * page, delta = off - start;
@@ -947,7 +912,7 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
 // setIsa(name) -> boolean (false when this CPU cannot run it)
 static napi_value js_set_isa(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
+  if (!ln_args(env, info, 1, argv)) return NULL;
   char name[32];
   size_t len;
   if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) FAIL("setIsa: expected a string");
@@ -958,18 +923,18 @@ static napi_value js_set_isa(napi_env env, napi_callback_info info) {
 
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  return num(env, ln_pool_set_threads((int)get_i64(env, argv[0])));
+  if (!ln_args(env, info, 1, argv)) return NULL;
+  return num(env, ln_pool_set_threads((int)ln_i64(env, argv[0])));
 }
 
 // setTuning(name, value): A/B switches for benchmarks (see common.h)
 static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!ln_args(env, info, 2, argv)) return NULL;
   char name[32];
   size_t len;
   if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) FAIL("setTuning: expected a name");
-  int v = (int)get_i64(env, argv[1]);
+  int v = (int)ln_i64(env, argv[1]);
   if (!strcmp(name, "nr1")) ln_tune_nr1 = v;
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;

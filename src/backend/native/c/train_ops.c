@@ -22,13 +22,14 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include "napi_util.h"
 #if defined(LN_X86)
 #include <immintrin.h>
 #endif
 
 void ln_train_register(napi_env env, napi_value exports);
 
-// ---------------------------------------------------------------- N-API helpers (local copies)
+// ---------------------------------------------------------------- N-API helpers (napi_util.h)
 
 #define TFAIL(msg)                         \
   do {                                     \
@@ -36,53 +37,10 @@ void ln_train_register(napi_env env, napi_value exports);
     return NULL;                           \
   } while (0)
 
-static int t_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
-  size_t argc = n;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  if (argc < n) {
-    napi_throw_error(env, "NATIVE", "too few arguments");
-    return 0;
-  }
-  return 1;
-}
-
-// a typed array of the wanted type (NULL = a JS null, when allow_null): data pointer and length
-static int t_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len, int allow_null) {
-  napi_valuetype vt;
-  if (allow_null && napi_typeof(env, v, &vt) == napi_ok && vt == napi_null) {
-    *data = NULL;
-    *len = 0;
-    return 1;
-  }
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) {
-    napi_throw_type_error(env, "NATIVE", "expected a typed array");
-    return 0;
-  }
-  napi_typedarray_type t;
-  if (napi_get_typedarray_info(env, v, &t, len, data, NULL, NULL) != napi_ok) return 0;
-  if (t != want) {
-    napi_throw_type_error(env, "NATIVE", "typed array of the wrong element type");
-    return 0;
-  }
-  if (*data == NULL) *data = (void *)"";
-  return 1;
-}
 #define F32(i, var, lenvar, nullable) \
-  if (!t_typed(env, argv[i], napi_float32_array, (void **)&var, &lenvar, nullable)) return NULL
+  if (!ln_typed(env, argv[i], napi_float32_array, (void **)&var, &lenvar, nullable)) return NULL
 #define I32(i, var, lenvar) \
-  if (!t_typed(env, argv[i], napi_int32_array, (void **)&var, &lenvar, 0)) return NULL
-
-static int64_t t_i64(napi_env env, napi_value v) {
-  int64_t r = 0;
-  napi_get_value_int64(env, v, &r);
-  return r;
-}
-static double t_f64(napi_env env, napi_value v) {
-  double r = 0;
-  napi_get_value_double(env, v, &r);
-  return r;
-}
+  if (!ln_typed(env, argv[i], napi_int32_array, (void **)&var, &lenvar, 0)) return NULL
 
 // ---------------------------------------------------------------- per-thread scratch
 
@@ -281,17 +239,17 @@ static int gemm_serial(float *C, int64_t ldc, const float *A, int64_t lda, int t
 // gemm(C, ldc, A, lda, transA, B, ldb, transB, M, N, K, alpha): C (M, N) += alpha · op(A) · op(B)
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   napi_value argv[12];
-  if (!t_args(env, info, 12, argv)) return NULL;
+  if (!ln_args(env, info, 12, argv)) return NULL;
   float *C;
   const float *A, *B;
   size_t cn, an, bn;
   F32(0, C, cn, 0);
   F32(2, A, an, 0);
   F32(5, B, bn, 0);
-  const int64_t ldc = t_i64(env, argv[1]), lda = t_i64(env, argv[3]), ldb = t_i64(env, argv[6]);
-  const int ta = t_i64(env, argv[4]) != 0, tb = t_i64(env, argv[7]) != 0;
-  const int64_t M = t_i64(env, argv[8]), N = t_i64(env, argv[9]), K = t_i64(env, argv[10]);
-  const float alpha = (float)t_f64(env, argv[11]);
+  const int64_t ldc = ln_i64(env, argv[1]), lda = ln_i64(env, argv[3]), ldb = ln_i64(env, argv[6]);
+  const int ta = ln_i64(env, argv[4]) != 0, tb = ln_i64(env, argv[7]) != 0;
+  const int64_t M = ln_i64(env, argv[8]), N = ln_i64(env, argv[9]), K = ln_i64(env, argv[10]);
+  const float alpha = (float)ln_f64(env, argv[11]);
   const int64_t LIM = (int64_t)1 << 31;  // keeps every index product below 2^62
   if (M < 0 || N < 0 || K < 0 || M >= LIM || N >= LIM || K >= LIM || ldc >= LIM || lda >= LIM || ldb >= LIM) TFAIL("gemm: size out of range");
   if (M == 0 || N == 0 || K == 0) return NULL;
@@ -402,7 +360,7 @@ static void ce_rows(void *p, int64_t ci, int64_t t0, int64_t t1) {
 // crossEntropy(logits, targets: Int32Array, T, vocab, dlogits | null, scale) -> [sum, count]
 static napi_value js_cross_entropy(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  if (!t_args(env, info, 6, argv)) return NULL;
+  if (!ln_args(env, info, 6, argv)) return NULL;
   const float *logits;
   float *dl;
   const int32_t *tg;
@@ -410,8 +368,8 @@ static napi_value js_cross_entropy(napi_env env, napi_callback_info info) {
   F32(0, logits, ln, 0);
   I32(1, tg, tn);
   F32(4, dl, dn, 1);
-  const int64_t T = t_i64(env, argv[2]), V = t_i64(env, argv[3]);
-  const double scale = t_f64(env, argv[5]);
+  const int64_t T = ln_i64(env, argv[2]), V = ln_i64(env, argv[3]);
+  const double scale = ln_f64(env, argv[5]);
   if (T < 0 || V <= 0 || ln < (size_t)(T * V) || tn < (size_t)T || (dl && dn < (size_t)(T * V))) TFAIL("crossEntropy: bad shapes");
   for (int64_t t = 0; t < T; t++)
     if (tg[t] >= V) TFAIL("crossEntropy: target id outside the vocabulary");
@@ -475,7 +433,7 @@ static void rms_rows(void *p, int64_t ci, int64_t t0, int64_t t1) {
 // rmsnormBackward(dx | null, dg | null, dy, x, g, T, dim, eps)
 static napi_value js_rmsnorm_backward(napi_env env, napi_callback_info info) {
   napi_value argv[8];
-  if (!t_args(env, info, 8, argv)) return NULL;
+  if (!ln_args(env, info, 8, argv)) return NULL;
   float *dx, *dg;
   const float *dy, *x, *g;
   size_t dxn, dgn, dyn, xn, gn;
@@ -484,8 +442,8 @@ static napi_value js_rmsnorm_backward(napi_env env, napi_callback_info info) {
   F32(2, dy, dyn, 0);
   F32(3, x, xn, 0);
   F32(4, g, gn, 0);
-  const int64_t T = t_i64(env, argv[5]), D = t_i64(env, argv[6]);
-  const double eps = t_f64(env, argv[7]);
+  const int64_t T = ln_i64(env, argv[5]), D = ln_i64(env, argv[6]);
+  const double eps = ln_f64(env, argv[7]);
   const size_t TD = (size_t)(T * D);
   if (T < 0 || D <= 0 || dyn < TD || xn < TD || gn < (size_t)D || (dx && dxn < TD) || (dg && dgn < (size_t)D)) TFAIL("rmsnormBackward: bad shapes");
   const int64_t nchunks = (T + RMS_CHUNK - 1) / RMS_CHUNK;
@@ -528,7 +486,7 @@ static void swi_range(void *p, int64_t ci, int64_t b, int64_t e) {
 // swigluBackward(dgate, dup, dy, gate, up, n)
 static napi_value js_swiglu_backward(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  if (!t_args(env, info, 6, argv)) return NULL;
+  if (!ln_args(env, info, 6, argv)) return NULL;
   float *dgate, *dup;
   const float *dy, *gate, *up;
   size_t n1, n2, n3, n4, n5;
@@ -537,7 +495,7 @@ static napi_value js_swiglu_backward(napi_env env, napi_callback_info info) {
   F32(2, dy, n3, 0);
   F32(3, gate, n4, 0);
   F32(4, up, n5, 0);
-  const int64_t n = t_i64(env, argv[5]);
+  const int64_t n = ln_i64(env, argv[5]);
   if (n < 0 || n1 < (size_t)n || n2 < (size_t)n || n3 < (size_t)n || n4 < (size_t)n || n5 < (size_t)n) TFAIL("swigluBackward: bad shapes");
   swi_ctx c = {.dgate = dgate, .dup = dup, .dy = dy, .gate = gate, .up = up};
   parallel_range(swi_range, &c, n, 16384, n * 8);
@@ -547,7 +505,7 @@ static napi_value js_swiglu_backward(napi_env env, napi_callback_info info) {
 // ropeBackward(dx, T, nHeads, headDim, pos, invFreq): rotation by the opposite angle
 static napi_value js_rope_backward(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  if (!t_args(env, info, 6, argv)) return NULL;
+  if (!ln_args(env, info, 6, argv)) return NULL;
   float *x;
   const int32_t *pos;
   const float *inv;
@@ -555,7 +513,7 @@ static napi_value js_rope_backward(napi_env env, napi_callback_info info) {
   F32(0, x, xn, 0);
   I32(4, pos, pn);
   F32(5, inv, fn, 0);
-  const int64_t T = t_i64(env, argv[1]), nh = t_i64(env, argv[2]), hd = t_i64(env, argv[3]);
+  const int64_t T = ln_i64(env, argv[1]), nh = ln_i64(env, argv[2]), hd = ln_i64(env, argv[3]);
   if (T < 0 || nh <= 0 || hd <= 0 || (hd & 1) || xn < (size_t)(T * nh * hd) || pn < (size_t)T || fn < (size_t)(hd / 2)) TFAIL("ropeBackward: bad shapes");
   const int64_t half = hd / 2;
   for (int64_t t = 0; t < T; t++)
@@ -574,7 +532,7 @@ static napi_value js_rope_backward(napi_env env, napi_callback_info info) {
 // embedBackward(dW, dy, ids: Int32Array, cols): dW row ids[t] += dy row t, in t order
 static napi_value js_embed_backward(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!t_args(env, info, 4, argv)) return NULL;
+  if (!ln_args(env, info, 4, argv)) return NULL;
   float *dW;
   const float *dy;
   const int32_t *ids;
@@ -582,7 +540,7 @@ static napi_value js_embed_backward(napi_env env, napi_callback_info info) {
   F32(0, dW, wn, 0);
   F32(1, dy, yn, 0);
   I32(2, ids, n);
-  const int64_t cols = t_i64(env, argv[3]);
+  const int64_t cols = ln_i64(env, argv[3]);
   if (cols <= 0 || yn < n * (size_t)cols) TFAIL("embedBackward: bad shapes");
   for (size_t t = 0; t < n; t++)
     if (ids[t] < 0 || ((size_t)ids[t] + 1) * (size_t)cols > wn) TFAIL("embedBackward: token id outside the table");
@@ -633,13 +591,13 @@ static void asb_rows(void *p, int64_t ci, int64_t t0, int64_t t1) {
 // attnSoftmaxBackward(S, dP, T, n, pos0, scale)
 static napi_value js_attn_softmax_backward(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  if (!t_args(env, info, 6, argv)) return NULL;
+  if (!ln_args(env, info, 6, argv)) return NULL;
   float *S, *dP;
   size_t sn, pn;
   F32(0, S, sn, 0);
   F32(1, dP, pn, 0);
-  const int64_t T = t_i64(env, argv[2]), n = t_i64(env, argv[3]), pos0 = t_i64(env, argv[4]);
-  const float scale = (float)t_f64(env, argv[5]);
+  const int64_t T = ln_i64(env, argv[2]), n = ln_i64(env, argv[3]), pos0 = ln_i64(env, argv[4]);
+  const float scale = (float)ln_f64(env, argv[5]);
   if (T < 0 || pos0 < 0 || n < pos0 + T || sn < (size_t)(T * n) || pn < (size_t)(T * n)) TFAIL("attnSoftmaxBackward: bad shapes");
   asb_ctx c = {.S = S, .dP = dP, .n = n, .pos0 = pos0, .scale = scale};
   parallel_range(asb_rows, &c, T, 8, T * n * 4);
@@ -706,7 +664,7 @@ static void attb_task(void *p, int ith, int nth) {
 // attentionBackward(dq, dk, dv, dy, q, k, v, pos0, T, nHeads, nKvHeads, headDim)
 static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   napi_value argv[12];
-  if (!t_args(env, info, 12, argv)) return NULL;
+  if (!ln_args(env, info, 12, argv)) return NULL;
   float *dq, *dk, *dv;
   const float *dy, *q, *k, *v;
   size_t n0, n1, n2, n3, n4, n5, n6;
@@ -717,7 +675,7 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   F32(4, q, n4, 0);
   F32(5, k, n5, 0);
   F32(6, v, n6, 0);
-  const int64_t pos0 = t_i64(env, argv[7]), T = t_i64(env, argv[8]), nh = t_i64(env, argv[9]), nkv = t_i64(env, argv[10]), hd = t_i64(env, argv[11]);
+  const int64_t pos0 = ln_i64(env, argv[7]), T = ln_i64(env, argv[8]), nh = ln_i64(env, argv[9]), nkv = ln_i64(env, argv[10]), hd = ln_i64(env, argv[11]);
   if (pos0 < 0 || T < 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) TFAIL("attentionBackward: bad head counts");
   const size_t qn = (size_t)(T * nh * hd), kvn = (size_t)((pos0 + T) * nkv * hd);
   if (n0 < qn || n3 < qn || n4 < qn || n1 < kvn || n2 < kvn || n5 < kvn || n6 < kvn) TFAIL("attentionBackward: bad shapes");
@@ -786,7 +744,7 @@ static void adamw_range(void *p, int64_t ci, int64_t b, int64_t e) {
 // adamwStep(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, gradScale)
 static napi_value js_adamw_step(napi_env env, napi_callback_info info) {
   napi_value argv[12];
-  if (!t_args(env, info, 12, argv)) return NULL;
+  if (!ln_args(env, info, 12, argv)) return NULL;
   float *param, *m, *v;
   const float *grad;
   size_t pn, gn, mn, vn;
@@ -794,16 +752,16 @@ static napi_value js_adamw_step(napi_env env, napi_callback_info info) {
   F32(1, grad, gn, 0);
   F32(2, m, mn, 0);
   F32(3, v, vn, 0);
-  const int64_t n = t_i64(env, argv[4]);
+  const int64_t n = ln_i64(env, argv[4]);
   if (n < 0 || pn < (size_t)n || gn < (size_t)n || mn < (size_t)n || vn < (size_t)n) TFAIL("adamwStep: bad shapes");
   adamw_ctx c = {.param = param, .m = m, .v = v, .grad = grad};
-  const double b1 = t_f64(env, argv[6]), b2 = t_f64(env, argv[7]), step = t_f64(env, argv[10]);
-  c.lr = (float)t_f64(env, argv[5]);
+  const double b1 = ln_f64(env, argv[6]), b2 = ln_f64(env, argv[7]), step = ln_f64(env, argv[10]);
+  c.lr = (float)ln_f64(env, argv[5]);
   c.b1 = (float)b1;
   c.b2 = (float)b2;
-  c.eps = (float)t_f64(env, argv[8]);
-  c.wd = (float)t_f64(env, argv[9]);
-  c.gs = (float)t_f64(env, argv[11]);
+  c.eps = (float)ln_f64(env, argv[8]);
+  c.wd = (float)ln_f64(env, argv[9]);
+  c.gs = (float)ln_f64(env, argv[11]);
   c.ibc1 = (float)(1 / (1 - pow(b1, step)));  // bias corrections in f64, then rounded once
   c.ibc2 = (float)(1 / (1 - pow(b2, step)));
   parallel_range(adamw_range, &c, n, 65536, n * 4);
@@ -827,11 +785,11 @@ static void ss_range(void *p, int64_t ci, int64_t b, int64_t e) {
 // sumSquares(x, n) -> number (f64; chunks of 64 Ki summed in order)
 static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!t_args(env, info, 2, argv)) return NULL;
+  if (!ln_args(env, info, 2, argv)) return NULL;
   const float *x;
   size_t xn;
   F32(0, x, xn, 0);
-  const int64_t n = t_i64(env, argv[1]);
+  const int64_t n = ln_i64(env, argv[1]);
   if (n < 0 || xn < (size_t)n) TFAIL("sumSquares: bad shapes");
   const int64_t nchunks = (n + SS_CHUNK - 1) / SS_CHUNK;
   double *part = (double *)calloc((size_t)(nchunks > 0 ? nchunks : 1), sizeof(double));
@@ -860,13 +818,13 @@ static void acc_range(void *p, int64_t ci, int64_t b, int64_t e) {
 // accumulate(dst, src, n): dst += src
 static napi_value js_accumulate(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!t_args(env, info, 3, argv)) return NULL;
+  if (!ln_args(env, info, 3, argv)) return NULL;
   float *dst;
   const float *src;
   size_t dn, sn;
   F32(0, dst, dn, 0);
   F32(1, src, sn, 0);
-  const int64_t n = t_i64(env, argv[2]);
+  const int64_t n = ln_i64(env, argv[2]);
   if (n < 0 || dn < (size_t)n || sn < (size_t)n) TFAIL("accumulate: bad shapes");
   acc_ctx c = {.dst = dst, .src = src};
   parallel_range(acc_range, &c, n, 65536, n);
