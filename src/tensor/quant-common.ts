@@ -12,6 +12,23 @@ export const f = Math.fround;
  * (round half to even), valid for |x| <= 2^22 - 1. Out-of-range input (NaN, huge) gives 0 rather
  * than C's undefined behaviour.
  */
+/**
+ * The value of largest magnitude among x[xo..xo+n) (the first one on ties), as ggml's reference
+ * quantizers pick it; its sign matters (the scale is derived from it). 0 for an all-zero group.
+ */
+export function signedAbsMax(x: Float32Array, xo: number, n: number): number {
+  let amax = 0;
+  let max = 0;
+  for (let j = 0; j < n; j++) {
+    const v = x[xo + j]!;
+    if (amax < Math.abs(v)) {
+      amax = Math.abs(v);
+      max = v;
+    }
+  }
+  return max;
+}
+
 export function nearestInt(x: number): number {
   const v = f(x + 12582912);
   const r = v - 12582912;

@@ -10,7 +10,7 @@
 //   Q8_K { f32 d; i8 qs[256]; i16 bsums[16] }                     292 bytes
 // Q4_K/Q5_K pack eight 6-bit scales and eight 6-bit mins into 12 bytes (get_scale_min_k4).
 // Every float operation that C performs in `float` is rounded with f() (Math.fround).
-import { f, halfAt, i8, nearestInt, putHalf, type BlockDecoder, type BlockEncoder } from './quant-common.js';
+import { f, halfAt, i8, nearestInt, putHalf, signedAbsMax, type BlockDecoder, type BlockEncoder } from './quant-common.js';
 
 export const QK_K = 256;
 const GROUP_MAX_EPS = 1e-15;
@@ -238,15 +238,8 @@ function makeQkx2Quants(
  * -nmax..nmax-1, searching 18 scales around nmax/max. Writes levels + nmax to L[lo..].
  */
 function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i]!;
-    }
-  }
+  const max = signedAbsMax(x, xo, n);
+  const amax = Math.abs(max);
   if (amax < GROUP_MAX_EPS) {
     for (let i = 0; i < n; i++) L[lo + i] = 0;
     return 0;
@@ -292,15 +285,8 @@ function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: U
 
 /** make_q3_quants with do_rmse (weights x²), levels -nmax..nmax-1, iteratively refined. */
 function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Int8Array, lo: number): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i]!;
-    }
-  }
+  const max = signedAbsMax(x, xo, n);
+  const amax = Math.abs(max);
   if (amax < GROUP_MAX_EPS) {
     for (let i = 0; i < n; i++) L[lo + i] = 0;
     return 0;
@@ -397,16 +383,8 @@ export const encodeQ2_K: BlockEncoder = (x, xo, dst, off) => {
 export const encodeQ3_K: BlockEncoder = (x, xo, dst, off) => {
   const L = new Int8Array(QK_K);
   const scales = new Float32Array(16);
-  let maxScale = 0;
-  let amax = 0;
-  for (let j = 0; j < 16; j++) {
-    scales[j] = makeQ3Quants(16, 4, x, xo + 16 * j, L, 16 * j);
-    const s = Math.abs(scales[j]!);
-    if (s > amax) {
-      amax = s;
-      maxScale = scales[j]!;
-    }
-  }
+  for (let j = 0; j < 16; j++) scales[j] = makeQ3Quants(16, 4, x, xo + 16 * j, L, 16 * j);
+  const maxScale = signedAbsMax(scales, 0, 16);
   const hmask = off, qs = off + 32, sc = off + 96;
   for (let k = 0; k < 12; k++) dst[sc + k] = 0;
   if (maxScale) {
@@ -595,15 +573,8 @@ export const encodeQ6_K: BlockEncoder = (x, xo, dst, off) => {
  * An all-zero block is all zero bytes (ggml leaves its bsums unwritten; we zero them).
  */
 export const encodeQ8_K: BlockEncoder = (x, xo, dst, off) => {
-  let max = 0;
-  let amax = 0;
-  for (let j = 0; j < QK_K; j++) {
-    const ax = Math.abs(x[xo + j]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + j]!;
-    }
-  }
+  const max = signedAbsMax(x, xo, QK_K);
+  const amax = Math.abs(max);
   if (!amax) {
     dst.fill(0, off, off + 292);
     return;

@@ -7,7 +7,7 @@
 //   Q8_0  { f16 d; i8 qs[32] }                 y = q·d
 // In the 4/5-bit types byte j holds value j in its low nibble and value j+16 in its high nibble;
 // qh is a little-endian u32 whose bit j is the fifth bit of value j.
-import { f, halfAt, i8, putHalf, roundHalfAway, type BlockDecoder, type BlockEncoder } from './quant-common.js';
+import { f, halfAt, i8, putHalf, roundHalfAway, signedAbsMax, type BlockDecoder, type BlockEncoder } from './quant-common.js';
 
 export const QK = 32;
 
@@ -68,22 +68,9 @@ export const decodeQ8_0: BlockDecoder = (src, off, out, o) => {
 
 // ---- reference encoders (quantize_row_*_ref) ----
 
-/** The value of largest magnitude (the first one on ties), as ggml's Q4_0/Q5_0 pick it. */
-function signedAbsMax(x: Float32Array, xo: number): number {
-  let amax = 0;
-  let max = 0;
-  for (let j = 0; j < QK; j++) {
-    const v = x[xo + j]!;
-    if (amax < Math.abs(v)) {
-      amax = Math.abs(v);
-      max = v;
-    }
-  }
-  return max;
-}
 
 export const encodeQ4_0: BlockEncoder = (x, xo, dst, off) => {
-  const d = f(signedAbsMax(x, xo) / -8);
+  const d = f(signedAbsMax(x, xo, QK) / -8);
   const id = d ? f(1 / d) : 0;
   putHalf(dst, off, d);
   for (let j = 0; j < 16; j++) {
@@ -130,7 +117,7 @@ function putU32(dst: Uint8Array, off: number, v: number): void {
 }
 
 export const encodeQ5_0: BlockEncoder = (x, xo, dst, off) => {
-  const d = f(signedAbsMax(x, xo) / -16);
+  const d = f(signedAbsMax(x, xo, QK) / -16);
   const id = d ? f(1 / d) : 0;
   putHalf(dst, off, d);
   let qh = 0;
