@@ -11,7 +11,7 @@ import { FormatError, LlamaError } from '../errors.js';
 import { GgufType, looksLikeGguf, openGguf, type GgufValue } from '../formats/gguf.js';
 import { BpeTokenizer, bytesFromByteLevel, GPT2_PATTERN, LLAMA3_PATTERN, llama3SpecialTokens, type BpeModel } from './bpe.js';
 import { ProtoReader, ProtoWriter } from './protobuf.js';
-import { PieceType, SpmTokenizer, SPACE_SYMBOL, type SpmModel } from './spm.js';
+import { LLAMA_SPM_DEFAULTS, PieceType, SpmTokenizer, SPACE_SYMBOL, type SpmModel } from './spm.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /** Tokenizer files larger than this are refused before reading (the Llama 3 one is 2.2 MB). */
@@ -288,16 +288,8 @@ export function parseLlama2cTokenizer(data: Uint8Array, file: string): SpmModel 
     pieces,
     scores: Float32Array.from(scores),
     types: Uint8Array.from(types),
-    unkId: 0,
-    bosId: 1,
-    eosId: 2,
-    padId: -1,
-    addDummyPrefix: true,
-    removeExtraWhitespaces: false,
-    escapeWhitespaces: true,
+    ...LLAMA_SPM_DEFAULTS,
     byteFallback: types.includes(PieceType.BYTE),
-    addBos: true,
-    addEos: false,
   };
 }
 

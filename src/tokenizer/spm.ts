@@ -38,6 +38,23 @@ export interface SpmModel {
   readonly eogIds?: readonly number[];
 }
 
+/**
+ * LLaMA's SentencePiece settings (Meta's tokenizer.model trainer/normalizer spec): <unk> 0, <s> 1,
+ * </s> 2, no pad, dummy-prefix space, identity normalisation, BOS on encode. Used for vocabularies
+ * that carry no spec of their own (llama2.c tokenizer.bin) and for tokenizers trained here.
+ */
+export const LLAMA_SPM_DEFAULTS = {
+  unkId: 0,
+  bosId: 1,
+  eosId: 2,
+  padId: -1,
+  addDummyPrefix: true,
+  removeExtraWhitespaces: false,
+  escapeWhitespaces: true,
+  addBos: true,
+  addEos: false,
+} as const;
+
 export const SPACE_SYMBOL = '▁';
 const UNK_SURFACE = utf8(' \u2047 ');
 const EMPTY = new Uint8Array(0);

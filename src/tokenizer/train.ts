@@ -15,7 +15,7 @@
 // pieces by merge order, then characters) with score = -merge rank, so the SPM encoder (highest
 // score first) replays the merges in training order.
 import { LlamaError } from '../errors.js';
-import { PieceType, SPACE_SYMBOL, type SpmModel } from './spm.js';
+import { LLAMA_SPM_DEFAULTS, PieceType, SPACE_SYMBOL, type SpmModel } from './spm.js';
 
 export interface TrainOptions {
   vocabSize: number;
@@ -305,17 +305,9 @@ export function trainSpmBpe(texts: Iterable<string>, opts: TrainOptions): { mode
     pieces,
     scores: Float32Array.from(scores),
     types: Uint8Array.from(types),
-    unkId: 0,
-    bosId: 1,
-    eosId: 2,
-    padId: -1,
-    addDummyPrefix: true,
-    removeExtraWhitespaces: false,
-    escapeWhitespaces: true,
+    ...LLAMA_SPM_DEFAULTS,
     byteFallback: true,
     splitDigits,
-    addBos: true,
-    addEos: false,
   };
   return { model, stats: { sentences, characters: totalChars, uniqueWords: wordCounts.size, keptChars: kept.length, merges } };
 }

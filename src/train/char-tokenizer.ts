@@ -4,7 +4,7 @@
 // character of the text in code-point order (space as '▁'). With no multi-character pieces there
 // is nothing to merge, so encoding is exactly one id per character; no dummy prefix, no byte
 // fallback (unseen characters become <unk>).
-import { PieceType, SPACE_SYMBOL, SpmTokenizer, type SpmModel } from '../tokenizer/spm.js';
+import { LLAMA_SPM_DEFAULTS, PieceType, SPACE_SYMBOL, SpmTokenizer, type SpmModel } from '../tokenizer/spm.js';
 
 export function charSpmModel(text: string): SpmModel {
   const set = new Set<string>();
@@ -19,16 +19,10 @@ export function charSpmModel(text: string): SpmModel {
     pieces,
     scores: new Float32Array(pieces.length),
     types,
-    unkId: 0,
-    bosId: 1,
-    eosId: 2,
-    padId: -1,
+    ...LLAMA_SPM_DEFAULTS,
+    // one piece per character, so no dummy-prefix space and nothing to fall back to
     addDummyPrefix: false,
-    removeExtraWhitespaces: false,
-    escapeWhitespaces: true,
     byteFallback: false,
-    addBos: true,
-    addEos: false,
   };
 }
 
