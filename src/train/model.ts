@@ -22,7 +22,8 @@ export function createTrainingModel(config: LlamaConfig, weights: LlamaWeights, 
   const all = [weights.tokEmbeddings, weights.norm, ...(weights.output ? [weights.output] : []), ...weights.layers.flatMap((l) => Object.values(l))];
   for (const t of all) if (t.type !== DType.F32) throw new LlamaError('TENSOR_TYPE', `training needs F32 weights; ${t.name} is not F32`, { hint: 'start from an F32 checkpoint' });
   const tape = new TapeBackend(backend);
-  const model = new LlamaModel(config, tape, prepareParams(tape, config, weights));
+  // the tape keeps every activation until the backward pass: fresh buffers, never reused ones
+  const model = new LlamaModel(config, tape, prepareParams(tape, config, weights), undefined, { alloc: (n) => new Float32Array(n) });
   return { model, tape, backend, config, params: trainableParams(model, backend) };
 }
 

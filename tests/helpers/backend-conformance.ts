@@ -95,8 +95,9 @@ const GENERIC_TYPES = [DType.Q5_K, DType.Q4_1];
 function shapesFor(type: DType): [number, number][] {
   if (FLOAT_TYPES.includes(type)) return [[1, 1], [1, 17], [7, 37], [5, 16], [13, 100], [9, 257]];
   // 37 rows x T >= 8 reach the outer-product prefill kernels (16-row x 8-token groups) and their
-  // row/token remainders
-  if (type === DType.Q8_0 || type === DType.Q4_0 || type === DType.Q4_1) return [[1, 32], [5, 96], [13, 64], [6, 544], [3, 1056], [37, 160], [21, 544]];
+  // row/token remainders. Q8_0/Q4_0 rows are cut into 16-block groups (AVX2: two halves of 8):
+  // 416 and 768 columns end in partial groups of 13 and 8 blocks.
+  if (type === DType.Q8_0 || type === DType.Q4_0 || type === DType.Q4_1) return [[1, 32], [5, 96], [13, 64], [6, 544], [3, 1056], [37, 160], [21, 544], [9, 416], [2, 768]];
   return [[1, 256], [7, 512], [5, 768]];
 }
 

@@ -31,7 +31,6 @@ int ln_tune_nr1_float = 0;
 int ln_tune_pf_float = 0;
 int ln_tune_outer = 1;
 int ln_tune_pf = 1024;
-int ln_tune_mv = 1;
 int ln_tune_mv_block = 128 << 10;
 int ln_tune_attn = 1;
 
@@ -130,25 +129,30 @@ typedef struct {
   _Atomic int64_t next;
 } repack_ctx;
 
-// One 64-byte quad of the repacked Q4_0 layout from four 16-byte nibble arrays of ggml blocks
-// (value j < 16 in the low nibble of q[j], value j >= 16 in the high nibble of q[j-16]); a NULL
-// block is a phantom (codes 0, scale 0). Written as byte loops the compiler vectorizes.
-static void q4_0_quad(uint8_t *restrict dst, const uint8_t *restrict a, const uint8_t *restrict b, const uint8_t *restrict c, const uint8_t *restrict d) {
-  static const uint8_t zero[16];
-  if (!a) a = zero;
-  if (!b) b = zero;
-  if (!c) c = zero;
-  if (!d) d = zero;
-  for (int j = 0; j < 16; j++) {
-    dst[j] = (uint8_t)((a[j] & 0x0f) | (c[j] << 4));        // values j of blocks 0 | 2
-    dst[16 + j] = (uint8_t)((a[j] >> 4) | (c[j] & 0xf0));   // values 16+j of blocks 0 | 2
-    dst[32 + j] = (uint8_t)((b[j] & 0x0f) | (d[j] << 4));   // values j of blocks 1 | 3
-    dst[48 + j] = (uint8_t)((b[j] >> 4) | (d[j] & 0xf0));   // values 16+j of blocks 1 | 3
+// One row of ggml Q8_0 (34-byte blocks) or Q4_0 (18-byte blocks) in the lane-per-block layout of
+// common.h: scales to `ds`, codes to `dq`.
+static void repack_q0_row(uint8_t *restrict dq, uint16_t *restrict ds, const uint8_t *restrict s, int64_t nb, int q4) {
+  const int64_t bsz = q4 ? 18 : 34;
+  for (int64_t b = 0; b < nb; b++) memcpy(&ds[b], s + b * bsz, 2);
+  for (int64_t g = 0; g * 16 < nb; g++) {
+    const int64_t m = nb - 16 * g < 16 ? nb - 16 * g : 16;
+    for (int64_t j = 0; j < m; j++) {
+      const uint8_t *q = s + (16 * g + j) * bsz + 2;
+      if (!q4) {
+        for (int k = 0; k < 8; k++)
+          for (int i = 0; i < 4; i++) dq[g * 512 + k * 4 * m + 4 * j + i] = (uint8_t)(q[4 * k + i] ^ 0x80);  // int8 + 128
+      } else {
+        // ggml: value v < 16 in the low nibble of q[v], value v >= 16 in the high nibble of q[v-16]
+        uint8_t c[32];
+        for (int v = 0; v < 16; v++) {
+          c[v] = q[v] & 0x0f;
+          c[v + 16] = q[v] >> 4;
+        }
+        for (int k2 = 0; k2 < 4; k2++)
+          for (int i = 0; i < 4; i++) dq[g * 256 + k2 * 4 * m + 4 * j + i] = (uint8_t)(c[8 * k2 + i] | (c[8 * k2 + 4 + i] << 4));
+      }
+    }
   }
-}
-
-static void q8_0_block(uint8_t *restrict dst, const uint8_t *restrict q) {
-  for (int i = 0; i < 32; i++) dst[i] = (uint8_t)(q[i] ^ 0x80);  // int8 + 128
 }
 
 static void repack_task(void *p, int ith, int nth) {
@@ -167,20 +171,7 @@ static void repack_task(void *p, int ith, int nth) {
       uint8_t *dq = qs + (size_t)r * w->row_bytes;
       uint16_t *ds = sc + (size_t)r * w->sc_stride;
       memset(ds, 0, w->sc_stride * 2);
-      if (w->type == LN_Q8_0) {
-        for (int64_t b = 0; b < w->nb; b++) {
-          memcpy(&ds[b], s + b * 34, 2);
-          q8_0_block(dq + b * 32, s + b * 34 + 2);
-        }
-        if (w->nb & 1) memset(dq + w->nb * 32, 0, 32);  // phantom block of an odd count
-      } else {  // Q4_0
-        for (int64_t b = 0; b < w->nb; b++) memcpy(&ds[b], s + b * 18, 2);
-        for (int64_t qd = 0; qd * 4 < w->nb; qd++) {
-          const uint8_t *blk[4];
-          for (int k = 0; k < 4; k++) blk[k] = qd * 4 + k < w->nb ? s + (qd * 4 + k) * 18 + 2 : NULL;
-          q4_0_quad(dq + qd * 64, blk[0], blk[1], blk[2], blk[3]);
-        }
-      }
+      repack_q0_row(dq, ds, s, w->nb, w->type == LN_Q4_0);
     }
   }
 }
@@ -219,7 +210,7 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
   w->nb = cols / 32;
   w->npairs = (w->nb + 1) / 2;
   if (type == LN_Q8_0 || type == LN_Q4_0) {
-    w->row_bytes = type == LN_Q8_0 ? (size_t)w->npairs * 64 : (size_t)((w->nb + 3) / 4) * 64;
+    w->row_bytes = (size_t)w->nb * (type == LN_Q8_0 ? 32 : 16);
     w->sc_stride = (size_t)((w->nb + 15) / 16 * 16);
     size_t qbytes = w->row_bytes * (size_t)rows;
     size_t bytes = qbytes + w->sc_stride * 2 * (size_t)rows;
@@ -306,6 +297,12 @@ typedef struct {
   int wtype;
 } mm_ctx;
 
+// quantize tokens [t0, t1) of the activations (and interleave them for Q8_0 / Q4_0 weights)
+static void quant_rows(ln_act *a, int64_t t0, int64_t t1, int wtype) {
+  K.quant(a, t0, t1, wtype);
+  if (a->qi) ln_act_interleave(a, t0, t1);
+}
+
 static void quant_task(void *p, int ith, int nth) {
   (void)ith;
   (void)nth;
@@ -313,7 +310,7 @@ static void quant_task(void *p, int ith, int nth) {
   for (;;) {
     int64_t t0 = atomic_fetch_add(&c->qnext, 4);
     if (t0 >= c->T) break;
-    K.quant(c->a, t0, t0 + 4 < c->T ? t0 + 4 : c->T, c->wtype);
+    quant_rows(c->a, t0, t0 + 4 < c->T ? t0 + 4 : c->T, c->wtype);
   }
 }
 
@@ -375,14 +372,23 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
     a.q_stride = (size_t)a.npairs * 64;
     a.e_stride = (size_t)a.npairs * 16;
     a.c_stride = (size_t)a.npairs * 2;
+    const int q0 = w->type == LN_Q8_0 || w->type == LN_Q4_0;
+    a.qi_stride = q0 ? (size_t)(w->nb * 32 + 63) / 64 * 64 : 0;
+    a.g_stride = q0 ? (size_t)(w->nb + 15) / 16 * 16 : 0;
     size_t qb = a.q_stride * (size_t)T, eb = a.e_stride * 4 * (size_t)T, cb = (a.c_stride * 4 * (size_t)T + 63) / 64 * 64;
-    uint8_t *s = (uint8_t *)scratch(qb + 2 * eb + cb);
+    size_t ib = a.qi_stride * (size_t)T, gb = (a.g_stride * 4 * (size_t)T + 63) / 64 * 64;
+    uint8_t *s = (uint8_t *)scratch(qb + 2 * eb + cb + ib + 2 * gb);
     if (!s) return 0;
     a.q = (int8_t *)s;
     a.dxe = (float *)(s + qb);
     a.bias = (int32_t *)(s + qb + eb);
     a.csum = (float *)(s + qb + 2 * eb);
-    if (T < 4 || nth == 1) K.quant(&a, 0, T, w->type);
+    if (q0) {
+      a.qi = (int8_t *)(s + qb + 2 * eb + cb);
+      a.b16 = (int32_t *)(s + qb + 2 * eb + cb + ib);
+      a.d16 = (float *)(s + qb + 2 * eb + cb + ib + gb);
+    }
+    if (T < 4 || nth == 1) quant_rows(&a, 0, T, w->type);
     else ln_pool_run(quant_task, &c);
     act_bytes_per_token = a.q_stride * 3;
     ln_outer_fn outer = w->type == LN_Q8_0 ? K.outer_q8_0 : w->type == LN_Q4_0 ? K.outer_q4_0 : NULL;
@@ -661,6 +667,44 @@ typedef struct {
   _Atomic int64_t next;
 } attn_ctx;
 
+// Decode (T = 1): each thread takes a contiguous range of KV heads and walks the cache position by
+// position, so it reads one contiguous slice of every K and V row (a sequential stream) instead of
+// one head's strided column at a time. Scores for all its query heads are kept per head.
+static void attn_decode_task(void *p, int ith, int nth) {
+  attn_ctx *c = (attn_ctx *)p;
+  const int64_t hd = c->hd, kvRow = c->nkv * hd, group = c->nh / c->nkv, n = c->pos0 + 1;
+  const int64_t kv0 = c->nkv * ith / nth, kv1 = c->nkv * (ith + 1) / nth;
+  if (kv1 <= kv0) return;
+  const int64_t h0 = kv0 * group, nhl = (kv1 - kv0) * group;  // query heads of this thread
+  float *scores = c->scratch + ith * c->per_thread;  // (nhl, n)
+  float *row = scores + nhl * n;                      // one converted F16 row slice
+  const float scale = (float)(1.0 / sqrt((double)hd));
+  const int64_t span = (kv1 - kv0) * hd;
+  for (int64_t pp = 0; pp < n; pp++) {
+    const float *kr;
+    if (c->f16) {
+      K.f16_to_f32(row, (const uint16_t *)c->kc + pp * kvRow + kv0 * hd, span);
+      kr = row;
+    } else {
+      kr = (const float *)c->kc + pp * kvRow + kv0 * hd;
+    }
+    for (int64_t h = 0; h < nhl; h++) scores[h * n + pp] = K.dot_f32(c->q + (h0 + h) * hd, kr + (h / group) * hd, hd) * scale;
+  }
+  for (int64_t h = 0; h < nhl; h++) softmax_row(scores + h * n, n);
+  float *out = c->out + h0 * hd;
+  memset(out, 0, (size_t)(nhl * hd) * 4);
+  for (int64_t pp = 0; pp < n; pp++) {
+    const float *vr;
+    if (c->f16) {
+      K.f16_to_f32(row, (const uint16_t *)c->vc + pp * kvRow + kv0 * hd, span);
+      vr = row;
+    } else {
+      vr = (const float *)c->vc + pp * kvRow + kv0 * hd;
+    }
+    for (int64_t h = 0; h < nhl; h++) K.axpy_f32(out + h * hd, scores[h * n + pp], vr + (h / group) * hd, hd);
+  }
+}
+
 static void attn_task(void *p, int ith, int nth) {
   (void)nth;
   attn_ctx *c = (attn_ctx *)p;
@@ -728,10 +772,19 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   size_t qsz = (size_t)(c.T * c.nh * c.hd), cache_need = (size_t)((c.pos0 + c.T) * c.nkv * c.hd);
   if (on < qsz || qn < qsz || kn < cache_need || vn < cache_need) FAIL("attention: arrays too short (positions past the cache?)");
   const int nth = ln_pool_threads();
+  atomic_init(&c.next, 0);
+  if (c.T == 1 && ln_tune_attn) {
+    // scores of every query head of a thread's KV heads (at most all of them) + one row slice
+    c.per_thread = (c.nh * (c.pos0 + 1) + c.nkv * c.hd + 15) / 16 * 16;
+    c.scratch = (float *)scratch((size_t)c.per_thread * nth * 4);
+    if (!c.scratch) FAIL("out of memory");
+    if (nth == 1 || c.nkv == 1) attn_decode_task(&c, 0, 1);
+    else ln_pool_run_all(attn_decode_task, &c);
+    return NULL;
+  }
   c.per_thread = (c.pos0 + c.T + 2 * c.hd + 15) / 16 * 16;
   c.scratch = (float *)scratch((size_t)c.per_thread * nth * 4);
   if (!c.scratch) FAIL("out of memory");
-  atomic_init(&c.next, 0);
   if (c.T * c.nh == 1) attn_task(&c, 0, 1);
   else ln_pool_run(attn_task, &c);
   return NULL;
@@ -938,7 +991,6 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   if (!strcmp(name, "nr1")) ln_tune_nr1 = v;
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
-  else if (!strcmp(name, "mv")) ln_tune_mv = v;
   else if (!strcmp(name, "attn")) ln_tune_attn = v;
   else if (!strcmp(name, "mvblock")) ln_tune_mv_block = v;
   else if (!strcmp(name, "arenamin")) ln_tune_arena_min = v;

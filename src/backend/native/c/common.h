@@ -29,12 +29,15 @@ enum {
 
 // A weight matrix (rows, cols) in the layout the kernels read.
 //  F32 / F16 / BF16: the caller's bytes in place, row stride = cols * elsize.
-//  Q8_0 (repacked): per row `qs` = npairs*64 bytes of (int8 value + 128) as uint8, blocks of 32
-//    values back to back (a phantom zero block pads an odd block count); `sc` = per row `sc_stride`
-//    binary16 block scales (zero padded to a multiple of 16).
-//  Q4_0 (repacked): per row ceil(nb/4)*64 bytes; the 64 bytes of quad q hold blocks 4q, 4q+1
-//    (values 0..63, value j in byte j) in the low nibbles and blocks 4q+2, 4q+3 in the high
-//    nibbles, so one load and two masks give two 64-value pairs; `sc` as for Q8_0.
+//  Q8_0 / Q4_0 (repacked, "lane per block"): each row is cut into groups of 16 blocks (the last
+//    group has m = nb - 16g <= 16 blocks). Within a group, vector k (k = 0..7) holds values 4k..4k+3
+//    of every block, block j in bytes 4j..4j+3, so one 32-bit lane of an integer dot product
+//    accumulates one whole block over the 8 vectors, and the float work (convert, scale, add) is
+//    done once per 16 blocks instead of once per block.
+//    Q8_0: 32 bytes per block, vector k of group g at g*512 + k*4m, codes = int8 value + 128.
+//    Q4_0: 16 bytes per block, bytes g*256 + k2*4m + 4j + i hold vector 2*k2 in the low nibbles and
+//    vector 2*k2+1 in the high nibbles (codes 0..15 = value + 8).
+//    `sc` = per row `sc_stride` binary16 block scales (zero padded to a multiple of 16).
 //  Q4_K / Q6_K: the ggml super-blocks in place (144 / 210 bytes per 256 values).
 typedef struct {
   int type;
@@ -47,6 +50,27 @@ typedef struct {
   int64_t npairs;      // ceil(nb / 2)
 } ln_weight;
 
+// Byte offset of value i (0..31) of block b in a repacked Q8_0 / Q4_0 row, and for Q4_0 the nibble
+// shift (see the layout above).
+static inline size_t ln_q0_offset(int64_t nb, int64_t b, int i, int q4, int *shift) {
+  const int64_t g = b >> 4, j = b & 15, m = nb - 16 * g < 16 ? nb - 16 * g : 16;
+  const int k = i >> 2;
+  if (!q4) {
+    *shift = 0;
+    return (size_t)(g * 512 + k * 4 * m + 4 * j + (i & 3));
+  }
+  *shift = (k & 1) * 4;
+  return (size_t)(g * 256 + (k >> 1) * 4 * m + 4 * j + (i & 3));
+}
+
+// The 32 unsigned codes of block b of a repacked Q8_0 (value + 128) or Q4_0 (value + 8) row.
+static inline void ln_q0_block_codes(const uint8_t *row, int64_t nb, int64_t b, int q4, uint8_t codes[32]) {
+  for (int i = 0; i < 32; i++) {
+    int shift;
+    codes[i] = (uint8_t)((row[ln_q0_offset(nb, b, i, q4, &shift)] >> shift) & (q4 ? 0x0f : 0xff));
+  }
+}
+
 // Activations of a matmul prepared for the integer kernels: x quantized per 32-value block to int8
 // with a float scale (like ggml's Q8_0), plus per-block helper vectors the kernels add or multiply
 // lane-wise so that the inner loop needs no shuffles:
@@ -56,6 +80,11 @@ typedef struct {
 //   bias (T, npairs*16) int32: correction for the weight's zero point, in the same lanes, so that
 //        dpbusd(bias, w_u8, x) = sum((w_u8 - zero) * x) per block (see ln_prepare_bias)
 //   csum (T, npairs*2) float: dx * sum(q) per block (Q4_K's min term)
+// and, for Q8_0 / Q4_0 weights, the same values in the weights' lane-per-block order:
+//   qi   (T, qi_stride) int8: q interleaved as the weight groups are (vector k of group g at
+//        g*512 + k*4m, block j at 4j), so x and w load alike
+//   b16  (T, g_stride) int32: -zero * sum(q) of each block (16 lanes per group, zero padded)
+//   d16  (T, g_stride) float: each block's scale (zero padded)
 typedef struct {
   int64_t T, cols, nb, npairs;
   const float *xf;  // the float activations (T, cols)
@@ -64,7 +93,34 @@ typedef struct {
   int32_t *bias;
   float *csum;
   size_t q_stride, e_stride, c_stride;  // per token, in elements
+  int8_t *qi;
+  int32_t *b16;
+  float *d16;
+  size_t qi_stride, g_stride;
 } ln_act;
+
+// Fill qi / b16 / d16 of tokens [t0, t1) from q / bias / dxe (see ln_act).
+static inline void ln_act_interleave(ln_act *a, int64_t t0, int64_t t1) {
+  const int64_t nb = a->nb;
+  for (int64_t t = t0; t < t1; t++) {
+    const int8_t *q = a->q + t * a->q_stride;
+    const int32_t *bias = a->bias + t * a->e_stride;
+    const float *dxe = a->dxe + t * a->e_stride;
+    int8_t *qi = a->qi + t * a->qi_stride;
+    int32_t *b16 = a->b16 + t * a->g_stride;
+    float *d16 = a->d16 + t * a->g_stride;
+    for (int64_t g = 0; g * 16 < nb; g++) {
+      const int64_t m = nb - 16 * g < 16 ? nb - 16 * g : 16;
+      for (int64_t j = 0; j < 16; j++) {
+        const int64_t b = 16 * g + j;
+        b16[b] = j < m ? bias[b * 8] + bias[b * 8 + 4] : 0;
+        d16[b] = j < m ? dxe[b * 8] : 0.0f;
+        if (j >= m) continue;
+        for (int k = 0; k < 8; k++) memcpy(qi + g * 512 + k * 4 * m + 4 * j, q + b * 32 + 4 * k, 4);
+      }
+    }
+  }
+}
 
 // Token-interleaved activations for the outer-product kernels (Q8_0 / Q4_0, T >= 8): for each full
 // quad of tokens tq and block b, 8 slots g of 16 bytes = the 4 tokens' values 4g..4g+3; plus per (tq, b) 16 int32 zero-point biases and 16 float scales in the lane
@@ -201,12 +257,6 @@ static inline void ln_q4k_scales(const uint8_t *p, uint8_t sc[8], uint8_t mn[8])
 }
 
 // Zero point of the integer weights of a type as the kernels see them (Q8_0 repacked: +128).
-// byte offset and nibble shift of block b of a repacked Q4_0 row
-static inline size_t ln_q4_0_block(int64_t b, int *shift) {
-  *shift = (b & 2) ? 4 : 0;
-  return (size_t)(b >> 2) * 64 + (size_t)(b & 1) * 32;
-}
-
 static inline int ln_zero_point(int wtype) {
   switch (wtype) {
     case LN_Q8_0: return 128;
@@ -235,7 +285,6 @@ extern int ln_tune_pf;   // software prefetch distance in bytes (0: none)
 extern int ln_tune_nr1_float, ln_tune_pf_float;  // the same for F32/F16/BF16 weights
 extern int ln_tune_mv_block;  // T = 1: smallest row block handed to a thread, in weight bytes
 extern int ln_tune_attn;  // decode attention through the ISA's attn_* kernels when present
-extern int ln_tune_mv;  // T = 1 Q8_0/Q4_0 on AVX-512: the matvec kernel (0: the tile kernel)
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available
 
 // thread pool

@@ -175,7 +175,14 @@ T256 INL __m256i udot(__m256i u, __m256i x) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
 }
 
-// Q8_0 (repacked, codes = value + 128) and Q4_0 (repacked nibble pairs)
+// n (1..8) 32-bit lanes from p, the rest zero
+T256 INL __m256i load_lanes(const void *p, int n) {
+  if (n >= 8) return _mm256_loadu_si256((const __m256i *)p);
+  return _mm256_maskload_epi32((const int *)p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+}
+
+// Q8_0 (codes = value + 128) and Q4_0 (nibble codes) in the lane-per-block layout (common.h): each
+// int32 lane sums one block over the group's 8 vectors; a 256-bit register covers half a group.
 T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int q4) {
   const int64_t nb = w->nb;
   __m256 acc[4][4];
@@ -191,41 +198,42 @@ T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
   const __m256i m0f = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8((char)0x80);
-  for (int64_t g = 0; g < nb; g += 8) {
-    __m256 dw8[4];
-#pragma GCC unroll 4
-    for (int i = 0; i < NR; i++) dw8[i] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sr[i] + g)));
-    const int n = nb - g < 8 ? (int)(nb - g) : 8;
-    for (int k = 0; k < n; k++) {
-      const int64_t b = g + k;
-      __m256i wv[4];
-      __m256 ws[4];
-#pragma GCC unroll 4
-      for (int i = 0; i < NR; i++) {
-        if (q4) {
-          int shift;
-          const uint8_t *src = wr[i] + ln_q4_0_block(b, &shift);
-          __m256i v = _mm256_loadu_si256((const __m256i *)src);
-          if (NT == 1 && (b & 3) == 0) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
-          wv[i] = shift ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f) : _mm256_and_si256(v, m0f);
-        } else {
-          if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(wr[i] + b * 32 + PF_DIST), _MM_HINT_T0); }
-          wv[i] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wr[i] + b * 32)), flip);  // signed values
-        }
-        ws[i] = _mm256_permutevar8x32_ps(dw8[i], _mm256_set1_epi32(k));
-      }
+  for (int64_t g = 0; g * 16 < nb; g++) {
+    const int m = nb - 16 * g < 16 ? (int)(nb - 16 * g) : 16;
+    for (int h = 0; h < 2 && 8 * h < m; h++) {
+      const int n = m - 8 * h;
+      const int64_t e = 16 * g + 8 * h;  // first block of this half
+      __m256 dx[4];
+      __m256i bias[4];
 #pragma GCC unroll 4
       for (int j = 0; j < NT; j++) {
-        const __m256i xv = _mm256_load_si256((const __m256i *)(a->q + (t + j) * a->q_stride + b * 32));
-        const __m256 dv = _mm256_loadu_ps(a->dxe + (t + j) * a->e_stride + b * 8);
-        __m256i bv = q4 ? _mm256_loadu_si256((const __m256i *)(a->bias + (t + j) * a->e_stride + b * 8)) : _mm256_setzero_si256();
+        dx[j] = _mm256_loadu_ps(a->d16 + (t + j) * a->g_stride + e);
+        bias[j] = q4 ? _mm256_loadu_si256((const __m256i *)(a->b16 + (t + j) * a->g_stride + e)) : _mm256_setzero_si256();
+      }
 #pragma GCC unroll 4
-        for (int i = 0; i < NR; i++) {
-          __m256i p;
-          if (q4) p = _mm256_add_epi32(udot(wv[i], xv), bv);
-          else p = udot(_mm256_sign_epi8(wv[i], wv[i]), _mm256_sign_epi8(xv, wv[i]));  // |w| * (x * sign w)
-          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(ws[i], dv), acc[i][j]);
+      for (int i = 0; i < NR; i++) {
+        const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sr[i] + e)));
+        __m256i s[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < NT; j++) s[j] = bias[j];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+          __m256i wv;
+          if (q4) {
+            const __m256i v = load_lanes(wr[i] + g * 256 + (k >> 1) * 4 * m + 32 * h, n);
+            wv = (k & 1) ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f) : _mm256_and_si256(v, m0f);
+          } else {
+            wv = _mm256_xor_si256(load_lanes(wr[i] + g * 512 + k * 4 * m + 32 * h, n), flip);  // signed values
+          }
+#pragma GCC unroll 4
+          for (int j = 0; j < NT; j++) {
+            const __m256i xv = load_lanes(a->qi + (t + j) * a->qi_stride + g * 512 + k * 4 * m + 32 * h, n);
+            if (q4) s[j] = _mm256_add_epi32(s[j], udot(wv, xv));
+            else s[j] = _mm256_add_epi32(s[j], udot(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv)));  // |w| * (x * sign w)
+          }
         }
+#pragma GCC unroll 4
+        for (int j = 0; j < NT; j++) acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]), _mm256_mul_ps(ws, dx[j]), acc[i][j]);
       }
     }
   }

@@ -249,75 +249,62 @@ T512 INL __m512i pair_idx(int p) {
   return _mm512_add_epi32(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_set1_epi32(2 * p));
 }
 
-// Q8_0 / Q4_0 (repacked): rows of block pairs + rows of binary16 scales
+// m (1..16) 32-bit lanes from p, the rest zero
+T512 INL __m512i load_lanes(const void *p, int m) {
+  if (m >= 16) return _mm512_loadu_si512(p);
+  return _mm512_maskz_loadu_epi32((__mmask16)((1u << m) - 1), p);
+}
+
+// Codes of vector k (values 4k..4k+3 of each block) of group g of a lane-per-block Q8_0 / Q4_0 row.
+T512 INL __m512i q0_vector(const uint8_t *row, int64_t g, int m, int k, const int q4) {
+  if (!q4) return load_lanes(row + g * 512 + k * 4 * m, m);
+  const __m512i v = load_lanes(row + g * 256 + (k >> 1) * 4 * m, m);
+  return _mm512_and_si512((k & 1) ? _mm512_srli_epi16(v, 4) : v, _mm512_set1_epi8(0x0f));
+}
+
+// Q8_0 / Q4_0 in the lane-per-block layout (common.h): int32 lane j of vpdpbusd sums block j of a
+// 16-block group over the group's 8 vectors (starting from the zero-point bias), so a group costs
+// 8 dpbusd and then one convert + one scale product + one fma for all 16 blocks.
 T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int q4) {
-  const int pair_bytes = 64;
-  const int64_t npairs = w->npairs;
-  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  const int64_t nb = w->nb;
   __m512 acc[4][4];
   const uint8_t *wr[4];
   const uint16_t *sr[4];
   const int8_t *xq[4];
-  const int32_t *xb[4];
-  const float *xd[4];
 #pragma GCC unroll 4
   for (int i = 0; i < NR; i++) {
     wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
     sr[i] = w->sc + (size_t)(r + i) * w->sc_stride;
   }
 #pragma GCC unroll 4
-  for (int j = 0; j < NT; j++) {
-    xq[j] = a->q + (t + j) * a->q_stride;
-    xb[j] = a->bias + (t + j) * a->e_stride;
-    xd[j] = a->dxe + (t + j) * a->e_stride;
-  }
+  for (int j = 0; j < NT; j++) xq[j] = a->qi + (t + j) * a->qi_stride;
 #pragma GCC unroll 4
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) acc[i][j] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < npairs; g += 8) {
-    __m512 dw16[4];
+  for (int64_t g = 0; g * 16 < nb; g++) {
+    const int m = nb - 16 * g < 16 ? (int)(nb - 16 * g) : 16;
+    __m512 dx[4];
+    __m512i bias[4];
 #pragma GCC unroll 4
-    for (int i = 0; i < NR; i++) dw16[i] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr[i] + 2 * g)));
-    const int np = npairs - g < 8 ? (int)(npairs - g) : 8;
-    __m512i hi[4];  // Q4_0: the high nibbles of the last quad = the next pair
+    for (int j = 0; j < NT; j++) {
+      dx[j] = _mm512_loadu_ps(a->d16 + (t + j) * a->g_stride + 16 * g);
+      bias[j] = _mm512_loadu_si512(a->b16 + (t + j) * a->g_stride + 16 * g);
+    }
 #pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) hi[i] = _mm512_setzero_si512();
-    for (int p = 0; p < np; p++) {
-      const int64_t pp = g + p;
-      const __m512i idx = pair_idx(p);
-      __m512i wv[4];
-      __m512 ws[4];
+    for (int i = 0; i < NR; i++) {
+      const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr[i] + 16 * g)));
+      __m512i s[4];
 #pragma GCC unroll 4
-      for (int i = 0; i < NR; i++) {
-        if (q4) {
-          if ((p & 1) == 0) {
-            const uint8_t *src = wr[i] + (pp >> 1) * 64;
-            if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
-            const __m512i v = _mm512_loadu_si512(src);
-            wv[i] = _mm512_and_si512(v, m0f);
-            hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
-          } else {
-            wv[i] = hi[i];
-          }
-        } else {
-          const uint8_t *src = wr[i] + pp * pair_bytes;
-          if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
-          wv[i] = _mm512_loadu_si512(src);
-        }
-        ws[i] = _mm512_permutexvar_ps(idx, dw16[i]);
+      for (int j = 0; j < NT; j++) s[j] = bias[j];
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; k++) {
+        const __m512i wv = q0_vector(wr[i], g, m, k, q4);
+#pragma GCC unroll 4
+        for (int j = 0; j < NT; j++) s[j] = _mm512_dpbusd_epi32(s[j], wv, load_lanes(xq[j] + g * 512 + k * 4 * m, m));
       }
 #pragma GCC unroll 4
-      for (int j = 0; j < NT; j++) {
-        const __m512i xv = _mm512_load_si512(xq[j] + pp * 64);
-        const __m512i bv = _mm512_loadu_si512(xb[j] + pp * 16);
-        const __m512 dv = _mm512_loadu_ps(xd[j] + pp * 16);
-#pragma GCC unroll 4
-        for (int i = 0; i < NR; i++) {
-          __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bv, wv[i], xv));
-          acc[i][j] = _mm512_fmadd_ps(f, _mm512_mul_ps(ws[i], dv), acc[i][j]);
-        }
-      }
+      for (int j = 0; j < NT; j++) acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j]), _mm512_mul_ps(ws, dx[j]), acc[i][j]);
     }
   }
 #pragma GCC unroll 4
@@ -326,66 +313,69 @@ T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-
-// ---------- decode (T = 1) matvec of Q8_0 / Q4_0 ----------
-// One weight row at a time (one sequential stream). The per-block scale product w_scale * x_scale
-// is formed once per 16 blocks (one cvtph + one mul for 8 pairs) from a compact copy of the
-// activation scales, so a pair costs load, dpbusd, permute, convert and fma; two accumulators
-// halve the fma dependency chain.
-#define MV_MAX_BLOCKS 8192  // compact activation scales on the stack (cols <= 262144)
-T512 INL void mv_q0_row(const ln_weight *w, const ln_act *a, const float *dxc, float *out, int64_t r, const int q4) {
-  const int64_t npairs = w->npairs;
-  const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
-  const uint16_t *sr = w->sc + (size_t)r * w->sc_stride;
-  const int8_t *xq = a->q;
-  const int32_t *xb = a->bias;
+// Decode (T = 1): one row at a time, one sequential stream (no software prefetch: the hardware
+// prefetcher alone streamed these rows at 80-100% of the read bandwidth, a 1 KiB prefetch
+// distance cost up to 20 points). Two dependency chains over a group's 8 vectors; full groups
+// load without masks, the partial last group (m blocks) with one lane mask hoisted out of the row
+// loop (written inline, the per-row setup of a generic tail cost ~15 points on 11008 columns).
+T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int q4) {
+  const int64_t nb = w->nb, full = nb / 16;
+  const int m = (int)(nb - 16 * full);
+  const __mmask16 mk = (__mmask16)((1u << m) - 1);
+  const int64_t gb = q4 ? 256 : 512;  // weight bytes per full group
   const __m512i m0f = _mm512_set1_epi8(0x0f);
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  for (int64_t g = 0; g < npairs; g += 8) {
-    const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 2 * g))), _mm512_loadu_ps(dxc + 2 * g));
-    const int np = npairs - g < 8 ? (int)(npairs - g) : 8;  // < 8 only in the last group
-    __m512i hi = _mm512_setzero_si512();
-#pragma GCC unroll 8
-    for (int p = 0; p < 8; p++) {
-      if (p >= np) break;
-      const int64_t pp = g + p;
-      __m512i wv;
-      if (q4) {
-        if ((p & 1) == 0) {
-          const uint8_t *src = wr + (pp >> 1) * 64;
-          if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
-          const __m512i v = _mm512_loadu_si512(src);
-          wv = _mm512_and_si512(v, m0f);
-          hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
+  const int8_t *xq = a->qi;
+  const int8_t *xt = xq + full * 512;  // the partial group's activations
+  const int32_t *bt = a->b16 + 16 * full;
+  const float *dt = a->d16 + 16 * full;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    const uint16_t *sr = w->sc + (size_t)r * w->sc_stride;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t g = 0; g < full; g++) {
+      const uint8_t *src = wr + g * gb;
+      const int8_t *xs = xq + g * 512;
+      __m512i s0 = _mm512_loadu_si512(a->b16 + 16 * g), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int k = 0; k < 8; k += 2) {
+        __m512i w0, w1;
+        if (q4) {
+          const __m512i v = _mm512_loadu_si512(src + k * 32);
+          w0 = _mm512_and_si512(v, m0f);
+          w1 = _mm512_andnot_si512(m0f, v);  // 16 x the high code: s1 is shifted back below
         } else {
-          wv = hi;
+          w0 = _mm512_loadu_si512(src + k * 64);
+          w1 = _mm512_loadu_si512(src + k * 64 + 64);
         }
-      } else {
-        const uint8_t *src = wr + pp * 64;
-        if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0);
-        wv = _mm512_loadu_si512(src);
+        s0 = _mm512_dpbusd_epi32(s0, w0, _mm512_loadu_si512(xs + k * 64));
+        s1 = _mm512_dpbusd_epi32(s1, w1, _mm512_loadu_si512(xs + k * 64 + 64));
       }
-      const __m512i d = _mm512_dpbusd_epi32(_mm512_loadu_si512(xb + pp * 16), wv, _mm512_load_si512(xq + pp * 64));
-      const __m512 s = _mm512_permutexvar_ps(pair_idx(p), sc);
-      if (p & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc1);
-      else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc0);
+      if (q4) s1 = _mm512_srai_epi32(s1, 4);  // exact: every term is a multiple of 16
+      const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 16 * g))), _mm512_loadu_ps(a->d16 + 16 * g));
+      if (g & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc1);
+      else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc0);
     }
+    if (m) {
+      const uint8_t *src = wr + full * gb;
+      __m512i s0 = _mm512_maskz_loadu_epi32(mk, bt), s1 = _mm512_setzero_si512();
+      for (int k = 0; k < 8; k += 2) {
+        __m512i w0, w1;
+        if (q4) {
+          const __m512i v = _mm512_maskz_loadu_epi32(mk, src + k * 2 * m);
+          w0 = _mm512_and_si512(v, m0f);
+          w1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), m0f);
+        } else {
+          w0 = _mm512_maskz_loadu_epi32(mk, src + k * 4 * m);
+          w1 = _mm512_maskz_loadu_epi32(mk, src + (k + 1) * 4 * m);
+        }
+        s0 = _mm512_dpbusd_epi32(s0, w0, _mm512_maskz_loadu_epi32(mk, xt + k * 4 * m));
+        s1 = _mm512_dpbusd_epi32(s1, w1, _mm512_maskz_loadu_epi32(mk, xt + (k + 1) * 4 * m));
+      }
+      const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 16 * full))), _mm512_loadu_ps(dt));
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc0);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
   }
-  out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-// Returns 0 (nothing done) when the matvec kernel does not apply.
-T512 INL int mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, int64_t t0, int64_t t1, const int q4) {
-  if (t1 - t0 != 1 || !ln_tune_mv || w->npairs * 2 > MV_MAX_BLOCKS) return 0;
-  float dxc[MV_MAX_BLOCKS + 16] __attribute__((aligned(64)));
-  const int64_t nbp = (w->npairs * 2 + 15) / 16 * 16;  // the scale loads read 16 blocks at a time
-  const float *dxe = a->dxe + t0 * a->e_stride;
-  for (int64_t b = 0; b < nbp; b++) dxc[b] = b < w->npairs * 2 ? dxe[b * 8] : 0.0f;
-  ln_act a1 = *a;
-  a1.q = a->q + t0 * a->q_stride;
-  a1.bias = a->bias + t0 * a->e_stride;
-  for (int64_t r = r0; r < r1; r++) mv_q0_row(w, &a1, dxc, out, r, q4);
-  return 1;
 }
 
 // Q4_K in place: per 256-value super-block d, dmin, 12 bytes of 6-bit scales/mins, 128 bytes of
@@ -539,12 +529,11 @@ T512 INL void outer_pack_a(uint8_t *dst, __m256i r0, __m256i r1, __m256i r2, __m
   _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_permute2x128_si256(u2, u3, 0x31));  // g6 g7
 }
 
+// the 32 codes of block b, gathered from the lane-per-block layout (once per 16-row block and call)
 T512 INL __m256i q0_block_codes(const ln_weight *w, const uint8_t *row, int64_t b, int q4) {
-  if (!q4) return _mm256_loadu_si256((const __m256i *)(row + b * 32));
-  int shift;
-  __m256i v = _mm256_loadu_si256((const __m256i *)(row + ln_q4_0_block(b, &shift)));
-  if (shift) v = _mm256_srli_epi16(v, 4);
-  return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+  uint8_t c[32];
+  ln_q0_block_codes(row, w->nb, b, q4, c);
+  return _mm256_loadu_si256((const __m256i *)c);
 }
 
 T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch, const int q4) {
@@ -651,10 +640,16 @@ DEFINE_MM_F(mm_bf16_avx512, tile_float, WBF16)
 DEFINE_MM(mm_q8_0_tiles_avx512, tile_q0, 0)
 DEFINE_MM(mm_q4_0_tiles_avx512, tile_q0, 1)
 T512 static void mm_q8_0_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  if (!mv_q0(w, a, out + t0 * ldo, r0, r1, t0, t1, 0)) mm_q8_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+  if (t1 - t0 != 1) return mm_q8_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+  ln_act a1 = *a;  // the one token's activations
+  a1.qi += t0 * a->qi_stride, a1.b16 += t0 * a->g_stride, a1.d16 += t0 * a->g_stride;
+  mv_q0(w, &a1, out + t0 * ldo, r0, r1, 0);
 }
 T512 static void mm_q4_0_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  if (!mv_q0(w, a, out + t0 * ldo, r0, r1, t0, t1, 1)) mm_q4_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+  if (t1 - t0 != 1) return mm_q4_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+  ln_act a1 = *a;
+  a1.qi += t0 * a->qi_stride, a1.b16 += t0 * a->g_stride, a1.d16 += t0 * a->g_stride;
+  mv_q0(w, &a1, out + t0 * ldo, r0, r1, 1);
 }
 DEFINE_MM(mm_q4_k_avx512, tile_q4k)
 DEFINE_MM(mm_q6_k_avx512, tile_q6k)

@@ -46,21 +46,15 @@ void ln_dequant_row(const ln_weight *w, int64_t r, float *out) {
       for (int64_t i = 0; i < cols; i++) out[i] = ln_bf2f(h[i]);
       break;
     }
-    case LN_Q8_0: {
-      const uint16_t *sc = w->sc + (size_t)r * w->sc_stride;
-      for (int64_t b = 0; b < w->nb; b++) {
-        float d = ln_h2f(sc[b]);
-        for (int i = 0; i < 32; i++) out[b * 32 + i] = d * (float)((int)row[b * 32 + i] - 128);
-      }
-      break;
-    }
+    case LN_Q8_0:
     case LN_Q4_0: {
       const uint16_t *sc = w->sc + (size_t)r * w->sc_stride;
+      const int q4 = w->type == LN_Q4_0, zero = q4 ? 8 : 128;
+      uint8_t codes[32];
       for (int64_t b = 0; b < w->nb; b++) {
         float d = ln_h2f(sc[b]);
-        int shift;
-        const uint8_t *p = row + ln_q4_0_block(b, &shift);
-        for (int i = 0; i < 32; i++) out[b * 32 + i] = d * (float)(((p[i] >> shift) & 0x0f) - 8);
+        ln_q0_block_codes(row, w->nb, b, q4, codes);
+        for (int i = 0; i < 32; i++) out[b * 32 + i] = d * (float)((int)codes[i] - zero);
       }
       break;
     }
@@ -175,42 +169,32 @@ static void mm_bf16(const ln_weight *w, const ln_act *a, float *out, int64_t ldo
   mm_half(w, a, out, ldo, r0, r1, t0, t1, 1);
 }
 
-static void mm_q8_0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+static void mm_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1, int q4) {
+  const int zero = q4 ? 8 : 128;
+  uint8_t codes[32];
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     const uint16_t *sc = w->sc + (size_t)r * w->sc_stride;
-    for (int64_t t = t0; t < t1; t++) {
-      const int8_t *q = a->q + t * a->q_stride;
-      const float *dxe = a->dxe + t * a->e_stride;
-      float acc = 0;
-      for (int64_t b = 0; b < w->nb; b++) {
+    for (int64_t t = t0; t < t1; t++) out[t * ldo + r] = 0;
+    for (int64_t b = 0; b < w->nb; b++) {
+      ln_q0_block_codes(wr, w->nb, b, q4, codes);
+      const float d = ln_h2f(sc[b]);
+      for (int64_t t = t0; t < t1; t++) {
+        const int8_t *q = a->q + t * a->q_stride + b * 32;
         int32_t s = 0;
-        for (int i = 0; i < 32; i++) s += ((int)wr[b * 32 + i] - 128) * q[b * 32 + i];
-        acc += ln_h2f(sc[b]) * dxe[b * 8] * (float)s;
+        for (int i = 0; i < 32; i++) s += ((int)codes[i] - zero) * q[i];
+        out[t * ldo + r] += d * a->dxe[t * a->e_stride + b * 8] * (float)s;
       }
-      out[t * ldo + r] = acc;
     }
   }
 }
 
+static void mm_q8_0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  mm_q0(w, a, out, ldo, r0, r1, t0, t1, 0);
+}
+
 static void mm_q4_0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  for (int64_t r = r0; r < r1; r++) {
-    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
-    const uint16_t *sc = w->sc + (size_t)r * w->sc_stride;
-    for (int64_t t = t0; t < t1; t++) {
-      const int8_t *q = a->q + t * a->q_stride;
-      const float *dxe = a->dxe + t * a->e_stride;
-      float acc = 0;
-      for (int64_t b = 0; b < w->nb; b++) {
-        int shift;
-        const uint8_t *p = wr + ln_q4_0_block(b, &shift);
-        int32_t s = 0;
-        for (int i = 0; i < 32; i++) s += (((p[i] >> shift) & 0x0f) - 8) * q[b * 32 + i];
-        acc += ln_h2f(sc[b]) * dxe[b * 8] * (float)s;
-      }
-      out[t * ldo + r] = acc;
-    }
-  }
+  mm_q0(w, a, out, ldo, r0, r1, t0, t1, 1);
 }
 
 static void mm_q4_k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
