@@ -369,7 +369,7 @@ T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
 }
 
 #define DEFINE_MM(fname, TILE, ...) DEFINE_MM_NR(fname, ln_tune_nr1, TILE, ##__VA_ARGS__)
-#define DEFINE_MM_F(fname, TILE, ...) DEFINE_MM_NR(fname, ln_tune_nr1_float, TILE, ##__VA_ARGS__)
+#define DEFINE_MM_F(fname, TILE, ...) DEFINE_MM_NR(fname, ln_nr1_float(w), TILE, ##__VA_ARGS__)
 #define DEFINE_MM_NR(fname, NR1, TILE, ...)                                                                                       \
   T256 static void fname(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, \
                          int64_t t1) {                                                                                    \

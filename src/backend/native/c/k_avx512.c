@@ -328,6 +328,14 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
   const int8_t *xt = xq + full * 512;  // the partial group's activations
   const int32_t *bt = a->b16 + 16 * full;
   const float *dt = a->d16 + 16 * full;
+  if (ln_tune_pf_head > 0) {
+    // start the stream: the hardware prefetcher needs a few misses to detect it, and a small
+    // matrix (a 768x768 Q8_0 matvec takes ~25 us) loses a visible share of its time to that
+    const uint8_t *p0 = w->qs + (size_t)r0 * w->row_bytes;
+    const size_t n = (size_t)(r1 - r0) * w->row_bytes < (size_t)ln_tune_pf_head ? (size_t)(r1 - r0) * w->row_bytes : (size_t)ln_tune_pf_head;
+    for (size_t o = 0; o < n; o += 64) _mm_prefetch((const char *)(p0 + o), _MM_HINT_T0);
+    _mm_prefetch((const char *)(w->sc + (size_t)r0 * w->sc_stride), _MM_HINT_T0);
+  }
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     const uint16_t *sr = w->sc + (size_t)r * w->sc_stride;
@@ -616,7 +624,7 @@ T512 static void outer_q4_0_avx512(const ln_weight *w, const ln_outer *o, float 
 
 // Row x token tiling: 4x4 tiles, then the leftovers one row or one token at a time.
 #define DEFINE_MM(fname, TILE, ...) DEFINE_MM_NR(fname, ln_tune_nr1, TILE, ##__VA_ARGS__)
-#define DEFINE_MM_F(fname, TILE, ...) DEFINE_MM_NR(fname, ln_tune_nr1_float, TILE, ##__VA_ARGS__)
+#define DEFINE_MM_F(fname, TILE, ...) DEFINE_MM_NR(fname, ln_nr1_float(w), TILE, ##__VA_ARGS__)
 #define DEFINE_MM_NR(fname, NR1, TILE, ...)                                                                                       \
   T512 static void fname(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, \
                          int64_t t1) {                                                                                    \
