@@ -120,3 +120,20 @@ test('native weight arena: weights of 64 KiB..4 MiB share huge-page chunks; free
     }
   }
 });
+
+test('native loadWeight: a copy by default (later changes to the bytes are not seen), inPlace reads the caller\'s F32 values on every use', { skip: reason ?? false }, () => {
+  const be = loadNativeBackend({ threads: 1 })!;
+  const rows = 3, cols = 40;
+  const values = new Float32Array(rows * cols).map((_, i) => Math.sin(i));
+  const t = { name: 'w', type: DType.F32, shape: [rows, cols], data: new Uint8Array(values.buffer) } as const;
+  const copied = be.loadWeight(t), inPlace = be.loadWeight(t, { inPlace: true });
+  const x = new Float32Array(cols).fill(1);
+  const before = new Float32Array(rows), a = new Float32Array(rows), b = new Float32Array(rows);
+  be.matmul(before, x, copied, 1);
+  values.fill(0); // an optimizer step, say
+  be.matmul(a, x, copied, 1);
+  be.matmul(b, x, inPlace, 1);
+  assert.deepEqual(a, before);
+  assert.deepEqual(b, new Float32Array(rows));
+  assert.throws(() => be.loadWeight({ ...t, type: DType.Q8_0, shape: [1, 32], data: new Uint8Array(34) }, { inPlace: true }), /in place/);
+});

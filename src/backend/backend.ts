@@ -30,6 +30,11 @@ export interface KVCache {
   readonly type: DType;
 }
 
+export interface LoadWeightOptions {
+  /** read the caller's F32 values on every use (a training optimizer updates them in place) */
+  inPlace?: boolean;
+}
+
 export interface Backend {
   readonly name: string;
   /** Worker threads used by this backend (1 for js). */
@@ -37,9 +42,10 @@ export interface Backend {
 
   /**
    * Prepare a 2-D weight for matmul/embed. `t.shape` is [rows, cols]. A backend may keep a view of
-   * `t.data` (the caller must not mutate it afterwards unless it calls `updateWeight`).
+   * `t.data` or a copy in its own layout, so the caller must not mutate `t.data` afterwards, unless
+   * it asks for `inPlace` (F32 only): then the backend reads `t.data` itself on every use.
    */
-  loadWeight(t: HostTensor): Weight;
+  loadWeight(t: HostTensor, opts?: LoadWeightOptions): Weight;
   /** Release memory held for a weight (optional for garbage-collected backends). */
   freeWeight?(w: Weight): void;
 

@@ -33,7 +33,7 @@ export class HybridTrainingBackend implements TrainingBackend {
   loadWeight(t: HostTensor): Weight {
     if (t.type !== DType.F32) throw new LlamaError('TENSOR_TYPE', `training needs F32 weights; ${t.name} is ${dtypeName(t.type)}`);
     if (t.data.byteOffset % 4 !== 0) throw new LlamaError('INTERNAL', `training weight ${t.name} is not 4-byte aligned (the backend would copy it and miss the optimizer's updates)`);
-    const w = this.fwd.loadWeight(t);
+    const w = this.fwd.loadWeight(t, { inPlace: true });
     this.values.set(w, new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4));
     return w;
   }
@@ -94,7 +94,7 @@ export class HybridTrainingBackend implements TrainingBackend {
     if (dx) {
       let wT = this.transposed.get(w);
       if (!wT) {
-        wT = this.fwd.loadWeight(f32Tensor('Wᵀ', [cols, rows], transpose(W, rows, cols)));
+        wT = this.fwd.loadWeight(f32Tensor('Wᵀ', [cols, rows], transpose(W, rows, cols)), { inPlace: true });
         this.transposed.set(w, wT);
       }
       const tmp = new Float32Array(T * cols); // (T, cols)
@@ -102,7 +102,7 @@ export class HybridTrainingBackend implements TrainingBackend {
       for (let i = 0; i < T * cols; i++) dx[i]! += tmp[i]!;
     }
     if (dW) {
-      const xT = this.fwd.loadWeight(f32Tensor('xᵀ', [cols, T], transpose(x, T, cols)));
+      const xT = this.fwd.loadWeight(f32Tensor('xᵀ', [cols, T], transpose(x, T, cols)), { inPlace: true }); // temporary: no copy
       const tmp = new Float32Array(rows * cols); // (rows, cols)
       this.fwd.matmul(tmp, transpose(dy, T, rows), xT, rows);
       this.fwd.freeWeight?.(xT);
@@ -133,7 +133,7 @@ export class HybridTrainingBackend implements TrainingBackend {
     const scale = 1 / Math.sqrt(hd);
     const F = this.fwd;
     const mm = (out: Float32Array, x: Float32Array, rowsX: number, w: Float32Array, wRows: number, wCols: number) => {
-      const wt = F.loadWeight(f32Tensor('attn', [wRows, wCols], w));
+      const wt = F.loadWeight(f32Tensor('attn', [wRows, wCols], w), { inPlace: true }); // temporary: no copy
       F.matmul(out, x, wt, rowsX);
       F.freeWeight?.(wt);
     };

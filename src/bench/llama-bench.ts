@@ -3,8 +3,10 @@
 // the same run at the same thread count:
 //   tg: weight bytes read per token x tok/s, as a percentage of the streaming read bandwidth;
 //   pp: 2 x matmul parameters x tok/s, as a percentage of the FMA throughput.
-// The machine is shared and noisy, so each test's limit is measured right before and right after
-// its repetitions and the median of those measurements is used.
+// The machine is shared and noisy (the 2-thread read bandwidth was seen to move between ~35 and
+// ~60 GB/s from one second to the next), so every repetition is paired with a limit measurement
+// taken right before it: the percentage is the median of the per-repetition ratios, and the limit
+// column the median of those measurements.
 import { basename } from 'node:path';
 import type { Backend, Weight } from '../backend/backend.js';
 import { JsBackend } from '../backend/js/js-backend.js';
@@ -27,7 +29,8 @@ export interface BenchResult {
   gbs: number | null;
   /** tg: streaming read bandwidth measured in this run at this thread count (GB/s) */
   limit_gbs: number | null;
-  /** tg: gbs / limit_gbs; pp: gflops / peak_gflops (in %) */
+  /** tg: weight GB/s over the read bandwidth, pp: GFLOP/s over the FMA peak (in %), each the
+   *  median over repetitions of that repetition against the limit measured right before it */
   percent_of_limit: number | null;
   /** pp: matmul GFLOP/s */
   gflops: number | null;
@@ -92,7 +95,7 @@ function makeBackend(name: string, threads: number): Backend {
 function limits(threads: number, which: 'bw' | 'fma'): number | undefined {
   const nb = loadNativeBackend({ threads });
   if (!nb) return undefined;
-  if (which === 'bw') return median([...nb.readBandwidth(512 * 1024 * 1024, 3)]);
+  if (which === 'bw') return median([...nb.readBandwidth(256 * 1024 * 1024, 3)]);
   return Math.max(nb.fmaPeak(), nb.fmaPeak());
 }
 
@@ -149,36 +152,34 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
       const common = { threads: effThreads, repetitions: opts.reps, backend: backend instanceof NativeBackend ? `native-${backend.isa}` : backend.name, model: opts.modelName, type: cost.type };
 
       if (opts.prompt > 0) {
-        const peaks: number[] = [];
-        const p0 = limits(effThreads, 'fma');
-        if (p0 !== undefined) peaks.push(p0);
-        const speeds: number[] = [];
+        const peaks: number[] = [], speeds: number[] = [], ratios: number[] = [];
         for (let r = 0; r < opts.reps; r++) {
+          const peak = limits(effThreads, 'fma');
           session.reset();
           const tokens = randomTokens(opts.prompt, config.vocabSize, 100 + r);
           const s = performance.now();
           model.forward(session, tokens);
-          speeds.push(opts.prompt / ((performance.now() - s) / 1000));
+          const tps = opts.prompt / ((performance.now() - s) / 1000);
+          speeds.push(tps);
+          if (peak !== undefined) {
+            peaks.push(peak);
+            ratios.push((100 * 2 * cost.matmulParams * tps) / 1e9 / peak);
+          }
         }
-        const p1 = limits(effThreads, 'fma');
-        if (p1 !== undefined) peaks.push(p1);
         const tps = median(speeds);
-        const gflops = (2 * cost.matmulParams * tps) / 1e9;
-        const peak = peaks.length ? Math.max(...peaks) : null;
         const res: BenchResult = {
           test: `pp${opts.prompt}`, ...common, tokens_per_second: tps, min: Math.min(...speeds), max: Math.max(...speeds),
-          gbs: null, limit_gbs: null, percent_of_limit: peak ? (100 * gflops) / peak : null, gflops, peak_gflops: peak,
+          gbs: null, limit_gbs: null, percent_of_limit: ratios.length ? median(ratios) : null, gflops: (2 * cost.matmulParams * tps) / 1e9,
+          peak_gflops: peaks.length ? median(peaks) : null,
         };
         results.push(res);
         opts.log(`pp${opts.prompt} t=${effThreads}: ${tps.toFixed(2)} tok/s`);
       }
 
       if (opts.gen > 0) {
-        const bws: number[] = [];
-        const b0 = limits(effThreads, 'bw');
-        if (b0 !== undefined) bws.push(b0);
-        const speeds: number[] = [];
+        const bws: number[] = [], speeds: number[] = [], ratios: number[] = [];
         for (let r = 0; r < opts.reps; r++) {
+          const bw = limits(effThreads, 'bw');
           session.reset();
           let tok = 1;
           const s = performance.now();
@@ -186,16 +187,18 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
             const logits = model.forward(session, [tok]);
             tok = backend.argmax(logits, config.vocabSize);
           }
-          speeds.push(opts.gen / ((performance.now() - s) / 1000));
+          const tps = opts.gen / ((performance.now() - s) / 1000);
+          speeds.push(tps);
+          if (bw !== undefined) {
+            bws.push(bw);
+            ratios.push((100 * cost.matmulBytes * tps) / 1e9 / bw);
+          }
         }
-        const b1 = limits(effThreads, 'bw');
-        if (b1 !== undefined) bws.push(b1);
         const tps = median(speeds);
-        const gbs = (cost.matmulBytes * tps) / 1e9;
-        const limit = bws.length ? median(bws) : null;
         results.push({
           test: `tg${opts.gen}`, ...common, tokens_per_second: tps, min: Math.min(...speeds), max: Math.max(...speeds),
-          gbs, limit_gbs: limit, percent_of_limit: limit ? (100 * gbs) / limit : null, gflops: null, peak_gflops: null,
+          gbs: (cost.matmulBytes * tps) / 1e9, limit_gbs: bws.length ? median(bws) : null, percent_of_limit: ratios.length ? median(ratios) : null,
+          gflops: null, peak_gflops: null,
         });
         opts.log(`tg${opts.gen} t=${effThreads}: ${tps.toFixed(2)} tok/s`);
       }

@@ -12,7 +12,7 @@
 // been replayed), so it is taken out of the map and pushed into the op's inputs. Gradients of
 // parameters are keyed by the parameter object (a `Weight` for matrices, the Float32Array of a norm
 // gain) and accumulate in a `ParamGrads` map that the trainer owns, so micro-batches add up.
-import type { Backend, KVCache, Weight } from '../backend/backend.js';
+import type { Backend, KVCache, LoadWeightOptions, Weight } from '../backend/backend.js';
 import type { TrainingBackend } from '../backend/training.js';
 import type { DType } from '../tensor/dtype.js';
 import type { HostTensor } from '../tensor/tensor.js';
@@ -60,8 +60,8 @@ export class TapeBackend implements Backend {
 
   // ---- the forward ops: forward to the inner backend, record while recording ----
 
-  loadWeight(t: HostTensor): Weight {
-    return this.inner.loadWeight(t);
+  loadWeight(t: HostTensor, opts?: LoadWeightOptions): Weight {
+    return this.inner.loadWeight(t, opts);
   }
   freeWeight(w: Weight): void {
     this.inner.freeWeight?.(w);

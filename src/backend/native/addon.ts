@@ -20,7 +20,7 @@ export interface NativeAddon {
   info(): NativeInfo;
   setIsa(name: string): boolean;
   setThreads(n: number): number;
-  loadWeight(bytes: Uint8Array, type: number, rows: number, cols: number): object;
+  loadWeight(bytes: Uint8Array, type: number, rows: number, cols: number, inPlace: number): object;
   freeWeight(handle: object): void;
   matmul(out: Float32Array, x: Float32Array, w: object, T: number): void;
   embed(out: Float32Array, w: object, ids: Int32Array): void;

@@ -7,7 +7,7 @@
 // The addon's thread pool and kernel path are process-wide; each backend instance remembers the
 // thread count (and optionally the ISA) it was made with and re-applies it before every op when
 // another instance changed it (cheap compare; the pool is only rebuilt on an actual change).
-import type { Backend, KVCache, Weight } from '../backend.js';
+import type { Backend, KVCache, LoadWeightOptions, Weight } from '../backend.js';
 import { DType, dtypeName } from '../../tensor/dtype.js';
 import type { HostTensor } from '../../tensor/tensor.js';
 import { dequantize } from '../../tensor/quant.js';
@@ -19,6 +19,8 @@ export type { NativeInfo } from './addon.js';
 
 /** Types with a dedicated kernel; everything else is dequantized to F32 at load. */
 export const NATIVE_KERNEL_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
+/** types the kernels read as stored (the others are repacked), so they can be used in place */
+const IN_PLACE_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16, DType.Q4_K, DType.Q6_K];
 
 interface NativeWeight extends Weight {
   handle: object | undefined;
@@ -89,10 +91,11 @@ export class NativeBackend implements Backend {
     return this.a.fmaPeak(iters);
   }
 
-  loadWeight(t: HostTensor): Weight {
+  loadWeight(t: HostTensor, opts: LoadWeightOptions = {}): Weight {
     if (t.shape.length !== 2) throw new LlamaError('TENSOR_SHAPE', `weight ${t.name} must be 2-D, got [${t.shape.join(', ')}]`);
     const [rows, cols] = t.shape as [number, number];
     this.apply();
+    if (opts.inPlace && !IN_PLACE_TYPES.includes(t.type)) throw new LlamaError('INTERNAL', `the native backend cannot use ${dtypeName(t.type)} weights in place`);
     let type = t.type;
     let bytes = t.data;
     if (!NATIVE_KERNEL_TYPES.includes(type)) {
@@ -103,7 +106,7 @@ export class NativeBackend implements Backend {
     }
     let handle: object;
     try {
-      handle = this.a.loadWeight(bytes, type, rows, cols);
+      handle = this.a.loadWeight(bytes, type, rows, cols, opts.inPlace ? 1 : 0);
     } catch (e) {
       throw new LlamaError('TENSOR_TYPE', `native backend cannot load ${t.name} (${dtypeName(t.type)} [${rows}, ${cols}]): ${(e as Error).message}`);
     }

@@ -199,15 +199,17 @@ static void copy_task(void *p, int ith, int nth) {
   }
 }
 
-// loadWeight(bytes: Uint8Array, type, rows, cols) -> external handle
+// loadWeight(bytes: Uint8Array, type, rows, cols, inPlace) -> external handle. inPlace (F32/F16/
+// BF16/K-quants): read the caller's bytes, which it may change later (a training optimizer).
 static napi_value js_load_weight(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!ln_args(env, info, 4, argv)) return NULL;
+  napi_value argv[5];
+  if (!ln_args(env, info, 5, argv)) return NULL;
   size_t len;
   const uint8_t *data = typed(env, argv[0], napi_uint8_array, &len);
   if (!data) return NULL;
   int type = (int)ln_i64(env, argv[1]);
   int64_t rows = ln_i64(env, argv[2]), cols = ln_i64(env, argv[3]);
+  const int in_place = (int)ln_i64(env, argv[4]);
   if (rows <= 0 || cols <= 0) FAIL("weight needs rows > 0 and cols > 0");
   size_t src_row;
   switch (type) {
@@ -253,7 +255,11 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
   } else {
     size_t esz = type == LN_F32 ? 4 : 2;
     w->row_bytes = src_row;
-    if (((uintptr_t)data % esz) != 0 || ln_tune_copy_float) {
+    if (in_place && ((uintptr_t)data % esz) != 0) {
+      free(h);
+      FAIL("a weight used in place must be aligned to its element size");
+    }
+    if (((uintptr_t)data % esz) != 0 || (ln_tune_copy_float && !in_place)) {
       // a misaligned view must be copied; an aligned one is copied too, into huge pages (see top)
       size_t bytes = src_row * (size_t)rows;
       h->owned = ln_weight_alloc(bytes);
