@@ -600,7 +600,9 @@ static napi_value js_swiglu(napi_env env, napi_callback_info info) {
   if (!u) return NULL;
   int64_t n = ln_i64(env, argv[3]);
   if (n < 0 || on < (size_t)n || gn < (size_t)n || un < (size_t)n) FAIL("swiglu: bad shapes");
-  for (int64_t i = 0; i < n; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+  if (K.swiglu) K.swiglu(out, g, u, n);
+  else
+    for (int64_t i = 0; i < n; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
   return NULL;
 }
 
@@ -622,6 +624,10 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
 }
 
 static void softmax_row(float *x, int64_t n) {
+  if (K.softmax) {
+    K.softmax(x, n);
+    return;
+  }
   float m = -INFINITY;
   for (int64_t i = 0; i < n; i++)
     if (x[i] > m) m = x[i];

@@ -160,6 +160,9 @@ typedef struct {
   // generic dot/axpy loop): scores[p] = scale * q . k_p; out = sum_p s_p v_p
   void (*attn_scores_f32)(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t hd, float scale);
   int (*attn_values_f32)(float *out, const float *s, const float *v, int64_t stride, int64_t n, int64_t hd);
+  // optional vectorized elementwise ops (NULL: the scalar loops in addon.c)
+  void (*swiglu)(float *out, const float *g, const float *u, int64_t n);
+  void (*softmax)(float *x, int64_t n);
 } ln_kernels;
 
 void ln_kernels_scalar(ln_kernels *k);
