@@ -577,24 +577,22 @@ T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
 // and the float work (convert, scale, accumulate) is done once per block for 16 pairs instead of
 // once per pair. Register tile: 4 row quads x 2 token quads.
 
-// 4 rows' 32 weight codes of block b -> 128 bytes: slot g = [r0, r1, r2, r3] values 4g..4g+3
-T512 INL void outer_pack_a(uint8_t *dst, __m256i r0, __m256i r1, __m256i r2, __m256i r3) {
-  __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
-  __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
-  __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-  __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
-  // u0 = [g0 | g4], u1 = [g1 | g5], u2 = [g2 | g6], u3 = [g3 | g7]
-  _mm256_storeu_si256((__m256i *)(dst + 0), _mm256_permute2x128_si256(u0, u1, 0x20));   // g0 g1
-  _mm256_storeu_si256((__m256i *)(dst + 32), _mm256_permute2x128_si256(u2, u3, 0x20));  // g2 g3
-  _mm256_storeu_si256((__m256i *)(dst + 64), _mm256_permute2x128_si256(u0, u1, 0x31));  // g4 g5
-  _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_permute2x128_si256(u2, u3, 0x31));  // g6 g7
-}
-
-// the 32 codes of block b, gathered from the lane-per-block layout (once per 16-row block and call)
-T512 INL __m256i q0_block_codes(const ln_weight *w, const uint8_t *row, int64_t b, int q4) {
-  uint8_t c[32];
-  ln_q0_block_codes(row, w->nb, b, q4, c);
-  return _mm256_loadu_si256((const __m256i *)c);
+// Slot k (values 4k..4k+3) of 4 rows' block b -> A: [r0, r1, r2, r3] x 4 bytes per slot. In the
+// lane-per-block layout each slot of a row is one aligned dword (common.h), so this is 32 dword
+// copies per block and row quad (Q4_0: the dword's nibbles of vector k).
+T512 INL void outer_pack_a(uint8_t *dst, const uint8_t *const row[4], int64_t nb, int64_t b, const int q4) {
+  const int64_t g = b >> 4, j = b & 15, m = nb - 16 * g < 16 ? nb - 16 * g : 16;
+  for (int k = 0; k < 8; k++)
+    for (int r = 0; r < 4; r++) {
+      uint32_t v;
+      if (!q4) {
+        memcpy(&v, row[r] + g * 512 + k * 4 * m + 4 * j, 4);
+      } else {
+        memcpy(&v, row[r] + g * 256 + (k >> 1) * 4 * m + 4 * j, 4);
+        v = (k & 1 ? v >> 4 : v) & 0x0f0f0f0fu;
+      }
+      memcpy(dst + k * 16 + r * 4, &v, 4);
+    }
 }
 
 T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch, const int q4) {
@@ -611,8 +609,7 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
         sc[k] = w->sc + (size_t)(r + 4 * i + k) * w->sc_stride;
       }
       for (int64_t b = 0; b < nb; b++) {
-        outer_pack_a(A + ((size_t)i * nb + b) * 128, q0_block_codes(w, row[0], b, q4), q0_block_codes(w, row[1], b, q4),
-                     q0_block_codes(w, row[2], b, q4), q0_block_codes(w, row[3], b, q4));
+        outer_pack_a(A + ((size_t)i * nb + b) * 128, row, nb, b, q4);
         float d[4];
         for (int k = 0; k < 4; k++) d[k] = ln_h2f(sc[k][b]);
         _mm512_storeu_ps(AS + ((size_t)i * nb + b) * 16, _mm512_setr_ps(d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3]));
