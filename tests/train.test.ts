@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { needsShared, sharedData, REPO_ROOT } from './helpers/shared.js';
 import { runCli } from './helpers/cli.js';
 import { loadTrainConfig } from '../src/train/config.js';
-import { train } from '../src/train/trainer.js';
+import { PEAK_FLOPS_PER_THREAD, train } from '../src/train/trainer.js';
 import { greedyTokens } from '../src/train/sample.js';
 import { learningRate } from '../src/train/schedule.js';
 import { bigramLoss, MixtureSampler, readShard, splitText, unigramLoss, writeShard } from '../src/train/data.js';
@@ -311,14 +311,19 @@ test('native backend (when built) at 2 threads: a resumed run reproduces the uni
   }
   const base = mkdtempSync(join(tmpdir(), 'native-resume-'));
   const extra = { model: { dim: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 32 }, seqLen: 16, batchTokens: 64, maxSteps: 1000, backend: 'native', threads: 2 };
+  let last: Awaited<ReturnType<typeof train>> | undefined;
   const run = async (name: string, stops: number[]) => {
     const dir = join(base, name);
     mkdirSync(dir);
     const cfg = loadTrainConfig(tinyConfig(dir, extra));
-    for (const [i, stopAfter] of stops.entries()) await train(cfg, { log: () => {} }, { resume: i > 0, stopAfter });
+    for (const [i, stopAfter] of stops.entries()) last = await train(cfg, { log: () => {} }, { resume: i > 0, stopAfter });
     return trainLosses(join(dir, 'run', 'log.jsonl'));
   };
   const a = await run('a', [10]);
+  // MFU is reported against the FMA peak the native backend measured (and against the nominal one)
+  assert.ok(last!.peakMeasured && last!.peakFlops > 1e9, `peak ${last!.peakFlops}`);
+  assert.ok(last!.mfu > 0 && last!.mfuNominal > 0);
+  assert.ok(Math.abs(last!.mfu / last!.mfuNominal - (PEAK_FLOPS_PER_THREAD * 2) / last!.peakFlops) < 1e-9);
   const b = await run('b', [4, 10]);
   assert.equal(a.size, 10);
   for (let s = 1; s <= 10; s++) assert.equal(b.get(s), a.get(s), `step ${s}`);

@@ -11,6 +11,8 @@
 import type { Backend, Weight } from './backend.js';
 
 export interface TrainingBackend extends Backend {
+  /** The f32 FMA throughput (FLOP/s) this backend's threads reach right now, when it can measure it. */
+  fmaPeakFlops?(): number;
   /** The F32 values (rows, cols) of a weight this backend loaded, for the optimizer to update in place. */
   weightValues(w: Weight): Float32Array;
   /** Tell the backend that `weightValues(w)` changed (a backend holding a repacked copy refreshes it). */

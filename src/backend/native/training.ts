@@ -56,6 +56,12 @@ export class NativeTrainingBackend extends HybridTrainingBackend implements Trai
     this.name = `${fwd.name}-train`;
   }
 
+  /** FMA throughput at this backend's thread count, best of two short probes (FLOP/s). */
+  fmaPeakFlops(): number {
+    const f = this.fwd as unknown as { fmaPeak(iters?: number): number };
+    return 1e9 * Math.max(f.fmaPeak(5_000_000), f.fmaPeak(5_000_000));
+  }
+
   /** The pool is process-wide: make it ours (cheap when it already is) before a native call. */
   private pool(): NativeTrainAddon {
     (this.fwd as ThreadApplying).info();

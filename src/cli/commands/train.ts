@@ -3,7 +3,7 @@ import type { Command } from '../command.js';
 import { bool, num, str } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { loadTrainConfig, type TrainConfig } from '../../train/config.js';
-import { train, checkpointPath, formatDuration, prepareTrainingData } from '../../train/trainer.js';
+import { train, checkpointPath, formatDuration, prepareTrainingData, PEAK_FLOPS_PER_THREAD } from '../../train/trainer.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
 
 /** flag name -> config field; flags override the config file */
@@ -105,9 +105,10 @@ export const command: Command = {
       const val = Object.entries(r.valLoss).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
       process.stderr.write(
         `${r.interrupted ? 'stopped' : 'done'} at step ${r.step}: train loss ${r.trainLoss.toFixed(4)}${val ? `, validation ${val}` : ''}; ` +
-        `${r.tokensPerSecond.toFixed(0)} tok/s, MFU ${(r.mfu * 100).toFixed(2)}% of the f32 FMA peak; checkpoint ${r.checkpoint}\n`,
+        `${r.tokensPerSecond.toFixed(0)} tok/s, MFU ${(r.mfu * 100).toFixed(2)}% of the ${(r.peakFlops / 1e9).toFixed(0)} GFLOP/s f32 FMA peak ${r.peakMeasured ? 'measured at the start' : '(nominal)'}` +
+        `${r.peakMeasured ? ` (${(r.mfuNominal * 100).toFixed(2)}% of the nominal ${((PEAK_FLOPS_PER_THREAD * r.tm.backend.threads) / 1e9).toFixed(0)})` : ''}; checkpoint ${r.checkpoint}\n`,
       );
-      process.stdout.write(JSON.stringify({ step: r.step, trainLoss: r.trainLoss, valLoss: r.valLoss, tokensPerSecond: r.tokensPerSecond, mfu: r.mfu, checkpoint: r.checkpoint, interrupted: r.interrupted }) + '\n');
+      process.stdout.write(JSON.stringify({ step: r.step, trainLoss: r.trainLoss, valLoss: r.valLoss, tokensPerSecond: r.tokensPerSecond, mfu: r.mfu, mfuNominal: r.mfuNominal, peakGflops: r.peakFlops / 1e9, peakMeasured: r.peakMeasured, checkpoint: r.checkpoint, interrupted: r.interrupted }) + '\n');
       return r.interrupted ? 130 : 0;
     } finally {
       process.off('SIGINT', onSigint);
