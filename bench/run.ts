@@ -4,6 +4,7 @@
 // peer program it is compared with.
 //   npm run bench                      all of them
 //   npm run bench -- tokenizer kernels only those named
+//   LLAMA_CPP_PEER=DIR npm run bench   also `vs-llama-cpp` (see scripts/install-llama-cpp-peer.sh)
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,8 @@ const BENCHES: Record<string, string[]> = {
   model: [join(root, 'bin', 'llama.js'), 'bench', '--synthetic', '110m', '--type', 'q8_0', '-t', '1,2', '-r', '5'],
   train: [join(here, 'train.js'), '--sizes', 'default,512', '--threads', '2'],
 };
+// side by side with llama.cpp, when its peer install exists (scripts/install-llama-cpp-peer.sh)
+if (process.env.LLAMA_CPP_PEER) BENCHES['vs-llama-cpp'] = [join(here, 'vs-llama-cpp.js'), '--peer', process.env.LLAMA_CPP_PEER, '--synthetic', '110m', '--type', 'q8_0'];
 
 const wanted = process.argv.slice(2);
 for (const w of wanted) {

@@ -7,8 +7,8 @@ import { randomFillSync } from 'node:crypto';
 import { DType } from '../tensor/dtype.js';
 import { floatToHalf } from '../tensor/f16.js';
 import { gv, writeGguf, type LazyTensor } from '../formats/gguf-write.js';
-import { ATTENTION, GENERAL, LLM, LlamaFileType, ROPE, TENSOR, weightName } from '../formats/gguf-keys.js';
-import type { GgufValue } from '../formats/gguf.js';
+import { ATTENTION, GENERAL, LLM, LlamaFileType, ROPE, TENSOR, TOKENIZER, weightName } from '../formats/gguf-keys.js';
+import { GgufType, type GgufValue } from '../formats/gguf.js';
 import { LlamaError } from '../errors.js';
 
 export interface SyntheticShape {
@@ -85,6 +85,34 @@ function onesF32(n: number): Uint8Array {
 }
 
 /**
+ * A placeholder SentencePiece vocabulary of `n` pieces (LLaMA's layout: <unk>, <s>, </s>, the 256
+ * byte tokens, then distinct filler pieces), so that other programs (llama.cpp) load the synthetic
+ * file too and can be benchmarked on the very same bytes.
+ */
+function placeholderVocab(n: number): [string, GgufValue][] {
+  const tokens: string[] = ['<unk>', '<s>', '</s>'];
+  const types: number[] = [2, 3, 3]; // unknown, control, control
+  for (let b = 0; b < 256 && tokens.length < n; b++) {
+    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+    types.push(6); // byte
+  }
+  while (tokens.length < n) {
+    tokens.push(`\u2581p${tokens.length}`);
+    types.push(1); // normal
+  }
+  const scores = Float32Array.from(tokens, (_, i) => (i < 259 ? 0 : -i));
+  return [
+    [TOKENIZER.MODEL, gv.str('llama')],
+    [TOKENIZER.TOKENS, gv.arr(GgufType.STRING, tokens)],
+    [TOKENIZER.SCORES, gv.arr(GgufType.FLOAT32, scores)],
+    [TOKENIZER.TOKEN_TYPE, gv.arr(GgufType.INT32, Int32Array.from(types))],
+    [TOKENIZER.UNK_ID, gv.u32(0)],
+    [TOKENIZER.BOS_ID, gv.u32(1)],
+    [TOKENIZER.EOS_ID, gv.u32(2)],
+  ];
+}
+
+/**
  * Write a random-weight GGUF of `shape` with every matrix in `type` (norms F32), untied output.
  * Returns the bytes written. Tensors are generated one at a time as the writer asks for them.
  */
@@ -106,6 +134,7 @@ export function writeSyntheticGguf(path: string, shapeName: string, type: DType)
     [ATTENTION.HEAD_COUNT_KV(arch), gv.u32(s.nHeads)],
     [ATTENTION.LAYERNORM_RMS_EPS(arch), gv.f32(1e-5)],
     [ROPE.DIMENSION_COUNT(arch), gv.u32(headDim)],
+    ...placeholderVocab(s.vocab),
   ];
   const matrix = (name: string, rows: number, cols: number): LazyTensor => ({ name, type, shape: [rows, cols], read: () => randomMatrixBytes(type, rows, cols) });
   const vector = (name: string, n: number): LazyTensor => ({ name, type: DType.F32, shape: [n], read: () => onesF32(n) });
