@@ -1,6 +1,9 @@
 // Side by side with llama.cpp on this machine, in the same run: `llama bench`'s pp/tg for llama.ts,
 // then the same tests on the same GGUF bytes for llama.cpp (node-llama-cpp's prebuilt CPU build,
-// run as a child process by bench/peer-llama-cpp.mjs), and the ratio of the two.
+// run as a child process by bench/peer-llama-cpp.mjs), thread count by thread count, and the ratio
+// of the two. The read bandwidth moves a lot on this shared machine (2 threads: ~35 to ~60 GB/s),
+// so llama.cpp's tg is also given as a percentage of the limit measured right before and after
+// its run, as ours is against the limit measured before each of our repetitions.
 //
 // node-llama-cpp is not a dependency: install it once outside the repository with
 //   scripts/install-llama-cpp-peer.sh /tmp/llama-cpp-peer
@@ -13,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../src/model/load.js';
-import { runBench } from '../src/bench/llama-bench.js';
+import { median, modelCost, runBench, type BenchResult } from '../src/bench/llama-bench.js';
+import { loadNativeBackend } from '../src/backend/native/index.js';
 import { SYNTHETIC_TYPES, writeSyntheticGguf } from '../src/bench/synthetic.js';
 
 function arg(name: string, def?: string): string | undefined {
@@ -42,19 +46,30 @@ if (!path) {
   label = `synthetic-${shape} ${typeName.toUpperCase()}`;
 }
 try {
-  const loaded = await loadModel(path);
-  const vocab = loaded.config.vocabSize;
-  const ours = await runBench({ loaded }, { prompt, gen, threads, reps, backend: 'native', modelName: label, log: (l) => process.stderr.write(l + '\n') });
-  const r = spawnSync(process.execPath, [join(here, '..', '..', 'bench', 'peer-llama-cpp.mjs'), peer, path, String(prompt), String(gen), threads.join(','), String(reps), String(vocab)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) throw new Error(`the llama.cpp peer failed (status ${r.status})`);
-  const theirs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { threads: number; pp: number | null; tg: number | null });
-  process.stdout.write(`${label}: llama.ts (native) vs llama.cpp (node-llama-cpp prebuilt), same file, same run, medians of ${reps}\n\n`);
-  process.stdout.write('| threads | test | llama.ts tok/s | llama.cpp tok/s | llama.ts / llama.cpp | llama.ts % of limit |\n|--:|---|--:|--:|--:|--:|\n');
-  for (const o of ours) {
-    const p = theirs.find((t) => t.threads === o.threads);
-    const peerTps = o.test.startsWith('pp') ? p?.pp : p?.tg;
+  const probe = (t: number) => median([...loadNativeBackend({ threads: t })!.readBandwidth(256 * 1024 * 1024, 3)]);
+  const rows: { o: BenchResult; peer: number | null; peerPct: number | null }[] = [];
+  for (const t of threads) {
+    const loaded = await loadModel(path);
+    const { matmulBytes } = modelCost(loaded);
+    const vocab = loaded.config.vocabSize;
+    const ours = await runBench({ loaded }, { prompt, gen, threads: [t], reps, backend: 'native', modelName: label, log: (l) => process.stderr.write(l + '\n') });
+    const before = probe(t);
+    const r = spawnSync(process.execPath, [join(here, '..', '..', 'bench', 'peer-llama-cpp.mjs'), peer, path, String(prompt), String(gen), String(t), String(reps), String(vocab)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const after = probe(t);
+    if (r.status !== 0) throw new Error(`the llama.cpp peer failed (status ${r.status})`);
+    const theirs = JSON.parse(r.stdout.trim().split('\n').pop()!) as { threads: number; pp: number | null; tg: number | null };
+    const limit = (before + after) / 2;
+    for (const o of ours) {
+      const isPp = o.test.startsWith('pp');
+      const peerTps = isPp ? theirs.pp : theirs.tg;
+      rows.push({ o, peer: peerTps, peerPct: !isPp && peerTps ? (100 * matmulBytes * peerTps) / 1e9 / limit : null });
+    }
+  }
+  process.stdout.write(`${label}: llama.ts (native) vs llama.cpp (node-llama-cpp 3.22.1 prebuilt), same file, same run, medians of ${reps}\n\n`);
+  process.stdout.write('| threads | test | llama.ts tok/s | llama.cpp tok/s | llama.ts / llama.cpp | llama.ts % of limit | llama.cpp % of limit |\n|--:|---|--:|--:|--:|--:|--:|\n');
+  for (const { o, peer: p, peerPct } of rows) {
     const pct = o.percent_of_limit === null ? '' : `${o.percent_of_limit.toFixed(1)}%${o.test.startsWith('pp') ? ' of FMA peak' : ''}`;
-    process.stdout.write(`| ${o.threads} | ${o.test} | ${o.tokens_per_second.toFixed(2)} | ${peerTps ? peerTps.toFixed(2) : '–'} | ${peerTps ? (o.tokens_per_second / peerTps).toFixed(2) + 'x' : '–'} | ${pct} |\n`);
+    process.stdout.write(`| ${o.threads} | ${o.test} | ${o.tokens_per_second.toFixed(2)} | ${p ? p.toFixed(2) : '–'} | ${p ? (o.tokens_per_second / p).toFixed(2) + 'x' : '–'} | ${pct} | ${peerPct === null ? '' : peerPct.toFixed(1) + '%'} |\n`);
   }
 } finally {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
