@@ -35,6 +35,7 @@ int ln_tune_outer = 1;
 int ln_tune_pf = 1024;
 int ln_tune_pf_head = 4096;
 int ln_tune_copy_float = 1;
+int ln_tune_guided = 1;
 int ln_tune_mv_block = 128 << 10;
 int ln_tune_attn = 1;
 
@@ -374,6 +375,27 @@ static void mm_task(void *p, int ith, int nth) {
   }
 }
 
+// Decode (T = 1) with several threads: guided self-scheduling. Each claim takes half of an even
+// share of the rows left (at least c->rb rows), so blocks start long (one long stream per thread)
+// and shrink towards the end, where a thread that finishes early would otherwise wait for the
+// other's last block.
+static void mv_task(void *p, int ith, int nth) {
+  (void)ith;
+  mm_ctx *c = (mm_ctx *)p;
+  const int64_t rows = c->w->rows;
+  for (;;) {
+    int64_t r0 = atomic_load_explicit(&c->next, memory_order_relaxed), n;
+    do {
+      if (r0 >= rows) return;
+      n = (rows - r0) / (2 * nth);
+      if (n < c->rb) n = c->rb;
+      n = (n + 3) / 4 * 4;
+      if (n > rows - r0) n = rows - r0;
+    } while (!atomic_compare_exchange_weak_explicit(&c->next, &r0, r0 + n, memory_order_relaxed, memory_order_relaxed));
+    c->fn(c->w, c->a, c->out, rows, r0, r0 + n, 0, 1);
+  }
+}
+
 static ln_mm_fn kernel_for(int type) {
   switch (type) {
     case LN_F32: return K.mm_f32;
@@ -488,6 +510,14 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
     c.tt = tt;
   }
   c.nblocks = (w->rows + c.rb - 1) / c.rb;
+  if (T == 1 && nth > 1 && ln_tune_guided) {
+    // the minimum claim: ln_tune_mv_block bytes of weights (see above), at least 4 rows
+    const size_t wrow = w->row_bytes + w->sc_stride * (w->sc ? 2 : 0);
+    int64_t minr = ln_tune_mv_block > 0 ? (int64_t)((size_t)ln_tune_mv_block / (wrow ? wrow : 1)) : 4;
+    c.rb = minr < 4 ? 4 : minr;
+    ln_pool_run(mv_task, &c);
+    return 1;
+  }
   ln_pool_run(mm_task, &c);
   return 1;
 }
@@ -1036,6 +1066,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
   else if (!strcmp(name, "pfhead")) ln_tune_pf_head = v;
   else if (!strcmp(name, "copyf")) ln_tune_copy_float = v;
+  else if (!strcmp(name, "guided")) ln_tune_guided = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
   else if (!strcmp(name, "attn")) ln_tune_attn = v;
   else if (!strcmp(name, "mvblock")) ln_tune_mv_block = v;
