@@ -502,6 +502,67 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
   }
 }
 
+// Decode of short rows (at most 2 groups, cols <= 1024: every matrix of a 110M model but the
+// down projection): the interleaved activations, their biases and scales stay in registers for
+// the whole call, so a group costs 4 weight loads instead of 4 weight + 8 activation loads.
+T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int q4, const int G) {
+  const int64_t nb = w->nb;
+  const int m_last = (int)(nb - 16 * (G - 1));
+  const int64_t gb = q4 ? 256 : 512;
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  __mmask16 mask[2];
+  int mg[2];
+  __m512i xv[2][8], bias[2];
+  __m512 dx[2];
+#pragma GCC unroll 2
+  for (int g = 0; g < G; g++) {
+    mg[g] = g < G - 1 ? 16 : m_last;
+    mask[g] = mg[g] >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << mg[g]) - 1);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) xv[g][k] = _mm512_maskz_loadu_epi32(mask[g], a->qi + g * 512 + k * 4 * mg[g]);
+    bias[g] = _mm512_loadu_si512(a->b16 + 16 * g);
+    dx[g] = _mm512_loadu_ps(a->d16 + 16 * g);
+  }
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    const uint16_t *sr = w->sc + (size_t)r * w->sc_stride;
+    __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int g = 0; g < G; g++) {
+      const uint8_t *src = wr + g * gb;
+      const int m = mg[g];
+      __m512i s0 = bias[g], s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int k = 0; k < 8; k += 2) {
+        __m512i w0, w1;
+        if (q4) {
+          const __m512i v = _mm512_maskz_loadu_epi32(mask[g], src + k * 2 * m);
+          w0 = _mm512_and_si512(v, m0f);
+          w1 = _mm512_andnot_si512(m0f, v);  // 16 x the high code
+        } else {
+          w0 = _mm512_maskz_loadu_epi32(mask[g], src + k * 4 * m);
+          w1 = _mm512_maskz_loadu_epi32(mask[g], src + (k + 1) * 4 * m);
+        }
+        s0 = _mm512_dpbusd_epi32(s0, w0, xv[g][k]);
+        s1 = _mm512_dpbusd_epi32(s1, w1, xv[g][k + 1]);
+      }
+      if (q4) s1 = _mm512_srai_epi32(s1, 4);
+      const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 16 * g))), dx[g]);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc);
+    }
+    out[r] = _mm512_reduce_add_ps(acc);
+  }
+}
+
+// Short rows in registers helped Q4_0 (768 columns at 1 thread: 57% -> 66% of the read bandwidth,
+// 32000x768 67% -> 77%) but not Q8_0 (no gain on 768 columns, 84% -> 74% on 1024), hence Q4_0 only.
+T512 INL void mv_q0_any(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int q4) {
+  if (!q4) mv_q0(w, a, out, r0, r1, 0);
+  else if (ln_tune_mv_short && w->nb <= 16) mv_q0_short(w, a, out, r0, r1, q4, 1);
+  else if (ln_tune_mv_short && w->nb <= 32) mv_q0_short(w, a, out, r0, r1, q4, 2);
+  else mv_q0(w, a, out, r0, r1, q4);
+}
+
 // Q4_K in place: per 256-value super-block d, dmin, 12 bytes of 6-bit scales/mins, 128 bytes of
 // nibbles where bytes 32j..32j+31 hold sub-block 2j (low nibbles) and 2j+1 (high nibbles).
 T512 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
@@ -764,13 +825,13 @@ T512 static void mm_q8_0_avx512(const ln_weight *w, const ln_act *a, float *out,
   if (t1 - t0 != 1) return mm_q8_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
   ln_act a1 = *a;  // the one token's activations
   a1.qi += t0 * a->qi_stride, a1.b16 += t0 * a->g_stride, a1.d16 += t0 * a->g_stride;
-  mv_q0(w, &a1, out + t0 * ldo, r0, r1, 0);
+  mv_q0_any(w, &a1, out + t0 * ldo, r0, r1, 0);
 }
 T512 static void mm_q4_0_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
   if (t1 - t0 != 1) return mm_q4_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
   ln_act a1 = *a;
   a1.qi += t0 * a->qi_stride, a1.b16 += t0 * a->g_stride, a1.d16 += t0 * a->g_stride;
-  mv_q0(w, &a1, out + t0 * ldo, r0, r1, 1);
+  mv_q0_any(w, &a1, out + t0 * ldo, r0, r1, 1);
 }
 DEFINE_MM(mm_q4_k_avx512, tile_q4k)
 DEFINE_MM(mm_q6_k_avx512, tile_q6k)
