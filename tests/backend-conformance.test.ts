@@ -3,7 +3,11 @@
 // proves that the fastest path is the one selected by default.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mapFileRange } from '../src/formats/mmap.js';
 import { loadNativeBackend, nativeInfo, nativeUnavailableReason } from '../src/backend/native/index.js';
 import { backendConformance, rng, type ConformanceVariant } from './helpers/backend-conformance.js';
 import { DType } from '../src/tensor/dtype.js';
@@ -136,4 +140,31 @@ test('native loadWeight: a copy by default (later changes to the bytes are not s
   assert.deepEqual(a, before);
   assert.deepEqual(b, new Float32Array(rows));
   assert.throws(() => be.loadWeight({ ...t, type: DType.Q8_0, shape: [1, 32], data: new Uint8Array(34) }, { inPlace: true }), /in place/);
+});
+
+test('native loadWeight from a file mapping: the copy drops the mapped pages (weights resident once) and the view still reads the file\'s bytes', { skip: reason ?? false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mapped-'));
+  const rows = 4096, cols = 4096; // 32 MiB of F16
+  const bytes = new Uint8Array(rows * cols * 2);
+  for (let i = 0; i < bytes.length; i += 2) bytes[i + 1] = 0x3c - ((i >> 1) % 3); // 1, 0.875, 0.75, ...
+  writeFileSync(join(dir, 'w.bin'), bytes);
+  const hash = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+  const want = hash(bytes);
+  const view = mapFileRange(join(dir, 'w.bin'), 0, bytes.length);
+  if (!view) assert.fail('mmapRange returned nothing although the addon is built');
+  const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+  assert.equal(hash(view), want); // touches every mapped page
+  const before = rssMiB();
+  const be = loadNativeBackend({ threads: 2 })!;
+  const w = be.loadWeight({ name: 'w', type: DType.F16, shape: [rows, cols], data: view });
+  const grown = rssMiB() - before;
+  // the native copy adds 32 MiB and the dropped mapped pages give 32 back (without the drop: +32)
+  assert.ok(grown < 16, `resident memory grew by ${grown.toFixed(1)} MiB for a 32 MiB weight`);
+  assert.equal(hash(view), want, 'the view re-reads the file after its pages were dropped');
+  const out = new Float32Array(rows), x = new Float32Array(cols).fill(1);
+  be.matmul(out, x, w, 1);
+  const row0 = dequantize(DType.F16, bytes.subarray(0, cols * 2), cols).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(out[0]! - row0) < 1e-3 * row0, `${out[0]} vs ${row0}`);
+  be.freeWeight(w);
+  rmSync(dir, { recursive: true });
 });

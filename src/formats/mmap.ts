@@ -5,7 +5,10 @@
 // returns undefined and callers read the bytes as before.
 //
 // The mapping is private copy-on-write: writing into a returned array never changes the file.
-// It lives as long as any view of it (unmapped by the ArrayBuffer's finalizer).
+// It lives as long as any view of it (unmapped by the ArrayBuffer's finalizer). Treat the views as
+// read-only: once the native backend has copied a weight out of a mapping, it drops those pages
+// (madvise DONTNEED) so the weights are resident once; a later read re-reads the file's bytes, and
+// a write made before would be lost.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';

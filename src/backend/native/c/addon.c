@@ -21,6 +21,7 @@
 #include "napi_util.h"
 
 void ln_dequant_row(const ln_weight *w, int64_t r, float *out);
+void ln_release_mapped(const void *p, size_t len);
 
 // Decode streams every weight once per token, so how a matvec walks memory decides its speed.
 // Measured here (same-process A/B against the streaming read, 1 thread): one weight row at a time
@@ -254,6 +255,7 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
     repack_ctx c = {.h = h, .src = data, .src_row = src_row};
     atomic_init(&c.next, 0);
     ln_pool_run(repack_task, &c);
+    ln_release_mapped(data, src_row * (size_t)rows);
   } else {
     size_t esz = type == LN_F32 ? 4 : 2;
     w->row_bytes = src_row;
@@ -273,6 +275,7 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
       atomic_init(&cc.next, 0);
       if (bytes < (8u << 20)) memcpy(h->owned, data, bytes);
       else ln_pool_run(copy_task, &cc);
+      ln_release_mapped(data, bytes);
       h->owned_bytes = bytes;
       int64_t adj;
       napi_adjust_external_memory(env, (int64_t)bytes, &adj);
@@ -939,17 +942,41 @@ static napi_value js_fma_peak(napi_env env, napi_callback_info info) {
 
 // ---------------------------------------------------------------- memory-mapped files
 
-typedef struct {
+typedef struct mapping {
   void *base;
   size_t len;
+  struct mapping *next;
 } mapping;
+
+// Live mappings made by mmapRange (N-API calls and finalizers all run on the JS thread).
+static mapping *mappings;
 
 static void unmap_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)data;
   mapping *m = (mapping *)hint;
+  for (mapping **p = &mappings; *p; p = &(*p)->next)
+    if (*p == m) {
+      *p = m->next;
+      break;
+    }
   munmap(m->base, m->len);
   free(m);
+}
+
+// After a weight was copied out of a file mapping: drop the mapped pages it covered, so resident
+// memory holds the weights once (the pages are clean and private: a later read of the view
+// re-reads the same bytes from the file). Bytes not inside a mapping of ours are left alone.
+void ln_release_mapped(const void *p, size_t len) {
+  const uintptr_t a = (uintptr_t)p, e = a + len;
+  for (mapping *m = mappings; m; m = m->next) {
+    const uintptr_t b = (uintptr_t)m->base;
+    if (a < b || e > b + m->len) continue;
+    const long page = sysconf(_SC_PAGESIZE);
+    const uintptr_t s = (a + page - 1) / page * page, t = e / page * page;
+    if (t > s) madvise((void *)s, t - s, MADV_DONTNEED);
+    return;
+  }
 }
 
 // mmapRange(path, offset, length) -> Uint8Array over the file's bytes [offset, offset+length),
@@ -983,8 +1010,11 @@ static napi_value js_mmap_range(napi_env env, napi_callback_info info) {
   }
   m->base = base;
   m->len = (size_t)(len + delta);
+  m->next = mappings;
+  mappings = m;
   napi_value ab, view;
   if (napi_create_external_arraybuffer(env, base, m->len, unmap_finalize, m, &ab) != napi_ok) {
+    mappings = m->next;
     munmap(base, m->len);
     free(m);
     bool pending;
