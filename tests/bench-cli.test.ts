@@ -36,6 +36,15 @@ test('llama bench: usage errors exit 2', () => {
   assert.equal(runCli(['bench', '--synthetic', '13b']).status, 2);
   assert.equal(runCli(['bench', '--synthetic', '110m', '--type', 'q5_k']).status, 2);
   assert.equal(runCli(['bench', '--synthetic', '110m', '-t', '0']).status, 2);
+  assert.equal(runCli(['bench', '--synthetic', '110m', '--kv-type', 'q8_0']).status, 2);
+});
+
+test('llama bench --kv-type f16 runs decode over a binary16 KV cache', needsShared(...MODEL), () => {
+  const r = runCli(['bench', '-m', sharedData(...MODEL), '-p', '0', '-n', '4', '-t', '1', '-r', '1', '--kv-type', 'f16', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { test: string; tokens_per_second: number }[];
+  assert.deepEqual(out.map((o) => o.test), ['tg4']);
+  assert.ok(out[0]!.tokens_per_second > 0);
 });
 
 test('synthetic weights: sane magnitudes (std ~ 1/sqrt(cols)), finite, no subnormals', () => {

@@ -49,6 +49,8 @@ export interface BenchOptions {
   readonly backend: string; // js | native | auto
   readonly modelName: string;
   readonly log: (line: string) => void;
+  /** KV cache storage (default F32) */
+  readonly kvType?: DType;
 }
 
 export function median(xs: readonly number[]): number {
@@ -145,7 +147,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
       const effThreads = backend.threads;
       const model = backend === first ? m0 : new LlamaModel(config, backend, m0.params, ropeFreqs);
       const ctxSize = Math.max(opts.prompt, 0) + Math.max(opts.gen, 0) + 8;
-      const session = model.newSession({ ctxSize });
+      const session = model.newSession({ ctxSize, kvType: opts.kvType ?? DType.F32 });
       // warm-up: page in weights, wake the pool, JIT the JS side
       model.forward(session, randomTokens(Math.min(8, Math.max(opts.prompt, 1)), config.vocabSize, 7));
       model.forward(session, [1]);

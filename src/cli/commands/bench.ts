@@ -10,7 +10,7 @@ import { formatTable, modelLabel, runBench } from '../../bench/llama-bench.js';
 import { SYNTHETIC_SHAPES, SYNTHETIC_TYPES, writeSyntheticGguf } from '../../bench/synthetic.js';
 import { loadModel } from '../../model/load.js';
 import type { LoadedModel } from '../../model/loaded.js';
-import { dtypeName } from '../../tensor/dtype.js';
+import { DType, dtypeName } from '../../tensor/dtype.js';
 
 function parseThreads(v: string): number[] {
   const out = v.split(',').map((s) => Number(s.trim()));
@@ -34,6 +34,7 @@ export const command: Command = {
       synthetic: { kind: 'string', arg: 'SHAPE', help: `benchmark a random-weight model of this shape (${Object.keys(SYNTHETIC_SHAPES).join(', ')})` },
       type: { kind: 'string', arg: 'TYPE', help: `weight type of the synthetic model (${Object.keys(SYNTHETIC_TYPES).join(', ')})`, default: 'q8_0' },
       save: { kind: 'string', arg: 'PATH', help: 'keep the synthetic GGUF at PATH (default: a temporary file, deleted afterwards)' },
+      'kv-type': { kind: 'string', arg: 'TYPE', help: 'KV cache storage, f32 (as `llama run` by default) or f16 (as llama-bench by default)', default: 'f32' },
     },
     details: 'examples:\n  llama bench --synthetic 110m --type f32 -t 1,2\n  llama bench -m model.gguf -p 128 -n 64 -r 5 --json',
   },
@@ -49,6 +50,9 @@ export const command: Command = {
     const backend = (str(args, 'backend') ?? process.env.LLAMA_BACKEND ?? 'auto').toLowerCase();
     if (!['js', 'native', 'auto'].includes(backend)) throw new UsageError(`unknown backend '${backend}'`, 'choose js, native or auto');
     const log = (line: string) => process.stderr.write(line + '\n');
+    const kvName = (str(args, 'kv-type') ?? 'f32').toLowerCase();
+    if (kvName !== 'f32' && kvName !== 'f16') throw new UsageError(`--kv-type must be f32 or f16, got '${kvName}'`);
+    const kvType = kvName === 'f16' ? DType.F16 : DType.F32;
 
     let path: string;
     let tmpDir: string | undefined;
@@ -79,7 +83,7 @@ export const command: Command = {
       const t0 = performance.now();
       const holder = { loaded: await loadModel(path) as LoadedModel | undefined };
       log(`opened ${path} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-      const results = await runBench(holder, { prompt, gen, threads, reps, backend, modelName: label, log });
+      const results = await runBench(holder, { prompt, gen, threads, reps, backend, modelName: label, log, kvType });
       process.stdout.write(args.values.json === true || bool(args, 'json') ? JSON.stringify(results, null, 2) + '\n' : formatTable(results));
     } finally {
       if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });

@@ -755,8 +755,8 @@ static void attn_decode_task(void *p, int ith, int nth) {
   float *row = scores + nhl * n;                      // one converted F16 row slice
   const float scale = (float)(1.0 / sqrt((double)hd));
   const int64_t span = (kv1 - kv0) * hd;
-  if (!c->f16 && K.attn_decode_f32 &&
-      K.attn_decode_f32(c->out + h0 * hd, c->q + h0 * hd, (const float *)c->kc + kv0 * hd, (const float *)c->vc + kv0 * hd, kvRow, n, kv1 - kv0, group, hd, scale, scores))
+  const size_t esz = c->f16 ? 2 : 4;
+  if (K.attn_decode && K.attn_decode(c->out + h0 * hd, c->q + h0 * hd, (const char *)c->kc + kv0 * hd * esz, (const char *)c->vc + kv0 * hd * esz, c->f16, kvRow, n, kv1 - kv0, group, hd, scale, scores))
     return;
   for (int64_t pp = 0; pp < n; pp++) {
     const float *kr;

@@ -160,8 +160,8 @@ typedef struct {
   // generic dot/axpy loop): scores[p] = scale * q . k_p; out = sum_p s_p v_p
   void (*attn_scores_f32)(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t hd, float scale);
   int (*attn_values_f32)(float *out, const float *s, const float *v, int64_t stride, int64_t n, int64_t hd);
-  // optional decode attention over f32 KV rows (see k_avx512.c); 0 returned: not handled
-  int (*attn_decode_f32)(float *out, const float *q, const float *k, const float *v, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, int64_t hd, float scale, float *scores);
+  // optional decode attention over f32 or binary16 KV rows (see k_avx512.c); 0: not handled
+  int (*attn_decode)(float *out, const float *q, const void *k, const void *v, int f16, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, int64_t hd, float scale, float *scores);
   // optional vectorized elementwise ops (NULL: the scalar loops in addon.c)
   void (*swiglu)(float *out, const float *g, const float *u, int64_t n);
   void (*softmax)(float *x, int64_t n);

@@ -290,25 +290,32 @@ T512 static int attn_values_f32_avx512(float *out, const float *s, const float *
 
 // Decode attention (T = 1) of `nkvl` KV heads and their `group` query heads each, position-major:
 // one pass over the K rows (a contiguous slice of each), softmax per query head, one pass over
-// the V rows. k, v point at the first KV head's slice of position 0; q, out at the first query
-// head. scores holds (nkvl * group) x n floats. Returns 0 (nothing done) unless hd is a multiple
-// of 16 up to 256.
-T512 INL void attn_decode_hd(float *out, const float *q, const float *k, const float *v, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, float scale, float *scores, const int nv) {
+// the V rows. k, v point at the first KV head's slice of position 0 (f32, or binary16 with f16);
+// q, out at the first query head. scores holds (nkvl * group) x n floats. Returns 0 (nothing
+// done) unless hd is 64 or 128.
+T512 INL __m512 load_kv16(const void *base, int64_t i, const int f16) {
+  if (f16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)base + i)));
+  return _mm512_loadu_ps((const float *)base + i);
+}
+
+T512 INL void attn_decode_hd(float *out, const float *q, const void *k, const void *v, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, float scale, float *scores, const int nv, const int f16) {
   const int64_t hd = 16 * nv, nhl = nkvl * group, span = nkvl * hd;
+  const int esz = f16 ? 2 : 4;
+  const char *kb = (const char *)k, *vb = (const char *)v;
   // The cache rows of one layer were last touched a whole token ago (evicted since): prefetch a
   // few rows ahead, and the first V rows during the K pass, instead of waiting for the hardware
   // prefetcher to notice each short stream (~110 KB per pass for a 110M model at position 36).
   const int64_t ahead = 6;
   for (int64_t p = 0; p < n; p++) {
-    const float *kr = k + p * kvRow;
-    for (int64_t o = 0; o < span; o += 16) {
-      if (p + ahead < n) _mm_prefetch((const char *)(kr + ahead * kvRow + o), _MM_HINT_T0);
-      if (p < ahead) _mm_prefetch((const char *)(v + p * kvRow + o), _MM_HINT_T0);
+    const char *kr = kb + p * kvRow * esz;
+    for (int64_t o = 0; o < span * esz; o += 64) {
+      if (p + ahead < n) _mm_prefetch(kr + ahead * kvRow * esz + o, _MM_HINT_T0);
+      if (p < ahead) _mm_prefetch(vb + p * kvRow * esz + o, _MM_HINT_T0);
     }
     for (int64_t kh = 0; kh < nkvl; kh++) {
       __m512 kv[8];
 #pragma GCC unroll 8
-      for (int c = 0; c < nv; c++) kv[c] = _mm512_loadu_ps(kr + kh * hd + 16 * c);
+      for (int c = 0; c < nv; c++) kv[c] = load_kv16(kr, kh * hd + 16 * c, f16);
       for (int64_t gi = 0; gi < group; gi++) {
         const int64_t h = kh * group + gi;
         const float *qh = q + h * hd;
@@ -325,13 +332,13 @@ T512 INL void attn_decode_hd(float *out, const float *q, const float *k, const f
   for (int64_t h = 0; h < nhl; h++) softmax_avx512(scores + h * n, n);
   memset(out, 0, (size_t)(nhl * hd) * 4);
   for (int64_t p = 0; p < n; p++) {
-    const float *vr = v + p * kvRow;
+    const char *vr = vb + p * kvRow * esz;
     if (p + ahead < n)
-      for (int64_t o = 0; o < span; o += 16) _mm_prefetch((const char *)(vr + ahead * kvRow + o), _MM_HINT_T0);
+      for (int64_t o = 0; o < span * esz; o += 64) _mm_prefetch(vr + ahead * kvRow * esz + o, _MM_HINT_T0);
     for (int64_t kh = 0; kh < nkvl; kh++) {
       __m512 vv[8];
 #pragma GCC unroll 8
-      for (int c = 0; c < nv; c++) vv[c] = _mm512_loadu_ps(vr + kh * hd + 16 * c);
+      for (int c = 0; c < nv; c++) vv[c] = load_kv16(vr, kh * hd + 16 * c, f16);
       for (int64_t gi = 0; gi < group; gi++) {
         const int64_t h = kh * group + gi;
         const __m512 s = _mm512_set1_ps(scores[h * n + p]);
@@ -343,12 +350,14 @@ T512 INL void attn_decode_hd(float *out, const float *q, const float *k, const f
   }
 }
 
-T512 static int attn_decode_f32_avx512(float *out, const float *q, const float *k, const float *v, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, int64_t hd, float scale, float *scores) {
-  switch (hd) {  // register-resident K/V slices for the common head sizes
-    case 64: attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, 4); return 1;
-    case 128: attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, 8); return 1;
-  }
-  return 0;
+T512 static int attn_decode_avx512(float *out, const float *q, const void *k, const void *v, int f16, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, int64_t hd, float scale, float *scores) {
+  // register-resident K/V slices for the common head sizes
+  if (hd == 64 && !f16) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, 4, 0);
+  else if (hd == 128 && !f16) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, 8, 0);
+  else if (hd == 64) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, 4, 1);
+  else if (hd == 128) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, 8, 1);
+  else return 0;
+  return 1;
 }
 
 // ---------- quantized kernels ----------
@@ -861,7 +870,7 @@ int ln_kernels_avx512(ln_kernels *k) {
   k->attn_scores_f32 = attn_scores_f32_avx512;
   k->attn_values_f32 = attn_values_f32_avx512;
   k->swiglu = swiglu_avx512;
-  k->attn_decode_f32 = attn_decode_f32_avx512;
+  k->attn_decode = attn_decode_avx512;
   k->softmax = softmax_avx512;
   return 1;
 }
