@@ -130,10 +130,11 @@ typedef struct {
   const uint8_t *bq;
   const int32_t *bbias;
   const float *bscale;
+  const float *bcsum;  // dx * sum(q) of each (token, block) in the same lanes (Q4_K's min term)
 } ln_outer;
 typedef void (*ln_outer_fn)(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch);
 // bytes of per-thread scratch the outer kernel needs for a row block of 16 rows
-static inline size_t ln_outer_scratch(int64_t nb) { return (size_t)nb * 4 * (128 + 64) + 64; }
+static inline size_t ln_outer_scratch(int64_t nb) { return (size_t)nb * 4 * (128 + 64 + 64) + 64; }
 
 // One (ISA, type) matmul kernel: out[t*ldo + r] for r in [r0, r1), t in [t0, t1).
 typedef void (*ln_mm_fn)(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
@@ -155,7 +156,7 @@ typedef struct {
   ln_f16_to_f32_fn f16_to_f32;
   ln_f32_to_f16_fn f32_to_f16;
   ln_fma_loop_fn fma_loop;
-  ln_outer_fn outer_q8_0, outer_q4_0;  // optional (NULL: the tile kernels handle T > 1)
+  ln_outer_fn outer_q8_0, outer_q4_0, outer_q4_k;  // optional (NULL: the tile kernels handle T > 1)
   // optional decode attention of one (token, head) over f32 KV rows (NULL or 0 returned: the
   // generic dot/axpy loop): scores[p] = scale * q . k_p; out = sum_p s_p v_p
   void (*attn_scores_f32)(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t hd, float scale);

@@ -728,10 +728,38 @@ T512 INL void outer_pack_a(uint8_t *dst, const uint8_t *const row[4], int64_t nb
     }
 }
 
-T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch, const int q4) {
+// Q4_K: 4 rows' sub-block b (32 codes 0..15 each) -> A's slots, and per row d*scale, dmin*min.
+T512 INL void outer_pack_q4k(uint8_t *dst, float *as, float *am, const uint8_t *const row[4], int64_t b) {
+  const int64_t s = b >> 3, j = b & 7;
+  float d[4], m[4];
+  for (int r = 0; r < 4; r++) {
+    const uint8_t *blk = row[r] + s * 144;
+    uint8_t sc[8], mn[8];
+    ln_q4k_scales(blk + 4, sc, mn);
+    uint16_t dd[2];
+    memcpy(dd, blk, 4);
+    d[r] = ln_h2f(dd[0]) * (float)sc[j];
+    m[r] = ln_h2f(dd[1]) * (float)mn[j];
+    const uint8_t *qs = blk + 16 + 32 * (j >> 1);
+    const int shift = (j & 1) * 4;
+    for (int k = 0; k < 8; k++) {
+      uint32_t v;
+      memcpy(&v, qs + 4 * k, 4);
+      v = (v >> shift) & 0x0f0f0f0fu;
+      memcpy(dst + k * 16 + r * 4, &v, 4);
+    }
+  }
+  _mm512_storeu_ps(as, _mm512_setr_ps(d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3]));
+  _mm512_storeu_ps(am, _mm512_setr_ps(m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]));
+}
+
+// kind: 0 Q8_0, 1 Q4_0, 2 Q4_K (unsigned codes with a per-sub-block min: acc -= dmin*min x dx*sum(q))
+T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch, const int kind) {
+  const int q4 = kind == 1, qk = kind == 2;
   const int64_t nb = w->nb;
   uint8_t *A = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);  // (4 quads, nb, 128)
   float *AS = (float *)(A + (size_t)nb * 4 * 128);                          // (4 quads, nb, 16)
+  float *AM = AS + (size_t)nb * 4 * 16;                                     // (4 quads, nb, 16), Q4_K
   const __m512i tok_idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   for (int64_t r = r0; r + 16 <= r1; r += 16) {
     for (int i = 0; i < 4; i++) {
@@ -742,6 +770,10 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
         sc[k] = w->sc + (size_t)(r + 4 * i + k) * w->sc_stride;
       }
       for (int64_t b = 0; b < nb; b++) {
+        if (qk) {
+          outer_pack_q4k(A + ((size_t)i * nb + b) * 128, AS + ((size_t)i * nb + b) * 16, AM + ((size_t)i * nb + b) * 16, row, b);
+          continue;
+        }
         outer_pack_a(A + ((size_t)i * nb + b) * 128, row, nb, b, q4);
         float d[4];
         for (int k = 0; k < 4; k++) d[k] = ln_h2f(sc[k][b]);
@@ -784,6 +816,11 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
             const __m512 s = _mm512_mul_ps(_mm512_loadu_ps(AS + ((size_t)i * nb + b) * 16), bs);
             facc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[i][j]), s, facc[i][j]);
           }
+          if (qk) {
+            const __m512 bc = _mm512_loadu_ps(o->bcsum + ((tq + j) * nb + b) * 16);
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) facc[i][j] = _mm512_fnmadd_ps(_mm512_loadu_ps(AM + ((size_t)i * nb + b) * 16), bc, facc[i][j]);
+          }
         }
       }
 #pragma GCC unroll 4
@@ -803,6 +840,9 @@ T512 static void outer_q8_0_avx512(const ln_weight *w, const ln_outer *o, float 
 }
 T512 static void outer_q4_0_avx512(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch) {
   outer_q0(w, o, out, ldo, r0, r1, tq0, tq1, scratch, 1);
+}
+T512 static void outer_q4_k_avx512(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch) {
+  outer_q0(w, o, out, ldo, r0, r1, tq0, tq1, scratch, 2);
 }
 
 // Row x token tiling: 4x4 tiles, then the leftovers one row or one token at a time.
@@ -867,6 +907,7 @@ int ln_kernels_avx512(ln_kernels *k) {
   k->fma_loop = fma_loop_avx512;
   k->outer_q8_0 = outer_q8_0_avx512;
   k->outer_q4_0 = outer_q4_0_avx512;
+  k->outer_q4_k = outer_q4_k_avx512;
   k->attn_scores_f32 = attn_scores_f32_avx512;
   k->attn_values_f32 = attn_values_f32_avx512;
   k->swiglu = swiglu_avx512;
