@@ -746,6 +746,13 @@ typedef struct {
   _Atomic int64_t next;
 } attn_ctx;
 
+// `span` cache values from element `at` as f32 (an F16 cache's are converted into `row`)
+static const float *kv_slice(const attn_ctx *c, const void *cache, int64_t at, int64_t span, float *row) {
+  if (!c->f16) return (const float *)cache + at;
+  K.f16_to_f32(row, (const uint16_t *)cache + at, span);
+  return row;
+}
+
 // Decode (T = 1): each thread takes a contiguous range of KV heads and walks the cache position by
 // position, so it reads one contiguous slice of every K and V row (a sequential stream) instead of
 // one head's strided column at a time. Scores for all its query heads are kept per head.
@@ -763,26 +770,14 @@ static void attn_decode_task(void *p, int ith, int nth) {
   if (K.attn_decode && K.attn_decode(c->out + h0 * hd, c->q + h0 * hd, (const char *)c->kc + kv0 * hd * esz, (const char *)c->vc + kv0 * hd * esz, c->f16, kvRow, n, kv1 - kv0, group, hd, scale, scores))
     return;
   for (int64_t pp = 0; pp < n; pp++) {
-    const float *kr;
-    if (c->f16) {
-      K.f16_to_f32(row, (const uint16_t *)c->kc + pp * kvRow + kv0 * hd, span);
-      kr = row;
-    } else {
-      kr = (const float *)c->kc + pp * kvRow + kv0 * hd;
-    }
+    const float *kr = kv_slice(c, c->kc, pp * kvRow + kv0 * hd, span, row);
     for (int64_t h = 0; h < nhl; h++) scores[h * n + pp] = K.dot_f32(c->q + (h0 + h) * hd, kr + (h / group) * hd, hd) * scale;
   }
   for (int64_t h = 0; h < nhl; h++) softmax_row(scores + h * n, n);
   float *out = c->out + h0 * hd;
   memset(out, 0, (size_t)(nhl * hd) * 4);
   for (int64_t pp = 0; pp < n; pp++) {
-    const float *vr;
-    if (c->f16) {
-      K.f16_to_f32(row, (const uint16_t *)c->vc + pp * kvRow + kv0 * hd, span);
-      vr = row;
-    } else {
-      vr = (const float *)c->vc + pp * kvRow + kv0 * hd;
-    }
+    const float *vr = kv_slice(c, c->vc, pp * kvRow + kv0 * hd, span, row);
     for (int64_t h = 0; h < nhl; h++) K.axpy_f32(out + h * hd, scores[h * n + pp], vr + (h / group) * hd, hd);
   }
 }
