@@ -38,6 +38,7 @@ int ln_tune_pf_head = 4096;
 int ln_tune_copy_float = 1;
 int ln_tune_guided = 1;
 int ln_tune_mv_short = 1;
+int ln_tune_ymm_tail = 1;
 int ln_tune_mv_block = 128 << 10;
 int ln_tune_attn = 1;
 
@@ -1098,6 +1099,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "copyf")) ln_tune_copy_float = v;
   else if (!strcmp(name, "guided")) ln_tune_guided = v;
   else if (!strcmp(name, "mvshort")) ln_tune_mv_short = v;
+  else if (!strcmp(name, "ymmtail")) ln_tune_ymm_tail = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
   else if (!strcmp(name, "attn")) ln_tune_attn = v;
   else if (!strcmp(name, "mvblock")) ln_tune_mv_block = v;

@@ -488,7 +488,29 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
       if (g & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc1);
       else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc0);
     }
-    if (m) {
+    if (m && m <= 8 && ln_tune_ymm_tail) {
+      // a partial group of at most 8 blocks in 256-bit registers: half the work of a masked
+      // 512-bit pass on a double-pumped core (768 columns = 1 full group + 8 blocks)
+      const uint8_t *src = wr + full * gb;
+      const __mmask8 mk8 = (__mmask8)mk;
+      __m256i s0 = _mm256_maskz_loadu_epi32(mk8, bt), s1 = _mm256_setzero_si256();
+      for (int k = 0; k < 8; k += 2) {
+        __m256i w0, w1;
+        if (q4) {
+          const __m256i v = _mm256_maskz_loadu_epi32(mk8, src + k * 2 * m);
+          w0 = _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+          w1 = _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
+        } else {
+          w0 = _mm256_maskz_loadu_epi32(mk8, src + k * 4 * m);
+          w1 = _mm256_maskz_loadu_epi32(mk8, src + (k + 1) * 4 * m);
+        }
+        s0 = _mm256_dpbusd_epi32(s0, w0, _mm256_maskz_loadu_epi32(mk8, xt + k * 4 * m));
+        s1 = _mm256_dpbusd_epi32(s1, w1, _mm256_maskz_loadu_epi32(mk8, xt + (k + 1) * 4 * m));
+      }
+      const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sr + 16 * full))), _mm256_loadu_ps(dt));
+      const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), sc);
+      acc1 = _mm512_add_ps(acc1, _mm512_castps256_ps512(t));
+    } else if (m) {
       const uint8_t *src = wr + full * gb;
       __m512i s0 = _mm512_maskz_loadu_epi32(mk, bt), s1 = _mm512_setzero_si512();
       for (int k = 0; k < 8; k += 2) {
