@@ -163,6 +163,33 @@ static void repack_q0_row(uint8_t *restrict dq, uint16_t *restrict ds, const uin
   }
 }
 
+// One row of ggml Q4_K (144-byte super-blocks) in the repacked layout of common.h: the codes as
+// Q4_0's, the scales, mins and super-block scales to the row's metadata groups.
+static void repack_q4k_row(uint8_t *restrict dq, uint8_t *restrict meta, const uint8_t *restrict s, int64_t nb) {
+  const int64_t ngroups = (nb + 15) / 16;
+  memset(meta, 0, (size_t)ngroups * LN_Q4K_META);
+  for (int64_t sb = 0; sb * 8 < nb; sb++) {
+    const uint8_t *blk = s + sb * 144;
+    uint8_t sc[8], mn[8];
+    ln_q4k_scales(blk + 4, sc, mn);
+    const int64_t g = sb / 2, half = sb % 2;
+    uint8_t *mg = meta + g * LN_Q4K_META;
+    memcpy(mg + 8 * half, sc, 8);
+    memcpy(mg + 16 + 8 * half, mn, 8);
+    memcpy(mg + 32 + 2 * half, blk, 2);      // d
+    memcpy(mg + 36 + 2 * half, blk + 2, 2);  // dmin
+    const int64_t m = nb - 16 * g < 16 ? nb - 16 * g : 16;
+    for (int j = 0; j < 8; j++) {
+      const int64_t jj = 8 * half + j;  // block within the group
+      const uint8_t *qs = blk + 16 + 32 * (j / 2);
+      uint8_t c[32];
+      for (int v = 0; v < 32; v++) c[v] = (uint8_t)((qs[v] >> (4 * (j & 1))) & 0x0f);
+      for (int k2 = 0; k2 < 4; k2++)
+        for (int i = 0; i < 4; i++) dq[g * 256 + k2 * 4 * m + 4 * jj + i] = (uint8_t)(c[8 * k2 + i] | (c[8 * k2 + 4 + i] << 4));
+    }
+  }
+}
+
 static void repack_task(void *p, int ith, int nth) {
   (void)ith;
   (void)nth;
@@ -179,7 +206,8 @@ static void repack_task(void *p, int ith, int nth) {
       uint8_t *dq = qs + (size_t)r * w->row_bytes;
       uint16_t *ds = sc + (size_t)r * w->sc_stride;
       memset(ds, 0, w->sc_stride * 2);
-      repack_q0_row(dq, ds, s, w->nb, w->type == LN_Q4_0);
+      if (w->type == LN_Q4_K) repack_q4k_row(dq, (uint8_t *)ds, s, w->nb);
+      else repack_q0_row(dq, ds, s, w->nb, w->type == LN_Q4_0);
     }
   }
 }
@@ -238,9 +266,9 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
   w->cols = cols;
   w->nb = cols / 32;
   w->npairs = (w->nb + 1) / 2;
-  if (type == LN_Q8_0 || type == LN_Q4_0) {
+  if (type == LN_Q8_0 || type == LN_Q4_0 || type == LN_Q4_K) {
     w->row_bytes = (size_t)w->nb * (type == LN_Q8_0 ? 32 : 16);
-    w->sc_stride = (size_t)((w->nb + 15) / 16 * 16);
+    w->sc_stride = type == LN_Q4_K ? (size_t)((w->nb + 15) / 16) * (LN_Q4K_META / 2) : (size_t)((w->nb + 15) / 16 * 16);
     size_t qbytes = w->row_bytes * (size_t)rows;
     size_t bytes = qbytes + w->sc_stride * 2 * (size_t)rows;
     h->owned = ln_weight_alloc(bytes);
@@ -434,7 +462,7 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
     a.q_stride = (size_t)a.npairs * 64;
     a.e_stride = (size_t)a.npairs * 16;
     a.c_stride = (size_t)a.npairs * 2;
-    const int q0 = w->type == LN_Q8_0 || w->type == LN_Q4_0;
+    const int q0 = w->type == LN_Q8_0 || w->type == LN_Q4_0 || w->type == LN_Q4_K;  // lane-per-block layouts
     a.qi_stride = q0 ? (size_t)(w->nb * 32 + 63) / 64 * 64 : 0;
     a.g_stride = q0 ? (size_t)(w->nb + 15) / 16 * 16 : 0;
     size_t qb = a.q_stride * (size_t)T, eb = a.e_stride * 4 * (size_t)T, cb = (a.c_stride * 4 * (size_t)T + 63) / 64 * 64;

@@ -38,7 +38,11 @@ enum {
 //    Q4_0: 16 bytes per block, bytes g*256 + k2*4m + 4j + i hold vector 2*k2 in the low nibbles and
 //    vector 2*k2+1 in the high nibbles (codes 0..15 = value + 8).
 //    `sc` = per row `sc_stride` binary16 block scales (zero padded to a multiple of 16).
-//  Q4_K / Q6_K: the ggml super-blocks in place (144 / 210 bytes per 256 values).
+//  Q4_K (repacked): the codes (0..15) of every 32-value sub-block exactly as Q4_0's, and per row
+//    `sc` = ceil(nb/16) groups of LN_Q4K_META bytes: the 16 sub-blocks' 6-bit scales (u8), their
+//    6-bit mins (u8), then binary16 d, d, dmin, dmin of the group's two super-blocks (a partial
+//    group is zero padded). Value = d * scale * code - dmin * min.
+//  Q6_K: the ggml super-blocks in place (210 bytes per 256 values).
 typedef struct {
   int type;
   int64_t rows, cols;
@@ -49,6 +53,12 @@ typedef struct {
   int64_t nb;          // 32-value blocks per row
   int64_t npairs;      // ceil(nb / 2)
 } ln_weight;
+
+#define LN_Q4K_META 40
+// group g's scale/min metadata of row r of a repacked Q4_K weight (see above)
+static inline const uint8_t *ln_q4k_meta(const ln_weight *w, int64_t r, int64_t g) {
+  return (const uint8_t *)w->sc + (size_t)r * w->sc_stride * 2 + (size_t)g * LN_Q4K_META;
+}
 
 // Byte offset of value i (0..31) of block b in a repacked Q8_0 / Q4_0 row, and for Q4_0 the nibble
 // shift (see the layout above).

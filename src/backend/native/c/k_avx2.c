@@ -243,8 +243,10 @@ T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = hsum256(acc[i][j]);
 }
 
+// Q4_K (repacked): Q4_0's codes (common.h); a 256-bit half of a group is one super-block, so its
+// 8 blocks share d and dmin: acc += code.x * d*scale*dx - dmin*min * dx*sum(x).
 T256 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
-  const int64_t nsb = w->cols / 256;
+  const int64_t nb = w->nb;
   __m256 acc[4][4];
   const uint8_t *wr[4];
 #pragma GCC unroll 4
@@ -254,42 +256,39 @@ T256 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t 
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
   const __m256i m0f = _mm256_set1_epi8(0x0f);
-  for (int64_t s = 0; s < nsb; s++) {
-    __m256 sc[4], mn[4];
-#pragma GCC unroll 4
-    for (int i = 0; i < NR; i++) {
-      const uint8_t *blk = wr[i] + s * 144;
-      uint8_t sm[16];
-      ln_q4k_scales(blk + 4, sm, sm + 8);
-      uint16_t dd[2];
-      memcpy(dd, blk, 4);
-      sc[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sm))), _mm256_set1_ps(ln_h2f(dd[0])));
-      mn[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sm + 8)))), _mm256_set1_ps(ln_h2f(dd[1])));
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < NT; j++) {
-      __m256 cs = _mm256_loadu_ps(a->csum + (t + j) * a->c_stride + s * 8);
-#pragma GCC unroll 4
-      for (int i = 0; i < NR; i++) acc[i][j] = _mm256_fnmadd_ps(mn[i], cs, acc[i][j]);
-    }
-    for (int k = 0; k < 8; k++) {
-      __m256i wv[4];
-      __m256 ws[4];
-#pragma GCC unroll 4
-      for (int i = 0; i < NR; i++) {
-        const uint8_t *src = wr[i] + s * 144 + 16 + 32 * (k >> 1);
-        if (NT == 1 && (k & 3) == 0) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
-        __m256i v = _mm256_loadu_si256((const __m256i *)src);
-        wv[i] = (k & 1) ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f) : _mm256_and_si256(v, m0f);
-        ws[i] = _mm256_permutevar8x32_ps(sc[i], _mm256_set1_epi32(k));
-      }
-      const int64_t b = s * 8 + k;
+  for (int64_t g = 0; g * 16 < nb; g++) {
+    const int m = nb - 16 * g < 16 ? (int)(nb - 16 * g) : 16;
+    for (int h = 0; h < 2 && 8 * h < m; h++) {  // Q4_K rows are whole super-blocks: halves are full
+      const int64_t e = 16 * g + 8 * h;
+      __m256 dx[4], cs[4];
 #pragma GCC unroll 4
       for (int j = 0; j < NT; j++) {
-        const __m256i xv = _mm256_load_si256((const __m256i *)(a->q + (t + j) * a->q_stride + b * 32));
-        const __m256 dv = _mm256_loadu_ps(a->dxe + (t + j) * a->e_stride + b * 8);
+        dx[j] = _mm256_loadu_ps(a->d16 + (t + j) * a->g_stride + e);
+        cs[j] = _mm256_loadu_ps(a->csum + (t + j) * a->c_stride + e);
+      }
 #pragma GCC unroll 4
-        for (int i = 0; i < NR; i++) acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(udot(wv[i], xv)), _mm256_mul_ps(ws[i], dv), acc[i][j]);
+      for (int i = 0; i < NR; i++) {
+        const uint8_t *meta = ln_q4k_meta(w, r + i, g);
+        uint16_t hd[2];
+        memcpy(&hd[0], meta + 32 + 2 * h, 2);
+        memcpy(&hd[1], meta + 36 + 2 * h, 2);
+        const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(ln_h2f(hd[0])));
+        const __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 16 + 8 * h)))), _mm256_set1_ps(ln_h2f(hd[1])));
+        __m256i s[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < NT; j++) s[j] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+          const __m256i v = _mm256_loadu_si256((const __m256i *)(wr[i] + g * 256 + (k >> 1) * 4 * m + 32 * h));
+          const __m256i wv = (k & 1) ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f) : _mm256_and_si256(v, m0f);
+#pragma GCC unroll 4
+          for (int j = 0; j < NT; j++) s[j] = _mm256_add_epi32(s[j], udot(wv, _mm256_loadu_si256((const __m256i *)(a->qi + (t + j) * a->qi_stride + g * 512 + k * 4 * m + 32 * h))));
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < NT; j++) {
+          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]), _mm256_mul_ps(ws, dx[j]), acc[i][j]);
+          acc[i][j] = _mm256_fnmadd_ps(mins, cs[j], acc[i][j]);
+        }
       }
     }
   }

@@ -594,62 +594,60 @@ T512 INL void mv_q0_any(const ln_weight *w, const ln_act *a, float *out, int64_t
   else mv_q0(w, a, out, r0, r1, q4);
 }
 
-// Q4_K in place: per 256-value super-block d, dmin, 12 bytes of 6-bit scales/mins, 128 bytes of
-// nibbles where bytes 32j..32j+31 hold sub-block 2j (low nibbles) and 2j+1 (high nibbles).
+// Q4_K (repacked): Q4_0's codes and lane-per-block dot products (no zero point); the float step
+// applies each sub-block's d*scale and subtracts dmin*min x dx*sum(q). scale16 returns the 16
+// blocks' d*scale of a group and their dmin*min in *mins.
+T512 INL __m512 q4k_scale16(const uint8_t *meta, __m512 *mins) {
+  const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)meta)));
+  const __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(meta + 16))));
+  long long dd;
+  memcpy(&dd, meta + 32, 8);
+  const __m512 d4 = _mm512_cvtph_ps(_mm256_set1_epi64x(dd));  // d0 d1 dmin0 dmin1, repeated
+  const __m512 dv = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), d4);
+  const __m512 mv = _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2), d4);
+  *mins = _mm512_mul_ps(mn, mv);
+  return _mm512_mul_ps(sc, dv);
+}
+
 T512 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
-  const int64_t nsb = w->cols / 256;
+  const int64_t nb = w->nb;
   __m512 acc[4][4];
   const uint8_t *wr[4];
+  const int8_t *xq[4];
 #pragma GCC unroll 4
   for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
+#pragma GCC unroll 4
+  for (int j = 0; j < NT; j++) xq[j] = a->qi + (t + j) * a->qi_stride;
 #pragma GCC unroll 4
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) acc[i][j] = _mm512_setzero_ps();
-  const __m512i zero = _mm512_setzero_si512();
-  for (int64_t s = 0; s < nsb; s++) {
-    __m512 scm[4];  // lanes 0-7: d*scale[k], lanes 8-15: dmin*min[k]
-#pragma GCC unroll 4
-    for (int i = 0; i < NR; i++) {
-      const uint8_t *blk = wr[i] + s * 144;
-      uint8_t sm[16];
-      ln_q4k_scales(blk + 4, sm, sm + 8);
-      uint16_t dd[2];
-      memcpy(dd, blk, 4);
-      __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)sm)));
-      __m512 dv = _mm512_cvtph_ps(_mm256_set1_epi32((int)dd[0] | ((int)dd[1] << 16)));  // d, dmin, d, dmin, ...
-      dv = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), dv);
-      scm[i] = _mm512_mul_ps(f, dv);
-    }
+  for (int64_t g = 0; g * 16 < nb; g++) {
+    const int m = nb - 16 * g < 16 ? (int)(nb - 16 * g) : 16;
+    const __mmask16 mk = m >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1);
+    __m512 dx[4], cs[4];
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) {
-      // mins: acc -= dmin*min[k] * dx[k]*sum(x[k]) (lanes 8-15)
-      __m512 cs = _mm512_insertf32x8(_mm512_setzero_ps(), _mm256_loadu_ps(a->csum + (t + j) * a->c_stride + s * 8), 1);
-#pragma GCC unroll 4
-      for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fnmadd_ps(scm[i], cs, acc[i][j]);
+      dx[j] = _mm512_loadu_ps(a->d16 + (t + j) * a->g_stride + 16 * g);
+      cs[j] = _mm512_maskz_loadu_ps(mk, a->csum + (t + j) * a->c_stride + 16 * g);
     }
 #pragma GCC unroll 4
-    for (int p = 0; p < 4; p++) {
-      const __m512i idx = pair_idx(p);
-      __m512i wv[4];
-      __m512 ws[4];
+    for (int i = 0; i < NR; i++) {
+      __m512 mins;
+      const __m512 ws = q4k_scale16(ln_q4k_meta(w, r + i, g), &mins);
+      __m512i s[4];
 #pragma GCC unroll 4
-      for (int i = 0; i < NR; i++) {
-        const uint8_t *src = wr[i] + s * 144 + 16 + 32 * p;
-        if (NT == 1 && (p & 1) == 0) { if (PF_DIST) _mm_prefetch((const char *)(src + PF_DIST), _MM_HINT_T0); }
-        wv[i] = nib_pair(src);
-        ws[i] = _mm512_permutexvar_ps(idx, scm[i]);
+      for (int j = 0; j < NT; j++) s[j] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; k++) {
+        const __m512i wv = q0_vector(wr[i], g, m, k, 1);
+#pragma GCC unroll 4
+        for (int j = 0; j < NT; j++) s[j] = _mm512_dpbusd_epi32(s[j], wv, load_lanes(xq[j] + g * 512 + k * 4 * m, m));
       }
-      const int64_t pp = s * 4 + p;
 #pragma GCC unroll 4
       for (int j = 0; j < NT; j++) {
-        const __m512i xv = _mm512_load_si512(a->q + (t + j) * a->q_stride + pp * 64);
-        const __m512 dv = _mm512_loadu_ps(a->dxe + (t + j) * a->e_stride + pp * 16);
-#pragma GCC unroll 4
-        for (int i = 0; i < NR; i++) {
-          __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, wv[i], xv));
-          acc[i][j] = _mm512_fmadd_ps(f, _mm512_mul_ps(ws[i], dv), acc[i][j]);
-        }
+        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j]), _mm512_mul_ps(ws, dx[j]), acc[i][j]);
+        acc[i][j] = _mm512_fnmadd_ps(mins, cs[j], acc[i][j]);
       }
     }
   }
@@ -657,6 +655,40 @@ T512 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t 
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+// Decode (T = 1) of Q4_K rows, as mv_q0: one row at a time, the partial group's mask hoisted.
+T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  const int64_t nb = w->nb, ng = (nb + 15) / 16;
+  const int m_last = (int)(nb - 16 * (ng - 1));
+  const __mmask16 mk_last = m_last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m_last) - 1);
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  const int8_t *xq = a->qi;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t g = 0; g < ng; g++) {
+      const int m = g < ng - 1 ? 16 : m_last;
+      const __mmask16 mk = g < ng - 1 ? (__mmask16)0xffff : mk_last;
+      const uint8_t *src = wr + g * 256;
+      const int8_t *xs = xq + g * 512;
+      __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int k = 0; k < 8; k += 2) {
+        const __m512i v = _mm512_maskz_loadu_epi32(mk, src + k * 2 * m);
+        s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v, m0f), _mm512_maskz_loadu_epi32(mk, xs + k * 4 * m));
+        s1 = _mm512_dpbusd_epi32(s1, _mm512_andnot_si512(m0f, v), _mm512_maskz_loadu_epi32(mk, xs + (k + 1) * 4 * m));
+      }
+      s0 = _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));  // s1 summed 16 x the high codes
+      __m512 mins;
+      const __m512 ws = q4k_scale16(ln_q4k_meta(w, r, g), &mins);
+      const __m512 dx = _mm512_loadu_ps(a->d16 + 16 * g);
+      const __m512 cs = _mm512_maskz_loadu_ps(mk, a->csum + 16 * g);
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws, dx), acc0);
+      acc1 = _mm512_fnmadd_ps(mins, cs, acc1);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
 }
 
 // Q6_K in place: ql[128] low nibbles, qh[64] 2-bit highs, 16 int8 scales (one per 16 values), d.
@@ -750,26 +782,19 @@ T512 INL void outer_pack_a(uint8_t *dst, const uint8_t *const row[4], int64_t nb
     }
 }
 
-// Q4_K: 4 rows' sub-block b (32 codes 0..15 each) -> A's slots, and per row d*scale, dmin*min.
-T512 INL void outer_pack_q4k(uint8_t *dst, float *as, float *am, const uint8_t *const row[4], int64_t b) {
-  const int64_t s = b >> 3, j = b & 7;
+// Q4_K: 4 rows' block b -> A's slots (the codes are laid out as Q4_0's), and per row d*scale and
+// dmin*min in the lane order of AS / AM.
+T512 INL void outer_pack_q4k(const ln_weight *w, uint8_t *dst, float *as, float *am, const uint8_t *const row[4], int64_t r, int64_t b) {
+  outer_pack_a(dst, row, w->nb, b, 1);
   float d[4], m[4];
-  for (int r = 0; r < 4; r++) {
-    const uint8_t *blk = row[r] + s * 144;
-    uint8_t sc[8], mn[8];
-    ln_q4k_scales(blk + 4, sc, mn);
-    uint16_t dd[2];
-    memcpy(dd, blk, 4);
-    d[r] = ln_h2f(dd[0]) * (float)sc[j];
-    m[r] = ln_h2f(dd[1]) * (float)mn[j];
-    const uint8_t *qs = blk + 16 + 32 * (j >> 1);
-    const int shift = (j & 1) * 4;
-    for (int k = 0; k < 8; k++) {
-      uint32_t v;
-      memcpy(&v, qs + 4 * k, 4);
-      v = (v >> shift) & 0x0f0f0f0fu;
-      memcpy(dst + k * 16 + r * 4, &v, 4);
-    }
+  const int jj = (int)(b % 16), half = jj / 8;
+  for (int k = 0; k < 4; k++) {
+    const uint8_t *meta = ln_q4k_meta(w, r + k, b / 16);
+    uint16_t h[2];
+    memcpy(&h[0], meta + 32 + 2 * half, 2);
+    memcpy(&h[1], meta + 36 + 2 * half, 2);
+    d[k] = ln_h2f(h[0]) * (float)meta[jj];
+    m[k] = ln_h2f(h[1]) * (float)meta[16 + jj];
   }
   _mm512_storeu_ps(as, _mm512_setr_ps(d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3]));
   _mm512_storeu_ps(am, _mm512_setr_ps(m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]));
@@ -793,7 +818,7 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
       }
       for (int64_t b = 0; b < nb; b++) {
         if (qk) {
-          outer_pack_q4k(A + ((size_t)i * nb + b) * 128, AS + ((size_t)i * nb + b) * 16, AM + ((size_t)i * nb + b) * 16, row, b);
+          outer_pack_q4k(w, A + ((size_t)i * nb + b) * 128, AS + ((size_t)i * nb + b) * 16, AM + ((size_t)i * nb + b) * 16, row, r + 4 * i, b);
           continue;
         }
         outer_pack_a(A + ((size_t)i * nb + b) * 128, row, nb, b, q4);
@@ -904,7 +929,13 @@ T512 static void mm_q4_0_avx512(const ln_weight *w, const ln_act *a, float *out,
   a1.qi += t0 * a->qi_stride, a1.b16 += t0 * a->g_stride, a1.d16 += t0 * a->g_stride;
   mv_q0_any(w, &a1, out + t0 * ldo, r0, r1, 1);
 }
-DEFINE_MM(mm_q4_k_avx512, tile_q4k)
+DEFINE_MM(mm_q4_k_tiles_avx512, tile_q4k)
+T512 static void mm_q4_k_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (t1 - t0 != 1) return mm_q4_k_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+  ln_act a1 = *a;  // the one token's activations
+  a1.qi += t0 * a->qi_stride, a1.d16 += t0 * a->g_stride, a1.csum += t0 * a->c_stride;
+  mv_q4k(w, &a1, out + t0 * ldo, r0, r1);
+}
 DEFINE_MM(mm_q6_k_avx512, tile_q6k)
 
 int ln_kernels_avx512(ln_kernels *k) {

@@ -6,14 +6,15 @@
 
 // ---------- weight decoding (also used by embed on every path) ----------
 
-// Q4_K super-block (144 bytes) -> 256 values 0..15 plus scales/mins
-static void q4k_unpack(const uint8_t *blk, uint8_t q[256]) {
-  const uint8_t *qs = blk + 16;
-  for (int j = 0; j < 4; j++)
-    for (int l = 0; l < 32; l++) {
-      q[64 * j + l] = qs[32 * j + l] & 0x0f;
-      q[64 * j + 32 + l] = qs[32 * j + l] >> 4;
-    }
+// Block b of row r of a repacked Q4_K weight: value = d * code - m
+static void q4k_block_scale(const ln_weight *w, int64_t r, int64_t b, float *d, float *m) {
+  const uint8_t *meta = ln_q4k_meta(w, r, b / 16);
+  const int jj = (int)(b % 16), half = jj / 8;
+  uint16_t h[2];
+  memcpy(&h[0], meta + 32 + 2 * half, 2);
+  memcpy(&h[1], meta + 36 + 2 * half, 2);
+  *d = ln_h2f(h[0]) * (float)meta[jj];
+  *m = ln_h2f(h[1]) * (float)meta[16 + jj];
 }
 
 // Q6_K super-block (210 bytes) -> 256 values 0..63
@@ -59,13 +60,12 @@ void ln_dequant_row(const ln_weight *w, int64_t r, float *out) {
       break;
     }
     case LN_Q4_K: {
-      uint8_t q[256], sc[8], mn[8];
-      for (int64_t i = 0; i < cols / 256; i++) {
-        const uint8_t *blk = row + i * 144;
-        float d = ln_h2f((uint16_t)(blk[0] | blk[1] << 8)), dmin = ln_h2f((uint16_t)(blk[2] | blk[3] << 8));
-        ln_q4k_scales(blk + 4, sc, mn);
-        q4k_unpack(blk, q);
-        for (int v = 0; v < 256; v++) out[i * 256 + v] = d * sc[v / 32] * q[v] - dmin * mn[v / 32];
+      uint8_t codes[32];
+      for (int64_t b = 0; b < w->nb; b++) {
+        float d, m;
+        q4k_block_scale(w, r, b, &d, &m);
+        ln_q0_block_codes(row, w->nb, b, 1, codes);
+        for (int i = 0; i < 32; i++) out[b * 32 + i] = d * codes[i] - m;
       }
       break;
     }
@@ -198,27 +198,19 @@ static void mm_q4_0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo
 }
 
 static void mm_q4_k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  uint8_t q[256], sc[8], mn[8];
-  const int64_t nsb = w->cols / 256;
+  uint8_t codes[32];
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     for (int64_t t = t0; t < t1; t++) out[t * ldo + r] = 0;
-    for (int64_t i = 0; i < nsb; i++) {
-      const uint8_t *blk = wr + i * 144;
-      float d = ln_h2f((uint16_t)(blk[0] | blk[1] << 8)), dmin = ln_h2f((uint16_t)(blk[2] | blk[3] << 8));
-      ln_q4k_scales(blk + 4, sc, mn);
-      q4k_unpack(blk, q);
+    for (int64_t b = 0; b < w->nb; b++) {
+      float d, m;
+      q4k_block_scale(w, r, b, &d, &m);
+      ln_q0_block_codes(wr, w->nb, b, 1, codes);
       for (int64_t t = t0; t < t1; t++) {
-        const int8_t *x = a->q + t * a->q_stride + i * 256;
-        const float *dxe = a->dxe + t * a->e_stride + i * 64;
-        const float *cs = a->csum + t * a->c_stride + i * 8;
-        float acc = 0;
-        for (int s = 0; s < 8; s++) {
-          int32_t is = 0;
-          for (int l = 0; l < 32; l++) is += q[s * 32 + l] * x[s * 32 + l];
-          acc += d * sc[s] * dxe[s * 8] * (float)is - dmin * mn[s] * cs[s];
-        }
-        out[t * ldo + r] += acc;
+        const int8_t *x = a->q + t * a->q_stride + b * 32;
+        int32_t is = 0;
+        for (int l = 0; l < 32; l++) is += codes[l] * x[l];
+        out[t * ldo + r] += d * a->dxe[t * a->e_stride + b * 8] * (float)is - m * a->csum[t * a->c_stride + b];
       }
     }
   }
