@@ -1,14 +1,15 @@
 // AVX-512 F/BW/VL/DQ + VNNI kernels. Every function carries a target attribute, so this file
 // builds with portable flags and is only called after the run-time CPU check.
 //
-// Quantized matmuls work on pairs of 32-value blocks (64 values, one 512-bit register):
-//   wv  = 64 unsigned weight codes (Q8_0: value+128, Q4_0/Q4_K: 0..15, Q6_K: 0..63)
-//   ws  = 16 float lanes: the weight scale of the block (or 16-value group) each int32 lane of
-//         vpdpbusd covers
+// Q8_0 / Q4_0 / Q4_K use the lane-per-block layout (common.h): int32 lane j of vpdpbusd sums
+// block j of a 16-block group over the group's 8 vectors, starting from the zero-point bias, and
+// the float step (convert, scale, FMA) is done once per group:
+//   acc += cvt(isum) * w_scale * x_scale            (Q4_K: - dmin*min * x_scale*sum(x))
+// Q6_K (read as stored) works on pairs of 32-value blocks, one 512-bit register of 64 codes:
 //   acc += cvt(vpdpbusd(bias, wv, x)) * ws * dx
-// where x holds the activations quantized to int8 per block, `bias` (per token) folds in the
-// weight's zero point and dx repeats the activation block scale over that block's 8 lanes. The
-// accumulator lanes are summed once at the end of a row.
+// with ws the 16-value group scale of each lane and dx the activation block scale. In both, x holds
+// the activations quantized to int8 per 32-value block, and the accumulator lanes are summed once
+// at the end of a row.
 #include "common.h"
 
 #include <math.h>
@@ -361,18 +362,6 @@ T512 static int attn_decode_avx512(float *out, const float *q, const void *k, co
 }
 
 // ---------- quantized kernels ----------
-
-T512 INL __m512i nib_pair(const uint8_t *p) {
-  // 32 bytes -> 64 codes: low nibbles first (block 2p), then high nibbles (block 2p+1)
-  __m256i v = _mm256_loadu_si256((const __m256i *)p);
-  __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1);
-  return _mm512_and_si512(w, _mm512_set1_epi8(0x0f));
-}
-
-// idx for lanes [2p x8, 2p+1 x8] of a 16-block scale vector
-T512 INL __m512i pair_idx(int p) {
-  return _mm512_add_epi32(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_set1_epi32(2 * p));
-}
 
 // m (1..16) 32-bit lanes from p, the rest zero
 T512 INL __m512i load_lanes(const void *p, int m) {
