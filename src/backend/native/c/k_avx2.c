@@ -131,9 +131,29 @@ T256 INL float load_w1(const uint8_t *row, int64_t c, int kind) {
   return kind == WF16 ? ln_h2f(h) : ln_bf2f(h);
 }
 
+// Decode (one row, one token): four FMA chains, as on AVX-512 (one chain is latency-bound)
+T256 INL float row_float(const uint8_t *row, const float *x, int64_t cols, const int kind) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    a0 = _mm256_fmadd_ps(load_w8(row, c, kind), _mm256_loadu_ps(x + c), a0);
+    a1 = _mm256_fmadd_ps(load_w8(row, c + 8, kind), _mm256_loadu_ps(x + c + 8), a1);
+    a2 = _mm256_fmadd_ps(load_w8(row, c + 16, kind), _mm256_loadu_ps(x + c + 16), a2);
+    a3 = _mm256_fmadd_ps(load_w8(row, c + 24, kind), _mm256_loadu_ps(x + c + 24), a3);
+  }
+  for (; c + 8 <= cols; c += 8) a0 = _mm256_fmadd_ps(load_w8(row, c, kind), _mm256_loadu_ps(x + c), a0);
+  float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; c < cols; c++) s += load_w1(row, c, kind) * x[c];
+  return s;
+}
+
 T256 INL void tile_float(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int kind) {
   const int64_t cols = w->cols;
   const int esz = kind == WF32 ? 4 : 2;
+  if (NR == 1 && NT == 1 && !ln_tune_pf_float) {
+    out[t * ldo + r] = row_float(w->qs + (size_t)r * w->row_bytes, a->xf + t * cols, cols, kind);
+    return;
+  }
   __m256 acc[4][4];
   const uint8_t *wr[4];
   const float *xr[4];
