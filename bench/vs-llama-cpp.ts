@@ -33,6 +33,11 @@ if (!peer || !existsSync(join(peer, 'node_modules', 'node-llama-cpp'))) {
 }
 const prompt = Number(arg('-p', '128')), gen = Number(arg('-n', '64')), reps = Number(arg('-r', '5'));
 const threads = arg('-t', '1,2')!.split(',').map(Number);
+const counts = [prompt, gen, reps - 1, ...threads.map((t) => t - 1)];
+if (counts.some((n) => !Number.isInteger(n) || n < 0) || prompt + gen === 0) {
+  process.stderr.write('-p and -n must be whole numbers >= 0 (not both 0), -r and each of -t >= 1\n');
+  process.exit(2);
+}
 let path = arg('-m');
 let label = path ?? '';
 let tmp: string | undefined;
