@@ -20,7 +20,7 @@ export type { NativeInfo } from './addon.js';
 /** Types with a dedicated kernel; everything else is dequantized to F32 at load. */
 export const NATIVE_KERNEL_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
 /** types the kernels read as stored (the others are repacked), so they can be used in place */
-const IN_PLACE_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16, DType.Q6_K];
+const IN_PLACE_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16];
 
 interface NativeWeight extends Weight {
   handle: object | undefined;

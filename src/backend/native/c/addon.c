@@ -190,6 +190,28 @@ static void repack_q4k_row(uint8_t *restrict dq, uint8_t *restrict meta, const u
   }
 }
 
+// One row of ggml Q6_K (210-byte super-blocks) in the repacked layout of common.h.
+static void repack_q6k_row(uint8_t *restrict dq, uint8_t *restrict meta, const uint8_t *restrict s, int64_t nsb) {
+  for (int64_t g = 0; g < nsb; g++) {
+    const uint8_t *blk = s + g * 210;
+    uint8_t q[256];
+    ln_q6k_unpack(blk, q);
+    uint8_t *grp = dq + g * 192;
+    memset(grp, 0, 192);
+    for (int j = 0; j < 16; j++)
+      for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 4; i++) {
+          const int code = q[16 * j + 4 * k + i];
+          grp[(k >> 1) * 64 + 4 * j + i] |= (uint8_t)((code & 0x0f) << (4 * (k & 1)));
+          grp[128 + 4 * j + i] |= (uint8_t)((code >> 4) << (2 * k));
+        }
+    uint8_t *mg = meta + g * LN_Q6K_META;
+    memset(mg, 0, LN_Q6K_META);
+    memcpy(mg, blk + 192, 16);       // int8 scales
+    memcpy(mg + 16, blk + 208, 2);   // d
+  }
+}
+
 static void repack_task(void *p, int ith, int nth) {
   (void)ith;
   (void)nth;
@@ -207,6 +229,7 @@ static void repack_task(void *p, int ith, int nth) {
       uint16_t *ds = sc + (size_t)r * w->sc_stride;
       memset(ds, 0, w->sc_stride * 2);
       if (w->type == LN_Q4_K) repack_q4k_row(dq, (uint8_t *)ds, s, w->nb);
+      else if (w->type == LN_Q6_K) repack_q6k_row(dq, (uint8_t *)ds, s, w->cols / 256);
       else repack_q0_row(dq, ds, s, w->nb, w->type == LN_Q4_0);
     }
   }
@@ -266,9 +289,11 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
   w->cols = cols;
   w->nb = cols / 32;
   w->npairs = (w->nb + 1) / 2;
-  if (type == LN_Q8_0 || type == LN_Q4_0 || type == LN_Q4_K) {
-    w->row_bytes = (size_t)w->nb * (type == LN_Q8_0 ? 32 : 16);
-    w->sc_stride = type == LN_Q4_K ? (size_t)((w->nb + 15) / 16) * (LN_Q4K_META / 2) : (size_t)((w->nb + 15) / 16 * 16);
+  if (type == LN_Q8_0 || type == LN_Q4_0 || type == LN_Q4_K || type == LN_Q6_K) {
+    w->row_bytes = type == LN_Q6_K ? (size_t)(cols / 256) * 192 : (size_t)w->nb * (type == LN_Q8_0 ? 32 : 16);
+    w->sc_stride = type == LN_Q4_K   ? (size_t)((w->nb + 15) / 16) * (LN_Q4K_META / 2)
+                   : type == LN_Q6_K ? (size_t)(cols / 256) * (LN_Q6K_META / 2)
+                                     : (size_t)((w->nb + 15) / 16 * 16);
     size_t qbytes = w->row_bytes * (size_t)rows;
     size_t bytes = qbytes + w->sc_stride * 2 * (size_t)rows;
     h->owned = ln_weight_alloc(bytes);
@@ -369,7 +394,8 @@ typedef struct {
 // quantize tokens [t0, t1) of the activations (and interleave them for Q8_0 / Q4_0 weights)
 static void quant_rows(ln_act *a, int64_t t0, int64_t t1, int wtype) {
   K.quant(a, t0, t1, wtype);
-  if (a->qi) ln_act_interleave(a, t0, t1);
+  if (a->qi && wtype == LN_Q6_K) ln_act_interleave_q6k(a, t0, t1);
+  else if (a->qi) ln_act_interleave(a, t0, t1);
 }
 
 static void quant_task(void *p, int ith, int nth) {
@@ -462,9 +488,10 @@ static int run_matmul(const ln_weight *w, const float *x, float *out, int64_t T)
     a.q_stride = (size_t)a.npairs * 64;
     a.e_stride = (size_t)a.npairs * 16;
     a.c_stride = (size_t)a.npairs * 2;
-    const int q0 = w->type == LN_Q8_0 || w->type == LN_Q4_0 || w->type == LN_Q4_K;  // lane-per-block layouts
+    const int q0 = w->type == LN_Q8_0 || w->type == LN_Q4_0 || w->type == LN_Q4_K || w->type == LN_Q6_K;  // lane-per-block layouts
+    const int64_t lanes = w->type == LN_Q6_K ? w->cols / 16 : w->nb;  // lane blocks per row (Q6_K: 16 values)
     a.qi_stride = q0 ? (size_t)(w->nb * 32 + 63) / 64 * 64 : 0;
-    a.g_stride = q0 ? (size_t)(w->nb + 15) / 16 * 16 : 0;
+    a.g_stride = q0 ? (size_t)(lanes + 15) / 16 * 16 : 0;
     size_t qb = a.q_stride * (size_t)T, eb = a.e_stride * 4 * (size_t)T, cb = (a.c_stride * 4 * (size_t)T + 63) / 64 * 64;
     size_t ib = a.qi_stride * (size_t)T, gb = (a.g_stride * 4 * (size_t)T + 63) / 64 * 64;
     uint8_t *s = (uint8_t *)scratch(qb + 2 * eb + cb + ib + 2 * gb);

@@ -42,7 +42,12 @@ enum {
 //    `sc` = ceil(nb/16) groups of LN_Q4K_META bytes: the 16 sub-blocks' 6-bit scales (u8), their
 //    6-bit mins (u8), then binary16 d, d, dmin, dmin of the group's two super-blocks (a partial
 //    group is zero padded). Value = d * scale * code - dmin * min.
-//  Q6_K: the ggml super-blocks in place (210 bytes per 256 values).
+//  Q6_K (repacked): one lane per 16-value sub-block (Q6_K's scale granularity), so a group of 16
+//    sub-blocks is exactly one super-block. Vector k (k = 0..3) holds values 4k..4k+3 of sub-block
+//    j in bytes 4j..4j+3. Per group, 192 bytes: vectors 0|1 as the low|high nibbles of bytes
+//    0..63, vectors 2|3 likewise in bytes 64..127 (the codes' low 4 bits), then bytes 128..191
+//    with each vector's high 2 bits (vector k in bits 2k..2k+1). Per row `sc` = per group the 16
+//    int8 scales and binary16 d (LN_Q6K_META bytes). Value = d * scale * (code - 32).
 typedef struct {
   int type;
   int64_t rows, cols;
@@ -55,6 +60,19 @@ typedef struct {
 } ln_weight;
 
 #define LN_Q4K_META 40
+#define LN_Q6K_META 20
+// group (super-block) g's scales and d of row r of a repacked Q6_K weight
+static inline const uint8_t *ln_q6k_meta(const ln_weight *w, int64_t r, int64_t g) {
+  return (const uint8_t *)w->sc + (size_t)r * w->sc_stride * 2 + (size_t)g * LN_Q6K_META;
+}
+// code (0..63) of value v (0..15) of sub-block j of group g in a repacked Q6_K row
+static inline int ln_q6k_code(const uint8_t *row, int64_t g, int j, int v) {
+  const uint8_t *grp = row + g * 192;
+  const int k = v >> 2, i = v & 3;
+  const int lo = (grp[(k >> 1) * 64 + 4 * j + i] >> (4 * (k & 1))) & 0x0f;
+  const int hi = (grp[128 + 4 * j + i] >> (2 * k)) & 0x03;
+  return lo | (hi << 4);
+}
 // group g's scale/min metadata of row r of a repacked Q4_K weight (see above)
 static inline const uint8_t *ln_q4k_meta(const ln_weight *w, int64_t r, int64_t g) {
   return (const uint8_t *)w->sc + (size_t)r * w->sc_stride * 2 + (size_t)g * LN_Q4K_META;
@@ -108,6 +126,28 @@ typedef struct {
   float *d16;
   size_t qi_stride, g_stride;
 } ln_act;
+
+// Q6_K's lanes are 16-value sub-blocks: qi vector k of super-block g holds values 4k..4k+3 of each
+// sub-block j (bytes g*256 + 64k + 4j), b16 = -32 * sum(q) and d16 = the block scale per sub-block.
+static inline void ln_act_interleave_q6k(ln_act *a, int64_t t0, int64_t t1) {
+  const int64_t nsb = a->cols / 256;
+  for (int64_t t = t0; t < t1; t++) {
+    const int8_t *q = a->q + t * a->q_stride;
+    const float *dxe = a->dxe + t * a->e_stride;
+    int8_t *qi = a->qi + t * a->qi_stride;
+    int32_t *b16 = a->b16 + t * a->g_stride;
+    float *d16 = a->d16 + t * a->g_stride;
+    for (int64_t g = 0; g < nsb; g++)
+      for (int j = 0; j < 16; j++) {
+        const int8_t *src = q + g * 256 + 16 * j;
+        int32_t s = 0;
+        for (int v = 0; v < 16; v++) s += src[v];
+        b16[g * 16 + j] = -32 * s;
+        d16[g * 16 + j] = dxe[((g * 256 + 16 * j) / 32) * 8];
+        for (int k = 0; k < 4; k++) memcpy(qi + g * 256 + 64 * k + 4 * j, src + 4 * k, 4);
+      }
+  }
+}
 
 // Fill qi / b16 / d16 of tokens [t0, t1) from q / bias / dxe (see ln_act).
 static inline void ln_act_interleave(ln_act *a, int64_t t0, int64_t t1) {
@@ -179,6 +219,7 @@ typedef struct {
 } ln_kernels;
 
 void ln_kernels_scalar(ln_kernels *k);
+void ln_q6k_unpack(const uint8_t *blk, uint8_t q[256]);  // ggml Q6_K super-block -> 256 codes 0..63
 #ifdef LN_X86
 int ln_kernels_avx2(ln_kernels *k);    // returns 0 when the CPU lacks AVX2/FMA/F16C
 int ln_kernels_avx512(ln_kernels *k);  // returns 0 when the CPU lacks AVX-512 F/BW/VL/VNNI

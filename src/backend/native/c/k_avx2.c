@@ -318,6 +318,7 @@ T256 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t 
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = hsum256(acc[i][j]);
 }
 
+// Q6_K (repacked, common.h): a 256-bit half of a group holds 8 sub-blocks' lanes.
 T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
   const int64_t nsb = w->cols / 256;
   __m256 acc[4][4];
@@ -329,54 +330,31 @@ T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
   const __m256i m0f = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
-  for (int64_t s = 0; s < nsb; s++) {
-    __m256 scf[4][2];
-#pragma GCC unroll 4
-    for (int i = 0; i < NR; i++) {
-      const uint8_t *blk = wr[i] + s * 210;
-      uint16_t d;
-      memcpy(&d, blk + 208, 2);
-      __m128i s16 = _mm_loadu_si128((const __m128i *)(blk + 192));
-      __m256 dv = _mm256_set1_ps(ln_h2f(d));
-      scf[i][0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s16)), dv);
-      scf[i][1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s16, 8))), dv);
-    }
-    for (int k = 0; k < 8; k++) {  // 32-value block k of the super-block
-      const int h = k >> 2, part = k & 3;
-      __m256i wv[4];
-      __m256 ws[4];
+  for (int64_t g = 0; g < nsb; g++) {
+    for (int h = 0; h < 2; h++) {
+      const int64_t e = 16 * g + 8 * h;  // first sub-block of this half
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
-        const uint8_t *blk = wr[i] + s * 210;
-        if (NT == 1 && part == 0) {
-          { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + PF_DIST), _MM_HINT_T0); }
-          { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + 64 + PF_DIST), _MM_HINT_T0); }
-        }
-        __m256i ql = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32 * (part & 1)));
-        __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
-        __m256i lo = (part & 2) ? _mm256_and_si256(_mm256_srli_epi16(ql, 4), m0f) : _mm256_and_si256(ql, m0f);
-        __m256i hi;
-        switch (part) {
-          case 0: hi = _mm256_slli_epi16(qh, 4); break;
-          case 1: hi = _mm256_slli_epi16(qh, 2); break;
-          case 2: hi = qh; break;
-          default: hi = _mm256_srli_epi16(qh, 2); break;
-        }
-        wv[i] = _mm256_or_si256(lo, _mm256_and_si256(hi, m30));
-        // lanes 0-3: scale of values 0-15 (group 2k), lanes 4-7: group 2k+1
-        __m256i idx = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-        ws[i] = _mm256_permutevar8x32_ps(scf[i][k >> 2], _mm256_add_epi32(idx, _mm256_set1_epi32(2 * (k & 3))));
-      }
-      const int64_t b = s * 8 + k;
+        const uint8_t *grp = wr[i] + g * 192 + 32 * h;
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)grp), l1 = _mm256_loadu_si256((const __m256i *)(grp + 64));
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)(grp + 128));
+        __m256i v[4];
+        v[0] = _mm256_or_si256(_mm256_and_si256(l0, m0f), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+        v[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m0f), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+        v[2] = _mm256_or_si256(_mm256_and_si256(l1, m0f), _mm256_and_si256(hb, m30));
+        v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m0f), _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+        const uint8_t *meta = ln_q6k_meta(w, r + i, g);
+        uint16_t d;
+        memcpy(&d, meta + 16, 2);
+        const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(ln_h2f(d)));
 #pragma GCC unroll 4
-      for (int j = 0; j < NT; j++) {
-        const __m256i xv = _mm256_load_si256((const __m256i *)(a->q + (t + j) * a->q_stride + b * 32));
-        const __m256i bv = _mm256_loadu_si256((const __m256i *)(a->bias + (t + j) * a->e_stride + b * 8));
-        const __m256 dv = _mm256_loadu_ps(a->dxe + (t + j) * a->e_stride + b * 8);
+        for (int j = 0; j < NT; j++) {
+          const int8_t *xq = a->qi + (t + j) * a->qi_stride + g * 256 + 32 * h;
+          __m256i s = _mm256_loadu_si256((const __m256i *)(a->b16 + (t + j) * a->g_stride + e));
 #pragma GCC unroll 4
-        for (int i = 0; i < NR; i++) {
-          __m256i p = _mm256_add_epi32(udot(wv[i], xv), bv);
-          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(ws[i], dv), acc[i][j]);
+          for (int k = 0; k < 4; k++) s = _mm256_add_epi32(s, udot(v[k], _mm256_loadu_si256((const __m256i *)(xq + 64 * k))));
+          const __m256 dx = _mm256_loadu_ps(a->d16 + (t + j) * a->g_stride + e);
+          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(ws, dx), acc[i][j]);
         }
       }
     }

@@ -703,7 +703,24 @@ T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
   }
 }
 
-// Q6_K in place: ql[128] low nibbles, qh[64] 2-bit highs, 16 int8 scales (one per 16 values), d.
+// Q6_K (repacked, common.h): the 4 code vectors of a group (super-block) from its 192 bytes:
+// low nibbles from bytes 0..127, high 2 bits from bytes 128..191 moved to bits 4-5.
+T512 INL void q6k_vectors(const uint8_t *grp, __m512i v[4], const __mmask16 mk) {
+  const __m512i m0f = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+  const __m512i l0 = _mm512_maskz_loadu_epi32(mk, grp), l1 = _mm512_maskz_loadu_epi32(mk, grp + 64), h = _mm512_maskz_loadu_epi32(mk, grp + 128);
+  v[0] = _mm512_or_si512(_mm512_and_si512(l0, m0f), _mm512_and_si512(_mm512_slli_epi16(h, 4), m30));
+  v[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m0f), _mm512_and_si512(_mm512_slli_epi16(h, 2), m30));
+  v[2] = _mm512_or_si512(_mm512_and_si512(l1, m0f), _mm512_and_si512(h, m30));
+  v[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m0f), _mm512_and_si512(_mm512_srli_epi16(h, 2), m30));
+}
+
+// d * scale of a group's 16 sub-blocks
+T512 INL __m512 q6k_scale16(const uint8_t *meta) {
+  uint16_t d;
+  memcpy(&d, meta + 16, 2);
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)meta))), _mm512_set1_ps(ln_h2f(d)));
+}
+
 T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
   const int64_t nsb = w->cols / 256;
   __m512 acc[4][4];
@@ -714,53 +731,28 @@ T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) acc[i][j] = _mm512_setzero_ps();
-  const __m512i m0f = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
-  const __m512i sh_lo = _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4);  // qh << 4 (values 0-31), << 2 (32-63)
-  const __m512i sh_hi = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);  // qh >> 0 (64-95), >> 2 (96-127)
-  for (int64_t s = 0; s < nsb; s++) {
-    __m512 scf[4];
+  for (int64_t g = 0; g < nsb; g++) {
+    __m512i xv[4][4], bias[4];
+    __m512 dx[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < NT; j++) {
+      const int8_t *xq = a->qi + (t + j) * a->qi_stride + g * 256;
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; k++) xv[j][k] = _mm512_loadu_si512(xq + 64 * k);
+      bias[j] = _mm512_loadu_si512(a->b16 + (t + j) * a->g_stride + 16 * g);
+      dx[j] = _mm512_loadu_ps(a->d16 + (t + j) * a->g_stride + 16 * g);
+    }
 #pragma GCC unroll 4
     for (int i = 0; i < NR; i++) {
-      const uint8_t *blk = wr[i] + s * 210;
-      uint16_t d;
-      memcpy(&d, blk + 208, 2);
-      __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 192))));
-      scf[i] = _mm512_mul_ps(f, _mm512_set1_ps(ln_h2f(d)));
-    }
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) {
-      __m512i v01[4], v23[4];
+      __m512i v[4];
+      q6k_vectors(wr[i] + g * 192, v, (__mmask16)0xffff);
+      const __m512 ws = q6k_scale16(ln_q6k_meta(w, r + i, g));
 #pragma GCC unroll 4
-      for (int i = 0; i < NR; i++) {
-        const uint8_t *blk = wr[i] + s * 210;
-        if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + PF_DIST), _MM_HINT_T0); }
-        if (NT == 1) { if (PF_DIST) _mm_prefetch((const char *)(blk + 64 * h + 64 + PF_DIST), _MM_HINT_T0); }
-        __m512i ql = _mm512_loadu_si512(blk + 64 * h);
-        __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h)));
-        __m512i hl = _mm512_and_si512(_mm512_sllv_epi64(qh, sh_lo), m30);
-        __m512i hh = _mm512_and_si512(_mm512_srlv_epi64(qh, sh_hi), m30);
-        v01[i] = _mm512_or_si512(_mm512_and_si512(ql, m0f), hl);
-        v23[i] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m0f), hh);
-      }
-#pragma GCC unroll 2
-      for (int k = 0; k < 2; k++) {
-        const int pk = 2 * h + k;  // pair within the super-block: 16-value groups 4pk..4pk+3
-        const __m512i idx = _mm512_add_epi32(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), _mm512_set1_epi32(4 * pk));
-        __m512 ws[4];
+      for (int j = 0; j < NT; j++) {
+        __m512i s = bias[j];
 #pragma GCC unroll 4
-        for (int i = 0; i < NR; i++) ws[i] = _mm512_permutexvar_ps(idx, scf[i]);
-        const int64_t pp = s * 4 + pk;
-#pragma GCC unroll 4
-        for (int j = 0; j < NT; j++) {
-          const __m512i xv = _mm512_load_si512(a->q + (t + j) * a->q_stride + pp * 64);
-          const __m512i bv = _mm512_loadu_si512(a->bias + (t + j) * a->e_stride + pp * 16);
-          const __m512 dv = _mm512_loadu_ps(a->dxe + (t + j) * a->e_stride + pp * 16);
-#pragma GCC unroll 4
-          for (int i = 0; i < NR; i++) {
-            __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bv, k ? v23[i] : v01[i], xv));
-            acc[i][j] = _mm512_fmadd_ps(f, _mm512_mul_ps(ws[i], dv), acc[i][j]);
-          }
-        }
+        for (int k = 0; k < 4; k++) s = _mm512_dpbusd_epi32(s, v[k], xv[j][k]);
+        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ws, dx[j]), acc[i][j]);
       }
     }
   }
@@ -768,6 +760,29 @@ T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+// Decode (T = 1) of Q6_K rows: one row at a time, two accumulator chains.
+T512 INL void mv_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  const int64_t nsb = w->cols / 256;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t g = 0; g < nsb; g++) {
+      __m512i v[4];
+      q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
+      const int8_t *xq = a->qi + g * 256;
+      __m512i s0 = _mm512_loadu_si512(a->b16 + 16 * g), s1 = _mm512_setzero_si512();
+      s0 = _mm512_dpbusd_epi32(s0, v[0], _mm512_loadu_si512(xq));
+      s1 = _mm512_dpbusd_epi32(s1, v[1], _mm512_loadu_si512(xq + 64));
+      s0 = _mm512_dpbusd_epi32(s0, v[2], _mm512_loadu_si512(xq + 128));
+      s1 = _mm512_dpbusd_epi32(s1, v[3], _mm512_loadu_si512(xq + 192));
+      const __m512 sc = _mm512_mul_ps(q6k_scale16(ln_q6k_meta(w, r, g)), _mm512_loadu_ps(a->d16 + 16 * g));
+      if (g & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc1);
+      else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc0);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
 }
 
 // ---------- outer-product int8 kernel for prefill (Q8_0 / Q4_0, T >= 8) ----------
@@ -948,7 +963,13 @@ T512 static void mm_q4_k_avx512(const ln_weight *w, const ln_act *a, float *out,
   a1.qi += t0 * a->qi_stride, a1.d16 += t0 * a->g_stride, a1.csum += t0 * a->c_stride;
   mv_q4k(w, &a1, out + t0 * ldo, r0, r1);
 }
-DEFINE_MM(mm_q6_k_avx512, tile_q6k)
+DEFINE_MM(mm_q6_k_tiles_avx512, tile_q6k)
+T512 static void mm_q6_k_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (t1 - t0 != 1) return mm_q6_k_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+  ln_act a1 = *a;  // the one token's activations
+  a1.qi += t0 * a->qi_stride, a1.b16 += t0 * a->g_stride, a1.d16 += t0 * a->g_stride;
+  mv_q6k(w, &a1, out + t0 * ldo, r0, r1);
+}
 
 int ln_kernels_avx512(ln_kernels *k) {
   __builtin_cpu_init();

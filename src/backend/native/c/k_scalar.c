@@ -70,13 +70,13 @@ void ln_dequant_row(const ln_weight *w, int64_t r, float *out) {
       break;
     }
     case LN_Q6_K: {
-      uint8_t q[256];
-      for (int64_t i = 0; i < cols / 256; i++) {
-        const uint8_t *blk = row + i * 210;
-        const int8_t *sc = (const int8_t *)(blk + 192);
-        float d = ln_h2f((uint16_t)(blk[208] | blk[209] << 8));
-        ln_q6k_unpack(blk, q);
-        for (int v = 0; v < 256; v++) out[i * 256 + v] = d * sc[v / 16] * (q[v] - 32);
+      for (int64_t g = 0; g < cols / 256; g++) {
+        const uint8_t *meta = ln_q6k_meta(w, r, g);
+        uint16_t h;
+        memcpy(&h, meta + 16, 2);
+        const float d = ln_h2f(h);
+        for (int j = 0; j < 16; j++)
+          for (int v = 0; v < 16; v++) out[g * 256 + 16 * j + v] = d * (int8_t)meta[j] * (ln_q6k_code(row, g, j, v) - 32);
       }
       break;
     }
@@ -217,25 +217,27 @@ static void mm_q4_k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo
 }
 
 static void mm_q6_k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  uint8_t q[256];
   const int64_t nsb = w->cols / 256;
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     for (int64_t t = t0; t < t1; t++) out[t * ldo + r] = 0;
-    for (int64_t i = 0; i < nsb; i++) {
-      const uint8_t *blk = wr + i * 210;
-      const int8_t *sc = (const int8_t *)(blk + 192);
-      float d = ln_h2f((uint16_t)(blk[208] | blk[209] << 8));
-      ln_q6k_unpack(blk, q);
+    for (int64_t g = 0; g < nsb; g++) {
+      const uint8_t *meta = ln_q6k_meta(w, r, g);
+      uint16_t h;
+      memcpy(&h, meta + 16, 2);
+      const float d = ln_h2f(h);
+      int codes[256];
+      for (int j = 0; j < 16; j++)
+        for (int v = 0; v < 16; v++) codes[16 * j + v] = ln_q6k_code(wr, g, j, v) - 32;
       for (int64_t t = t0; t < t1; t++) {
-        const int8_t *x = a->q + t * a->q_stride + i * 256;
-        const float *dxe = a->dxe + t * a->e_stride + i * 64;
+        const int8_t *x = a->q + t * a->q_stride + g * 256;
+        const float *dxe = a->dxe + t * a->e_stride + g * 64;
         float acc = 0;
         for (int b = 0; b < 8; b++) {
           int32_t s0 = 0, s1 = 0;
-          for (int l = 0; l < 16; l++) s0 += (q[b * 32 + l] - 32) * x[b * 32 + l];
-          for (int l = 16; l < 32; l++) s1 += (q[b * 32 + l] - 32) * x[b * 32 + l];
-          acc += dxe[b * 8] * (float)(sc[2 * b] * s0 + sc[2 * b + 1] * s1);
+          for (int l = 0; l < 16; l++) s0 += codes[b * 32 + l] * x[b * 32 + l];
+          for (int l = 16; l < 32; l++) s1 += codes[b * 32 + l] * x[b * 32 + l];
+          acc += dxe[b * 8] * (float)((int8_t)meta[2 * b] * s0 + (int8_t)meta[2 * b + 1] * s1);
         }
         out[t * ldo + r] += d * acc;
       }
