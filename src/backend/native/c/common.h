@@ -78,6 +78,7 @@ static inline const uint8_t *ln_q4k_meta(const ln_weight *w, int64_t r, int64_t 
   return (const uint8_t *)w->sc + (size_t)r * w->sc_stride * 2 + (size_t)g * LN_Q4K_META;
 }
 
+
 // Byte offset of value i (0..31) of block b in a repacked Q8_0 / Q4_0 row, and for Q4_0 the nibble
 // shift (see the layout above).
 static inline size_t ln_q0_offset(int64_t nb, int64_t b, int i, int q4, int *shift) {
@@ -311,6 +312,17 @@ static inline void ln_q4k_scales(const uint8_t *p, uint8_t sc[8], uint8_t mn[8])
   memcpy(sc + 4, &s_hi, 4);
   memcpy(mn, &m_lo, 4);
   memcpy(mn + 4, &m_hi, 4);
+}
+
+// Block b of row r of a repacked Q4_K weight: value = d * code - m
+static inline void ln_q4k_block_scale(const ln_weight *w, int64_t r, int64_t b, float *d, float *m) {
+  const uint8_t *meta = ln_q4k_meta(w, r, b / 16);
+  const int jj = (int)(b % 16), half = jj / 8;
+  uint16_t h[2];
+  memcpy(&h[0], meta + 32 + 2 * half, 2);
+  memcpy(&h[1], meta + 36 + 2 * half, 2);
+  *d = ln_h2f(h[0]) * (float)meta[jj];
+  *m = ln_h2f(h[1]) * (float)meta[16 + jj];
 }
 
 // Zero point of the integer weights of a type as the kernels see them (Q8_0 repacked: +128).

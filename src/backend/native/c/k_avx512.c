@@ -399,20 +399,40 @@ T512 INL __m512i q0_vector(const uint8_t *row, int64_t g, int m, int k, const in
   return _mm512_and_si512((k & 1) ? _mm512_srli_epi16(v, 4) : v, _mm512_set1_epi8(0x0f));
 }
 
-// Q8_0 / Q4_0 in the lane-per-block layout (common.h): int32 lane j of vpdpbusd sums block j of a
-// 16-block group over the group's 8 vectors (starting from the zero-point bias), so a group costs
-// 8 dpbusd and then one convert + one scale product + one fma for all 16 blocks.
-T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int q4) {
+// Q4_K (repacked): Q4_0's codes and lane-per-block dot products (no zero point); the float step
+// applies each sub-block's d*scale and subtracts dmin*min x dx*sum(q). scale16 returns the 16
+// blocks' d*scale of a group and their dmin*min in *mins.
+T512 INL __m512 q4k_scale16(const uint8_t *meta, __m512 *mins) {
+  const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)meta)));
+  const __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(meta + 16))));
+  long long dd;
+  memcpy(&dd, meta + 32, 8);
+  const __m512 d4 = _mm512_cvtph_ps(_mm256_set1_epi64x(dd));  // d0 d1 dmin0 dmin1, repeated
+  const __m512 dv = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), d4);
+  const __m512 mv = _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2), d4);
+  *mins = _mm512_mul_ps(mn, mv);
+  return _mm512_mul_ps(sc, dv);
+}
+
+// The 16 blocks' weight scales of group g of row r (Q8_0/Q4_0: binary16; Q4_K: d*scale, and
+// dmin*min in *mins). kind: 0 Q8_0, 1 Q4_0, 2 Q4_K.
+T512 INL __m512 q0_scale16(const ln_weight *w, int64_t r, int64_t g, const int kind, __m512 *mins) {
+  if (kind == 2) return q4k_scale16(ln_q4k_meta(w, r, g), mins);
+  return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->sc + (size_t)r * w->sc_stride + 16 * g)));
+}
+
+// Q8_0 / Q4_0 / Q4_K in the lane-per-block layout (common.h): int32 lane j of vpdpbusd sums block j
+// of a 16-block group over the group's 8 vectors (starting from the zero-point bias), so a group
+// costs 8 dpbusd and then one convert + one scale product + one fma for all 16 blocks (Q4_K: and
+// one fnmadd for its mins). kind: 0 Q8_0, 1 Q4_0, 2 Q4_K (Q4_0's codes, no zero point).
+T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int kind) {
+  const int q4 = kind != 0;
   const int64_t nb = w->nb;
   __m512 acc[4][4];
   const uint8_t *wr[4];
-  const uint16_t *sr[4];
   const int8_t *xq[4];
 #pragma GCC unroll 4
-  for (int i = 0; i < NR; i++) {
-    wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
-    sr[i] = w->sc + (size_t)(r + i) * w->sc_stride;
-  }
+  for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
 #pragma GCC unroll 4
   for (int j = 0; j < NT; j++) xq[j] = a->qi + (t + j) * a->qi_stride;
 #pragma GCC unroll 4
@@ -421,16 +441,19 @@ T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
     for (int j = 0; j < NT; j++) acc[i][j] = _mm512_setzero_ps();
   for (int64_t g = 0; g * 16 < nb; g++) {
     const int m = nb - 16 * g < 16 ? (int)(nb - 16 * g) : 16;
-    __m512 dx[4];
+    const __mmask16 mk = m >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1);
+    __m512 dx[4], cs[4];
     __m512i bias[4];
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) {
       dx[j] = _mm512_loadu_ps(a->d16 + (t + j) * a->g_stride + 16 * g);
       bias[j] = _mm512_loadu_si512(a->b16 + (t + j) * a->g_stride + 16 * g);
+      if (kind == 2) cs[j] = _mm512_maskz_loadu_ps(mk, a->csum + (t + j) * a->c_stride + 16 * g);
     }
 #pragma GCC unroll 4
     for (int i = 0; i < NR; i++) {
-      const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr[i] + 16 * g)));
+      __m512 mins;
+      const __m512 ws = q0_scale16(w, r + i, g, kind, &mins);
       __m512i s[4];
 #pragma GCC unroll 4
       for (int j = 0; j < NT; j++) s[j] = bias[j];
@@ -441,7 +464,10 @@ T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
         for (int j = 0; j < NT; j++) s[j] = _mm512_dpbusd_epi32(s[j], wv, load_lanes(xq[j] + g * 512 + k * 4 * m, m));
       }
 #pragma GCC unroll 4
-      for (int j = 0; j < NT; j++) acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j]), _mm512_mul_ps(ws, dx[j]), acc[i][j]);
+      for (int j = 0; j < NT; j++) {
+        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j]), _mm512_mul_ps(ws, dx[j]), acc[i][j]);
+        if (kind == 2) acc[i][j] = _mm512_fnmadd_ps(mins, cs[j], acc[i][j]);
+      }
     }
   }
 #pragma GCC unroll 4
@@ -455,7 +481,9 @@ T512 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
 // distance cost up to 20 points). Two dependency chains over a group's 8 vectors; full groups
 // load without masks, the partial last group (m blocks) with one lane mask hoisted out of the row
 // loop (written inline, the per-row setup of a generic tail cost ~15 points on 11008 columns).
-T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int q4) {
+// kind: 0 Q8_0, 1 Q4_0 (Q4_K has its own, mv_q4k)
+T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int kind) {
+  const int q4 = kind != 0;
   const int64_t nb = w->nb, full = nb / 16;
   const int m = (int)(nb - 16 * full);
   const __mmask16 mk = (__mmask16)((1u << m) - 1);
@@ -475,8 +503,7 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
   }
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
-    const uint16_t *sr = w->sc + (size_t)r * w->sc_stride;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), mins;  // mins: Q4_K only, unused here
     for (int64_t g = 0; g < full; g++) {
       const uint8_t *src = wr + g * gb;
       const int8_t *xs = xq + g * 512;
@@ -496,7 +523,7 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
         s1 = _mm512_dpbusd_epi32(s1, w1, _mm512_loadu_si512(xs + k * 64 + 64));
       }
       if (q4) s1 = _mm512_srai_epi32(s1, 4);  // exact: every term is a multiple of 16
-      const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 16 * g))), _mm512_loadu_ps(a->d16 + 16 * g));
+      const __m512 sc = _mm512_mul_ps(q0_scale16(w, r, g, kind, &mins), _mm512_loadu_ps(a->d16 + 16 * g));
       if (g & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc1);
       else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc0);
     }
@@ -519,7 +546,7 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
         s0 = _mm256_dpbusd_epi32(s0, w0, _mm256_maskz_loadu_epi32(mk8, xt + k * 4 * m));
         s1 = _mm256_dpbusd_epi32(s1, w1, _mm256_maskz_loadu_epi32(mk8, xt + (k + 1) * 4 * m));
       }
-      const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sr + 16 * full))), _mm256_loadu_ps(dt));
+      const __m256 sc = _mm256_mul_ps(_mm512_castps512_ps256(q0_scale16(w, r, full, kind, &mins)), _mm256_loadu_ps(dt));
       const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), sc);
       acc1 = _mm512_add_ps(acc1, _mm512_castps256_ps512(t));
     } else if (m) {
@@ -538,7 +565,7 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
         s0 = _mm512_dpbusd_epi32(s0, w0, _mm512_maskz_loadu_epi32(mk, xt + k * 4 * m));
         s1 = _mm512_dpbusd_epi32(s1, w1, _mm512_maskz_loadu_epi32(mk, xt + (k + 1) * 4 * m));
       }
-      const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 16 * full))), _mm512_loadu_ps(dt));
+      const __m512 sc = _mm512_mul_ps(q0_scale16(w, r, full, kind, &mins), _mm512_loadu_ps(dt));
       acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc0);
     }
     out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
@@ -599,77 +626,9 @@ T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64
 
 // Short rows in registers helped Q4_0 (768 columns at 1 thread: 57% -> 66% of the read bandwidth,
 // 32000x768 67% -> 77%) but not Q8_0 (no gain on 768 columns, 84% -> 74% on 1024), hence Q4_0 only.
-T512 INL void mv_q0_any(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int q4) {
-  if (!q4) mv_q0(w, a, out, r0, r1, 0);
-  else if (ln_tune_mv_short && w->nb <= 16) mv_q0_short(w, a, out, r0, r1, q4, 1);
-  else if (ln_tune_mv_short && w->nb <= 32) mv_q0_short(w, a, out, r0, r1, q4, 2);
-  else mv_q0(w, a, out, r0, r1, q4);
-}
-
-// Q4_K (repacked): Q4_0's codes and lane-per-block dot products (no zero point); the float step
-// applies each sub-block's d*scale and subtracts dmin*min x dx*sum(q). scale16 returns the 16
-// blocks' d*scale of a group and their dmin*min in *mins.
-T512 INL __m512 q4k_scale16(const uint8_t *meta, __m512 *mins) {
-  const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)meta)));
-  const __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(meta + 16))));
-  long long dd;
-  memcpy(&dd, meta + 32, 8);
-  const __m512 d4 = _mm512_cvtph_ps(_mm256_set1_epi64x(dd));  // d0 d1 dmin0 dmin1, repeated
-  const __m512 dv = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), d4);
-  const __m512 mv = _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2), d4);
-  *mins = _mm512_mul_ps(mn, mv);
-  return _mm512_mul_ps(sc, dv);
-}
-
-T512 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
-  const int64_t nb = w->nb;
-  __m512 acc[4][4];
-  const uint8_t *wr[4];
-  const int8_t *xq[4];
-#pragma GCC unroll 4
-  for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
-#pragma GCC unroll 4
-  for (int j = 0; j < NT; j++) xq[j] = a->qi + (t + j) * a->qi_stride;
-#pragma GCC unroll 4
-  for (int i = 0; i < NR; i++)
-#pragma GCC unroll 4
-    for (int j = 0; j < NT; j++) acc[i][j] = _mm512_setzero_ps();
-  for (int64_t g = 0; g * 16 < nb; g++) {
-    const int m = nb - 16 * g < 16 ? (int)(nb - 16 * g) : 16;
-    const __mmask16 mk = m >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1);
-    __m512 dx[4], cs[4];
-#pragma GCC unroll 4
-    for (int j = 0; j < NT; j++) {
-      dx[j] = _mm512_loadu_ps(a->d16 + (t + j) * a->g_stride + 16 * g);
-      cs[j] = _mm512_maskz_loadu_ps(mk, a->csum + (t + j) * a->c_stride + 16 * g);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < NR; i++) {
-      __m512 mins;
-      const __m512 ws = q4k_scale16(ln_q4k_meta(w, r + i, g), &mins);
-      __m512i s[4];
-#pragma GCC unroll 4
-      for (int j = 0; j < NT; j++) s[j] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-      for (int k = 0; k < 8; k++) {
-        const __m512i wv = q0_vector(wr[i], g, m, k, 1);
-#pragma GCC unroll 4
-        for (int j = 0; j < NT; j++) s[j] = _mm512_dpbusd_epi32(s[j], wv, load_lanes(xq[j] + g * 512 + k * 4 * m, m));
-      }
-#pragma GCC unroll 4
-      for (int j = 0; j < NT; j++) {
-        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j]), _mm512_mul_ps(ws, dx[j]), acc[i][j]);
-        acc[i][j] = _mm512_fnmadd_ps(mins, cs[j], acc[i][j]);
-      }
-    }
-  }
-#pragma GCC unroll 4
-  for (int i = 0; i < NR; i++)
-#pragma GCC unroll 4
-    for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
-}
-
-// Decode (T = 1) of Q4_K rows, as mv_q0: one row at a time, the partial group's mask hoisted.
+// Decode (T = 1) of Q4_K rows, as mv_q0: one row at a time, the partial group's mask hoisted. Kept
+// apart from mv_q0 although it could be a `kind` of it: that merge measured 3-3.5 points slower on
+// 11008x4096 at 1 thread (same-process A/B, 77.6 / 80.0% against 81.0 / 83.2% of the read limit).
 T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
   const int64_t nb = w->nb, ng = (nb + 15) / 16;
   const int m_last = (int)(nb - 16 * (ng - 1));
@@ -702,6 +661,15 @@ T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
     out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
   }
 }
+
+T512 INL void mv_q0_any(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int kind) {
+  if (kind == 2) mv_q4k(w, a, out, r0, r1);
+  else if (kind == 0) mv_q0(w, a, out, r0, r1, 0);
+  else if (ln_tune_mv_short && w->nb <= 16) mv_q0_short(w, a, out, r0, r1, 1, 1);
+  else if (ln_tune_mv_short && w->nb <= 32) mv_q0_short(w, a, out, r0, r1, 1, 2);
+  else mv_q0(w, a, out, r0, r1, 1);
+}
+
 
 // Q6_K (repacked, common.h): the 4 code vectors of a group (super-block) from its 192 bytes:
 // low nibbles from bytes 0..127, high 2 bits from bytes 128..191 moved to bits 4-5.
@@ -814,15 +782,7 @@ T512 INL void outer_pack_a(uint8_t *dst, const uint8_t *const row[4], int64_t nb
 T512 INL void outer_pack_q4k(const ln_weight *w, uint8_t *dst, float *as, float *am, const uint8_t *const row[4], int64_t r, int64_t b) {
   outer_pack_a(dst, row, w->nb, b, 1);
   float d[4], m[4];
-  const int jj = (int)(b % 16), half = jj / 8;
-  for (int k = 0; k < 4; k++) {
-    const uint8_t *meta = ln_q4k_meta(w, r + k, b / 16);
-    uint16_t h[2];
-    memcpy(&h[0], meta + 32 + 2 * half, 2);
-    memcpy(&h[1], meta + 36 + 2 * half, 2);
-    d[k] = ln_h2f(h[0]) * (float)meta[jj];
-    m[k] = ln_h2f(h[1]) * (float)meta[16 + jj];
-  }
+  for (int k = 0; k < 4; k++) ln_q4k_block_scale(w, r + k, b, &d[k], &m[k]);
   _mm512_storeu_ps(as, _mm512_setr_ps(d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3]));
   _mm512_storeu_ps(am, _mm512_setr_ps(m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]));
 }
@@ -944,24 +904,24 @@ DEFINE_MM_F(mm_f16_avx512, tile_float, WF16)
 DEFINE_MM_F(mm_bf16_avx512, tile_float, WBF16)
 DEFINE_MM(mm_q8_0_tiles_avx512, tile_q0, 0)
 DEFINE_MM(mm_q4_0_tiles_avx512, tile_q0, 1)
+DEFINE_MM(mm_q4_k_tiles_avx512, tile_q0, 2)
+// T = 1 goes to the matvec kernels, with the one token's activations
+T512 INL void mv_token(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, const int kind) {
+  ln_act a1 = *a;
+  a1.qi += t0 * a->qi_stride, a1.b16 += t0 * a->g_stride, a1.d16 += t0 * a->g_stride, a1.csum += t0 * a->c_stride;
+  mv_q0_any(w, &a1, out + t0 * ldo, r0, r1, kind);
+}
 T512 static void mm_q8_0_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  if (t1 - t0 != 1) return mm_q8_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
-  ln_act a1 = *a;  // the one token's activations
-  a1.qi += t0 * a->qi_stride, a1.b16 += t0 * a->g_stride, a1.d16 += t0 * a->g_stride;
-  mv_q0_any(w, &a1, out + t0 * ldo, r0, r1, 0);
+  if (t1 - t0 != 1) mm_q8_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+  else mv_token(w, a, out, ldo, r0, r1, t0, 0);
 }
 T512 static void mm_q4_0_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  if (t1 - t0 != 1) return mm_q4_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
-  ln_act a1 = *a;
-  a1.qi += t0 * a->qi_stride, a1.b16 += t0 * a->g_stride, a1.d16 += t0 * a->g_stride;
-  mv_q0_any(w, &a1, out + t0 * ldo, r0, r1, 1);
+  if (t1 - t0 != 1) mm_q4_0_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+  else mv_token(w, a, out, ldo, r0, r1, t0, 1);
 }
-DEFINE_MM(mm_q4_k_tiles_avx512, tile_q4k)
 T512 static void mm_q4_k_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  if (t1 - t0 != 1) return mm_q4_k_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
-  ln_act a1 = *a;  // the one token's activations
-  a1.qi += t0 * a->qi_stride, a1.d16 += t0 * a->g_stride, a1.csum += t0 * a->c_stride;
-  mv_q4k(w, &a1, out + t0 * ldo, r0, r1);
+  if (t1 - t0 != 1) mm_q4_k_tiles_avx512(w, a, out, ldo, r0, r1, t0, t1);
+  else mv_token(w, a, out, ldo, r0, r1, t0, 2);
 }
 DEFINE_MM(mm_q6_k_tiles_avx512, tile_q6k)
 T512 static void mm_q6_k_avx512(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {

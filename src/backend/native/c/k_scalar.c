@@ -6,16 +6,6 @@
 
 // ---------- weight decoding (also used by embed on every path) ----------
 
-// Block b of row r of a repacked Q4_K weight: value = d * code - m
-static void q4k_block_scale(const ln_weight *w, int64_t r, int64_t b, float *d, float *m) {
-  const uint8_t *meta = ln_q4k_meta(w, r, b / 16);
-  const int jj = (int)(b % 16), half = jj / 8;
-  uint16_t h[2];
-  memcpy(&h[0], meta + 32 + 2 * half, 2);
-  memcpy(&h[1], meta + 36 + 2 * half, 2);
-  *d = ln_h2f(h[0]) * (float)meta[jj];
-  *m = ln_h2f(h[1]) * (float)meta[16 + jj];
-}
 
 // Q6_K super-block (210 bytes) -> 256 values 0..63
 void ln_q6k_unpack(const uint8_t *blk, uint8_t q[256]) {
@@ -63,7 +53,7 @@ void ln_dequant_row(const ln_weight *w, int64_t r, float *out) {
       uint8_t codes[32];
       for (int64_t b = 0; b < w->nb; b++) {
         float d, m;
-        q4k_block_scale(w, r, b, &d, &m);
+        ln_q4k_block_scale(w, r, b, &d, &m);
         ln_q0_block_codes(row, w->nb, b, 1, codes);
         for (int i = 0; i < 32; i++) out[b * 32 + i] = d * codes[i] - m;
       }
@@ -204,7 +194,7 @@ static void mm_q4_k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo
     for (int64_t t = t0; t < t1; t++) out[t * ldo + r] = 0;
     for (int64_t b = 0; b < w->nb; b++) {
       float d, m;
-      q4k_block_scale(w, r, b, &d, &m);
+      ln_q4k_block_scale(w, r, b, &d, &m);
       ln_q0_block_codes(wr, w->nb, b, 1, codes);
       for (int64_t t = t0; t < t1; t++) {
         const int8_t *x = a->q + t * a->q_stride + b * 32;
