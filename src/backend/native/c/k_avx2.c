@@ -203,16 +203,15 @@ T256 INL __m256i load_lanes(const void *p, int n) {
 
 // Q8_0 (codes = value + 128) and Q4_0 (nibble codes) in the lane-per-block layout (common.h): each
 // int32 lane sums one block over the group's 8 vectors; a 256-bit register covers half a group.
-T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int q4) {
+// kind: 0 Q8_0, 1 Q4_0, 2 Q4_K (Q4_0's codes; a 256-bit half of its group is one super-block, so
+// the half's 8 blocks share d and dmin: acc += code.x * d*scale*dx - dmin*min * dx*sum(x)).
+T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT, const int kind) {
+  const int q4 = kind != 0;
   const int64_t nb = w->nb;
   __m256 acc[4][4];
   const uint8_t *wr[4];
-  const uint16_t *sr[4];
 #pragma GCC unroll 4
-  for (int i = 0; i < NR; i++) {
-    wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
-    sr[i] = w->sc + (size_t)(r + i) * w->sc_stride;
-  }
+  for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
 #pragma GCC unroll 4
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
@@ -223,16 +222,27 @@ T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
     for (int h = 0; h < 2 && 8 * h < m; h++) {
       const int n = m - 8 * h;
       const int64_t e = 16 * g + 8 * h;  // first block of this half
-      __m256 dx[4];
+      __m256 dx[4], cs[4];
       __m256i bias[4];
 #pragma GCC unroll 4
       for (int j = 0; j < NT; j++) {
         dx[j] = _mm256_loadu_ps(a->d16 + (t + j) * a->g_stride + e);
         bias[j] = q4 ? _mm256_loadu_si256((const __m256i *)(a->b16 + (t + j) * a->g_stride + e)) : _mm256_setzero_si256();
+        if (kind == 2) cs[j] = _mm256_loadu_ps(a->csum + (t + j) * a->c_stride + e);  // halves are full
       }
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
-        const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sr[i] + e)));
+        __m256 ws, mins = _mm256_setzero_ps();
+        if (kind == 2) {
+          const uint8_t *meta = ln_q4k_meta(w, r + i, g);
+          uint16_t hd[2];
+          memcpy(&hd[0], meta + 32 + 2 * h, 2);
+          memcpy(&hd[1], meta + 36 + 2 * h, 2);
+          ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(ln_h2f(hd[0])));
+          mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 16 + 8 * h)))), _mm256_set1_ps(ln_h2f(hd[1])));
+        } else {
+          ws = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w->sc + (size_t)(r + i) * w->sc_stride + e)));
+        }
         __m256i s[4];
 #pragma GCC unroll 4
         for (int j = 0; j < NT; j++) s[j] = bias[j];
@@ -253,7 +263,10 @@ T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
           }
         }
 #pragma GCC unroll 4
-        for (int j = 0; j < NT; j++) acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]), _mm256_mul_ps(ws, dx[j]), acc[i][j]);
+        for (int j = 0; j < NT; j++) {
+          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]), _mm256_mul_ps(ws, dx[j]), acc[i][j]);
+          if (kind == 2) acc[i][j] = _mm256_fnmadd_ps(mins, cs[j], acc[i][j]);
+        }
       }
     }
   }
@@ -263,60 +276,6 @@ T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = hsum256(acc[i][j]);
 }
 
-// Q4_K (repacked): Q4_0's codes (common.h); a 256-bit half of a group is one super-block, so its
-// 8 blocks share d and dmin: acc += code.x * d*scale*dx - dmin*min * dx*sum(x).
-T256 INL void tile_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
-  const int64_t nb = w->nb;
-  __m256 acc[4][4];
-  const uint8_t *wr[4];
-#pragma GCC unroll 4
-  for (int i = 0; i < NR; i++) wr[i] = w->qs + (size_t)(r + i) * w->row_bytes;
-#pragma GCC unroll 4
-  for (int i = 0; i < NR; i++)
-#pragma GCC unroll 4
-    for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
-  const __m256i m0f = _mm256_set1_epi8(0x0f);
-  for (int64_t g = 0; g * 16 < nb; g++) {
-    const int m = nb - 16 * g < 16 ? (int)(nb - 16 * g) : 16;
-    for (int h = 0; h < 2 && 8 * h < m; h++) {  // Q4_K rows are whole super-blocks: halves are full
-      const int64_t e = 16 * g + 8 * h;
-      __m256 dx[4], cs[4];
-#pragma GCC unroll 4
-      for (int j = 0; j < NT; j++) {
-        dx[j] = _mm256_loadu_ps(a->d16 + (t + j) * a->g_stride + e);
-        cs[j] = _mm256_loadu_ps(a->csum + (t + j) * a->c_stride + e);
-      }
-#pragma GCC unroll 4
-      for (int i = 0; i < NR; i++) {
-        const uint8_t *meta = ln_q4k_meta(w, r + i, g);
-        uint16_t hd[2];
-        memcpy(&hd[0], meta + 32 + 2 * h, 2);
-        memcpy(&hd[1], meta + 36 + 2 * h, 2);
-        const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(ln_h2f(hd[0])));
-        const __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 16 + 8 * h)))), _mm256_set1_ps(ln_h2f(hd[1])));
-        __m256i s[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < NT; j++) s[j] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; k++) {
-          const __m256i v = _mm256_loadu_si256((const __m256i *)(wr[i] + g * 256 + (k >> 1) * 4 * m + 32 * h));
-          const __m256i wv = (k & 1) ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f) : _mm256_and_si256(v, m0f);
-#pragma GCC unroll 4
-          for (int j = 0; j < NT; j++) s[j] = _mm256_add_epi32(s[j], udot(wv, _mm256_loadu_si256((const __m256i *)(a->qi + (t + j) * a->qi_stride + g * 512 + k * 4 * m + 32 * h))));
-        }
-#pragma GCC unroll 4
-        for (int j = 0; j < NT; j++) {
-          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]), _mm256_mul_ps(ws, dx[j]), acc[i][j]);
-          acc[i][j] = _mm256_fnmadd_ps(mins, cs[j], acc[i][j]);
-        }
-      }
-    }
-  }
-#pragma GCC unroll 4
-  for (int i = 0; i < NR; i++)
-#pragma GCC unroll 4
-    for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = hsum256(acc[i][j]);
-}
 
 // Q6_K (repacked, common.h): a 256-bit half of a group holds 8 sub-blocks' lanes.
 T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
@@ -389,7 +348,7 @@ DEFINE_MM_F(mm_f16_avx2, tile_float, WF16)
 DEFINE_MM_F(mm_bf16_avx2, tile_float, WBF16)
 DEFINE_MM(mm_q8_0_avx2, tile_q0, 0)
 DEFINE_MM(mm_q4_0_avx2, tile_q0, 1)
-DEFINE_MM(mm_q4_k_avx2, tile_q4k)
+DEFINE_MM(mm_q4_k_avx2, tile_q0, 2)
 DEFINE_MM(mm_q6_k_avx2, tile_q6k)
 
 int ln_kernels_avx2(ln_kernels *k) {
