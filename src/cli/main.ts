@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   export: () => import('./commands/export.js'),
   inspect: () => import('./commands/inspect.js'),
   logits: () => import('./commands/logits.js'),
+  perplexity: () => import('./commands/perplexity.js'),
   plot: () => import('./commands/plot.js'),
   run: () => import('./commands/run.js'),
   tokenize: () => import('./commands/tokenize.js'),
