@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   bench: () => import('./commands/bench.js'),
   convert: () => import('./commands/convert.js'),
   detokenize: () => import('./commands/detokenize.js'),
+  eval: () => import('./commands/eval.js'),
   export: () => import('./commands/export.js'),
   inspect: () => import('./commands/inspect.js'),
   logits: () => import('./commands/logits.js'),
