@@ -149,6 +149,11 @@ export async function runTask(task: Task, model: LlamaModel, tok: Tokenizer, sco
       throw new LlamaError('USAGE', `${o.samplesPath} holds ${task.name} items from another run (model, shots, seed or protocol differ)`, { hint: 'use another --output directory, or delete the file to start over' });
     }
   });
+  // an interrupted run may have left a cut last line: new items start on a line of their own
+  if (o.samplesPath && existsSync(o.samplesPath)) {
+    const text = readFileSync(o.samplesPath, 'utf8');
+    if (text.length > 0 && !text.endsWith('\n')) appendFileSync(o.samplesPath, '\n');
+  }
   const records: ItemRecord[] = [];
   let i = 0;
   for (const doc of docs) {
