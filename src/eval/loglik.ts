@@ -13,7 +13,7 @@ import type { LlamaModel } from '../model/llama.js';
 import type { Session } from '../model/kv-cache.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { LlamaError } from '../errors.js';
-import { argmax, logProbAt } from './logprob.js';
+import { tokenScore } from './logprob.js';
 
 export interface LoglikRequest {
   context: string;
@@ -103,14 +103,15 @@ export class LoglikScorer {
     return conts.map((cont) => {
       if (cont.length === 0) return { ll: 0, isGreedy: true, tokens: 0 };
       s.rewind(ctx.length);
-      let ll = logProbAt(last, cont[0]!);
-      let greedy = argmax(last) === cont[0];
+      const first = tokenScore(last, cont[0]!);
+      let ll = first.logprob;
+      let greedy = first.isArgmax;
       if (cont.length > 1) {
         const rows = this.model.forward(s, cont.slice(0, -1), { allLogits: true });
         for (let j = 1; j < cont.length; j++) {
-          const row = rows.subarray((j - 1) * V, j * V);
-          ll += logProbAt(row, cont[j]!);
-          if (argmax(row) !== cont[j]) greedy = false;
+          const t = tokenScore(rows.subarray((j - 1) * V, j * V), cont[j]!);
+          ll += t.logprob;
+          if (!t.isArgmax) greedy = false;
         }
       }
       return { ll, isGreedy: greedy, tokens: cont.length };
@@ -131,10 +132,9 @@ export class LoglikScorer {
     let greedy = true;
     for (let j = 0; j < n; j++) {
       const r = inp.length - n + j; // row predicting all[r + 1]
-      const row = rows.subarray(r * V, (r + 1) * V);
-      const target = all[r + 1]!;
-      ll += logProbAt(row, target);
-      if (argmax(row) !== target) greedy = false;
+      const t = tokenScore(rows.subarray(r * V, (r + 1) * V), all[r + 1]!);
+      ll += t.logprob;
+      if (!t.isArgmax) greedy = false;
     }
     return { ll, isGreedy: greedy, tokens: n };
   }

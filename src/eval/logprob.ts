@@ -27,3 +27,18 @@ export function logSoftmax(row: ArrayLike<number>): Float64Array {
   for (let i = 0; i < row.length; i++) out[i] = row[i]! - lse;
   return out;
 }
+
+/** log-softmax(row)[token] and whether token is the (first) argmax, in two passes over the row */
+export function tokenScore(row: ArrayLike<number>, token: number): { logprob: number; isArgmax: boolean } {
+  let max = row[0]!;
+  let best = 0;
+  for (let i = 1; i < row.length; i++) {
+    if (row[i]! > max) {
+      max = row[i]!;
+      best = i;
+    }
+  }
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
+  return { logprob: row[token]! - max - Math.log(sum), isArgmax: best === token };
+}
