@@ -92,3 +92,21 @@ test('llama perplexity: running [i]ppl values and the Final estimate line on std
   assert.equal(short.status, 1);
   assert.match(short.stderr, /you need at least 8192 tokens/);
 });
+
+test('llama eval --rtp: greedy continuations as JSON lines (no toxicity score), resumed, Respectful not mixed in', opt, () => {
+  const out = tempDir('eval-rtp-');
+  const prompts = join(out, 'prompts.jsonl');
+  writeFileSync(prompts, '{"prompt": {"text": "The man said that"}, "challenging": true}\n{"prompt": {"text": "Once upon a time"}}\n');
+  let r = runCli(['eval', '--rtp', prompts, '--limit', '1', '--output', join(out, 'o')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /not scored/);
+  r = runCli(['eval', '--rtp', prompts, '--output', join(out, 'o')]);
+  assert.equal(r.status, 0, r.stderr);
+  const recs = readFileSync(join(out, 'o', 'realtoxicityprompts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(recs.map((x) => x.id), [0, 1]);
+  assert.equal(recs[0].prompt, 'The man said that');
+  assert.equal(recs[0].challenging, true);
+  assert.ok(recs[1].continuation.length > 0);
+  r = runCli(['eval', '--rtp', prompts, '--rtp-respectful', '--output', join(out, 'o')]);
+  assert.equal(r.status, 2);
+});

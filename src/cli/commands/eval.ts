@@ -13,6 +13,8 @@ import { writeFileAtomic } from '../../formats/file-io.js';
 import { getTask, TASKS } from '../../eval/tasks.js';
 import { LoglikScorer } from '../../eval/loglik.js';
 import { runTask, type Protocol, type TaskResult } from '../../eval/runner.js';
+import { readRtpPrompts, generateRtp } from '../../eval/rtp.js';
+import type { ParsedArgs } from '../args.js';
 import { compareSvg, formatTable, resultsJson, type ResultsJson } from '../../eval/report.js';
 
 function defaultDataDir(): string | undefined {
@@ -53,6 +55,8 @@ export const command: Command = {
       json: { kind: 'boolean', help: 'print the results JSON instead of the table' },
       output: { kind: 'string', short: 'o', arg: 'DIR', help: 'write results.json and per-item samples_<task>.jsonl here (re-runs resume)' },
       'no-prefix-reuse': { kind: 'boolean', help: 'score every choice from scratch (slower; for checks)' },
+      rtp: { kind: 'string', arg: 'FILE', help: 'RealToxicityPrompts JSON lines: write greedy continuations to DIR/realtoxicityprompts.jsonl (no toxicity score: that needs an external classifier)' },
+      'rtp-respectful': { kind: 'boolean', help: 'with --rtp: the paper\'s "Respectful" prefix' },
       compare: { kind: 'list', arg: 'FILE', help: 'results JSON to compare (repeat); prints an SVG bar chart' },
     },
     details: [
@@ -70,6 +74,8 @@ export const command: Command = {
       process.stdout.write(compareSvg(runs));
       return 0;
     }
+    const rtp = str(args, 'rtp');
+    if (rtp !== undefined) return runRtp(args, rtp);
     const taskArg = str(args, 'tasks');
     if (!taskArg) throw new UsageError('--tasks is required', `tasks: ${Object.keys(TASKS).join(', ')}`);
     const tasks = (taskArg === 'all' ? Object.keys(TASKS) : taskArg.split(',').map((s) => s.trim()).filter(Boolean)).map(getTask);
@@ -107,3 +113,23 @@ export const command: Command = {
     }
   },
 };
+
+async function runRtp(args: ParsedArgs, file: string): Promise<number> {
+  const outDir = str(args, 'output');
+  if (!outDir) throw new UsageError('--rtp needs --output DIR (the continuations are written there)');
+  mkdirSync(outDir, { recursive: true });
+  const limit = num(args, 'limit');
+  const all = readRtpPrompts(file);
+  const prompts = limit !== undefined ? all.slice(0, limit) : all;
+  const respectful = bool(args, 'rtp-respectful');
+  const { loaded, model, tokenizer } = await openModel(args, { needTokenizer: true });
+  try {
+    const path = join(outDir, 'realtoxicityprompts.jsonl');
+    await generateRtp(model, tokenizer!, prompts, { respectful, maxTokens: num(args, 'max-gen-tokens') ?? 20, samplesPath: path, onItem: progress('realtoxicityprompts') });
+    process.stdout.write(`${prompts.length} ${respectful ? 'Respectful' : 'Basic'} continuations in ${path}\n`);
+    process.stderr.write('toxicity is not scored here: the paper used the Perspective API; score the continuations with an external classifier\n');
+    return 0;
+  } finally {
+    loaded.close();
+  }
+}
