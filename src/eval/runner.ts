@@ -6,12 +6,20 @@ import type { LlamaModel } from '../model/llama.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from '../generate/generate.js';
 import { LlamaError } from '../errors.js';
-import { LoglikScorer, type LoglikRequest } from './loglik.js';
+import type { LoglikRequest, LoglikResult } from './loglik.js';
 import { accNorm, accuracy, argmaxOf, exactMatch, mc2, mean, meanStderr } from './metrics.js';
 import { SeededRandom } from './rng.js';
 import type { GenDoc, GenTask, McDoc, McTask, Task } from './task.js';
 
 export type Protocol = 'harness' | 'paper';
+
+/** What scores requests: the local LoglikScorer, or a RemoteScorer behind --model-url. */
+export interface Scorer {
+  readonly maxLength: number;
+  score(requests: readonly LoglikRequest[]): LoglikResult[] | Promise<LoglikResult[]>;
+  /** remote models generate on the server; local ones use generate() on the model */
+  generateUntil?(prompt: string, until: readonly string[], maxTokens: number): Promise<string>;
+}
 
 export interface RunOptions {
   /** folder with one sub-folder per benchmark (../shared/data/eval) */
@@ -136,7 +144,7 @@ function readDone(path: string | undefined, task: string, check: (r: ItemRecord)
   return done;
 }
 
-export async function runTask(task: Task, model: LlamaModel, tok: Tokenizer, scorer: LoglikScorer, o: RunOptions): Promise<TaskResult> {
+export async function runTask(task: Task, model: LlamaModel | undefined, tok: Tokenizer, scorer: Scorer, o: RunOptions): Promise<TaskResult> {
   const all: (McDoc | GenDoc)[] = task.load(o.dataDir);
   const docs = o.limit !== undefined ? all.slice(0, o.limit) : all;
   const nShot = shotsFor(task, o);
@@ -160,8 +168,8 @@ export async function runTask(task: Task, model: LlamaModel, tok: Tokenizer, sco
     let rec = done.get(doc.id);
     if (!rec) {
       rec = task.kind === 'multiple_choice'
-        ? scoreMcDoc(task, doc as McDoc, all as McDoc[], scorer, nShot, seed, protocol)
-        : await generateDoc(task, doc as GenDoc, all as GenDoc[], model, tok, nShot, seed, protocol, o.maxGenTokens ?? Math.min(256, Math.floor(scorer.maxLength / 2)));
+        ? await scoreMcDoc(task, doc as McDoc, all as McDoc[], scorer, nShot, seed, protocol)
+        : await generateDoc(task, doc as GenDoc, all as GenDoc[], model, tok, scorer, nShot, seed, protocol, o.maxGenTokens ?? Math.min(256, Math.floor(scorer.maxLength / 2)));
       if (o.modelId !== undefined) rec.model = o.modelId;
       if (o.samplesPath) appendFileSync(o.samplesPath, JSON.stringify(rec) + '\n');
     }
@@ -171,14 +179,14 @@ export async function runTask(task: Task, model: LlamaModel, tok: Tokenizer, sco
   return { task: task.name, version: task.version, nShot, n: records.length, chance: task.chance, metrics: aggregate(task, records, protocol), notes };
 }
 
-function scoreMcDoc(task: McTask, doc: McDoc, all: readonly McDoc[], scorer: LoglikScorer, nShot: number, seed: number, protocol: Protocol): ItemRecord {
+async function scoreMcDoc(task: McTask, doc: McDoc, all: readonly McDoc[], scorer: Scorer, nShot: number, seed: number, protocol: Protocol): Promise<ItemRecord> {
   const prefix = mcPrefix(task, pickFewshot(all, doc, nShot, seed));
   const reqs = mcRequests(task, doc, prefix);
-  const res = scorer.score(reqs);
+  const res = await scorer.score(reqs);
   const lls = res.map((r) => r.ll);
   let uncond: number[] | undefined;
   if (protocol === 'paper' && task.paperUnconditional !== undefined) {
-    uncond = scorer.score(doc.choices.map((c) => ({ context: task.paperUnconditional!, continuation: task.targetDelimiter + c }))).map((r) => r.ll);
+    uncond = (await scorer.score(doc.choices.map((c) => ({ context: task.paperUnconditional!, continuation: task.targetDelimiter + c })))).map((r) => r.ll);
   }
   return {
     task: task.name, doc_id: doc.id, n_shot: nShot, seed, protocol,
@@ -191,14 +199,18 @@ function scoreMcDoc(task: McTask, doc: McDoc, all: readonly McDoc[], scorer: Log
   };
 }
 
-async function generateDoc(task: GenTask, doc: GenDoc, all: readonly GenDoc[], model: LlamaModel, tok: Tokenizer, nShot: number, seed: number, protocol: Protocol, maxGen: number): Promise<ItemRecord> {
+async function generateDoc(task: GenTask, doc: GenDoc, all: readonly GenDoc[], model: LlamaModel | undefined, tok: Tokenizer, scorer: Scorer, nShot: number, seed: number, protocol: Protocol, maxGen: number): Promise<ItemRecord> {
   const prompt = genPrompt(task, doc, pickFewshot(all, doc, nShot, seed));
-  const ctxSize = model.config.contextLength;
-  let ids = tok.encode(prompt);
-  const room = Math.max(1, ctxSize - maxGen);
-  if (ids.length > room) ids = ids.slice(-room); // lm-eval keeps the last max_length − max_gen_toks tokens
-  const gen = generate(model, tok, ids, { temperature: 0, maxTokens: Math.min(maxGen, ctxSize - ids.length + 1), stop: task.until, ctxSize });
-  const text = await gen.text();
+  let text: string;
+  if (scorer.generateUntil) text = await scorer.generateUntil(prompt, task.until, maxGen);
+  else {
+    if (!model) throw new LlamaError('INTERNAL', 'generation needs a local model or a remote scorer');
+    const ctxSize = model.config.contextLength;
+    let ids = tok.encode(prompt);
+    const room = Math.max(1, ctxSize - maxGen);
+    if (ids.length > room) ids = ids.slice(-room); // lm-eval keeps the last max_length − max_gen_toks tokens
+    text = await generate(model, tok, ids, { temperature: 0, maxTokens: Math.min(maxGen, ctxSize - ids.length + 1), stop: task.until, ctxSize }).text();
+  }
   const filtered: Record<string, string> = {};
   const metrics: Record<string, number> = {};
   for (const f of task.filters) {

@@ -12,7 +12,10 @@ import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../formats/file-io.js';
 import { getTask, TASKS } from '../../eval/tasks.js';
 import { LoglikScorer } from '../../eval/loglik.js';
-import { runTask, type Protocol, type TaskResult } from '../../eval/runner.js';
+import { runTask, type Protocol, type Scorer, type TaskResult } from '../../eval/runner.js';
+import { RemoteScorer } from '../../eval/remote.js';
+import { loadTokenizer } from '../../tokenizer/load.js';
+import type { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { readRtpPrompts, generateRtp } from '../../eval/rtp.js';
 import type { ParsedArgs } from '../args.js';
 import { compareSvg, formatTable, resultsJson, type ResultsJson } from '../../eval/report.js';
@@ -55,6 +58,8 @@ export const command: Command = {
       json: { kind: 'boolean', help: 'print the results JSON instead of the table' },
       output: { kind: 'string', short: 'o', arg: 'DIR', help: 'write results.json and per-item samples_<task>.jsonl here (re-runs resume)' },
       'no-prefix-reuse': { kind: 'boolean', help: 'score every choice from scratch (slower; for checks)' },
+      'model-url': { kind: 'string', arg: 'URL', help: 'evaluate a model behind an OpenAI-compatible server (base URL, e.g. http://127.0.0.1:8080/v1; completions with echo + logprobs); needs --tokenizer FILE or -m for tokenizing' },
+      'remote-model': { kind: 'string', arg: 'NAME', help: 'with --model-url: the "model" field of the requests', default: 'default' },
       rtp: { kind: 'string', arg: 'FILE', help: 'RealToxicityPrompts JSON lines: write greedy continuations to DIR/realtoxicityprompts.jsonl (no toxicity score: that needs an external classifier)' },
       'rtp-respectful': { kind: 'boolean', help: 'with --rtp: the paper\'s "Respectful" prefix' },
       compare: { kind: 'list', arg: 'FILE', help: 'results JSON to compare (repeat); prints an SVG bar chart' },
@@ -85,9 +90,24 @@ export const command: Command = {
     if (!dataDir) throw new UsageError('no benchmark data found', 'pass --data-dir DIR (one sub-folder per benchmark, as in ../shared/data/eval) or set LLAMA_EVAL_DATA');
     const outDir = str(args, 'output');
     if (outDir) mkdirSync(outDir, { recursive: true });
-    const { loaded, model, tokenizer, ctxSize } = await openModel(args, { needTokenizer: true });
+    const url = str(args, 'model-url');
+    const tokPath = str(args, 'tokenizer');
+    let opened: Awaited<ReturnType<typeof openModel>> | undefined;
+    let tokenizer: Tokenizer;
+    let scorer: Scorer;
+    let modelId: string;
+    if (url !== undefined && tokPath !== undefined && str(args, 'model') === undefined) {
+      tokenizer = loadTokenizer(tokPath);
+      modelId = url;
+    } else {
+      opened = await openModel(args, { needTokenizer: true });
+      tokenizer = opened.tokenizer!;
+      modelId = url ?? opened.loaded.path;
+    }
+    const model = url === undefined ? opened!.model : undefined;
+    if (url !== undefined) scorer = new RemoteScorer(url, tokenizer, { model: str(args, 'remote-model') ?? 'default', ...(num(args, 'ctx-size') !== undefined ? { maxLength: num(args, 'ctx-size')! } : {}) });
+    else scorer = new LoglikScorer(model!, tokenizer, { maxLength: opened!.ctxSize ?? model!.config.contextLength, sharePrefix: !bool(args, 'no-prefix-reuse') });
     try {
-      const scorer = new LoglikScorer(model, tokenizer!, { maxLength: ctxSize ?? model.config.contextLength, sharePrefix: !bool(args, 'no-prefix-reuse') });
       const results: TaskResult[] = [];
       const seed = num(args, 'seed') ?? 1234;
       const shots = num(args, 'shots');
@@ -95,8 +115,8 @@ export const command: Command = {
       const maxGen = num(args, 'max-gen-tokens');
       for (const task of tasks) {
         const t0 = performance.now();
-        const r = await runTask(task, model, tokenizer!, scorer, {
-          dataDir, seed, protocol: protocol as Protocol, modelId: loaded.path,
+        const r = await runTask(task, model, tokenizer, scorer, {
+          dataDir, seed, protocol: protocol as Protocol, modelId,
           ...(shots !== undefined ? { shots } : {}), ...(limit !== undefined ? { limit } : {}), ...(maxGen !== undefined ? { maxGenTokens: maxGen } : {}),
           ...(outDir ? { samplesPath: join(outDir, `samples_${task.name}.jsonl`) } : {}),
           onItem: progress(task.name),
@@ -104,12 +124,12 @@ export const command: Command = {
         process.stderr.write(`${task.name}: ${r.n} items in ${((performance.now() - t0) / 1000).toFixed(1)} s${r.notes.length ? ` (${r.notes.join('; ')})` : ''}\n`);
         results.push(r);
       }
-      const json = resultsJson(results, { model: loaded.path, seed, protocol, limit: limit ?? null, shots: shots ?? null, data_dir: dataDir, max_length: scorer.maxLength });
+      const json = resultsJson(results, { model: modelId, seed, protocol, limit: limit ?? null, shots: shots ?? null, data_dir: dataDir, max_length: scorer.maxLength });
       if (outDir) writeFileAtomic(join(outDir, 'results.json'), [Buffer.from(JSON.stringify(json, null, 2) + '\n')]);
       process.stdout.write(bool(args, 'json') ? JSON.stringify(json, null, 2) + '\n' : formatTable(results));
       return 0;
     } finally {
-      loaded.close();
+      opened?.loaded.close();
     }
   },
 };
