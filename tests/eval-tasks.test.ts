@@ -164,3 +164,14 @@ test('every task is registered and loads its fixture doc', () => {
   for (const name of Object.keys(TASKS)) assert.equal(TASKS[name]!.load(dir).length, 1, name);
   assert.throws(() => getTask('mmlu'), (e: unknown) => e instanceof LlamaError && e.code === 'USAGE');
 });
+
+test('--protocol paper: NQ and TriviaQA use the paper\'s "Answer these questions:\\nQ: …?\\nA:" prompt', () => {
+  const nq = getTask('nq_open') as GenTask;
+  const d = nq.load(dir)[0]!;
+  assert.equal(genPrompt(nq, d, [d], 'paper'), 'Answer these questions:\nQ: who wrote hamlet?\nA: William Shakespeare\nQ: who wrote hamlet?\nA:');
+  const tq = getTask('triviaqa') as GenTask;
+  assert.equal(genPrompt(tq, tq.load(dir)[0]!, [], 'paper'), 'Answer these questions:\nQ: Which planet is red?\nA:');
+  // gsm8k has no paper variant of its prompt
+  const g = getTask('gsm8k') as GenTask;
+  assert.equal(genPrompt(g, g.load(dir)[0]!, [], 'paper'), 'Question: Tom has 2 apples and buys 3. How many?\nAnswer:');
+});

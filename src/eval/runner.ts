@@ -107,7 +107,16 @@ export function mcRequests(task: McTask, doc: McDoc, prefix: string): LoglikRequ
   return doc.choices.map((c) => ({ context: prefix + doc.text, continuation: task.targetDelimiter + c }));
 }
 
-export function genPrompt(task: GenTask, doc: GenDoc, shots: readonly GenDoc[]): string {
+/** The paper's Figure 3 format: "Answer these questions:\nQ: …?\nA: …\nQ: …?\nA:" */
+function paperQaText(d: GenDoc): string {
+  const q = (d.question ?? d.text).trim();
+  return `Q: ${q}${q.endsWith('?') ? '' : '?'}\nA:`;
+}
+
+export function genPrompt(task: GenTask, doc: GenDoc, shots: readonly GenDoc[], protocol: Protocol = 'harness'): string {
+  if (protocol === 'paper' && task.paperQa) {
+    return 'Answer these questions:\n' + [...shots.map((s) => `${paperQaText(s)} ${s.fewshotTarget}`), paperQaText(doc)].join('\n');
+  }
   const ex = shots.map((s) => s.text + task.targetDelimiter + s.fewshotTarget);
   return task.description + (ex.length ? ex.join(task.fewshotDelimiter) + task.fewshotDelimiter : '') + doc.text;
 }
@@ -200,7 +209,7 @@ async function scoreMcDoc(task: McTask, doc: McDoc, all: readonly McDoc[], score
 }
 
 async function generateDoc(task: GenTask, doc: GenDoc, all: readonly GenDoc[], model: LlamaModel | undefined, tok: Tokenizer, scorer: Scorer, nShot: number, seed: number, protocol: Protocol, maxGen: number): Promise<ItemRecord> {
-  const prompt = genPrompt(task, doc, pickFewshot(all, doc, nShot, seed));
+  const prompt = genPrompt(task, doc, pickFewshot(all, doc, nShot, seed), protocol);
   let text: string;
   if (scorer.generateUntil) text = await scorer.generateUntil(prompt, task.until, maxGen);
   else {

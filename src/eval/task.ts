@@ -45,6 +45,8 @@ export interface GenDoc {
   targets: string[];
   /** the target as a few-shot example writes it */
   fewshotTarget: string;
+  /** the raw question (for the paper's closed-book QA prompt) */
+  question?: string;
 }
 
 export interface GenTask {
@@ -58,6 +60,8 @@ export interface GenTask {
   defaultShots: number;
   fewshotSplit: 'eval-split' | 'none';
   chance: number;
+  /** the LLaMA paper's closed-book QA prompt (NQ, TriviaQA): "Answer these questions:\n" + Q:/A: pairs */
+  paperQa?: boolean;
   /** filters as lm-eval names them; each yields one exact_match row */
   filters: GenFilter[];
   match: ExactMatchOptions;

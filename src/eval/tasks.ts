@@ -182,22 +182,22 @@ const STRIP_LEADING_WS = { name: 'remove_whitespace', apply: (g: string) => g.re
 
 const nqOpen: GenTask = {
   kind: 'generate_until', name: 'nq_open', version: '4.0', description: 'Answer these questions:\n\n', targetDelimiter: ' ', fewshotDelimiter: '\n',
-  until: ['\n', '.', ','], defaultShots: 0, fewshotSplit: 'eval-split', chance: 0, filters: [STRIP_LEADING_WS],
+  until: ['\n', '.', ','], defaultShots: 0, fewshotSplit: 'eval-split', chance: 0, filters: [STRIP_LEADING_WS], paperQa: true,
   match: { ignoreCase: true, ignorePunctuation: true, regexesToIgnore: ['\\b(?:The |the |An |A |The |a |an )'] },
   load: (dir) => readJsonl<{ question: string; answer: string[] }>(dataPath(dir, 'natural_questions', 'NQ-open.dev.jsonl')).map((d, id): GenDoc => ({
-    id, text: `Q: ${d.question}?\nA:`, targets: d.answer, fewshotTarget: d.answer[0] ?? '',
+    id, text: `Q: ${d.question}?\nA:`, targets: d.answer, fewshotTarget: d.answer[0] ?? '', question: d.question,
   })),
 };
 
 const triviaqa: GenTask = {
   kind: 'generate_until', name: 'triviaqa', version: '3.0', description: '', targetDelimiter: ' ', fewshotDelimiter: '\n\n',
-  until: ['\n', '.', ','], defaultShots: 0, fewshotSplit: 'eval-split', chance: 0, filters: [STRIP_LEADING_WS],
+  until: ['\n', '.', ','], defaultShots: 0, fewshotSplit: 'eval-split', chance: 0, filters: [STRIP_LEADING_WS], paperQa: true,
   match: { ignoreCase: true, ignorePunctuation: true, regexesToIgnore: [] },
   // Mosaic's context is "Question: {question}\nAnswer:"; the raw question is put back into the
   // harness's "Question: {{question}}?\nAnswer:" (which doubles a question mark, as the harness does).
   load: (dir) => readJsonl<{ context: string; answer: string; aliases: string[] }>(dataPath(dir, 'triviaqa', 'triviaqa_sm_sub.jsonl')).map((d, id): GenDoc => {
     const q = d.context.replace(/^Question: /, '').replace(/\nAnswer:$/, '');
-    return { id, text: `Question: ${q}?\nAnswer:`, targets: d.aliases.length ? d.aliases : [d.answer], fewshotTarget: d.answer };
+    return { id, text: `Question: ${q}?\nAnswer:`, targets: d.aliases.length ? d.aliases : [d.answer], fewshotTarget: d.answer, question: q };
   }),
 };
 

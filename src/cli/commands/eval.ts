@@ -52,7 +52,7 @@ export const command: Command = {
       shots: { kind: 'int', arg: 'K', help: 'few-shot examples per prompt (default: the task\'s own, 0 for most)' },
       limit: { kind: 'int', arg: 'N', help: 'only the first N items of each task' },
       seed: { kind: 'int', arg: 'S', help: 'seed of the few-shot draw', default: 1234 },
-      protocol: { kind: 'string', arg: 'P', help: 'harness (lm-eval) or paper (adds the LLaMA paper\'s P(c|ctx)/P(c|"Answer:") metric for BoolQ, OBQA, ARC)', default: 'harness' },
+      protocol: { kind: 'string', arg: 'P', help: 'harness (lm-eval) or paper (adds the LLaMA paper\'s P(c|ctx)/P(c|"Answer:") metric for BoolQ, OBQA, ARC; the paper\'s Q:/A: prompt for NQ and TriviaQA)', default: 'harness' },
       'data-dir': { kind: 'string', arg: 'DIR', help: 'benchmark folder (default: env LLAMA_EVAL_DATA or ../shared/data/eval)' },
       'max-gen-tokens': { kind: 'int', arg: 'N', help: 'generation tasks: tokens per answer at most (default min(256, context/2))' },
       json: { kind: 'boolean', help: 'print the results JSON instead of the table' },
