@@ -110,3 +110,18 @@ test('llama eval --rtp: greedy continuations as JSON lines (no toxicity score), 
   r = runCli(['eval', '--rtp', prompts, '--rtp-respectful', '--output', join(out, 'o')]);
   assert.equal(r.status, 2);
 });
+
+test('llama eval --protocol paper adds acc_uncond for OBQA; --no-prefix-reuse gives the same numbers', opt, () => {
+  const base = ['eval', '--tasks', 'openbookqa', '--limit', '4', '--data-dir', DATA, '--json'];
+  const a = runCli([...base, '--protocol', 'paper']);
+  assert.equal(a.status, 0, a.stderr);
+  const ja = JSON.parse(a.stdout);
+  assert.equal(typeof ja.results.openbookqa['acc_uncond,none'], 'number');
+  assert.equal(ja.config.protocol, 'paper');
+  const b = runCli([...base, '--no-prefix-reuse']);
+  assert.equal(b.status, 0, b.stderr);
+  const jb = JSON.parse(b.stdout);
+  assert.equal(jb.results.openbookqa['acc_uncond,none'], undefined);
+  assert.equal(jb.results.openbookqa['acc,none'], ja.results.openbookqa['acc,none']);
+  assert.equal(jb.results.openbookqa['acc_norm,none'], ja.results.openbookqa['acc_norm,none']);
+});
