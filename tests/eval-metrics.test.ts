@@ -106,3 +106,13 @@ test('scorer: shared-prefix scoring equals scoring each pair from scratch; left 
   assert.equal(cut.tokens, enc.continuation.length);
   assert.ok(Number.isFinite(cut.ll));
 });
+
+test('chance level: mean 1/choices for acc, mean share of true answers for mc2, 0.5 for CrowS-Pairs', async () => {
+  const { chanceOf } = await import('../src/eval/runner.js');
+  const arc = getTask('arc_easy') as McTask;
+  assert.equal(chanceOf(arc, [{ id: 0, text: '', choices: ['a', 'b', 'c', 'd'], gold: 0 }, { id: 1, text: '', choices: ['a', 'b'], gold: 0 }]), (0.25 + 0.5) / 2);
+  const mc2t = getTask('truthfulqa_mc2') as McTask;
+  assert.equal(chanceOf(mc2t, [{ id: 0, text: '', choices: ['a', 'b', 'c', 'd'], gold: 0, labels: [1, 0, 0, 0] }]), 0.25);
+  assert.equal(chanceOf(getTask('crows_pairs'), [{ id: 0, text: '', choices: ['a', 'b'], gold: 0 }]), 0.5);
+  assert.equal(chanceOf(getTask('gsm8k'), []), 0);
+});

@@ -185,7 +185,7 @@ export async function runTask(task: Task, model: LlamaModel | undefined, tok: To
     records.push(rec);
     o.onItem?.(++i, docs.length);
   }
-  return { task: task.name, version: task.version, nShot, n: records.length, chance: task.chance, metrics: aggregate(task, records, protocol), notes };
+  return { task: task.name, version: task.version, nShot, n: records.length, chance: chanceOf(task, docs), metrics: aggregate(task, records, protocol), notes };
 }
 
 async function scoreMcDoc(task: McTask, doc: McDoc, all: readonly McDoc[], scorer: Scorer, nShot: number, seed: number, protocol: Protocol): Promise<ItemRecord> {
@@ -227,6 +227,19 @@ async function generateDoc(task: GenTask, doc: GenDoc, all: readonly GenDoc[], m
     metrics[`exact_match,${f.name}`] = exactMatch(filtered[f.name]!, doc.targets, task.match);
   }
   return { task: task.name, doc_id: doc.id, n_shot: nShot, seed, protocol, prompt, generation: text, filtered, targets: doc.targets, prediction: filtered[task.filters[0]!.name]!, gold: doc.targets, metrics };
+}
+
+/**
+ * The main metric's value for a model that guesses uniformly: mean 1/choices for acc (ARC and
+ * TruthfulQA have items with other than 4 choices), mean share of true answers for mc2, 0.5 for an
+ * unbiased model on CrowS-Pairs, 0 for exact match.
+ */
+export function chanceOf(task: Task, docs: readonly (McDoc | GenDoc)[]): number {
+  if (task.kind !== 'multiple_choice' || docs.length === 0) return task.chance;
+  const mc = docs as McDoc[];
+  if (task.metrics.includes('mc2')) return mean(mc.map((d) => (d.labels ?? []).filter((l) => l === 1).length / d.choices.length));
+  if (task.metrics.includes('pct_stereotype')) return 0.5;
+  return mean(mc.map((d) => 1 / d.choices.length));
 }
 
 function aggregate(task: Task, recs: readonly ItemRecord[], protocol: Protocol): MetricRow[] {
