@@ -95,3 +95,16 @@ export type { ExportType, TrainedModel } from './train/export.js';
 export { plotSvg } from './train/plot.js';
 export { greedyTokens } from './train/sample.js';
 export { selectTrainingBackend } from './train/backend.js';
+// evaluation (docs/evaluation.md)
+export { computePerplexity, promptFromFile } from './eval/perplexity.js';
+export type { PerplexityOptions, PerplexityResult } from './eval/perplexity.js';
+export { LoglikScorer, encodePair } from './eval/loglik.js';
+export type { LoglikRequest, LoglikResult } from './eval/loglik.js';
+export { RemoteScorer } from './eval/remote.js';
+export { TASKS, getTask } from './eval/tasks.js';
+export type { Task, McTask, GenTask, McDoc, GenDoc } from './eval/task.js';
+export { runTask } from './eval/runner.js';
+export type { RunOptions, TaskResult, MetricRow, Scorer, Protocol } from './eval/runner.js';
+export { formatTable as formatEvalTable, resultsJson, compareSvg } from './eval/report.js';
+export { hellaswagLlamaCpp, parseHellaswagLlamaCpp } from './eval/hellaswag-lcpp.js';
+export { compareWithBase, readKlBase, KlBaseWriter } from './eval/kl-divergence.js';
