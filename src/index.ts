@@ -95,3 +95,8 @@ export type { ExportType, TrainedModel } from './train/export.js';
 export { plotSvg } from './train/plot.js';
 export { greedyTokens } from './train/sample.js';
 export { selectTrainingBackend } from './train/backend.js';
+// load hardening: split GGUF, tokenizer/model fit, the one tokenizer finder, the one atomic write
+export { openGgufModel, writeGgufSplit, splitPartPath, parseSplitPath } from './formats/gguf-split.js';
+export { checkTokenizerFitsModel } from './model/tokenizer-fit.js';
+export { findModelTokenizerFile } from './tokenizer/find.js';
+export { writeFileAtomic } from './formats/file-io.js';

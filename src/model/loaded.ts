@@ -17,6 +17,12 @@ export interface LoadedModel {
   readonly tokenizerPath?: string | undefined;
   /** weight bytes on disk (for bandwidth figures) */
   readonly weightBytes: number;
-  /** release file handles / mappings */
+  /** true once close() / dispose() ran */
+  readonly closed?: boolean;
+  /** release file handles / mappings and drop the references to the weights (idempotent) */
   close(): void;
+  /** the same as close() */
+  dispose(): void;
+  /** the same as close(), for `using loaded = await loadModel(...)` */
+  [Symbol.dispose](): void;
 }
