@@ -24,11 +24,9 @@ export const EMBEDDING_PAD_MULTIPLE = 256;
  * model). `files` name the two in the message.
  */
 export function checkTokenizerFitsModel(tokenizer: VocabSized, config: Pick<LlamaConfig, 'vocabSize'>, files: { model?: string | undefined; tokenizer?: string | undefined } = {}): void {
+  if (tokenizerFits(tokenizer, config)) return;
   const t = tokenizer.vocabSize;
   const m = config.vocabSize;
-  if (t === m) return;
-  const padded = Math.ceil(t / EMBEDDING_PAD_MULTIPLE) * EMBEDDING_PAD_MULTIPLE;
-  if (t < m && m <= padded) return;
   const tok = files.tokenizer !== undefined ? `tokenizer ${files.tokenizer}` : 'the tokenizer';
   const model = files.model !== undefined ? `model ${files.model}` : 'the model';
   throw new LlamaError('TOKENIZER_MISMATCH', `${tok} has ${t} tokens but ${model} has ${m} (its embedding rows): they do not belong together`, {
@@ -36,4 +34,11 @@ export function checkTokenizerFitsModel(tokenizer: VocabSized, config: Pick<Llam
       ? 'the tokenizer would produce ids the model has no embedding for; pass the tokenizer the model was trained with (--tokenizer)'
       : 'the model would generate ids the tokenizer cannot decode; pass the tokenizer the model was trained with (--tokenizer)',
   });
+}
+
+/** The rule of checkTokenizerFitsModel, without throwing (convert only warns: it may embed any vocabulary on purpose). */
+export function tokenizerFits(tokenizer: VocabSized, config: Pick<LlamaConfig, 'vocabSize'>): boolean {
+  const t = tokenizer.vocabSize;
+  const m = config.vocabSize;
+  return t === m || (t < m && m <= Math.ceil(t / EMBEDDING_PAD_MULTIPLE) * EMBEDDING_PAD_MULTIPLE);
 }
