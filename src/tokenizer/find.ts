@@ -56,6 +56,14 @@ function ggufHasVocab(path: string): boolean {
   }
 }
 
+/** A folder holding one GGUF model (or the parts of one split GGUF) with a vocabulary: its (first) file. */
+function ggufWithVocabIn(dir: string): string | undefined {
+  const ggufs = readdirSync(dir).filter((f) => f.endsWith('.gguf')).sort();
+  const first = ggufs[0];
+  if (first === undefined || (ggufs.length > 1 && !/-00001-of-\d{5}\.gguf$/.test(first))) return undefined;
+  return ggufHasVocab(join(dir, first)) ? join(dir, first) : undefined;
+}
+
 /** The vocabulary size a llama2.c checkpoint declares (for its tok{N}.bin), or undefined. */
 function llama2cVocab(path: string): number | undefined {
   try {
@@ -112,7 +120,7 @@ function guessFormat(path: string): TokenizerHostFormat {
 export function findTokenizerFile(path: string): string {
   if (!existsSync(path)) throw new LlamaError('FILE_NOT_FOUND', `no such file or directory`, { file: path, hint: 'check the path given with -m' });
   if (statSync(path).isDirectory()) {
-    const p = firstFile(TOKENIZER_FILE_NAMES.map((n) => join(path, n))) ?? looseLlama2c(path) ?? findModelTokenizerFile(path);
+    const p = firstFile(TOKENIZER_FILE_NAMES.map((n) => join(path, n))) ?? looseLlama2c(path) ?? ggufWithVocabIn(path) ?? findModelTokenizerFile(path);
     if (p) return p;
     throw new LlamaError('TOKENIZER_MISSING', `no ${TOKENIZER_FILE_NAMES.join(' / ')} in this directory`, { file: path, hint: 'pass the tokenizer file with -m' });
   }
