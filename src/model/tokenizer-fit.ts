@@ -12,10 +12,9 @@ export interface VocabSized {
 
 /**
  * Embedding tables are often padded past the tokenizer (to a multiple of 64, 128 or 256, for
- * faster matmuls: 32000 tokens with 32064 rows); a model up to the next multiple of this many
- * rows is accepted.
+ * faster matmuls: 32000 tokens with 32064 rows); up to this many extra rows are accepted.
  */
-export const EMBEDDING_PAD_MULTIPLE = 256;
+export const MAX_EMBEDDING_PADDING = 256;
 
 /**
  * Throws TOKENIZER_MISMATCH unless `tokenizer` fits the model: not more tokens than the model has
@@ -40,5 +39,5 @@ export function checkTokenizerFitsModel(tokenizer: VocabSized, config: Pick<Llam
 export function tokenizerFits(tokenizer: VocabSized, config: Pick<LlamaConfig, 'vocabSize'>): boolean {
   const t = tokenizer.vocabSize;
   const m = config.vocabSize;
-  return t === m || (t < m && m <= Math.ceil(t / EMBEDDING_PAD_MULTIPLE) * EMBEDDING_PAD_MULTIPLE);
+  return t === m || (t < m && m - t <= MAX_EMBEDDING_PADDING);
 }
