@@ -19,7 +19,11 @@ export interface LoadedModel {
   readonly weightBytes: number;
   /** true once close() / dispose() ran */
   readonly closed?: boolean;
-  /** release file handles / mappings and drop the references to the weights (idempotent) */
+  /**
+   * Release file handles / mappings and drop the references to the weights (idempotent; `weights`
+   * throws afterwards). Where the native addon can unmap, the mappings go at once: close a model
+   * only when the LlamaModel built from it is done too (the JS backend reads the weights in place).
+   */
   close(): void;
   /** the same as close() */
   dispose(): void;
