@@ -352,7 +352,7 @@ export function validateSamplingOptions(o: SamplingOptions, names: OptionNames =
   c('presencePenalty', 'a finite number', isNum);
   c('penaltyWindow', 'a whole number >= -1 (0 = off, -1 = the whole context)', (v) => Number.isSafeInteger(v) && v >= -1);
   if (o.seed !== undefined && typeof o.seed !== 'bigint') {
-    c('seed', 'a whole number (a safe integer, |seed| < 2^53, or a bigint)', (v) => Number.isSafeInteger(v));
+    c('seed', 'a whole number with |seed| < 2^53 (or a bigint)', (v) => Number.isSafeInteger(v));
   }
   if (o.logitBias !== undefined) {
     const name = names.logitBias ?? 'logitBias';
