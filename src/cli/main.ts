@@ -86,9 +86,12 @@ const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
 };
 
 /** The stderr text of an error: `error [CODE]: message` and always a hint line. */
-export function errorText(err: unknown): string {
+export function errorText(err: unknown, command?: string): string {
   const text = formatError(err);
-  if (err instanceof LlamaError && !err.hint) return `${text}\n  hint: ${DEFAULT_HINTS[err.code] ?? 'see llama --help'}`;
+  if (err instanceof LlamaError && !err.hint) {
+    const hint = err.code === 'USAGE' && command !== undefined ? `see llama ${command} --help` : (DEFAULT_HINTS[err.code] ?? 'see llama --help');
+    return `${text}\n  hint: ${hint}`;
+  }
   return text;
 }
 
@@ -116,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await command.run(args);
   } catch (err) {
-    process.stderr.write(errorText(err) + '\n');
+    process.stderr.write(errorText(err, entry ? name : undefined) + '\n');
     return err instanceof LlamaError ? err.exitCode : 1;
   }
 }

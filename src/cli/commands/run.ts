@@ -95,7 +95,8 @@ export const command: Command = {
       ignoreEog: bool(args, 'ignore-eos'),
     };
     // options first: a typo should not cost a model load
-    validateGenerateOptions(options, FLAG_NAMES);
+    const ctxArg = num(args, 'ctx-size');
+    validateGenerateOptions({ ...options, ...(ctxArg !== undefined ? { ctxSize: ctxArg } : {}) }, FLAG_NAMES);
     const prompt = readPrompt(str(args, 'prompt'), str(args, 'file'), escape);
 
     const { loaded, model, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
