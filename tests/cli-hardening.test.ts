@@ -191,3 +191,10 @@ test('npm pack holds bin, compiled sources, native sources, the default model an
   const stray = files.filter((f) => /^(tests|dist\/tests|bench|dist\/bench|docs)\/|\.map$|tsbuildinfo|train-log|\.ts$/.test(f) && !f.endsWith('.d.ts'));
   assert.deepEqual(stray, []);
 });
+
+test('a tokenizer smaller than the model: a warning up front, and no id it cannot spell is sampled (no TOKEN_ID mid-output)', { skip: hasDefault.skip || has260.skip }, () => {
+  const r = runCli(['run', '--tokenizer', join(S260, 'tok512.bin'), '-p', 'Once upon a time', '-n', '10', '--temp', '0']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /warning: the tokenizer has 512 tokens and the model \d+/);
+  assert.match(r.stderr, /generated: 10 tokens/);
+});

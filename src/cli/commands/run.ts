@@ -102,6 +102,16 @@ export const command: Command = {
     const { loaded, model, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
     try {
       const tok = tokenizer!;
+      // Ids the tokenizer cannot spell (a model with padded embeddings, or the wrong tokenizer) are
+      // never sampled: they would end the run with a TOKEN_ID error after part of the text was printed.
+      let logitBias: Map<number, number> | undefined;
+      if (tok.vocabSize !== model.config.vocabSize) {
+        process.stderr.write(`warning: the tokenizer has ${tok.vocabSize} tokens and the model ${model.config.vocabSize}: check that they belong together (--tokenizer)\n`);
+        if (tok.vocabSize < model.config.vocabSize) {
+          logitBias = new Map();
+          for (let id = tok.vocabSize; id < model.config.vocabSize; id++) logitBias.set(id, -Infinity);
+        }
+      }
       const ids = tok.encode(prompt);
       const ctx = ctxSize ?? Math.min(model.config.contextLength, DEFAULT_CTX_CAP);
       // Without -n: 256 tokens, or until the context is full (reported as "context", as -n -1 is).
@@ -111,6 +121,7 @@ export const command: Command = {
       const onSigint = () => ac.abort();
       const gen = generate(model, tok, ids, {
         ...options,
+        ...(logitBias ? { logitBias } : {}),
         ...(maxTokens !== undefined ? { maxTokens } : {}),
         ctxSize: ctx,
         kvType,
