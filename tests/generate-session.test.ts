@@ -50,12 +50,16 @@ test('session: a greedy continuation equals one fresh pass over the same tokens;
 
 test('session: with a repeat penalty the continuation also equals one fresh pass (penalties see the history)', opt, async () => {
   const { model, tok } = await defaultModel();
-  const o: GenerateOptions = { temperature: 0, repeatPenalty: 1.5, penaltyWindow: -1 };
+  const o: GenerateOptions = { temperature: 0, repeatPenalty: 1.3, presencePenalty: 5, penaltyWindow: -1 };
   const sess = model.newSession({ ctxSize: 128 });
   const g1 = generate(model, tok, 'Once upon a time', { ...o, maxTokens: 6, session: sess });
   const a = await ids(g1);
-  const g2 = generate(model, tok, ' The', { ...o, maxTokens: 6, session: sess });
+  // the same words again: without the history the penalties would let the model repeat ' time, there was ...'
+  const g2 = generate(model, tok, ' Once upon a', { ...o, maxTokens: 6, session: sess });
   const b = await ids(g2);
+  const unpenalized = await ids(generate(model, tok, [...g1.promptTokens, ...a, ...g2.promptTokens], { temperature: 0, maxTokens: 6, ctxSize: 128 }));
+  assert.notDeepEqual(b, unpenalized, 'the penalties must matter here for this test to mean something');
+  assert.notEqual(b[0], a[0], 'the first generated token is penalised as seen in the first call');
   const fresh = await ids(generate(model, tok, [...g1.promptTokens, ...a, ...g2.promptTokens], { ...o, maxTokens: 6, ctxSize: 128 }));
   assert.deepEqual(b, fresh);
 });
