@@ -59,7 +59,6 @@ test('session: with a repeat penalty the continuation also equals one fresh pass
   const b = await ids(g2);
   const unpenalized = await ids(generate(model, tok, [...g1.promptTokens, ...a, ...g2.promptTokens], { temperature: 0, maxTokens: 6, ctxSize: 128 }));
   assert.notDeepEqual(b, unpenalized, 'the penalties must matter here for this test to mean something');
-  assert.notEqual(b[0], a[0], 'the first generated token is penalised as seen in the first call');
   const fresh = await ids(generate(model, tok, [...g1.promptTokens, ...a, ...g2.promptTokens], { ...o, maxTokens: 6, ctxSize: 128 }));
   assert.deepEqual(b, fresh);
 });
