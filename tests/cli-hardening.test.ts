@@ -198,3 +198,23 @@ test('a tokenizer smaller than the model: a warning up front, and no id it canno
   assert.match(r.stderr, /warning: the tokenizer has 512 tokens and the model \d+/);
   assert.match(r.stderr, /generated: 10 tokens/);
 });
+
+test('a model with NaN weights: MODEL_NUMERIC with a hint that the weights may be corrupt, greedy or sampled (not "⁇" text, not TOKEN_ID undefined)', hasDefault, async () => {
+  const { openGguf } = await import('../src/formats/gguf.js');
+  const dir = tempDir('llama-nan-');
+  const path = join(dir, 'nan.gguf');
+  const bytes = readFileSync(DEFAULT_MODEL);
+  const g = openGguf(DEFAULT_MODEL);
+  const emb = g.tensors.find((t) => t.name === 'token_embd.weight')!;
+  const once = Number(runCli(['tokenize', '--no-bos', 'Once']).stdout.trim().split(' ')[0]);
+  const rowBytes = emb.nBytes / emb.shape[0]!;
+  bytes.fill(0xff, emb.fileOffset + once * rowBytes, emb.fileOffset + (once + 1) * rowBytes); // 0xFFFF is NaN in F16 and F32
+  writeFileSync(path, bytes);
+  for (const temp of ['0', '0.8']) {
+    const r = runCli(['run', '-m', path, '-p', 'Once upon a time', '-n', '4', '--temp', temp, '--seed', '1']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /error \[MODEL_NUMERIC\]: the model produced NaN logits/);
+    assert.match(r.stderr, /hint: .*corrupt/);
+    assert.doesNotMatch(r.stdout, /⁇/);
+  }
+});
