@@ -74,15 +74,15 @@ test('D15: an out-of-range bos_token_id is TOKENIZER_INVALID naming the key, nev
 
 // ---- D10: a tokenizer that does not fit the model ----
 
-test('D10: checkTokenizerFitsModel refuses a tokenizer of another size, naming both (padding accepted)', () => {
-  const e = expectCode(() => checkTokenizerFitsModel({ vocabSize: 512 }, { vocabSize: 4096 }, { model: 'm.gguf', tokenizer: 'tok512.bin' }), 'TOKENIZER_MISMATCH');
-  assert.match(e.message, /tokenizer tok512\.bin has 512 tokens but model m\.gguf has 4096/);
-  assertReadable(e, 'smaller');
-  const e2 = expectCode(() => checkTokenizerFitsModel({ vocabSize: 32000 }, { vocabSize: 256 }), 'TOKENIZER_MISMATCH');
-  assert.match(e2.hint!, /ids the model has no embedding for/);
-  // embedding tables padded for speed are fine
+test('D10: checkTokenizerFitsModel refuses a tokenizer larger than the embedding table, naming both sizes', () => {
+  const e = expectCode(() => checkTokenizerFitsModel({ vocabSize: 32000 }, { vocabSize: 256 }, { model: 'llama1-tiny', tokenizer: 'tokenizer.model' }), 'TOKENIZER_MISMATCH');
+  assert.match(e.message, /tokenizer tokenizer\.model has 32000 tokens but model llama1-tiny has only 256/);
+  assert.match(e.hint!, /ids the model has no embedding for/);
+  assertReadable(e, 'larger');
+  // padded embedding tables, and smaller tokenizers (run warns and never samples what it cannot spell)
   checkTokenizerFitsModel({ vocabSize: 32000 }, { vocabSize: 32064 });
   checkTokenizerFitsModel({ vocabSize: 300 }, { vocabSize: 300 });
+  checkTokenizerFitsModel({ vocabSize: 512 }, { vocabSize: 4096 });
 });
 
 test('D10: llama run with a --tokenizer of another model is refused up front (nothing on stdout)', () => {
@@ -92,16 +92,15 @@ test('D10: llama run with a --tokenizer of another model is refused up front (no
   const r = runCli(['run', '-m', model, '--tokenizer', other, '-p', 'p5', '-n', '2']);
   assert.equal(r.status, 1);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /TOKENIZER_MISMATCH.*1000 tokens but model .* has 300/);
+  assert.match(r.stderr, /TOKENIZER_MISMATCH.*1000 tokens but model .* has only 300/);
   assert.match(r.stderr, /hint:/);
 });
 
-test('D10: stories260K tok512.bin with the default 4096-vocabulary model is TOKENIZER_MISMATCH', needsShared('models/stories260K/tok512.bin'), () => {
-  if (!existsSync(join(REPO_ROOT, 'models/default/model.gguf'))) return;
-  const r = runCli(['run', '--tokenizer', sharedData('models', 'stories260K', 'tok512.bin'), '-p', 'Once upon a time', '-n', '4', '--temp', '0']);
+test('D10: the golden llama1-tiny with the 32000-piece Llama 2 tokenizer is TOKENIZER_MISMATCH up front', needsShared('golden/llama1-tiny/model.safetensors'), () => {
+  const r = runCli(['run', '-m', sharedData('golden', 'llama1-tiny', 'model.safetensors'), '--tokenizer', sharedData('tokenizer', 'llama2', 'tokenizer.model'), '-p', 'hi', '-n', '2']);
   assert.equal(r.status, 1);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /TOKENIZER_MISMATCH.*512 tokens.*4096/);
+  assert.match(r.stderr, /TOKENIZER_MISMATCH.*32000 tokens.*only 256/);
 });
 
 // ---- D21: every loading error has a hint, and says what it means ----

@@ -15,7 +15,7 @@ import { FormatError, LlamaError } from '../errors.js';
 import { byteSize, DType, dtypeName, isKnownDType } from '../tensor/dtype.js';
 import { type HostTensor, makeTensor } from '../tensor/tensor.js';
 import { dequantize } from '../tensor/quant.js';
-import { GENERAL, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC } from './gguf-keys.js';
+import { GENERAL, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, SPLIT, TOKENIZER } from './gguf-keys.js';
 import { ByteCursor, ByteSource } from './source.js';
 
 /** gguf_type: the metadata value types. */
@@ -208,18 +208,18 @@ export class GgufFile {
 
   /** split.no / split.count / split.tensors.count, when this file is part of a split GGUF */
   get split(): GgufSplitInfo | undefined {
-    const count = this.metadata.get('split.count');
+    const count = this.metadata.get(SPLIT.COUNT);
     if (count === undefined) return undefined;
     const n = (k: string) => {
       const v = this.metadata.get(k);
       return v !== undefined && (typeof v.value === 'number' || typeof v.value === 'bigint') ? Number(v.value) : undefined;
     };
-    return { no: n('split.no') ?? 0, count: n('split.count') ?? 1, tensorsCount: n('split.tensors.count') ?? this.tensors.length };
+    return { no: n(SPLIT.NO) ?? 0, count: n(SPLIT.COUNT) ?? 1, tensorsCount: n(SPLIT.TENSORS_COUNT) ?? this.tensors.length };
   }
 
   /** Whether the file holds only a tokenizer (llama.cpp's --vocab-only output): no tensors, a vocabulary. */
   get isVocabOnly(): boolean {
-    return this.tensors.length === 0 && this.metadata.has('tokenizer.ggml.tokens');
+    return this.tensors.length === 0 && this.metadata.has(TOKENIZER.TOKENS);
   }
 
   /** The source of the part file that holds `info`'s bytes (for files built by combineGgufParts). */

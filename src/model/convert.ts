@@ -125,7 +125,7 @@ function tokenizerKeys(m: LazyModel, tokenizerPath: string | undefined, log: (s:
   if (tokenizerPath !== undefined) {
     const tok = loadTokenizer(tokenizerPath);
     // a conversion may embed any vocabulary on purpose (e.g. to test it): warn, do not refuse
-    if (!tokenizerFits(tok, m.config)) log(`warning: tokenizer ${tokenizerPath} has ${tok.vocabSize} tokens but the model has ${m.config.vocabSize} embeddings; embedding it anyway (the output will not run as is)`);
+    if (tok.vocabSize !== m.config.vocabSize) log(`${tokenizerFits(tok, m.config) ? 'note' : 'warning'}: tokenizer ${tokenizerPath} has ${tok.vocabSize} tokens but the model has ${m.config.vocabSize} embeddings; embedding it anyway${tokenizerFits(tok, m.config) ? '' : ' (the output will not run as is)'}`);
     return [...tokenizerToGgufMetadata(tok)];
   }
   log('no tokenizer found beside the model; writing tokenizer.ggml.model = "none" (pass --tokenizer FILE to embed one)');

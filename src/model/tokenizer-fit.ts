@@ -11,33 +11,22 @@ export interface VocabSized {
 }
 
 /**
- * Embedding tables are often padded past the tokenizer (to a multiple of 64, 128 or 256, for
- * faster matmuls: 32000 tokens with 32064 rows); up to this many extra rows are accepted.
- */
-export const MAX_EMBEDDING_PADDING = 256;
-
-/**
- * Throws TOKENIZER_MISMATCH unless `tokenizer` fits the model: not more tokens than the model has
- * embedding rows (ids would be out of range), and not so few that the model's extra rows are more
- * than padding (the model would generate ids the tokenizer cannot decode: a tokenizer of another
- * model). `files` name the two in the message.
+ * Throws TOKENIZER_MISMATCH when `tokenizer` has more tokens than the model has embedding rows: its
+ * ids past the table would fail mid-run (a tokenizer of another model). Fewer tokens than rows is
+ * accepted: embedding tables are often padded (32000 tokens, 32064 rows), and the generator never
+ * samples an id the tokenizer cannot spell (`llama run` warns about it up front). `files` name the
+ * two in the message.
  */
 export function checkTokenizerFitsModel(tokenizer: VocabSized, config: Pick<LlamaConfig, 'vocabSize'>, files: { model?: string | undefined; tokenizer?: string | undefined } = {}): void {
   if (tokenizerFits(tokenizer, config)) return;
-  const t = tokenizer.vocabSize;
-  const m = config.vocabSize;
   const tok = files.tokenizer !== undefined ? `tokenizer ${files.tokenizer}` : 'the tokenizer';
   const model = files.model !== undefined ? `model ${files.model}` : 'the model';
-  throw new LlamaError('TOKENIZER_MISMATCH', `${tok} has ${t} tokens but ${model} has ${m} (its embedding rows): they do not belong together`, {
-    hint: t > m
-      ? 'the tokenizer would produce ids the model has no embedding for; pass the tokenizer the model was trained with (--tokenizer)'
-      : 'the model would generate ids the tokenizer cannot decode; pass the tokenizer the model was trained with (--tokenizer)',
+  throw new LlamaError('TOKENIZER_MISMATCH', `${tok} has ${tokenizer.vocabSize} tokens but ${model} has only ${config.vocabSize} (its embedding rows): they do not belong together`, {
+    hint: 'the tokenizer would produce ids the model has no embedding for; pass the tokenizer the model was trained with (--tokenizer)',
   });
 }
 
 /** The rule of checkTokenizerFitsModel, without throwing (convert only warns: it may embed any vocabulary on purpose). */
 export function tokenizerFits(tokenizer: VocabSized, config: Pick<LlamaConfig, 'vocabSize'>): boolean {
-  const t = tokenizer.vocabSize;
-  const m = config.vocabSize;
-  return t === m || (t < m && m - t <= MAX_EMBEDDING_PADDING);
+  return tokenizer.vocabSize <= config.vocabSize;
 }

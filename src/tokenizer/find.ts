@@ -93,7 +93,8 @@ export function findModelTokenizerFile(modelPath: string, format?: TokenizerHost
   const fmt = format ?? (isDir ? (existsSync(join(dir, 'params.json')) ? 'meta' : 'safetensors') : guessFormat(modelPath));
   switch (fmt) {
     case 'gguf':
-      if (!isDir && ggufHasVocab(modelPath)) return modelPath;
+      if (isDir) return ggufWithVocabIn(dir) ?? firstFile(TOKENIZER_FILE_NAMES.map((n) => join(dir, n)));
+      if (ggufHasVocab(modelPath)) return modelPath;
       return firstFile(TOKENIZER_FILE_NAMES.map((n) => join(dir, n)));
     case 'safetensors':
       return firstFile([join(dir, 'tokenizer.model'), join(dir, 'tokenizer.json')]);
