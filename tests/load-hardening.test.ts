@@ -55,6 +55,19 @@ test('D15: a GGUF whose block_count says 2 but which holds 3 layers is MODEL_CON
   assert.match(r.stderr, /MODEL_CONFIG/);
 });
 
+test('D15: an HF folder whose num_hidden_layers is below its layers is MODEL_CONFIG too', async () => {
+  const dir = tempDir('llama-lh-');
+  const hf = join(dir, 'hf');
+  await convertModel(tiny(dir, 'm.gguf', { nLayers: 3 }), hf);
+  const cfgPath = join(hf, 'config.json');
+  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  cfg.num_hidden_layers = 2;
+  writeFileSync(cfgPath, JSON.stringify(cfg));
+  const e = await expectCodeAsync(() => loadModel(hf), 'MODEL_CONFIG');
+  assert.match(e.message, /9 tensors are not used by the model config \(2 layers\): model\.layers\.2\./);
+  assert.match(e.hint!, /num_hidden_layers/);
+});
+
 test('D15: an out-of-range bos_token_id is TOKENIZER_INVALID naming the key, never a silently dropped BOS', () => {
   const dir = tempDir('llama-lh-');
   const p = tiny(dir, 'bos.gguf', { meta: { [TOKENIZER.BOS_ID]: gv.u32(999999) } });
