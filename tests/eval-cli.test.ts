@@ -70,13 +70,16 @@ test('llama eval --compare writes an SVG with one bar per run', opt, () => {
   const a = join(out, 'a.json');
   writeFileSync(a, JSON.stringify({ results: { piqa: { alias: 'piqa', 'acc,none': 0.6, 'acc_stderr,none': 0.05 } } }));
   const b = join(out, 'b.json');
-  writeFileSync(b, JSON.stringify({ results: { piqa: { alias: 'piqa', 'acc,none': 0.7, 'acc_stderr,none': 0.04 } } }));
+  writeFileSync(b, JSON.stringify({ results: { piqa: { alias: 'piqa', 'acc,none': 0.7, 'acc_stderr,none': 0.04 }, crows_pairs: { alias: 'crows_pairs', 'likelihood_diff,none': 7.5 } } }));
   const r = runCli(['eval', '--compare', a, '--compare', b]);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(r.stdout.startsWith('<svg'));
   assert.equal((r.stdout.match(/<rect x="230" y="\d+" width="(?!12")[\d.]+" height="12"/g) ?? []).length, 2);
   assert.match(r.stdout, /0\.600/);
   assert.match(r.stdout, /0\.700/);
+  // a metric outside the shared 0..1 axis is named, not drawn
+  assert.match(r.stdout, /not drawn \(outside 0\.\.1\): crows_pairs likelihood_diff/);
+  assert.doesNotMatch(r.stdout, /7\.500/);
 });
 
 test('llama perplexity: running [i]ppl values and the Final estimate line on stdout', opt, () => {

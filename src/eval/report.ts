@@ -74,8 +74,7 @@ export function compareSvg(runs: readonly { label: string; json: ResultsJson }[]
   const width = 720;
   const plotW = width - left - 60;
   const top = 30 + 18 * runs.length;
-  const height = top + keys.length * groupH + 30;
-  let max = 0;
+  const max = 1;
   const val = (r: ResultsJson, id: string): [number, number] | undefined => {
     const [task, metric] = id.split(' ') as [string, string];
     const e = r.results[task];
@@ -87,12 +86,11 @@ export function compareSvg(runs: readonly { label: string; json: ResultsJson }[]
     const s = e[`${m}_stderr,${f}`];
     return [v, typeof s === 'number' ? s : 0];
   };
-  for (const r of runs) for (const k of keys) {
-    const v = val(r.json, k);
-    if (v) max = Math.max(max, v[0] + v[1]);
-  }
-  max = max > 1 ? Math.ceil(max) : 1;
-  const x = (v: number) => left + (v / max) * plotW;
+  // one shared 0..1 axis: metrics outside it (CrowS-Pairs likelihood_diff, in nats) are listed, not drawn
+  const skipped = keys.filter((k) => runs.some((r) => (val(r.json, k)?.[0] ?? 0) > 1));
+  keys.splice(0, keys.length, ...keys.filter((k) => !skipped.includes(k)));
+  const height = top + keys.length * groupH + 30 + (skipped.length ? 16 : 0);
+  const x = (v: number) => left + (Math.min(v, max) / max) * plotW;
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`, `<rect width="100%" height="100%" fill="white"/>`];
   runs.forEach((r, i) => parts.push(`<rect x="${left}" y="${10 + 18 * i}" width="12" height="12" fill="${colors[i % colors.length]}"/><text x="${left + 18}" y="${20 + 18 * i}">${esc(r.label)}</text>`));
   keys.forEach((k, g) => {
@@ -110,6 +108,7 @@ export function compareSvg(runs: readonly { label: string; json: ResultsJson }[]
   const yAxis = top + keys.length * groupH;
   parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${yAxis}" y2="${yAxis}" stroke="black"/>`);
   for (let t = 0; t <= 4; t++) parts.push(`<text x="${x((max * t) / 4)}" y="${yAxis + 14}" text-anchor="middle">${((max * t) / 4).toFixed(2)}</text>`);
+  if (skipped.length) parts.push(`<text x="10" y="${yAxis + 32}">not drawn (outside 0..1): ${esc(skipped.join(', '))}</text>`);
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }
