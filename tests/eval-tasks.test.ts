@@ -175,3 +175,19 @@ test('--protocol paper: NQ and TriviaQA use the paper\'s "Answer these questions
   const g = getTask('gsm8k') as GenTask;
   assert.equal(genPrompt(g, g.load(dir)[0]!, [], 'paper'), 'Question: Tom has 2 apples and buys 3. How many?\nAnswer:');
 });
+
+test('few-shot draw: K distinct examples, never the scored doc, the same for the same seed', async () => {
+  const { pickFewshot } = await import('../src/eval/runner.js');
+  const docs = Array.from({ length: 20 }, (_, id) => ({ id }));
+  const a = pickFewshot(docs, docs[3]!, 5, 1234);
+  assert.equal(a.length, 5);
+  assert.equal(new Set(a.map((d) => d.id)).size, 5);
+  assert.ok(a.every((d) => d.id !== 3));
+  assert.deepEqual(pickFewshot(docs, docs[3]!, 5, 1234), a);
+  assert.notDeepEqual(pickFewshot(docs, docs[3]!, 5, 99), a);
+  assert.deepEqual(pickFewshot(docs, docs[3]!, 0, 1234), []);
+  // a 5-shot winogrande prefix: five gold-filled sentences, each followed by a blank line
+  const t = getTask('winogrande') as McTask;
+  const d = t.load(dir)[0]!;
+  assert.equal(mcPrefix(t, [d, d]).split('\n\n').length, 3);
+});

@@ -86,7 +86,7 @@ function shotsFor(task: Task, o: RunOptions): number {
 }
 
 /** Few-shot examples for doc `i`: drawn with the seed from the same split, never the doc itself. */
-function pickFewshot<T extends { id: number }>(docs: readonly T[], doc: T, k: number, seed: number): T[] {
+export function pickFewshot<T extends { id: number }>(docs: readonly T[], doc: T, k: number, seed: number): T[] {
   if (k === 0) return [];
   const rng = new SeededRandom((seed * 1_000_003 + doc.id) >>> 0);
   return rng.sample(docs.filter((d) => d.id !== doc.id), k);
