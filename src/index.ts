@@ -98,3 +98,10 @@ export type { ExportType, TrainedModel } from './train/export.js';
 export { plotSvg } from './train/plot.js';
 export { greedyTokens } from './train/sample.js';
 export { selectTrainingBackend } from './train/backend.js';
+// structured output: GBNF grammars, JSON Schema -> GBNF, grammar-constrained sampling
+export {
+  Grammar, GrammarError, parseGbnf, GrammarMatcher, grammarMatches, TokenTrie, TokenGrammar,
+  grammarSampler, withGrammar, GrammarChain, jsonSchemaToGbnf, jsonSchemaToGrammar, jsonObjectGbnf, jsonObjectGrammar,
+  responseFormatToGrammar, patternToGbnf,
+} from './generate/grammar/index.js';
+export type { GrammarSampler, GrammarSamplerOptions, ResponseFormat, TokenPosition } from './generate/grammar/index.js';
