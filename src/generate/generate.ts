@@ -190,7 +190,9 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
     // penalties see the conversation so far, as they would in one pass over it
     if (ownSampler) for (const id of session.tokens) sampler.accept(id);
     for (let i = 0; i < prompt.length; i += batch) {
-      logits = model.forward(session, prompt.slice(i, i + batch));
+      // with a signal, the pass itself yields between layers: Ctrl-C stops a long prefill promptly
+      if (o.signal) logits = await model.forwardAsync(session, prompt.slice(i, i + batch), { signal: o.signal });
+      else logits = model.forward(session, prompt.slice(i, i + batch));
       await nextTick();
       checkAbort();
     }
