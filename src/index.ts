@@ -1,5 +1,10 @@
 // The public API of llama-ts. The CLI uses only what is exported here.
 export * from './errors.js';
+// ---- start here: open a model, complete, chat, embed (src/api/) ----
+export { openModel, Model, Sequence, ChatSession, CHAT_FORMATS, POOLING, commonPrefix, shiftedTokens, resolveChatFormat, readChatTemplateSource, generationDefaults, findTokenizerFor } from './api/index.js';
+export type { OpenModelOptions, CompleteOptions, SequenceOptions, ForwardBatchItem, ContextPolicy, ContextShiftOptions, ChatSessionOptions, SavedChat, Pooling, EmbedOptions, ChatFormat, ChatFormatName, GenerationDefaults } from './api/index.js';
+export type { SequenceInput } from './model/batch.js';
+export type { AsyncForwardOptions } from './model/llama.js';
 export { DType, dtypeName, dtypeInfo, dtypeFromName } from './tensor/dtype.js';
 export type { HostTensor } from './tensor/tensor.js';
 export type { Backend, Weight, KVCache } from './backend/backend.js';

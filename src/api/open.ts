@@ -1,0 +1,95 @@
+// openModel(path, opts): one call from a path to a ready model: the weights on a backend, the
+// tokenizer (found on its own), the chat format and the generation defaults.
+//
+//   const model = await openModel('model.gguf', { backend: 'auto', ctxSize: 2048 });
+//   for await (const t of model.complete('Once upon a time', { maxTokens: 32 })) process.stdout.write(t.text);
+//   await model.dispose();
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { LlamaError } from '../errors.js';
+import type { Backend } from '../backend/backend.js';
+import { selectBackend } from '../backend/select.js';
+import { loadModel } from '../model/load.js';
+import type { LoadedModel } from '../model/loaded.js';
+import { LlamaModel } from '../model/llama.js';
+import { DType } from '../tensor/dtype.js';
+import { loadTokenizer } from '../tokenizer/load.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { generationDefaults } from './defaults.js';
+import { readChatTemplateSource, resolveChatFormat } from './template.js';
+import { Model } from './model.js';
+
+export interface OpenModelOptions {
+  /** 'js' | 'native' | 'auto' (default: env LLAMA_BACKEND, else auto), or a Backend object */
+  backend?: string | Backend;
+  /** worker threads of the native backend */
+  threads?: number;
+  /** positions of each sequence's KV cache (default: min(model context, 4096)) */
+  ctxSize?: number;
+  /** KV cache storage: 'f32' (default) or 'f16' */
+  kvType?: 'f32' | 'f16';
+  /** a tokenizer file instead of the one found with the model */
+  tokenizer?: string;
+  /** a chat format name instead of the model's own template (plain, llama2, llama3, chatml) */
+  chatTemplate?: string;
+}
+
+const KNOWN_OPTIONS = new Set(['backend', 'threads', 'ctxSize', 'kvType', 'tokenizer', 'chatTemplate']);
+
+function validate(o: OpenModelOptions): void {
+  if (o === null || typeof o !== 'object') throw new LlamaError('USAGE', 'openModel options must be an object');
+  for (const k of Object.keys(o)) {
+    if (!KNOWN_OPTIONS.has(k)) {
+      const lora = k === 'lora' ? ' (LoRA adapters are not attached through openModel yet)' : '';
+      throw new LlamaError('USAGE', `unknown openModel option '${k}'${lora}`, { hint: `options: ${[...KNOWN_OPTIONS].join(', ')}` });
+    }
+  }
+  if (o.threads !== undefined && !(Number.isSafeInteger(o.threads) && o.threads >= 1)) throw new LlamaError('USAGE', `threads must be a whole number >= 1, got ${String(o.threads)}`);
+  if (o.ctxSize !== undefined && !(Number.isSafeInteger(o.ctxSize) && o.ctxSize >= 1)) throw new LlamaError('USAGE', `ctxSize must be a whole number >= 1, got ${String(o.ctxSize)}`);
+  if (o.kvType !== undefined && o.kvType !== 'f32' && o.kvType !== 'f16') throw new LlamaError('USAGE', `kvType must be 'f32' or 'f16', got ${JSON.stringify(o.kvType)}`);
+  if (o.backend !== undefined && typeof o.backend !== 'string' && (typeof o.backend !== 'object' || typeof (o.backend as Backend).matmul !== 'function')) {
+    throw new LlamaError('USAGE', 'backend must be a name (js, native, auto) or a Backend');
+  }
+}
+
+/**
+ * The tokenizer: `explicit`, else a tokenizer file the loader found beside the model, else the
+ * GGUF's own vocabulary, else a tokenizer.model next to a GGUF that has none inside.
+ */
+export function findTokenizerFor(loaded: LoadedModel, explicit?: string): Tokenizer {
+  const beside = join(dirname(loaded.path), 'tokenizer.model');
+  const ggufHasVocab = loaded.format === 'gguf' && 'tokenizer.ggml.tokens' in loaded.metadata;
+  const path = explicit ?? loaded.tokenizerPath ?? (ggufHasVocab ? loaded.path : existsSync(beside) ? beside : undefined);
+  if (path === undefined) {
+    throw new LlamaError('TOKENIZER_MISSING', `no tokenizer found for ${loaded.path}`, {
+      hint: 'pass one (tokenizer.model, tokenizer.json or a llama2.c tokenizer.bin): { tokenizer: FILE } or --tokenizer FILE',
+    });
+  }
+  return loadTokenizer(path);
+}
+
+/** Open any model we read (GGUF, safetensors, Meta .pth, llama2.c .bin; a file or a directory). */
+export async function openModel(path: string, opts: OpenModelOptions = {}): Promise<Model> {
+  validate(opts);
+  if (typeof path !== 'string' || path === '') throw new LlamaError('USAGE', 'openModel needs the path of a model file or directory');
+  const backend = typeof opts.backend === 'object' ? opts.backend : await selectBackend(opts.backend, opts.threads !== undefined ? { threads: opts.threads } : {});
+  const loaded = await loadModel(path, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
+  try {
+    const tokenizer = findTokenizerFor(loaded, opts.tokenizer);
+    const chatFormat = resolveChatFormat(tokenizer, readChatTemplateSource(path, loaded.metadata), opts.chatTemplate);
+    const llama = await LlamaModel.create(loaded, backend);
+    return new Model({
+      path,
+      loaded,
+      llama,
+      tokenizer,
+      chatFormat,
+      defaults: generationDefaults(path, loaded.format, loaded.metadata),
+      ...(opts.ctxSize !== undefined ? { ctxSize: opts.ctxSize } : {}),
+      kvType: opts.kvType === 'f16' ? DType.F16 : DType.F32,
+    });
+  } catch (e) {
+    loaded.close();
+    throw e;
+  }
+}
