@@ -74,7 +74,9 @@ export class ChatSession {
     // the system prompt's tokens are never shifted out
     const nKeep = this.system !== undefined ? commonPrefix(format.encode([this.messages[0]!], false), ids) : 0;
     const o: CompleteOptions = { nKeep, contextShift: 'shift', ...this.defaults, ...opts, sequence: this.sequence };
-    o.stop = [...format.stop, ...(this.defaults.stop ?? []), ...(opts.stop ?? [])];
+    // the format's stop strings end free text; structured output ends where its grammar does
+    const constrained = o.grammar !== undefined || (o.responseFormat !== undefined && o.responseFormat.type !== 'text');
+    o.stop = [...(constrained ? [] : format.stop), ...(this.defaults.stop ?? []), ...(opts.stop ?? [])];
     const gen = this.model.generateIn(ids, o, 'shift');
     this.messages.push({ role: 'user', content: text });
     this.busy = true;

@@ -136,7 +136,9 @@ export class Model {
     validateMessages(messages);
     const ids = this.chatTemplate.encode(messages, true);
     const system = messages[0]?.role === 'system' ? commonPrefix(this.chatTemplate.encode([messages[0]], false), ids) : 0;
-    return this.generateIn(ids, { ...opts, nKeep: opts.nKeep ?? system, stop: [...this.chatTemplate.stop, ...(opts.stop ?? [])] }, 'shift');
+    // the format's stop strings end free text; structured output ends where its grammar does
+    const constrained = opts.grammar !== undefined || (opts.responseFormat !== undefined && opts.responseFormat.type !== 'text');
+    return this.generateIn(ids, { ...opts, nKeep: opts.nKeep ?? system, stop: [...(constrained ? [] : this.chatTemplate.stop), ...(opts.stop ?? [])] }, 'shift');
   }
 
   /** A conversation that keeps its KV cache between turns (each turn evaluates only its new tokens). */

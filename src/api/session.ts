@@ -38,8 +38,10 @@ export function shiftedTokens(tokens: readonly number[], nKeep: number): number[
 
 export class Sequence {
   private disposed = false;
-  /** context shifts done so far (for stats and tests) */
+  /** context shifts done so far during generation (for stats and tests) */
   shifts = 0;
+  /** prompts shortened by fit() so far */
+  fits = 0;
 
   constructor(readonly model: LlamaModel, readonly session: Session) {}
 
@@ -88,6 +90,7 @@ export class Sequence {
         hint: 'use a larger context size, or keep fewer tokens (a shorter system prompt / nKeep)',
       });
     }
+    if (t.length > max) this.fits++;
     while (t.length > max) t = shiftedTokens(t, nKeep);
     return t;
   }
