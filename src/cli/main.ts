@@ -16,6 +16,7 @@ interface CommandEntry {
 /** name -> summary and loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, CommandEntry> = {
   bench: { summary: 'measure prompt processing and generation speed', load: () => import('./commands/bench.js') },
+  chat: { summary: 'chat with a model (interactive on a terminal, one turn per line from a pipe)', load: () => import('./commands/chat.js') },
   convert: { summary: 'convert a model to GGUF (optionally quantized) or HF safetensors', load: () => import('./commands/convert.js') },
   detokenize: { summary: 'print the text of token ids', load: () => import('./commands/detokenize.js') },
   export: { summary: 'export a training checkpoint to GGUF or a Hugging Face folder', load: () => import('./commands/export.js') },
