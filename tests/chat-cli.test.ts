@@ -148,3 +148,32 @@ test('chat (terminal, tmux): streaming replies, continuation lines, Ctrl-C stops
     spawnSync('tmux', ['kill-session', '-t', session]);
   }
 });
+
+test('llama run: prints the seed it used (a repeat with it gives the same text), --special, --grammar, -i is chat', opt, () => {
+  const first = runCli(['run', ...JS, '-p', 'Once upon a time', '-n', '8', '--temp', '1']);
+  assert.equal(first.status, 0, first.stderr);
+  const seed = /seed: (\d+)/.exec(first.stderr)?.[1];
+  assert.ok(seed !== undefined, first.stderr);
+  const again = runCli(['run', ...JS, '-p', 'Once upon a time', '-n', '8', '--temp', '1', '--seed', seed]);
+  assert.equal(again.stdout, first.stdout);
+  // --special: "<s>" in the prompt is the BOS token, not text
+  const ids = (special: boolean) => {
+    const r = runCli(['run', ...JS, '-p', '<s>', '-n', '1', '--temp', '0', '--no-echo', ...(special ? ['--special'] : [])]);
+    assert.equal(r.status, 0, r.stderr);
+    return Number(/prompt: (\d+) token/.exec(r.stderr)?.[1]);
+  };
+  assert.equal(ids(true), 2, 'BOS + the <s> spelled in the prompt');
+  assert.ok(ids(false) > 2, '<s> as plain text is several tokens');
+  const dir = tempDir('llama-run-');
+  const gbnf = join(dir, 'digits.gbnf');
+  writeFileSync(gbnf, 'root ::= [0-9] [0-9] [0-9]\n');
+  const g = runCli(['run', ...JS, '-p', 'The number is', '--no-echo', '--grammar', gbnf, '--temp', '0.9', '-n', '10']);
+  assert.equal(g.status, 0, g.stderr);
+  assert.match(g.stdout, /^\d{3}\n$/);
+  const chat = runCli(['run', '-i', ...JS, '--temp', '0', '-n', '6'], { input: 'Hello\n' });
+  assert.equal(chat.status, 0, chat.stderr);
+  assert.equal(chat.stdout.split('\n').length, 2, chat.stdout);
+  const bad = runCli(['run', '-i', ...JS, '-p', 'x'], { input: 'Hello\n' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /-i starts a chat/);
+});
