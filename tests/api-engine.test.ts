@@ -2,7 +2,7 @@
 // embeddings, structured output, save/load, dispose, and typed errors for bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, needsShared, sharedData } from './helpers/shared.js';
 import { tempDir } from './helpers/tmp.js';
@@ -231,4 +231,17 @@ test('complete: an AbortSignal stops it with CANCELLED', opt, async () => {
   await assert.rejects(m.complete('Once', { maxTokens: 5, signal: ac.signal }).text(), isCode('CANCELLED'));
   assert.throws(() => m.complete('Once', { contextShift: 'maybe' as never }), isCode('USAGE', /contextShift/));
   assert.throws(() => m.complete('Once', { nKeep: -1 }), isCode('USAGE', /nKeep/));
+});
+
+test('openModel: every weight format (Meta .pth, HF safetensors, GGUF) reproduces Meta\'s greedy ids through complete()', needsShared('golden', 'llama2-gqa-tiny'), async (t) => {
+  const tok = sharedData('models', 'stories260K', 'tok512.bin'); // any 512-token tokenizer: the ids are given directly
+  if (!existsSync(tok)) return t.skip(`${tok} is absent`);
+  const dir = sharedData('golden', 'llama2-gqa-tiny');
+  const golden = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8')) as { prompt_ids: number[]; greedy: { ids: number[] } };
+  for (const file of ['', 'model.safetensors', 'model-f32.gguf']) {
+    const m = await openModel(join(dir, file), { backend: 'js', tokenizer: tok, ctxSize: 64 });
+    const ids = await tokens(m.complete(golden.prompt_ids, { maxTokens: golden.greedy.ids.length, temperature: 0, ignoreEog: true }));
+    assert.deepEqual(ids, golden.greedy.ids, file || 'Meta folder');
+    await m.dispose();
+  }
 });
