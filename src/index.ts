@@ -110,3 +110,8 @@ export {
   responseFormatToGrammar, patternToGbnf,
 } from './generate/grammar/index.js';
 export type { GrammarSampler, GrammarSamplerOptions, ResponseFormat, TokenPosition } from './generate/grammar/index.js';
+// load hardening: split GGUF, tokenizer/model fit, the one tokenizer finder, the one atomic write
+export { openGgufModel, writeGgufSplit, splitPartPath, parseSplitPath } from './formats/gguf-split.js';
+export { checkTokenizerFitsModel } from './model/tokenizer-fit.js';
+export { findModelTokenizerFile } from './tokenizer/find.js';
+export { writeFileAtomic } from './formats/file-io.js';

@@ -4,8 +4,6 @@
 //   const model = await openModel('model.gguf', { backend: 'auto', ctxSize: 2048 });
 //   for await (const t of model.complete('Once upon a time', { maxTokens: 32 })) process.stdout.write(t.text);
 //   await model.dispose();
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { LlamaError } from '../errors.js';
 import type { Backend } from '../backend/backend.js';
 import { selectBackend } from '../backend/select.js';
@@ -14,6 +12,8 @@ import type { LoadedModel } from '../model/loaded.js';
 import { LlamaModel } from '../model/llama.js';
 import { DType } from '../tensor/dtype.js';
 import { loadTokenizer } from '../tokenizer/load.js';
+import { findModelTokenizerFile } from '../tokenizer/find.js';
+import { checkTokenizerFitsModel } from '../model/tokenizer-fit.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { generationDefaults } from './defaults.js';
 import { readChatTemplateSource, resolveChatFormat } from './template.js';
@@ -53,19 +53,20 @@ function validate(o: OpenModelOptions): void {
 }
 
 /**
- * The tokenizer: `explicit`, else a tokenizer file the loader found beside the model, else the
- * GGUF's own vocabulary, else a tokenizer.model next to a GGUF that has none inside.
+ * The tokenizer: `explicit`, else the one the loader found, else the one finder's conventions
+ * (tokenizer/find.ts: a GGUF's own vocabulary, tokenizer.model / tokenizer.json / tokenizer.bin
+ * beside the weights, ...). It must fit the model's embedding table (TOKENIZER_MISMATCH otherwise).
  */
 export function findTokenizerFor(loaded: LoadedModel, explicit?: string): Tokenizer {
-  const beside = join(dirname(loaded.path), 'tokenizer.model');
-  const ggufHasVocab = loaded.format === 'gguf' && 'tokenizer.ggml.tokens' in loaded.metadata;
-  const path = explicit ?? loaded.tokenizerPath ?? (ggufHasVocab ? loaded.path : existsSync(beside) ? beside : undefined);
+  const path = explicit ?? loaded.tokenizerPath ?? findModelTokenizerFile(loaded.path, loaded.format, loaded.config.vocabSize);
   if (path === undefined) {
     throw new LlamaError('TOKENIZER_MISSING', `no tokenizer found for ${loaded.path}`, {
       hint: 'pass one (tokenizer.model, tokenizer.json or a llama2.c tokenizer.bin): { tokenizer: FILE } or --tokenizer FILE',
     });
   }
-  return loadTokenizer(path);
+  const tokenizer = loadTokenizer(path);
+  checkTokenizerFitsModel(tokenizer, loaded.config, { model: loaded.path, tokenizer: path });
+  return tokenizer;
 }
 
 /** Open any model we read (GGUF, safetensors, Meta .pth, llama2.c .bin; a file or a directory). */
