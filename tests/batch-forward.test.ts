@@ -141,4 +141,26 @@ test('generation: an abort ~100 ms into a prefill of several seconds (js) ends i
   // A whole 512-row pass of this model takes seconds here; a half-layer is a small part of it.
   console.log(`# abort took ${took.toFixed(0)} ms`);
   assert.ok(took < 1100, `the prefill stopped ${took.toFixed(0)} ms after it started (abort at 100 ms)`);
+  assert.equal(gen.stats?.finishReason, 'cancelled', 'a generation stopped in its prefill still has stats');
+  assert.equal(gen.stats?.generatedTokens, 0);
+});
+
+test('llama run: Ctrl-C (SIGINT) during a long prefill on js stops it within a second, status 130', opt, async () => {
+  const { spawn } = await import('node:child_process');
+  const prompt = 'Once upon a time there was a little girl who liked to play in the park. '.repeat(100); // ~1700 tokens
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/llama.js'), 'run', '--backend', 'js', '-c', '2048', '-n', '4', '-p', prompt], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // wait until the model is loaded and the prompt echoed (stdout shows it), then 300 ms into the prefill
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  await new Promise((r) => setTimeout(r, 300));
+  const sent = performance.now();
+  child.kill('SIGINT');
+  const code = await exited;
+  const took = performance.now() - sent;
+  console.log(`# llama run stopped ${took.toFixed(0)} ms after SIGINT`);
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /stop: cancelled/);
+  assert.ok(took < 1000, `exited ${took.toFixed(0)} ms after SIGINT`);
 });

@@ -195,12 +195,19 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
     let logits: Float32Array = new Float32Array(0);
     // penalties see the conversation so far, as they would in one pass over it
     if (ownSampler) for (const id of session.tokens) sampler.accept(id);
-    for (let i = 0; i < prompt.length; i += batch) {
-      // with a signal, the pass itself yields between layers: Ctrl-C stops a long prefill promptly
-      if (o.signal) logits = await model.forwardAsync(session, prompt.slice(i, i + batch), { signal: o.signal });
-      else logits = model.forward(session, prompt.slice(i, i + batch));
-      await nextTick();
-      checkAbort();
+    try {
+      for (let i = 0; i < prompt.length; i += batch) {
+        // with a signal, the pass itself yields between layers: Ctrl-C stops a long prefill promptly
+        if (o.signal) logits = await model.forwardAsync(session, prompt.slice(i, i + batch), { signal: o.signal });
+        else logits = model.forward(session, prompt.slice(i, i + batch));
+        await nextTick();
+        checkAbort();
+      }
+    } catch (e) {
+      // stopped (or failed) in the prefill: the stats still say so
+      const now = performance.now();
+      this.finish(prompt.length, 0, t0, now, now, e instanceof LlamaError && e.code === 'CANCELLED' ? 'cancelled' : 'error');
+      throw e;
     }
     for (const id of prompt) sampler.accept(id);
     const t1 = performance.now();
