@@ -222,6 +222,11 @@ test('model.forwardBatch: several sequences in one pass equal one at a time', op
   const rb = m.createSequence({ ctxSize: 32 });
   assert.deepEqual(la, await ra.evaluate([...m.tokenize('Once upon'), ...m.tokenize(' a time', { addBos: false })]));
   assert.deepEqual(lb, await rb.evaluate(m.tokenize('The cat')));
+  const other = await openModel(DEFAULT_MODEL, { backend: 'js', ctxSize: 16 });
+  assert.throws(() => m.forwardBatch([{ sequence: other.createSequence(), tokens: [5] }]), isCode('USAGE', /this model/));
+  assert.throws(() => m.forwardBatch([{ sequence: a, tokens: 5 as never }]), isCode('USAGE', /tokens/));
+  assert.throws(() => m.forwardBatch([{ sequence: a, tokens: [] }]), isCode('USAGE'));
+  await other.dispose();
 });
 
 test('complete: an AbortSignal stops it with CANCELLED', opt, async () => {

@@ -115,6 +115,11 @@ export class Model {
   /** One forward pass over several sequences at once (see LlamaModel.forwardBatch); one result per item. */
   forwardBatch(items: readonly ForwardBatchItem[], opts: ForwardOptions = {}): Float32Array[] {
     this.live();
+    if (!Array.isArray(items)) throw new LlamaError('USAGE', 'forwardBatch needs an array of { sequence, tokens }');
+    for (const it of items) {
+      if (!(it?.sequence instanceof Sequence && it.sequence.model === this.llama)) throw new LlamaError('USAGE', 'forwardBatch: every sequence must come from this model\'s createSequence()');
+      if (!Array.isArray(it.tokens)) throw new LlamaError('USAGE', 'forwardBatch: tokens must be an array of token ids');
+    }
     return this.llama.forwardBatch(items.map((it) => ({ session: it.sequence.session, tokens: it.tokens })), opts);
   }
 
