@@ -210,6 +210,12 @@ test('chat session: save/load round trip, /system and /reset, typed errors for b
   await g.return();
   assert.equal(other.messages.at(-1)!.role, 'assistant', 'a reply stopped early still joins the history');
   assert.throws(() => m.chat([{ role: 'robot', content: 'x' }] as never), isCode('USAGE', /role/));
+  // a conversation in another format than the model's
+  const chatml = m.createChat({ template: 'chatml', system: 'S' });
+  assert.equal(chatml.format.name, 'chatml');
+  await chatml.send('Hi', { maxTokens: 2, temperature: 0 }).text();
+  assert.deepEqual(chatml.sequence.tokens.slice(0, 3), chatml.format.encode([{ role: 'system', content: 'S' }], false).slice(0, 3));
+  assert.throws(() => m.createChat({ template: 'nope' }), isCode('USAGE', /chat template/));
 });
 
 test('model.forwardBatch: several sequences in one pass equal one at a time', opt, async () => {

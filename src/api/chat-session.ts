@@ -10,11 +10,13 @@ import { Generation, type GeneratedToken } from '../generate/generate.js';
 import type { CompleteOptions, Model } from './model.js';
 import { validateMessages } from './model.js';
 import { commonPrefix, type Sequence } from './session.js';
-import type { ChatMessage } from './template.js';
+import { resolveChatFormat, type ChatFormat, type ChatMessage } from './template.js';
 
 export interface ChatSessionOptions {
   /** the system prompt (default: none) */
   system?: string;
+  /** a chat format name for this conversation instead of the model's (plain, llama2, llama3, chatml) */
+  template?: string;
   /** KV cache positions for this conversation (default: the model's) */
   ctxSize?: number;
   /** options every send() uses unless it overrides them (sampling, maxTokens, contextShift, ...) */
@@ -32,12 +34,15 @@ export class ChatSession {
   /** the conversation so far (the system prompt first, if any) */
   readonly messages: ChatMessage[] = [];
   readonly sequence: Sequence;
+  /** the chat format this conversation is rendered in */
+  readonly format: ChatFormat;
   private busy = false;
   private readonly defaults: Omit<CompleteOptions, 'sequence'>;
 
   constructor(readonly model: Model, opts: ChatSessionOptions = {}) {
     if (opts === null || typeof opts !== 'object') throw new LlamaError('USAGE', 'createChat options must be an object');
     if (opts.system !== undefined && typeof opts.system !== 'string') throw new LlamaError('USAGE', 'system must be a string');
+    this.format = opts.template !== undefined ? resolveChatFormat(model.tokenizer, undefined, opts.template) : model.chatTemplate;
     this.sequence = model.createSequence(opts.ctxSize !== undefined ? { ctxSize: opts.ctxSize } : {});
     this.defaults = opts.defaults ?? {};
     if (opts.system) this.messages.push({ role: 'system', content: opts.system });
@@ -68,7 +73,7 @@ export class ChatSession {
   send(text: string, opts: Omit<CompleteOptions, 'sequence'> = {}): Generation {
     this.idle();
     if (typeof text !== 'string') throw new LlamaError('USAGE', 'send needs the user\'s text as a string');
-    const format = this.model.chatTemplate;
+    const format = this.format;
     const history = [...this.messages, { role: 'user', content: text } satisfies ChatMessage];
     const ids = format.encode(history, true);
     // the system prompt's tokens are never shifted out
