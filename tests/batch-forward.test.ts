@@ -93,6 +93,21 @@ test('forwardBatch: the batch continues exactly like one sequence each (generati
   assert.deepEqual(model.forward(a, [42]), model.forward(ref, [42]));
 });
 
+test('forwardBatch: per-sequence allLogits (one sequence wants every row, the others their last)', opt, async () => {
+  const model = await open(new JsBackend());
+  const V = model.config.vocabSize;
+  const fresh = () => CASES.map(({ history }) => {
+    const s = model.newSession({ ctxSize: 32 });
+    if (history.length) model.forward(s, history);
+    return s;
+  });
+  const ref = fresh().map((s, i) => Float32Array.from(model.forward(s, CASES[i]!.tokens, { allLogits: i === 2 })));
+  const sessions = fresh();
+  const out = model.forwardBatch(CASES.map(({ tokens }, i) => ({ session: sessions[i]!, tokens, allLogits: i === 2 })));
+  assert.deepEqual(out.map((o) => o.length / V), [1, 1, CASES[2]!.tokens.length]);
+  out.forEach((o, i) => assert.deepEqual(o, ref[i], `sequence ${i}`));
+});
+
 test('forwardBatch: bad input is a typed error and leaves the sessions untouched', opt, async () => {
   const model = await open(new JsBackend());
   const s = model.newSession({ ctxSize: 8 });

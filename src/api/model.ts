@@ -37,6 +37,8 @@ export interface CompleteOptions extends Omit<GenerateOptions, 'session' | 'ctxS
 export interface ForwardBatchItem {
   readonly sequence: Sequence;
   readonly tokens: readonly number[];
+  /** every row's output for this item, not only the last (default: the call's allLogits) */
+  readonly allLogits?: boolean;
 }
 
 export interface ModelParts {
@@ -120,7 +122,7 @@ export class Model {
       if (!(it?.sequence instanceof Sequence && it.sequence.model === this.llama)) throw new LlamaError('USAGE', 'forwardBatch: every sequence must come from this model\'s createSequence()');
       if (!Array.isArray(it.tokens)) throw new LlamaError('USAGE', 'forwardBatch: tokens must be an array of token ids');
     }
-    return this.llama.forwardBatch(items.map((it) => ({ session: it.sequence.session, tokens: it.tokens })), opts);
+    return this.llama.forwardBatch(items.map((it) => ({ session: it.sequence.session, tokens: it.tokens, ...(it.allLogits !== undefined ? { allLogits: it.allLogits } : {}) })), opts);
   }
 
   /**

@@ -9,6 +9,8 @@ import type { Session } from './kv-cache.js';
 export interface SequenceInput {
   readonly session: Session;
   readonly tokens: readonly number[];
+  /** this sequence's output for every row, not only the last (default: the pass's `allLogits`) */
+  readonly allLogits?: boolean;
 }
 
 export interface BatchLayout {
@@ -50,4 +52,26 @@ export function layoutBatch(seqs: readonly SequenceInput[], contextLength: numbe
 /** Rows [from, to) of a (T, width) buffer; the buffer itself when that is all of it (a training tape matches buffers by identity). */
 export function rowSlice(buf: Float32Array, from: number, to: number, width: number, totalRows: number): Float32Array {
   return from === 0 && to === totalRows ? buf : buf.subarray(from * width, to * width);
+}
+
+/**
+ * The rows of x (T, dim) that go on to the output: per sequence its last row, or all its rows.
+ * `picked` is x itself (or a view of it) when no gathering is needed (a training tape matches
+ * buffers by identity); `counts` is the number of rows each sequence gets back.
+ */
+export function pickRows(x: Float32Array, rowStart: readonly number[], dim: number, all: readonly boolean[], alloc: (n: number) => Float32Array): { rows: number; picked: Float32Array; counts: number[] } {
+  const nSeq = rowStart.length - 1;
+  const T = rowStart[nSeq]!;
+  const counts = all.map((a, s) => (a ? rowStart[s + 1]! - rowStart[s]! : 1));
+  const rows = counts.reduce((a, b) => a + b, 0);
+  if (rows === T) return { rows, picked: x, counts };
+  if (nSeq === 1) return { rows: 1, picked: x.subarray((T - 1) * dim, T * dim), counts };
+  const picked = alloc(rows * dim); // (rows, dim)
+  let at = 0;
+  for (let s = 0; s < nSeq; s++) {
+    const from = all[s] ? rowStart[s]! : rowStart[s + 1]! - 1;
+    picked.set(x.subarray(from * dim, rowStart[s + 1]! * dim), at * dim);
+    at += counts[s]!;
+  }
+  return { rows, picked, counts };
 }

@@ -24,7 +24,7 @@ import { dequantize } from '../tensor/quant.js';
 import { LlamaError } from '../errors.js';
 import { ropeInvFreq } from './rope.js';
 import { createSession, type Session, type SessionOptions } from './kv-cache.js';
-import { layoutBatch, rowSlice, type SequenceInput } from './batch.js';
+import { layoutBatch, pickRows, rowSlice, type SequenceInput } from './batch.js';
 export type { SequenceInput } from './batch.js';
 
 export interface LayerParams {
@@ -49,7 +49,7 @@ export interface ModelParams {
 }
 
 export interface ForwardOptions {
-  /** return a row for every position (T rows) instead of only the last (1 row) */
+  /** return a row for every position (T rows) instead of only the last (1 row); per sequence: SequenceInput.allLogits */
   allLogits?: boolean;
   /** 'hidden': the hidden states after the final norm (rows, dim) instead of logits (for embeddings) */
   output?: 'logits' | 'hidden';
@@ -217,7 +217,7 @@ export class LlamaModel {
       }
 
       // Only the rows whose output is wanted go through the final norm and the (large) output matmul.
-      const { rows, picked, counts } = pickRows(x, rowStart, dim, opts.allLogits === true, alloc);
+      const { rows, picked, counts } = pickRows(x, rowStart, dim, seqs.map((q) => q.allLogits ?? opts.allLogits === true), alloc);
       const xf = alloc(rows * dim); // (rows, dim)
       B.rmsnorm(xf, picked, P.norm, rows, dim, eps);
       const width = opts.output === 'hidden' ? dim : vocabSize;
@@ -235,17 +235,6 @@ export class LlamaModel {
       this.inFlight--;
     }
   }
-}
-
-/** The rows of x (T, dim) that go on to the output: each sequence's last row, or all of them. */
-function pickRows(x: Float32Array, rowStart: readonly number[], dim: number, all: boolean, alloc: Allocator): { rows: number; picked: Float32Array; counts: number[] } {
-  const nSeq = rowStart.length - 1;
-  const T = rowStart[nSeq]!;
-  if (all) return { rows: T, picked: x, counts: rowStart.slice(1).map((r, s) => r - rowStart[s]!) };
-  if (nSeq === 1) return { rows: 1, picked: x.subarray((T - 1) * dim, T * dim), counts: [1] };
-  const picked = alloc(nSeq * dim); // (nSeq, dim)
-  for (let s = 0; s < nSeq; s++) picked.set(x.subarray((rowStart[s + 1]! - 1) * dim, rowStart[s + 1]! * dim), s * dim);
-  return { rows: nSeq, picked, counts: new Array<number>(nSeq).fill(1) };
 }
 
 /** Check every tensor's shape against the config, then load the matrices into the backend. */
