@@ -97,7 +97,7 @@ test('Sequence: a context shift keeps the first nKeep tokens, drops half of the 
   const kept = shiftedTokens(ids, 3);
   assert.deepEqual(kept.slice(0, 3), ids.slice(0, 3));
   assert.equal(kept.length, ids.length - Math.floor((ids.length - 3) / 2));
-  seq.shift(3);
+  await seq.shift(3);
   assert.deepEqual(seq.tokens, kept);
   assert.equal(seq.shifts, 1);
   const ref = m.createSequence({ ctxSize: 64 });

@@ -181,7 +181,7 @@ export class Model {
       for (const id of seq.tokens) chain.accept(id); // penalties see the history, as generate() does for its own chain
       options.sampler = chain;
     }
-    if (policy === 'shift') options.onContextFull = () => seq.shift(nKeep);
+    if (policy === 'shift') options.onContextFull = () => seq.shift(nKeep, rest.signal);
     return generate(this.llama, this.tokenizer, evaluate, options);
   }
 

@@ -95,13 +95,16 @@ export class Sequence {
     return t;
   }
 
-  /** A context shift now: drop half of the tokens after nKeep and re-evaluate the rest at their new positions. */
-  shift(nKeep: number): void {
+  /**
+   * A context shift now: drop half of the tokens after nKeep and re-evaluate the rest at their new
+   * positions (abortable with `signal`; an aborted shift leaves the cache holding the first nKeep).
+   */
+  async shift(nKeep: number, signal?: AbortSignal): Promise<void> {
     this.live();
     const kept = shiftedTokens(this.session.tokens, nKeep);
     const same = Math.min(Math.max(0, nKeep), kept.length);
     this.session.rewind(same);
-    if (kept.length > same) this.model.forward(this.session, kept.slice(same));
+    if (kept.length > same) await this.model.forwardAsync(this.session, kept.slice(same), signal ? { signal } : {});
     this.shifts++;
   }
 
