@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   TENSOR_MISSING: { exit: 1, http: 400 },
   TOKENIZER_MISSING: { exit: 1, http: 400 },
   TOKENIZER_INVALID: { exit: 1, http: 400 },
+  TOKENIZER_MISMATCH: { exit: 1, http: 400 },
   TOKEN_ID: { exit: 1, http: 400 },
   MODEL_CONFIG: { exit: 1, http: 400 },
   MODEL_NOT_FOUND: { exit: 1, http: 404 },

@@ -38,6 +38,16 @@ export const GENERAL = {
   DATASETS: 'general.datasets',
 } as const;
 
+/** llama.cpp gguf-split keys: every part has them; the first part also holds all other metadata. */
+export const SPLIT = {
+  /** u16, 0-based index of this part */
+  NO: 'split.no',
+  /** u16, number of parts */
+  COUNT: 'split.count',
+  /** i32, tensors over all parts */
+  TENSORS_COUNT: 'split.tensors.count',
+} as const;
+
 /** Per-architecture hyper-parameter keys: `{arch}.…` (arch is "llama" for every model here). */
 export const LLM = {
   VOCAB_SIZE: (arch: string) => `${arch}.vocab_size`,
