@@ -12,10 +12,8 @@
 import { Template } from '@huggingface/jinja';
 import { LlamaError } from '../errors.js';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | (string & {});
-  content: string;
-}
+import type { ChatMessage } from '../tokenizer/chat.js';
+export type { ChatMessage };
 
 export interface RenderOptions {
   /** end with the opening of an assistant turn (default true) */
