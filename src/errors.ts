@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   CHECKPOINT: { exit: 1, http: 500 },
   DATA: { exit: 1, http: 400 },
   CANCELLED: { exit: 1, http: 499 },
+  /** a chat template that does not parse or refuses a conversation */
+  CHAT_TEMPLATE: { exit: 1, http: 400 },
   /** the model produced NaN/Infinity logits (damaged or mis-converted weights) */
   MODEL_NUMERIC: { exit: 1, http: 500 },
   /** input text that is not valid UTF-8 */

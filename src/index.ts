@@ -1,7 +1,7 @@
 // The public API of llama-ts. The CLI uses only what is exported here.
 export * from './errors.js';
 // ---- start here: open a model, complete, chat, embed (src/api/) ----
-export { openModel, Model, Sequence, ChatSession, CHAT_FORMATS, POOLING, commonPrefix, shiftedTokens, resolveChatFormat, readChatTemplateSource, generationDefaults, findTokenizerFor } from './api/index.js';
+export { openModel, Model, Sequence, ChatSession, CHAT_FORMATS, POOLING, commonPrefix, shiftedTokens, resolveChatFormat, generationDefaults, findTokenizerFor } from './api/index.js';
 export type { OpenModelOptions, CompleteOptions, SequenceOptions, ForwardBatchItem, ContextPolicy, ContextShiftOptions, ChatSessionOptions, SavedChat, Pooling, EmbedOptions, ChatFormat, ChatFormatName, GenerationDefaults } from './api/index.js';
 export type { SequenceInput } from './model/batch.js';
 export type { AsyncForwardOptions } from './model/llama.js';
@@ -110,6 +110,9 @@ export {
   responseFormatToGrammar, patternToGbnf,
 } from './generate/grammar/index.js';
 export type { GrammarSampler, GrammarSamplerOptions, ResponseFormat, TokenPosition } from './generate/grammar/index.js';
+// chat templates (a model's own Jinja template or a built-in format) and chat prompt encoding
+export { JinjaChatTemplate, builtinChatTemplate, BUILTIN_CHAT_FORMATS, readChatTemplateSource, resolveChatTemplate, encodeChat } from './chat/index.js';
+export type { ChatTemplate, RenderedChat, ChatSegment, RenderOptions, BuiltinChatFormat } from './chat/index.js';
 // load hardening: split GGUF, tokenizer/model fit, the one tokenizer finder, the one atomic write
 export { openGgufModel, writeGgufSplit, splitPartPath, parseSplitPath } from './formats/gguf-split.js';
 export { checkTokenizerFitsModel } from './model/tokenizer-fit.js';

@@ -51,7 +51,7 @@ test('openModel: bad options and paths are typed errors', opt, async () => {
   await assert.rejects(openModel(DEFAULT_MODEL, { ctxSize: 0 }), isCode('USAGE', /ctxSize/));
   await assert.rejects(openModel(DEFAULT_MODEL, { kvType: 'q8' as never }), isCode('USAGE', /kvType/));
   await assert.rejects(openModel(DEFAULT_MODEL, { backend: 'gpu' }), isCode('USAGE', /backend/));
-  await assert.rejects(openModel(DEFAULT_MODEL, { chatTemplate: 'nope' }), isCode('USAGE', /chat template/));
+  await assert.rejects(openModel(DEFAULT_MODEL, { chatTemplate: 'nope' }), isCode('USAGE', /chat-template 'nope'/));
   await assert.rejects(openModel(join(REPO_ROOT, 'no-such-model.gguf')), isCode('MODEL_NOT_FOUND'));
   await assert.rejects(openModel(''), isCode('USAGE'));
 });
@@ -87,6 +87,12 @@ test('createChat: each turn evaluates only its new tokens, and greedy output wit
   assert.deepEqual(reused, scratch);
   assert.ok(second.stats!.promptTokens < third.stats!.promptTokens / 2, `the reused turn evaluated ${second.stats!.promptTokens} tokens, from scratch ${third.stats!.promptTokens}`);
   assert.deepEqual(chat.messages.map((x) => x.role), ['system', 'user', 'assistant', 'user', 'assistant']);
+  // a base model's BOS starts a new document: in a chat it ends the reply
+  const bos = m.tokenizer.bosId!;
+  const ended = chat.send('And then?', { maxTokens: 10, temperature: 0, logitBias: { [bos]: 1000 } });
+  assert.equal(await ended.text(), '');
+  assert.equal(ended.stats?.finishReason, 'eos');
+  assert.equal(await m.chat([{ role: 'user', content: 'Hi' }], { maxTokens: 10, temperature: 0, logitBias: { [bos]: 1000 } }).text(), '');
 });
 
 test('Sequence: a context shift keeps the first nKeep tokens, drops half of the rest, and equals a fresh pass over the kept tokens', opt, async () => {
@@ -215,7 +221,7 @@ test('chat session: save/load round trip, /system and /reset, typed errors for b
   assert.equal(chatml.format.name, 'chatml');
   await chatml.send('Hi', { maxTokens: 2, temperature: 0 }).text();
   assert.deepEqual(chatml.sequence.tokens.slice(0, 3), chatml.format.encode([{ role: 'system', content: 'S' }], false).slice(0, 3));
-  assert.throws(() => m.createChat({ template: 'nope' }), isCode('USAGE', /chat template/));
+  assert.throws(() => m.createChat({ template: 'nope' }), isCode('USAGE', /chat-template 'nope'/));
 });
 
 test('model.forwardBatch: several sequences in one pass equal one at a time', opt, async () => {

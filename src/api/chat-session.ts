@@ -8,14 +8,14 @@ import { LlamaError } from '../errors.js';
 import { writeFileAtomic } from '../formats/file-io.js';
 import { Generation, type GeneratedToken } from '../generate/generate.js';
 import type { CompleteOptions, Model } from './model.js';
-import { validateMessages } from './model.js';
+import { chatStopTokens, validateMessages } from './model.js';
 import { commonPrefix, type Sequence } from './session.js';
 import { resolveChatFormat, type ChatFormat, type ChatMessage } from './template.js';
 
 export interface ChatSessionOptions {
   /** the system prompt (default: none) */
   system?: string;
-  /** a chat format name for this conversation instead of the model's (plain, llama2, llama3, chatml) */
+  /** a chat template for this conversation instead of the model's: a built-in name (docs/chat.md), a Jinja file, or Jinja text */
   template?: string;
   /** KV cache positions for this conversation (default: the model's) */
   ctxSize?: number;
@@ -82,6 +82,7 @@ export class ChatSession {
     // the format's stop strings end free text; structured output ends where its grammar does
     const constrained = o.grammar !== undefined || (o.responseFormat !== undefined && o.responseFormat.type !== 'text');
     o.stop = [...(constrained ? [] : format.stop), ...(this.defaults.stop ?? []), ...(opts.stop ?? [])];
+    o.stopTokens = chatStopTokens(this.model, o.stopTokens);
     const gen = this.model.generateIn(ids, o, 'shift');
     this.messages.push({ role: 'user', content: text });
     this.busy = true;

@@ -4,5 +4,5 @@ export { Model, type CompleteOptions, type SequenceOptions, type ForwardBatchIte
 export { Sequence, commonPrefix, shiftedTokens, type ContextPolicy, type ContextShiftOptions } from './session.js';
 export { ChatSession, type ChatSessionOptions, type SavedChat } from './chat-session.js';
 export { POOLING, type Pooling, type EmbedOptions } from './embed.js';
-export { CHAT_FORMATS, resolveChatFormat, readChatTemplateSource, type ChatFormat, type ChatFormatName } from './template.js';
+export { CHAT_FORMATS, resolveChatFormat, type ChatFormat, type ChatFormatName } from './template.js';
 export { generationDefaults, type GenerationDefaults } from './defaults.js';

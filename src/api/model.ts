@@ -145,7 +145,8 @@ export class Model {
     const system = messages[0]?.role === 'system' ? commonPrefix(this.chatTemplate.encode([messages[0]], false), ids) : 0;
     // the format's stop strings end free text; structured output ends where its grammar does
     const constrained = opts.grammar !== undefined || (opts.responseFormat !== undefined && opts.responseFormat.type !== 'text');
-    return this.generateIn(ids, { ...opts, nKeep: opts.nKeep ?? system, stop: [...(constrained ? [] : this.chatTemplate.stop), ...(opts.stop ?? [])] }, 'shift');
+    const stop = [...(constrained ? [] : this.chatTemplate.stop), ...(opts.stop ?? [])];
+    return this.generateIn(ids, { ...opts, nKeep: opts.nKeep ?? system, stop, stopTokens: chatStopTokens(this, opts.stopTokens) }, 'shift');
   }
 
   /** A conversation that keeps its KV cache between turns (each turn evaluates only its new tokens). */
@@ -211,4 +212,15 @@ export function validateMessages(messages: readonly ChatMessage[]): void {
     }
     if (!['system', 'user', 'assistant'].includes(m.role)) throw new LlamaError('USAGE', `message ${i} has role '${m.role}'`, { hint: 'roles: system, user, assistant' });
   });
+}
+
+/**
+ * A reply also ends at BOS: a base model trained on documents separated by BOS samples it to start
+ * a new document, which in a chat means the turn is over (llama2.c's run.c stops there too).
+ */
+export function chatStopTokens(model: Model, extra: Iterable<number> | undefined): number[] {
+  const ids = [...(extra ?? [])];
+  const bos = model.tokenizer.bosId;
+  if (bos !== undefined && !model.tokenizer.eogIds.has(bos)) ids.push(bos);
+  return ids;
 }

@@ -16,7 +16,8 @@ import { findModelTokenizerFile } from '../tokenizer/find.js';
 import { checkTokenizerFitsModel } from '../model/tokenizer-fit.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { generationDefaults } from './defaults.js';
-import { readChatTemplateSource, resolveChatFormat } from './template.js';
+import { resolveChatFormat } from './template.js';
+import { readChatTemplateSource } from '../chat/index.js';
 import { Model } from './model.js';
 
 export interface OpenModelOptions {
@@ -30,7 +31,7 @@ export interface OpenModelOptions {
   kvType?: 'f32' | 'f16';
   /** a tokenizer file instead of the one found with the model */
   tokenizer?: string;
-  /** a chat format name instead of the model's own template (plain, llama2, llama3, chatml) */
+  /** instead of the model's own chat template: a built-in format name (docs/chat.md), a Jinja file, or Jinja text */
   chatTemplate?: string;
 }
 
@@ -77,7 +78,7 @@ export async function openModel(path: string, opts: OpenModelOptions = {}): Prom
   const loaded = await loadModel(path, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
   try {
     const tokenizer = findTokenizerFor(loaded, opts.tokenizer);
-    const chatFormat = resolveChatFormat(tokenizer, readChatTemplateSource(path, loaded.metadata), opts.chatTemplate);
+    const chatFormat = resolveChatFormat(tokenizer, readChatTemplateSource(path), opts.chatTemplate);
     const llama = await LlamaModel.create(loaded, backend);
     return new Model({
       path,

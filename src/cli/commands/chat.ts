@@ -3,6 +3,7 @@
 // after each reply. From a pipe: one user turn per line, each reply on stdout followed by a
 // newline, nothing else on stdout (status and statistics go to stderr). A thin consumer of the
 // engine API (openModel + ChatSession).
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from '../command.js';
 import { num, str } from '../args.js';
@@ -23,7 +24,7 @@ export const command: Command = {
     options: {
       ...MODEL_OPTIONS,
       system: { kind: 'string', arg: 'TEXT', once: true, help: 'the system prompt' },
-      'chat-template': { kind: 'string', arg: 'NAME', once: true, help: `chat format instead of the model's own: ${CHAT_FORMATS.join(', ')}` },
+      'chat-template': { kind: 'string', arg: 'NAME|FILE', once: true, help: `instead of the model's own template: ${CHAT_FORMATS.join(', ')}, a Jinja file, or Jinja text` },
       'n-predict': { kind: 'int', short: 'n', arg: 'N', help: `tokens per reply at most; -1 = until an end token (default: ${DEFAULT_MAX_TOKENS})` },
       ...SAMPLING_FLAGS,
       ...STRUCTURED_FLAGS,
@@ -53,8 +54,9 @@ export const command: Command = {
     validateGenerateOptions({ ...sampling, ...(ctxArg !== undefined ? { ctxSize: ctxArg } : {}) }, FLAG_NAMES);
     const grammar = grammarFromArgs(args);
     const template = str(args, 'chat-template');
-    if (template !== undefined && !(CHAT_FORMATS as readonly string[]).includes(template)) {
-      throw new UsageError(`unknown chat template '${template}'`, `choose one of: ${CHAT_FORMATS.join(', ')}`);
+    // checked before the model loads (the template itself is parsed with the model's tokenizer)
+    if (template !== undefined && !(CHAT_FORMATS as readonly string[]).includes(template) && !template.includes('{{') && !template.includes('{%') && !existsSync(template)) {
+      throw new UsageError(`unknown chat template '${template}': not a built-in format, a file, or Jinja text`, `built-in formats: ${CHAT_FORMATS.join(', ')}`);
     }
     const kv = (str(args, 'kv-type') ?? 'f32').toLowerCase();
     if (kv !== 'f32' && kv !== 'f16') throw new UsageError(`--kv-type must be f32 or f16, got '${kv}'`);
