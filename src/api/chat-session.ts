@@ -8,8 +8,8 @@ import { LlamaError } from '../errors.js';
 import { writeFileAtomic } from '../formats/file-io.js';
 import { Generation, type GeneratedToken } from '../generate/generate.js';
 import type { CompleteOptions, Model } from './model.js';
-import { chatStopTokens, validateMessages } from './model.js';
-import { commonPrefix, type Sequence } from './session.js';
+import { chatStopTokens, systemPromptTokens, validateMessages } from './model.js';
+import type { Sequence } from './session.js';
 import { resolveChatFormat, type ChatFormat, type ChatMessage } from './template.js';
 
 export interface ChatSessionOptions {
@@ -77,7 +77,7 @@ export class ChatSession {
     const history = [...this.messages, { role: 'user', content: text } satisfies ChatMessage];
     const ids = format.encode(history, true);
     // the system prompt's tokens are never shifted out
-    const nKeep = this.system !== undefined ? commonPrefix(format.encode([this.messages[0]!], false), ids) : 0;
+    const nKeep = systemPromptTokens(format, history, ids);
     const o: CompleteOptions = { nKeep, contextShift: 'shift', ...this.defaults, ...opts, sequence: this.sequence };
     // the format's stop strings end free text; structured output ends where its grammar does
     const constrained = o.grammar !== undefined || (o.responseFormat !== undefined && o.responseFormat.type !== 'text');

@@ -142,7 +142,7 @@ export class Model {
     this.live();
     validateMessages(messages);
     const ids = this.chatTemplate.encode(messages, true);
-    const system = messages[0]?.role === 'system' ? commonPrefix(this.chatTemplate.encode([messages[0]], false), ids) : 0;
+    const system = systemPromptTokens(this.chatTemplate, messages, ids);
     // the format's stop strings end free text; structured output ends where its grammar does
     const constrained = opts.grammar !== undefined || (opts.responseFormat !== undefined && opts.responseFormat.type !== 'text');
     const stop = [...(constrained ? [] : this.chatTemplate.stop), ...(opts.stop ?? [])];
@@ -223,4 +223,18 @@ export function chatStopTokens(model: Model, extra: Iterable<number> | undefined
   const bos = model.tokenizer.bosId;
   if (bos !== undefined && !model.tokenizer.eogIds.has(bos)) ids.push(bos);
   return ids;
+}
+
+/**
+ * How many of `ids` (the rendered conversation) belong to its system prompt: the tokens a context
+ * shift keeps. A template that cannot render the system message alone keeps just what it shares
+ * with the conversation's start, i.e. at least nothing is assumed.
+ */
+export function systemPromptTokens(format: ChatFormat, messages: readonly ChatMessage[], ids: readonly number[]): number {
+  if (messages[0]?.role !== 'system') return ids[0] !== undefined && ids[0] === format.bosId ? 1 : 0;
+  try {
+    return commonPrefix(format.encode([messages[0]], false), ids);
+  } catch {
+    return ids[0] !== undefined && ids[0] === format.bosId ? 1 : 0; // e.g. a template that insists on a user turn
+  }
 }

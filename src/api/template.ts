@@ -21,6 +21,8 @@ export interface ChatFormat {
   encode(messages: readonly ChatMessage[], addGenerationPrompt: boolean): number[];
   /** strings that end a reply besides the tokenizer's end tokens */
   readonly stop: readonly string[];
+  /** the tokenizer's BOS id (what a context shift keeps when there is no system prompt) */
+  readonly bosId: number | undefined;
 }
 
 /**
@@ -34,6 +36,7 @@ export function resolveChatFormat(tokenizer: Tokenizer, source: string | undefin
     name: template.name,
     template,
     stop: template.stop,
+    bosId: tokenizer.bosId,
     encode: (messages, addGenerationPrompt) => encodeChat(tokenizer, template.render(messages, { ...tokens, addGenerationPrompt })),
   };
 }
