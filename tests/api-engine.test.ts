@@ -73,7 +73,10 @@ test('createChat: each turn evaluates only its new tokens, and greedy output wit
   const m = await model();
   const chat = m.createChat({ system: 'You tell short stories.' });
   const first = chat.send('Tell me about a cat.', { maxTokens: 10, temperature: 0 });
-  await tokens(first);
+  const firstText = await first.text();
+  assert.ok(firstText.length > 0);
+  assert.doesNotMatch(firstText, /^\s/, 'the space the format leaves after "Assistant:" is not part of the reply');
+  assert.doesNotMatch(await m.chat([{ role: 'user', content: 'Hi' }], { maxTokens: 5, temperature: 0 }).text(), /^\s/);
   const before = chat.messages.map((x) => ({ ...x }));
   assert.equal(before.length, 3);
   assert.equal(before[2]!.role, 'assistant');

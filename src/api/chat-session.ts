@@ -86,36 +86,14 @@ export class ChatSession {
     const gen = this.model.generateIn(ids, o, 'shift');
     this.messages.push({ role: 'user', content: text });
     this.busy = true;
-    let reply = '';
-    const done = (err?: unknown) => {
+    watchReply(gen, (reply, err) => {
       if (!this.busy) return;
       this.busy = false;
       // a turn that failed before producing anything (bad options, no room) leaves no trace
       const failed = err !== undefined && !(err instanceof LlamaError && err.code === 'CANCELLED');
       if (failed && reply === '') this.messages.pop();
       else this.messages.push({ role: 'assistant', content: reply.trim() });
-    };
-    // The Generation the model made, with its items watched to collect the reply.
-    const next = gen.next.bind(gen);
-    const ret = gen.return.bind(gen);
-    gen.next = async (): Promise<IteratorResult<GeneratedToken>> => {
-      try {
-        const r = await next();
-        if (r.done) done();
-        else reply += r.value.text;
-        return r;
-      } catch (e) {
-        done(e);
-        throw e;
-      }
-    };
-    gen.return = async () => {
-      try {
-        return await ret();
-      } finally {
-        done();
-      }
-    };
+    });
     return gen;
   }
 
@@ -166,3 +144,42 @@ export class ChatSession {
 }
 
 export type { Generation };
+
+/**
+ * Watch a reply's items: drop the whitespace a chat format leaves before the reply ("Assistant:"
+ * then " Hello"), collect the text, and call `done` once when the iteration ends (finished,
+ * stopped early with return(), or failed).
+ */
+export function watchReply(gen: Generation, done: (reply: string, err?: unknown) => void): Generation {
+  const next = gen.next.bind(gen);
+  const ret = gen.return.bind(gen);
+  let reply = '';
+  let finished = false;
+  const finish = (err?: unknown) => {
+    if (finished) return;
+    finished = true;
+    done(reply, err);
+  };
+  gen.next = async (): Promise<IteratorResult<GeneratedToken>> => {
+    try {
+      const r = await next();
+      if (r.done) finish();
+      else {
+        if (reply === '') r.value.text = r.value.text.replace(/^\s+/, '');
+        reply += r.value.text;
+      }
+      return r;
+    } catch (e) {
+      finish(e);
+      throw e;
+    }
+  };
+  gen.return = async () => {
+    try {
+      return await ret();
+    } finally {
+      finish();
+    }
+  };
+  return gen;
+}

@@ -15,7 +15,7 @@ import { grammarSampler, parseGbnf, responseFormatToGrammar, withGrammar, type G
 import { Sequence, commonPrefix, type ContextShiftOptions } from './session.js';
 import type { ChatFormat, ChatMessage } from './template.js';
 import type { GenerationDefaults } from './defaults.js';
-import { ChatSession, type ChatSessionOptions } from './chat-session.js';
+import { ChatSession, watchReply, type ChatSessionOptions } from './chat-session.js';
 import { embedTexts, type EmbedOptions } from './embed.js';
 
 export interface SequenceOptions {
@@ -146,7 +146,7 @@ export class Model {
     // the format's stop strings end free text; structured output ends where its grammar does
     const constrained = opts.grammar !== undefined || (opts.responseFormat !== undefined && opts.responseFormat.type !== 'text');
     const stop = [...(constrained ? [] : this.chatTemplate.stop), ...(opts.stop ?? [])];
-    return this.generateIn(ids, { ...opts, nKeep: opts.nKeep ?? system, stop, stopTokens: chatStopTokens(this, opts.stopTokens) }, 'shift');
+    return watchReply(this.generateIn(ids, { ...opts, nKeep: opts.nKeep ?? system, stop, stopTokens: chatStopTokens(this, opts.stopTokens) }, 'shift'), () => {});
   }
 
   /** A conversation that keeps its KV cache between turns (each turn evaluates only its new tokens). */
