@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   MODEL_NUMERIC: { exit: 1, http: 500 },
   /** input text that is not valid UTF-8 */
   INPUT_ENCODING: { exit: 1, http: 400 },
+  LORA: { exit: 1, http: 400 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 
