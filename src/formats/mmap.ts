@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isBufferPinned } from '../tensor/pins.js';
 
 type MapFn = (path: string, offset: number, length: number) => Uint8Array | undefined;
 type UnmapFn = (view: Uint8Array) => boolean | undefined;
@@ -62,13 +63,22 @@ export function isMappedView(view: Uint8Array): boolean {
  * remaining reference: after an unmap, reading the view is reading freed memory.
  */
 export function releaseMappedView(view: Uint8Array): boolean {
-  if (!live.delete(view)) return false;
-  if (!unmapFn) return false;
-  try {
-    return unmapFn(view) === true;
-  } catch {
+  if (!live.has(view)) return false;
+  // a backend computes from these bytes in place (the js backend's F32 weights): leave it to the GC
+  if (isBufferPinned(view.buffer)) return false;
+  if (!unmapFn) {
+    live.delete(view);
     return false;
   }
+  let ok = false;
+  try {
+    ok = unmapFn(view) === true;
+  } catch {
+    ok = false;
+  }
+  // refused while a weight computes from the bytes in place: still live, for a later release
+  if (ok) live.delete(view);
+  return ok;
 }
 
 /** Whether releaseMappedView can unmap deterministically (the addon exports unmapRange). */
