@@ -16,21 +16,27 @@ export interface SelectBackendOptions {
 interface NativeModule {
   loadNativeBackend(opts?: { threads?: number }): Backend | undefined;
   nativeUnavailableReason?(): string | undefined;
+  nativeExplicitlyBroken?(): boolean;
 }
 
 /** The native backend, or why it is unavailable (its addon is missing or cannot run here). */
 async function tryNative(threads?: number): Promise<Backend | string> {
+  return (await tryNativeWithCause(threads)).result;
+}
+
+/** The native backend or why not, and whether the addon was one the user named (LLAMA_NATIVE_ADDON). */
+async function tryNativeWithCause(threads?: number): Promise<{ result: Backend | string; explicit: boolean }> {
   // A computed specifier: the native module is optional (and built by another part of the project).
   const spec = './native/index.js';
   let mod: NativeModule;
   try {
     mod = (await import(spec)) as NativeModule;
   } catch {
-    return 'its module is not part of this build';
+    return { result: 'its module is not part of this build', explicit: false };
   }
-  if (typeof mod.loadNativeBackend !== 'function') return 'its module has no loadNativeBackend';
+  if (typeof mod.loadNativeBackend !== 'function') return { result: 'its module has no loadNativeBackend', explicit: false };
   const b = mod.loadNativeBackend(threads !== undefined ? { threads } : {});
-  return b ?? mod.nativeUnavailableReason?.() ?? 'the addon did not load';
+  return { result: b ?? mod.nativeUnavailableReason?.() ?? 'the addon did not load', explicit: mod.nativeExplicitlyBroken?.() === true };
 }
 
 export async function selectBackend(name?: string, opts: SelectBackendOptions = {}): Promise<Backend> {
@@ -48,7 +54,11 @@ export async function selectBackend(name?: string, opts: SelectBackendOptions = 
       return b;
     }
     case 'auto': {
-      const b = await tryNative(opts.threads);
+      const { result: b, explicit } = await tryNativeWithCause(opts.threads);
+      // a build the user pointed at (LLAMA_NATIVE_ADDON) that cannot run is an error, not a quiet js fallback
+      if (typeof b === 'string' && explicit) {
+        throw new LlamaError('BACKEND_UNAVAILABLE', `the native backend is not available: ${b}`, { hint: 'fix or unset LLAMA_NATIVE_ADDON (it must name a built llama_native.node), or pass --backend js' });
+      }
       return typeof b === 'string' ? new JsBackend() : b;
     }
     default:

@@ -199,6 +199,11 @@ export function nativeUnavailableReason(): string | undefined {
   return loadAddon().reason;
 }
 
+/** True when LLAMA_NATIVE_ADDON named an addon that cannot be used (then `auto` must not fall back quietly). */
+export function nativeExplicitlyBroken(): boolean {
+  return loadAddon().explicitFailure === true;
+}
+
 /** Raw addon info (kernel path, available paths, pool size), or undefined when not built. */
 export function nativeInfo(): NativeInfo | undefined {
   return loadAddon().addon?.info();
