@@ -59,3 +59,26 @@ test('LLAMA_NATIVE_ADDON: only a .node file is loaded, and a broken one is an er
   const js = runCli(['run', '-p', 'hi', '-n', '1', '--backend', 'js', '--temp', '0'], { env: { LLAMA_NATIVE_ADDON: fake } });
   assert.equal(js.status, 0, js.stderr);
 });
+
+import { readdirSync, readFileSync as readSrc } from 'node:fs';
+import { REPO_ROOT } from './helpers/shared.js';
+import { selectTrainingBackend } from '../src/backend/select.js';
+
+test('training backends come from their backend folders; src/train never tests a backend\'s class, name or methods', async () => {
+  const js = await selectTrainingBackend('js');
+  assert.equal(js.name, 'js');
+  assert.equal(js.dataParallelWorkers, true);
+  try {
+    const n = await selectTrainingBackend('native', 1);
+    assert.equal(n.name, 'native-train');
+    assert.ok(!n.dataParallelWorkers);
+  } catch (e) {
+    assert.ok(e instanceof LlamaError && e.code === 'BACKEND_UNAVAILABLE');
+  }
+  await assert.rejects(selectTrainingBackend('hybrid'), (e: unknown) => e instanceof LlamaError && e.code === 'USAGE');
+  const dir = join(REPO_ROOT, 'src', 'train');
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
+    const src = readSrc(join(dir, f), 'utf8');
+    assert.doesNotMatch(src, /instanceof \w*Backend|\.name === '(js|native)'|typeof \([^)]*as[^)]*\)\.\w+ === 'function'|Hybrid/, `src/train/${f}`);
+  }
+});
