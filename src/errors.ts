@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   /** input text that is not valid UTF-8 */
   INPUT_ENCODING: { exit: 1, http: 400 },
   GRAMMAR: { exit: 1, http: 400 },
+  LORA: { exit: 1, http: 400 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 

@@ -76,7 +76,6 @@ export type { BenchResult, BenchOptions } from './bench/llama-bench.js';
 export { writeSyntheticGguf, SYNTHETIC_SHAPES, SYNTHETIC_TYPES } from './bench/synthetic.js';
 // training
 export type { TrainingBackend, AdamWStepOptions } from './backend/training.js';
-export { isTrainingBackend } from './backend/training.js';
 export { JsTrainingBackend } from './backend/js/js-train-ops.js';
 export { TapeBackend } from './train/tape.js';
 export type { ParamKey, ParamGrads } from './train/tape.js';
@@ -102,7 +101,6 @@ export { exportGguf, exportHf, trainedModelFromCheckpoint, EXPORT_TYPES } from '
 export type { ExportType, TrainedModel } from './train/export.js';
 export { plotSvg } from './train/plot.js';
 export { greedyTokens } from './train/sample.js';
-export { selectTrainingBackend } from './train/backend.js';
 // structured output: GBNF grammars, JSON Schema -> GBNF, grammar-constrained sampling
 export {
   Grammar, GrammarError, parseGbnf, GrammarMatcher, grammarMatches, TokenTrie, TokenGrammar,
@@ -110,6 +108,7 @@ export {
   responseFormatToGrammar, patternToGbnf,
 } from './generate/grammar/index.js';
 export type { GrammarSampler, GrammarSamplerOptions, ResponseFormat, TokenPosition } from './generate/grammar/index.js';
+export { selectTrainingBackend } from './backend/select.js';
 // chat templates (a model's own Jinja template or a built-in format) and chat prompt encoding
 export { JinjaChatTemplate, builtinChatTemplate, BUILTIN_CHAT_FORMATS, readChatTemplateSource, resolveChatTemplate, encodeChat } from './chat/index.js';
 export type { ChatTemplate, RenderedChat, ChatSegment, RenderOptions, BuiltinChatFormat } from './chat/index.js';
