@@ -47,7 +47,7 @@ test('openModel: a llama2.c checkpoint finds its tokenizer beside it', needsShar
 });
 
 test('openModel: bad options and paths are typed errors', opt, async () => {
-  await assert.rejects(openModel(DEFAULT_MODEL, { lora: 'x.gguf' } as never), isCode('USAGE', /lora/));
+  await assert.rejects(openModel(DEFAULT_MODEL, { lorax: 'x.gguf' } as never), isCode('USAGE', /lorax/));
   await assert.rejects(openModel(DEFAULT_MODEL, { ctxSize: 0 }), isCode('USAGE', /ctxSize/));
   await assert.rejects(openModel(DEFAULT_MODEL, { kvType: 'q8' as never }), isCode('USAGE', /kvType/));
   await assert.rejects(openModel(DEFAULT_MODEL, { backend: 'gpu' }), isCode('USAGE', /backend/));
@@ -264,4 +264,38 @@ test('openModel: every weight format (Meta .pth, HF safetensors, GGUF) reproduce
     assert.deepEqual(ids, golden.greedy.ids, file || 'Meta folder');
     await m.dispose();
   }
+});
+
+test('openModel: LoRA adapters attach at run time (equal to attachLora; scale 0 = the base model); bad specs are USAGE', needsShared('golden', 'llama2-gqa-tiny'), async (t) => {
+  const tok = sharedData('models', 'stories260K', 'tok512.bin');
+  if (!existsSync(tok)) return t.skip(`${tok} is absent`);
+  const { writeLoraGguf } = await import('../src/model/lora-io.js');
+  const { attachLora } = await import('../src/model/lora.js');
+  const file = sharedData('golden', 'llama2-gqa-tiny', 'model-f32.gguf');
+  const base = await openModel(file, { backend: 'js', tokenizer: tok, ctxSize: 32 });
+  const c = base.config;
+  const rank = 2;
+  let seed = 7;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.2;
+  const q = c.nHeads * c.headDim;
+  const adapter = {
+    source: 'test',
+    alpha: 2 * rank,
+    pairs: [0, 1].map((layer) => ({ layer, key: 'wq' as const, rank, rows: q, cols: c.dim, a: Float32Array.from({ length: rank * c.dim }, rnd), b: Float32Array.from({ length: q * rank }, rnd) })),
+  };
+  const path = join(tempDir('llama-api-lora-'), 'adapter.gguf');
+  writeLoraGguf(path, adapter);
+  const ids = [1, 5, 9, 200, 31];
+  const logits = (m: Model) => m.llama.forward(m.createSequence({ ctxSize: 32 }).session, ids, { allLogits: true });
+  const withLora = await openModel(file, { backend: 'js', tokenizer: tok, ctxSize: 32, lora: { path, scale: 0.5 } });
+  const manual = attachLora(base.llama, [{ adapter, scale: 0.5 }]);
+  assert.deepEqual(logits(withLora), manual.forward(manual.newSession({ ctxSize: 32 }), ids, { allLogits: true }));
+  assert.notDeepEqual(logits(withLora), logits(base));
+  const off = await openModel(file, { backend: 'js', tokenizer: tok, ctxSize: 32, lora: [{ path, scale: 0 }] });
+  assert.deepEqual(logits(off), logits(base));
+  await assert.rejects(openModel(file, { backend: 'js', tokenizer: tok, lora: { path: '' } }), isCode('USAGE', /lora 0/));
+  await assert.rejects(openModel(file, { backend: 'js', tokenizer: tok, lora: { path, scale: Number.NaN } }), isCode('USAGE', /scale/));
+  await withLora.dispose();
+  await off.dispose();
+  await base.dispose();
 });

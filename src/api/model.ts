@@ -17,6 +17,7 @@ import type { ChatFormat, ChatMessage } from './template.js';
 import type { GenerationDefaults } from './defaults.js';
 import { ChatSession, watchReply, type ChatSessionOptions } from './chat-session.js';
 import { embedTexts, type EmbedOptions } from './embed.js';
+import { detachLora } from '../model/lora.js';
 
 export interface SequenceOptions {
   /** positions (default: the model's ctxSize option, else min(model context, 4096)) */
@@ -44,7 +45,10 @@ export interface ForwardBatchItem {
 export interface ModelParts {
   path: string;
   loaded: LoadedModel;
+  /** the model every forward pass uses (the base model, or the base with LoRA adapters attached) */
   llama: LlamaModel;
+  /** the base model when adapters are attached (its weights are what dispose frees) */
+  base?: LlamaModel;
   tokenizer: Tokenizer;
   chatFormat: ChatFormat;
   defaults: GenerationDefaults;
@@ -60,6 +64,7 @@ export class Model {
   /** the transformer itself (forward passes); shared by every sequence */
   readonly llama: LlamaModel;
   private readonly loaded: LoadedModel;
+  private readonly base: LlamaModel;
   private readonly ctxSize: number;
   private readonly kvType: DType;
   private disposed = false;
@@ -68,6 +73,7 @@ export class Model {
     this.path = p.path;
     this.loaded = p.loaded;
     this.llama = p.llama;
+    this.base = p.base ?? p.llama;
     this.tokenizer = p.tokenizer;
     this.chatTemplate = p.chatFormat;
     this.defaults = p.defaults;
@@ -190,9 +196,10 @@ export class Model {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    const B = this.llama.backend;
+    if (this.base !== this.llama) detachLora(this.llama); // the adapters' weights
+    const B = this.base.backend;
     if (B.freeWeight) {
-      const P = this.llama.params;
+      const P = this.base.params;
       const seen = new Set([P.tokEmbeddings, P.output, ...P.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.w1, L.w2, L.w3])]);
       for (const w of seen) B.freeWeight(w);
     }

@@ -19,6 +19,8 @@ import { generationDefaults } from './defaults.js';
 import { resolveChatFormat } from './template.js';
 import { readChatTemplateSource } from '../chat/index.js';
 import { Model } from './model.js';
+import { attachLora } from '../model/lora.js';
+import { readLoraAdapter } from '../model/lora-io.js';
 
 export interface OpenModelOptions {
   /** 'js' | 'native' | 'auto' (default: env LLAMA_BACKEND, else auto), or a Backend object */
@@ -31,18 +33,36 @@ export interface OpenModelOptions {
   kvType?: 'f32' | 'f16';
   /** a tokenizer file instead of the one found with the model */
   tokenizer?: string;
+  /**
+   * LoRA adapters applied at run time (GGUF adapter files or PEFT folders): a path, `{ path, scale }`,
+   * or a list of them; the base weights are shared, not merged
+   */
+  lora?: LoraSpec | readonly LoraSpec[];
   /** instead of the model's own chat template: a built-in format name (docs/chat.md), a Jinja file, or Jinja text */
   chatTemplate?: string;
 }
 
-const KNOWN_OPTIONS = new Set(['backend', 'threads', 'ctxSize', 'kvType', 'tokenizer', 'chatTemplate']);
+export type LoraSpec = string | { path: string; scale?: number };
+
+const KNOWN_OPTIONS = new Set(['backend', 'threads', 'ctxSize', 'kvType', 'tokenizer', 'chatTemplate', 'lora']);
+
+function loraSpecs(lora: OpenModelOptions['lora']): { path: string; scale: number }[] {
+  if (lora === undefined) return [];
+  const list = (Array.isArray(lora) ? lora : [lora]) as LoraSpec[];
+  return list.map((x, i) => {
+    const path = typeof x === 'string' ? x : x?.path;
+    const scale = typeof x === 'string' ? 1 : (x?.scale ?? 1);
+    if (typeof path !== 'string' || path === '') throw new LlamaError('USAGE', `lora ${i}: needs a path (a GGUF adapter file or a PEFT folder)`);
+    if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new LlamaError('USAGE', `lora ${i}: scale must be a finite number, got ${String(scale)}`);
+    return { path, scale };
+  });
+}
 
 function validate(o: OpenModelOptions): void {
   if (o === null || typeof o !== 'object') throw new LlamaError('USAGE', 'openModel options must be an object');
   for (const k of Object.keys(o)) {
     if (!KNOWN_OPTIONS.has(k)) {
-      const lora = k === 'lora' ? ' (LoRA adapters are not attached through openModel yet)' : '';
-      throw new LlamaError('USAGE', `unknown openModel option '${k}'${lora}`, { hint: `options: ${[...KNOWN_OPTIONS].join(', ')}` });
+      throw new LlamaError('USAGE', `unknown openModel option '${k}'`, { hint: `options: ${[...KNOWN_OPTIONS].join(', ')}` });
     }
   }
   if (o.threads !== undefined && !(Number.isSafeInteger(o.threads) && o.threads >= 1)) throw new LlamaError('USAGE', `threads must be a whole number >= 1, got ${String(o.threads)}`);
@@ -73,14 +93,17 @@ export function findTokenizerFor(loaded: LoadedModel, explicit?: string): Tokeni
 /** Open any model we read (GGUF, safetensors, Meta .pth, llama2.c .bin; a file or a directory). */
 export async function openModel(path: string, opts: OpenModelOptions = {}): Promise<Model> {
   validate(opts);
+  const adapters = loraSpecs(opts.lora);
   if (typeof path !== 'string' || path === '') throw new LlamaError('USAGE', 'openModel needs the path of a model file or directory');
   const backend = typeof opts.backend === 'object' ? opts.backend : await selectBackend(opts.backend, opts.threads !== undefined ? { threads: opts.threads } : {});
   const loaded = await loadModel(path, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
   try {
     const tokenizer = findTokenizerFor(loaded, opts.tokenizer);
     const chatFormat = resolveChatFormat(tokenizer, readChatTemplateSource(path), opts.chatTemplate);
-    const llama = await LlamaModel.create(loaded, backend);
+    const base = await LlamaModel.create(loaded, backend);
+    const llama = adapters.length ? attachLora(base, adapters.map(({ path: p, scale }) => ({ adapter: readLoraAdapter(p, base.config), scale }))) : base;
     return new Model({
+      base,
       path,
       loaded,
       llama,
