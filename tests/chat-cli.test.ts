@@ -178,3 +178,24 @@ test('llama run: prints the seed it used (a repeat with it gives the same text),
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /-i starts a chat/);
 });
+
+test('chat --lora FILE[:SCALE]: an adapter at scale 0 changes nothing; a missing adapter is an error with nothing on stdout', opt, async () => {
+  const { writeLoraGguf } = await import('../src/model/lora-io.js');
+  const m = await openModel(DEFAULT_MODEL, { backend: 'js' });
+  const c = m.config;
+  await m.dispose();
+  const q = c.nHeads * c.headDim;
+  const rank = 2;
+  const path = join(tempDir('llama-chat-lora-'), 'adapter.gguf');
+  writeLoraGguf(path, { source: 'test', alpha: rank, pairs: [{ layer: 0, key: 'wq', rank, rows: q, cols: c.dim, a: new Float32Array(rank * c.dim).fill(0.01), b: new Float32Array(q * rank).fill(0.01) }] });
+  const plain = runCli(['chat', ...JS, '--temp', '0', '-n', '8'], { input: 'Hello\n' });
+  const zero = runCli(['chat', ...JS, '--temp', '0', '-n', '8', '--lora', `${path}:0`], { input: 'Hello\n' });
+  assert.equal(zero.status, 0, zero.stderr);
+  assert.equal(zero.stdout, plain.stdout);
+  const on = runCli(['chat', ...JS, '--temp', '0', '-n', '8', '--lora', path], { input: 'Hello\n' });
+  assert.equal(on.status, 0, on.stderr);
+  const missing = runCli(['chat', ...JS, '--lora', join(REPO_ROOT, 'no-such-adapter.gguf')], { input: 'Hello\n' });
+  assert.notEqual(missing.status, 0);
+  assert.equal(missing.stdout, '');
+  assert.match(missing.stderr, /no-such-adapter/);
+});

@@ -6,12 +6,13 @@
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from '../command.js';
-import { num, str } from '../args.js';
+import { list, num, str } from '../args.js';
 import { MODEL_OPTIONS, defaultModelPath } from '../model-args.js';
 import { onStdoutClosed, stdoutClosed, writeOut } from '../output.js';
 import { CHAT_HELP, TurnAssembler, messageText, parseCommand } from '../chat-input.js';
 import { FLAG_NAMES, SAMPLING_FLAGS, STRUCTURED_FLAGS, chooseSeed, grammarFromArgs, samplingFromArgs } from '../sampling-args.js';
 import { CHAT_FORMATS, LlamaError, UsageError, formatError, openModel, validateGenerateOptions } from '../../index.js';
+import { parseLoraSpec } from '../../model/lora.js';
 import type { ChatSession, CompleteOptions, Model } from '../../index.js';
 
 const DEFAULT_MAX_TOKENS = 256;
@@ -25,6 +26,7 @@ export const command: Command = {
       ...MODEL_OPTIONS,
       system: { kind: 'string', arg: 'TEXT', once: true, help: 'the system prompt' },
       'chat-template': { kind: 'string', arg: 'NAME|FILE', once: true, help: `instead of the model's own template: ${CHAT_FORMATS.join(', ')}, a Jinja file, or Jinja text` },
+      lora: { kind: 'list', arg: 'FILE[:SCALE]', help: 'apply a LoRA adapter (GGUF adapter file or PEFT folder) at run time; repeatable' },
       'n-predict': { kind: 'int', short: 'n', arg: 'N', help: `tokens per reply at most; -1 = until an end token (default: ${DEFAULT_MAX_TOKENS})` },
       ...SAMPLING_FLAGS,
       ...STRUCTURED_FLAGS,
@@ -67,6 +69,7 @@ export const command: Command = {
     const threads = num(args, 'threads');
     const backend = str(args, 'backend');
     const tokenizer = str(args, 'tokenizer');
+    const lora = list(args, 'lora').map(parseLoraSpec);
     const model = await openModel(path, {
       ...(backend !== undefined ? { backend } : {}),
       ...(threads !== undefined ? { threads } : {}),
@@ -74,6 +77,7 @@ export const command: Command = {
       kvType: kv,
       ...(tokenizer !== undefined ? { tokenizer } : {}),
       ...(template !== undefined ? { chatTemplate: template } : {}),
+      ...(lora.length ? { lora } : {}),
     });
     try {
       const defaults: CompleteOptions = {
