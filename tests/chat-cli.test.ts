@@ -199,3 +199,23 @@ test('chat --lora FILE[:SCALE]: an adapter at scale 0 changes nothing; a missing
   assert.equal(missing.stdout, '');
   assert.match(missing.stderr, /no-such-adapter/);
 });
+
+test('chat (terminal, tmux) with stdout redirected to a file: the file holds only the replies', ttyOpt, async () => {
+  const session = `llama-chat-redirect-${process.pid}`;
+  const out = join(tempDir('llama-chat-tty-'), 'replies.txt');
+  const cmd = `node ${join(REPO_ROOT, 'bin/llama.js')} chat --backend js --temp 0 -n 6 > ${out}; echo "EXITED $?"; sleep 60`;
+  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd);
+  try {
+    await waitFor(session, /^> $/m);
+    tmux('send-keys', '-t', session, 'Hello there', 'Enter');
+    await waitFor(session, /tok\/s.*\]\n> $/m);
+    tmux('send-keys', '-t', session, 'C-d');
+    await waitFor(session, /EXITED 0/);
+    const m = await openModel(DEFAULT_MODEL, { backend: 'js' });
+    const want = await m.createChat({ defaults: { temperature: 0, maxTokens: 6 } }).send('Hello there').text();
+    await m.dispose();
+    assert.equal(readFileSync(out, 'utf8'), want + '\n');
+  } finally {
+    spawnSync('tmux', ['kill-session', '-t', session]);
+  }
+});

@@ -198,7 +198,10 @@ async function piped(chat: ChatSession): Promise<number> {
 /** A terminal: a prompt, streaming replies, Ctrl-C handling. */
 async function interactive(model: Model, chat: ChatSession): Promise<number> {
   process.stderr.write('Type a message; /help for commands, Ctrl-C stops a reply, Ctrl-C twice or Ctrl-D leaves.\n');
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true, prompt: '> ' });
+  // the prompt and the echo of what is typed go to the terminal; with stdout redirected
+  // (`llama chat > log.txt`) they go to stderr, so that stdout holds only the replies
+  const rlOut = process.stdout.isTTY ? process.stdout : process.stderr;
+  const rl = createInterface({ input: process.stdin, output: rlOut, terminal: true, prompt: '> ' });
   const input = new TurnAssembler();
   let current: AbortController | undefined;
   let armed = false; // a Ctrl-C at an empty prompt was pressed: the next one leaves
@@ -212,7 +215,7 @@ async function interactive(model: Model, chat: ChatSession): Promise<number> {
       // clear what was typed, as a shell does
       input.clear();
       rl.write(null, { ctrl: true, name: 'u' });
-      process.stdout.write('^C\n');
+      rlOut.write('^C\n');
       armed = false;
       rl.setPrompt('> ');
       rl.prompt();
@@ -220,12 +223,12 @@ async function interactive(model: Model, chat: ChatSession): Promise<number> {
     }
     if (armed) {
       leave = true;
-      process.stdout.write('\n');
+      rlOut.write('\n');
       rl.close();
       return;
     }
     armed = true;
-    process.stdout.write('^C\n');
+    rlOut.write('^C\n');
     process.stderr.write('(press Ctrl-C again to leave, or type /exit)\n');
     rl.prompt();
   });
