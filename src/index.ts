@@ -2,7 +2,7 @@
 export * from './errors.js';
 // ---- start here: open a model, complete, chat, embed (src/api/) ----
 export { openModel, Model, Sequence, ChatSession, CHAT_FORMATS, POOLING, commonPrefix, shiftedTokens, resolveChatFormat, generationDefaults, findTokenizerFor } from './api/index.js';
-export type { OpenModelOptions, CompleteOptions, SequenceOptions, ForwardBatchItem, ContextPolicy, ContextShiftOptions, ChatSessionOptions, SavedChat, Pooling, EmbedOptions, ChatFormat, ChatFormatName, GenerationDefaults } from './api/index.js';
+export type { OpenModelOptions, LoraSpec, CompleteOptions, SequenceOptions, ForwardBatchItem, ContextPolicy, ContextShiftOptions, ChatSessionOptions, SavedChat, Pooling, EmbedOptions, ChatFormat, ChatFormatName, GenerationDefaults } from './api/index.js';
 export type { SequenceInput } from './model/batch.js';
 export type { AsyncForwardOptions } from './model/llama.js';
 export { DType, dtypeName, dtypeInfo, dtypeFromName } from './tensor/dtype.js';
