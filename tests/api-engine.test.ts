@@ -299,3 +299,24 @@ test('openModel: LoRA adapters attach at run time (equal to attachLora; scale 0 
   await off.dispose();
   await base.dispose();
 });
+
+test('generation defaults: GGUF general.sampling.*, else generation_config.json beside the weights, else ours; complete() uses them', opt, async () => {
+  const { generationDefaults } = await import('../src/api/defaults.js');
+  const dir = tempDir('llama-api-defaults-');
+  const file = join(dir, 'model.safetensors');
+  assert.deepEqual(generationDefaults(file, 'safetensors', {}), { source: 'llama-ts' });
+  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ temperature: 0.6, top_p: 0.9, top_k: 20, repetition_penalty: 1.1, max_length: 4096 }));
+  assert.deepEqual(generationDefaults(file, 'safetensors', {}), { temperature: 0.6, topP: 0.9, topK: 20, repeatPenalty: 1.1, source: 'generation_config.json' });
+  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ do_sample: false, temperature: 0.6 }));
+  assert.equal(generationDefaults(file, 'safetensors', {}).temperature, 0, 'do_sample false means greedy');
+  writeFileSync(join(dir, 'generation_config.json'), '{ broken');
+  assert.equal(generationDefaults(file, 'safetensors', {}).source, 'llama-ts');
+  assert.deepEqual(generationDefaults(join(dir, 'm.gguf'), 'gguf', { 'general.sampling.temp': 0, 'general.sampling.top_k': 5, 'general.name': 'x' }), { temperature: 0, topK: 5, source: 'gguf' });
+  // the model's defaults apply unless the call overrides them: a greedy default makes complete() deterministic
+  const m = await model();
+  const greedy = Object.assign(Object.create(Object.getPrototypeOf(m)) as Model, m, { defaults: { temperature: 0, source: 'test' } });
+  const a = await greedy.complete('Once upon a time', { maxTokens: 8, seed: 1 }).text();
+  const b = await greedy.complete('Once upon a time', { maxTokens: 8, seed: 2 }).text();
+  assert.equal(a, b);
+  assert.equal(a, await m.complete('Once upon a time', { maxTokens: 8, temperature: 0 }).text());
+});
