@@ -101,4 +101,4 @@ export {
   grammarSampler, withGrammar, GrammarChain, jsonSchemaToGbnf, jsonSchemaToGrammar, jsonObjectGbnf, jsonObjectGrammar,
   responseFormatToGrammar, patternToGbnf,
 } from './generate/grammar/index.js';
-export type { GrammarSampler, GrammarSamplerOptions, ResponseFormat, TokenPosition } from './generate/grammar/index.js';
+export type { GrammarSampler, GrammarSamplerOptions, GrammarChainOptions, ResponseFormat, TokenPosition } from './generate/grammar/index.js';

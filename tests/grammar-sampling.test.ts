@@ -100,18 +100,30 @@ test(`${RUNS} seeded constrained generations over ${SCHEMAS.length} schemas: all
   assert.ok(seen.size > RUNS / 2, `the runs should differ (${seen.size} distinct outputs)`);
 });
 
-test('the lazy chain (withGrammar) and the grammar-first chain give valid output for the same seed', opt, async () => {
+test('every strategy gives valid output, and a seed gives the same text with cold or warm caches', opt, async () => {
   const { model, tokenizer } = await open();
-  const g = jsonSchemaToGrammar(SCHEMAS[0]!.schema);
-  const validate = makeAjv().compile(SCHEMAS[0]!.schema);
-  // grammar as a plain first step: the whole vocabulary is filtered at every step
-  const full = new SamplerChain([grammarSampler(g, tokenizer), ...createSampler({ seed: 5, temperature: 1, topK: 0, topP: 1, minP: 0 }).samplers], 5);
-  const lazy = withGrammar(createSampler({ seed: 5, temperature: 1, topK: 0, topP: 1, minP: 0 }), grammarSampler(g, tokenizer));
-  for (const sampler of [full, lazy]) {
-    const text = await generate(model, tokenizer, 'Here is the JSON:', { sampler, maxTokens: 200, ctxSize: 512 }).text();
+  const schema = SCHEMAS[3]!.schema;
+  const validate = makeAjv().compile(schema);
+  const sampling = { temperature: 1, topK: 0, topP: 1, minP: 0 };
+  const run = async (make: (g: ReturnType<typeof jsonSchemaToGrammar>) => SamplerChain, g = jsonSchemaToGrammar(schema)) => {
+    const text = await generate(model, tokenizer, 'Here is the JSON:', { sampler: make(g), maxTokens: 300, ctxSize: 512 }).text();
     assert.equal(validate(JSON.parse(text)), true, text);
+    return text;
+  };
+  // grammar as a plain first step of a chain
+  const plain = (g: ReturnType<typeof jsonSchemaToGrammar>) => new SamplerChain([grammarSampler(g, tokenizer), ...createSampler({ seed: 5, ...sampling }).samplers], 5);
+  const first = (g: ReturnType<typeof jsonSchemaToGrammar>) => withGrammar(createSampler({ seed: 5, ...sampling }), grammarSampler(g, tokenizer));
+  const lazy = (g: ReturnType<typeof jsonSchemaToGrammar>) => withGrammar(createSampler({ seed: 5, ...sampling }), grammarSampler(g, tokenizer), { lazy: true });
+  const shared = jsonSchemaToGrammar(schema);
+  for (const make of [plain, first, lazy]) {
+    const cold = await run(make);
+    const warm1 = await run(make, shared);
+    const warm2 = await run(make, shared); // the grammar's caches are warm now
+    assert.equal(warm1, cold);
+    assert.equal(warm2, cold);
   }
-  assert.ok(lazy.picks > 0 && lazy.filtered <= lazy.picks);
+  // the grammar-first chain is the plain chain with the grammar in front: the same tokens
+  assert.equal(await run(first), await run(plain));
 });
 
 /** A byte-level tokenizer: ids 0-255 are single bytes, then a few multi-byte pieces, EOS last. */
@@ -194,7 +206,7 @@ test('grammarSampler: filters candidates, ignores prompt tokens, advances on its
 test('lazy chain: an allowed pick costs no full filter; a refused one is re-sampled under the grammar', () => {
   const tok = byteTokenizer([]);
   const g = parseGbnf('root ::= [a-c]+\n');
-  const chain = withGrammar(new SamplerChain([greedy()], 1), grammarSampler(g, tok));
+  const chain = withGrammar(new SamplerChain([greedy()], 1), grammarSampler(g, tok), { lazy: true });
   const logits = new Float32Array(tok.vocabSize).fill(0);
   logits['b'.charCodeAt(0)] = 5;
   assert.equal(chain.sample(logits), 'b'.charCodeAt(0));
@@ -207,6 +219,10 @@ test('lazy chain: an allowed pick costs no full filter; a refused one is re-samp
   // a token the chain did not just sample (a prompt token of a next turn) does not move the grammar
   chain.accept('x'.charCodeAt(0));
   assert.equal(chain.grammar.allows('a'.charCodeAt(0)), true);
+  // the default (grammar first) filters every pick
+  const eager = withGrammar(new SamplerChain([greedy()], 1), grammarSampler(g, tok));
+  assert.equal(eager.sample(logits), 'b'.charCodeAt(0));
+  assert.equal(eager.filtered, 1);
 });
 
 test('a grammar no token can continue is a GRAMMAR error, not a hang', () => {

@@ -7,7 +7,7 @@ export { Grammar, GrammarError, charSetMatches, type CharSet, type Element, type
 export { parseGbnf, MAX_REPETITION } from './gbnf.js';
 export { GrammarMatcher, grammarMatches, Automaton, DEAD } from './matcher.js';
 export { TokenTrie, TokenGrammar, type TokenPosition } from './tokens.js';
-export { grammarSampler, withGrammar, GrammarChain, type GrammarSampler, type GrammarSamplerOptions } from './sampler.js';
+export { grammarSampler, withGrammar, GrammarChain, type GrammarSampler, type GrammarSamplerOptions, type GrammarChainOptions } from './sampler.js';
 export { jsonSchemaToGbnf, jsonSchemaToGrammar, jsonObjectGbnf, jsonObjectGrammar, intRange } from './json-schema.js';
 export { patternToGbnf, gbnfLiteral } from './regex.js';
 

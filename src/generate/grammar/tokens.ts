@@ -216,6 +216,11 @@ export class TokenGrammar {
     return out;
   }
 
+  /** The allowed tokens at `p` if already computed (no trie walk), else undefined. */
+  cachedAllowed(p: TokenPosition): Int32Array | undefined {
+    return this.allowedCache.get(p.state * 0x4000000 + p.partial);
+  }
+
   private walk(p: TokenPosition): Int32Array {
     const t = this.trie;
     const a = this.automaton;
