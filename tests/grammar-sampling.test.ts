@@ -236,3 +236,27 @@ test('a grammar no token can continue is a GRAMMAR error, not a hang', () => {
   chain.accept(chain.sample(logits));
   assert.throws(() => chain.sample(logits), (e: unknown) => e instanceof GrammarError && /no token/.test(e.message));
 });
+
+test('the trie walk allows exactly the tokens a one-by-one check allows (real vocabulary, split characters)', opt, () => {
+  const tokenizer = loadTokenizer(TOKENIZER);
+  // non-ASCII literals make byte-fallback tokens split characters along the way
+  const g = parseGbnf('root ::= "{" ws ("\\"é☃\\"" | "\\"" [^"\\\\]{0,8} "\\"") ws ":" ws [0-9]{1,3} ws "}"\nws ::= [ \\n]{0,2}\n');
+  const tg = new TokenGrammar(g, tokenizer);
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let trial = 0; trial < 6; trial++) {
+    let p = tg.start();
+    for (let step = 0; step < 40; step++) {
+      const walked = [...tg.allowed(p)];
+      const brute: number[] = [];
+      for (let id = 0; id < tokenizer.vocabSize; id++) if (tg.next(p, id) !== undefined) brute.push(id);
+      assert.deepEqual(walked, brute, `trial ${trial}, step ${step}`);
+      const moves = walked.filter((id) => !tg.isEnd(id));
+      if (moves.length === 0) break;
+      // prefer single-byte tokens now and then, so partial characters occur
+      const bytesOnly = moves.filter((id) => tokenizer.tokenBytes(id).length === 1 && tokenizer.tokenBytes(id)[0]! >= 0x80);
+      const pool = bytesOnly.length > 0 && rnd() < 0.5 ? bytesOnly : moves;
+      p = tg.next(p, pool[Math.floor(rnd() * pool.length)]!)!;
+    }
+  }
+});

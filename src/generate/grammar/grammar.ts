@@ -52,6 +52,49 @@ export function charSetIntersects(set: CharSet, lo: number, hi: number): boolean
   return next <= hi;
 }
 
+/**
+ * The code points a set accepts as sorted, merged, inclusive [lo, hi] pairs (negation resolved),
+ * so that matching and overlap tests are one scan without allocation.
+ */
+export function positiveRanges(set: CharSet): Int32Array {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < set.ranges.length; i += 2) pairs.push([set.ranges[i]!, set.ranges[i + 1]!]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const [a, b] of pairs) {
+    const last = merged[merged.length - 1];
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else merged.push([a, b]);
+  }
+  if (!set.negated) return Int32Array.from(merged.flat());
+  const out: number[] = [];
+  let next = 0;
+  for (const [a, b] of merged) {
+    if (a > next) out.push(next, a - 1);
+    next = b + 1;
+  }
+  if (next <= 0x10ffff) out.push(next, 0x10ffff);
+  return Int32Array.from(out);
+}
+
+/** Is cp in one of the sorted pairs? */
+export function rangesMatch(r: Int32Array, cp: number): boolean {
+  for (let i = 0; i < r.length; i += 2) {
+    if (cp < r[i]!) return false;
+    if (cp <= r[i + 1]!) return true;
+  }
+  return false;
+}
+
+/** Does any pair overlap [lo, hi]? */
+export function rangesIntersect(r: Int32Array, lo: number, hi: number): boolean {
+  for (let i = 0; i < r.length; i += 2) {
+    if (r[i]! > hi) return false;
+    if (r[i + 1]! >= lo) return true;
+  }
+  return false;
+}
+
 /** A grammar error with the place in the source it is about (1-based line and column, when known). */
 export class GrammarError extends LlamaError {
   readonly line: number | undefined;
@@ -86,6 +129,8 @@ export class Grammar {
   /** per rule: the flat position where each alternative starts */
   readonly ruleStarts: readonly Int32Array[];
   readonly sets: readonly CharSet[];
+  /** per set: the accepted code points as sorted [lo, hi] pairs (see positiveRanges) */
+  readonly setRanges: readonly Int32Array[];
   /** the text the grammar was parsed from (GBNF) */
   readonly source: string;
   /** matcher caches shared by every matcher of this grammar (see matcher.ts) */
@@ -132,6 +177,7 @@ export class Grammar {
     this.arg = Int32Array.from(arg);
     this.ruleStarts = starts;
     this.sets = sets;
+    this.setRanges = sets.map(positiveRanges);
     this.cache = undefined;
   }
 }

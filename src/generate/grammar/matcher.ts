@@ -11,7 +11,7 @@
 // Grammars repeat themselves (inside a JSON string every character leads to the same state), so
 // after a few tokens most steps are cache hits. The caches belong to the grammar and are shared by
 // all its matchers; `trimCaches` starts them over when they grow too large.
-import { CHAR, END, charSetIntersects, charSetMatches, type Grammar } from './grammar.js';
+import { CHAR, END, rangesIntersect, rangesMatch, type Grammar } from './grammar.js';
 
 /** The state id of "no stack survives" (the input cannot be continued). */
 export const DEAD = -1;
@@ -30,6 +30,10 @@ export class Automaton {
   private readonly complete: boolean[] = [];
   private readonly ascii: Int32Array[] = [];
   private readonly other: Map<number, number>[] = [];
+  /** per state: next state by which of its stacks accept the character (a bit signature) */
+  private readonly bySignature: Map<string, number>[] = [];
+  /** per state: may a code point in [lo, hi] come (a partial character's range; key lo·2^21 + hi) */
+  private readonly partialOk: Map<number, boolean>[] = [];
   /** the state before any input */
   readonly initial: number;
 
@@ -107,6 +111,8 @@ export class Automaton {
       this.complete.push(sorted[0] === 0);
       this.ascii.push(new Int32Array(128).fill(UNKNOWN));
       this.other.push(new Map());
+      this.bySignature.push(new Map());
+      this.partialOk.push(new Map());
     }
     return id;
   }
@@ -121,6 +127,14 @@ export class Automaton {
     if (state < 0) return false;
     const s = this.stateStacks[state]!;
     return s.length > 1 || s[0] !== 0;
+  }
+
+  /**
+   * The cached next states of `state` by ASCII byte (entries below DEAD are not computed yet: call
+   * `step`). For tight loops that would otherwise call `step` per byte.
+   */
+  asciiRow(state: number): Int32Array {
+    return this.ascii[state]!;
   }
 
   /** The state after one more code point, or DEAD. */
@@ -139,26 +153,48 @@ export class Automaton {
   }
 
   private compute(state: number, cp: number): number {
+    // Many code points do the same thing (every letter inside a JSON string): the stacks that
+    // accept cp decide the next state, so that is computed once per distinct set of stacks.
     const g = this.grammar;
-    const next = new Set<number>();
-    for (const s of this.stateStacks[state]!) {
-      if (s === 0) continue;
-      const pos = this.nodePos[s]!;
-      if (!charSetMatches(g.sets[g.arg[pos]!]!, cp)) continue;
-      for (const x of this.expand(this.advancePast(s))) next.add(x);
+    const stacks = this.stateStacks[state]!;
+    let sig = '';
+    for (let i = 0; i < stacks.length; i++) {
+      const s = stacks[i]!;
+      if (s !== 0 && rangesMatch(g.setRanges[g.arg[this.nodePos[s]!]!]!, cp)) sig += i + ',';
     }
-    return this.state(next);
+    if (sig === '') return DEAD;
+    const bySig = this.bySignature[state]!;
+    let r = bySig.get(sig);
+    if (r === undefined) {
+      const next = new Set<number>();
+      for (let i = 0; i < stacks.length; i++) {
+        const s = stacks[i]!;
+        if (s === 0 || !rangesMatch(g.setRanges[g.arg[this.nodePos[s]!]!]!, cp)) continue;
+        for (const x of this.expand(this.advancePast(s))) next.add(x);
+      }
+      r = this.state(next);
+      bySig.set(sig, r);
+    }
+    return r;
   }
 
   /** Could a code point in [lo, hi] be accepted here? (prunes half-finished UTF-8 sequences) */
   accepts(state: number, lo: number, hi: number): boolean {
     if (state < 0) return false;
+    const memo = this.partialOk[state]!;
+    const key = lo * 0x200000 + hi; // both <= 0x10FFFF
+    const known = memo.get(key);
+    if (known !== undefined) return known;
     const g = this.grammar;
+    let ok = false;
     for (const s of this.stateStacks[state]!) {
-      if (s === 0) continue;
-      if (charSetIntersects(g.sets[g.arg[this.nodePos[s]!]!]!, lo, hi)) return true;
+      if (s !== 0 && rangesIntersect(g.setRanges[g.arg[this.nodePos[s]!]!]!, lo, hi)) {
+        ok = true;
+        break;
+      }
     }
-    return false;
+    memo.set(key, ok);
+    return ok;
   }
 }
 

@@ -157,6 +157,10 @@ export class TokenGrammar {
   private automaton: Automaton;
   private readonly allowedCache = new Map<number, Int32Array>();
   private readonly scratch = { partial: 0 };
+  private stackNode = new Int32Array(0);
+  private stackState = new Int32Array(0);
+  private stackPartial = new Int32Array(0);
+  private mark = new Uint8Array(0);
 
   constructor(readonly grammar: Grammar, readonly tokenizer: Tokenizer, endTokens: Iterable<number> = []) {
     this.trie = TokenTrie.of(tokenizer);
@@ -224,30 +228,65 @@ export class TokenGrammar {
   private walk(p: TokenPosition): Int32Array {
     const t = this.trie;
     const a = this.automaton;
-    const out: number[] = [];
-    if (this.isComplete(p)) out.push(...this.endIds);
-    const nodes: number[] = [0];
-    const states: number[] = [p.state];
-    const partials: number[] = [p.partial];
+    const nodeCount = t.edgeStart.length;
+    if (this.stackNode.length < nodeCount) {
+      // a depth-first walk holds each trie node at most once
+      this.stackNode = new Int32Array(nodeCount);
+      this.stackState = new Int32Array(nodeCount);
+      this.stackPartial = new Int32Array(nodeCount);
+    }
+    if (this.mark.length < this.tokenizer.vocabSize) this.mark = new Uint8Array(this.tokenizer.vocabSize);
+    const { stackNode, stackState, stackPartial, mark } = this;
+    const { edgeStart, edgeCount, edgeByte, edgeChild, tokenStart, tokenCount, tokenIds } = t;
     const scratch = this.scratch;
-    while (nodes.length > 0) {
-      const n = nodes.pop()!;
-      const st = states.pop()!;
-      const pt = partials.pop()!;
-      const end = t.edgeStart[n]! + t.edgeCount[n]!;
-      for (let e = t.edgeStart[n]!; e < end; e++) {
-        const ns = stepByte(a, st, pt, t.edgeByte[e]!, scratch);
+    let count = 0;
+    if (this.isComplete(p)) for (const id of this.endIds) if (!mark[id]) (mark[id] = 1), count++;
+    let top = 0;
+    stackNode[0] = 0;
+    stackState[0] = p.state;
+    stackPartial[0] = p.partial;
+    top = 1;
+    while (top > 0) {
+      top--;
+      const n = stackNode[top]!;
+      const st = stackState[top]!;
+      const pt = stackPartial[top]!;
+      // ASCII bytes on a character boundary: the state's cached row, without a call per byte
+      const row = pt === 0 ? a.asciiRow(st) : undefined;
+      const end = edgeStart[n]! + edgeCount[n]!;
+      for (let e = edgeStart[n]!; e < end; e++) {
+        const b = edgeByte[e]!;
+        let ns: number;
+        let np = 0;
+        if (row !== undefined && b < 0x80) {
+          ns = row[b]!;
+          if (ns < DEAD) ns = a.step(st, b); // not computed yet
+        } else {
+          ns = stepByte(a, st, pt, b, scratch);
+          np = scratch.partial;
+        }
         if (ns === DEAD) continue;
-        const child = t.edgeChild[e]!;
-        const ts = t.tokenStart[child]!;
-        for (let i = ts, k = ts + t.tokenCount[child]!; i < k; i++) out.push(t.tokenIds[i]!);
-        if (t.edgeCount[child]! > 0) {
-          nodes.push(child);
-          states.push(ns);
-          partials.push(scratch.partial);
+        const child = edgeChild[e]!;
+        for (let i = tokenStart[child]!, k = i + tokenCount[child]!; i < k; i++) {
+          mark[tokenIds[i]!] = 1;
+          count++;
+        }
+        if (edgeCount[child]! > 0) {
+          stackNode[top] = child;
+          stackState[top] = ns;
+          stackPartial[top] = np;
+          top++;
         }
       }
     }
-    return Int32Array.from(out).sort();
+    // ids in ascending order, clearing the marks for the next walk
+    const out = new Int32Array(count);
+    for (let id = 0, j = 0; j < count; id++) {
+      if (mark[id]) {
+        out[j++] = id;
+        mark[id] = 0;
+      }
+    }
+    return out;
   }
 }
