@@ -11,7 +11,8 @@
 // Prompt tokens: the generation loop tells the chain every prompt token through `accept`, but the
 // grammar constrains only what is generated. So the grammar advances only on a token that follows
 // one of its own `apply`/`sample` calls; other accepted tokens are ignored.
-import { Candidates, SamplerChain, type Sampler, type SamplerContext } from '../sampler.js';
+import { Candidates, SamplerChain, checkLogits, type Sampler, type SamplerContext } from '../sampler.js';
+import { LlamaError } from '../../errors.js';
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { GrammarError, type Grammar } from './grammar.js';
 import { TokenGrammar, type TokenPosition } from './tokens.js';
@@ -141,6 +142,7 @@ export class GrammarChain extends SamplerChain {
   }
 
   override sample(logits: ArrayLike<number>): number {
+    checkLogits(logits);
     this.picks++;
     if (this.lazy) {
       const first = new Candidates(logits);
@@ -154,7 +156,13 @@ export class GrammarChain extends SamplerChain {
     const c = new Candidates(logits);
     this.grammar.apply(c, this.inner);
     for (const s of this.inner.samplers) s.apply(c, this.inner);
-    if (c.selected < 0) throw new Error('the sampler chain has no final step (greedy or dist)');
+    if (c.selected < 0) {
+      const last = this.inner.samplers[this.inner.samplers.length - 1]?.name;
+      if (last !== 'greedy' && last !== 'dist') throw new LlamaError('INTERNAL', 'the sampler chain has no final step (greedy or dist)');
+      throw new LlamaError('USAGE', 'no token can be sampled: every token the grammar allows was filtered out or has a logit of -Infinity', {
+        hint: 'check the logit bias (a bias of -Infinity bans a token) against the grammar',
+      });
+    }
     this.pending = c.selected;
     return c.selected;
   }
