@@ -102,6 +102,6 @@ export { selectTrainingBackend } from './train/backend.js';
 export {
   Grammar, GrammarError, parseGbnf, GrammarMatcher, grammarMatches, TokenTrie, TokenGrammar,
   grammarSampler, withGrammar, GrammarChain, jsonSchemaToGbnf, jsonSchemaToGrammar, jsonObjectGbnf, jsonObjectGrammar,
-  responseFormatToGrammar, patternToGbnf,
+  responseFormatToGrammar, patternToGbnf, readGrammarFile, readJsonSchemaFile, grammarFromRequest,
 } from './generate/grammar/index.js';
-export type { GrammarSampler, GrammarSamplerOptions, GrammarChainOptions, ResponseFormat, TokenPosition } from './generate/grammar/index.js';
+export type { GrammarSampler, GrammarSamplerOptions, GrammarChainOptions, ResponseFormat, TokenPosition, GrammarRequest } from './generate/grammar/index.js';

@@ -32,26 +32,6 @@ export function charSetMatches(set: CharSet, cp: number): boolean {
   return hit !== set.negated;
 }
 
-/** Does any code point in [lo, hi] pass the test? (used to keep half a UTF-8 character alive) */
-export function charSetIntersects(set: CharSet, lo: number, hi: number): boolean {
-  const r = set.ranges;
-  if (!set.negated) {
-    for (let i = 0; i < r.length; i += 2) if (r[i]! <= hi && r[i + 1]! >= lo) return true;
-    return false;
-  }
-  // negated: some point of [lo, hi] is outside every range. Walk the ranges in order of start.
-  const pairs: [number, number][] = [];
-  for (let i = 0; i < r.length; i += 2) pairs.push([r[i]!, r[i + 1]!]);
-  pairs.sort((a, b) => a[0] - b[0]);
-  let next = lo; // the lowest point not yet known to be covered
-  for (const [a, b] of pairs) {
-    if (a > next) break;
-    if (b >= next) next = b + 1;
-    if (next > hi) return false;
-  }
-  return next <= hi;
-}
-
 /**
  * The code points a set accepts as sorted, merged, inclusive [lo, hi] pairs (negation resolved),
  * so that matching and overlap tests are one scan without allocation.
@@ -99,13 +79,26 @@ export function rangesIntersect(r: Int32Array, lo: number, hi: number): boolean 
 export class GrammarError extends LlamaError {
   readonly line: number | undefined;
   readonly column: number | undefined;
+  /** the message without the file and place (to re-raise it for a file) */
+  readonly detail: string;
 
-  constructor(message: string, opts: { line?: number; column?: number; hint?: string } = {}) {
+  constructor(message: string, opts: { line?: number; column?: number; hint?: string; file?: string } = {}) {
     const where = opts.line !== undefined ? ` (line ${opts.line}, column ${opts.column ?? 1})` : '';
-    super('GRAMMAR', message + where, opts.hint !== undefined ? { hint: opts.hint } : {});
+    super('GRAMMAR', message + where, { ...(opts.hint !== undefined ? { hint: opts.hint } : {}), ...(opts.file !== undefined ? { file: opts.file } : {}) });
     this.name = 'GrammarError';
     this.line = opts.line;
     this.column = opts.column;
+    this.detail = message;
+  }
+
+  /** The same error, said of `file`. */
+  inFile(file: string): GrammarError {
+    return new GrammarError(this.detail, {
+      ...(this.line !== undefined ? { line: this.line } : {}),
+      ...(this.column !== undefined ? { column: this.column } : {}),
+      ...(this.hint !== undefined ? { hint: this.hint } : {}),
+      file,
+    });
   }
 }
 
