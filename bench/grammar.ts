@@ -6,13 +6,17 @@
 // of each position, one cached trie walk, then the chain over just those); constrained the lazy way
 // (withGrammar {lazy: true}: the unconstrained pick is checked first, the whole vocabulary filtered
 // only when it is refused, as llama.cpp does).
+// Then the cost of one trie walk (the allowed tokens of a position not seen before) inside a
+// string with a length bound (each character a new position: the expensive case), for the
+// synthetic vocabulary and, when ../shared is present, LLaMA 2 (32000) and Llama 3 (128256).
 // The machine may be shared: wall-clock figures are noisy; the sampling column (time inside
 // sample()) is the grammar's own cost and is steadier.
 // The constrained runs stop at the end of the JSON, so the unconstrained ones are given the same
 // number of tokens (per seed) for a like-for-like mean.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeSyntheticGguf, SYNTHETIC_TYPES } from '../src/bench/synthetic.js';
 import { loadModel } from '../src/model/load.js';
 import { LlamaModel } from '../src/model/llama.js';
@@ -20,7 +24,8 @@ import { selectBackend } from '../src/backend/select.js';
 import { tokenizerFromGgufMetadata } from '../src/tokenizer/load.js';
 import { generate } from '../src/generate/generate.js';
 import { createSampler, type SamplerChain } from '../src/generate/sampler.js';
-import { grammarSampler, jsonSchemaToGrammar, withGrammar } from '../src/generate/grammar/index.js';
+import { grammarSampler, jsonSchemaToGrammar, parseGbnf, withGrammar, TokenGrammar, TokenTrie } from '../src/generate/grammar/index.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.js';
 
 const argv = process.argv.slice(2);
@@ -79,6 +84,35 @@ function timed(chain: SamplerChain): { chain: SamplerChain; ms: () => number } {
     return r;
   };
   return { chain, ms: () => ms };
+}
+
+/** Median ms of a trie walk at new positions inside "..." with a length bound. */
+function walkCost(tokenizer: Tokenizer): { nodes: number; ms: number; allowed: number } {
+  const trie = TokenTrie.of(tokenizer);
+  const g = parseGbnf('root ::= "\\"" char{0,64} "\\""\nchar ::= [^"\\\\\\x7F\\x00-\\x1F] | [\\\\] ["\\\\/bfnrt]\n');
+  const single = (c: number) => {
+    for (let i = 0; i < tokenizer.vocabSize; i++) {
+      const b = tokenizer.tokenBytes(i);
+      if (b.length === 1 && b[0] === c && !tokenizer.isSpecial(i)) return i;
+    }
+    throw new Error(`no single-byte token for ${c}`);
+  };
+  const quote = single(0x22);
+  const letter = single(0x61);
+  const times: number[] = [];
+  let allowed = 0;
+  for (let round = 0; round < 2; round++) {
+    // round 0 fills the character transitions; round 1 (fresh allowed-token cache) is the walk alone
+    const tg = new TokenGrammar(g, tokenizer);
+    let p = tg.next(tg.start(), quote)!;
+    for (let i = 0; i < 24; i++) {
+      const t0 = performance.now();
+      allowed = tg.allowed(p).length;
+      if (round === 1) times.push(performance.now() - t0);
+      p = tg.next(p, letter)!;
+    }
+  }
+  return { nodes: trie.edgeStart.length, ms: median(times), allowed };
 }
 
 async function main(): Promise<void> {
@@ -146,6 +180,19 @@ async function main(): Promise<void> {
     const label: Record<Mode, string> = { unconstrained: 'unconstrained', first: 'JSON schema, grammar first', lazy: 'JSON schema, lazy (llama.cpp)' };
     for (const r of result) {
       process.stdout.write(`| ${label[r.mode].padEnd(32)} | ${r.msPerToken.toFixed(2).padStart(8)} | ${r.samplingMsPerToken.toFixed(3).padStart(17)} | ${`${((r.ratio - 1) * 100 >= 0 ? '+' : '')}${((r.ratio - 1) * 100).toFixed(1)}%`.padStart(16)} | ${String(r.tokens).padStart(10)} |\n`);
+    }
+    const shared = process.env.LLAMA_SHARED_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared');
+    const vocabularies: [string, () => Tokenizer][] = [['synthetic-110m', () => tokenizer]];
+    for (const [name, file] of [['LLaMA 2', 'data/tokenizer/llama2/tokenizer.model'], ['Llama 3', 'data/tokenizer/llama3/tokenizer.model']] as const) {
+      const path = join(shared, file);
+      if (existsSync(path)) vocabularies.push([name, () => loadTokenizer(path)]);
+    }
+    process.stdout.write('\none trie walk at a new position inside a length-bounded string (median of 24 positions)\n');
+    process.stdout.write('| vocabulary      |   tokens | trie nodes | allowed | ms/walk |\n| --------------- | -------: | ---------: | ------: | ------: |\n');
+    for (const [name, load] of vocabularies) {
+      const tok = load();
+      const w = walkCost(tok);
+      process.stdout.write(`| ${name.padEnd(15)} | ${String(tok.vocabSize).padStart(8)} | ${String(w.nodes).padStart(10)} | ${String(w.allowed).padStart(7)} | ${w.ms.toFixed(2).padStart(7)} |\n`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -58,6 +58,12 @@ const CASES: SchemaCase[] = [
     reject: ['{"id": 1, "ok": 1}', '{"id": 1, "id": true}', '{"ok": true}'],
   },
   {
+    name: 'a required key missing from properties takes the additionalProperties schema (absent: any value)',
+    schema: { type: 'object', properties: { a: { type: 'integer' } }, required: ['a', 'b'] },
+    accept: ['{"a": 1, "b": [true]}', '{"a": 1, "b": "x"}'],
+    reject: ['{"a": 1}', '{"b": 1, "a": 1}'],
+  },
+  {
     name: 'object without properties: any object',
     schema: { type: 'object' },
     accept: ['{}', '{"a": [1, {"b": null}], "c": "d"}'],

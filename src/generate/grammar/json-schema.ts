@@ -375,12 +375,12 @@ class Converter {
     const keys = Object.keys(props);
     const req = new Set(required as string[]);
     this.primitive('space');
-    // keys required but not declared take the additionalProperties schema
     const extraSchema: Schema | undefined = ap === undefined ? (keys.length === 0 ? true : undefined) : ap === false ? undefined : ap;
     const all = [...keys, ...[...req].filter((k) => !(k in props))];
     const kv = new Map<string, string>();
     for (const k of all) {
-      const ps = (k in props ? props[k] : extraSchema) as Schema | undefined;
+      // a required key missing from properties takes additionalProperties' schema (absent: any value)
+      const ps = (k in props ? props[k] : ap === undefined ? true : ap === false ? undefined : ap) as Schema | undefined;
       if (ps === undefined) throw new GrammarError(`required property ${JSON.stringify(k)} is not in properties and additionalProperties is false (at ${path || '#'})`, { hint: 'declare it under properties' });
       const value = this.ruleFor(ps, `${name}-${k}`, `${path}/properties/${k}`);
       kv.set(k, this.define(`${name}-${k}-kv`, `${this.jsonLiteral(k)} space ":" space ${value}`));
