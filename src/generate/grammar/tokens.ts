@@ -141,8 +141,8 @@ function stepByte(a: Automaton, state: number, partial: Partial, b: number, out:
   return state;
 }
 
-/** Positions whose allowed-token lists are kept (each list is up to a vocabulary of ids). */
-const ALLOWED_CACHE_LIMIT = 4096;
+/** Token ids kept in allowed-token lists at most (4 bytes each: 64 MB), then the cache starts over. */
+const ALLOWED_CACHE_IDS = 16 * 1024 * 1024;
 
 /** Where a token-level matcher stands. */
 export interface TokenPosition {
@@ -156,6 +156,7 @@ export class TokenGrammar {
   readonly endIds: Int32Array;
   private automaton: Automaton;
   private readonly allowedCache = new Map<number, Int32Array>();
+  private cachedIds = 0;
   private readonly scratch = { partial: 0 };
   private stackNode = new Int32Array(0);
   private stackState = new Int32Array(0);
@@ -174,6 +175,7 @@ export class TokenGrammar {
     if (a !== this.automaton) {
       this.automaton = a;
       this.allowedCache.clear();
+      this.cachedIds = 0;
     }
     return { state: a.initial, partial: 0 };
   }
@@ -214,8 +216,12 @@ export class TokenGrammar {
     let out = this.allowedCache.get(key);
     if (!out) {
       out = this.walk(p);
-      if (this.allowedCache.size >= ALLOWED_CACHE_LIMIT) this.allowedCache.clear();
+      if (this.cachedIds + out.length > ALLOWED_CACHE_IDS) {
+        this.allowedCache.clear();
+        this.cachedIds = 0;
+      }
       this.allowedCache.set(key, out);
+      this.cachedIds += out.length;
     }
     return out;
   }
