@@ -14,7 +14,7 @@ import { selectBackend } from '../src/backend/select.js';
 import { generate } from '../src/generate/generate.js';
 import { createSampler, greedy, SamplerChain, Candidates } from '../src/generate/sampler.js';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.js';
-import { grammarSampler, jsonSchemaToGrammar, parseGbnf, withGrammar, GrammarError, TokenGrammar } from '../src/generate/grammar/index.js';
+import { grammarSampler, jsonSchemaToGrammar, parseGbnf, withGrammar, GrammarError, GrammarMatcher, TokenGrammar } from '../src/generate/grammar/index.js';
 
 const MODEL = fileURLToPath(new URL('../../models/default/model.gguf', import.meta.url));
 const TOKENIZER = fileURLToPath(new URL('../../models/default/tokenizer.model', import.meta.url));
@@ -259,4 +259,94 @@ test('the trie walk allows exactly the tokens a one-by-one check allows (real vo
       p = tg.next(p, pool[Math.floor(rnd() * pool.length)]!)!;
     }
   }
+});
+
+/** `bytes` split into the longest prefix of whole UTF-8 characters and the incomplete rest. */
+function splitUtf8(bytes: Uint8Array): [Uint8Array, Uint8Array] {
+  for (let k = 1; k <= 3 && bytes.length - k >= 0; k++) {
+    const b = bytes[bytes.length - k]!;
+    if ((b & 0xc0) === 0x80) continue;
+    const len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    if (len > k) return [bytes.subarray(0, bytes.length - k), bytes.subarray(bytes.length - k)];
+    break;
+  }
+  return [bytes, new Uint8Array(0)];
+}
+
+/**
+ * A reference for the token layer built on the character matcher alone: a token is allowed iff the
+ * pending bytes plus its bytes decode to characters the grammar takes from `state`, and a trailing
+ * half character can still become one it takes (checked by trying every code point it could become).
+ */
+function referenceAllows(g: ReturnType<typeof parseGbnf>, state: number, pending: Uint8Array, token: Uint8Array): boolean | undefined {
+  const bytes = new Uint8Array(pending.length + token.length);
+  bytes.set(pending);
+  bytes.set(token, pending.length);
+  const [whole, tail] = splitUtf8(bytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(whole);
+  } catch {
+    return false;
+  }
+  const m = new GrammarMatcher(g);
+  m.state = state;
+  if (!m.acceptString(text)) return false;
+  if (tail.length === 0) return true;
+  if (tail[0]! >= 0xf0) return undefined; // 2^18 candidates: not checked here
+  const len = tail[0]! >= 0xe0 ? 3 : 2;
+  // the code points whose encoding starts with `tail`
+  let bits = tail[0]! & (len === 3 ? 0x0f : 0x1f);
+  for (const b of tail.subarray(1)) {
+    if ((b & 0xc0) !== 0x80) return false;
+    bits = (bits << 6) | (b & 0x3f);
+  }
+  const shift = 6 * (len - tail.length);
+  const after = m.state;
+  for (let cp = bits << shift; cp < (bits + 1) << shift; cp++) {
+    if (cp < (len === 2 ? 0x80 : 0x800) || (cp >= 0xd800 && cp <= 0xdfff)) continue;
+    m.state = after;
+    if (m.acceptChar(cp)) return true;
+  }
+  return false;
+}
+
+test('the token layer agrees with a reference built on the character matcher (wide and narrow non-ASCII states)', opt, () => {
+  const tokenizer = loadTokenizer(TOKENIZER);
+  // inside the quotes: any JSON string character (every non-ASCII character alike), or é-ê followed by "!"
+  // (non-ASCII characters differ there); then a narrow class of non-ASCII letters
+  const g = parseGbnf('root ::= "\\"" ([^"\\\\\\x7F\\x00-\\x1F] | [é-ê] "!"){0,6} "\\"" [α-ω]{1,2} "."\n');
+  const tg = new TokenGrammar(g, tokenizer);
+  let seed = 777;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  let checked = 0;
+  for (let trial = 0; trial < 3; trial++) {
+    let p = tg.start();
+    let bytesSoFar = new Uint8Array(0);
+    for (let step = 0; step < 12; step++) {
+      const allowed = new Set(tg.allowed(p));
+      const [whole, pending] = splitUtf8(bytesSoFar);
+      const base = new GrammarMatcher(g);
+      assert.ok(base.acceptString(new TextDecoder().decode(whole)));
+      for (let id = 0; id < tokenizer.vocabSize; id++) {
+        if (tokenizer.isSpecial(id) || tg.isEnd(id)) continue;
+        const ref = referenceAllows(g, base.state, pending, tokenizer.tokenBytes(id));
+        if (ref === undefined) continue;
+        checked++;
+        assert.equal(allowed.has(id), ref, `trial ${trial} step ${step}: token ${id} ${JSON.stringify(tokenizer.piece(id))} after ${JSON.stringify([...bytesSoFar])}`);
+      }
+      const moves = [...allowed].filter((id) => !tg.isEnd(id));
+      if (moves.length === 0) break;
+      const bytesOnly = moves.filter((id) => tokenizer.tokenBytes(id).length === 1 && tokenizer.tokenBytes(id)[0]! >= 0x80);
+      const pool = bytesOnly.length > 0 && rnd() < 0.5 ? bytesOnly : moves;
+      const id = pool[Math.floor(rnd() * pool.length)]!;
+      const b = tokenizer.tokenBytes(id);
+      const next = new Uint8Array(bytesSoFar.length + b.length);
+      next.set(bytesSoFar);
+      next.set(b, bytesSoFar.length);
+      bytesSoFar = next;
+      p = tg.next(p, id)!;
+    }
+  }
+  assert.ok(checked > 10000, `checked ${checked} token decisions`);
 });

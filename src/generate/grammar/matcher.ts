@@ -16,6 +16,20 @@ import { CHAR, END, rangesIntersect, rangesMatch, type Grammar } from './grammar
 /** The state id of "no stack survives" (the input cannot be continued). */
 export const DEAD = -1;
 const UNKNOWN = -2;
+/** highNext: non-ASCII code points do not all lead to the same state */
+export const VARIES = -3;
+
+/** Do the sorted pairs cover all of [lo, hi]? */
+function rangesCover(r: Int32Array, lo: number, hi: number): boolean {
+  for (let i = 0; i < r.length; i += 2) {
+    if (r[i]! > lo) return false;
+    if (r[i + 1]! >= lo) {
+      if (r[i + 1]! >= hi) return true;
+      lo = r[i + 1]! + 1;
+    }
+  }
+  return false;
+}
 
 export class Automaton {
   // stack nodes; node 0 is the empty stack
@@ -32,6 +46,8 @@ export class Automaton {
   private readonly other: Map<number, number>[] = [];
   /** per state: next state by which of its stacks accept the character (a bit signature) */
   private readonly bySignature: Map<string, number>[] = [];
+  /** per state: the next state for every code point >= U+0080 when they all lead to the same one */
+  private readonly high: number[] = [];
   /** per state: may a code point in [lo, hi] come (a partial character's range; key lo·2^21 + hi) */
   private readonly partialOk: Map<number, boolean>[] = [];
   /** the state before any input */
@@ -113,6 +129,7 @@ export class Automaton {
       this.other.push(new Map());
       this.bySignature.push(new Map());
       this.partialOk.push(new Map());
+      this.high.push(UNKNOWN);
     }
     return id;
   }
@@ -135,6 +152,32 @@ export class Automaton {
    */
   asciiRow(state: number): Int32Array {
     return this.ascii[state]!;
+  }
+
+  /**
+   * If every non-ASCII code point leads from `state` to the same state (each character test on top
+   * of a stack takes all of them or none: JSON string characters, `.`, most negated classes), that
+   * state (or DEAD); otherwise VARIES. Lets the token walk skip per-character lookups for
+   * multi-byte characters.
+   */
+  highNext(state: number): number {
+    let h = this.high[state]!;
+    if (h !== UNKNOWN) return h;
+    const g = this.grammar;
+    let uniform = true;
+    for (const s of this.stateStacks[state]!) {
+      if (s === 0) continue;
+      const r = g.setRanges[g.arg[this.nodePos[s]!]!]!;
+      const all = rangesCover(r, 0x80, 0xd7ff) && rangesCover(r, 0xe000, 0x10ffff);
+      const none = !rangesIntersect(r, 0x80, 0xd7ff) && !rangesIntersect(r, 0xe000, 0x10ffff);
+      if (!all && !none) {
+        uniform = false;
+        break;
+      }
+    }
+    h = uniform ? this.step(state, 0x80) : VARIES;
+    this.high[state] = h;
+    return h;
   }
 
   /** The state after one more code point, or DEAD. */

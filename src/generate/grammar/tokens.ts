@@ -8,7 +8,7 @@
 // can still accept a code point that starts with those bytes. Results are remembered per position
 // (the same positions recur: inside a JSON string every character leads back to the same one).
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
-import { Automaton, automatonOf, DEAD } from './matcher.js';
+import { Automaton, automatonOf, DEAD, VARIES } from './matcher.js';
 import type { Grammar } from './grammar.js';
 
 /** All non-special, non-empty tokens by their bytes. */
@@ -128,7 +128,8 @@ function stepByte(a: Automaton, state: number, partial: Partial, b: number, out:
     if (need === 0) {
       if (val < MIN_CP[len]! || (val >= 0xd800 && val <= 0xdfff) || val > 0x10ffff) return DEAD;
       out.partial = 0;
-      return a.step(state, val);
+      const high = a.highNext(state);
+      return high !== VARIES ? high : a.step(state, val);
     }
   }
   // still inside a character: alive if some valid code point starting with these bits could be
@@ -136,7 +137,9 @@ function stepByte(a: Automaton, state: number, partial: Partial, b: number, out:
   const shift = 6 * need;
   const lo = Math.max(val * (1 << shift), MIN_CP[len]!);
   const hi = Math.min(val * (1 << shift) + (1 << shift) - 1, 0x10ffff);
-  if (lo > hi || !a.accepts(state, lo, hi)) return DEAD;
+  if (lo > hi) return DEAD;
+  const high = a.highNext(state);
+  if (high === VARIES ? !a.accepts(state, lo, hi) : high === DEAD) return DEAD;
   out.partial = (val << 4) | (len << 2) | need;
   return state;
 }
