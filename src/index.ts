@@ -105,3 +105,11 @@ export {
   responseFormatToGrammar, patternToGbnf, readGrammarFile, readJsonSchemaFile, grammarFromRequest,
 } from './generate/grammar/index.js';
 export type { GrammarSampler, GrammarSamplerOptions, GrammarChainOptions, ResponseFormat, TokenPosition, GrammarRequest } from './generate/grammar/index.js';
+// chat templates (a model's own Jinja template or a built-in format) and chat prompt encoding
+export { JinjaChatTemplate, builtinChatTemplate, BUILTIN_CHAT_FORMATS, readChatTemplateSource, resolveChatTemplate, encodeChat } from './chat/index.js';
+export type { ChatTemplate, RenderedChat, ChatSegment, RenderOptions, BuiltinChatFormat } from './chat/index.js';
+// load hardening: split GGUF, tokenizer/model fit, the one tokenizer finder, the one atomic write
+export { openGgufModel, writeGgufSplit, splitPartPath, parseSplitPath } from './formats/gguf-split.js';
+export { checkTokenizerFitsModel } from './model/tokenizer-fit.js';
+export { findModelTokenizerFile } from './tokenizer/find.js';
+export { writeFileAtomic } from './formats/file-io.js';
