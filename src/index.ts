@@ -71,7 +71,6 @@ export type { BenchResult, BenchOptions } from './bench/llama-bench.js';
 export { writeSyntheticGguf, SYNTHETIC_SHAPES, SYNTHETIC_TYPES } from './bench/synthetic.js';
 // training
 export type { TrainingBackend, AdamWStepOptions } from './backend/training.js';
-export { isTrainingBackend } from './backend/training.js';
 export { JsTrainingBackend } from './backend/js/js-train-ops.js';
 export { TapeBackend } from './train/tape.js';
 export type { ParamKey, ParamGrads } from './train/tape.js';
@@ -97,7 +96,7 @@ export { exportGguf, exportHf, trainedModelFromCheckpoint, EXPORT_TYPES } from '
 export type { ExportType, TrainedModel } from './train/export.js';
 export { plotSvg } from './train/plot.js';
 export { greedyTokens } from './train/sample.js';
-export { selectTrainingBackend } from './train/backend.js';
+export { selectTrainingBackend } from './backend/select.js';
 // structured output: GBNF grammars, JSON Schema -> GBNF, grammar-constrained sampling
 export {
   Grammar, GrammarError, parseGbnf, GrammarMatcher, grammarMatches, TokenTrie, TokenGrammar,
