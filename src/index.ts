@@ -101,14 +101,14 @@ export { exportGguf, exportHf, trainedModelFromCheckpoint, EXPORT_TYPES } from '
 export type { ExportType, TrainedModel } from './train/export.js';
 export { plotSvg } from './train/plot.js';
 export { greedyTokens } from './train/sample.js';
+export { selectTrainingBackend } from './backend/select.js';
 // structured output: GBNF grammars, JSON Schema -> GBNF, grammar-constrained sampling
 export {
   Grammar, GrammarError, parseGbnf, GrammarMatcher, grammarMatches, TokenTrie, TokenGrammar,
   grammarSampler, withGrammar, GrammarChain, jsonSchemaToGbnf, jsonSchemaToGrammar, jsonObjectGbnf, jsonObjectGrammar,
-  responseFormatToGrammar, patternToGbnf,
+  responseFormatToGrammar, patternToGbnf, readGrammarFile, readJsonSchemaFile, grammarFromRequest,
 } from './generate/grammar/index.js';
-export type { GrammarSampler, GrammarSamplerOptions, ResponseFormat, TokenPosition } from './generate/grammar/index.js';
-export { selectTrainingBackend } from './backend/select.js';
+export type { GrammarSampler, GrammarSamplerOptions, GrammarChainOptions, ResponseFormat, TokenPosition, GrammarRequest } from './generate/grammar/index.js';
 // chat templates (a model's own Jinja template or a built-in format) and chat prompt encoding
 export { JinjaChatTemplate, builtinChatTemplate, BUILTIN_CHAT_FORMATS, readChatTemplateSource, resolveChatTemplate, encodeChat } from './chat/index.js';
 export type { ChatTemplate, RenderedChat, ChatSegment, RenderOptions, BuiltinChatFormat } from './chat/index.js';

@@ -2,8 +2,8 @@
 // into generation options.
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { bool, list, num, str } from './args.js';
-import { processEscapes, readTextFile } from './input.js';
-import { LlamaError, SAMPLING_DEFAULTS, parseGbnf, jsonSchemaToGrammar } from '../index.js';
+import { processEscapes } from './input.js';
+import { LlamaError, SAMPLING_DEFAULTS, readGrammarFile, readJsonSchemaFile } from '../index.js';
 import type { GenerateOptions, Grammar, OptionNames } from '../index.js';
 
 export const SAMPLING_FLAGS: Readonly<Record<string, OptionSpec>> = {
@@ -61,14 +61,6 @@ export function grammarFromArgs(args: ParsedArgs): Grammar | undefined {
   const schemaFile = str(args, 'json-schema');
   const gbnfFile = str(args, 'grammar');
   if (schemaFile !== undefined && gbnfFile !== undefined) throw new LlamaError('USAGE', 'give --json-schema or --grammar, not both');
-  if (gbnfFile !== undefined) return parseGbnf(readTextFile(gbnfFile, 'the grammar file'));
-  if (schemaFile === undefined) return undefined;
-  const text = readTextFile(schemaFile, 'the JSON Schema file');
-  let schema: unknown;
-  try {
-    schema = JSON.parse(text);
-  } catch (e) {
-    throw new LlamaError('USAGE', `the JSON Schema file is not JSON: ${(e as Error).message}`, { file: schemaFile });
-  }
-  return jsonSchemaToGrammar(schema as object);
+  if (gbnfFile !== undefined) return readGrammarFile(gbnfFile);
+  return schemaFile !== undefined ? readJsonSchemaFile(schemaFile) : undefined;
 }

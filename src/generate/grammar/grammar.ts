@@ -32,37 +32,73 @@ export function charSetMatches(set: CharSet, cp: number): boolean {
   return hit !== set.negated;
 }
 
-/** Does any code point in [lo, hi] pass the test? (used to keep half a UTF-8 character alive) */
-export function charSetIntersects(set: CharSet, lo: number, hi: number): boolean {
-  const r = set.ranges;
-  if (!set.negated) {
-    for (let i = 0; i < r.length; i += 2) if (r[i]! <= hi && r[i + 1]! >= lo) return true;
-    return false;
-  }
-  // negated: some point of [lo, hi] is outside every range. Walk the ranges in order of start.
+/**
+ * The code points a set accepts as sorted, merged, inclusive [lo, hi] pairs (negation resolved),
+ * so that matching and overlap tests are one scan without allocation.
+ */
+export function positiveRanges(set: CharSet): Int32Array {
   const pairs: [number, number][] = [];
-  for (let i = 0; i < r.length; i += 2) pairs.push([r[i]!, r[i + 1]!]);
+  for (let i = 0; i < set.ranges.length; i += 2) pairs.push([set.ranges[i]!, set.ranges[i + 1]!]);
   pairs.sort((a, b) => a[0] - b[0]);
-  let next = lo; // the lowest point not yet known to be covered
+  const merged: [number, number][] = [];
   for (const [a, b] of pairs) {
-    if (a > next) break;
-    if (b >= next) next = b + 1;
-    if (next > hi) return false;
+    const last = merged[merged.length - 1];
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else merged.push([a, b]);
   }
-  return next <= hi;
+  if (!set.negated) return Int32Array.from(merged.flat());
+  const out: number[] = [];
+  let next = 0;
+  for (const [a, b] of merged) {
+    if (a > next) out.push(next, a - 1);
+    next = b + 1;
+  }
+  if (next <= 0x10ffff) out.push(next, 0x10ffff);
+  return Int32Array.from(out);
+}
+
+/** Is cp in one of the sorted pairs? */
+export function rangesMatch(r: Int32Array, cp: number): boolean {
+  for (let i = 0; i < r.length; i += 2) {
+    if (cp < r[i]!) return false;
+    if (cp <= r[i + 1]!) return true;
+  }
+  return false;
+}
+
+/** Does any pair overlap [lo, hi]? */
+export function rangesIntersect(r: Int32Array, lo: number, hi: number): boolean {
+  for (let i = 0; i < r.length; i += 2) {
+    if (r[i]! > hi) return false;
+    if (r[i + 1]! >= lo) return true;
+  }
+  return false;
 }
 
 /** A grammar error with the place in the source it is about (1-based line and column, when known). */
 export class GrammarError extends LlamaError {
   readonly line: number | undefined;
   readonly column: number | undefined;
+  /** the message without the file and place (to re-raise it for a file) */
+  readonly detail: string;
 
-  constructor(message: string, opts: { line?: number; column?: number; hint?: string } = {}) {
+  constructor(message: string, opts: { line?: number; column?: number; hint?: string; file?: string } = {}) {
     const where = opts.line !== undefined ? ` (line ${opts.line}, column ${opts.column ?? 1})` : '';
-    super('GRAMMAR', message + where, opts.hint !== undefined ? { hint: opts.hint } : {});
+    super('GRAMMAR', message + where, { ...(opts.hint !== undefined ? { hint: opts.hint } : {}), ...(opts.file !== undefined ? { file: opts.file } : {}) });
     this.name = 'GrammarError';
     this.line = opts.line;
     this.column = opts.column;
+    this.detail = message;
+  }
+
+  /** The same error, said of `file`. */
+  inFile(file: string): GrammarError {
+    return new GrammarError(this.detail, {
+      ...(this.line !== undefined ? { line: this.line } : {}),
+      ...(this.column !== undefined ? { column: this.column } : {}),
+      ...(this.hint !== undefined ? { hint: this.hint } : {}),
+      file,
+    });
   }
 }
 
@@ -86,6 +122,8 @@ export class Grammar {
   /** per rule: the flat position where each alternative starts */
   readonly ruleStarts: readonly Int32Array[];
   readonly sets: readonly CharSet[];
+  /** per set: the accepted code points as sorted [lo, hi] pairs (see positiveRanges) */
+  readonly setRanges: readonly Int32Array[];
   /** the text the grammar was parsed from (GBNF) */
   readonly source: string;
   /** matcher caches shared by every matcher of this grammar (see matcher.ts) */
@@ -132,6 +170,7 @@ export class Grammar {
     this.arg = Int32Array.from(arg);
     this.ruleStarts = starts;
     this.sets = sets;
+    this.setRanges = sets.map(positiveRanges);
     this.cache = undefined;
   }
 }

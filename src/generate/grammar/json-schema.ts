@@ -9,7 +9,8 @@
 //   ones) with such values after the declared ones; absent -> none when `properties` is given (the
 //   output is still valid: extras are merely allowed), any when the object declares no properties.
 // - Numbers have at most 16 integral and 16 fractional digits (llama.cpp's bound), so a runaway
-//   number cannot eat the whole token budget.
+//   number cannot eat the whole token budget, and 2 exponent digits (llama.cpp allows 16, which
+//   overflows to Infinity: not a JSON number).
 // - minimum/maximum: integers exactly (a digit-range grammar); `number` with integer bounds is
 //   generated as an integer in range (a valid subset); other bounds are errors.
 // - String formats: date, time, date-time, uuid (others are errors). Dates keep February to 28
@@ -33,7 +34,8 @@ const PRIMITIVES: Record<string, string> = {
   null: '"null" space',
   'integral-part': '[0] | [1-9] [0-9]{0,15}',
   'decimal-part': '[0-9]{1,16}',
-  number: '("-"? integral-part) ("." decimal-part)? ([eE] [-+]? integral-part)? space',
+  // two exponent digits at most: a 16-digit mantissa times 10^99 stays finite (JSON has no Infinity)
+  number: '("-"? integral-part) ("." decimal-part)? ([eE] [-+]? [0-9]{1,2})? space',
   integer: '("-"? integral-part) space',
   hex: '[0-9a-fA-F]',
   // \u escapes of surrogates are left out: each char is then exactly one code point, as lengths count
@@ -230,12 +232,15 @@ class Converter {
     return s;
   }
 
-  /** allOf of object schemas: one object with all their properties and required keys. */
+  /**
+   * allOf of object schemas: one object with all their properties and required keys. Refused when
+   * the merge could break one part: additionalProperties (it only sees its own part's properties)
+   * or one property with different schemas in two parts.
+   */
   private mergeAllOf(s: Record<string, unknown>, path: string): Schema {
     const list = s.allOf;
     if (!Array.isArray(list) || list.length === 0) unsupported(path, 'allOf', 'must be a non-empty array');
     const parts = [{ ...s, allOf: undefined }, ...(list as Schema[]).map((x) => this.resolve(x, path))];
-    const merged: Record<string, unknown> = {};
     const props: Record<string, unknown> = {};
     const required = new Set<string>();
     for (const p of parts) {
@@ -243,18 +248,21 @@ class Converter {
       if (!isObj(p)) unsupported(path, 'allOf', 'with a false schema is not supported');
       for (const [k, v] of Object.entries(p)) {
         if (v === undefined || ANNOTATIONS.has(k)) continue;
-        if (k === 'properties') Object.assign(props, v);
-        else if (k === 'required') for (const r of v as string[]) required.add(r);
+        if (k === 'properties') {
+          if (!isObj(v)) unsupported(path, 'properties', 'must be an object');
+          for (const [name, ps] of Object.entries(v)) {
+            if (name in props && JSON.stringify(props[name]) !== JSON.stringify(ps)) unsupported(`${path}/allOf`, 'properties', `with two different schemas for ${JSON.stringify(name)} is not supported`);
+            props[name] = ps;
+          }
+        } else if (k === 'required') for (const r of v as string[]) required.add(r);
         else if (k === 'type') {
           if (v !== 'object') unsupported(path, 'allOf', 'is supported only for object schemas');
-          merged.type = 'object';
         } else if (k === 'additionalProperties') {
-          if (merged.additionalProperties !== undefined && merged.additionalProperties !== v) unsupported(path, 'allOf', 'with different additionalProperties is not supported');
-          merged.additionalProperties = v;
-        } else unsupported(path, k, 'inside allOf is not supported (only properties, required, additionalProperties, type: object)');
+          if (v !== true) unsupported(`${path}/allOf`, 'additionalProperties', 'inside or next to allOf is not supported (each part would refuse the others\' properties)');
+        } else unsupported(`${path}/allOf`, k, 'inside allOf is not supported (only properties, required, type: object)');
       }
     }
-    return { ...merged, type: 'object', properties: props, required: [...required] };
+    return { type: 'object', properties: props, required: [...required] };
   }
 
   private numberBody(s: Record<string, unknown>, type: 'integer' | 'number', path: string): string {
@@ -367,12 +375,12 @@ class Converter {
     const keys = Object.keys(props);
     const req = new Set(required as string[]);
     this.primitive('space');
-    // keys required but not declared take the additionalProperties schema
     const extraSchema: Schema | undefined = ap === undefined ? (keys.length === 0 ? true : undefined) : ap === false ? undefined : ap;
     const all = [...keys, ...[...req].filter((k) => !(k in props))];
     const kv = new Map<string, string>();
     for (const k of all) {
-      const ps = (k in props ? props[k] : extraSchema) as Schema | undefined;
+      // a required key missing from properties takes additionalProperties' schema (absent: any value)
+      const ps = (k in props ? props[k] : ap === undefined ? true : ap === false ? undefined : ap) as Schema | undefined;
       if (ps === undefined) throw new GrammarError(`required property ${JSON.stringify(k)} is not in properties and additionalProperties is false (at ${path || '#'})`, { hint: 'declare it under properties' });
       const value = this.ruleFor(ps, `${name}-${k}`, `${path}/properties/${k}`);
       kv.set(k, this.define(`${name}-${k}-kv`, `${this.jsonLiteral(k)} space ":" space ${value}`));

@@ -11,11 +11,25 @@
 // Grammars repeat themselves (inside a JSON string every character leads to the same state), so
 // after a few tokens most steps are cache hits. The caches belong to the grammar and are shared by
 // all its matchers; `trimCaches` starts them over when they grow too large.
-import { CHAR, END, charSetIntersects, charSetMatches, type Grammar } from './grammar.js';
+import { CHAR, END, rangesIntersect, rangesMatch, type Grammar } from './grammar.js';
 
 /** The state id of "no stack survives" (the input cannot be continued). */
 export const DEAD = -1;
 const UNKNOWN = -2;
+/** highNext: non-ASCII code points do not all lead to the same state */
+export const VARIES = -3;
+
+/** Do the sorted pairs cover all of [lo, hi]? */
+function rangesCover(r: Int32Array, lo: number, hi: number): boolean {
+  for (let i = 0; i < r.length; i += 2) {
+    if (r[i]! > lo) return false;
+    if (r[i + 1]! >= lo) {
+      if (r[i + 1]! >= hi) return true;
+      lo = r[i + 1]! + 1;
+    }
+  }
+  return false;
+}
 
 export class Automaton {
   // stack nodes; node 0 is the empty stack
@@ -30,6 +44,12 @@ export class Automaton {
   private readonly complete: boolean[] = [];
   private readonly ascii: Int32Array[] = [];
   private readonly other: Map<number, number>[] = [];
+  /** per state: next state by which of its stacks accept the character (a bit signature) */
+  private readonly bySignature: Map<string, number>[] = [];
+  /** per state: the next state for every code point >= U+0080 when they all lead to the same one */
+  private readonly high: number[] = [];
+  /** per state: may a code point in [lo, hi] come (a partial character's range; key lo·2^21 + hi) */
+  private readonly partialOk: Map<number, boolean>[] = [];
   /** the state before any input */
   readonly initial: number;
 
@@ -107,6 +127,9 @@ export class Automaton {
       this.complete.push(sorted[0] === 0);
       this.ascii.push(new Int32Array(128).fill(UNKNOWN));
       this.other.push(new Map());
+      this.bySignature.push(new Map());
+      this.partialOk.push(new Map());
+      this.high.push(UNKNOWN);
     }
     return id;
   }
@@ -121,6 +144,40 @@ export class Automaton {
     if (state < 0) return false;
     const s = this.stateStacks[state]!;
     return s.length > 1 || s[0] !== 0;
+  }
+
+  /**
+   * The cached next states of `state` by ASCII byte (entries below DEAD are not computed yet: call
+   * `step`). For tight loops that would otherwise call `step` per byte.
+   */
+  asciiRow(state: number): Int32Array {
+    return this.ascii[state]!;
+  }
+
+  /**
+   * If every non-ASCII code point leads from `state` to the same state (each character test on top
+   * of a stack takes all of them or none: JSON string characters, `.`, most negated classes), that
+   * state (or DEAD); otherwise VARIES. Lets the token walk skip per-character lookups for
+   * multi-byte characters.
+   */
+  highNext(state: number): number {
+    let h = this.high[state]!;
+    if (h !== UNKNOWN) return h;
+    const g = this.grammar;
+    let uniform = true;
+    for (const s of this.stateStacks[state]!) {
+      if (s === 0) continue;
+      const r = g.setRanges[g.arg[this.nodePos[s]!]!]!;
+      const all = rangesCover(r, 0x80, 0xd7ff) && rangesCover(r, 0xe000, 0x10ffff);
+      const none = !rangesIntersect(r, 0x80, 0xd7ff) && !rangesIntersect(r, 0xe000, 0x10ffff);
+      if (!all && !none) {
+        uniform = false;
+        break;
+      }
+    }
+    h = uniform ? this.step(state, 0x80) : VARIES;
+    this.high[state] = h;
+    return h;
   }
 
   /** The state after one more code point, or DEAD. */
@@ -139,26 +196,48 @@ export class Automaton {
   }
 
   private compute(state: number, cp: number): number {
+    // Many code points do the same thing (every letter inside a JSON string): the stacks that
+    // accept cp decide the next state, so that is computed once per distinct set of stacks.
     const g = this.grammar;
-    const next = new Set<number>();
-    for (const s of this.stateStacks[state]!) {
-      if (s === 0) continue;
-      const pos = this.nodePos[s]!;
-      if (!charSetMatches(g.sets[g.arg[pos]!]!, cp)) continue;
-      for (const x of this.expand(this.advancePast(s))) next.add(x);
+    const stacks = this.stateStacks[state]!;
+    let sig = '';
+    for (let i = 0; i < stacks.length; i++) {
+      const s = stacks[i]!;
+      if (s !== 0 && rangesMatch(g.setRanges[g.arg[this.nodePos[s]!]!]!, cp)) sig += i + ',';
     }
-    return this.state(next);
+    if (sig === '') return DEAD;
+    const bySig = this.bySignature[state]!;
+    let r = bySig.get(sig);
+    if (r === undefined) {
+      const next = new Set<number>();
+      for (let i = 0; i < stacks.length; i++) {
+        const s = stacks[i]!;
+        if (s === 0 || !rangesMatch(g.setRanges[g.arg[this.nodePos[s]!]!]!, cp)) continue;
+        for (const x of this.expand(this.advancePast(s))) next.add(x);
+      }
+      r = this.state(next);
+      bySig.set(sig, r);
+    }
+    return r;
   }
 
   /** Could a code point in [lo, hi] be accepted here? (prunes half-finished UTF-8 sequences) */
   accepts(state: number, lo: number, hi: number): boolean {
     if (state < 0) return false;
+    const memo = this.partialOk[state]!;
+    const key = lo * 0x200000 + hi; // both <= 0x10FFFF
+    const known = memo.get(key);
+    if (known !== undefined) return known;
     const g = this.grammar;
+    let ok = false;
     for (const s of this.stateStacks[state]!) {
-      if (s === 0) continue;
-      if (charSetIntersects(g.sets[g.arg[this.nodePos[s]!]!]!, lo, hi)) return true;
+      if (s !== 0 && rangesIntersect(g.setRanges[g.arg[this.nodePos[s]!]!]!, lo, hi)) {
+        ok = true;
+        break;
+      }
     }
-    return false;
+    memo.set(key, ok);
+    return ok;
   }
 }
 

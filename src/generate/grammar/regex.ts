@@ -118,7 +118,12 @@ function jsonClass(r: Ranges, negated: boolean): string {
 export function patternToGbnf(pattern: string): string {
   let src = pattern;
   if (src.startsWith('^')) src = src.slice(1);
-  if (src.endsWith('$') && !src.endsWith('\\$')) src = src.slice(0, -1);
+  if (src.endsWith('$')) {
+    // a trailing $ is an anchor unless escaped (an odd number of backslashes before it)
+    let k = 0;
+    while (src[src.length - 2 - k] === '\\') k++;
+    if (k % 2 === 0) src = src.slice(0, -1);
+  }
   let i = 0;
   const fail = (what: string): never => {
     throw new GrammarError(`pattern ${JSON.stringify(pattern)}: ${what} (at offset ${i}) is not supported`, {

@@ -8,7 +8,7 @@
 // can still accept a code point that starts with those bytes. Results are remembered per position
 // (the same positions recur: inside a JSON string every character leads back to the same one).
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
-import { Automaton, automatonOf, DEAD } from './matcher.js';
+import { Automaton, automatonOf, DEAD, VARIES } from './matcher.js';
 import type { Grammar } from './grammar.js';
 
 /** All non-special, non-empty tokens by their bytes. */
@@ -128,7 +128,8 @@ function stepByte(a: Automaton, state: number, partial: Partial, b: number, out:
     if (need === 0) {
       if (val < MIN_CP[len]! || (val >= 0xd800 && val <= 0xdfff) || val > 0x10ffff) return DEAD;
       out.partial = 0;
-      return a.step(state, val);
+      const high = a.highNext(state);
+      return high !== VARIES ? high : a.step(state, val);
     }
   }
   // still inside a character: alive if some valid code point starting with these bits could be
@@ -136,13 +137,15 @@ function stepByte(a: Automaton, state: number, partial: Partial, b: number, out:
   const shift = 6 * need;
   const lo = Math.max(val * (1 << shift), MIN_CP[len]!);
   const hi = Math.min(val * (1 << shift) + (1 << shift) - 1, 0x10ffff);
-  if (lo > hi || !a.accepts(state, lo, hi)) return DEAD;
+  if (lo > hi) return DEAD;
+  const high = a.highNext(state);
+  if (high === VARIES ? !a.accepts(state, lo, hi) : high === DEAD) return DEAD;
   out.partial = (val << 4) | (len << 2) | need;
   return state;
 }
 
-/** Positions whose allowed-token lists are kept (each list is up to a vocabulary of ids). */
-const ALLOWED_CACHE_LIMIT = 4096;
+/** Token ids kept in allowed-token lists at most (4 bytes each: 64 MB), then the cache starts over. */
+const ALLOWED_CACHE_IDS = 16 * 1024 * 1024;
 
 /** Where a token-level matcher stands. */
 export interface TokenPosition {
@@ -156,7 +159,12 @@ export class TokenGrammar {
   readonly endIds: Int32Array;
   private automaton: Automaton;
   private readonly allowedCache = new Map<number, Int32Array>();
+  private cachedIds = 0;
   private readonly scratch = { partial: 0 };
+  private stackNode = new Int32Array(0);
+  private stackState = new Int32Array(0);
+  private stackPartial = new Int32Array(0);
+  private mark = new Uint8Array(0);
 
   constructor(readonly grammar: Grammar, readonly tokenizer: Tokenizer, endTokens: Iterable<number> = []) {
     this.trie = TokenTrie.of(tokenizer);
@@ -170,6 +178,7 @@ export class TokenGrammar {
     if (a !== this.automaton) {
       this.automaton = a;
       this.allowedCache.clear();
+      this.cachedIds = 0;
     }
     return { state: a.initial, partial: 0 };
   }
@@ -210,39 +219,83 @@ export class TokenGrammar {
     let out = this.allowedCache.get(key);
     if (!out) {
       out = this.walk(p);
-      if (this.allowedCache.size >= ALLOWED_CACHE_LIMIT) this.allowedCache.clear();
+      if (this.cachedIds + out.length > ALLOWED_CACHE_IDS) {
+        this.allowedCache.clear();
+        this.cachedIds = 0;
+      }
       this.allowedCache.set(key, out);
+      this.cachedIds += out.length;
     }
     return out;
+  }
+
+  /** The allowed tokens at `p` if already computed (no trie walk), else undefined. */
+  cachedAllowed(p: TokenPosition): Int32Array | undefined {
+    return this.allowedCache.get(p.state * 0x4000000 + p.partial);
   }
 
   private walk(p: TokenPosition): Int32Array {
     const t = this.trie;
     const a = this.automaton;
-    const out: number[] = [];
-    if (this.isComplete(p)) out.push(...this.endIds);
-    const nodes: number[] = [0];
-    const states: number[] = [p.state];
-    const partials: number[] = [p.partial];
+    const nodeCount = t.edgeStart.length;
+    if (this.stackNode.length < nodeCount) {
+      // a depth-first walk holds each trie node at most once
+      this.stackNode = new Int32Array(nodeCount);
+      this.stackState = new Int32Array(nodeCount);
+      this.stackPartial = new Int32Array(nodeCount);
+    }
+    if (this.mark.length < this.tokenizer.vocabSize) this.mark = new Uint8Array(this.tokenizer.vocabSize);
+    const { stackNode, stackState, stackPartial, mark } = this;
+    const { edgeStart, edgeCount, edgeByte, edgeChild, tokenStart, tokenCount, tokenIds } = t;
     const scratch = this.scratch;
-    while (nodes.length > 0) {
-      const n = nodes.pop()!;
-      const st = states.pop()!;
-      const pt = partials.pop()!;
-      const end = t.edgeStart[n]! + t.edgeCount[n]!;
-      for (let e = t.edgeStart[n]!; e < end; e++) {
-        const ns = stepByte(a, st, pt, t.edgeByte[e]!, scratch);
+    let count = 0;
+    if (this.isComplete(p)) for (const id of this.endIds) if (!mark[id]) (mark[id] = 1), count++;
+    let top = 0;
+    stackNode[0] = 0;
+    stackState[0] = p.state;
+    stackPartial[0] = p.partial;
+    top = 1;
+    while (top > 0) {
+      top--;
+      const n = stackNode[top]!;
+      const st = stackState[top]!;
+      const pt = stackPartial[top]!;
+      // ASCII bytes on a character boundary: the state's cached row, without a call per byte
+      const row = pt === 0 ? a.asciiRow(st) : undefined;
+      const end = edgeStart[n]! + edgeCount[n]!;
+      for (let e = edgeStart[n]!; e < end; e++) {
+        const b = edgeByte[e]!;
+        let ns: number;
+        let np = 0;
+        if (row !== undefined && b < 0x80) {
+          ns = row[b]!;
+          if (ns < DEAD) ns = a.step(st, b); // not computed yet
+        } else {
+          ns = stepByte(a, st, pt, b, scratch);
+          np = scratch.partial;
+        }
         if (ns === DEAD) continue;
-        const child = t.edgeChild[e]!;
-        const ts = t.tokenStart[child]!;
-        for (let i = ts, k = ts + t.tokenCount[child]!; i < k; i++) out.push(t.tokenIds[i]!);
-        if (t.edgeCount[child]! > 0) {
-          nodes.push(child);
-          states.push(ns);
-          partials.push(scratch.partial);
+        const child = edgeChild[e]!;
+        for (let i = tokenStart[child]!, k = i + tokenCount[child]!; i < k; i++) {
+          mark[tokenIds[i]!] = 1;
+          count++;
+        }
+        if (edgeCount[child]! > 0) {
+          stackNode[top] = child;
+          stackState[top] = ns;
+          stackPartial[top] = np;
+          top++;
         }
       }
     }
-    return Int32Array.from(out).sort();
+    // ids in ascending order, clearing the marks for the next walk
+    const out = new Int32Array(count);
+    for (let id = 0, j = 0; j < count; id++) {
+      if (mark[id]) {
+        out[j++] = id;
+        mark[id] = 0;
+      }
+    }
+    return out;
   }
 }
