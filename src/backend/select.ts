@@ -1,11 +1,12 @@
 // Choosing a compute backend by name: `js` (the reference, always there), `native` (the C addon,
-// when it was built for this machine) or `auto` (native when available, else js, silently).
+// when it was built for this machine), `wasm` (the same kind of kernels compiled to WebAssembly
+// SIMD128, shipped prebuilt) or `auto` (native when available, else wasm, else js, silently).
 // The choice comes from the caller, else the LLAMA_BACKEND environment variable, else `auto`.
 import type { Backend } from './backend.js';
 import { JsBackend } from './js/js-backend.js';
 import { LlamaError } from '../errors.js';
 
-export const BACKEND_NAMES = ['js', 'native', 'auto'] as const;
+export const BACKEND_NAMES = ['js', 'native', 'wasm', 'auto'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface SelectBackendOptions {
@@ -33,6 +34,23 @@ async function tryNative(threads?: number): Promise<Backend | string> {
   return b ?? mod.nativeUnavailableReason?.() ?? 'the addon did not load';
 }
 
+interface WasmModule {
+  loadWasmBackend(opts?: { threads?: number }): Backend | undefined;
+  wasmUnavailableReason(): string | undefined;
+}
+
+/** The wasm backend, or why it is unavailable (no kernels.wasm, no WebAssembly SIMD here). */
+async function tryWasm(threads?: number): Promise<Backend | string> {
+  let mod: WasmModule;
+  try {
+    mod = (await import('./wasm/index.js')) as WasmModule;
+  } catch (e) {
+    return `its module did not load: ${(e as Error).message}`;
+  }
+  const b = mod.loadWasmBackend(threads !== undefined ? { threads } : {});
+  return b ?? mod.wasmUnavailableReason() ?? 'the module did not load';
+}
+
 export async function selectBackend(name?: string, opts: SelectBackendOptions = {}): Promise<Backend> {
   const chosen = (name ?? process.env.LLAMA_BACKEND ?? 'auto').toLowerCase();
   switch (chosen) {
@@ -47,9 +65,20 @@ export async function selectBackend(name?: string, opts: SelectBackendOptions = 
       }
       return b;
     }
+    case 'wasm': {
+      const b = await tryWasm(opts.threads);
+      if (typeof b === 'string') {
+        throw new LlamaError('BACKEND_UNAVAILABLE', `the wasm backend is not available here: ${b}`, {
+          hint: 'it needs src/backend/wasm/kernels.wasm and a JavaScript engine with WebAssembly SIMD128 (Node >= 16.4); use --backend js',
+        });
+      }
+      return b;
+    }
     case 'auto': {
       const b = await tryNative(opts.threads);
-      return typeof b === 'string' ? new JsBackend() : b;
+      if (typeof b !== 'string') return b;
+      const w = await tryWasm(opts.threads);
+      return typeof w === 'string' ? new JsBackend() : w;
     }
     default:
       throw new LlamaError('USAGE', `unknown backend '${chosen}'${name === undefined ? ' (from LLAMA_BACKEND)' : ''}`, { hint: `choose one of: ${BACKEND_NAMES.join(', ')}` });

@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import type { Backend, Weight } from '../backend/backend.js';
 import { JsBackend } from '../backend/js/js-backend.js';
 import { loadNativeBackend, NativeBackend, nativeUnavailableReason } from '../backend/native/index.js';
+import { loadWasmBackend, wasmUnavailableReason } from '../backend/wasm/index.js';
 import { LlamaModel, type ModelParams } from '../model/llama.js';
 import type { LoadedModel } from '../model/loaded.js';
 import { DType, dtypeName } from '../tensor/dtype.js';
@@ -81,15 +82,20 @@ function makeBackend(name: string, threads: number): Backend {
   switch (name) {
     case 'js':
       return new JsBackend();
+    case 'wasm': {
+      const w = loadWasmBackend({ threads });
+      if (w) return w;
+      throw new LlamaError('BACKEND_UNAVAILABLE', `the wasm backend is not available: ${wasmUnavailableReason()}`, { hint: 'use --backend js' });
+    }
     case 'native':
     case 'auto': {
       const b = loadNativeBackend({ threads });
       if (b) return b;
-      if (name === 'auto') return new JsBackend();
+      if (name === 'auto') return loadWasmBackend({ threads }) ?? new JsBackend();
       throw new LlamaError('BACKEND_UNAVAILABLE', `the native backend is not available: ${nativeUnavailableReason()}`, { hint: 'use --backend js' });
     }
     default:
-      throw new LlamaError('USAGE', `unknown backend '${name}'`, { hint: 'choose js, native or auto' });
+      throw new LlamaError('USAGE', `unknown backend '${name}'`, { hint: 'choose js, native, wasm or auto' });
   }
 }
 

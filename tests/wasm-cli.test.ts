@@ -1,0 +1,55 @@
+// `--backend wasm` through the CLI, and `auto` falling back to wasm when the native addon cannot
+// load (LLAMA_NATIVE_ADDON pointing at a file that is not an addon).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './helpers/cli.js';
+import { REPO_ROOT } from './helpers/shared.js';
+import { wasmUnavailableReason } from '../src/backend/wasm/index.js';
+
+const skip = wasmUnavailableReason() ?? false;
+const greedy = ['run', '-p', 'Once upon a time', '-n', '24', '--temp', '0'];
+
+test('llama run --backend wasm prints the same greedy text as the js backend and says it ran on wasm', { skip }, () => {
+  const w = runCli([...greedy, '--backend', 'wasm']);
+  assert.equal(w.status, 0, w.stderr);
+  assert.match(w.stderr, /backend: wasm/);
+  const j = runCli([...greedy, '--backend', 'js']);
+  assert.equal(j.status, 0, j.stderr);
+  assert.ok(w.stdout.length > 'Once upon a time'.length + 10, w.stdout);
+  assert.equal(w.stdout, j.stdout);
+});
+
+test('auto falls back to wasm (not js) when the native addon cannot load; --backend native then is BACKEND_UNAVAILABLE', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bogus-addon-'));
+  try {
+    const bogus = join(dir, 'llama_native.node');
+    writeFileSync(bogus, 'not a shared library');
+    const env = { LLAMA_NATIVE_ADDON: bogus };
+    const auto = runCli([...greedy], { env });
+    assert.equal(auto.status, 0, auto.stderr);
+    assert.match(auto.stderr, /backend: wasm/);
+    const native = runCli([...greedy, '--backend', 'native'], { env });
+    assert.equal(native.status, 1);
+    assert.match(native.stderr, /BACKEND_UNAVAILABLE/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('llama logits and llama bench accept --backend wasm', { skip }, () => {
+  const l = runCli(['logits', '--backend', 'wasm', '-p', 'Hello']);
+  assert.equal(l.status, 0, l.stderr);
+  const lj = runCli(['logits', '--backend', 'js', '-p', 'Hello']);
+  const a = l.stdout.trim().split(/\s+/).map(Number), b = lj.stdout.trim().split(/\s+/).map(Number);
+  assert.equal(a.length, b.length);
+  assert.ok(a.length > 100);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-3 * (1 + Math.abs(b[i]!)), `logit ${i}: ${a[i]} vs ${b[i]}`);
+  const bench = runCli(['bench', '-m', join(REPO_ROOT, 'models', 'default', 'model.gguf'), '--backend', 'wasm', '-p', '8', '-n', '4', '-r', '1', '-t', '1', '--json']);
+  assert.equal(bench.status, 0, bench.stderr);
+  const rows = JSON.parse(bench.stdout) as { backend: string; tokens_per_second: number }[];
+  assert.deepEqual(rows.map((r) => r.backend), ['wasm', 'wasm']);
+  assert.ok(rows.every((r) => r.tokens_per_second > 0));
+});
