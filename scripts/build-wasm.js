@@ -33,10 +33,10 @@ function pick(envName, names) {
   return names.find(found);
 }
 
-function skip(why) {
-  if (outArg > 0) {
+function skip(why, loud = false) {
+  if (outArg > 0 || loud) {
     process.stderr.write(`build-wasm: ${why}\n`);
-    process.exit(2);
+    process.exit(outArg > 0 ? 2 : 0);
   }
   if (process.env.LLAMA_WASM_VERBOSE === '1') process.stderr.write(`llama-ts: the wasm module was not rebuilt (${why}); the committed one is used.\n`);
   process.exit(0);
@@ -51,9 +51,10 @@ try {
   try {
     const obj = join(dir, 'kernels.o'), wasm = join(dir, 'kernels.wasm');
     let r = spawnSync(cc, [...CFLAGS, '-c', src, '-o', obj], { stdio: ['ignore', 'ignore', 'pipe'] });
-    if (r.error || r.status !== 0) skip(`compile failed: ${(r.stderr ?? '').toString().trim().slice(0, 400)}`);
+    // with a compiler present a failure is worth saying (the committed module is then stale)
+    if (r.error || r.status !== 0) skip(`compile failed: ${(r.stderr ?? '').toString().trim().slice(0, 400)}`, true);
     r = spawnSync(ld, [...LDFLAGS, obj, '-o', wasm], { stdio: ['ignore', 'ignore', 'pipe'] });
-    if (r.error || r.status !== 0) skip(`link failed: ${(r.stderr ?? '').toString().trim().slice(0, 400)}`);
+    if (r.error || r.status !== 0) skip(`link failed: ${(r.stderr ?? '').toString().trim().slice(0, 400)}`, true);
     renameSync(wasm, out);
   } finally {
     rmSync(dir, { recursive: true, force: true });

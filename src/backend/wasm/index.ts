@@ -132,18 +132,21 @@ export class WasmBackend implements Backend {
     const what = `weight ${t.name} (${dtypeName(t.type)} [${rows}, ${cols}])`;
     let ptr = 0, dptr = 0, size = bytes.byteLength, dsize = 0;
     if (kernelType === DType.Q8_0 || kernelType === DType.Q4_0) {
-      // repacked: codes and float scales apart (the raw blocks pass through a temporary buffer)
-      const nblocks = (rows * cols) / 32;
-      size = kernelType === DType.Q8_0 ? nblocks * 32 : nblocks * 16;
-      dsize = nblocks * 4;
+      // repacked: codes and float block scales apart, each interleaved by groups of 4 rows (see
+      // kernels.c; a last partial group is zero padded); the raw blocks pass through a temporary buffer
+      const nb = cols / 32, units = Math.ceil(rows / 4) * 4 * nb;
+      size = kernelType === DType.Q8_0 ? units * 32 : units * 16;
+      dsize = units * 4;
       ptr = mem.alloc(size, what);
       dptr = mem.alloc(dsize, what);
+      mem.u8.fill(0, ptr, ptr + size);
+      mem.u8.fill(0, dptr, dptr + dsize);
       const src = mem.alloc(bytes.byteLength, what);
       try {
         mem.u8.set(bytes, src);
         this.rt.calls++;
-        if (kernelType === DType.Q8_0) k.repack_q8_0(src, nblocks, ptr, dptr);
-        else k.repack_q4_0(src, nblocks, ptr, dptr);
+        if (kernelType === DType.Q8_0) k.repack_q8_0(src, rows, nb, ptr, dptr);
+        else k.repack_q4_0(src, rows, nb, ptr, dptr);
       } finally {
         mem.free_(src, bytes.byteLength);
       }
@@ -179,7 +182,7 @@ export class WasmBackend implements Backend {
     const { rows, cols } = ww;
     const quant = QUANTIZED.includes(ww.kernelType);
     const nb = quant ? (T * cols) / 32 : 0;
-    const [xo, oo, qo, xdo, xso] = this.scratch(4 * T * cols, 4 * T * rows, quant ? T * cols : 0, 4 * nb, 4 * nb);
+    const [xo, oo, qo, xdo, xso] = this.scratch(4 * T * cols, 4 * T * rows, quant ? 2 * T * cols : 0, 4 * nb, 4 * nb);
     this.put(xo!, x, T * cols);
     const k = this.rt.k;
     if (quant) k.quant_act(xo!, T, cols, qo!, xdo!, xso!);

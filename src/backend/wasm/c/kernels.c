@@ -122,10 +122,11 @@ static inline float hsum_f32(v128_t v) {
 static inline int32_t hsum_i32(v128_t v) {
   return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) + wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
 }
-// 16 int8 x 16 int8 -> 4 int32 partial sums (widened to int16, pairwise dot)
-static inline v128_t dot_i8x16(v128_t a, v128_t b) {
-  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(a), wasm_i16x8_extend_low_i8x16(b)),
-                        wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(a), wasm_i16x8_extend_high_i8x16(b)));
+// 16 int8 weights x 16 int16 activation codes -> 4 int32 partial sums (the weights widened to
+// int16, then pairwise multiply-add). The activations are widened once per matmul by quant_act.
+static inline v128_t dot_i8x16(v128_t w, const int16_t *x) {
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), wasm_v128_load(x)),
+                        wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), wasm_v128_load(x + 8)));
 }
 
 // ---- float dot products ----
@@ -169,9 +170,10 @@ static float dot_f16(const float *x, const uint16_t *w, int n, int bf16) {
 
 // ---- quantized activations ----
 
-// x (T, cols) -> q (T, cols) int8, d (T, cols/32) float, s (T, cols/32) int32 sum of codes.
+// x (T, cols) -> q (T, cols) int16 codes in -127..127, d (T, cols/32) float, s (T, cols/32) int32
+// sum of codes.
 EXPORT(quant_act)
-void quant_act(const float *x, int T, int cols, int8_t *q, float *d, int32_t *s) {
+void quant_act(const float *x, int T, int cols, int16_t *q, float *d, int32_t *s) {
   const int nb = cols / 32;
   for (int t = 0; t < T; t++)
     for (int b = 0; b < nb; b++) {
@@ -184,13 +186,15 @@ void quant_act(const float *x, int T, int cols, int8_t *q, float *d, int32_t *s)
       const float db = amax / 127.0f;
       const float id = db != 0.0f ? 127.0f / amax : 0.0f;
       const v128_t vid = wasm_f32x4_splat(id);
-      int8_t *qb = q + (size_t)t * cols + 32 * b;
+      int16_t *qb = q + (size_t)t * cols + 32 * b;
       v128_t i32[8];
       for (int k = 0; k < 8; k++) i32[k] = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + 4 * k), vid)));
       const v128_t a = wasm_i16x8_narrow_i32x4(i32[0], i32[1]), b2 = wasm_i16x8_narrow_i32x4(i32[2], i32[3]);
       const v128_t c = wasm_i16x8_narrow_i32x4(i32[4], i32[5]), e = wasm_i16x8_narrow_i32x4(i32[6], i32[7]);
-      wasm_v128_store(qb, wasm_i8x16_narrow_i16x8(a, b2));
-      wasm_v128_store(qb + 16, wasm_i8x16_narrow_i16x8(c, e));
+      wasm_v128_store(qb, a);
+      wasm_v128_store(qb + 8, b2);
+      wasm_v128_store(qb + 16, c);
+      wasm_v128_store(qb + 24, e);
       const v128_t sum = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_add(i32[0], i32[1]), wasm_i32x4_add(i32[2], i32[3])),
                                         wasm_i32x4_add(wasm_i32x4_add(i32[4], i32[5]), wasm_i32x4_add(i32[6], i32[7])));
       d[(size_t)t * nb + b] = db;
@@ -200,50 +204,101 @@ void quant_act(const float *x, int T, int cols, int8_t *q, float *d, int32_t *s)
 
 // ---- weight repacking ----
 
-// ggml Q8_0 blocks {f16 d; i8 q[32]} -> codes (nblocks*32) + float scales (nblocks)
+// Q8_0 / Q4_0 weights are stored in groups of 4 rows, interleaved block by block, so that the
+// kernel reads one sequential stream through a group with constant offsets: block b of row r at
+// unit ((r/4)*nb + b)*4 + r%4, a unit being the block's codes (32 bytes / 16 bytes of nibbles) or
+// its float scale. The missing rows of a last partial group are zeros.
+static inline size_t scale_index(int r, int b, int nb) { return ((size_t)(r >> 2) * nb + b) * 4 + (r & 3); }
+
+// ggml Q8_0 blocks {f16 d; i8 q[32]} of a (rows, nb*32) weight -> interleaved codes + scales
 EXPORT(repack_q8_0)
-void repack_q8_0(const uint8_t *src, int nblocks, int8_t *qs, float *d) {
-  for (int b = 0; b < nblocks; b++) {
-    const uint8_t *p = src + (size_t)b * 34;
-    d[b] = h2f(ld16(p));
-    __builtin_memcpy(qs + (size_t)b * 32, p + 2, 32);
-  }
+void repack_q8_0(const uint8_t *src, int rows, int nb, int8_t *qs, float *d) {
+  for (int r = 0; r < rows; r++)
+    for (int b = 0; b < nb; b++) {
+      const uint8_t *p = src + ((size_t)r * nb + b) * 34;
+      const size_t u = scale_index(r, b, nb);
+      d[u] = h2f(ld16(p));
+      __builtin_memcpy(qs + u * 32, p + 2, 32);
+    }
 }
 
-// ggml Q4_0 blocks {f16 d; u8 q[16]} -> nibbles (nblocks*16) + float scales (nblocks)
+// ggml Q4_0 blocks {f16 d; u8 q[16]} -> interleaved nibbles + scales, as Q8_0's
 EXPORT(repack_q4_0)
-void repack_q4_0(const uint8_t *src, int nblocks, uint8_t *qs, float *d) {
-  for (int b = 0; b < nblocks; b++) {
-    const uint8_t *p = src + (size_t)b * 18;
-    d[b] = h2f(ld16(p));
-    __builtin_memcpy(qs + (size_t)b * 16, p + 2, 16);
-  }
+void repack_q4_0(const uint8_t *src, int rows, int nb, uint8_t *qs, float *d) {
+  for (int r = 0; r < rows; r++)
+    for (int b = 0; b < nb; b++) {
+      const uint8_t *p = src + ((size_t)r * nb + b) * 18;
+      const size_t u = scale_index(r, b, nb);
+      d[u] = h2f(ld16(p));
+      __builtin_memcpy(qs + u * 16, p + 2, 16);
+    }
 }
 
 // ---- quantized row dots: one weight row . one token's quantized activations ----
 
-static float dot_q8_0(const int8_t *w, const float *wd, const int8_t *q, const float *xd, int nb) {
-  v128_t acc = wasm_f32x4_splat(0);
-  for (int b = 0; b < nb; b++) {
-    const int8_t *wb = w + 32 * b, *qb = q + 32 * b;
-    const v128_t p = wasm_i32x4_add(dot_i8x16(wasm_v128_load(wb), wasm_v128_load(qb)), dot_i8x16(wasm_v128_load(wb + 16), wasm_v128_load(qb + 16)));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p), wasm_f32x4_splat(wd[b] * xd[b])));
-  }
-  return hsum_f32(acc);
+// [sum(p0), sum(p1), sum(p2), sum(p3)]
+static inline v128_t transpose_sum(v128_t p0, v128_t p1, v128_t p2, v128_t p3) {
+  const v128_t a = wasm_i32x4_add(wasm_i32x4_shuffle(p0, p1, 0, 1, 4, 5), wasm_i32x4_shuffle(p0, p1, 2, 3, 6, 7));
+  const v128_t b = wasm_i32x4_add(wasm_i32x4_shuffle(p2, p3, 0, 1, 4, 5), wasm_i32x4_shuffle(p2, p3, 2, 3, 6, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), wasm_i32x4_shuffle(a, b, 1, 3, 5, 7));
 }
 
-static float dot_q4_0(const uint8_t *w, const float *wd, const int8_t *q, const float *xd, int nb) {
+// 32 int8 weights (sign-extended to int16 by the loads themselves) . 32 int16 activation codes
+static inline v128_t q8_dot(const int8_t *w, const int16_t *x) {
+  const v128_t a = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w), wasm_v128_load(x)), wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 8), wasm_v128_load(x + 8)));
+  const v128_t b = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 16), wasm_v128_load(x + 16)), wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 24), wasm_v128_load(x + 24)));
+  return wasm_i32x4_add(a, b);
+}
+
+// A group of 4 interleaved weight rows . one token's activations: the 4 integer block sums are
+// combined into one vector and scaled by the 4 rows' block scales at once.
+static v128_t dot4_q8_0(const int8_t *w, const float *wd4, const int16_t *q, const float *xd, int nb) {
   v128_t acc = wasm_f32x4_splat(0);
-  const v128_t lowmask = wasm_i8x16_splat(0x0f), eight = wasm_i8x16_splat(8);
   for (int b = 0; b < nb; b++) {
-    const v128_t v = wasm_v128_load(w + 16 * b);
-    const v128_t lo = wasm_i8x16_sub(wasm_v128_and(v, lowmask), eight);
-    const v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(v, 4), eight);
-    const int8_t *qb = q + 32 * b;
-    const v128_t p = wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(qb)), dot_i8x16(hi, wasm_v128_load(qb + 16)));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p), wasm_f32x4_splat(wd[b] * xd[b])));
+    const int16_t *x = q + 32 * b;
+    const int8_t *g = w + (size_t)128 * b;
+    const v128_t s = transpose_sum(q8_dot(g, x), q8_dot(g + 32, x), q8_dot(g + 64, x), q8_dot(g + 96, x));
+    const v128_t scale = wasm_f32x4_mul(wasm_v128_load(wd4 + 4 * b), wasm_f32x4_splat(xd[b]));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
   }
-  return hsum_f32(acc);
+  return acc;
+}
+
+static inline v128_t q4_dot(const uint8_t *w, const int16_t *x) {
+  const v128_t v = wasm_v128_load(w);
+  const v128_t lo = wasm_i8x16_sub(wasm_v128_and(v, wasm_i8x16_splat(0x0f)), wasm_i8x16_splat(8));
+  const v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(v, 4), wasm_i8x16_splat(8));
+  return wasm_i32x4_add(dot_i8x16(lo, x), dot_i8x16(hi, x + 16));
+}
+
+static v128_t dot4_q4_0(const uint8_t *w, const float *wd4, const int16_t *q, const float *xd, int nb) {
+  v128_t acc = wasm_f32x4_splat(0);
+  for (int b = 0; b < nb; b++) {
+    const int16_t *x = q + 32 * b;
+    const uint8_t *g = w + (size_t)64 * b;
+    const v128_t s = transpose_sum(q4_dot(g, x), q4_dot(g + 16, x), q4_dot(g + 32, x), q4_dot(g + 48, x));
+    const v128_t scale = wasm_f32x4_mul(wasm_v128_load(wd4 + 4 * b), wasm_f32x4_splat(xd[b]));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
+  }
+  return acc;
+}
+
+// Q8_0 / Q4_0 rows [r0, r1) (r0 a multiple of 4) x T tokens, a group of 4 rows at a time
+static void matmul_q0(int q4, float *out, const uint8_t *w, const float *wd, int rows, int cols, int T, int r0, int r1, const int16_t *q, const float *xd) {
+  const int nb = cols / 32;
+  const size_t groupBytes = (size_t)nb * (q4 ? 64 : 128);
+  for (int r = r0; r < r1; r += 4) {
+    const uint8_t *g = w + (size_t)(r >> 2) * groupBytes;
+    const float *wd4 = wd + (size_t)(r >> 2) * nb * 4;
+    for (int t = 0; t < T; t++) {
+      const int16_t *qt = q + (size_t)t * cols;
+      const float *xdt = xd + (size_t)t * nb;
+      const v128_t v = q4 ? dot4_q4_0(g, wd4, qt, xdt, nb) : dot4_q8_0((const int8_t *)g, wd4, qt, xdt, nb);
+      float lanes[4];
+      wasm_v128_store(lanes, v);
+      for (int i = 0; i < 4 && r + i < r1; i++) out[(size_t)t * rows + r + i] = lanes[i];
+    }
+  }
 }
 
 // the 6-bit scale and min of sub-block j (0..7) from Q4_K's 12 packed bytes (ggml get_scale_min_k4)
@@ -258,7 +313,7 @@ static inline void q4k_scale_min(int j, const uint8_t *p, int *sc, int *mn) {
 }
 
 // Q4_K super-block {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}: value = d*sc*code - dmin*mn
-static float dot_q4_k(const uint8_t *w, const int8_t *q, const float *xd, const int32_t *xs, int nsb) {
+static float dot_q4_k(const uint8_t *w, const int16_t *q, const float *xd, const int32_t *xs, int nsb) {
   v128_t acc = wasm_f32x4_splat(0);
   float accm = 0;
   const v128_t lowmask = wasm_i8x16_splat(0x0f);
@@ -266,15 +321,15 @@ static float dot_q4_k(const uint8_t *w, const int8_t *q, const float *xd, const 
     const uint8_t *blk = w + (size_t)s * 144;
     const float d = h2f(ld16(blk)), dmin = h2f(ld16(blk + 2));
     const uint8_t *qs = blk + 16;
-    const int8_t *qx = q + 256 * s;
+    const int16_t *qx = q + 256 * s;
     float mterm = 0;
     for (int j = 0; j < 8; j += 2) {
       int sc0, mn0, sc1, mn1;
       q4k_scale_min(j, blk + 4, &sc0, &mn0);
       q4k_scale_min(j + 1, blk + 4, &sc1, &mn1);
       const v128_t v0 = wasm_v128_load(qs + 16 * j), v1 = wasm_v128_load(qs + 16 * j + 16);
-      const v128_t p0 = wasm_i32x4_add(dot_i8x16(wasm_v128_and(v0, lowmask), wasm_v128_load(qx + 32 * j)), dot_i8x16(wasm_v128_and(v1, lowmask), wasm_v128_load(qx + 32 * j + 16)));
-      const v128_t p1 = wasm_i32x4_add(dot_i8x16(wasm_u8x16_shr(v0, 4), wasm_v128_load(qx + 32 * j + 32)), dot_i8x16(wasm_u8x16_shr(v1, 4), wasm_v128_load(qx + 32 * j + 48)));
+      const v128_t p0 = wasm_i32x4_add(dot_i8x16(wasm_v128_and(v0, lowmask), qx + 32 * j), dot_i8x16(wasm_v128_and(v1, lowmask), qx + 32 * j + 16));
+      const v128_t p1 = wasm_i32x4_add(dot_i8x16(wasm_u8x16_shr(v0, 4), qx + 32 * j + 32), dot_i8x16(wasm_u8x16_shr(v1, 4), qx + 32 * j + 48));
       const int b0 = 8 * s + j;
       acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p0), wasm_f32x4_splat(d * (float)sc0 * xd[b0])));
       acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p1), wasm_f32x4_splat(d * (float)sc1 * xd[b0 + 1])));
@@ -287,7 +342,7 @@ static float dot_q4_k(const uint8_t *w, const int8_t *q, const float *xd, const 
 
 // Q6_K super-block {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: value = d*sc*(code - 32), codes as
 // ggml's dequantize_row_q6_K lays them out (two halves of 128 values).
-static float dot_q6_k(const uint8_t *w, const int8_t *q, const float *xd, int nsb) {
+static float dot_q6_k(const uint8_t *w, const int16_t *q, const float *xd, int nsb) {
   v128_t acc = wasm_f32x4_splat(0);
   const v128_t m4 = wasm_i8x16_splat(0x0f), m3 = wasm_i8x16_splat(3), k32 = wasm_i8x16_splat(32);
   for (int s = 0; s < nsb; s++) {
@@ -296,7 +351,7 @@ static float dot_q6_k(const uint8_t *w, const int8_t *q, const float *xd, int ns
     const int8_t *sc = (const int8_t *)(blk + 192);
     for (int n = 0; n < 2; n++) {
       const uint8_t *ql = blk + 64 * n, *qh = blk + 128 + 32 * n;
-      const int8_t *qx = q + 256 * s + 128 * n;
+      const int16_t *qx = q + 256 * s + 128 * n;
       const int base = 8 * n;  // scale index of this half's first 16 values
       const float *xdb = xd + 8 * s + 4 * n;
       for (int l = 0; l < 2; l++) {  // values l*16 .. l*16+15 of each of the 4 quarter rows
@@ -308,7 +363,7 @@ static float dot_q6_k(const uint8_t *w, const int8_t *q, const float *xd, int ns
         // quarter r (0..3) covers values 32r .. 32r+31 of the half: activation block r, scale 2r + l
         const v128_t cs[4] = {c1, c2, c3, c4};
         for (int r = 0; r < 4; r++) {
-          const v128_t p = dot_i8x16(cs[r], wasm_v128_load(qx + 32 * r + 16 * l));
+          const v128_t p = dot_i8x16(cs[r], qx + 32 * r + 16 * l);
           acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p), wasm_f32x4_splat(d * (float)sc[base + 2 * r + l] * xdb[r])));
         }
       }
@@ -323,8 +378,12 @@ static float dot_q6_k(const uint8_t *w, const int8_t *q, const float *xd, int ns
 // quantized types `q`, `xd`, `xs` are quant_act's output for x.
 EXPORT(matmul)
 void matmul(int type, float *out, const float *x, const uint8_t *w, const float *wd, int rows, int cols, int T, int r0, int r1,
-            const int8_t *q, const float *xd, const int32_t *xs) {
+            const int16_t *q, const float *xd, const int32_t *xs) {
   const int nb = cols / 32;
+  if (type == T_Q8_0 || type == T_Q4_0) {
+    matmul_q0(type == T_Q4_0, out, w, wd, rows, cols, T, r0, r1, q, xd);
+    return;
+  }
   for (int r = r0; r < r1; r++)
     for (int t = 0; t < T; t++) {
       float v;
@@ -332,8 +391,6 @@ void matmul(int type, float *out, const float *x, const uint8_t *w, const float 
         case T_F32: v = dot_f32(x + (size_t)t * cols, (const float *)w + (size_t)r * cols, cols); break;
         case T_F16: v = dot_f16(x + (size_t)t * cols, (const uint16_t *)w + (size_t)r * cols, cols, 0); break;
         case T_BF16: v = dot_f16(x + (size_t)t * cols, (const uint16_t *)w + (size_t)r * cols, cols, 1); break;
-        case T_Q8_0: v = dot_q8_0((const int8_t *)w + (size_t)r * cols, wd + (size_t)r * nb, q + (size_t)t * cols, xd + (size_t)t * nb, nb); break;
-        case T_Q4_0: v = dot_q4_0(w + (size_t)r * (cols / 2), wd + (size_t)r * nb, q + (size_t)t * cols, xd + (size_t)t * nb, nb); break;
         case T_Q4_K: v = dot_q4_k(w + (size_t)r * (cols / 256) * 144, q + (size_t)t * cols, xd + (size_t)t * nb, xs + (size_t)t * nb, cols / 256); break;
         case T_Q6_K: v = dot_q6_k(w + (size_t)r * (cols / 256) * 210, q + (size_t)t * cols, xd + (size_t)t * nb, cols / 256); break;
         default: v = __builtin_nanf(""); break;
@@ -359,17 +416,21 @@ static void dequant_row(int type, float *o, const uint8_t *w, const float *wd, i
       return;
     }
     case T_Q8_0: {
-      const int8_t *qs = (const int8_t *)w + (size_t)r * cols;
-      for (int i = 0; i < cols; i++) o[i] = (float)qs[i] * wd[(size_t)r * nb + i / 32];
+      for (int b = 0; b < nb; b++) {
+        const size_t u = scale_index(r, b, nb);
+        const int8_t *qs = (const int8_t *)w + u * 32;
+        for (int i = 0; i < 32; i++) o[32 * b + i] = (float)qs[i] * wd[u];
+      }
       return;
     }
     case T_Q4_0: {
-      const uint8_t *qs = w + (size_t)r * (cols / 2);
       for (int b = 0; b < nb; b++) {
-        const float d = wd[(size_t)r * nb + b];
+        const size_t u = scale_index(r, b, nb);
+        const uint8_t *qs = w + u * 16;
+        const float d = wd[u];
         for (int j = 0; j < 16; j++) {
-          o[32 * b + j] = (float)((qs[16 * b + j] & 0x0f) - 8) * d;
-          o[32 * b + j + 16] = (float)((qs[16 * b + j] >> 4) - 8) * d;
+          o[32 * b + j] = (float)((qs[j] & 0x0f) - 8) * d;
+          o[32 * b + j + 16] = (float)((qs[j] >> 4) - 8) * d;
         }
       }
       return;
