@@ -16,21 +16,24 @@ const has = (cmd: string) => {
 };
 const skip = has('clang-14') && has('wasm-ld-14') ? false : 'clang-14 and wasm-ld-14 are not installed';
 
-test('the committed kernels.wasm is up to date with src/backend/wasm/c (rebuilt with clang-14, byte for byte)', { skip }, () => {
+test('the committed kernels.wasm and kernels-mt.wasm are up to date with src/backend/wasm/c (rebuilt with clang-14, byte for byte)', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'wasm-build-'));
   try {
-    const out = join(dir, 'kernels.wasm');
-    const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-wasm.js'), '--out', out], { env: { ...process.env, LLAMA_WASM_CC: 'clang-14', LLAMA_WASM_LD: 'wasm-ld-14' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-wasm.js'), '--out', dir], { env: { ...process.env, LLAMA_WASM_CC: 'clang-14', LLAMA_WASM_LD: 'wasm-ld-14' }, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const rebuilt = readFileSync(out), committed = readFileSync(join(root, 'src', 'backend', 'wasm', 'kernels.wasm'));
-    assert.ok(rebuilt.equals(committed), `kernels.wasm is stale (${committed.length} committed vs ${rebuilt.length} rebuilt bytes): run node scripts/build-wasm.js and commit it`);
+    for (const file of ['kernels.wasm', 'kernels-mt.wasm']) {
+      const rebuilt = readFileSync(join(dir, file)), committed = readFileSync(join(root, 'src', 'backend', 'wasm', file));
+      assert.ok(rebuilt.equals(committed), `${file} is stale (${committed.length} committed vs ${rebuilt.length} rebuilt bytes): run node scripts/build-wasm.js and commit it`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('the kernels module imports nothing but its memory (no libc, no host functions)', () => {
+test('the kernels modules import nothing but their memory (no libc, no host functions)', () => {
   const api = (globalThis as unknown as { WebAssembly: { Module: { new (b: Uint8Array): object; imports(m: object): { module: string; name: string; kind: string }[] } } }).WebAssembly;
-  const m = new api.Module(readFileSync(join(root, 'src', 'backend', 'wasm', 'kernels.wasm')));
-  assert.deepEqual(api.Module.imports(m), [{ module: 'env', name: 'memory', kind: 'memory' }]);
+  for (const file of ['kernels.wasm', 'kernels-mt.wasm']) {
+    const m = new api.Module(readFileSync(join(root, 'src', 'backend', 'wasm', file)));
+    assert.deepEqual(api.Module.imports(m), [{ module: 'env', name: 'memory', kind: 'memory' }], file);
+  }
 });

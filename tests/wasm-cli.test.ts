@@ -22,6 +22,17 @@ test('llama run --backend wasm prints the same greedy text as the js backend and
   assert.equal(w.stdout, j.stdout);
 });
 
+test('the plain build (kernels.wasm, no shared memory) and 2 worker threads print the same greedy text', { skip }, () => {
+  const base = runCli([...greedy, '--backend', 'wasm']);
+  assert.equal(base.status, 0, base.stderr);
+  const plain = runCli([...greedy, '--backend', 'wasm'], { env: { LLAMA_WASM_VARIANT: 'st' } });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(plain.stdout, base.stdout);
+  const threaded = runCli([...greedy, '--backend', 'wasm', '-t', '2']);
+  assert.equal(threaded.status, 0, threaded.stderr);
+  assert.equal(threaded.stdout, base.stdout);
+});
+
 test('auto falls back to wasm (not js) when the native addon cannot load; --backend native then is BACKEND_UNAVAILABLE', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'bogus-addon-'));
   try {

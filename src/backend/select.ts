@@ -35,7 +35,7 @@ async function tryNative(threads?: number): Promise<Backend | string> {
 }
 
 interface WasmModule {
-  loadWasmBackend(opts?: { threads?: number }): Backend | undefined;
+  createWasmBackend(opts?: { threads?: number }): Promise<Backend | undefined>;
   wasmUnavailableReason(): string | undefined;
 }
 
@@ -47,7 +47,7 @@ async function tryWasm(threads?: number): Promise<Backend | string> {
   } catch (e) {
     return `its module did not load: ${(e as Error).message}`;
   }
-  const b = mod.loadWasmBackend(threads !== undefined ? { threads } : {});
+  const b = await mod.createWasmBackend(threads !== undefined ? { threads } : {});
   return b ?? mod.wasmUnavailableReason() ?? 'the module did not load';
 }
 

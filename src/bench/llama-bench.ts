@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import type { Backend, Weight } from '../backend/backend.js';
 import { JsBackend } from '../backend/js/js-backend.js';
 import { loadNativeBackend, NativeBackend, nativeUnavailableReason } from '../backend/native/index.js';
-import { loadWasmBackend, wasmUnavailableReason } from '../backend/wasm/index.js';
+import { loadWasmBackend, WasmBackend, wasmUnavailableReason } from '../backend/wasm/index.js';
 import { LlamaModel, type ModelParams } from '../model/llama.js';
 import type { LoadedModel } from '../model/loaded.js';
 import { DType, dtypeName } from '../tensor/dtype.js';
@@ -143,6 +143,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
   // Weights are loaded into one backend instance; native instances share the process-wide addon,
   // so other thread counts reuse the same prepared weights.
   const first = makeBackend(opts.backend, opts.threads[0]!);
+  if (first instanceof WasmBackend) await first.startThreads();
   opts.log(`loading weights into the ${first.name} backend...`);
   const t0 = performance.now();
   const { cost, ropeFreqs, m0, config } = await prepare(holder, first);
@@ -150,6 +151,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
     opts.log(`weights ready in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     for (const threads of opts.threads) {
       const backend = threads === opts.threads[0] ? first : makeBackend(opts.backend, threads);
+      if (backend instanceof WasmBackend) await backend.startThreads();
       const effThreads = backend.threads;
       const model = backend === first ? m0 : new LlamaModel(config, backend, m0.params, ropeFreqs);
       const ctxSize = Math.max(opts.prompt, 0) + Math.max(opts.gen, 0) + 8;

@@ -12,7 +12,9 @@ import type { HostTensor } from '../../tensor/tensor.js';
 import { dequantize } from '../../tensor/quant.js';
 import { assert, LlamaError } from '../../errors.js';
 import { LinearMemory } from './memory.js';
-import { instantiate, wasmModule, type WasmKernels } from './module.js';
+import { instantiate, newMemory, sharedMemoryAvailable, wasmModule, type WasmKernels, type WasmVariant } from './module.js';
+import type { WasmCompiledModule } from './wasm-api.js';
+import { WasmPool } from './pool.js';
 
 /** Types with a dedicated kernel; everything else is dequantized to F32 at load (as native does). */
 export const WASM_KERNEL_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
@@ -20,6 +22,10 @@ const QUANTIZED: readonly DType[] = [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q
 
 interface Runtime {
   k: WasmKernels;
+  variant: WasmVariant;
+  module: WasmCompiledModule;
+  /** worker threads (mt only), started on first use */
+  pool: WasmPool | undefined;
   mem: LinearMemory;
   /** kernel invocations since start (tests use it to prove the wasm path ran) */
   calls: number;
@@ -32,12 +38,20 @@ let runtime: Runtime | undefined;
 
 function getRuntime(): Runtime | string {
   if (runtime) return runtime;
-  const { module, reason } = wasmModule();
+  // the threaded build when shared memory is possible (it runs 1 thread as fast), else the plain one
+  let variant: WasmVariant = sharedMemoryAvailable() && process.env.LLAMA_WASM_VARIANT !== 'st' ? 'mt' : 'st';
+  let { module, reason } = wasmModule(variant);
+  if (!module && variant === 'mt') {
+    variant = 'st';
+    ({ module, reason } = wasmModule(variant));
+  }
   if (!module) return reason ?? 'the module did not compile';
-  const { kernels, memory } = instantiate(module);
-  runtime = { k: kernels, mem: new LinearMemory(memory, kernels.__heap_base.value as number), calls: 0, scratchOff: 0, scratchBytes: 0 };
+  const memory = newMemory(variant);
+  const kernels = instantiate(module, memory);
+  runtime = { k: kernels, variant, module, pool: undefined, mem: new LinearMemory(memory, kernels.__heap_base.value as number), calls: 0, scratchOff: 0, scratchBytes: 0 };
   return runtime;
 }
+
 
 interface WasmWeight extends Weight {
   /** the type of the kernel that runs it (F32 for the generic path) */
@@ -59,9 +73,20 @@ interface WasmKVCache extends KVCache {
   readonly layerBytes: number;
 }
 
+export interface WasmBackendOptions {
+  /** threads including the caller (default LLAMA_THREADS, else 1) */
+  threads?: number;
+  /** smallest rows x cols x T split over threads (default 131072; tests use 0) */
+  minParallelWork?: number;
+}
+
 export interface WasmInfo {
   /** kernel calls so far in this process */
   calls: number;
+  /** matmul shares run by worker threads so far */
+  workerJobs: number;
+  /** 'mt': kernels-mt.wasm over a shared memory; 'st': kernels.wasm, one thread */
+  variant: WasmVariant;
   /** bytes of linear memory reserved / in use */
   memoryBytes: number;
   usedBytes: number;
@@ -77,15 +102,26 @@ const reclaim = new FinalizationRegistry<{ off: number; bytes: number }[]>((bloc
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
-  readonly threads = 1;
+  readonly threads: number;
   private readonly rt: Runtime;
+  /** smallest matmul (rows x cols x T) split over threads */
+  private readonly minParallelWork: number;
 
-  constructor(rt: Runtime) {
+  constructor(rt: Runtime, opts: WasmBackendOptions) {
     this.rt = rt;
+    this.threads = rt.variant === 'mt' ? opts.threads ?? 1 : 1;
+    this.minParallelWork = opts.minParallelWork ?? 1 << 17;
+  }
+
+  /** Start this backend's worker threads (resolves when they are ready; until then it runs 1 thread). */
+  async startThreads(): Promise<void> {
+    if (this.threads <= 1) return;
+    this.rt.pool ??= new WasmPool(this.rt.module, this.rt.mem);
+    await this.rt.pool.start(this.threads - 1);
   }
 
   info(): WasmInfo {
-    return { calls: this.rt.calls, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
+    return { calls: this.rt.calls, workerJobs: this.rt.pool?.jobs ?? 0, variant: this.rt.variant, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
   }
 
   /** Offsets of consecutive 64-byte aligned regions of the given sizes in the scratch region. */
@@ -186,7 +222,15 @@ export class WasmBackend implements Backend {
     this.put(xo!, x, T * cols);
     const k = this.rt.k;
     if (quant) k.quant_act(xo!, T, cols, qo!, xdo!, xso!);
-    k.matmul(ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!);
+    // threads split the rows when there is enough work to pay for waking them (tens of µs)
+    const nth = Math.min(this.threads, Math.ceil(rows / 4));
+    const pool = this.rt.pool;
+    if (nth > 1 && pool && pool.size > 0 && rows * cols * T >= this.minParallelWork) {
+      const args = [ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!];
+      pool.matmul(nth, args, rows, (r0, r1) => k.matmul(ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, r0, r1, qo!, xdo!, xso!));
+    } else {
+      k.matmul(ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!);
+    }
     this.rt.calls++;
     this.get(out, oo!, T * rows);
   }
@@ -321,11 +365,25 @@ export function wasmUnavailableReason(): string | undefined {
   return typeof r === 'string' ? r : undefined;
 }
 
-/** The wasm backend, or undefined (never a throw) when the module is missing or cannot compile. */
-export function loadWasmBackend(opts: { threads?: number } = {}): WasmBackend | undefined {
-  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 256)) {
-    throw new LlamaError('USAGE', `--threads must be a whole number 1..256, got ${opts.threads}`);
+/**
+ * The wasm backend, or undefined (never a throw) when the module is missing or cannot compile.
+ * `threads` (default LLAMA_THREADS, else 1) > 1 splits matmul rows over worker threads once
+ * `startThreads()` has resolved (createWasmBackend does both); that needs the shared-memory build
+ * (Node here; a browser would need cross-origin isolation), else it runs 1 thread.
+ */
+export function loadWasmBackend(opts: WasmBackendOptions = {}): WasmBackend | undefined {
+  const envThreads = Number(process.env.LLAMA_THREADS);
+  const threads = opts.threads ?? (Number.isInteger(envThreads) && envThreads >= 1 ? envThreads : 1);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new LlamaError('USAGE', `--threads must be a whole number 1..256, got ${threads}`);
   }
   const r = getRuntime();
-  return typeof r === 'string' ? undefined : new WasmBackend(r);
+  return typeof r === 'string' ? undefined : new WasmBackend(r, { ...opts, threads });
+}
+
+/** loadWasmBackend with its worker threads started. */
+export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackend | undefined> {
+  const b = loadWasmBackend(opts);
+  await b?.startThreads();
+  return b;
 }

@@ -21,18 +21,29 @@ export interface WasmKernels {
   kv_store(kc: number, vc: number, f16: number, rowLen: number, pos0: number, T: number, k: number, v: number): void;
   attention(out: number, q: number, kc: number, vc: number, f16: number, pos0: number, T: number, nh: number, nkv: number, hd: number, h0: number, h1: number, scores: number): void;
   __heap_base: WasmGlobal;
+  /** kernels-mt.wasm only: each thread's instance moves it to its own stack */
+  __stack_pointer?: WasmGlobal;
 }
 
-// dist/src/backend/wasm/module.js -> <package>/src/backend/wasm/kernels.wasm; or next to this file
-const CANDIDATES = ['../../../../src/backend/wasm/kernels.wasm', './kernels.wasm'];
+/** `st`: kernels.wasm over a plain memory; `mt`: kernels-mt.wasm over a shared memory (threads). */
+export type WasmVariant = 'st' | 'mt';
 
-let compiled: { module?: WasmCompiledModule; reason?: string } | undefined;
+/** The threaded build needs shared memory: SharedArrayBuffer (Node; browsers when cross-origin isolated). */
+export function sharedMemoryAvailable(): boolean {
+  const g = globalThis as { SharedArrayBuffer?: unknown; crossOriginIsolated?: boolean };
+  return typeof g.SharedArrayBuffer === 'function' && g.crossOriginIsolated !== false;
+}
+
+const compiled = new Map<WasmVariant, { module?: WasmCompiledModule; reason?: string }>();
 
 /** The compiled module, or why it cannot be had (file missing, no SIMD128 in this engine). */
-export function wasmModule(): { module?: WasmCompiledModule; reason?: string } {
-  if (compiled) return compiled;
+export function wasmModule(variant: WasmVariant = 'st'): { module?: WasmCompiledModule; reason?: string } {
+  const have = compiled.get(variant);
+  if (have) return have;
+  const file = variant === 'mt' ? 'kernels-mt.wasm' : 'kernels.wasm';
+  // dist/src/backend/wasm/module.js -> <package>/src/backend/wasm/; or next to this file
   let bytes: Uint8Array | undefined;
-  for (const rel of CANDIDATES) {
+  for (const rel of [`../../../../src/backend/wasm/${file}`, `./${file}`]) {
     try {
       bytes = readFileSync(fileURLToPath(new URL(rel, import.meta.url)));
       break;
@@ -40,21 +51,28 @@ export function wasmModule(): { module?: WasmCompiledModule; reason?: string } {
       // try the next place
     }
   }
-  if (!bytes) return (compiled = { reason: 'kernels.wasm is missing from this installation' });
+  let result: { module?: WasmCompiledModule; reason?: string };
   const api = wasmApi();
-  if (!api) return (compiled = { reason: 'this JavaScript engine has no WebAssembly' });
-  try {
-    compiled = { module: new api.Module(bytes) };
-  } catch (e) {
-    compiled = { reason: `this JavaScript engine cannot compile the module (it needs WebAssembly SIMD128): ${(e as Error).message}` };
+  if (!bytes) result = { reason: `${file} is missing from this installation` };
+  else if (!api) result = { reason: 'this JavaScript engine has no WebAssembly' };
+  else {
+    try {
+      result = { module: new api.Module(bytes) };
+    } catch (e) {
+      result = { reason: `this JavaScript engine cannot compile ${file} (it needs WebAssembly SIMD128${variant === 'mt' ? ' and threads' : ''}): ${(e as Error).message}` };
+    }
   }
-  return compiled;
+  compiled.set(variant, result);
+  return result;
 }
 
-/** A fresh instance over a fresh memory (each backend instance has its own). */
-export function instantiate(module: WasmCompiledModule): { kernels: WasmKernels; memory: WasmMemory } {
-  const api = wasmApi()!;
-  const memory = new api.Memory({ initial: 32, maximum: 65536 });
-  const instance = new api.Instance(module, { env: { memory } });
-  return { kernels: instance.exports as unknown as WasmKernels, memory };
+/** A fresh memory for a variant: shared (up to 4 GiB) for `mt`. */
+export function newMemory(variant: WasmVariant): WasmMemory {
+  return new (wasmApi()!).Memory({ initial: 32, maximum: 65536, ...(variant === 'mt' ? { shared: true } : {}) });
+}
+
+/** An instance of `module` over `memory`. */
+export function instantiate(module: WasmCompiledModule, memory: WasmMemory): WasmKernels {
+  const instance = new (wasmApi()!).Instance(module, { env: { memory } });
+  return instance.exports as unknown as WasmKernels;
 }
