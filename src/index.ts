@@ -98,3 +98,11 @@ export type { ExportType, TrainedModel } from './train/export.js';
 export { plotSvg } from './train/plot.js';
 export { greedyTokens } from './train/sample.js';
 export { selectTrainingBackend } from './train/backend.js';
+// chat templates (a model's own Jinja template or a built-in format) and chat prompt encoding
+export { JinjaChatTemplate, builtinChatTemplate, BUILTIN_CHAT_FORMATS, readChatTemplateSource, resolveChatTemplate, encodeChat } from './chat/index.js';
+export type { ChatTemplate, RenderedChat, ChatSegment, RenderOptions, BuiltinChatFormat } from './chat/index.js';
+// load hardening: split GGUF, tokenizer/model fit, the one tokenizer finder, the one atomic write
+export { openGgufModel, writeGgufSplit, splitPartPath, parseSplitPath } from './formats/gguf-split.js';
+export { checkTokenizerFitsModel } from './model/tokenizer-fit.js';
+export { findModelTokenizerFile } from './tokenizer/find.js';
+export { writeFileAtomic } from './formats/file-io.js';

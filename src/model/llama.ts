@@ -69,7 +69,7 @@ export class LlamaModel {
     readonly config: LlamaConfig,
     readonly backend: Backend,
     readonly params: ModelParams,
-    ropeFreqs?: Float32Array,
+    readonly ropeFreqs?: Float32Array,
     opts: ModelOptions = {},
   ) {
     this.invFreq = ropeInvFreq(config, ropeFreqs);

@@ -8,6 +8,7 @@ import type { HostTensor } from '../../tensor/tensor.js';
 import { dequantize } from '../../tensor/quant.js';
 import { HALF_TABLE, floatToHalf } from '../../tensor/f16.js';
 import { assert, LlamaError } from '../../errors.js';
+import { pinBuffer, unpinBuffer } from '../../tensor/pins.js';
 
 interface JsWeight extends Weight {
   /** (rows, cols) float32 values; a view of the tensor's bytes when it is F32 and aligned */
@@ -28,10 +29,20 @@ export class JsBackend implements Backend {
     if (t.shape.length !== 2) throw new LlamaError('TENSOR_SHAPE', `weight ${t.name} must be 2-D, got [${t.shape.join(', ')}]`);
     const [rows, cols] = t.shape as [number, number];
     let values: Float32Array;
-    if (t.type === DType.F32 && t.data.byteOffset % 4 === 0) values = new Float32Array(t.data.buffer, t.data.byteOffset, rows * cols);
-    else values = dequantize(t.type, t.data, rows * cols);
+    if (t.type === DType.F32 && t.data.byteOffset % 4 === 0) {
+      // computed from in place: the buffer (perhaps a file mapping) must stay while the weight lives
+      values = new Float32Array(t.data.buffer, t.data.byteOffset, rows * cols);
+      pinBuffer(t.data.buffer);
+    } else values = dequantize(t.type, t.data, rows * cols);
     const w: JsWeight = { type: t.type, rows, cols, values };
     return w;
+  }
+
+  freeWeight(w: Weight): void {
+    const jw = w as JsWeight & { freed?: boolean };
+    if (jw.freed) return;
+    jw.freed = true;
+    if (jw.type === DType.F32) unpinBuffer(jw.values.buffer);
   }
 
   matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
