@@ -73,7 +73,6 @@ export type { BenchResult, BenchOptions } from './bench/llama-bench.js';
 export { writeSyntheticGguf, SYNTHETIC_SHAPES, SYNTHETIC_TYPES } from './bench/synthetic.js';
 // training
 export type { TrainingBackend, AdamWStepOptions } from './backend/training.js';
-export { isTrainingBackend } from './backend/training.js';
 export { JsTrainingBackend } from './backend/js/js-train-ops.js';
 export { TapeBackend } from './train/tape.js';
 export type { ParamKey, ParamGrads } from './train/tape.js';
@@ -99,7 +98,7 @@ export { exportGguf, exportHf, trainedModelFromCheckpoint, EXPORT_TYPES } from '
 export type { ExportType, TrainedModel } from './train/export.js';
 export { plotSvg } from './train/plot.js';
 export { greedyTokens } from './train/sample.js';
-export { selectTrainingBackend } from './train/backend.js';
+export { selectTrainingBackend } from './backend/select.js';
 // chat templates (a model's own Jinja template or a built-in format) and chat prompt encoding
 export { JinjaChatTemplate, builtinChatTemplate, BUILTIN_CHAT_FORMATS, readChatTemplateSource, resolveChatTemplate, encodeChat } from './chat/index.js';
 export type { ChatTemplate, RenderedChat, ChatSegment, RenderOptions, BuiltinChatFormat } from './chat/index.js';

@@ -1,8 +1,9 @@
-// `--backend wasm` through the CLI, and `auto` falling back to wasm when the native addon cannot
-// load (LLAMA_NATIVE_ADDON pointing at a file that is not an addon).
+// `--backend wasm` through the CLI, and `auto` falling back to wasm in an installation without the
+// native addon.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
@@ -33,16 +34,24 @@ test('the plain build (kernels.wasm, no shared memory) and 2 worker threads prin
   assert.equal(threaded.stdout, base.stdout);
 });
 
-test('auto falls back to wasm (not js) when the native addon cannot load; --backend native then is BACKEND_UNAVAILABLE', { skip }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bogus-addon-'));
+test('auto falls back to wasm (not js) in an installation without the native addon; --backend native there is BACKEND_UNAVAILABLE', { skip }, () => {
+  // a scratch installation: the compiled package without build/ (as after an install without a C compiler)
+  const dir = mkdtempSync(join(tmpdir(), 'no-addon-'));
   try {
-    const bogus = join(dir, 'llama_native.node');
-    writeFileSync(bogus, 'not a shared library');
-    const env = { LLAMA_NATIVE_ADDON: bogus };
-    const auto = runCli([...greedy], { env });
+    for (const p of ['bin', 'dist', 'package.json', 'models/default/model.gguf', 'models/default/tokenizer.model', 'src/backend/wasm/kernels.wasm', 'src/backend/wasm/kernels-mt.wasm']) {
+      cpSync(join(REPO_ROOT, p), join(dir, p), { recursive: true });
+    }
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+    const env = { ...process.env };
+    delete env.LLAMA_BACKEND;
+    delete env.LLAMA_NATIVE_ADDON;
+    const cli = (args: string[]) => spawnSync(process.execPath, [join(dir, 'bin', 'llama.js'), ...args], { encoding: 'utf8', env, timeout: 120_000 });
+    const auto = cli([...greedy]);
     assert.equal(auto.status, 0, auto.stderr);
     assert.match(auto.stderr, /backend: wasm/);
-    const native = runCli([...greedy, '--backend', 'native'], { env });
+    const here = runCli([...greedy, '--backend', 'wasm']);
+    assert.equal(auto.stdout, here.stdout);
+    const native = cli([...greedy, '--backend', 'native']);
     assert.equal(native.status, 1);
     assert.match(native.stderr, /BACKEND_UNAVAILABLE/);
   } finally {

@@ -12,10 +12,7 @@
 // read-only: once the native backend has copied a weight out of a mapping, it drops those pages
 // (madvise DONTNEED) so the weights are resident once; a later read re-reads the file's bytes, and
 // a write made before would be lost.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from '../platform/native-addon.js';
 import { isBufferPinned } from '../tensor/pins.js';
 
 type MapFn = (path: string, offset: number, length: number) => Uint8Array | undefined;
@@ -27,16 +24,10 @@ const live = new WeakSet<Uint8Array>();
 
 function load(): MapFn | null {
   if (process.env.LLAMA_MMAP === '0' || process.platform === 'win32') return null;
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-  const path = [process.env.LLAMA_NATIVE_ADDON, resolve(root, 'build/Release/llama_native.node')].find((p) => p !== undefined && existsSync(p));
-  if (!path) return null;
-  try {
-    const addon = createRequire(import.meta.url)(path) as { mmapRange?: MapFn; unmapRange?: UnmapFn };
-    unmapFn = typeof addon.unmapRange === 'function' ? addon.unmapRange : null;
-    return typeof addon.mmapRange === 'function' ? addon.mmapRange : null;
-  } catch {
-    return null;
-  }
+  const { addon } = loadNativeAddon<{ mmapRange?: MapFn; unmapRange?: UnmapFn }>();
+  if (!addon) return null;
+  unmapFn = typeof addon.unmapRange === 'function' ? addon.unmapRange : null;
+  return typeof addon.mmapRange === 'function' ? addon.mmapRange : null;
 }
 
 /** A read-only-in-effect view of bytes [offset, offset+length) of `path`, or undefined. */

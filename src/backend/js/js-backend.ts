@@ -9,6 +9,7 @@ import { dequantize } from '../../tensor/quant.js';
 import { HALF_TABLE, floatToHalf } from '../../tensor/f16.js';
 import { assert, LlamaError } from '../../errors.js';
 import { pinBuffer, unpinBuffer } from '../../tensor/pins.js';
+import { gemmNT } from './gemm.js';
 
 interface JsWeight extends Weight {
   /** (rows, cols) float32 values; a view of the tensor's bytes when it is F32 and aligned */
@@ -45,18 +46,12 @@ export class JsBackend implements Backend {
     if (jw.type === DType.F32) unpinBuffer(jw.values.buffer);
   }
 
+  // Every output is a float64 dot product of two rows summed k = 0, 1, ... in order; gemmNT only
+  // blocks the loops for the cache (4x4 outputs at a time), so the sums are the plain loop's.
   matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
     const { rows, cols, values } = w as JsWeight;
     assert(x.length >= T * cols && out.length >= T * rows, `matmul shapes: x ${x.length} (T=${T}, cols=${cols}), out ${out.length} (rows=${rows})`);
-    for (let t = 0; t < T; t++) {
-      const xo = t * cols;
-      for (let r = 0; r < rows; r++) {
-        const wo = r * cols;
-        let s = 0;
-        for (let c = 0; c < cols; c++) s += x[xo + c]! * values[wo + c]!;
-        out[t * rows + r] = s;
-      }
-    }
+    gemmNT(out, x, values, T, rows, cols, false);
   }
 
   embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {
