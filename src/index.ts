@@ -71,6 +71,8 @@ export { StopMatcher } from './generate/stop.js';
 export type { StopResult } from './generate/stop.js';
 export { NativeBackend, loadNativeBackend, nativeInfo, nativeUnavailableReason, defaultThreads, NATIVE_KERNEL_TYPES } from './backend/native/index.js';
 export type { NativeBackendOptions, NativeInfo } from './backend/native/index.js';
+export { WasmBackend, loadWasmBackend, createWasmBackend, wasmUnavailableReason, WASM_KERNEL_TYPES } from './backend/wasm/index.js';
+export type { WasmBackendOptions, WasmInfo } from './backend/wasm/index.js';
 export { runBench, formatTable, modelCost } from './bench/llama-bench.js';
 export type { BenchResult, BenchOptions } from './bench/llama-bench.js';
 export { writeSyntheticGguf, SYNTHETIC_SHAPES, SYNTHETIC_TYPES } from './bench/synthetic.js';

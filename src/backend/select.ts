@@ -1,5 +1,6 @@
 // Choosing a compute backend by name: `js` (the reference, always there), `native` (the C addon,
-// when it was built for this machine) or `auto` (native when available, else js, silently).
+// when it was built for this machine), `wasm` (the same kind of kernels compiled to WebAssembly
+// SIMD128, shipped prebuilt) or `auto` (native when available, else wasm, else js, silently).
 // The choice comes from the caller, else the LLAMA_BACKEND environment variable, else `auto`.
 import type { Backend } from './backend.js';
 import type { TrainingBackend } from './training.js';
@@ -7,7 +8,7 @@ import { JsBackend } from './js/js-backend.js';
 import { JsTrainingBackend } from './js/js-train-ops.js';
 import { LlamaError } from '../errors.js';
 
-export const BACKEND_NAMES = ['js', 'native', 'auto'] as const;
+export const BACKEND_NAMES = ['js', 'native', 'wasm', 'auto'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface SelectBackendOptions {
@@ -43,6 +44,23 @@ async function tryNativeWithCause(threads?: number): Promise<{ result: Backend |
   return { result: b ?? mod.nativeUnavailableReason?.() ?? 'the addon did not load', explicit: mod.nativeExplicitlyBroken?.() === true };
 }
 
+interface WasmModule {
+  createWasmBackend(opts?: { threads?: number }): Promise<Backend | undefined>;
+  wasmUnavailableReason(): string | undefined;
+}
+
+/** The wasm backend, or why it is unavailable (no kernels.wasm, no WebAssembly SIMD here). */
+async function tryWasm(threads?: number): Promise<Backend | string> {
+  let mod: WasmModule;
+  try {
+    mod = (await import('./wasm/index.js')) as WasmModule;
+  } catch (e) {
+    return `its module did not load: ${(e as Error).message}`;
+  }
+  const b = await mod.createWasmBackend(threads !== undefined ? { threads } : {});
+  return b ?? mod.wasmUnavailableReason() ?? 'the module did not load';
+}
+
 export async function selectBackend(name?: string, opts: SelectBackendOptions = {}): Promise<Backend> {
   const chosen = (name ?? process.env.LLAMA_BACKEND ?? 'auto').toLowerCase();
   switch (chosen) {
@@ -57,13 +75,24 @@ export async function selectBackend(name?: string, opts: SelectBackendOptions = 
       }
       return b;
     }
+    case 'wasm': {
+      const b = await tryWasm(opts.threads);
+      if (typeof b === 'string') {
+        throw new LlamaError('BACKEND_UNAVAILABLE', `the wasm backend is not available here: ${b}`, {
+          hint: 'it needs src/backend/wasm/kernels.wasm and a JavaScript engine with WebAssembly SIMD128 (Node >= 16.4); use --backend js',
+        });
+      }
+      return b;
+    }
     case 'auto': {
       const { result: b, explicit } = await tryNativeWithCause(opts.threads);
-      // a build the user pointed at (LLAMA_NATIVE_ADDON) that cannot run is an error, not a quiet js fallback
+      // a build the user pointed at (LLAMA_NATIVE_ADDON) that cannot run is an error, not a quiet fallback
       if (typeof b === 'string' && explicit) {
         throw new LlamaError('BACKEND_UNAVAILABLE', `the native backend is not available: ${b}`, { hint: 'fix or unset LLAMA_NATIVE_ADDON (it must name a built llama_native.node), or pass --backend js' });
       }
-      return typeof b === 'string' ? new JsBackend() : b;
+      if (typeof b !== 'string') return b;
+      const w = await tryWasm(opts.threads);
+      return typeof w === 'string' ? new JsBackend() : w;
     }
     default:
       throw new LlamaError('USAGE', `unknown backend '${chosen}'${name === undefined ? ' (from LLAMA_BACKEND)' : ''}`, { hint: `choose one of: ${BACKEND_NAMES.join(', ')}` });

@@ -13,7 +13,7 @@ import { checkTokenizerFitsModel } from '../model/tokenizer-fit.js';
 export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   model: { kind: 'string', short: 'm', arg: 'PATH', help: 'model file (GGUF, safetensors, llama2.c .bin) or directory (Meta / HF); default: the embedded model' },
   tokenizer: { kind: 'string', arg: 'FILE', help: 'tokenizer file (tokenizer.model / tokenizer.json / tokenizer.bin); default: inside or beside the model' },
-  backend: { kind: 'string', arg: 'NAME', help: 'js | native | auto (env LLAMA_BACKEND)' },
+  backend: { kind: 'string', arg: 'NAME', help: 'js | native | wasm | auto (env LLAMA_BACKEND)' },
   threads: { kind: 'int', short: 't', arg: 'N', help: 'threads for the native backend' },
   'ctx-size': { kind: 'int', short: 'c', arg: 'N', help: 'context positions (default: min(model context, 4096)); above the model\'s trained context is allowed but untested' },
   'kv-type': { kind: 'string', arg: 'TYPE', help: 'KV cache storage: f32 or f16', default: 'f32' },
