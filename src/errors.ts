@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   CHECKPOINT: { exit: 1, http: 500 },
   DATA: { exit: 1, http: 400 },
   CANCELLED: { exit: 1, http: 499 },
+  SERVER_BUSY: { exit: 1, http: 503 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 
