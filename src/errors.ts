@@ -33,6 +33,10 @@ export const ERROR_CODES = {
   DATA: { exit: 1, http: 400 },
   CANCELLED: { exit: 1, http: 499 },
   SERVER_BUSY: { exit: 1, http: 503 },
+  /** the model produced NaN/Infinity logits (damaged or mis-converted weights) */
+  MODEL_NUMERIC: { exit: 1, http: 500 },
+  /** input text that is not valid UTF-8 */
+  INPUT_ENCODING: { exit: 1, http: 400 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 

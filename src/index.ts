@@ -52,6 +52,7 @@ export { Session, createSession, kvCacheBytes, DEFAULT_CTX_CAP } from './model/k
 export type { SessionOptions } from './model/kv-cache.js';
 export { ropeInvFreq, baseInvFreq, llama3ScaleFreq } from './model/rope.js';
 export { generate, Generation, logprobsOf } from './generate/generate.js';
+export { validateGenerateOptions } from './generate/generate.js';
 export type { GenerateOptions, GeneratedToken, GenerationStats, FinishReason, TokenLogprob } from './generate/generate.js';
 export { Rng } from './generate/rng.js';
 export {
@@ -59,6 +60,8 @@ export {
   greedy, dist, temperature, topK, topP, minP, typicalP, penalties, logitBias,
 } from './generate/sampler.js';
 export type { Sampler, SamplerContext, SamplingOptions, PenaltyOptions } from './generate/sampler.js';
+export { validateSamplingOptions, checkLogits } from './generate/sampler.js';
+export type { OptionNames } from './generate/sampler.js';
 export { StopMatcher } from './generate/stop.js';
 export type { StopResult } from './generate/stop.js';
 export { NativeBackend, loadNativeBackend, nativeInfo, nativeUnavailableReason, defaultThreads, NATIVE_KERNEL_TYPES } from './backend/native/index.js';

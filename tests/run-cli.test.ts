@@ -35,7 +35,8 @@ for (const backend of ['js'] as const) test(`llama run --backend ${backend} repr
     const res = runCli([...ourArgs(r.argv, promptTokens), '--backend', backend]);
     assert.equal(res.status, 0, res.stderr);
     assert.equal(res.stdout, r.stdout_without_final_newline + '\n', `llama2.c ${r.argv.join(' ')}`);
-    assert.match(res.stderr, /prompt: \d+ tokens, [\d.]+ tok\/s \| generated: \d+ tokens, [\d.]+ tok\/s \| load: \d+ ms/);
+    // "1 token" in the singular (issue 13, D22)
+    assert.match(res.stderr, new RegExp(`prompt: ${promptTokens} tokens?, [\\d.]+ tok/s \\| generated: \\d+ tokens?, [\\d.]+ tok/s \\| load: \\d+ ms`));
   }
 });
 

@@ -1,11 +1,11 @@
 // `llama tokenize` / `llama detokenize` as a user runs them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
-import { needsShared, sharedData } from './helpers/shared.js';
+import { needsShared, REPO_ROOT, sharedData } from './helpers/shared.js';
 
 const SPM = ['tokenizer', 'llama2', 'tokenizer.model'] as const;
 
@@ -66,9 +66,13 @@ test('detokenize: ids as arguments, comma lists or JSON; --special renders contr
 
 test('tokenize/detokenize errors: usage (2) and typed errors (1)', needsShared(...SPM), () => {
   const m = sharedData(...SPM);
+  // without -m: the embedded default model (as run/logits), or MODEL_NOT_FOUND when there is none (issue 13, D22)
   let r = runCli(['tokenize', 'Hello']);
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /--model is required/);
+  if (existsSync(join(REPO_ROOT, 'models/default/model.gguf'))) assert.equal(r.status, 0, r.stderr);
+  else {
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /MODEL_NOT_FOUND/);
+  }
   r = runCli(['tokenize', '-m', m]);
   assert.equal(r.status, 2);
   r = runCli(['detokenize', '-m', m, 'abc']);

@@ -11,6 +11,8 @@ export interface OptionSpec {
   readonly default?: string | number | boolean;
   /** placeholder shown in help, e.g. FILE */
   readonly arg?: string;
+  /** giving it twice is a usage error (for text such as a prompt, where "the last one wins" loses input) */
+  readonly once?: boolean;
 }
 
 export interface CommandSpec {
@@ -41,6 +43,7 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
   const byShort = new Map<string, string>();
   for (const [name, o] of Object.entries(spec.options)) if (o.short) byShort.set(o.short, name);
   const positionals: string[] = [];
+  const seen = new Set<string>();
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -78,6 +81,8 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
     }
     const raw = inline ?? argv[++i];
     if (raw === undefined) throw new UsageError(`--${name} needs a value`, `run 'llama ${spec.name} --help'`);
+    if (o.once && seen.has(name)) throw new UsageError(`--${name}${o.short ? ` (-${o.short})` : ''} was given twice`, `give it once`);
+    seen.add(name);
     if (o.kind === 'string') values[name] = raw;
     else if (o.kind === 'list') (values[name] as string[]).push(raw);
     else {

@@ -1,4 +1,4 @@
-// What `llama run`, `llama logits` (and later chat/serve) share: the options that pick a model, a
+// What `llama run` and `llama logits` share: the options that pick a model, a
 // tokenizer, a backend and a context size, and turning them into a ready LlamaModel.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

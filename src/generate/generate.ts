@@ -1,5 +1,5 @@
 // Text generation as an async iterator: prompt -> prefill -> (sample, decode, check stops, forward)*.
-// The CLI, the server and the library are thin consumers of this one loop.
+// The CLI (`llama run`) and the library are thin consumers of this one loop.
 //
 //   const gen = generate(model, tokenizer, 'Once upon a time', { maxTokens: 50, temperature: 0 });
 //   for await (const { text } of gen) process.stdout.write(text);
@@ -9,12 +9,17 @@
 // UTF-8 character, or text held back because it could begin a stop string). End-of-generation
 // tokens are not yielded. If text is still held back when generation ends, one last item with
 // token -1 carries it.
+//
+// Errors the caller can cause (bad options, a prompt that does not fit, token ids outside the
+// model's vocabulary) are found before any work: `gen.check()` throws them at once (the CLI calls it
+// before echoing the prompt), otherwise the first `next()` does.
 import type { LlamaModel } from '../model/llama.js';
 import type { Session } from '../model/kv-cache.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { LlamaError } from '../errors.js';
-import { createSampler, type SamplerChain, type SamplingOptions } from './sampler.js';
+import { DEFAULT_CTX_CAP } from '../model/kv-cache.js';
+import { checkOption, createSampler, validateSamplingOptions, type OptionNames, type SamplerChain, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop.js';
 
 export interface TokenLogprob {
@@ -32,7 +37,11 @@ export interface GeneratedToken {
   topLogprobs?: TokenLogprob[];
 }
 
-export type FinishReason = 'eos' | 'stop' | 'length' | 'context';
+/**
+ * Why generation ended: an end-of-generation token, a stop string, maxTokens, a full context,
+ * `break` out of the loop or an abort ('cancelled'; an abort still throws CANCELLED), or an error.
+ */
+export type FinishReason = 'eos' | 'stop' | 'length' | 'context' | 'cancelled' | 'error';
 
 export interface GenerationStats {
   promptTokens: number;
@@ -45,7 +54,7 @@ export interface GenerationStats {
 }
 
 export interface GenerateOptions extends SamplingOptions {
-  /** tokens to generate at most; default: until an end token or the context is full */
+  /** tokens to generate at most (0 = none); default (or -1): until an end token or the context is full */
   maxTokens?: number;
   /** a ready sampler chain (then the sampling options are ignored) */
   sampler?: SamplerChain;
@@ -56,17 +65,46 @@ export interface GenerateOptions extends SamplingOptions {
   /** keep going through end-of-generation tokens */
   ignoreEog?: boolean;
   signal?: AbortSignal;
-  /** continue an existing session (chat); default: a fresh one */
+  /**
+   * Continue an existing session (chat); default: a fresh one. Every token sampled (the last one,
+   * an end token, and the one that completed a stop string included) is put in the session's KV
+   * cache before generation returns, so `session.tokens` holds the whole conversation, and the next
+   * call continues exactly as one pass over the same tokens would. Only when the context is full
+   * does the last token stay out (it has no position left).
+   */
   session?: Session;
   ctxSize?: number;
   kvType?: DType;
-  /** prepend BOS when the prompt is text; default: the tokenizer's own default */
+  /** prepend BOS when the prompt is text; default: the tokenizer's own default for an empty session, false when continuing one */
   addBos?: boolean;
   logprobs?: boolean;
   /** how many alternatives to report per token (implies logprobs) */
   topLogprobs?: number;
   /** prompt tokens per forward call (the loop yields to the event loop between them); default 512 */
   prefillBatch?: number;
+}
+
+/**
+ * Validate every generation option (the sampling ones included unless a ready `sampler` is given):
+ * a USAGE error naming the option (by `names`, e.g. the CLI's flag) and its allowed range.
+ */
+export function validateGenerateOptions(o: GenerateOptions, names: OptionNames = {}): void {
+  if (o === null || typeof o !== 'object') throw new LlamaError('USAGE', 'generate options must be an object');
+  if (o.sampler === undefined) validateSamplingOptions(o, names);
+  const c = (key: keyof GenerateOptions, range: string, ok: (v: number) => boolean) => checkOption(names, key, o[key], range, ok);
+  c('maxTokens', 'a whole number >= 0, or -1 for no limit', (v) => Number.isSafeInteger(v) && v >= -1);
+  c('ctxSize', 'a whole number >= 1', (v) => Number.isSafeInteger(v) && v >= 1);
+  c('topLogprobs', 'a whole number >= 0', (v) => Number.isSafeInteger(v) && v >= 0);
+  c('prefillBatch', 'a whole number >= 1', (v) => Number.isSafeInteger(v) && v >= 1);
+  if (o.stop !== undefined && !(Array.isArray(o.stop) && o.stop.every((x) => typeof x === 'string'))) {
+    throw new LlamaError('USAGE', `${names.stop ?? 'stop'} must be an array of strings`);
+  }
+  if (o.stopTokens !== undefined) {
+    for (const id of o.stopTokens) {
+      if (!(Number.isSafeInteger(id) && id >= 0)) throw new LlamaError('USAGE', `${names.stopTokens ?? 'stopTokens'}: ${String(id)} is not a token id`, { hint: 'token ids are whole numbers >= 0' });
+    }
+  }
+  if (o.addBos !== undefined && typeof o.addBos !== 'boolean') throw new LlamaError('USAGE', `${names.addBos ?? 'addBos'} must be true or false`);
 }
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -79,13 +117,32 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
   /** set once the iteration has finished */
   stats: GenerationStats | undefined;
   private readonly it: AsyncGenerator<GeneratedToken, void, undefined>;
+  /** what the up-front checks found wrong (thrown by check() and by the first next()) */
+  private readonly setupError: unknown;
 
   constructor(model: LlamaModel, tokenizer: Tokenizer, prompt: string | readonly number[], opts: GenerateOptions) {
-    const ids = typeof prompt === 'string' ? tokenizer.encode(prompt, opts.addBos !== undefined ? { addBos: opts.addBos } : {}) : [...prompt];
+    let setupError: unknown;
+    let ids: number[] = [];
+    try {
+      validateGenerateOptions(opts);
+      // Continuing a session: the prompt goes after what is there, so no BOS in the middle.
+      const addBos = opts.addBos ?? (opts.session !== undefined && opts.session.pos > 0 ? false : undefined);
+      ids = typeof prompt === 'string' ? tokenizer.encode(prompt, addBos !== undefined ? { addBos } : {}) : [...prompt];
+      checkPrompt(model, ids, opts);
+    } catch (e) {
+      setupError = e;
+    }
+    this.setupError = setupError;
     this.promptTokens = ids;
     const decoder = tokenizer.streamDecoder();
-    this.promptText = ids.map((id) => decoder.push(id)).join('');
+    this.promptText = setupError === undefined ? ids.map((id) => decoder.push(id)).join('') : '';
     this.it = this.run(model, tokenizer, decoder, opts);
+  }
+
+  /** Throw now what would make the generation fail before its first token (bad options, prompt too long, ...). */
+  check(): this {
+    if (this.setupError !== undefined) throw this.setupError;
+    return this;
   }
 
   next(): Promise<IteratorResult<GeneratedToken>> {
@@ -108,22 +165,18 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
   }
 
   private async *run(model: LlamaModel, tokenizer: Tokenizer, decoder: ReturnType<Tokenizer['streamDecoder']>, o: GenerateOptions): AsyncGenerator<GeneratedToken, void, undefined> {
+    this.check();
     const checkAbort = () => {
       if (o.signal?.aborted) throw new LlamaError('CANCELLED', 'generation was cancelled');
     };
     const session = o.session ?? model.newSession({ ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}), ...(o.kvType !== undefined ? { kvType: o.kvType } : {}) });
     const prompt = this.promptTokens;
     const V = model.config.vocabSize;
-    if (prompt.length === 0) throw new LlamaError('USAGE', 'the prompt is empty and the tokenizer adds no BOS', { hint: 'give a prompt, or let the tokenizer add BOS' });
     // Generating N tokens forwards N-1 of them: the last one sampled never needs a position.
     const room = session.ctxSize - session.pos - prompt.length + 1;
-    if (room < 1 || (o.maxTokens !== undefined && o.maxTokens > room)) {
-      const want = session.pos + prompt.length + (o.maxTokens ?? 1) - 1;
-      throw new LlamaError('CONTEXT_OVERFLOW', `the prompt (${prompt.length} tokens${session.pos ? ` after ${session.pos} already in the session` : ''}) plus ${o.maxTokens ?? 1} generated tokens needs ${want} positions, the context has ${session.ctxSize}`, {
-        hint: `pass a larger --ctx-size (the model was trained for ${model.config.contextLength} positions), or shorten the prompt or -n`,
-      });
-    }
-    const maxTokens = Math.min(o.maxTokens ?? Infinity, room);
+    const limit = o.maxTokens === undefined || o.maxTokens < 0 ? undefined : o.maxTokens;
+    const maxTokens = Math.min(limit ?? Infinity, room);
+    const ownSampler = o.sampler === undefined;
     const sampler = o.sampler ?? createSampler(o);
     const endIds = new Set<number>(o.ignoreEog ? [] : [...tokenizer.eogIds, ...(o.stopTokens ?? [])]);
     const stops = new StopMatcher(o.stop ?? []);
@@ -134,6 +187,8 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
     const t0 = performance.now();
     const batch = Math.max(1, o.prefillBatch ?? 512);
     let logits: Float32Array = new Float32Array(0);
+    // penalties see the conversation so far, as they would in one pass over it
+    if (ownSampler) for (const id of session.tokens) sampler.accept(id);
     for (let i = 0; i < prompt.length; i += batch) {
       logits = model.forward(session, prompt.slice(i, i + batch));
       await nextTick();
@@ -143,25 +198,16 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
     const t1 = performance.now();
 
     let generated = 0;
-    let finishReason: FinishReason = 'length';
-    const finish = (t2: number) => {
-      const promptMs = t1 - t0;
-      const generateMs = t2 - t1;
-      this.stats = {
-        promptTokens: prompt.length,
-        promptMs,
-        promptTokensPerSec: promptMs > 0 ? (prompt.length * 1000) / promptMs : 0,
-        generatedTokens: generated,
-        generateMs,
-        generatedTokensPerSec: generateMs > 0 ? (generated * 1000) / generateMs : 0,
-        finishReason,
-      };
-    };
+    /** the last sampled token while it is not yet in the KV cache */
+    let unforwarded: number | undefined;
+    let finishReason: FinishReason | undefined;
+    let failed = false;
     try {
       while (generated < maxTokens) {
         const row = logits.subarray(0, V); // (vocab)
         const token = sampler.sample(row);
         generated++;
+        unforwarded = token;
         sampler.accept(token);
         if (endIds.has(token)) {
           finishReason = 'eos';
@@ -178,23 +224,73 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
         }
         const last = generated === maxTokens;
         if (last) {
-          finishReason = maxTokens === o.maxTokens ? 'length' : 'context';
+          finishReason = maxTokens === limit ? 'length' : 'context';
           item.text += stops.push(decoder.flush()).text + stops.flush();
         }
         yield item;
         if (last) break;
         checkAbort();
         logits = model.forward(session, [token]);
+        unforwarded = undefined;
         await nextTick();
         checkAbort();
       }
+      if (generated === maxTokens && finishReason === undefined) finishReason = maxTokens === limit ? 'length' : 'context'; // maxTokens 0
       if (finishReason === 'eos') {
         const rest = stops.push(decoder.flush()).text + stops.flush();
         if (rest) yield { token: -1, text: rest };
       }
+    } catch (e) {
+      if (!(e instanceof LlamaError && e.code === 'CANCELLED')) {
+        failed = true;
+        finishReason = 'error';
+      }
+      throw e;
     } finally {
-      finish(performance.now());
+      // no reason decided: the consumer broke out of the loop, or the signal aborted it
+      this.finish(prompt.length, generated, t0, t1, performance.now(), finishReason ?? 'cancelled');
+      // A caller's session holds every token sampled, so that it can be continued (see `session`).
+      if (o.session !== undefined && unforwarded !== undefined && !failed && session.pos < session.ctxSize) model.forward(session, [unforwarded]);
     }
+  }
+
+  private finish(promptTokens: number, generated: number, t0: number, t1: number, t2: number, finishReason: FinishReason): void {
+    const promptMs = t1 - t0;
+    const generateMs = t2 - t1;
+    this.stats = {
+      promptTokens,
+      promptMs,
+      promptTokensPerSec: promptMs > 0 ? (promptTokens * 1000) / promptMs : 0,
+      generatedTokens: generated,
+      generateMs,
+      generatedTokensPerSec: generateMs > 0 ? (generated * 1000) / generateMs : 0,
+      finishReason,
+    };
+  }
+}
+
+/** The checks that need no computation: a non-empty prompt of known token ids that fits the context. */
+function checkPrompt(model: LlamaModel, ids: readonly number[], o: GenerateOptions): void {
+  if (ids.length === 0) throw new LlamaError('USAGE', 'the prompt is empty and the tokenizer adds no BOS', { hint: 'give a prompt, or let the tokenizer add BOS' });
+  const V = model.config.vocabSize;
+  for (const id of ids) {
+    if (!(Number.isInteger(id) && id >= 0 && id < V)) {
+      throw new LlamaError('TOKEN_ID', `prompt token id ${id} is outside the model's vocabulary (0..${V - 1})`, {
+        hint: 'the tokenizer does not match this model: pass the tokenizer the model was trained with (--tokenizer), or check the token ids',
+      });
+    }
+  }
+  const session = o.session;
+  const ctxSize = session?.ctxSize ?? o.ctxSize ?? Math.min(model.config.contextLength, DEFAULT_CTX_CAP);
+  const pos = session?.pos ?? 0;
+  const limit = o.maxTokens === undefined || o.maxTokens < 0 ? undefined : o.maxTokens;
+  // Generating N tokens forwards N-1 of them: the last one sampled never needs a position.
+  const room = ctxSize - pos - ids.length + 1;
+  if (room < 1 || (limit !== undefined && limit > room)) {
+    const want = pos + ids.length + Math.max(limit ?? 1, 1) - 1;
+    throw new LlamaError('CONTEXT_OVERFLOW', `the prompt (${ids.length} tokens${pos ? ` after ${pos} already in the session` : ''}) plus ${limit ?? 1} generated tokens needs ${want} positions, the context has ${ctxSize}`, {
+      hint: `pass a larger --ctx-size (the model was trained for ${model.config.contextLength} positions), or shorten the prompt or -n`,
+    });
   }
 }
 

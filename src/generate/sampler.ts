@@ -8,6 +8,7 @@
 // top-p).
 import { Rng } from './rng.js';
 import { Candidates } from './candidates.js';
+import { LlamaError, UsageError } from '../errors.js';
 
 export { Candidates };
 
@@ -39,7 +40,7 @@ export function logitBias(bias: ReadonlyMap<number, number> | Readonly<Record<nu
 }
 
 export interface PenaltyOptions {
-  /** how many recent tokens count (llama.cpp penalty_last_n); default 64 */
+  /** how many recent tokens count (llama.cpp penalty_last_n); default 64, 0 = off, -1 = all of them */
   window?: number;
   /** divide positive logits / multiply negative ones by this for tokens seen in the window; 1 = off */
   repeat?: number;
@@ -51,7 +52,8 @@ export interface PenaltyOptions {
 
 /** Repetition, frequency and presence penalties over the last `window` tokens (llama.cpp semantics). */
 export function penalties(opts: PenaltyOptions): Sampler {
-  const window = opts.window ?? 64;
+  // -1 is llama.cpp's "the whole context": a session never holds more than its context anyway
+  const window = opts.window === -1 ? Infinity : (opts.window ?? 64);
   const repeat = opts.repeat ?? 1;
   const frequency = opts.frequency ?? 0;
   const presence = opts.presence ?? 0;
@@ -213,11 +215,13 @@ export function greedy(): Sampler {
   return {
     name: 'greedy',
     apply(c) {
+      if (c.n === 0) return; // nothing left: the chain reports it
       let best = 0;
       for (let i = 1; i < c.n; i++) {
         const d = c.logits[i]! - c.logits[best]!;
         if (d > 0 || (d === 0 && c.ids[i]! < c.ids[best]!)) best = i;
       }
+      if (c.logits[best] === -Infinity) return; // every candidate is banned
       c.selected = c.ids[best]!;
     },
   };
@@ -228,7 +232,9 @@ export function dist(): Sampler {
   return {
     name: 'dist',
     apply(c, { rng }) {
+      if (c.n === 0) return; // nothing left: the chain reports it
       c.softmax();
+      if (!(c.probs[0]! >= 0)) return; // every candidate is banned (-Infinity): softmax is NaN
       const r = rng.nextFloat();
       let cdf = 0;
       for (let i = 0; i < c.n; i++) {
@@ -253,9 +259,17 @@ export class SamplerChain {
 
   /** Choose the next token from one row of logits (vocab). */
   sample(logits: ArrayLike<number>): number {
+    checkLogits(logits);
     const c = new Candidates(logits);
     for (const s of this.samplers) s.apply(c, this);
-    if (c.selected < 0) throw new Error('the sampler chain has no final step (greedy or dist)');
+    if (c.selected < 0) {
+      const last = this.samplers[this.samplers.length - 1]?.name;
+      if (last !== 'greedy' && last !== 'dist') throw new LlamaError('INTERNAL', 'the sampler chain has no final step (greedy or dist)');
+      // with validated options only a logit bias of -Infinity on every surviving token gets here
+      throw new LlamaError('USAGE', 'no token can be sampled: every candidate was filtered out or has a logit of -Infinity', {
+        hint: 'check the logit bias (a bias of -Infinity bans a token) and the sampling filters',
+      });
+    }
     return c.selected;
   }
 
@@ -266,6 +280,21 @@ export class SamplerChain {
   reset(seed?: number | bigint): void {
     for (const s of this.samplers) s.reset?.();
     if (seed !== undefined) this.rng.seed(seed);
+  }
+}
+
+/**
+ * NaN or +Infinity in the model's logits means the weights (or a kernel) produced garbage: say so
+ * instead of sampling a meaningless token. -Infinity is allowed (a banned token).
+ */
+export function checkLogits(logits: ArrayLike<number>): void {
+  for (let i = 0; i < logits.length; i++) {
+    const l = logits[i]!;
+    if (l !== l || l === Infinity) {
+      throw new LlamaError('MODEL_NUMERIC', `the model produced ${l !== l ? 'NaN' : 'infinite'} logits (token ${i} of ${logits.length})`, {
+        hint: 'the weights may be corrupt or wrongly converted: check the file (llama inspect), re-download or re-convert it, or try --backend js',
+      });
+    }
   }
 }
 
@@ -284,17 +313,66 @@ export interface SamplingOptions {
   repeatPenalty?: number;
   frequencyPenalty?: number;
   presencePenalty?: number;
-  /** tokens the penalties look back over; default 64 */
+  /** tokens the penalties look back over; default 64, 0 = off, -1 = the whole context */
   penaltyWindow?: number;
+  /** token id -> added to its logit (finite, or -Infinity to ban it) */
   logitBias?: ReadonlyMap<number, number> | Readonly<Record<number, number>>;
-  /** default: random */
-  seed?: number;
+  /** any safe integer or a bigint; default: random */
+  seed?: number | bigint;
+}
+
+/** Display names for the options in error messages (the CLI passes its flag names). */
+export type OptionNames = Partial<Record<string, string>>;
+
+type Check = (v: number) => boolean;
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Throws a USAGE error naming the option and its allowed range unless `v` is absent or `ok`. */
+export function checkOption(names: OptionNames, key: string, v: unknown, range: string, ok: Check): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || Number.isNaN(v) || !ok(v)) {
+    const name = names[key] ?? key;
+    throw new UsageError(`${name} must be ${range}, got ${typeof v === 'string' ? `'${v}'` : String(v)}`, `set ${name} to ${range}`);
+  }
+}
+
+/**
+ * Validate every sampling option (called by createSampler and generate, and so by the CLI): a
+ * USAGE error naming the option and its allowed range, never a crash or silent garbage later.
+ */
+export function validateSamplingOptions(o: SamplingOptions, names: OptionNames = {}): void {
+  const c = (key: keyof SamplingOptions, range: string, ok: Check) => checkOption(names, key, o[key], range, ok);
+  c('temperature', 'a finite number >= 0 (0 = greedy)', (v) => isNum(v) && v >= 0);
+  c('topK', 'a whole number >= 0 (0 = off)', (v) => Number.isSafeInteger(v) && v >= 0);
+  c('topP', 'a number in (0, 1] (1 = off)', (v) => isNum(v) && v > 0 && v <= 1);
+  c('minP', 'a number in [0, 1] (0 = off)', (v) => isNum(v) && v >= 0 && v <= 1);
+  c('typicalP', 'a number in (0, 1] (1 = off)', (v) => isNum(v) && v > 0 && v <= 1);
+  c('repeatPenalty', 'a finite number > 0 (1 = off)', (v) => isNum(v) && v > 0);
+  c('frequencyPenalty', 'a finite number', isNum);
+  c('presencePenalty', 'a finite number', isNum);
+  c('penaltyWindow', 'a whole number >= -1 (0 = off, -1 = the whole context)', (v) => Number.isSafeInteger(v) && v >= -1);
+  if (o.seed !== undefined && typeof o.seed !== 'bigint') {
+    c('seed', 'a whole number with |seed| < 2^53 (or a bigint)', (v) => Number.isSafeInteger(v));
+  }
+  if (o.logitBias !== undefined) {
+    const name = names.logitBias ?? 'logitBias';
+    if (o.logitBias === null || typeof o.logitBias !== 'object') throw new UsageError(`${name} must be a Map or an object of token id -> bias`);
+    const entries = o.logitBias instanceof Map ? [...o.logitBias.entries()] : Object.entries(o.logitBias);
+    for (const [k, b] of entries) {
+      const id = Number(k);
+      if (!(Number.isSafeInteger(id) && id >= 0)) throw new UsageError(`${name}: '${String(k)}' is not a token id`, 'token ids are whole numbers >= 0');
+      if (!(typeof b === 'number' && (Number.isFinite(b) || b === -Infinity))) {
+        throw new UsageError(`${name}: the bias of token ${id} must be a finite number or -Infinity (ban), got ${String(b)}`);
+      }
+    }
+  }
 }
 
 export const SAMPLING_DEFAULTS = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, typicalP: 1, repeatPenalty: 1, penaltyWindow: 64 } as const;
 
 /** The usual chain from plain options (temperature 0 -> greedy, nothing else matters then but bias/penalties). */
 export function createSampler(o: SamplingOptions = {}): SamplerChain {
+  validateSamplingOptions(o);
   const t = o.temperature ?? SAMPLING_DEFAULTS.temperature;
   const chain: Sampler[] = [];
   if (o.logitBias) chain.push(logitBias(o.logitBias));

@@ -1,11 +1,11 @@
 // `llama bench`: pp/tg speed of a model file (or a synthetic random-weight model) against this
 // machine's limits measured in the same run. See src/bench/llama-bench.ts for what is measured.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { bool, num, str } from '../args.js';
-import { UsageError } from '../../errors.js';
+import { LlamaError, UsageError } from '../../errors.js';
 import { formatTable, modelLabel, runBench } from '../../bench/llama-bench.js';
 import { SYNTHETIC_SHAPES, SYNTHETIC_TYPES, writeSyntheticGguf } from '../../bench/synthetic.js';
 import { loadModel } from '../../model/load.js';
@@ -76,7 +76,7 @@ export const command: Command = {
       label = `synthetic-${shape}`;
     } else {
       path = modelPath!;
-      statSync(path);
+      if (!existsSync(path)) throw new LlamaError('MODEL_NOT_FOUND', 'no such file or directory', { file: path, hint: 'check the path given with -m, or benchmark a random-weight model with --synthetic 110m' });
       label = modelLabel(path);
     }
     try {

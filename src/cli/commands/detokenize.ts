@@ -1,15 +1,16 @@
 // `llama detokenize -m FILE IDS...`: prints the text of token ids.
 import { UsageError } from '../../errors.js';
 import { tokenizerForPath } from '../../tokenizer/find.js';
-import { bool, required, type CommandSpec } from '../args.js';
+import { bool, str, type CommandSpec } from '../args.js';
+import { modelOrDefault } from './tokenize.js';
 import type { Command } from '../command.js';
 
 const spec: CommandSpec = {
   name: 'detokenize',
   summary: 'print the text of token ids',
-  usage: '-m FILE [--special] [--no-newline] IDS...',
+  usage: '[-m FILE] [--special] [--no-newline] IDS...',
   options: {
-    model: { kind: 'string', short: 'm', arg: 'FILE', help: 'model or tokenizer file (GGUF, tokenizer.model, tokenizer.json, tokenizer.bin) or model directory' },
+    model: { kind: 'string', short: 'm', arg: 'FILE', help: 'model or tokenizer file (GGUF, tokenizer.model, tokenizer.json, tokenizer.bin) or model directory; default: the embedded model' },
     special: { kind: 'boolean', help: 'render special tokens such as <s> as text' },
     'no-newline': { kind: 'boolean', help: 'do not end the output with a newline' },
   },
@@ -31,8 +32,9 @@ export function parseIds(words: readonly string[]): number[] {
 export const command: Command = {
   spec,
   async run(args) {
-    const file = required(args, 'model', spec);
+    const file = modelOrDefault(str(args, 'model'));
     const ids = parseIds(args.positionals);
+    if (ids.length === 0) throw new UsageError('no token ids given', `usage: llama detokenize ${spec.usage}`);
     const tok = tokenizerForPath(file);
     const text = tok.decode(ids, { renderSpecial: bool(args, 'special') });
     process.stdout.write(bool(args, 'no-newline') ? text : text + '\n');

@@ -18,7 +18,7 @@ export const command: Command = {
     options: {
       ...MODEL_OPTIONS,
       ids: { kind: 'string', arg: 'IDS', help: 'comma-separated token ids' },
-      prompt: { kind: 'string', short: 'p', arg: 'TEXT', help: 'tokenize this text instead of --ids' },
+      prompt: { kind: 'string', short: 'p', arg: 'TEXT', once: true, help: 'tokenize this text instead of --ids' },
       all: { kind: 'boolean', help: 'print every position, not only the last' },
       json: { kind: 'boolean', help: 'print {"logits": [[...], ...]}, one row per position' },
     },

@@ -1,12 +1,38 @@
 // `llama run`: generate text from a prompt, streaming it to stdout as tokens are decoded. A one-line
 // timing summary goes to stderr. A thin consumer of generate().
-import { readFileSync } from 'node:fs';
+//
+// Everything that can be checked without computing (options, prompt input, context fit, token ids
+// against the model) is checked before the prompt is echoed, so a failing run leaves stdout empty.
 import type { Command } from '../command.js';
 import { bool, list, num, str } from '../args.js';
 import { MODEL_OPTIONS, openModel } from '../model-args.js';
-import { generate, LlamaError, SAMPLING_DEFAULTS, UsageError } from '../../index.js';
+import { readStdinText, readTextFile, processEscapes, stdinIsPipedOrFile } from '../input.js';
+import { onStdoutClosed, stdoutClosed, writeOut } from '../output.js';
+import { DEFAULT_CTX_CAP, generate, LlamaError, SAMPLING_DEFAULTS, UsageError, validateGenerateOptions } from '../../index.js';
+import type { GenerateOptions, OptionNames } from '../../index.js';
 
 const DEFAULT_MAX_TOKENS = 256;
+
+/** Library option -> flag, so that errors name what the user typed. */
+const FLAG_NAMES: OptionNames = {
+  maxTokens: '-n', temperature: '--temp', topK: '--top-k', topP: '--top-p', minP: '--min-p', typicalP: '--typical-p',
+  repeatPenalty: '--repeat-penalty', penaltyWindow: '--repeat-last-n', frequencyPenalty: '--frequency-penalty',
+  presencePenalty: '--presence-penalty', seed: '--seed', ctxSize: '--ctx-size', stop: '--stop',
+};
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/** The prompt text: -p, -f FILE, -f - (stdin), or text piped on stdin when neither is given. */
+function readPrompt(promptArg: string | undefined, promptFile: string | undefined, escape: boolean): string {
+  if (promptArg !== undefined && promptFile !== undefined) throw new UsageError('give the prompt with -p or -f, not both');
+  if (promptArg !== undefined) return escape ? processEscapes(promptArg, '-p') : promptArg;
+  if (promptFile !== undefined) return readTextFile(promptFile);
+  if (stdinIsPipedOrFile()) {
+    process.stderr.write('reading the prompt from standard input (pass -p "" to start from BOS alone)\n');
+    return readStdinText();
+  }
+  return '';
+}
 
 export const command: Command = {
   spec: {
@@ -15,8 +41,9 @@ export const command: Command = {
     usage: '[-m PATH] [-p PROMPT | -f FILE] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S] [--stop S]...',
     options: {
       ...MODEL_OPTIONS,
-      prompt: { kind: 'string', short: 'p', arg: 'TEXT', help: 'the prompt (default: empty, i.e. just BOS)' },
-      file: { kind: 'string', short: 'f', arg: 'FILE', help: 'read the prompt from a file' },
+      prompt: { kind: 'string', short: 'p', arg: 'TEXT', once: true, help: 'the prompt (default: text piped on standard input, else empty, i.e. just BOS)' },
+      file: { kind: 'string', short: 'f', arg: 'FILE', once: true, help: 'read the prompt from a UTF-8 file, exactly (- = standard input)' },
+      escape: { kind: 'boolean', short: 'e', help: 'process escapes (\\n \\t \\r \\\\ \\" \\\' \\xHH) in -p and --stop; --no-escape to take them literally', default: true },
       'n-predict': { kind: 'int', short: 'n', arg: 'N', help: `tokens to generate; -1 = until an end token or the context is full (default: ${DEFAULT_MAX_TOKENS}, fewer if the context is smaller)` },
       temp: { kind: 'number', arg: 'T', help: 'temperature; 0 = greedy', default: SAMPLING_DEFAULTS.temperature },
       'top-k': { kind: 'int', arg: 'K', help: 'keep the K most likely tokens; 0 = off', default: SAMPLING_DEFAULTS.topK },
@@ -24,10 +51,10 @@ export const command: Command = {
       'min-p': { kind: 'number', arg: 'P', help: 'drop tokens below P x the best one\'s probability; 0 = off', default: SAMPLING_DEFAULTS.minP },
       'typical-p': { kind: 'number', arg: 'P', help: 'locally typical sampling; 1 = off', default: SAMPLING_DEFAULTS.typicalP },
       'repeat-penalty': { kind: 'number', arg: 'R', help: 'penalise tokens seen in the last --repeat-last-n; 1 = off', default: SAMPLING_DEFAULTS.repeatPenalty },
-      'repeat-last-n': { kind: 'int', arg: 'N', help: 'window of the penalties', default: SAMPLING_DEFAULTS.penaltyWindow },
+      'repeat-last-n': { kind: 'int', arg: 'N', help: 'window of the penalties; 0 = off, -1 = the whole context', default: SAMPLING_DEFAULTS.penaltyWindow },
       'frequency-penalty': { kind: 'number', arg: 'F', help: 'subtract F x count for tokens in the window', default: 0 },
       'presence-penalty': { kind: 'number', arg: 'P', help: 'subtract P for tokens in the window', default: 0 },
-      seed: { kind: 'int', short: 's', arg: 'S', help: 'random seed (default: random)' },
+      seed: { kind: 'int', short: 's', arg: 'S', help: 'random seed, a whole number (default: random)' },
       stop: { kind: 'list', arg: 'TEXT', help: 'stop before this text (repeatable); it is not printed' },
       'ignore-eos': { kind: 'boolean', help: 'keep generating through end-of-sequence tokens' },
       'no-echo': { kind: 'boolean', help: 'print only the generated text, not the prompt' },
@@ -36,6 +63,10 @@ export const command: Command = {
       'Examples:',
       '  llama run -m stories260K.bin --tokenizer tok512.bin -p "Once upon a time" -n 64 --temp 0',
       '  llama run -m model.gguf -f prompt.txt --temp 0.7 --seed 42 --stop "\\n\\n"',
+      '  echo "Once upon a time" | llama run -n 32',
+      '',
+      'Escapes: as in llama.cpp, -p and --stop understand \\n \\t \\r \\\\ \\" \\\' and \\xHH (one byte), so',
+      '--stop "\\n\\n" stops at a blank line. --no-escape takes them literally. -f files are read exactly.',
       '',
       'llama2.c models (.bin) also stop when they sample BOS, as llama2.c\'s run.c does.',
       'Note: llama2.c\'s -n counts all positions including BOS and the prompt; here -n counts generated tokens.',
@@ -44,82 +75,85 @@ export const command: Command = {
 
   async run(args) {
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`, 'quote the prompt and pass it with -p');
-    const promptArg = str(args, 'prompt');
-    const promptFile = str(args, 'file');
-    if (promptArg !== undefined && promptFile !== undefined) throw new UsageError('give the prompt with -p or -f, not both');
-    let prompt = promptArg ?? '';
-    if (promptFile !== undefined) {
-      try {
-        prompt = readFileSync(promptFile, 'utf8');
-      } catch (e) {
-        throw new LlamaError('FILE_NOT_FOUND', `cannot read the prompt file: ${(e as Error).message}`, { file: promptFile });
-      }
-    }
+    const escape = bool(args, 'escape');
     const nPredict = num(args, 'n-predict');
-    if (nPredict !== undefined && nPredict < -1) throw new UsageError(`-n must be -1 or more, got ${nPredict}`);
+    if (nPredict !== undefined && nPredict < -1) throw new UsageError(`-n must be -1 or more, got ${nPredict}`, '-n -1 generates until an end token or the context is full');
+    const seed = num(args, 'seed');
+    const stop = list(args, 'stop').map((s) => (escape ? processEscapes(s, '--stop') : s));
+    const options: GenerateOptions = {
+      temperature: num(args, 'temp')!,
+      topK: num(args, 'top-k')!,
+      topP: num(args, 'top-p')!,
+      minP: num(args, 'min-p')!,
+      typicalP: num(args, 'typical-p')!,
+      repeatPenalty: num(args, 'repeat-penalty')!,
+      penaltyWindow: num(args, 'repeat-last-n')!,
+      frequencyPenalty: num(args, 'frequency-penalty')!,
+      presencePenalty: num(args, 'presence-penalty')!,
+      ...(seed !== undefined ? { seed } : {}),
+      stop,
+      ignoreEog: bool(args, 'ignore-eos'),
+    };
+    // options first: a typo should not cost a model load
+    const ctxArg = num(args, 'ctx-size');
+    validateGenerateOptions({ ...options, ...(ctxArg !== undefined ? { ctxSize: ctxArg } : {}) }, FLAG_NAMES);
+    const prompt = readPrompt(str(args, 'prompt'), str(args, 'file'), escape);
 
     const { loaded, model, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
     try {
       const tok = tokenizer!;
+      // Ids the tokenizer cannot spell (a model with padded embeddings, or the wrong tokenizer) are
+      // never sampled: they would end the run with a TOKEN_ID error after part of the text was printed.
+      let logitBias: Map<number, number> | undefined;
+      if (tok.vocabSize !== model.config.vocabSize) {
+        process.stderr.write(`warning: the tokenizer has ${tok.vocabSize} tokens and the model ${model.config.vocabSize}: check that they belong together (--tokenizer)\n`);
+        if (tok.vocabSize < model.config.vocabSize) {
+          logitBias = new Map();
+          for (let id = tok.vocabSize; id < model.config.vocabSize; id++) logitBias.set(id, -Infinity);
+        }
+      }
       const ids = tok.encode(prompt);
-      const session = model.newSession({ ...(ctxSize !== undefined ? { ctxSize } : {}), kvType });
-      // Without -n: 256 tokens, or as many as the context holds (the last token needs no position).
-      const room = session.ctxSize - ids.length + 1;
-      const maxTokens = nPredict === -1 ? undefined : (nPredict ?? Math.max(1, Math.min(DEFAULT_MAX_TOKENS, room)));
-      const seed = num(args, 'seed');
+      const ctx = ctxSize ?? Math.min(model.config.contextLength, DEFAULT_CTX_CAP);
+      // Without -n: 256 tokens, or until the context is full (reported as "context", as -n -1 is).
+      const room = ctx - ids.length + 1;
+      const maxTokens = nPredict === -1 ? undefined : (nPredict ?? (room > DEFAULT_MAX_TOKENS ? DEFAULT_MAX_TOKENS : undefined));
       const ac = new AbortController();
       const onSigint = () => ac.abort();
-      process.once('SIGINT', onSigint);
-      // `llama run ... | head`: a closed pipe ends generation quietly
-      let stdoutClosed = false;
-      const onStdoutError = (e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EPIPE') throw e;
-        stdoutClosed = true;
-        ac.abort();
-      };
-      process.stdout.on('error', onStdoutError);
-      const write = (text: string) => {
-        if (!stdoutClosed && text) process.stdout.write(text);
-      };
       const gen = generate(model, tok, ids, {
+        ...options,
+        ...(logitBias ? { logitBias } : {}),
         ...(maxTokens !== undefined ? { maxTokens } : {}),
-        session,
+        ctxSize: ctx,
+        kvType,
         signal: ac.signal,
-        temperature: num(args, 'temp')!,
-        topK: num(args, 'top-k')!,
-        topP: num(args, 'top-p')!,
-        minP: num(args, 'min-p')!,
-        typicalP: num(args, 'typical-p')!,
-        repeatPenalty: num(args, 'repeat-penalty')!,
-        penaltyWindow: num(args, 'repeat-last-n')!,
-        frequencyPenalty: num(args, 'frequency-penalty')!,
-        presencePenalty: num(args, 'presence-penalty')!,
-        ...(seed !== undefined ? { seed } : {}),
-        stop: list(args, 'stop'),
-        ignoreEog: bool(args, 'ignore-eos'),
         // llama2.c's run.c ends a sequence when it samples BOS
         stopTokens: loaded.format === 'llama2c' && tok.bosId !== undefined ? [tok.bosId] : [],
       });
+      gen.check(); // before anything reaches stdout
+      process.once('SIGINT', onSigint);
+      // `llama run ... | head`: a closed pipe ends generation quietly (the summary still goes to stderr)
+      const unsubscribe = onStdoutClosed(() => ac.abort());
       let cancelled = false;
       try {
-        if (!bool(args, 'no-echo')) write(gen.promptText);
-        for await (const { text } of gen) write(text);
+        if (!bool(args, 'no-echo')) writeOut(gen.promptText);
+        for await (const { text } of gen) writeOut(text);
       } catch (e) {
         if (!(e instanceof LlamaError && e.code === 'CANCELLED')) throw e;
         cancelled = true;
       } finally {
         process.removeListener('SIGINT', onSigint);
+        unsubscribe();
       }
-      write('\n');
+      writeOut('\n');
       const s = gen.stats;
       if (s) {
         process.stderr.write(
-          `prompt: ${s.promptTokens} tokens, ${s.promptTokensPerSec.toFixed(1)} tok/s | ` +
-            `generated: ${s.generatedTokens} tokens, ${s.generatedTokensPerSec.toFixed(1)} tok/s | ` +
-            `load: ${loadMs.toFixed(0)} ms | backend: ${model.backend.name} | stop: ${cancelled ? 'cancelled' : s.finishReason}\n`,
+          `prompt: ${plural(s.promptTokens, 'token')}, ${s.promptTokensPerSec.toFixed(1)} tok/s | ` +
+            `generated: ${plural(s.generatedTokens, 'token')}, ${s.generatedTokensPerSec.toFixed(1)} tok/s | ` +
+            `load: ${loadMs.toFixed(0)} ms | backend: ${model.backend.name} | stop: ${s.finishReason}\n`,
         );
       }
-      return cancelled && !stdoutClosed ? 130 : 0;
+      return cancelled && !stdoutClosed() ? 130 : 0;
     } finally {
       loaded.close();
     }
