@@ -69,6 +69,8 @@ export interface GenerationRequest {
   grammar: string | undefined;
   /** reuse a slot's cached prefix (llama.cpp's cache_prompt; default true) */
   cachePrompt: boolean;
+  /** llama.cpp's ignore_eos: generate through end-of-generation tokens */
+  ignoreEos: boolean;
   user: string | undefined;
 }
 
@@ -230,6 +232,7 @@ function parseGeneration(o: Json, maxTokensKeys: readonly string[]): GenerationR
     responseFormat,
     grammar,
     cachePrompt: bool(o, 'cache_prompt') ?? true,
+    ignoreEos: bool(o, 'ignore_eos') ?? false,
     user: str(o, 'user'),
   };
 }

@@ -217,7 +217,7 @@ export async function startServer(model: ServerModel, o: ServeOptions = {}): Pro
                     maxTokens,
                     cappedByContext: r.maxTokens === undefined || r.maxTokens > room + 1,
                     stop: r.stop,
-                    endIds: model.tokenizer.eogIds,
+                    endIds: r.ignoreEos ? new Set<number>() : model.tokenizer.eogIds,
                     logprobs: r.logprobs,
                     topLogprobs: r.topLogprobs,
                   }, c.prompt.tokens);
