@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   TENSOR_MISSING: { exit: 1, http: 400 },
   TOKENIZER_MISSING: { exit: 1, http: 400 },
   TOKENIZER_INVALID: { exit: 1, http: 400 },
+  TOKENIZER_MISMATCH: { exit: 1, http: 400 },
   TOKEN_ID: { exit: 1, http: 400 },
   MODEL_CONFIG: { exit: 1, http: 400 },
   MODEL_NOT_FOUND: { exit: 1, http: 404 },
@@ -33,10 +34,15 @@ export const ERROR_CODES = {
   DATA: { exit: 1, http: 400 },
   CANCELLED: { exit: 1, http: 499 },
   SERVER_BUSY: { exit: 1, http: 503 },
+  /** a grammar or JSON Schema that cannot be parsed or used for constrained sampling */
+  GRAMMAR: { exit: 1, http: 400 },
+  /** a chat template that does not parse or refuses a conversation */
+  CHAT_TEMPLATE: { exit: 1, http: 400 },
   /** the model produced NaN/Infinity logits (damaged or mis-converted weights) */
   MODEL_NUMERIC: { exit: 1, http: 500 },
   /** input text that is not valid UTF-8 */
   INPUT_ENCODING: { exit: 1, http: 400 },
+  LORA: { exit: 1, http: 400 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 

@@ -70,7 +70,7 @@ test('every bad invocation: error [CODE], a hint, no stack trace, exit 1 or 2, n
   ];
   if (HAVE_SHARED && existsSync(sharedData('golden', 'llama1-tiny'))) {
     // a tokenizer that does not match the model: found before the prompt is echoed
-    cases.push([['run', '-m', sharedData('golden', 'llama1-tiny', 'model.safetensors'), '--tokenizer', sharedData('tokenizer', 'llama2', 'tokenizer.model'), '-p', 'hi', '-n', '2'], 'TOKEN_ID', 1]);
+    cases.push([['run', '-m', sharedData('golden', 'llama1-tiny', 'model.safetensors'), '--tokenizer', sharedData('tokenizer', 'llama2', 'tokenizer.model'), '-p', 'hi', '-n', '2'], 'TOKENIZER_MISMATCH', 1]);
   }
   for (const [args, code, status] of cases) assertCleanError(args, runCli(args, { input: '' }), code, status);
   // invalid UTF-8 on stdin names the byte offset

@@ -2,12 +2,13 @@
 // tokenizer, a backend and a context size, and turning them into a ready LlamaModel.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { num, str } from './args.js';
 import { LlamaError } from '../errors.js';
 import { loadModel, loadTokenizer, LlamaModel, selectBackend, DType } from '../index.js';
 import type { LoadedModel, Tokenizer } from '../index.js';
+import { findModelTokenizerFile } from '../tokenizer/find.js';
+import { checkTokenizerFitsModel } from '../model/tokenizer-fit.js';
 
 export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   model: { kind: 'string', short: 'm', arg: 'PATH', help: 'model file (GGUF, safetensors, llama2.c .bin) or directory (Meta / HF); default: the embedded model' },
@@ -34,19 +35,20 @@ export interface OpenedModel {
 }
 
 /**
- * --tokenizer, else what the loader found beside the model, else the GGUF's own metadata, else a
- * tokenizer.model next to a GGUF that has no vocabulary inside.
+ * --tokenizer, else what the loader found beside the model, else (tokenizer/find.ts) the GGUF's own
+ * metadata or a tokenizer file next to a GGUF that has no vocabulary inside. Then checked against
+ * the model (TOKENIZER_MISMATCH), before anything runs.
  */
 function openTokenizer(explicit: string | undefined, loaded: LoadedModel): Tokenizer {
-  const beside = join(dirname(loaded.path), 'tokenizer.model');
-  const ggufHasVocab = loaded.format === 'gguf' && 'tokenizer.ggml.tokens' in loaded.metadata;
-  const path = explicit ?? loaded.tokenizerPath ?? (ggufHasVocab ? loaded.path : existsSync(beside) ? beside : undefined);
+  const path = explicit ?? loaded.tokenizerPath ?? findModelTokenizerFile(loaded.path, loaded.format, loaded.config.vocabSize);
   if (path === undefined) {
     throw new LlamaError('TOKENIZER_MISSING', `no tokenizer found for ${loaded.path}`, {
       hint: 'pass --tokenizer FILE (tokenizer.model, tokenizer.json or a llama2.c tokenizer.bin)',
     });
   }
-  return loadTokenizer(path);
+  const tokenizer = loadTokenizer(path);
+  checkTokenizerFitsModel(tokenizer, loaded.config, { model: loaded.path, tokenizer: path });
+  return tokenizer;
 }
 
 export async function openModel(args: ParsedArgs, opts: { needTokenizer: boolean }): Promise<OpenedModel> {

@@ -3,6 +3,7 @@
 // format modules (safetensors, .pth, llama2.c) add theirs to FORMATS below.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { LlamaError } from '../errors.js';
+import { hinted } from './hints.js';
 import { dtypeName } from '../tensor/dtype.js';
 import { ggufValueToJson, GGUF_TYPE_NAMES, GgufType, looksLikeGguf, openGguf, type GgufValue } from './gguf.js';
 import { safetensorsDescriber } from './describe-safetensors.js';
@@ -60,7 +61,12 @@ export const ggufDescriber: FormatDescriber = {
         path,
         format: 'gguf',
         version: g.version,
-        details: { alignment: g.alignment, dataOffset: g.dataOffset, fileSize: g.fileSize },
+        details: {
+          alignment: g.alignment,
+          dataOffset: g.dataOffset,
+          fileSize: g.fileSize,
+          ...(g.split ? { split: `part ${g.split.no + 1} of ${g.split.count} (${g.tensors.length} of ${g.split.tensorsCount} tensors here; llama-ts loads all parts from any of them)` } : {}),
+        },
         metadata: [...g.metadata].map(([key, v]) => metadataEntry(key, v)),
         tensors: g.tensors.map((t) => ({ name: t.name, type: dtypeName(t.type), shape: t.shape, bytes: t.nBytes, offset: t.fileOffset })),
       };
@@ -105,6 +111,10 @@ function readHead(path: string): { head: Uint8Array; isDirectory: boolean } {
 
 /** Identifies the format of `path` and describes it. Unknown formats: FORMAT_UNKNOWN. */
 export function describe(path: string): FileDescription {
+  return hinted(() => describeFile(path));
+}
+
+function describeFile(path: string): FileDescription {
   const { head, isDirectory } = readHead(path);
   for (const f of FORMATS) if (f.detect(path, head, isDirectory)) return f.describe(path);
   const magic = Array.from(head.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');

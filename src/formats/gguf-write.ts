@@ -1,16 +1,15 @@
 // GGUF v3 writer: the inverse of gguf.ts, laid out as ggml's gguf.cpp and gguf-py write it:
 // header, metadata, tensor infos, zero padding to the alignment, then each tensor's bytes followed
 // by zero padding to the alignment (the last one too). Tensor offsets count from the data section.
-// The file is written to a temporary name beside the target and renamed into place, so a crash or
-// error never leaves a half-written file under the real name.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+// The file is written through file-io.ts (temp file + fsync + rename), so a crash or error never
+// leaves a half-written file under the real name.
 import { LlamaError } from '../errors.js';
 import { byteSize, dtypeName, type DType } from '../tensor/dtype.js';
 import type { HostTensor } from '../tensor/tensor.js';
 import { numElements } from '../tensor/tensor.js';
 import { alignUp, GgufType, type GgufArray, type GgufArrayValues, type GgufValue } from './gguf.js';
 import { GENERAL, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION } from './gguf-keys.js';
+import { writeFileAtomic, writeFileAtomicAsync, type AsyncWriteOptions } from './file-io.js';
 
 /** Builders for typed metadata values: `gv.u32(32000)`, `gv.str('llama')`, `gv.arr(GgufType.STRING, tokens)`. */
 export const gv = {
@@ -222,9 +221,9 @@ export function planGguf(input: GgufWriteInput): GgufLayout {
   let offset = 0;
   const seenNames = new Set<string>();
   for (const t of input.tensors) {
-    if (seenNames.has(t.name)) throw new LlamaError('FILE_WRITE', `duplicate tensor name '${t.name}'`);
+    if (seenNames.has(t.name)) throw new LlamaError('FILE_WRITE', `duplicate tensor name '${t.name}'`, { hint: 'this is a bug in the code building the tensors' });
     seenNames.add(t.name);
-    if (t.shape.length > 4) throw new LlamaError('TENSOR_SHAPE', `tensor ${t.name}: GGUF allows at most 4 dimensions, got ${t.shape.length}`);
+    if (t.shape.length > 4) throw new LlamaError('TENSOR_SHAPE', `tensor ${t.name}: GGUF allows at most 4 dimensions, got ${t.shape.length}`, { hint: 'reshape the tensor to 4 dimensions or fewer' });
     const ne = [...t.shape].reverse();
     const nBytes = byteSize(t.type, numElements(t.shape), ne.length ? ne[0]! : 1);
     out.str(t.name);
@@ -241,45 +240,34 @@ export function planGguf(input: GgufWriteInput): GgufLayout {
   return { header, alignment, dataStart, offsets, sizes, fileSize: dataStart + offset };
 }
 
-/** Writes a GGUF v3 file atomically. Returns the number of bytes written. */
-export function writeGguf(path: string, input: GgufWriteInput): number {
-  const { header, alignment, dataStart, sizes } = planGguf(input);
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now().toString(36)}`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    let pos = 0;
-    const put = (b: Uint8Array) => {
-      let done = 0;
-      while (done < b.byteLength) done += writeSync(fd!, b, done, b.byteLength - done, pos + done);
-      pos += b.byteLength;
-    };
-    const pad = (to: number) => {
-      if (to > pos) put(new Uint8Array(to - pos));
-    };
-    put(header);
-    pad(dataStart);
-    input.tensors.forEach((t, i) => {
-      const data = tensorBytes(t);
-      if (data.byteLength !== sizes[i]) {
-        throw new LlamaError('TENSOR_SHAPE', `tensor ${t.name}: ${dtypeName(t.type)} [${t.shape.join(', ')}] needs ${sizes[i]} bytes, got ${data.byteLength}`);
-      }
-      put(data);
-      pad(alignUp(pos - dataStart, alignment) + dataStart);
-    });
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-    return pos;
-  } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
+/** The bytes of a GGUF file in order: header, padding, then each tensor and its padding. */
+function* ggufChunks(input: GgufWriteInput, layout: GgufLayout): Generator<Uint8Array> {
+  const { header, alignment, dataStart, sizes } = layout;
+  let pos = 0;
+  const pad = (to: number): Uint8Array | undefined => (to > pos ? new Uint8Array(to - pos) : undefined);
+  yield header;
+  pos = header.byteLength;
+  const p0 = pad(dataStart);
+  if (p0) { yield p0; pos = dataStart; }
+  for (let i = 0; i < input.tensors.length; i++) {
+    const t = input.tensors[i]!;
+    const data = tensorBytes(t);
+    if (data.byteLength !== sizes[i]) {
+      throw new LlamaError('TENSOR_SHAPE', `tensor ${t.name}: ${dtypeName(t.type)} [${t.shape.join(', ')}] needs ${sizes[i]} bytes, got ${data.byteLength}`, { hint: 'this is a bug in the code building the tensors' });
     }
-    if (err instanceof LlamaError) throw err;
-    throw new LlamaError('FILE_WRITE', `cannot write: ${(err as Error).message}`, { file: path, cause: err });
+    yield data;
+    pos += data.byteLength;
+    const p = pad(alignUp(pos - dataStart, alignment) + dataStart);
+    if (p) { yield p; pos += p.byteLength; }
   }
+}
+
+/** Writes a GGUF v3 file atomically (file-io.ts). Returns the number of bytes written. */
+export function writeGguf(path: string, input: GgufWriteInput): number {
+  return writeFileAtomic(path, ggufChunks(input, planGguf(input)));
+}
+
+/** writeGguf that lets the event loop run between tensors and stops (removing the temp file) when `signal` aborts. */
+export function writeGgufAsync(path: string, input: GgufWriteInput, opts: AsyncWriteOptions = {}): Promise<number> {
+  return writeFileAtomicAsync(path, ggufChunks(input, planGguf(input)), opts);
 }

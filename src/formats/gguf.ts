@@ -15,7 +15,7 @@ import { FormatError, LlamaError } from '../errors.js';
 import { byteSize, DType, dtypeName, isKnownDType } from '../tensor/dtype.js';
 import { type HostTensor, makeTensor } from '../tensor/tensor.js';
 import { dequantize } from '../tensor/quant.js';
-import { GENERAL, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC } from './gguf-keys.js';
+import { GENERAL, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, SPLIT, TOKENIZER } from './gguf-keys.js';
 import { ByteCursor, ByteSource } from './source.js';
 
 /** gguf_type: the metadata value types. */
@@ -121,6 +121,17 @@ export interface GgufTensorInfo {
   readonly fileOffset: number;
   readonly nBytes: number;
   readonly nElements: number;
+  /** for a split GGUF opened as one model: the index of the part (file) holding the data; else 0 */
+  readonly part?: number;
+}
+
+/** Where a file sits in a split GGUF (llama.cpp gguf-split: split.no / split.count / split.tensors.count). */
+export interface GgufSplitInfo {
+  /** 0-based index of this file (split.no) */
+  readonly no: number;
+  readonly count: number;
+  /** tensors over all parts (split.tensors.count) */
+  readonly tensorsCount: number;
 }
 
 /** Nesting deeper than this is rejected (real files nest at most 2 levels). */
@@ -138,11 +149,17 @@ export class GgufFile {
   readonly dataOffset: number;
   /** file size in bytes */
   readonly fileSize: number;
+  /** every file of a split GGUF opened as one model (gguf-split.ts), else just this one */
+  readonly partPaths: readonly string[];
   private readonly src: ByteSource;
+  /** the sources of the parts (index = GgufTensorInfo.part); [src] for a single file */
+  private readonly parts: readonly ByteSource[];
   private readonly byName: Map<string, GgufTensorInfo>;
 
-  constructor(src: ByteSource, version: number, metadata: Map<string, GgufValue>, tensors: GgufTensorInfo[], alignment: number, dataOffset: number) {
+  constructor(src: ByteSource, version: number, metadata: Map<string, GgufValue>, tensors: GgufTensorInfo[], alignment: number, dataOffset: number, parts?: readonly ByteSource[]) {
     this.src = src;
+    this.parts = parts ?? [src];
+    this.partPaths = this.parts.map((p) => p.path);
     this.path = src.path;
     this.fileSize = src.size;
     this.version = version;
@@ -173,7 +190,7 @@ export class GgufFile {
   /** Reads one tensor's bytes from disk (in its stored type; nothing is converted). */
   readTensor(nameOrInfo: string | GgufTensorInfo): HostTensor {
     const info = typeof nameOrInfo === 'string' ? this.getTensorInfo(nameOrInfo) : nameOrInfo;
-    const data = this.src.read(info.fileOffset, info.nBytes, `tensor ${info.name}`);
+    const data = this.sourceOf(info).read(info.fileOffset, info.nBytes, `tensor ${info.name}`);
     return makeTensor(info.name, info.type, info.shape, data);
   }
 
@@ -182,11 +199,39 @@ export class GgufFile {
     if (byteOffset < 0 || length < 0 || byteOffset + length > info.nBytes) {
       throw new LlamaError('INTERNAL', `tensor ${info.name}: byte range ${byteOffset}+${length} outside its ${info.nBytes} bytes`);
     }
-    return this.src.read(info.fileOffset + byteOffset, length, `tensor ${info.name}`);
+    return this.sourceOf(info).read(info.fileOffset + byteOffset, length, `tensor ${info.name}`);
   }
 
   close(): void {
-    this.src.close();
+    for (const p of this.parts) p.close();
+  }
+
+  /** split.no / split.count / split.tensors.count, when this file is part of a split GGUF */
+  get split(): GgufSplitInfo | undefined {
+    const count = this.metadata.get(SPLIT.COUNT);
+    if (count === undefined) return undefined;
+    const n = (k: string) => {
+      const v = this.metadata.get(k);
+      return v !== undefined && (typeof v.value === 'number' || typeof v.value === 'bigint') ? Number(v.value) : undefined;
+    };
+    return { no: n(SPLIT.NO) ?? 0, count: n(SPLIT.COUNT) ?? 1, tensorsCount: n(SPLIT.TENSORS_COUNT) ?? this.tensors.length };
+  }
+
+  /** Whether the file holds only a tokenizer (llama.cpp's --vocab-only output): no tensors, a vocabulary. */
+  get isVocabOnly(): boolean {
+    return this.tensors.length === 0 && this.metadata.has(TOKENIZER.TOKENS);
+  }
+
+  /** The source of the part file that holds `info`'s bytes (for files built by combineGgufParts). */
+  private sourceOf(info: GgufTensorInfo): ByteSource {
+    const src = this.parts[info.part ?? 0];
+    if (!src) throw new LlamaError('INTERNAL', `tensor ${info.name}: no part ${info.part}`);
+    return src;
+  }
+
+  /** @internal the ByteSource of this (single) file, for combineGgufParts */
+  get source(): ByteSource {
+    return this.src;
   }
 
   // ---- typed metadata getters: missing keys and wrong types are FORMAT_CORRUPT naming the key ----
@@ -313,7 +358,7 @@ function parseHeader(src: ByteSource): GgufFile {
     const key = readString(cur, `metadata key #${i}`);
     const type = cur.u32(`type of '${key}'`);
     if (!isGgufType(type)) throw new FormatError('FORMAT_CORRUPT', `metadata '${key}' has unknown value type ${type}`, { file, hint: 'the file is corrupt, or from a newer GGUF revision' });
-    if (metadata.has(key)) throw new FormatError('FORMAT_CORRUPT', `duplicate metadata key '${key}'`, { file });
+    if (metadata.has(key)) throw new FormatError('FORMAT_CORRUPT', `duplicate metadata key '${key}'`, { file, hint: 'the file was written by a broken tool or is corrupt; convert it again' });
     metadata.set(key, readValue(cur, type, key, 0));
   }
 
@@ -330,7 +375,7 @@ function parseHeader(src: ByteSource): GgufFile {
   const seen = new Set<string>();
   for (let i = 0; i < nTensors; i++) {
     const name = readString(cur, `tensor #${i} name`);
-    if (seen.has(name)) throw new FormatError('FORMAT_CORRUPT', `duplicate tensor name '${name}'`, { file });
+    if (seen.has(name)) throw new FormatError('FORMAT_CORRUPT', `duplicate tensor name '${name}' (tensor #${i})`, { file, hint: 'two tensor infos share a name: the file was written by a broken tool or is corrupt; convert it again' });
     seen.add(name);
     const nDims = cur.u32(`tensor ${name} n_dims`);
     if (nDims > MAX_DIMS) throw new FormatError('FORMAT_CORRUPT', `tensor ${name} has ${nDims} dimensions; GGUF allows at most ${MAX_DIMS}`, { file });

@@ -11,7 +11,7 @@ import { dirname, join, basename } from 'node:path';
 import { FormatError, LlamaError } from '../errors.js';
 import { byteSize, DType, dtypeName } from '../tensor/dtype.js';
 import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';
-import { writeFileAtomic } from './file-io.js';
+import { writeFileAtomic, writeFileAtomicAsync, type AsyncWriteOptions } from './file-io.js';
 import type { LazyTensor } from './gguf-write.js';
 import { ByteSource } from './source.js';
 
@@ -301,14 +301,21 @@ function encodeHeader(tensors: readonly TensorToWrite[], metadata: Record<string
 
 /** Write tensors (F32/F16/BF16) to one safetensors file, atomically. Returns the bytes written. */
 export function writeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string>): number {
+  return writeFileAtomic(path, safetensorsChunks(tensors, metadata));
+}
+
+/** writeSafetensors that lets the event loop run between tensors and stops (removing the temp file) when `signal` aborts. */
+export function writeSafetensorsAsync(path: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string>, opts: AsyncWriteOptions = {}): Promise<number> {
+  return writeFileAtomicAsync(path, safetensorsChunks(tensors, metadata), opts);
+}
+
+function* safetensorsChunks(tensors: readonly TensorToWrite[], metadata?: Record<string, string>): Generator<Uint8Array> {
   const { header, order } = encodeHeader(tensors, metadata);
   const len = new Uint8Array(8);
   new DataView(len.buffer).setBigUint64(0, BigInt(header.byteLength), true);
-  return writeFileAtomic(path, (function* () {
-    yield len;
-    yield header;
-    for (const t of order) yield bytesOf(t);
-  })());
+  yield len;
+  yield header;
+  for (const t of order) yield bytesOf(t);
 }
 
 /**
@@ -345,6 +352,6 @@ export function writeSafetensorsSharded(dir: string, tensors: readonly TensorToW
     }
   });
   const index = { metadata: { total_size: total }, weight_map: weightMap };
-  writeFileAtomic(join(dir, SAFETENSORS_INDEX), [new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n')]);
+  writeFileAtomic(join(dir, SAFETENSORS_INDEX), JSON.stringify(index, null, 2) + '\n');
   return names;
 }

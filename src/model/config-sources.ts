@@ -28,13 +28,31 @@ function configError(source: string, what: string): LlamaError {
   return new LlamaError('MODEL_CONFIG', `${what} (in ${source})`, { hint: 'the model\'s hyper-parameters are missing or not a LLaMA-architecture model\'s' });
 }
 
+/** The architectures this project runs (general.architecture). */
+export const SUPPORTED_ARCHITECTURES = ['llama'] as const;
+
+/** general.architecture must be present and "llama": FORMAT_UNSUPPORTED / MODEL_CONFIG otherwise, with a hint. */
+export function checkGgufArchitecture(g: GgufFile): 'llama' {
+  const arch = g.optString(GENERAL.ARCHITECTURE);
+  if (arch === undefined) {
+    throw new LlamaError('MODEL_CONFIG', `${GENERAL.ARCHITECTURE} is missing`, {
+      file: g.path,
+      hint: g.isVocabOnly ? 'this is a vocab-only GGUF (a tokenizer, no weights): use it with --tokenizer' : 'every GGUF model names its architecture; the file is incomplete or was not written by a model converter',
+    });
+  }
+  if (arch !== 'llama') {
+    throw new LlamaError('FORMAT_UNSUPPORTED', `${GENERAL.ARCHITECTURE} is ${JSON.stringify(arch)}; only "llama" models are supported`, {
+      file: g.path,
+      hint: `supported architectures: ${SUPPORTED_ARCHITECTURES.join(', ')} (LLaMA 1/2/3, Code Llama, TinyLlama and other models of that architecture)`,
+    });
+  }
+  return arch;
+}
+
 /** Config from GGUF metadata. `vocabFromEmbedding` is token_embd's row count (the ground truth). */
 export function configFromGguf(g: GgufFile, vocabFromEmbedding: number, hasOutput: boolean): LlamaConfig {
   const src = g.path;
-  const arch = g.optString(GENERAL.ARCHITECTURE);
-  if (arch !== 'llama') {
-    throw new LlamaError('FORMAT_UNSUPPORTED', `general.architecture is ${JSON.stringify(arch)}; only "llama" models are supported`, { file: src });
-  }
+  const arch = checkGgufArchitecture(g);
   const dim = g.getNumber(LLM.EMBEDDING_LENGTH(arch));
   const nHeads = g.getNumber(ATTENTION.HEAD_COUNT(arch));
   const nKvHeads = g.optNumber(ATTENTION.HEAD_COUNT_KV(arch)) ?? nHeads;

@@ -1,7 +1,9 @@
 // Convert any readable model to GGUF v3 (optionally quantized) or to a Hugging Face safetensors
-// folder (model.safetensors + config.json + the tokenizer file). Tokenizer and config metadata are
-// carried along: for GGUF, `tokenizer.*` keys are copied from a GGUF source or generated from a
-// tokenizer file beside the model; for HF, the tokenizer file is copied.
+// folder (model.safetensors + config.json + tokenizer + tokenizer_config.json). Tokenizer and config
+// metadata are carried along: for GGUF, `tokenizer.*` keys are copied from a GGUF source or
+// generated from a tokenizer file beside the model; for HF, a tokenizer.model / tokenizer.json is
+// copied and any other tokenizer (a GGUF's vocabulary, a llama2.c tokenizer.bin) written as
+// tokenizer.json. A tokenizer that does not fit the model is refused (TOKENIZER_MISMATCH).
 //
 // Tensor types (--type): a llama.cpp file type. Each 2-D weight gets the type llama-quantize would
 // give it (quant-mix.ts: the output matrix gets Q6_K below 8 bits, Q4_K_M raises some attn_v and
@@ -13,23 +15,28 @@
 // so its output is byte-identical to llama-quantize's (checked on golden/quant).
 //
 // Weights are read lazily: the writers pull one tensor at a time, so a model is never in memory twice.
-import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { LlamaError, UsageError } from '../errors.js';
 import { openGguf, type GgufValue } from '../formats/gguf.js';
-import { GENERAL, GGML_QUANT_VERSION, LlamaFileType, LLM, ATTENTION, ROPE, TOKENIZER, TOKENIZER_MODEL } from '../formats/gguf-keys.js';
-import { gv, writeGguf, type LazyTensor } from '../formats/gguf-write.js';
-import { writeSafetensors, type TensorToWrite } from '../formats/safetensors.js';
+import { GENERAL, GGML_QUANT_VERSION, TOKENIZER, TOKENIZER_MODEL } from '../formats/gguf-keys.js';
+import { gv, writeGgufAsync, type LazyTensor } from '../formats/gguf-write.js';
+import { writeSafetensorsAsync, type TensorToWrite } from '../formats/safetensors.js';
 import { writeFileAtomic } from '../formats/file-io.js';
 import { DType, dtypeInfo, dtypeName } from '../tensor/dtype.js';
 import { dequantize, quantize } from '../tensor/quant.js';
 import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';
 import { loadTokenizer, tokenizerToGgufMetadata } from '../tokenizer/load.js';
+import { hfTokenizerConfig, tokenizerToHfJson } from '../tokenizer/hf.js';
+import { hintedAsync } from '../formats/hints.js';
+import { tokenizerFits } from './tokenizer-fit.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { LlamaConfig } from './config.js';
 import { openModelLazy, type LazyModel, type LazyWeight } from './load.js';
 import { nameOf, permuteToHf } from './names.js';
 import { llama3RopeFactors } from './rope-factors.js';
-import { FILE_TYPES, mixType, type FileTypeName } from './quant-mix.js';
+import { FILE_TYPES, fileTypeOfDType, mixType, type FileTypeName } from './quant-mix.js';
+import { hfConfigJson, llamaGgufKeys, ropeFreqsTensor } from './model-files.js';
 
 /** --type values: llama.cpp file types (q4_k is llama.cpp's Q4_K_S mix, q4_k_m its Q4_K_M mix). */
 export const CONVERT_TYPES = FILE_TYPES;
@@ -45,6 +52,8 @@ export interface ConvertOptions {
   readonly log?: ((msg: string) => void) | undefined;
   /** called after each tensor is written: source bytes done so far, and in total */
   readonly progress?: ((doneBytes: number, totalBytes: number) => void) | undefined;
+  /** aborting stops the GGUF write between tensors, removes its temp file and throws CANCELLED */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface ConvertResult {
@@ -59,7 +68,7 @@ function makeDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new LlamaError('FILE_WRITE', `cannot create the output folder: ${(e as Error).message}`, { file: dir });
+    throw new LlamaError('FILE_WRITE', `cannot create the output folder: ${(e as Error).message}`, { file: dir, hint: 'check that the parent folder exists and is writable' });
   }
 }
 
@@ -89,15 +98,6 @@ function convertTensor(t: HostTensor, to: DType, name: string): HostTensor {
   return makeTensor(name, to, t.shape, quantize(to, f, t.shape.length ? t.shape[t.shape.length - 1]! : 1));
 }
 
-const FILE_TYPE: Partial<Record<DType, LlamaFileType>> = {
-  [DType.F32]: LlamaFileType.ALL_F32,
-  [DType.F16]: LlamaFileType.MOSTLY_F16,
-  [DType.BF16]: LlamaFileType.MOSTLY_BF16,
-  [DType.Q8_0]: LlamaFileType.MOSTLY_Q8_0,
-  [DType.Q4_0]: LlamaFileType.MOSTLY_Q4_0,
-  [DType.Q4_K]: LlamaFileType.MOSTLY_Q4_K_S,
-  [DType.Q6_K]: LlamaFileType.MOSTLY_Q6_K,
-};
 
 /**
  * general.name: the source's own name if it has one, else (as convert_hf_to_gguf.py does) the model
@@ -109,30 +109,6 @@ function modelName(m: LazyModel): string {
   const isDir = existsSync(m.path) && statSync(m.path).isDirectory();
   if (m.format === 'safetensors' || m.format === 'meta') return basename(isDir ? m.path : dirname(m.path)) || 'model';
   return basename(m.path).replace(/\.(gguf|safetensors|bin|pth)$/, '') || 'model';
-}
-
-/** `llama.*` hyper-parameter keys for `c`, typed as gguf-py writes them. */
-function llamaKeys(c: LlamaConfig): [string, GgufValue][] {
-  const a = 'llama';
-  const keys: [string, GgufValue][] = [
-    [LLM.VOCAB_SIZE(a), gv.u32(c.vocabSize)],
-    [LLM.CONTEXT_LENGTH(a), gv.u32(c.contextLength)],
-    [LLM.EMBEDDING_LENGTH(a), gv.u32(c.dim)],
-    [LLM.BLOCK_COUNT(a), gv.u32(c.nLayers)],
-    [LLM.FEED_FORWARD_LENGTH(a), gv.u32(c.ffnDim)],
-    [ROPE.DIMENSION_COUNT(a), gv.u32(c.headDim)],
-    [ATTENTION.HEAD_COUNT(a), gv.u32(c.nHeads)],
-    [ATTENTION.HEAD_COUNT_KV(a), gv.u32(c.nKvHeads)],
-    [ATTENTION.LAYERNORM_RMS_EPS(a), gv.f32(c.normEps)],
-    [ROPE.FREQ_BASE(a), gv.f32(c.ropeTheta)],
-  ];
-  if (c.headDim * c.nHeads !== c.dim) {
-    keys.push([ATTENTION.KEY_LENGTH(a), gv.u32(c.headDim)], [ATTENTION.VALUE_LENGTH(a), gv.u32(c.headDim)]);
-  }
-  if (c.ropeScaling?.type === 'linear') {
-    keys.push([ROPE.SCALING_TYPE(a), gv.str('linear')], [ROPE.SCALING_FACTOR(a), gv.f32(c.ropeScaling.factor)]);
-  }
-  return keys;
 }
 
 /** tokenizer.* metadata: from a GGUF source, else from a tokenizer file, else "none". */
@@ -148,7 +124,8 @@ function tokenizerKeys(m: LazyModel, tokenizerPath: string | undefined, log: (s:
   }
   if (tokenizerPath !== undefined) {
     const tok = loadTokenizer(tokenizerPath);
-    if (tok.vocabSize !== m.config.vocabSize) log(`tokenizer ${tokenizerPath} has ${tok.vocabSize} tokens but the model has ${m.config.vocabSize} embeddings; embedding it anyway`);
+    // a conversion may embed any vocabulary on purpose (e.g. to test it): warn, do not refuse
+    if (tok.vocabSize !== m.config.vocabSize) log(`${tokenizerFits(tok, m.config) ? 'note' : 'warning'}: tokenizer ${tokenizerPath} has ${tok.vocabSize} tokens but the model has ${m.config.vocabSize} embeddings; embedding it anyway${tokenizerFits(tok, m.config) ? '' : ' (the output will not run as is)'}`);
     return [...tokenizerToGgufMetadata(tok)];
   }
   log('no tokenizer found beside the model; writing tokenizer.ggml.model = "none" (pass --tokenizer FILE to embed one)');
@@ -186,7 +163,7 @@ function lazyConverted(w: LazyWeight, to: DType, name: string, tick: Tick, post?
   };
 }
 
-function toGguf(m: LazyModel, out: string, ft: FileTypeName | undefined, tokenizerPath: string | undefined, log: (s: string) => void, tick: Tick): ConvertResult {
+async function toGguf(m: LazyModel, out: string, ft: FileTypeName | undefined, tokenizerPath: string | undefined, log: (s: string) => void, tick: Tick, signal: AbortSignal | undefined): Promise<ConvertResult> {
   const tensors: (LazyTensor | HostTensor)[] = [];
   let anyQuant = false;
   const mainTypes = new Map<DType, number>();
@@ -202,17 +179,16 @@ function toGguf(m: LazyModel, out: string, ft: FileTypeName | undefined, tokeniz
   }
   // Llama 3.1 scaling from an HF/Meta config becomes rope_freqs.weight, as llama.cpp's converter does.
   const c = m.config;
-  if (!m.weights.some((w) => w.key === 'ropeFreqs') && c.ropeScaling?.type === 'llama3') {
-    tensors.push(makeTensor(nameOf('gguf', 'ropeFreqs', undefined)!, DType.F32, [c.headDim / 2], new Uint8Array(llama3RopeFactors(c.headDim, c.ropeTheta, c.ropeScaling).buffer)));
-  }
+  const ropeFreqs = m.weights.some((w) => w.key === 'ropeFreqs') ? undefined : ropeFreqsTensor(c);
+  if (ropeFreqs) tensors.push(ropeFreqs);
   // llama-quantize writes tensors in its loader's order: global tensors first, then by layer, each
   // group by name (llama.cpp weight_name_comparer). GGUF -> GGUF conversions keep that order.
   if (m.format === 'gguf') tensors.sort((a, b) => compareLlamaCppNames(a.name, b.name));
   const dominant = [...mainTypes].sort((a, b) => b[1] - a[1])[0]?.[0] ?? DType.F32;
   // the requested file type; without --type a GGUF source keeps its own, others are named by their main type
   const sourceFileType = m.format === 'gguf' && typeof m.metadata[GENERAL.FILE_TYPE] === 'number' ? (m.metadata[GENERAL.FILE_TYPE] as number) : undefined;
-  const fileType = ft !== undefined ? FILE_TYPES[ft].fileType : (sourceFileType ?? FILE_TYPE[dominant]);
-  const llama = new Map(llamaKeys(c));
+  const fileType = ft !== undefined ? FILE_TYPES[ft].fileType : (sourceFileType ?? fileTypeOfDType(dominant));
+  const llama = new Map(llamaGgufKeys(c));
   const metadata = new Map<string, GgufValue>();
   if (m.format === 'gguf') {
     // llama-quantize's layout: every key of the source in its order (llama.* values are the ones the
@@ -244,46 +220,11 @@ function toGguf(m: LazyModel, out: string, ft: FileTypeName | undefined, tokeniz
     for (const [k, v] of llama) metadata.set(k, v);
     for (const [k, v] of tokenizerKeys(m, tokenizerPath, log)) metadata.set(k, v);
   }
-  const bytes = writeGguf(out, { metadata, tensors });
+  const bytes = await writeGgufAsync(out, { metadata, tensors }, { signal });
   return { format: 'gguf', files: [out], bytes, tensors: tensors.map((t) => ({ name: t.name, type: dtypeName(t.type), shape: t.shape })) };
 }
 
-/** HF config.json for `c`, in the form transformers' LlamaConfig.save_pretrained writes. */
-export function hfConfigJson(c: LlamaConfig, dtype: DType, bosId: number, eosId: number): Record<string, unknown> {
-  let ropeScaling: unknown = null;
-  if (c.ropeScaling?.type === 'llama3') {
-    const s = c.ropeScaling;
-    ropeScaling = { factor: s.factor, high_freq_factor: s.highFreqFactor, low_freq_factor: s.lowFreqFactor, original_max_position_embeddings: s.originalContextLength, rope_type: 'llama3' };
-  } else if (c.ropeScaling?.type === 'linear') {
-    ropeScaling = { factor: c.ropeScaling.factor, rope_type: 'linear' };
-  }
-  return {
-    architectures: ['LlamaForCausalLM'],
-    attention_bias: false,
-    attention_dropout: 0.0,
-    bos_token_id: bosId,
-    eos_token_id: eosId,
-    head_dim: c.headDim,
-    hidden_act: 'silu',
-    hidden_size: c.dim,
-    initializer_range: 0.02,
-    intermediate_size: c.ffnDim,
-    max_position_embeddings: c.contextLength,
-    mlp_bias: false,
-    model_type: 'llama',
-    num_attention_heads: c.nHeads,
-    num_hidden_layers: c.nLayers,
-    num_key_value_heads: c.nKvHeads,
-    pretraining_tp: 1,
-    rms_norm_eps: c.normEps,
-    rope_scaling: ropeScaling,
-    rope_theta: c.ropeTheta,
-    tie_word_embeddings: c.tiedEmbeddings,
-    torch_dtype: dtype === DType.F16 ? 'float16' : dtype === DType.BF16 ? 'bfloat16' : 'float32',
-    use_cache: true,
-    vocab_size: c.vocabSize,
-  };
-}
+export { hfConfigJson } from './model-files.js';
 
 /** Recognise GGUF rope_freqs as Meta's standard Llama 3.1 scaling, so HF can express it. */
 function ropeScalingFromFactors(m: LazyModel): LlamaConfig['ropeScaling'] {
@@ -297,7 +238,7 @@ function ropeScalingFromFactors(m: LazyModel): LlamaConfig['ropeScaling'] {
   throw new LlamaError('FORMAT_UNSUPPORTED', 'rope_freqs.weight holds RoPE factors that are not the standard Llama 3.1 scaling; config.json cannot express them', { file: m.path, hint: 'convert to GGUF instead' });
 }
 
-function toSafetensors(m: LazyModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void, tick: Tick): ConvertResult {
+async function toSafetensors(m: LazyModel, out: string, type: DType | undefined, tokenizerPath: string | undefined, log: (s: string) => void, tick: Tick, signal: AbortSignal | undefined): Promise<ConvertResult> {
   const file = out.endsWith('.safetensors') ? out : join(out, 'model.safetensors');
   const dir = dirname(file);
   if (type !== undefined && dtypeInfo(type).quantized) throw new UsageError(`safetensors cannot store ${dtypeName(type)}`, 'use --type f32, f16 or bf16, or write GGUF');
@@ -316,36 +257,57 @@ function toSafetensors(m: LazyModel, out: string, type: DType | undefined, token
     tensors.push(lazyConverted(w, to, name, tick, permute));
   }
   const dominant = [...types].sort((a, b) => b[1] - a[1])[0]?.[0] ?? DType.F32;
-  const bytes = writeSafetensors(file, tensors, { format: 'pt' });
+  const bytes = await writeSafetensorsAsync(file, tensors, { format: 'pt' }, { signal });
   // token ids for config.json: the tokenizer's, else a GGUF source's metadata, else LLaMA's 1/2
   const mdId = (k: string, dflt: number) => (typeof m.metadata[k] === 'number' ? (m.metadata[k] as number) : dflt);
   let bos = mdId(TOKENIZER.BOS_ID, 1);
   let eos = mdId(TOKENIZER.EOS_ID, 2);
   const files = [file];
-  if (tokenizerPath !== undefined) {
-    const tok = loadTokenizer(tokenizerPath);
+  // the tokenizer: a tokenizer.model / tokenizer.json file is copied as is; any other (a GGUF's
+  // vocabulary, a llama2.c tokenizer.bin) is written as tokenizer.json; plus tokenizer_config.json
+  let tok: Tokenizer | undefined;
+  const tokSource = tokenizerPath ?? (m.format === 'gguf' && ggufHasVocabulary(m) ? m.path : undefined);
+  if (tokSource !== undefined) {
+    tok = loadTokenizer(tokSource);
+    if (!tokenizerFits(tok, c)) log(`warning: tokenizer ${tokSource} has ${tok.vocabSize} tokens but the model has ${c.vocabSize} embeddings; writing it anyway (the output will not run as is)`);
     bos = tok.bosId ?? bos;
     eos = tok.eosId ?? eos;
-    const base = basename(tokenizerPath);
+    const base = basename(tokSource);
     if (base === 'tokenizer.model' || base === 'tokenizer.json') {
       const dst = join(dir, base);
-      if (dst !== tokenizerPath) copyFileSync(tokenizerPath, dst);
+      if (dst !== tokSource) writeFileAtomic(dst, readFileSync(tokSource));
       files.push(dst);
     } else {
-      log(`tokenizer ${base} is not a file HF loads (tokenizer.model / tokenizer.json); not copied`);
+      const dst = join(dir, 'tokenizer.json');
+      writeFileAtomic(dst, tokenizerToHfJson(tok));
+      files.push(dst);
+      log(`the tokenizer of ${base} was written as tokenizer.json`);
     }
-  } else if (m.format === 'gguf') {
-    log('the GGUF tokenizer is not exported to HF files; pass --tokenizer FILE to copy one');
+    const tc = join(dir, 'tokenizer_config.json');
+    writeFileAtomic(tc, JSON.stringify(hfTokenizerConfig(tok, c.contextLength), null, 2) + '\n');
+    files.push(tc);
+  } else {
+    log('no tokenizer found for the model; the HF folder has none (pass --tokenizer FILE to add one)');
   }
   const cfgPath = join(dir, 'config.json');
   const cfg = hfConfigJson({ ...c, ropeScaling }, dominant, bos, eos);
-  writeFileAtomic(cfgPath, [new TextEncoder().encode(JSON.stringify(cfg, null, 2) + '\n')]);
+  writeFileAtomic(cfgPath, JSON.stringify(cfg, null, 2) + '\n');
   files.push(cfgPath);
   return { format: 'safetensors', files, bytes, tensors: tensors.map((t) => ({ name: t.name, type: dtypeName(t.type), shape: t.shape })) };
 }
 
+/** Whether a GGUF source carries a vocabulary (tokenizer.ggml.tokens) in its metadata. */
+function ggufHasVocabulary(m: LazyModel): boolean {
+  const model = m.metadata[TOKENIZER.MODEL];
+  return Array.isArray(m.metadata[TOKENIZER.TOKENS]) && model !== TOKENIZER_MODEL.NONE && model !== TOKENIZER_MODEL.NO_VOCAB;
+}
+
 /** Read `input` (any format loadModel reads) and write it to `output`. */
 export async function convertModel(input: string, output: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
+  return hintedAsync(() => convert(input, output, opts));
+}
+
+async function convert(input: string, output: string, opts: ConvertOptions): Promise<ConvertResult> {
   const format = outputFormat(output, opts.format);
   const log = opts.log ?? (() => {});
   if (opts.type !== undefined && !(opts.type in FILE_TYPES)) throw new UsageError(`unknown --type ${opts.type}`, `types: ${Object.keys(FILE_TYPES).join(', ')}`);
@@ -360,9 +322,9 @@ export async function convertModel(input: string, output: string, opts: ConvertO
   try {
     if (format === 'gguf') {
       makeDir(dirname(output));
-      return toGguf(m, output, ft, m.tokenizerPath, log, tick);
+      return await toGguf(m, output, ft, m.tokenizerPath, log, tick, opts.signal);
     }
-    return toSafetensors(m, output, ft !== undefined ? FILE_TYPES[ft].base : undefined, m.tokenizerPath, log, tick);
+    return await toSafetensors(m, output, ft !== undefined ? FILE_TYPES[ft].base : undefined, m.tokenizerPath, log, tick, opts.signal);
   } finally {
     m.close();
   }

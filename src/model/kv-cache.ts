@@ -2,19 +2,38 @@
 // from the weights (shared by every session) and from the config.
 import type { Backend, KVCache } from '../backend/backend.js';
 import { DType, dtypeName } from '../tensor/dtype.js';
+import { totalmem } from 'node:os';
 import { LlamaError } from '../errors.js';
 import type { LlamaConfig } from './config.js';
 
 /** Default context when the caller does not choose: the model's own, capped to keep memory sane. */
 export const DEFAULT_CTX_CAP = 4096;
-/** Refuse KV caches above this size (bytes); raise --ctx-size deliberately, not by accident. */
-export const MAX_KV_BYTES = 16 * 1024 ** 3;
+/**
+ * The largest KV cache a session may allocate (bytes): 90% of this machine's RAM (a larger cache
+ * could only swap or be killed), unless LLAMA_MAX_KV_GIB sets it (e.g. 64, or 0.5). Past it,
+ * createSession refuses with CONTEXT_OVERFLOW instead of letting the allocation take the machine down.
+ * SessionOptions.maxKvBytes overrides it per session.
+ */
+export function maxKvBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.LLAMA_MAX_KV_GIB;
+  if (v !== undefined && v !== '') {
+    const gib = Number(v);
+    if (!(Number.isFinite(gib) && gib > 0)) throw new LlamaError('USAGE', `LLAMA_MAX_KV_GIB must be a positive number of GiB, got '${v}'`, { hint: 'unset it to use 90% of the RAM, or set e.g. LLAMA_MAX_KV_GIB=64' });
+    return Math.floor(gib * 1024 ** 3);
+  }
+  return Math.floor(totalmem() * 0.9);
+}
+
+/** The default limit when this module was loaded (see maxKvBytes). */
+export const MAX_KV_BYTES = maxKvBytes({});
 
 export interface SessionOptions {
   /** positions this session can hold; default min(model context, 4096) */
   ctxSize?: number;
   /** KV cache storage: DType.F32 (default) or DType.F16 */
   kvType?: DType;
+  /** refuse a KV cache larger than this many bytes (default: maxKvBytes(), 90% of the RAM or LLAMA_MAX_KV_GIB) */
+  maxKvBytes?: number;
 }
 
 export class Session {
@@ -52,9 +71,12 @@ export function createSession(backend: Backend, config: LlamaConfig, opts: Sessi
     throw new LlamaError('USAGE', `KV cache type must be F32 or F16, got ${dtypeName(kvType)}`);
   }
   const bytes = kvCacheBytes(config, ctxSize, kvType);
-  if (bytes > MAX_KV_BYTES) {
-    throw new LlamaError('CONTEXT_OVERFLOW', `a ${ctxSize}-position KV cache needs ${(bytes / 1024 ** 3).toFixed(1)} GiB, more than the ${MAX_KV_BYTES / 1024 ** 3} GiB limit`, {
-      hint: `choose a smaller --ctx-size (the model was trained for ${config.contextLength} positions)`,
+  const limit = opts.maxKvBytes ?? maxKvBytes();
+  if (bytes > limit) {
+    const gib = (n: number) => (n / 1024 ** 3).toFixed(1);
+    const from = opts.maxKvBytes !== undefined ? 'the maxKvBytes option' : process.env.LLAMA_MAX_KV_GIB ? 'LLAMA_MAX_KV_GIB' : `90% of this machine's ${gib(totalmem())} GiB of RAM`;
+    throw new LlamaError('CONTEXT_OVERFLOW', `a ${ctxSize}-position ${dtypeName(kvType)} KV cache needs ${gib(bytes)} GiB, more than the ${gib(limit)} GiB limit (${from})`, {
+      hint: `choose a smaller --ctx-size (the model was trained for ${config.contextLength} positions)${kvType === DType.F32 ? ', use --kv-type f16 (half the size)' : ''}, or raise the limit with LLAMA_MAX_KV_GIB`,
     });
   }
   return new Session(backend.createKVCache(config.nLayers, ctxSize, config.nKvHeads, config.headDim, kvType), ctxSize);

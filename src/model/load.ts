@@ -11,7 +11,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FormatError, LlamaError } from '../errors.js';
-import { openGguf, ggufValueToJson } from '../formats/gguf.js';
+import { ggufValueToJson } from '../formats/gguf.js';
+import { openGgufModel, parseSplitPath } from '../formats/gguf-split.js';
+import { hinted } from '../formats/hints.js';
+import { findModelTokenizerFile } from '../tokenizer/find.js';
+import { isMappedView, releaseMappedView } from '../formats/mmap.js';
 import { GGUF_MAGIC } from '../formats/gguf-keys.js';
 import { Llama2cFile, LLAMA2C_MAGIC } from '../formats/llama2c.js';
 import { PthFile } from '../formats/pth.js';
@@ -20,7 +24,7 @@ import { ByteSource } from '../formats/source.js';
 import { byteSize, DType } from '../tensor/dtype.js';
 import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';
 import { validateConfig, type LlamaConfig } from './config.js';
-import { configFromGguf, configFromHf, configFromLlama2c, configFromMeta } from './config-sources.js';
+import { checkGgufArchitecture, configFromGguf, configFromHf, configFromLlama2c, configFromMeta } from './config-sources.js';
 import type { LoadedModel, ModelFormat } from './loaded.js';
 import { globalName, LAYER_KEYS, nameOf, type LayerKey, type NameFormat } from './names.js';
 import { ggufReader, hfReader, llama2cReader, metaReader, type WeightKey, type WeightReader } from './weight-readers.js';
@@ -59,6 +63,24 @@ function readHead(path: string, n: number): Uint8Array {
   }
 }
 
+/**
+ * The GGUF model in a folder (`-m models/default`): its only .gguf file, or the first part when
+ * the .gguf files are the parts of one split GGUF. Several unrelated .gguf files: MODEL_NOT_FOUND
+ * listing them (which one is meant is not ours to guess).
+ */
+function ggufInDirectory(dir: string, given: string): string | undefined {
+  const ggufs = readdirSync(dir).filter((f) => f.endsWith('.gguf')).sort();
+  if (ggufs.length === 0) return undefined;
+  if (ggufs.length === 1) return join(dir, ggufs[0]!);
+  const parts = ggufs.map((f) => parseSplitPath(join(dir, f)));
+  const first = parts[0];
+  if (first && first.no === 0 && parts.every((q) => q && q.prefix === first.prefix && q.count === first.count)) return join(dir, ggufs[0]!);
+  throw new LlamaError('MODEL_NOT_FOUND', `the directory holds ${ggufs.length} GGUF files (${ggufs.join(', ')}) and I cannot tell which one you mean`, {
+    file: given,
+    hint: 'pass the .gguf file itself with -m',
+  });
+}
+
 /** Work out what `path` is without loading it. */
 export function detectModel(path: string): DetectedModel {
   const p = resolve(path);
@@ -71,6 +93,8 @@ export function detectModel(path: string): DetectedModel {
       const shards = metaShards(p);
       if (shards.length > 0) return { format: 'meta', files: shards, configFile: join(p, 'params.json'), dir: p };
     }
+    const gguf = ggufInDirectory(p, path);
+    if (gguf) return { format: 'gguf', files: [gguf], dir: p };
     throw new LlamaError('MODEL_NOT_FOUND', 'the directory holds no model I can read', {
       file: path,
       hint: 'expected config.json + model.safetensors (or model.safetensors.index.json), or params.json + consolidated.00.pth; or pass a model file',
@@ -191,7 +215,37 @@ function lazyWeights(c: LlamaConfig, r: WeightReader, format: NameFormat, file: 
   out.push(one('norm'));
   if (!c.tiedEmbeddings) out.push(one('output'));
   if (r.has('ropeFreqs')) out.push(one('ropeFreqs'));
+  checkAllTensorsUsed(c, r, format, file, out);
   return out;
+}
+
+const LAYER_INDEX = /(?:^|\.)(?:blk|layers)\.(\d+)\./;
+
+/**
+ * Tensors the config does not account for mean the metadata and the weights disagree (a GGUF whose
+ * block_count says 3 holding 4 layers' tensors would run on 3 layers and say nothing). GGUF: every
+ * tensor must be one the model uses, as llama.cpp requires. HF / Meta files may carry extras (old
+ * rotary inv_freq buffers, ...), so there only layers beyond the config's count are refused.
+ */
+function checkAllTensorsUsed(c: LlamaConfig, r: WeightReader, format: NameFormat, file: string, used: readonly LazyWeight[]): void {
+  const names = r.names?.();
+  if (!names) return;
+  const usedNames = new Set(used.map((w) => nameOf(format, w.key, w.layer)));
+  const extra = names.filter((n) => {
+    if (usedNames.has(n)) return false;
+    if (format === 'gguf') return true;
+    const m = LAYER_INDEX.exec(n);
+    return m !== null && Number(m[1]) >= c.nLayers;
+  });
+  if (extra.length === 0) return;
+  const shown = extra.slice(0, 6).join(', ') + (extra.length > 6 ? `, ... (${extra.length - 6} more)` : '');
+  const layers = Math.max(-1, ...extra.map((n) => Number(LAYER_INDEX.exec(n)?.[1] ?? -1)));
+  throw new LlamaError('MODEL_CONFIG', `${extra.length} tensor${extra.length === 1 ? ' is' : 's are'} not used by the model config (${c.nLayers} layers): ${shown}`, {
+    file,
+    hint: layers >= c.nLayers
+      ? `the file holds tensors of layer ${layers} but its config says ${c.nLayers} layers (${format === 'gguf' ? 'llama.block_count' : format === 'hf' ? 'num_hidden_layers' : 'n_layers'}); the metadata or the file is wrong`
+      : 'the file holds tensors a LLaMA model does not have: it is corrupt or of another architecture',
+  });
 }
 
 /** Read every weight into memory, as the model's LlamaWeights. */
@@ -208,11 +262,7 @@ function readAll(c: LlamaConfig, weights: readonly LazyWeight[]): LlamaWeights {
   return { tokEmbeddings: get('tokEmbeddings')!, layers, norm: get('norm')!, output: get('output'), ropeFreqs: get('ropeFreqs') };
 }
 
-// ---- tokenizer discovery ----
-
-function firstExisting(paths: string[]): string | undefined {
-  return paths.find((p) => existsSync(p) && statSync(p).isFile());
-}
+// ---- tokenizer discovery (the rules live in tokenizer/find.ts) ----
 
 /**
  * The tokenizer file that goes with the model at `path`, without loading the weights (only a
@@ -221,28 +271,12 @@ function firstExisting(paths: string[]): string | undefined {
  */
 export function findModelTokenizer(path: string): string | undefined {
   const d = detectModel(path);
-  if (d.format !== 'llama2c') return findTokenizer(d, 0);
-  const f = Llama2cFile.open(d.files[0]!);
-  try {
-    return findTokenizer(d, f.header.vocabSize);
-  } finally {
-    f.close();
-  }
+  return findTokenizer(d, undefined);
 }
 
-function findTokenizer(d: DetectedModel, vocabSize: number): string | undefined {
-  switch (d.format) {
-    case 'gguf':
-      return undefined; // the tokenizer is in the GGUF metadata
-    case 'safetensors':
-      return firstExisting([join(d.dir, 'tokenizer.model'), join(d.dir, 'tokenizer.json')]);
-    case 'meta':
-      // Meta's downloads put tokenizer.model beside the weights (Llama 2/3) or one level up (LLaMA 1).
-      return firstExisting([join(d.dir, 'tokenizer.model'), join(dirname(d.dir), 'tokenizer.model')]);
-    case 'llama2c':
-      // run.c's default name, or tinystories.py's name for a custom vocabulary: tok{vocab_size}.bin.
-      return firstExisting([join(d.dir, 'tokenizer.bin'), join(d.dir, `tok${vocabSize}.bin`)]);
-  }
+function findTokenizer(d: DetectedModel, vocabSize: number | undefined): string | undefined {
+  if (d.format === 'gguf') return undefined; // the tokenizer is in the GGUF metadata
+  return findModelTokenizerFile(d.format === 'llama2c' ? d.files[0]! : d.dir, d.format, vocabSize);
 }
 
 // ---- the entry points ----
@@ -259,10 +293,17 @@ interface Opened {
 function open(d: DetectedModel): Opened {
   switch (d.format) {
     case 'gguf': {
-      const g = openGguf(d.files[0]!);
+      const g = openGgufModel(d.files[0]!);
       try {
+        if (g.isVocabOnly) {
+          throw new LlamaError('TENSOR_MISSING', 'this is a vocab-only GGUF file: it holds a tokenizer and no weights', {
+            file: g.path,
+            hint: 'pass it with --tokenizer, and the model file with its weights with -m',
+          });
+        }
+        checkGgufArchitecture(g);
         const embd = globalName('gguf', 'tokEmbeddings')!;
-        if (!g.hasTensor(embd)) throw new LlamaError('TENSOR_MISSING', `tensor ${embd} is missing`, { file: g.path });
+        if (!g.hasTensor(embd)) throw new LlamaError('TENSOR_MISSING', `tensor ${embd} is missing`, { file: g.path, hint: 'the file is incomplete or not a LLaMA model; run llama inspect to list its tensors' });
         const config = validateConfig(configFromGguf(g, g.getTensorInfo(embd).shape[0]!, g.hasTensor(globalName('gguf', 'output')!)), g.path);
         const metadata: Record<string, unknown> = {};
         for (const [k, v] of g.metadata) metadata[k] = ggufValueToJson(v);
@@ -321,10 +362,15 @@ function open(d: DetectedModel): Opened {
  * Call close() when done.
  */
 export async function openModelLazy(path: string, opts: LoadOptions = {}): Promise<LazyModel> {
+  return hinted(() => openLazy(path, opts));
+}
+
+function openLazy(path: string, opts: LoadOptions): LazyModel {
   const d = detectModel(path);
   const o = open(d);
   try {
     const weights = lazyWeights(o.config, o.reader, o.format, o.file);
+    const close = () => o.reader.close();
     return {
       format: d.format,
       path,
@@ -333,7 +379,9 @@ export async function openModelLazy(path: string, opts: LoadOptions = {}): Promi
       metadata: o.metadata,
       tokenizerPath: opts.tokenizerPath ?? findTokenizer(d, o.config.vocabSize),
       weightBytes: weights.reduce((a, w) => a + w.bytes, 0),
-      close: () => o.reader.close(),
+      close,
+      dispose: close,
+      [Symbol.dispose]: close,
     };
   } catch (e) {
     o.reader.close();
@@ -344,14 +392,47 @@ export async function openModelLazy(path: string, opts: LoadOptions = {}): Promi
 /** Open a model of any supported format (see the header comment for what `path` may be), weights in memory. */
 export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const lazy = await openModelLazy(path, opts);
+  let weights: LlamaWeights;
   try {
-    const weights = readAll(lazy.config, lazy.weights);
-    return {
-      ...lazy,
-      weights,
-      close() { /* every tensor was read into memory; the files are already closed */ },
-    };
+    weights = hinted(() => readAll(lazy.config, lazy.weights));
   } finally {
-    lazy.close();
+    lazy.close(); // every tensor is read (or mapped): the files are closed
   }
+  return loadedModel(lazy, weights);
+}
+
+/**
+ * The LoadedModel around `weights`. close() (= dispose() = [Symbol.dispose]()) drops the references
+ * to the weights and releases their file mappings (formats/mmap.ts: unmapped at once when the native
+ * addon can, else left to the GC). After close, `weights` throws: a model built with
+ * LlamaModel.create holds its own copy (native) or references (js) and keeps working.
+ */
+function loadedModel(lazy: LazyModel, weights: LlamaWeights): LoadedModel {
+  let held: LlamaWeights | undefined = weights;
+  const close = (): void => {
+    if (!held) return;
+    const w = held;
+    held = undefined;
+    for (const t of [w.tokEmbeddings, w.norm, w.output, w.ropeFreqs, ...w.layers.flatMap((l) => Object.values(l) as HostTensor[])]) {
+      if (t && isMappedView(t.data)) releaseMappedView(t.data);
+    }
+  };
+  return {
+    format: lazy.format,
+    path: lazy.path,
+    config: lazy.config,
+    metadata: lazy.metadata,
+    tokenizerPath: lazy.tokenizerPath,
+    weightBytes: lazy.weightBytes,
+    get weights(): LlamaWeights {
+      if (!held) throw new LlamaError('MODEL_CONFIG', 'the weights of this model were released by close()', { file: lazy.path, hint: 'load the model again (loadModel) to use its weights' });
+      return held;
+    },
+    get closed(): boolean {
+      return held === undefined;
+    },
+    close,
+    dispose: close,
+    [Symbol.dispose]: close,
+  };
 }

@@ -17,6 +17,16 @@ export interface LoadedModel {
   readonly tokenizerPath?: string | undefined;
   /** weight bytes on disk (for bandwidth figures) */
   readonly weightBytes: number;
-  /** release file handles / mappings */
+  /** true once close() / dispose() ran */
+  readonly closed?: boolean;
+  /**
+   * Release file handles / mappings and drop the references to the weights (idempotent; `weights`
+   * throws afterwards). Where the native addon can unmap, the mappings go at once: close a model
+   * only when the LlamaModel built from it is done too (the JS backend reads the weights in place).
+   */
   close(): void;
+  /** the same as close() */
+  dispose(): void;
+  /** the same as close(), for `using loaded = await loadModel(...)` */
+  [Symbol.dispose](): void;
 }

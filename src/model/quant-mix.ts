@@ -64,3 +64,8 @@ export function mixType(ft: FileTypeName, key: GlobalKey | LayerKey, layer: numb
   }
   return base;
 }
+
+/** general.file_type for a model whose 2-D weights are mostly `t` (the first file type with that base type), or undefined. */
+export function fileTypeOfDType(t: DType): LlamaFileType | undefined {
+  return Object.values(FILE_TYPES).find((f) => f.base === t)?.fileType;
+}

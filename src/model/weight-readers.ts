@@ -17,6 +17,8 @@ export interface WeightReader {
   /** type and shape without reading the data (throws for types we cannot compute with) */
   info(key: WeightKey, layer?: number): { type: DType; shape: readonly number[] };
   read(key: WeightKey, layer?: number): HostTensor;
+  /** every tensor name in the file(s), for the check that the config accounts for all of them */
+  names?(): readonly string[];
   close(): void;
 }
 
@@ -27,6 +29,7 @@ export function ggufReader(g: GgufFile): WeightReader {
     has: (k, l) => { const n = nameOf('gguf', k, l); return n !== undefined && g.hasTensor(n); },
     info: (k, l) => g.getTensorInfo(nameOf('gguf', k, l)!),
     read: (k, l) => g.readTensor(nameOf('gguf', k, l)!),
+    names: () => g.tensors.map((t) => t.name),
     close: () => g.close(),
   };
 }
@@ -46,6 +49,7 @@ export function hfReader(st: SafetensorsModel, c: LlamaConfig): WeightReader {
       if (k === 'wk') return unpermuteHf(t, c.nKvHeads);
       return t;
     },
+    names: () => [...st.entries.keys()],
     close: () => st.close(),
   };
 }
@@ -129,6 +133,7 @@ export function metaReader(shards: PthFile[], dim: number): WeightReader {
     has: (k, l) => { const n = nameOf('meta', k, l); return n !== undefined && shards.every((s) => s.tensors.has(n)); },
     info: (k, l) => info(nameOf('meta', k, l)!),
     read: (k, l) => read(nameOf('meta', k, l)!),
+    names: () => [...shards[0]!.tensors.keys()],
     close: () => { for (const s of shards) s.close(); },
   };
 }

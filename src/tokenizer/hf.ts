@@ -136,3 +136,22 @@ export function tokenizerToHfJson(tok: Tokenizer): string {
   }
   throw new LlamaError('INTERNAL', 'unknown tokenizer implementation');
 }
+
+/**
+ * tokenizer_config.json for `tok` (what transformers' AutoTokenizer reads beside tokenizer.json or
+ * tokenizer.model): the class, the BOS/EOS/UNK pieces and whether BOS/EOS are added.
+ */
+export function hfTokenizerConfig(tok: Tokenizer, modelMaxLength: number): Record<string, unknown> {
+  const piece = (id: number | undefined) => (id === undefined || id < 0 ? null : tok.piece(id));
+  const spm = tok instanceof SpmTokenizer ? tok.model : undefined;
+  const bpe = tok instanceof BpeTokenizer ? tok.model : undefined;
+  return {
+    tokenizer_class: spm ? 'LlamaTokenizer' : 'PreTrainedTokenizerFast',
+    add_bos_token: tok.addBosDefault,
+    add_eos_token: spm?.addEos ?? bpe?.addEos ?? false,
+    bos_token: piece(tok.bosId),
+    eos_token: piece(tok.eosId),
+    unk_token: piece(spm && spm.unkId >= 0 ? spm.unkId : undefined),
+    model_max_length: modelMaxLength,
+  };
+}

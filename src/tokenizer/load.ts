@@ -8,7 +8,9 @@
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FormatError, LlamaError } from '../errors.js';
-import { GgufType, looksLikeGguf, openGguf, type GgufValue } from '../formats/gguf.js';
+import { GgufType, looksLikeGguf, type GgufValue } from '../formats/gguf.js';
+import { openGgufModel } from '../formats/gguf-split.js';
+import { hinted } from '../formats/hints.js';
 import { BpeTokenizer, bytesFromByteLevel, GPT2_PATTERN, LLAMA3_PATTERN, llama3SpecialTokens, type BpeModel } from './bpe.js';
 import { ProtoReader, ProtoWriter } from './protobuf.js';
 import { LLAMA_SPM_DEFAULTS, PieceType, SpmTokenizer, SPACE_SYMBOL, type SpmModel } from './spm.js';
@@ -65,6 +67,20 @@ function readTokenizerFile(path: string): Uint8Array {
  * tokenizer.json, llama2.c tokenizer.bin, or a GGUF file (its tokenizer.ggml.* metadata).
  */
 export function loadTokenizer(path: string): Tokenizer {
+  return hinted(() => {
+    try {
+      return loadTokenizerFile(path);
+    } catch (e) {
+      // errors raised while building the tokenizer (bpe.ts, spm.ts) do not know the file: name it
+      if (e instanceof LlamaError && e.file === undefined && e.code !== 'INTERNAL') {
+        throw new FormatError(e.code, e.message, { file: path, cause: e, ...(e.hint ? { hint: e.hint } : {}) });
+      }
+      throw e;
+    }
+  });
+}
+
+function loadTokenizerFile(path: string): Tokenizer {
   // GGUF files may be huge: look at the head only, then let the GGUF reader parse the header
   let head: Uint8Array;
   try {
@@ -74,7 +90,7 @@ export function loadTokenizer(path: string): Tokenizer {
   }
   const kind = detectTokenizerKind(head, basename(path));
   if (kind === 'gguf') {
-    const g = openGguf(path);
+    const g = openGgufModel(path); // any part of a split GGUF: the metadata is in the first part
     try {
       return tokenizerFromGgufMetadata(g.metadata, path);
     } finally {
@@ -386,10 +402,22 @@ export function tokenizerFromGgufMetadata(meta: MetaSource, file = '<gguf metada
   const n = tokens.length;
   if (n === 0 || n > MAX_VOCAB) invalid(file, `tokenizer.ggml.tokens has ${n} entries`);
   const types = asNumberArray(get('tokenizer.ggml.token_type'), 'tokenizer.ggml.token_type', file, n);
+  // A special-token id outside the vocabulary is an error for the ids that change what the model
+  // sees (BOS, EOS, EOT, EOM, UNK): dropping them silently changes every prompt. Padding and the
+  // like are ignored with a warning (some converters write pad = vocab size).
+  const STRICT_IDS = new Set(['tokenizer.ggml.bos_token_id', 'tokenizer.ggml.eos_token_id', 'tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id', 'tokenizer.ggml.unknown_token_id']);
   const id = (key: string, dflt: number): number => {
     const v = asNumber(get(key));
     if (v === undefined) return dflt;
-    return v >= 0 && v < n ? v : -1;
+    if (Number.isInteger(v) && v >= 0 && v < n) return v;
+    if (STRICT_IDS.has(key)) {
+      throw new FormatError('TOKENIZER_INVALID', `${key} = ${v} is outside the vocabulary (0..${n - 1})`, {
+        file,
+        hint: 'the metadata is wrong; fix the id (e.g. with llama.cpp\'s gguf_set_metadata.py) or convert the model again',
+      });
+    }
+    process.stderr.write(`warning: ${file}: ${key} = ${v} is outside the vocabulary (0..${n - 1}); ignored\n`);
+    return -1;
   };
   const flag = (key: string, dflt: boolean): boolean => {
     const v = get(key);

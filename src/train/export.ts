@@ -4,7 +4,8 @@
 //     1-D tensors), tokenizer embedded in the metadata;
 //   - Hugging Face: model.safetensors (F32, q/k rows permuted to HF's rotate-half order),
 //     config.json, tokenizer.model (+ tokenizer_config.json).
-// Names come from the one table in src/model/names.ts; keys from src/formats/gguf-keys.ts.
+// Names come from the one table in src/model/names.ts; the llama.* keys, rope_freqs and config.json
+// from src/model/model-files.ts (shared with llama convert); files are written by formats/file-io.ts.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaError } from '../errors.js';
@@ -15,13 +16,17 @@ import { SpmTokenizer } from '../tokenizer/spm.js';
 import { tokenizerToGgufMetadata, writeSentencePieceModel } from '../tokenizer/load.js';
 import { flattenWeights, nameOf, permuteToHf } from '../model/names.js';
 import { writeGguf, gv } from '../formats/gguf-write.js';
-import { ATTENTION, GENERAL, GGML_QUANT_VERSION, LLM, LlamaFileType, ROPE } from '../formats/gguf-keys.js';
+import { GENERAL, GGML_QUANT_VERSION } from '../formats/gguf-keys.js';
+import { writeFileAtomic } from '../formats/file-io.js';
+import { hinted } from '../formats/hints.js';
+import { hfConfigJson, llamaGgufKeys, ropeFreqsTensor } from '../model/model-files.js';
+import { FILE_TYPES } from '../model/quant-mix.js';
+import { hfTokenizerConfig } from '../tokenizer/hf.js';
 import type { GgufValue } from '../formats/gguf.js';
 import { writeSafetensors } from '../formats/safetensors.js';
 import { DType, dtypeInfo } from '../tensor/dtype.js';
 import { asF32, makeTensor, type HostTensor } from '../tensor/tensor.js';
 import { quantize } from '../tensor/quant.js';
-import { writeAtomic } from './data.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { snapshotWeights } from './params.js';
 import { checkpointTokenizer } from './trainer.js';
@@ -30,7 +35,6 @@ export type ExportType = 'f32' | 'f16' | 'q8_0';
 export const EXPORT_TYPES: readonly ExportType[] = ['f32', 'f16', 'q8_0'];
 
 const DTYPE_OF: Record<ExportType, DType> = { f32: DType.F32, f16: DType.F16, q8_0: DType.Q8_0 };
-const FILE_TYPE_OF: Record<ExportType, LlamaFileType> = { f32: LlamaFileType.ALL_F32, f16: LlamaFileType.MOSTLY_F16, q8_0: LlamaFileType.MOSTLY_Q8_0 };
 
 export interface TrainedModel {
   readonly config: LlamaConfig;
@@ -55,23 +59,12 @@ function convert(t: HostTensor, type: ExportType, name: string): HostTensor {
 }
 
 export function ggufMetadata(m: TrainedModel, type: ExportType, name: string): Map<string, GgufValue> {
-  const c = m.config;
-  const a = 'llama';
   const meta = new Map<string, GgufValue>();
-  meta.set(GENERAL.ARCHITECTURE, gv.str(a));
+  meta.set(GENERAL.ARCHITECTURE, gv.str('llama'));
   meta.set(GENERAL.NAME, gv.str(name));
-  meta.set(GENERAL.FILE_TYPE, gv.u32(FILE_TYPE_OF[type]));
+  meta.set(GENERAL.FILE_TYPE, gv.u32(FILE_TYPES[type].fileType));
   if (type === 'q8_0') meta.set(GENERAL.QUANTIZATION_VERSION, gv.u32(GGML_QUANT_VERSION));
-  meta.set(LLM.CONTEXT_LENGTH(a), gv.u32(c.contextLength));
-  meta.set(LLM.EMBEDDING_LENGTH(a), gv.u32(c.dim));
-  meta.set(LLM.BLOCK_COUNT(a), gv.u32(c.nLayers));
-  meta.set(LLM.FEED_FORWARD_LENGTH(a), gv.u32(c.ffnDim));
-  meta.set(LLM.VOCAB_SIZE(a), gv.u32(c.vocabSize));
-  meta.set(ATTENTION.HEAD_COUNT(a), gv.u32(c.nHeads));
-  meta.set(ATTENTION.HEAD_COUNT_KV(a), gv.u32(c.nKvHeads));
-  meta.set(ATTENTION.LAYERNORM_RMS_EPS(a), gv.f32(c.normEps));
-  meta.set(ROPE.DIMENSION_COUNT(a), gv.u32(c.headDim));
-  meta.set(ROPE.FREQ_BASE(a), gv.f32(c.ropeTheta));
+  for (const [k, v] of llamaGgufKeys(m.config)) meta.set(k, v);
   for (const [k, v] of tokenizerToGgufMetadata(m.tokenizer)) meta.set(k, v);
   return meta;
 }
@@ -80,13 +73,20 @@ export function ggufMetadata(m: TrainedModel, type: ExportType, name: string): M
 export function exportGguf(path: string, m: TrainedModel, type: ExportType, name = 'llama-ts trained model'): number {
   if (!EXPORT_TYPES.includes(type)) throw new LlamaError('USAGE', `export type must be one of ${EXPORT_TYPES.join(', ')}, got ${type}`);
   const tensors = flattenWeights(m.weights).map(({ key, layer, tensor }) => convert(tensor, type, nameOf('gguf', key, layer)!));
-  return writeGguf(path, { metadata: ggufMetadata(m, type, name), tensors });
+  // Llama 3.1 scaling travels as rope_freqs.weight in GGUF (model-files.ts), as llama.cpp expects
+  const ropeFreqs = m.weights.ropeFreqs ? undefined : ropeFreqsTensor(m.config);
+  if (ropeFreqs) tensors.push(ropeFreqs);
+  return hinted(() => writeGguf(path, { metadata: ggufMetadata(m, type, name), tensors }));
 }
 
 /** Write a Hugging Face folder: model.safetensors, config.json, tokenizer.model, tokenizer_config.json. */
 export function exportHf(dir: string, m: TrainedModel): void {
   const c = m.config;
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new LlamaError('FILE_WRITE', `cannot create the output folder: ${(e as Error).message}`, { file: dir, cause: e, hint: 'check that the parent folder exists and is writable' });
+  }
   const tensors = flattenWeights(m.weights).map(({ key, layer, tensor }) => {
     const name = nameOf('hf', key, layer);
     if (name === undefined) throw new LlamaError('INTERNAL', `no Hugging Face name for ${tensor.name}`);
@@ -94,40 +94,12 @@ export function exportHf(dir: string, m: TrainedModel): void {
     if (key === 'wk') return permuteToHf(tensor, c.nKvHeads, name);
     return makeTensor(name, tensor.type, tensor.shape, tensor.data);
   });
-  writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   const tok = m.tokenizer;
-  const config = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    hidden_size: c.dim,
-    intermediate_size: c.ffnDim,
-    num_attention_heads: c.nHeads,
-    num_key_value_heads: c.nKvHeads,
-    num_hidden_layers: c.nLayers,
-    head_dim: c.headDim,
-    vocab_size: c.vocabSize,
-    max_position_embeddings: c.contextLength,
-    rms_norm_eps: c.normEps,
-    rope_theta: c.ropeTheta,
-    hidden_act: 'silu',
-    tie_word_embeddings: c.tiedEmbeddings,
-    attention_bias: false,
-    mlp_bias: false,
-    bos_token_id: tok.bosId,
-    eos_token_id: tok.eosId,
-    torch_dtype: 'float32',
-  };
-  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  if (!(tok instanceof SpmTokenizer)) throw new LlamaError('TOKENIZER_INVALID', 'only SentencePiece tokenizers can be exported as tokenizer.model');
-  writeAtomic(join(dir, 'tokenizer.model'), writeSentencePieceModel(tok.model));
-  const piece = (id: number | undefined) => (id === undefined ? null : tok.piece(id));
-  writeAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify({
-    tokenizer_class: 'LlamaTokenizer',
-    add_bos_token: tok.addBosDefault,
-    add_eos_token: false,
-    bos_token: piece(tok.bosId),
-    eos_token: piece(tok.eosId),
-    unk_token: piece(tok.model.unkId >= 0 ? tok.model.unkId : undefined),
-    model_max_length: c.contextLength,
-  }, null, 2) + '\n');
+  if (!(tok instanceof SpmTokenizer)) throw new LlamaError('TOKENIZER_INVALID', 'only SentencePiece tokenizers can be exported as tokenizer.model', { hint: 'export to GGUF instead (--format gguf)' });
+  hinted(() => {
+    writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+    writeFileAtomic(join(dir, 'config.json'), JSON.stringify(hfConfigJson(c, DType.F32, tok.bosId, tok.eosId), null, 2) + '\n');
+    writeFileAtomic(join(dir, 'tokenizer.model'), writeSentencePieceModel(tok.model));
+    writeFileAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify(hfTokenizerConfig(tok, c.contextLength), null, 2) + '\n');
+  });
 }

@@ -53,9 +53,11 @@ export function plotSvg(text: string, file: string, title = 'training'): string 
   const lossMin = Math.min(0, ...allLoss);
   const lrMax = Math.max(1e-30, ...log.lr.map((p) => p[1])) * 1.05;
   const W = 800, H = 440, L = 60, R = 80, T = 40, B = 50;
-  const x = (s: number) => L + ((W - L - R) * s) / Math.max(1, maxStep);
-  const yl = (v: number) => T + (H - T - B) * (1 - (v - lossMin) / (lossMax - lossMin));
-  const yr = (v: number) => T + (H - T - B) * (1 - v / lrMax);
+  // coordinates with one decimal: a pixel tenth is plenty, and 254.00000000000003 is noise in the file
+  const r1 = (v: number) => Math.round(v * 10) / 10;
+  const x = (s: number) => r1(L + ((W - L - R) * s) / Math.max(1, maxStep));
+  const yl = (v: number) => r1(T + (H - T - B) * (1 - (v - lossMin) / (lossMax - lossMin)));
+  const yr = (v: number) => r1(T + (H - T - B) * (1 - v / lrMax));
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);

@@ -1,5 +1,5 @@
 // `llama convert IN OUT [--type T] [--format gguf|safetensors] [--tokenizer FILE]`
-import { UsageError } from '../../errors.js';
+import { LlamaError, UsageError } from '../../errors.js';
 import { convertModel, CONVERT_TYPES, type ConvertFormat, type ConvertType } from '../../model/convert.js';
 import { str, type CommandSpec } from '../args.js';
 import type { Command } from '../command.js';
@@ -36,14 +36,33 @@ export const command: Command = {
     const format = str(args, 'format');
     if (format !== undefined && format !== 'gguf' && format !== 'safetensors') throw new UsageError(`unknown --format ${format}`, 'formats: gguf, safetensors');
     const tty = process.stderr.isTTY === true;
-    const r = await convertModel(input, output, {
+    // Ctrl-C: the writer stops between tensors, removes its temp file, and we exit 130
+    const ac = new AbortController();
+    const onSigint = () => {
+      if (ac.signal.aborted) process.exit(130); // a second Ctrl-C does not wait (the exit hook still removes the temp file)
+      ac.abort();
+    };
+    process.on('SIGINT', onSigint);
+    let r;
+    try {
+      r = await convertModel(input, output, {
+      signal: ac.signal,
       type: type as ConvertType | undefined,
       format: format as ConvertFormat | undefined,
       tokenizerPath: str(args, 'tokenizer'),
       log: (m) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}convert: ${m}\n`),
       // a progress line only when stderr is a terminal
       progress: tty ? (done, total) => process.stderr.write(`\r\x1b[Kconvert: ${((100 * done) / Math.max(total, 1)).toFixed(0)}% of ${(total / 1e6).toFixed(0)} MB`) : undefined,
-    });
+      });
+    } catch (e) {
+      if (e instanceof LlamaError && e.code === 'CANCELLED') {
+        process.stderr.write(`${tty ? '\r\x1b[K' : ''}convert: interrupted; ${output} was not written (the partial file was removed)\n`);
+        return 130;
+      }
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
     if (tty) process.stderr.write('\r\x1b[K');
     const counts = new Map<string, number>();
     for (const t of r.tensors) counts.set(t.type, (counts.get(t.type) ?? 0) + 1);

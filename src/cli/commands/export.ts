@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { str } from '../args.js';
-import { UsageError } from '../../errors.js';
+import { existsSync, statSync } from 'node:fs';
+import { LlamaError, UsageError } from '../../errors.js';
 import { EXPORT_TYPES, exportGguf, exportHf, trainedModelFromCheckpoint, type ExportType } from '../../train/export.js';
 
 export const command: Command = {
@@ -26,6 +27,10 @@ export const command: Command = {
     const format = str(args, 'format') ?? (out.endsWith('.gguf') || str(args, 'type') ? 'gguf' : 'hf');
     if (format !== 'gguf' && format !== 'hf') throw new UsageError(`--format must be gguf or hf, got '${format}'`);
     if (format === 'hf' && type !== 'f32') throw new UsageError('the Hugging Face export writes F32 safetensors; --type applies to GGUF only');
+    // checked here so the message is about export (the checkpoint loader's hint speaks of training)
+    if (!existsSync(ckpt) || !statSync(ckpt).isFile()) {
+      throw new LlamaError('FILE_NOT_FOUND', 'no such checkpoint file', { file: ckpt, hint: 'pass the checkpoint.bin (or checkpoint-best.bin) that llama train wrote in its -o folder' });
+    }
     const m = trainedModelFromCheckpoint(ckpt);
     if (format === 'gguf') {
       const bytes = exportGguf(out, m, type, str(args, 'name'));

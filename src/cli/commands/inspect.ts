@@ -91,9 +91,12 @@ function humanBytes(n: number): string {
 
 function toText(d: FileDescription, full: boolean): string {
   const lines: string[] = [];
-  lines.push(`file:       ${d.path}`);
-  lines.push(`format:     ${d.format}${d.version !== undefined ? ` v${d.version}` : ''}`);
-  for (const [k, v] of Object.entries(d.details)) lines.push(`${(k + ':').padEnd(12)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  // one column for every label, however long the longest detail name is (headerBytes, archivePrefix)
+  const width = Math.max(12, ...Object.keys(d.details).map((k) => k.length + 2));
+  const row = (k: string, v: string) => lines.push(`${(k + ':').padEnd(width)}${v}`);
+  row('file', d.path);
+  row('format', `${d.format}${d.version !== undefined ? ` v${d.version}` : ''}`);
+  for (const [k, v] of Object.entries(d.details)) row(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
   lines.push('', `metadata (${d.metadata.length} keys):`);
   const keyWidth = Math.min(48, Math.max(0, ...d.metadata.map((m) => m.key.length)));
   for (const m of d.metadata) {
