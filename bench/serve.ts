@@ -8,12 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel } from '../src/model/load.js';
-import { loadTokenizer } from '../src/tokenizer/load.js';
-import { LlamaModel } from '../src/model/llama.js';
-import { selectBackend } from '../src/backend/select.js';
+import { openModel } from '../src/api/index.js';
 import { writeSyntheticGguf, SYNTHETIC_TYPES } from '../src/bench/synthetic.js';
-import { serverModel, startServer, type BatchForward } from '../src/server/index.js';
+import { serverModel, startServer } from '../src/server/index.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,12 +31,9 @@ if (synthetic) {
   writeSyntheticGguf(modelPath, synthetic, SYNTHETIC_TYPES[arg('type', 'q8_0')]!);
 }
 
-const loaded = await loadModel(modelPath);
-const tokenizer = loadTokenizer(modelPath);
-const backend = await selectBackend(backendName, { threads });
-const model = await LlamaModel.create(loaded, backend);
-// the engine's batched forward when this build has it, else one forward per sequence
-const batched = (model as unknown as { forwardBatch?: BatchForward }).forwardBatch?.bind(model);
+const engine = await openModel(modelPath, { backend: backendName, threads });
+const sm = serverModel(engine, { id: 'bench' });
+const ctx = Math.min(engine.config.contextLength, 256);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -75,11 +69,11 @@ async function stream(url: string, prompt: string, maxTokens: number): Promise<{
 }
 
 const prompts = ['Once upon a time', 'The little dog', 'One day, Lily', 'Tom and his mom', 'The sun was'];
-process.stdout.write(`model ${modelPath.replace(tmp ?? '\0', '<tmp>')} (${backend.name}, ${backend.threads} threads), ${tokens} tokens per stream, batched forward: ${batched ? 'yes' : 'no (one forward per sequence)'}\n`);
+process.stdout.write(`model ${modelPath.replace(tmp ?? '\0', '<tmp>')} (${engine.backendName}, ${engine.llama.backend.threads} threads), ${tokens} tokens per stream, one batched forward per step\n`);
 process.stdout.write('| streams | aggregate tok/s | per stream tok/s | x single stream | TTFT p50 ms | TTFT p99 ms |\n|---:|---:|---:|---:|---:|---:|\n');
 let single = 0;
 for (const n of streamsList) {
-  const srv = await startServer(serverModel({ id: 'bench', path: modelPath, model, tokenizer, encodeChat: () => [], ...(batched ? { forwardBatch: batched } : {}) }), { port: 0, parallel: n, ctxSize: Math.min(loaded.config.contextLength, 256), webPage: false, maxQueue: 1024 });
+  const srv = await startServer(sm, { port: 0, parallel: n, ctxSize: ctx, webPage: false, maxQueue: 1024 });
   const rates: number[] = [];
   const ttfts: number[] = [];
   for (let rep = 0; rep < 3; rep++) {
@@ -96,7 +90,7 @@ for (const n of streamsList) {
 }
 
 if (loadClients > 0) {
-  const srv = await startServer(serverModel({ id: 'bench', path: modelPath, model, tokenizer, encodeChat: () => [], ...(batched ? { forwardBatch: batched } : {}) }), { port: 0, parallel: 16, ctxSize: Math.min(loaded.config.contextLength, 256), webPage: false, maxQueue: 1024 });
+  const srv = await startServer(sm, { port: 0, parallel: 16, ctxSize: ctx, webPage: false, maxQueue: 1024 });
   global.gc?.();
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
@@ -109,5 +103,5 @@ if (loadClients > 0) {
   process.stdout.write(`\nload: ${loadClients} concurrent streaming clients on 16 slots: ${loadClients - failed} ok, ${failed} failed, ${secs.toFixed(1)} s; slots busy after: ${srv.scheduler.stats.slotsBusy}; RSS ${(rss0 / 2 ** 20).toFixed(0)} -> ${(rss1 / 2 ** 20).toFixed(0)} MiB\n`);
   await srv.close(true);
 }
-loaded.close();
+await engine.dispose();
 if (tmp) rmSync(tmp, { recursive: true, force: true });

@@ -5,7 +5,6 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startTestServer } from './helpers/server.js';
-import { generate } from '../src/generate/generate.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { DEFAULT_MODEL } from './helpers/server.js';
 
@@ -14,13 +13,14 @@ after(() => srv.close(true));
 const client = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 const tokenizer = loadTokenizer(DEFAULT_MODEL);
 
-test('chat completion (greedy) equals the library generating from the same prompt tokens', async () => {
-  const r = await client.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'Tell me a story about a cat.' }], max_tokens: 12, temperature: 0 });
+test('chat completion (greedy) equals the engine API\'s chat() for the same messages', async () => {
+  const messages = [{ role: 'system' as const, content: 'You tell stories.' }, { role: 'user' as const, content: 'Tell me a story about a cat.' }];
+  const r = await client.chat.completions.create({ model: 'default', messages, max_tokens: 12, temperature: 0 });
   assert.equal(r.object, 'chat.completion');
   assert.equal(r.choices.length, 1);
   assert.equal(r.choices[0]!.message.role, 'assistant');
-  const prompt = tokenizer.encode('User: Tell me a story about a cat.\nAssistant:');
-  const want = await generate(srv.model, tokenizer, prompt, { maxTokens: 12, temperature: 0 }).text();
+  const prompt = srv.engine.chatTemplate.encode(messages, true);
+  const want = (await srv.engine.chat(messages, { maxTokens: 12, temperature: 0 }).text()).replace(/^\s+/, '');
   assert.equal(r.choices[0]!.message.content, want);
   assert.ok(want.length > 0);
   assert.equal(r.usage!.prompt_tokens, prompt.length);
@@ -38,8 +38,8 @@ test('completions with echo + logprobs and max_tokens 0 return the prompt tokens
   assert.equal(lp.token_logprobs!.length, ids.length);
   assert.equal(lp.token_logprobs![0], null);
   // independent check: log-softmax of the model's own logits for the same ids
-  const logits = srv.model.forward(srv.model.newSession({ ctxSize: 64 }), ids, { allLogits: true });
-  const V = srv.model.config.vocabSize;
+  const logits = srv.engine.llama.forward(srv.engine.llama.newSession({ ctxSize: 64 }), ids, { allLogits: true });
+  const V = srv.engine.config.vocabSize;
   for (let t = 1; t < ids.length; t++) {
     const row = logits.subarray((t - 1) * V, t * V);
     let max = -Infinity;
@@ -125,7 +125,8 @@ test('chat logprobs with top_logprobs', async () => {
     assert.ok(Math.abs(c.logprob - c.top_logprobs[0]!.logprob) < 1e-6);
     assert.deepEqual(Buffer.from(c.bytes!).toString('utf8'), c.token);
   }
-  assert.equal(content.map((c) => c.token).join(''), r.choices[0]!.message.content);
+  // the tokens spell the reply (the whitespace the chat format leaves before it aside)
+  assert.equal(content.map((c) => c.token).join('').replace(/^\s+/, ''), r.choices[0]!.message.content);
 });
 
 test('a repeated prompt reuses the cached prefix (usage.prompt_tokens_details.cached_tokens)', async () => {
@@ -152,4 +153,34 @@ test('models, health, props, tokenize, detokenize, metrics', async () => {
   assert.match(m, /^llamats_tokens_predicted_total \d+$/m);
   assert.match(m, /^llamats_requests_processing 0$/m);
   assert.match(m, /^llamats_slots_total 4$/m);
+});
+
+test('embeddings through the client (base64 by default, decoded by it) equal the engine\'s, and float on request', async () => {
+  const r = await client.embeddings.create({ model: 'default', input: ['The cat sat.', 'A dog ran.'] });
+  assert.equal(r.data.length, 2);
+  const want = await srv.engine.embed(['The cat sat.', 'A dog ran.'], { pooling: 'mean', normalize: true });
+  for (let i = 0; i < 2; i++) {
+    const got = r.data[i]!.embedding;
+    assert.equal(got.length, srv.engine.config.dim);
+    for (let j = 0; j < got.length; j++) assert.ok(Math.abs(got[j]! - want[i]![j]!) < 1e-6);
+  }
+  assert.ok(r.usage.prompt_tokens > 0);
+  const f = (await (await fetch(`${srv.url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ input: 'The cat sat.', encoding_format: 'float', dimensions: 8 }) })).json()) as any;
+  assert.equal(f.data[0].embedding.length, 8);
+  const n = Math.hypot(...f.data[0].embedding);
+  assert.ok(Math.abs(n - 1) < 1e-5, 'truncated vectors are renormalized');
+});
+
+test('response_format json_schema: the reply parses and validates', async () => {
+  const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer', minimum: 0, maximum: 120 } }, required: ['name', 'age'], additionalProperties: false };
+  for (const seed of [1, 2, 3]) {
+    const r = await client.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'Describe a person as JSON.' }], max_tokens: 60, temperature: 0.8, seed, response_format: { type: 'json_schema', json_schema: { name: 'person', schema } } });
+    const obj = JSON.parse(r.choices[0]!.message.content!);
+    assert.equal(typeof obj.name, 'string');
+    assert.ok(Number.isInteger(obj.age) && obj.age >= 0 && obj.age <= 120);
+    assert.deepEqual(Object.keys(obj).sort(), ['age', 'name']);
+  }
+  const bad = await fetch(`${srv.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { schema: { type: 'object', patternProperties: { a: {} } } } } }) });
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as any).error.message, /patternProperties/);
 });

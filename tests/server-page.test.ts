@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestServer } from './helpers/server.js';
+import { startTestServer, DEFAULT_MODEL } from './helpers/server.js';
+import { openModel } from '../src/api/index.js';
+import { serverModel } from '../src/server/serve-model.js';
+import { startServer, type ServerModel } from '../src/server/server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 let playwright: typeof import('playwright-core') | undefined;
@@ -18,11 +21,25 @@ try {
 const skip = !CHROMIUM ? 'chromium is not installed (apt-get install chromium; .ci/run installs it)' : !playwright ? 'playwright-core is not installed (npm install)' : false;
 
 test('the chat page: streamed reply = API answer for the same seed; survives a reload; Stop frees the slot', { skip, timeout: 120_000 }, async () => {
-  const srv = await startTestServer({ parallel: 2 });
+  // replies that never end early and take a few ms a token, so Stop always lands mid-reply
+  const engine = await openModel(DEFAULT_MODEL, { backend: 'js' });
+  const sm = serverModel(engine, { id: 'default' });
+  const slow: ServerModel = {
+    ...sm,
+    chatEndIds: new Set<number>(),
+    chatStop: [],
+    forwardBatch: (items) => {
+      const t = Date.now();
+      while (Date.now() - t < 10);
+      return sm.forwardBatch(items);
+    },
+  };
+  const srv = await startServer(slow, { port: 0, ctxSize: 256, parallel: 2 });
   const browser = await playwright!.chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox', '--disable-gpu'] });
   after(async () => {
     await browser.close();
     await srv.close(true);
+    await engine.dispose();
   });
   const page = await browser.newPage();
   const errors: string[] = [];

@@ -10,6 +10,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ChatMessage } from '../tokenizer/chat.js';
 import type { Session } from '../model/kv-cache.js';
 import type { SamplerChain } from '../generate/sampler.js';
+import type { Grammar } from '../generate/grammar/index.js';
 import { TokenStepper, type StepToken } from '../generate/token-stepper.js';
 import { Scheduler, type BatchForward, type JobResult } from './scheduler.js';
 import {
@@ -28,15 +29,22 @@ export interface ServerModel {
   readonly chatTemplate: string | undefined;
   /** chat messages -> prompt tokens (template + generation prompt; special tokens only from the template) */
   encodeChat(messages: readonly ChatMessage[]): number[];
+  /** text that ends a chat reply besides end tokens (the chat format's) */
+  readonly chatStop: readonly string[];
+  /** ids that end a chat reply (end-of-generation tokens, and BOS for base models) */
+  readonly chatEndIds: ReadonlySet<number>;
   /** prompt text -> tokens (BOS as the tokenizer adds it) */
   encodePrompt(text: string): number[];
   readonly forwardBatch: BatchForward;
   newSession(ctxSize: number): Session;
-  /** a sampler chain for one request; grammar/responseFormat constrain it */
-  makeSampler(p: SamplingParams, constraint: { grammar?: string | undefined; responseFormat?: GenerationRequest['responseFormat'] }): SamplerChain;
+  /** the grammar a request's `grammar` / `response_format` asks for (GRAMMAR errors are 400s), or undefined */
+  compileConstraint(c: { grammar?: string | undefined; responseFormat?: GenerationRequest['responseFormat'] }): Grammar | undefined;
+  /** a sampler chain for one request; the grammar (if any) goes first */
+  makeSampler(p: SamplingParams, grammar: Grammar | undefined, endIds: ReadonlySet<number>): SamplerChain;
   /** embedding vectors (mean-pooled, normalized) */
   embed(inputs: readonly (string | number[])[]): Promise<Float32Array[]> | Float32Array[];
   readonly defaults: Readonly<SamplingParams>;
+  dispose?(): Promise<void> | void;
 }
 
 export interface ServeOptions {
@@ -182,6 +190,17 @@ export async function startServer(model: ServerModel, o: ServeOptions = {}): Pro
       const worst = Math.max(...prompts.map((p) => p.tokens.length));
       throw new HttpError(400, `max_tokens: the prompt (${worst} tokens) plus ${r.maxTokens} tokens does not fit the ${scheduler.slotContext}-token context`, 'invalid_request_error', 'max_tokens', 'context_length_exceeded');
     }
+    // the output constraint and end conditions, checked before anything is sent
+    let grammar: Grammar | undefined;
+    try {
+      grammar = model.compileConstraint({ grammar: r.grammar, responseFormat: r.responseFormat });
+    } catch (e) {
+      if (e instanceof LlamaError) throw new HttpError(400, `${r.grammar !== undefined ? 'grammar' : 'response_format'}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`, 'invalid_request_error', r.grammar !== undefined ? 'grammar' : 'response_format', e.code.toLowerCase());
+      throw e;
+    }
+    const endIds: ReadonlySet<number> = r.ignoreEos ? new Set<number>() : r.kind === 'chat' ? model.chatEndIds : model.tokenizer.eogIds;
+    // a chat format's stop strings end free text; a constrained reply ends where its grammar does
+    const stop = r.kind === 'chat' && !grammar ? [...model.chatStop, ...r.stop] : r.stop;
     const abort = new AbortController();
     // a client that goes away frees its slot at the next step
     res.on('close', () => {
@@ -213,16 +232,18 @@ export async function startServer(model: ServerModel, o: ServeOptions = {}): Pro
                 makeStepper: (room) => {
                   const maxTokens = Math.min(r.maxTokens ?? Infinity, room + 1);
                   return new TokenStepper(model.tokenizer, {
-                    sampler: model.makeSampler(sampling, { grammar: r.grammar, responseFormat: r.responseFormat }),
+                    sampler: model.makeSampler(sampling, grammar, endIds),
                     maxTokens,
                     cappedByContext: r.maxTokens === undefined || r.maxTokens > room + 1,
-                    stop: r.stop,
-                    endIds: r.ignoreEos ? new Set<number>() : model.tokenizer.eogIds,
+                    stop,
+                    endIds,
                     logprobs: r.logprobs,
                     topLogprobs: r.topLogprobs,
                   }, c.prompt.tokens);
                 },
                 onToken: (item) => {
+                  // a chat format leaves a space before the reply ("Assistant:" then " Hello"): drop it
+                  if (r.kind === 'chat' && text === '') item.text = item.text.replace(/^\s+/, '');
                   text += item.text;
                   items.push(item);
                   if (!sse) return;

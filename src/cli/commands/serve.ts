@@ -2,8 +2,8 @@
 // script can start it with --port 0 and read where it listens); logs go to stderr.
 import type { Command } from '../command.js';
 import { bool, num, str } from '../args.js';
-import { MODEL_OPTIONS, openModel } from '../model-args.js';
-import { UsageError } from '../../errors.js';
+import { ENGINE_OPTIONS, checkEngineArgs, openModelFromArgs } from '../model-args.js';
+import { UsageError } from '../../index.js';
 import { startServer, serverModel } from '../../server/index.js';
 import { basename } from 'node:path';
 
@@ -13,7 +13,7 @@ export const command: Command = {
     summary: 'an OpenAI-compatible HTTP server with continuous batching, and a web chat page',
     usage: '[-m PATH] [--host 127.0.0.1] [--port 8080] [--parallel N] [-c N] [--api-key KEY]',
     options: {
-      ...MODEL_OPTIONS,
+      ...ENGINE_OPTIONS,
       host: { kind: 'string', arg: 'HOST', help: 'address to listen on (default 127.0.0.1: this machine only)', default: '127.0.0.1' },
       port: { kind: 'int', arg: 'N', help: 'port (0 = any free port)', default: 8080 },
       parallel: { kind: 'int', short: 'np', arg: 'N', help: 'slots: sequences decoded together in one batched step', default: 1 },
@@ -44,19 +44,20 @@ export const command: Command = {
     const maxBody = num(args, 'max-body')!;
     if (!(maxBody >= 1024)) throw new UsageError(`--max-body must be at least 1024 bytes, got ${maxBody}`);
     const apiKey = str(args, 'api-key') ?? process.env.LLAMA_API_KEY;
+    checkEngineArgs(args);
     const host = str(args, 'host') ?? '127.0.0.1';
 
-    const { loaded, model, tokenizer, ctxSize } = await openModel(args, { needTokenizer: true });
-    const tok = tokenizer!;
-    const sm = serverModel({
-      id: str(args, 'alias') ?? basename(loaded.path),
-      path: loaded.path,
-      model,
-      tokenizer: tok,
-      encodeChat: (messages) => tok.encode(messages.map((m) => `${m.role === 'user' ? 'User' : m.role === 'assistant' ? 'Assistant' : 'System'}: ${m.content}\n`).join('') + 'Assistant:'),
-    });
-    const srv = await startServer(sm, { host, port, parallel, ...(ctxSize !== undefined ? { ctxSize } : {}), apiKey, maxBodyBytes: maxBody, webPage: !bool(args, 'no-webui') });
-    process.stderr.write(`llama serve: ${sm.id}, ${parallel} slot${parallel === 1 ? '' : 's'} of ${srv.scheduler.slotContext} positions, backend ${model.backend.name}${apiKey ? ', API key required' : ''}\n`);
+    const ctxSize = num(args, 'ctx-size');
+    const { model, path } = await openModelFromArgs(args);
+    const sm = serverModel(model, { id: str(args, 'alias') ?? basename(path) });
+    let srv;
+    try {
+      srv = await startServer(sm, { host, port, parallel, ...(ctxSize !== undefined ? { ctxSize } : {}), apiKey, maxBodyBytes: maxBody, webPage: !bool(args, 'no-webui') });
+    } catch (e) {
+      await model.dispose();
+      throw e;
+    }
+    process.stderr.write(`llama serve: ${sm.id} (${model.format}, ${model.backendName} backend, ${model.chatTemplate.name} chat template), ${parallel} slot${parallel === 1 ? '' : 's'} of ${srv.scheduler.slotContext} positions${apiKey ? ', API key required' : ''}\n`);
     process.stdout.write(`${srv.url}\n`);
     await new Promise<void>((resolve) => {
       let stopping = false;
@@ -73,7 +74,7 @@ export const command: Command = {
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     });
-    loaded.close();
+    await model.dispose();
     return 0;
   },
 };
