@@ -19,6 +19,8 @@ const BENCHES: Record<string, string[]> = {
   kernels: [join(here, 'kernels.js'), '--threads', '1,2'],
   model: [join(root, 'bin', 'llama.js'), 'bench', '--synthetic', '110m', '--type', 'q8_0', '-t', '1,2', '-r', '5'],
   train: [join(here, 'train.js'), '--sizes', 'default,512', '--threads', '2'],
+  grammar: [join(here, 'grammar.js'), '--runs', '5'],
+  wasm: [join(here, 'wasm.js'), '--threads', '1'],
 };
 // side by side with llama.cpp, when its peer install exists (scripts/install-llama-cpp-peer.sh)
 if (process.env.LLAMA_CPP_PEER) BENCHES['vs-llama-cpp'] = [join(here, 'vs-llama-cpp.js'), '--peer', process.env.LLAMA_CPP_PEER, '--synthetic', '110m', '--type', 'q8_0'];

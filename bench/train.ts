@@ -9,7 +9,7 @@ import { countParams } from '../src/train/params.js';
 import { createTrainingModel, lossAndGrad } from '../src/train/model.js';
 import { initWeights } from '../src/train/init.js';
 import { AdamW } from '../src/train/optimizer.js';
-import { selectTrainingBackend } from '../src/train/backend.js';
+import { selectTrainingBackend } from '../src/backend/select.js';
 import { trainFlopsPerToken, PEAK_FLOPS_PER_THREAD } from '../src/train/trainer.js';
 import { Rng } from '../src/train/rng.js';
 import { metaFfnDim, type LlamaConfig } from '../src/model/config.js';

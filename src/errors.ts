@@ -33,10 +33,16 @@ export const ERROR_CODES = {
   CHECKPOINT: { exit: 1, http: 500 },
   DATA: { exit: 1, http: 400 },
   CANCELLED: { exit: 1, http: 499 },
+  SERVER_BUSY: { exit: 1, http: 503 },
+  /** a grammar or JSON Schema that cannot be parsed or used for constrained sampling */
+  GRAMMAR: { exit: 1, http: 400 },
+  /** a chat template that does not parse or refuses a conversation */
+  CHAT_TEMPLATE: { exit: 1, http: 400 },
   /** the model produced NaN/Infinity logits (damaged or mis-converted weights) */
   MODEL_NUMERIC: { exit: 1, http: 500 },
   /** input text that is not valid UTF-8 */
   INPUT_ENCODING: { exit: 1, http: 400 },
+  LORA: { exit: 1, http: 400 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 

@@ -1,5 +1,10 @@
 // The public API of llama-ts. The CLI uses only what is exported here.
 export * from './errors.js';
+// ---- start here: open a model, complete, chat, embed (src/api/) ----
+export { openModel, Model, Sequence, ChatSession, CHAT_FORMATS, POOLING, commonPrefix, shiftedTokens, resolveChatFormat, generationDefaults, findTokenizerFor } from './api/index.js';
+export type { OpenModelOptions, LoraSpec, CompleteOptions, SequenceOptions, ForwardBatchItem, ContextPolicy, ContextShiftOptions, ChatSessionOptions, SavedChat, Pooling, EmbedOptions, ChatFormat, ChatFormatName, GenerationDefaults } from './api/index.js';
+export type { SequenceInput } from './model/batch.js';
+export type { AsyncForwardOptions } from './model/llama.js';
 export { DType, dtypeName, dtypeInfo, dtypeFromName } from './tensor/dtype.js';
 export type { HostTensor } from './tensor/tensor.js';
 export type { Backend, Weight, KVCache } from './backend/backend.js';
@@ -66,12 +71,13 @@ export { StopMatcher } from './generate/stop.js';
 export type { StopResult } from './generate/stop.js';
 export { NativeBackend, loadNativeBackend, nativeInfo, nativeUnavailableReason, defaultThreads, NATIVE_KERNEL_TYPES } from './backend/native/index.js';
 export type { NativeBackendOptions, NativeInfo } from './backend/native/index.js';
+export { WasmBackend, loadWasmBackend, createWasmBackend, wasmUnavailableReason, WASM_KERNEL_TYPES } from './backend/wasm/index.js';
+export type { WasmBackendOptions, WasmInfo } from './backend/wasm/index.js';
 export { runBench, formatTable, modelCost } from './bench/llama-bench.js';
 export type { BenchResult, BenchOptions } from './bench/llama-bench.js';
 export { writeSyntheticGguf, SYNTHETIC_SHAPES, SYNTHETIC_TYPES } from './bench/synthetic.js';
 // training
 export type { TrainingBackend, AdamWStepOptions } from './backend/training.js';
-export { isTrainingBackend } from './backend/training.js';
 export { JsTrainingBackend } from './backend/js/js-train-ops.js';
 export { TapeBackend } from './train/tape.js';
 export type { ParamKey, ParamGrads } from './train/tape.js';
@@ -97,7 +103,17 @@ export { exportGguf, exportHf, trainedModelFromCheckpoint, EXPORT_TYPES } from '
 export type { ExportType, TrainedModel } from './train/export.js';
 export { plotSvg } from './train/plot.js';
 export { greedyTokens } from './train/sample.js';
-export { selectTrainingBackend } from './train/backend.js';
+export { selectTrainingBackend } from './backend/select.js';
+// structured output: GBNF grammars, JSON Schema -> GBNF, grammar-constrained sampling
+export {
+  Grammar, GrammarError, parseGbnf, GrammarMatcher, grammarMatches, TokenTrie, TokenGrammar,
+  grammarSampler, withGrammar, GrammarChain, jsonSchemaToGbnf, jsonSchemaToGrammar, jsonObjectGbnf, jsonObjectGrammar,
+  responseFormatToGrammar, patternToGbnf, readGrammarFile, readJsonSchemaFile, grammarFromRequest,
+} from './generate/grammar/index.js';
+export type { GrammarSampler, GrammarSamplerOptions, GrammarChainOptions, ResponseFormat, TokenPosition, GrammarRequest } from './generate/grammar/index.js';
+// chat templates (a model's own Jinja template or a built-in format) and chat prompt encoding
+export { JinjaChatTemplate, builtinChatTemplate, BUILTIN_CHAT_FORMATS, readChatTemplateSource, resolveChatTemplate, encodeChat } from './chat/index.js';
+export type { ChatTemplate, RenderedChat, ChatSegment, RenderOptions, BuiltinChatFormat } from './chat/index.js';
 // load hardening: split GGUF, tokenizer/model fit, the one tokenizer finder, the one atomic write
 export { openGgufModel, writeGgufSplit, splitPartPath, parseSplitPath } from './formats/gguf-split.js';
 export { checkTokenizerFitsModel } from './model/tokenizer-fit.js';

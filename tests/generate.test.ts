@@ -72,6 +72,11 @@ test('cancelling: AbortSignal and breaking out of the loop both stop the forward
     calls++;
     return model.forward(...a);
   };
+  // a prefill with a signal runs as an abortable (async) pass: count those passes too
+  counting.forwardAsync = (...a: Parameters<LlamaModel['forwardAsync']>) => {
+    calls++;
+    return model.forwardAsync(...a);
+  };
   const ac = new AbortController();
   const gen = generate(counting, fakeTokenizer(256), g.prompt_ids, { temperature: 0, ctxSize: 64, signal: ac.signal });
   let n = 0;

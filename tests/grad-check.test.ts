@@ -288,7 +288,7 @@ import { initWeights } from '../src/train/init.js';
 import type { LlamaConfig } from '../src/model/config.js';
 import type { Backend, Weight } from '../src/backend/backend.js';
 import type { TrainingBackend } from '../src/backend/training.js';
-import { selectTrainingBackend } from '../src/train/backend.js';
+import { selectTrainingBackend } from '../src/backend/select.js';
 import { selectBackend } from '../src/backend/select.js';
 
 function wholeModelCheck(backend: TrainingBackend, tiedEmbeddings = false): void {

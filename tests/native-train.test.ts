@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { JsTrainingBackend } from '../src/backend/js/js-train-ops.js';
 import { f32Tensor } from '../src/tensor/tensor.js';
 import { Rng } from '../src/train/rng.js';
-import { selectTrainingBackend } from '../src/train/backend.js';
+import { selectTrainingBackend } from '../src/backend/select.js';
 import type { TrainingBackend } from '../src/backend/training.js';
 import type { NativeTrainingBackend } from '../src/backend/native/training.js';
 

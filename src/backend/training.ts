@@ -11,6 +11,13 @@
 import type { Backend, Weight } from './backend.js';
 
 export interface TrainingBackend extends Backend {
+  /**
+   * The kernels run on one thread, so a trainer asked for more threads splits each step's
+   * micro-batches over worker threads, each with its own JsTrainingBackend (the js backend).
+   */
+  readonly dataParallelWorkers?: boolean;
+  /** dst (n) += src (n): the tape's gradient accumulation, when the backend has a faster one */
+  accumulate?(dst: Float32Array, src: Float32Array, n: number): void;
   /** The f32 FMA throughput (FLOP/s) this backend's threads reach right now, when it can measure it. */
   fmaPeakFlops?(): number;
   /** The F32 values (rows, cols) of a weight this backend loaded, for the optimizer to update in place. */
@@ -68,8 +75,4 @@ export interface AdamWStepOptions {
   readonly weightDecay: number;
   readonly step: number;
   readonly gradScale: number;
-}
-
-export function isTrainingBackend(b: Backend): b is TrainingBackend {
-  return typeof (b as Partial<TrainingBackend>).matmulBackward === 'function';
 }

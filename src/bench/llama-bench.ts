@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import type { Backend, Weight } from '../backend/backend.js';
 import { JsBackend } from '../backend/js/js-backend.js';
 import { loadNativeBackend, NativeBackend, nativeUnavailableReason } from '../backend/native/index.js';
+import { loadWasmBackend, WasmBackend, wasmUnavailableReason } from '../backend/wasm/index.js';
 import { LlamaModel, type ModelParams } from '../model/llama.js';
 import type { LoadedModel } from '../model/loaded.js';
 import { DType, dtypeName } from '../tensor/dtype.js';
@@ -81,15 +82,20 @@ function makeBackend(name: string, threads: number): Backend {
   switch (name) {
     case 'js':
       return new JsBackend();
+    case 'wasm': {
+      const w = loadWasmBackend({ threads });
+      if (w) return w;
+      throw new LlamaError('BACKEND_UNAVAILABLE', `the wasm backend is not available: ${wasmUnavailableReason()}`, { hint: 'use --backend js' });
+    }
     case 'native':
     case 'auto': {
       const b = loadNativeBackend({ threads });
       if (b) return b;
-      if (name === 'auto') return new JsBackend();
+      if (name === 'auto') return loadWasmBackend({ threads }) ?? new JsBackend();
       throw new LlamaError('BACKEND_UNAVAILABLE', `the native backend is not available: ${nativeUnavailableReason()}`, { hint: 'use --backend js' });
     }
     default:
-      throw new LlamaError('USAGE', `unknown backend '${name}'`, { hint: 'choose js, native or auto' });
+      throw new LlamaError('USAGE', `unknown backend '${name}'`, { hint: 'choose js, native, wasm or auto' });
   }
 }
 
@@ -137,6 +143,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
   // Weights are loaded into one backend instance; native instances share the process-wide addon,
   // so other thread counts reuse the same prepared weights.
   const first = makeBackend(opts.backend, opts.threads[0]!);
+  if (first instanceof WasmBackend) await first.startThreads();
   opts.log(`loading weights into the ${first.name} backend...`);
   const t0 = performance.now();
   const { cost, ropeFreqs, m0, config } = await prepare(holder, first);
@@ -144,6 +151,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
     opts.log(`weights ready in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     for (const threads of opts.threads) {
       const backend = threads === opts.threads[0] ? first : makeBackend(opts.backend, threads);
+      if (backend instanceof WasmBackend) await backend.startThreads();
       const effThreads = backend.threads;
       const model = backend === first ? m0 : new LlamaModel(config, backend, m0.params, ropeFreqs);
       const ctxSize = Math.max(opts.prompt, 0) + Math.max(opts.gen, 0) + 8;

@@ -16,6 +16,7 @@ interface CommandEntry {
 /** name -> summary and loader. Keep sorted; add a line per command. */
 const COMMANDS: Record<string, CommandEntry> = {
   bench: { summary: 'measure prompt processing and generation speed', load: () => import('./commands/bench.js') },
+  chat: { summary: 'chat with a model (interactive on a terminal, one turn per line from a pipe)', load: () => import('./commands/chat.js') },
   convert: { summary: 'convert a model to GGUF (optionally quantized) or HF safetensors', load: () => import('./commands/convert.js') },
   detokenize: { summary: 'print the text of token ids', load: () => import('./commands/detokenize.js') },
   eval: { summary: 'score a model on the LLaMA paper\'s benchmarks (lm-evaluation-harness protocols)', load: () => import('./commands/eval.js') },
@@ -25,6 +26,8 @@ const COMMANDS: Record<string, CommandEntry> = {
   perplexity: { summary: 'perplexity of a text as llama.cpp computes it; HellaSwag and KL divergence too', load: () => import('./commands/perplexity.js') },
   plot: { summary: 'draw the loss curves of a training log as SVG', load: () => import('./commands/plot.js') },
   run: { summary: 'generate text from a prompt', load: () => import('./commands/run.js') },
+  serve: { summary: 'an OpenAI-compatible HTTP server with continuous batching, and a web chat page', load: () => import('./commands/serve.js') },
+  template: { summary: 'render a conversation with a chat template, exactly as the model sees it', load: () => import('./commands/template.js') },
   tokenize: { summary: 'print the token ids of a text', load: () => import('./commands/tokenize.js') },
   'train-tokenizer': { summary: 'train a SentencePiece-style BPE tokenizer on text files', load: () => import('./commands/train-tokenizer.js') },
   train: { summary: 'train a LLaMA-architecture model (or resume a run)', load: () => import('./commands/train.js') },

@@ -179,3 +179,14 @@ export const TENSOR = {
 /** `name.weight` / `name.bias`: the suffixes GGUF tensor names carry. */
 export const weightName = (base: string): string => `${base}.weight`;
 export const biasName = (base: string): string => `${base}.bias`;
+
+/** LoRA adapter files (gguf-py Keys.Adapter; llama.cpp src/llama-adapter.cpp): `general.type` = "adapter". */
+export const ADAPTER = {
+  GENERAL_TYPE_VALUE: 'adapter',
+  TYPE: 'adapter.type',
+  TYPE_LORA: 'lora',
+  LORA_ALPHA: 'adapter.lora.alpha',
+  /** suffixes appended to the base weight's name: `blk.0.attn_q.weight.lora_a` */
+  SUFFIX_A: '.lora_a',
+  SUFFIX_B: '.lora_b',
+} as const;

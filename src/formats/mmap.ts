@@ -12,10 +12,8 @@
 // read-only: once the native backend has copied a weight out of a mapping, it drops those pages
 // (madvise DONTNEED) so the weights are resident once; a later read re-reads the file's bytes, and
 // a write made before would be lost.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from '../platform/native-addon.js';
+import { isBufferPinned } from '../tensor/pins.js';
 
 type MapFn = (path: string, offset: number, length: number) => Uint8Array | undefined;
 type UnmapFn = (view: Uint8Array) => boolean | undefined;
@@ -26,16 +24,10 @@ const live = new WeakSet<Uint8Array>();
 
 function load(): MapFn | null {
   if (process.env.LLAMA_MMAP === '0' || process.platform === 'win32') return null;
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-  const path = [process.env.LLAMA_NATIVE_ADDON, resolve(root, 'build/Release/llama_native.node')].find((p) => p !== undefined && existsSync(p));
-  if (!path) return null;
-  try {
-    const addon = createRequire(import.meta.url)(path) as { mmapRange?: MapFn; unmapRange?: UnmapFn };
-    unmapFn = typeof addon.unmapRange === 'function' ? addon.unmapRange : null;
-    return typeof addon.mmapRange === 'function' ? addon.mmapRange : null;
-  } catch {
-    return null;
-  }
+  const { addon } = loadNativeAddon<{ mmapRange?: MapFn; unmapRange?: UnmapFn }>();
+  if (!addon) return null;
+  unmapFn = typeof addon.unmapRange === 'function' ? addon.unmapRange : null;
+  return typeof addon.mmapRange === 'function' ? addon.mmapRange : null;
 }
 
 /** A read-only-in-effect view of bytes [offset, offset+length) of `path`, or undefined. */
@@ -62,13 +54,22 @@ export function isMappedView(view: Uint8Array): boolean {
  * remaining reference: after an unmap, reading the view is reading freed memory.
  */
 export function releaseMappedView(view: Uint8Array): boolean {
-  if (!live.delete(view)) return false;
-  if (!unmapFn) return false;
-  try {
-    return unmapFn(view) === true;
-  } catch {
+  if (!live.has(view)) return false;
+  // a backend computes from these bytes in place (the js backend's F32 weights): leave it to the GC
+  if (isBufferPinned(view.buffer)) return false;
+  if (!unmapFn) {
+    live.delete(view);
     return false;
   }
+  let ok = false;
+  try {
+    ok = unmapFn(view) === true;
+  } catch {
+    ok = false;
+  }
+  // refused while a weight computes from the bytes in place: still live, for a later release
+  if (ok) live.delete(view);
+  return ok;
 }
 
 /** Whether releaseMappedView can unmap deterministically (the addon exports unmapRange). */

@@ -82,6 +82,12 @@ export interface GenerateOptions extends SamplingOptions {
   topLogprobs?: number;
   /** prompt tokens per forward call (the loop yields to the event loop between them); default 512 */
   prefillBatch?: number;
+  /**
+   * Called when the session is full and a sampled token still needs a position: it must free some
+   * (a context shift, see api/session.ts), and generation goes on instead of ending with 'context'.
+   * With it, maxTokens may exceed the room left (the prompt itself must still fit).
+   */
+  onContextFull?: (session: Session) => void | Promise<void>;
 }
 
 /**
@@ -175,7 +181,7 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
     // Generating N tokens forwards N-1 of them: the last one sampled never needs a position.
     const room = session.ctxSize - session.pos - prompt.length + 1;
     const limit = o.maxTokens === undefined || o.maxTokens < 0 ? undefined : o.maxTokens;
-    const maxTokens = Math.min(limit ?? Infinity, room);
+    const maxTokens = o.onContextFull ? (limit ?? Infinity) : Math.min(limit ?? Infinity, room);
     const ownSampler = o.sampler === undefined;
     const sampler = o.sampler ?? createSampler(o);
     const endIds = new Set<number>(o.ignoreEog ? [] : [...tokenizer.eogIds, ...(o.stopTokens ?? [])]);
@@ -189,10 +195,19 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
     let logits: Float32Array = new Float32Array(0);
     // penalties see the conversation so far, as they would in one pass over it
     if (ownSampler) for (const id of session.tokens) sampler.accept(id);
-    for (let i = 0; i < prompt.length; i += batch) {
-      logits = model.forward(session, prompt.slice(i, i + batch));
-      await nextTick();
-      checkAbort();
+    try {
+      for (let i = 0; i < prompt.length; i += batch) {
+        // with a signal, the pass itself yields between layers: Ctrl-C stops a long prefill promptly
+        if (o.signal) logits = await model.forwardAsync(session, prompt.slice(i, i + batch), { signal: o.signal });
+        else logits = model.forward(session, prompt.slice(i, i + batch));
+        await nextTick();
+        checkAbort();
+      }
+    } catch (e) {
+      // stopped (or failed) in the prefill: the stats still say so
+      const now = performance.now();
+      this.finish(prompt.length, 0, t0, now, now, e instanceof LlamaError && e.code === 'CANCELLED' ? 'cancelled' : 'error');
+      throw e;
     }
     for (const id of prompt) sampler.accept(id);
     const t1 = performance.now();
@@ -230,6 +245,10 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
         yield item;
         if (last) break;
         checkAbort();
+        if (session.pos >= session.ctxSize && o.onContextFull) {
+          await o.onContextFull(session);
+          if (session.pos >= session.ctxSize) throw new LlamaError('INTERNAL', 'onContextFull freed no position');
+        }
         logits = model.forward(session, [token]);
         unforwarded = undefined;
         await nextTick();
@@ -286,7 +305,7 @@ function checkPrompt(model: LlamaModel, ids: readonly number[], o: GenerateOptio
   const limit = o.maxTokens === undefined || o.maxTokens < 0 ? undefined : o.maxTokens;
   // Generating N tokens forwards N-1 of them: the last one sampled never needs a position.
   const room = ctxSize - pos - ids.length + 1;
-  if (room < 1 || (limit !== undefined && limit > room)) {
+  if (room < 1 || (limit !== undefined && limit > room && !o.onContextFull)) {
     const want = pos + ids.length + Math.max(limit ?? 1, 1) - 1;
     throw new LlamaError('CONTEXT_OVERFLOW', `the prompt (${ids.length} tokens${pos ? ` after ${pos} already in the session` : ''}) plus ${limit ?? 1} generated tokens needs ${want} positions, the context has ${ctxSize}`, {
       hint: `pass a larger --ctx-size (the model was trained for ${model.config.contextLength} positions), or shorten the prompt or -n`,

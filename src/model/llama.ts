@@ -12,6 +12,8 @@
 // sequence of backend calls with a buffer per activation (from `alloc`), so a recording wrapper
 // around the Backend can replay it backwards for training; that wrapper asks for fresh buffers,
 // inference reuses the previous call's (the k-th buffer of a call has the same size every time).
+// Several sequences can share one pass (forwardBatch): their rows are concatenated through every
+// matmul and each sequence's rows attend to its own KV cache (batch.ts does the bookkeeping).
 import type { Backend, Weight } from '../backend/backend.js';
 import type { LlamaConfig } from './config.js';
 import type { LlamaWeights } from './weights.js';
@@ -22,6 +24,8 @@ import { dequantize } from '../tensor/quant.js';
 import { LlamaError } from '../errors.js';
 import { ropeInvFreq } from './rope.js';
 import { createSession, type Session, type SessionOptions } from './kv-cache.js';
+import { layoutBatch, pickRows, rowSlice, type SequenceInput } from './batch.js';
+export type { SequenceInput } from './batch.js';
 
 export interface LayerParams {
   readonly attnNorm: Float32Array; // (dim)
@@ -45,8 +49,15 @@ export interface ModelParams {
 }
 
 export interface ForwardOptions {
-  /** return logits for every position (T rows) instead of only the last (1 row) */
+  /** return a row for every position (T rows) instead of only the last (1 row); per sequence: SequenceInput.allLogits */
   allLogits?: boolean;
+  /** 'hidden': the hidden states after the final norm (rows, dim) instead of logits (for embeddings) */
+  output?: 'logits' | 'hidden';
+}
+
+export interface AsyncForwardOptions extends ForwardOptions {
+  /** checked between layers; an abort throws CANCELLED and leaves every session as it was */
+  signal?: AbortSignal;
 }
 
 /** Where activation buffers come from; a training tape may substitute its own. */
@@ -57,31 +68,44 @@ export interface ModelOptions {
   alloc?: Allocator;
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+const freshAlloc: Allocator = (n) => new Float32Array(n);
+
 export class LlamaModel {
   /** inverse rotary frequencies (headDim/2), scaling already applied */
   readonly invFreq: Float32Array;
-  alloc: Allocator;
+  /** the caller's allocator, if one was given (else scratch reuse) */
+  alloc: Allocator | undefined;
   /** activation buffers of the previous forward call, reused in the same order (default alloc) */
   private readonly scratch: Float32Array[] = [];
-  private scratchNext = 0;
+  /** forward passes under way (an async one waits between layers; another pass then gets fresh buffers) */
+  private inFlight = 0;
 
   constructor(
     readonly config: LlamaConfig,
     readonly backend: Backend,
     readonly params: ModelParams,
-    ropeFreqs?: Float32Array,
+    readonly ropeFreqs?: Float32Array,
     opts: ModelOptions = {},
   ) {
     this.invFreq = ropeInvFreq(config, ropeFreqs);
-    // Reusing buffers saves ~7% of a small model's decode time (allocation + zeroing + GC).
-    this.alloc = opts.alloc ?? ((n) => this.reuse(n));
+    this.alloc = opts.alloc;
   }
 
-  private reuse(n: number): Float32Array {
-    let b = this.scratch[this.scratchNext];
-    if (b === undefined || b.length !== n) this.scratch[this.scratchNext] = b = new Float32Array(n);
-    this.scratchNext++;
-    return b;
+  /**
+   * This call's allocator. Reusing buffers saves ~7% of a small model's decode time (allocation +
+   * zeroing + GC); the k-th buffer of a call has the same size every time.
+   */
+  private allocator(): Allocator {
+    if (this.alloc) return this.alloc;
+    if (this.inFlight > 0) return freshAlloc; // the scratch belongs to the pass under way
+    let next = 0;
+    return (n) => {
+      let b = this.scratch[next];
+      if (b === undefined || b.length !== n) this.scratch[next] = b = new Float32Array(n);
+      next++;
+      return b;
+    };
   }
 
   /** Hand a loaded model's weights to `backend` (which may repack or dequantize them). */
@@ -100,70 +124,116 @@ export class LlamaModel {
    * advance the session. Returns logits (T or 1 rows, vocab): row t predicts the token after t.
    */
   forward(session: Session, tokens: readonly number[], opts: ForwardOptions = {}): Float32Array {
-    const { dim, nHeads, nKvHeads, headDim, ffnDim, vocabSize, normEps: eps } = this.config;
-    const { backend: B, params: P, alloc } = this;
-    const T = tokens.length;
-    const pos0 = session.pos;
-    if (T === 0) throw new LlamaError('INTERNAL', 'forward needs at least one token');
-    if (pos0 + T > session.ctxSize) {
-      throw new LlamaError('CONTEXT_OVERFLOW', `${pos0 + T} positions do not fit in the ${session.ctxSize}-position context`, {
-        hint: `pass a larger --ctx-size (the model was trained for ${this.config.contextLength} positions) or shorten the prompt / -n`,
-      });
+    return this.forwardBatch([{ session, tokens }], opts)[0]!;
+  }
+
+  /**
+   * Several sequences in one pass: their rows go through every matmul together, each sequence's
+   * rows attend only to its own KV cache. Returns one result per sequence, as `forward` would.
+   */
+  forwardBatch(seqs: readonly SequenceInput[], opts: ForwardOptions = {}): Float32Array[] {
+    const pass = this.pass(seqs, opts);
+    for (;;) {
+      const r = pass.next();
+      if (r.done) return r.value;
     }
+  }
+
+  /** `forward`, yielding to the event loop four times a layer so that a signal can stop a long prefill. */
+  async forwardAsync(session: Session, tokens: readonly number[], opts: AsyncForwardOptions = {}): Promise<Float32Array> {
+    return (await this.forwardBatchAsync([{ session, tokens }], opts))[0]!;
+  }
+
+  async forwardBatchAsync(seqs: readonly SequenceInput[], opts: AsyncForwardOptions = {}): Promise<Float32Array[]> {
+    const cancelled = () => new LlamaError('CANCELLED', 'the forward pass was cancelled');
+    if (opts.signal?.aborted) throw cancelled();
+    const pass = this.pass(seqs, opts);
+    for (;;) {
+      const r = pass.next();
+      if (r.done) return r.value;
+      await yieldToEventLoop();
+      if (opts.signal?.aborted) {
+        pass.return([]); // releases the scratch; the sessions were not advanced
+        throw cancelled();
+      }
+    }
+  }
+
+  /** The forward pass, pausing (yield) four times a layer. Sessions advance only when it completes. */
+  private *pass(seqs: readonly SequenceInput[], opts: ForwardOptions): Generator<void, Float32Array[], void> {
+    const { dim, nHeads, nKvHeads, headDim, ffnDim, vocabSize, normEps: eps } = this.config;
+    const { backend: B, params: P } = this;
+    const { tokens, pos, rowStart } = layoutBatch(seqs, this.config.contextLength);
+    const T = tokens.length; // rows of every sequence, concatenated
     const qDim = nHeads * headDim;
     const kvDim = nKvHeads * headDim;
-    this.scratchNext = 0;
-    const pos = new Int32Array(T); // (T)
-    for (let t = 0; t < T; t++) pos[t] = pos0 + t;
+    const alloc = this.allocator();
+    this.inFlight++;
+    try {
+      let x = alloc(T * dim); // (T, dim)
+      B.embed(x, P.tokEmbeddings, tokens);
+      for (let l = 0; l < P.layers.length; l++) {
+        const L = P.layers[l]!;
+        // attention block
+        const xn = alloc(T * dim); // (T, dim)
+        B.rmsnorm(xn, x, L.attnNorm, T, dim, eps);
+        const q = alloc(T * qDim); // (T, nHeads, headDim)
+        const k = alloc(T * kvDim); // (T, nKvHeads, headDim)
+        const v = alloc(T * kvDim); // (T, nKvHeads, headDim)
+        B.matmul(q, xn, L.wq, T);
+        B.matmul(k, xn, L.wk, T);
+        B.matmul(v, xn, L.wv, T);
+        B.rope(q, T, nHeads, headDim, pos, this.invFreq); // in place, each row at its own position
+        B.rope(k, T, nKvHeads, headDim, pos, this.invFreq); // in place
+        const att = alloc(T * qDim); // (T, nHeads, headDim)
+        seqs.forEach(({ session }, s) => {
+          const [r0, r1] = [rowStart[s]!, rowStart[s + 1]!];
+          const rows = (b: Float32Array, width: number) => rowSlice(b, r0, r1, width, T);
+          B.kvStore(session.cache, l, session.pos, r1 - r0, rows(k, kvDim), rows(v, kvDim));
+          B.attention(rows(att, qDim), rows(q, qDim), session.cache, l, session.pos, r1 - r0, nHeads);
+        });
+        yield; // each `yield` is a point where forwardAsync may pause (and stop); forward runs straight through
+        const attOut = alloc(T * dim); // (T, dim)
+        B.matmul(attOut, att, L.wo, T);
+        const h = alloc(T * dim); // (T, dim)
+        B.add(h, x, attOut, T * dim);
+        yield;
+        // feed-forward block
+        const hn = alloc(T * dim); // (T, dim)
+        B.rmsnorm(hn, h, L.ffnNorm, T, dim, eps);
+        const gate = alloc(T * ffnDim); // (T, ffnDim)
+        const up = alloc(T * ffnDim); // (T, ffnDim)
+        B.matmul(gate, hn, L.w1, T);
+        B.matmul(up, hn, L.w3, T);
+        yield;
+        const act = alloc(T * ffnDim); // (T, ffnDim)
+        B.swiglu(act, gate, up, T * ffnDim);
+        const ffnOut = alloc(T * dim); // (T, dim)
+        B.matmul(ffnOut, act, L.w2, T);
+        const out = alloc(T * dim); // (T, dim)
+        B.add(out, h, ffnOut, T * dim);
+        x = out;
+        if (l < P.layers.length - 1) yield;
+      }
 
-    let x = alloc(T * dim); // (T, dim)
-    B.embed(x, P.tokEmbeddings, tokens);
-    for (let l = 0; l < P.layers.length; l++) {
-      const L = P.layers[l]!;
-      // attention block
-      const xn = alloc(T * dim); // (T, dim)
-      B.rmsnorm(xn, x, L.attnNorm, T, dim, eps);
-      const q = alloc(T * qDim); // (T, nHeads, headDim)
-      const k = alloc(T * kvDim); // (T, nKvHeads, headDim)
-      const v = alloc(T * kvDim); // (T, nKvHeads, headDim)
-      B.matmul(q, xn, L.wq, T);
-      B.matmul(k, xn, L.wk, T);
-      B.matmul(v, xn, L.wv, T);
-      B.rope(q, T, nHeads, headDim, pos, this.invFreq); // in place
-      B.rope(k, T, nKvHeads, headDim, pos, this.invFreq); // in place
-      B.kvStore(session.cache, l, pos0, T, k, v);
-      const att = alloc(T * qDim); // (T, nHeads, headDim)
-      B.attention(att, q, session.cache, l, pos0, T, nHeads);
-      const attOut = alloc(T * dim); // (T, dim)
-      B.matmul(attOut, att, L.wo, T);
-      const h = alloc(T * dim); // (T, dim)
-      B.add(h, x, attOut, T * dim);
-      // feed-forward block
-      const hn = alloc(T * dim); // (T, dim)
-      B.rmsnorm(hn, h, L.ffnNorm, T, dim, eps);
-      const gate = alloc(T * ffnDim); // (T, ffnDim)
-      const up = alloc(T * ffnDim); // (T, ffnDim)
-      B.matmul(gate, hn, L.w1, T);
-      B.matmul(up, hn, L.w3, T);
-      const act = alloc(T * ffnDim); // (T, ffnDim)
-      B.swiglu(act, gate, up, T * ffnDim);
-      const ffnOut = alloc(T * dim); // (T, dim)
-      B.matmul(ffnOut, act, L.w2, T);
-      const out = alloc(T * dim); // (T, dim)
-      B.add(out, h, ffnOut, T * dim);
-      x = out;
+      // Only the rows whose output is wanted go through the final norm and the (large) output matmul.
+      const { rows, picked, counts } = pickRows(x, rowStart, dim, seqs.map((q) => q.allLogits ?? opts.allLogits === true), alloc);
+      const xf = alloc(rows * dim); // (rows, dim)
+      B.rmsnorm(xf, picked, P.norm, rows, dim, eps);
+      const width = opts.output === 'hidden' ? dim : vocabSize;
+      const result = new Float32Array(rows * width); // (rows, vocab or dim): the caller keeps it
+      if (opts.output === 'hidden') result.set(xf.subarray(0, rows * dim));
+      else B.matmul(result, xf, P.output, rows);
+      seqs.forEach(({ session, tokens: ids }) => {
+        session.pos += ids.length;
+        for (const id of ids) session.tokens.push(id);
+      });
+      if (counts.length === 1) return [result]; // the very buffer the backend wrote (a tape matches it by identity)
+      let at = 0;
+      return counts.map((n) => result.subarray(width * at, width * (at += n)));
+    } finally {
+      this.inFlight--;
     }
-    session.pos += T;
-    for (const id of tokens) session.tokens.push(id);
-
-    // Only the rows whose logits are wanted go through the final norm and the (large) output matmul.
-    const rows = opts.allLogits ? T : 1;
-    const last = rows === T ? x : x.subarray((T - 1) * dim); // (rows, dim)
-    const xf = alloc(rows * dim); // (rows, dim)
-    B.rmsnorm(xf, last, P.norm, rows, dim, eps);
-    const logits = new Float32Array(rows * vocabSize); // (rows, vocab): the caller keeps it
-    B.matmul(logits, xf, P.output, rows);
-    return logits;
   }
 }
 

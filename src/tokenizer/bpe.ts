@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { LlamaError } from '../errors.js';
 import { mergeSymbols, MergeWorkspace, PairTable } from './merge.js';
 import { decodeWith, Utf8StreamDecoder, type TokenRenderer } from './stream.js';
-import { specialMatcher, splitSpecial } from './text.js';
+import { specialMatcher, splitSpecial, splitSpecialIn } from './text.js';
 import type { EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
 
 /** Meta's Llama 3 pre-tokenizer pattern (llama/tokenizer.py), in Python/Rust regex syntax. */
@@ -276,7 +276,9 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
     const addEos = opts.addEos ?? this.model.addEos;
     if (addBos && this.bosId !== undefined) out.push(this.bosId);
     const frags = opts.parseSpecial
-      ? splitSpecial(text, this.allMatched, this.matcher)
+      ? opts.specialRanges
+        ? splitSpecialIn(text, this.allMatched, this.matcher, opts.specialRanges)
+        : splitSpecial(text, this.allMatched, this.matcher)
       : splitSpecial(text, this.model.userDefined ?? this.allMatched, this.userMatcher);
     for (const f of frags) {
       if (f.id !== undefined) out.push(f.id);

@@ -10,7 +10,7 @@
 import { LlamaError } from '../errors.js';
 import { mergeSymbols, MergeWorkspace, PairTable } from './merge.js';
 import { decodeWith, Utf8StreamDecoder, type TokenRenderer } from './stream.js';
-import { specialMatcher, splitSpecial, utf8 } from './text.js';
+import { specialMatcher, splitSpecial, splitSpecialIn, utf8 } from './text.js';
 import type { EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
 
 /** sentencepiece's ModelProto.SentencePiece.Type numbering (GGUF token_type uses the same). */
@@ -242,7 +242,9 @@ export class SpmTokenizer implements Tokenizer, TokenRenderer<SpmStreamState> {
       return out;
     }
     const frags = opts.parseSpecial
-      ? splitSpecial(text, this.parsedSpecials, this.parsedMatcher)
+      ? opts.specialRanges
+        ? splitSpecialIn(text, this.parsedSpecials, this.parsedMatcher, opts.specialRanges)
+        : splitSpecial(text, this.parsedSpecials, this.parsedMatcher)
       : splitSpecial(text, this.alwaysSpecials, this.alwaysMatcher);
     // as llama.cpp does: every text fragment at the start or after a special token gets the
     // dummy prefix, like separate sentencepiece calls would

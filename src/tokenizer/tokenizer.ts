@@ -11,6 +11,13 @@ export interface EncodeOptions {
    * Default false: user text that merely looks like a special token stays text.
    */
   parseSpecial?: boolean;
+  /**
+   * With parseSpecial: match special tokens only inside these [start, end) character ranges of
+   * the text; elsewhere they stay text. A chat prompt passes its template's ranges, so special
+   * tokens come from the template and never from what a user typed, while the prompt is still
+   * tokenized as one text (merges and SentencePiece's dummy prefix as for the whole string).
+   */
+  specialRanges?: readonly (readonly [number, number])[];
 }
 
 /** Incremental decoding: feed ids one at a time, get text that never splits a UTF-8 character. */

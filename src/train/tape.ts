@@ -145,7 +145,7 @@ export class TapeBackend implements Backend {
   backward(seed: ReadonlyMap<Float32Array, Float32Array>, paramGrads: ParamGrads): void {
     const B = this.inner;
     // a backend may add gradients natively (NativeTrainingBackend.accumulate); same sums either way
-    const fast = (B as { accumulate?: (dst: Float32Array, src: Float32Array, n: number) => void }).accumulate?.bind(B);
+    const fast = B.accumulate?.bind(B);
     const addInto = fast ? (dst: Float32Array, src: Float32Array, n: number) => {
       assert(dst.length >= n && src.length >= n, `gradient add: ${dst.length}, ${src.length} < ${n}`);
       fast(dst, src, n);

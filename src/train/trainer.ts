@@ -8,8 +8,7 @@ import { createHash } from 'node:crypto';
 import { LlamaError } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { TrainingBackend } from '../backend/training.js';
-import { selectTrainingBackend } from './backend.js';
-import { JsTrainingBackend } from '../backend/js/js-train-ops.js';
+import { selectTrainingBackend } from '../backend/select.js';
 import { DataParallel, shareWeights } from './parallel.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LlamaWeights } from '../model/weights.js';
@@ -100,7 +99,7 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
   let weights = resumed ? weightsFromCheckpoint(mc, resumed.tensors) : initWeights(mc, cfg.seed);
   const backend = hooks.backend ? await hooks.backend(cfg.backend, cfg.threads) : await selectTrainingBackend(cfg.backend, cfg.threads);
   // the js backend has one thread: more threads split each step's sequences over worker threads
-  const dataParallel = backend instanceof JsTrainingBackend && cfg.threads > 1;
+  const dataParallel = backend.dataParallelWorkers === true && cfg.threads > 1;
   if (dataParallel) weights = shareWeights(weights);
   const tm = createTrainingModel(mc, weights, backend);
   const pool = dataParallel ? new DataParallel(tm, cfg.threads, cfg.seqLen) : undefined;

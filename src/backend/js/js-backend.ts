@@ -8,6 +8,8 @@ import type { HostTensor } from '../../tensor/tensor.js';
 import { dequantize } from '../../tensor/quant.js';
 import { HALF_TABLE, floatToHalf } from '../../tensor/f16.js';
 import { assert, LlamaError } from '../../errors.js';
+import { pinBuffer, unpinBuffer } from '../../tensor/pins.js';
+import { gemmNT } from './gemm.js';
 
 interface JsWeight extends Weight {
   /** (rows, cols) float32 values; a view of the tensor's bytes when it is F32 and aligned */
@@ -28,24 +30,28 @@ export class JsBackend implements Backend {
     if (t.shape.length !== 2) throw new LlamaError('TENSOR_SHAPE', `weight ${t.name} must be 2-D, got [${t.shape.join(', ')}]`);
     const [rows, cols] = t.shape as [number, number];
     let values: Float32Array;
-    if (t.type === DType.F32 && t.data.byteOffset % 4 === 0) values = new Float32Array(t.data.buffer, t.data.byteOffset, rows * cols);
-    else values = dequantize(t.type, t.data, rows * cols);
+    if (t.type === DType.F32 && t.data.byteOffset % 4 === 0) {
+      // computed from in place: the buffer (perhaps a file mapping) must stay while the weight lives
+      values = new Float32Array(t.data.buffer, t.data.byteOffset, rows * cols);
+      pinBuffer(t.data.buffer);
+    } else values = dequantize(t.type, t.data, rows * cols);
     const w: JsWeight = { type: t.type, rows, cols, values };
     return w;
   }
 
+  freeWeight(w: Weight): void {
+    const jw = w as JsWeight & { freed?: boolean };
+    if (jw.freed) return;
+    jw.freed = true;
+    if (jw.type === DType.F32) unpinBuffer(jw.values.buffer);
+  }
+
+  // Every output is a float64 dot product of two rows summed k = 0, 1, ... in order; gemmNT only
+  // blocks the loops for the cache (4x4 outputs at a time), so the sums are the plain loop's.
   matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
     const { rows, cols, values } = w as JsWeight;
     assert(x.length >= T * cols && out.length >= T * rows, `matmul shapes: x ${x.length} (T=${T}, cols=${cols}), out ${out.length} (rows=${rows})`);
-    for (let t = 0; t < T; t++) {
-      const xo = t * cols;
-      for (let r = 0; r < rows; r++) {
-        const wo = r * cols;
-        let s = 0;
-        for (let c = 0; c < cols; c++) s += x[xo + c]! * values[wo + c]!;
-        out[t * rows + r] = s;
-      }
-    }
+    gemmNT(out, x, values, T, rows, cols, false);
   }
 
   embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {

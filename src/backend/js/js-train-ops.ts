@@ -20,6 +20,8 @@ interface JsWeightView extends Weight {
 }
 
 export class JsTrainingBackend extends JsBackend implements TrainingBackend {
+  readonly dataParallelWorkers = true;
+
   weightValues(w: Weight): Float32Array {
     if (w.type !== DType.F32) throw new LlamaError('TENSOR_TYPE', 'training needs F32 weights', { hint: 'convert the checkpoint to F32 before training it' });
     return (w as JsWeightView).values;
@@ -27,15 +29,6 @@ export class JsTrainingBackend extends JsBackend implements TrainingBackend {
 
   weightUpdated(_w: Weight): void {
     // JsBackend keeps a view of the F32 tensor bytes: in-place updates are already visible.
-  }
-
-  // The forward matmul of the training hot loop, blocked (see gemm.ts); bit-identical to
-  // JsBackend.matmul, so the trained model generates exactly what `llama run --backend js` does.
-  override matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
-    const { rows, cols, values, type } = w as JsWeightView;
-    if (type !== DType.F32) return super.matmul(out, x, w, T);
-    assert(x.length >= T * cols && out.length >= T * rows, `matmul shapes: x ${x.length} (T=${T}, cols=${cols}), out ${out.length} (rows=${rows})`);
-    gemmNT(out, x, values, T, rows, cols, false);
   }
 
   // Attention over an F32 cache without the per-element reader of the oracle: the same operations

@@ -1,10 +1,11 @@
 // Loading the compiled N-API addon (build/Release/llama_native.node, built by `npm install`).
 // Missing addon = undefined plus a reason; never a throw, so callers can fall back to `js`.
+// The loading itself is src/platform/native-addon.ts (shared with the file mapper).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { LlamaError } from '../../errors.js';
+import { loadNativeAddon, type AddonLoad } from '../../platform/native-addon.js';
 
 export interface NativeInfo {
   /** the kernel path in use: avx512 | avx2 | neon | scalar */
@@ -38,26 +39,9 @@ export interface NativeAddon {
   fmaPeak(iters: number): number;
 }
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-
-let cached: { addon?: NativeAddon; reason?: string } | undefined;
-
-/** The addon, or undefined with the reason it is not available. Loaded once per process. */
-export function loadAddon(): { addon?: NativeAddon; reason?: string } {
-  if (cached) return cached;
-  const candidates = [process.env.LLAMA_NATIVE_ADDON, join(REPO_ROOT, 'build/Release/llama_native.node'), join(REPO_ROOT, 'build/Debug/llama_native.node')];
-  const path = candidates.find((p) => p !== undefined && existsSync(p));
-  if (!path) {
-    cached = { reason: 'the native addon is not built (run `npm install` with a C compiler available)' };
-    return cached;
-  }
-  try {
-    const require = createRequire(import.meta.url);
-    cached = { addon: require(path) as NativeAddon };
-  } catch (e) {
-    cached = { reason: `the native addon at ${path} failed to load: ${(e as Error).message}` };
-  }
-  return cached;
+/** The addon, or undefined with the reason it is not available (src/platform/native-addon.ts). */
+export function loadAddon(): AddonLoad<NativeAddon> {
+  return loadNativeAddon<NativeAddon>();
 }
 
 /**
@@ -65,8 +49,14 @@ export function loadAddon(): { addon?: NativeAddon; reason?: string } {
  * core's load/FMA units, so decode gains nothing from them), else the logical CPU count.
  */
 export function defaultThreads(): number {
-  const env = Number(process.env.LLAMA_THREADS);
-  if (Number.isInteger(env) && env > 0) return env;
+  const raw = process.env.LLAMA_THREADS;
+  if (raw !== undefined && raw.trim() !== '') {
+    const env = Number(raw);
+    if (!(Number.isInteger(env) && env >= 1 && env <= 256)) {
+      throw new LlamaError('USAGE', `LLAMA_THREADS must be a whole number 1..256, got '${raw}'`, { hint: 'unset it, or set it to the number of threads to use' });
+    }
+    return env;
+  }
   try {
     const base = '/sys/devices/system/cpu';
     const cores = new Set<string>();

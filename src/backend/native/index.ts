@@ -13,6 +13,7 @@ import type { HostTensor } from '../../tensor/tensor.js';
 import { dequantize } from '../../tensor/quant.js';
 import { assert, LlamaError } from '../../errors.js';
 import { defaultThreads, loadAddon, type NativeAddon, type NativeInfo } from './addon.js';
+import { NativeTrainingBackend, nativeTrainAddon } from './training.js';
 
 export { defaultThreads } from './addon.js';
 export type { NativeInfo } from './addon.js';
@@ -199,6 +200,11 @@ export function nativeUnavailableReason(): string | undefined {
   return loadAddon().reason;
 }
 
+/** True when LLAMA_NATIVE_ADDON named an addon that cannot be used (then `auto` must not fall back quietly). */
+export function nativeExplicitlyBroken(): boolean {
+  return loadAddon().explicitFailure === true;
+}
+
 /** Raw addon info (kernel path, available paths, pool size), or undefined when not built. */
 export function nativeInfo(): NativeInfo | undefined {
   return loadAddon().addon?.info();
@@ -212,4 +218,11 @@ export function loadNativeBackend(opts: NativeBackendOptions = {}): NativeBacken
   const { addon } = loadAddon();
   if (!addon) return undefined;
   return new NativeBackend(addon, opts);
+}
+
+/** The native training backend (forward kernels + train_ops.c), or undefined without the addon or its training kernels. */
+export function loadNativeTrainingBackend(opts: NativeBackendOptions = {}): NativeTrainingBackend | undefined {
+  const kernels = nativeTrainAddon();
+  const fwd = loadNativeBackend(opts);
+  return kernels && fwd ? new NativeTrainingBackend(fwd, kernels) : undefined;
 }

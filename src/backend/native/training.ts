@@ -1,6 +1,7 @@
 // Training on the native backend with native backward kernels (src/backend/native/c/train_ops.c):
-// the forward ops come from NativeBackend (through HybridTrainingBackend, which also keeps the
-// weight views the optimizer updates in place); every backward op, the loss and AdamW run in C.
+// the forward ops are NativeBackend's, over F32 weights it reads in place (so the optimizer's
+// in-place updates are what the next step computes with); every backward op, the loss and AdamW
+// run in C.
 //
 //   y = x Wᵀ:  dx (T, cols) += dy (T, rows) · W (rows, cols)      gemm, no transposed copies
 //              dW (rows, cols) += dyᵀ (rows, T) · x (T, cols)
@@ -11,12 +12,14 @@
 //
 // Every kernel's result is independent of the thread count and timing (fixed tiles and chunks;
 // see train_ops.c), so a resumed run reproduces the uninterrupted one bit for bit.
-import type { Backend, Weight } from '../backend.js';
+import type { KVCache, LoadWeightOptions, Weight } from '../backend.js';
 import type { AdamWStepOptions, TrainingBackend } from '../training.js';
-import { HybridTrainingBackend } from '../hybrid-training.js';
+import { DType, dtypeName } from '../../tensor/dtype.js';
+import type { HostTensor } from '../../tensor/tensor.js';
 import { LlamaError } from '../../errors.js';
 import type { NativeAddon } from './addon.js';
 import { loadAddon } from './addon.js';
+import type { NativeBackend } from './index.js';
 
 /** The training entry points of the addon (argument checks are repeated in C). */
 export interface NativeTrainAddon {
@@ -41,34 +44,87 @@ export function nativeTrainAddon(): (NativeAddon & NativeTrainAddon) | undefined
   return a && typeof a.gemm === 'function' && typeof a.adamwStep === 'function' ? (a as NativeAddon & NativeTrainAddon) : undefined;
 }
 
-interface ThreadApplying extends Backend {
-  /** NativeBackend.info() re-applies that backend's thread count to the process-wide pool */
-  info(): unknown;
-}
-
 const asInt32 = (a: ArrayLike<number>): Int32Array => (a instanceof Int32Array ? a : Int32Array.from(a));
 
-export class NativeTrainingBackend extends HybridTrainingBackend implements TrainingBackend {
-  override readonly name: string;
+export class NativeTrainingBackend implements TrainingBackend {
+  readonly name: string;
+  readonly threads: number;
+  /** the F32 values of each weight, which the forward kernels read in place */
+  private readonly values = new WeakMap<Weight, Float32Array>();
 
-  constructor(fwd: Backend, private readonly k: NativeTrainAddon) {
-    super(fwd);
+  constructor(private readonly fwd: NativeBackend, private readonly k: NativeTrainAddon) {
     this.name = `${fwd.name}-train`;
+    this.threads = fwd.threads;
   }
+
+  loadWeight(t: HostTensor, _opts?: LoadWeightOptions): Weight {
+    if (t.type !== DType.F32) throw new LlamaError('TENSOR_TYPE', `training needs F32 weights; ${t.name} is ${dtypeName(t.type)}`, { hint: 'start from an F32 checkpoint' });
+    if (t.data.byteOffset % 4 !== 0) throw new LlamaError('INTERNAL', `training weight ${t.name} is not 4-byte aligned (the backend would copy it and miss the optimizer's updates)`);
+    const w = this.fwd.loadWeight(t, { inPlace: true });
+    this.values.set(w, new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4));
+    return w;
+  }
+  freeWeight(w: Weight): void {
+    this.fwd.freeWeight(w);
+  }
+  weightValues(w: Weight): Float32Array {
+    const v = this.values.get(w);
+    if (!v) throw new LlamaError('INTERNAL', 'weight was not loaded by this training backend');
+    return v;
+  }
+  weightUpdated(_w: Weight): void {
+    // the forward kernels read the F32 values in place: the update is already what they see
+  }
+
+  // ---- forward: NativeBackend's kernels ----
+  matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
+    this.fwd.matmul(out, x, w, T);
+  }
+  embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {
+    this.fwd.embed(out, w, ids);
+  }
+  rmsnorm(out: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
+    this.fwd.rmsnorm(out, x, g, T, dim, eps);
+  }
+  rope(x: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
+    this.fwd.rope(x, T, nHeads, headDim, pos, invFreq);
+  }
+  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    this.fwd.swiglu(out, gate, up, n);
+  }
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
+    this.fwd.add(out, a, b, n);
+  }
+  softmax(x: Float32Array, rows: number, cols: number): void {
+    this.fwd.softmax(x, rows, cols);
+  }
+  argmax(x: Float32Array, n: number): number {
+    return this.fwd.argmax(x, n);
+  }
+  createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {
+    return this.fwd.createKVCache(nLayers, nCtx, nKvHeads, headDim, type);
+  }
+  kvStore(cache: KVCache, layer: number, pos0: number, T: number, k: Float32Array, v: Float32Array): void {
+    this.fwd.kvStore(cache, layer, pos0, T, k, v);
+  }
+  attention(out: Float32Array, q: Float32Array, cache: KVCache, layer: number, pos0: number, T: number, nHeads: number): void {
+    this.fwd.attention(out, q, cache, layer, pos0, T, nHeads);
+  }
+
+  // ---- backward, loss and optimizer: the addon's training kernels ----
 
   /** FMA throughput at this backend's thread count, best of two short probes (FLOP/s). */
   fmaPeakFlops(): number {
-    const f = this.fwd as unknown as { fmaPeak(iters?: number): number };
-    return 1e9 * Math.max(f.fmaPeak(5_000_000), f.fmaPeak(5_000_000));
+    return 1e9 * Math.max(this.fwd.fmaPeak(5_000_000), this.fwd.fmaPeak(5_000_000));
   }
 
   /** The pool is process-wide: make it ours (cheap when it already is) before a native call. */
   private pool(): NativeTrainAddon {
-    (this.fwd as ThreadApplying).info();
+    this.fwd.info();
     return this.k;
   }
 
-  override matmulBackward(dx: Float32Array | null, dW: Float32Array | null, dy: Float32Array, x: Float32Array, w: Weight, T: number): void {
+  matmulBackward(dx: Float32Array | null, dW: Float32Array | null, dy: Float32Array, x: Float32Array, w: Weight, T: number): void {
     const { rows, cols } = w;
     const W = this.weightValues(w); // (rows, cols)
     const k = this.pool();
@@ -76,27 +132,27 @@ export class NativeTrainingBackend extends HybridTrainingBackend implements Trai
     if (dW) k.gemm(dW, cols, dy, rows, 1, x, cols, 0, rows, cols, T, 1); // (rows, cols) += (T, rows)ᵀ·(T, cols)
   }
 
-  override embedBackward(dW: Float32Array, dy: Float32Array, ids: ArrayLike<number>, cols: number): void {
+  embedBackward(dW: Float32Array, dy: Float32Array, ids: ArrayLike<number>, cols: number): void {
     this.pool().embedBackward(dW, dy, asInt32(ids), cols);
   }
 
-  override rmsnormBackward(dx: Float32Array | null, dg: Float32Array | null, dy: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
+  rmsnormBackward(dx: Float32Array | null, dg: Float32Array | null, dy: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
     this.pool().rmsnormBackward(dx, dg, dy, x, g, T, dim, eps);
   }
 
-  override ropeBackward(dx: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
+  ropeBackward(dx: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
     this.pool().ropeBackward(dx, T, nHeads, headDim, pos, invFreq);
   }
 
-  override swigluBackward(dgate: Float32Array, dup: Float32Array, dy: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+  swigluBackward(dgate: Float32Array, dup: Float32Array, dy: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
     this.pool().swigluBackward(dgate, dup, dy, gate, up, n);
   }
 
-  override attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dy: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void {
+  attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dy: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void {
     this.pool().attentionBackward(dq, dk, dv, dy, q, k, v, pos0, T, nHeads, nKvHeads, headDim);
   }
 
-  override crossEntropy(logits: Float32Array, targets: ArrayLike<number>, T: number, vocab: number, dlogits: Float32Array | null, scale: number): { sum: number; count: number } {
+  crossEntropy(logits: Float32Array, targets: ArrayLike<number>, T: number, vocab: number, dlogits: Float32Array | null, scale: number): { sum: number; count: number } {
     const ids = asInt32(targets);
     for (let t = 0; t < T; t++) {
       const y = targets[t]!;
@@ -106,11 +162,11 @@ export class NativeTrainingBackend extends HybridTrainingBackend implements Trai
     return { sum, count };
   }
 
-  override adamwStep(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, o: AdamWStepOptions): void {
+  adamwStep(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, o: AdamWStepOptions): void {
     this.pool().adamwStep(param, grad, m, v, n, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.step, o.gradScale);
   }
 
-  override sumSquares(x: Float32Array, n: number): number {
+  sumSquares(x: Float32Array, n: number): number {
     return this.pool().sumSquares(x, n);
   }
 

@@ -30,7 +30,7 @@ export const command: Command = {
       threads: { kind: 'string', short: 't', arg: 'LIST', help: 'thread counts to test, comma-separated (default: 1,2)' },
       repetitions: { kind: 'int', short: 'r', arg: 'N', help: 'repetitions per test', default: 5 },
       json: { kind: 'boolean', help: 'print one JSON array instead of the table' },
-      backend: { kind: 'string', arg: 'NAME', help: 'js | native | auto (default: LLAMA_BACKEND or auto)' },
+      backend: { kind: 'string', arg: 'NAME', help: 'js | native | wasm | auto (default: LLAMA_BACKEND or auto)' },
       synthetic: { kind: 'string', arg: 'SHAPE', help: `benchmark a random-weight model of this shape (${Object.keys(SYNTHETIC_SHAPES).join(', ')})` },
       type: { kind: 'string', arg: 'TYPE', help: `weight type of the synthetic model (${Object.keys(SYNTHETIC_TYPES).join(', ')})`, default: 'q8_0' },
       save: { kind: 'string', arg: 'PATH', help: 'keep the synthetic GGUF at PATH (default: a temporary file, deleted afterwards)' },
@@ -48,7 +48,7 @@ export const command: Command = {
     const threadsArg = str(args, 'threads');
     const threads = threadsArg !== undefined ? parseThreads(threadsArg) : [1, 2];
     const backend = (str(args, 'backend') ?? process.env.LLAMA_BACKEND ?? 'auto').toLowerCase();
-    if (!['js', 'native', 'auto'].includes(backend)) throw new UsageError(`unknown backend '${backend}'`, 'choose js, native or auto');
+    if (!['js', 'native', 'wasm', 'auto'].includes(backend)) throw new UsageError(`unknown backend '${backend}'`, 'choose js, native, wasm or auto');
     const log = (line: string) => process.stderr.write(line + '\n');
     const kvName = (str(args, 'kv-type') ?? 'f32').toLowerCase();
     if (kvName !== 'f32' && kvName !== 'f16') throw new UsageError(`--kv-type must be f32 or f16, got '${kvName}'`);

@@ -8,7 +8,8 @@ import { bool, list, num, str } from '../args.js';
 import { MODEL_OPTIONS, openModel } from '../model-args.js';
 import { readStdinText, readTextFile, processEscapes, stdinIsPipedOrFile } from '../input.js';
 import { onStdoutClosed, stdoutClosed, writeOut } from '../output.js';
-import { DEFAULT_CTX_CAP, generate, LlamaError, SAMPLING_DEFAULTS, UsageError, validateGenerateOptions } from '../../index.js';
+import { DEFAULT_CTX_CAP, generate, LlamaError, SAMPLING_DEFAULTS, UsageError, validateGenerateOptions, createSampler, grammarSampler, withGrammar } from '../../index.js';
+import { STRUCTURED_FLAGS, grammarFromArgs } from '../sampling-args.js';
 import type { GenerateOptions, OptionNames } from '../../index.js';
 
 const DEFAULT_MAX_TOKENS = 256;
@@ -54,16 +55,21 @@ export const command: Command = {
       'repeat-last-n': { kind: 'int', arg: 'N', help: 'window of the penalties; 0 = off, -1 = the whole context', default: SAMPLING_DEFAULTS.penaltyWindow },
       'frequency-penalty': { kind: 'number', arg: 'F', help: 'subtract F x count for tokens in the window', default: 0 },
       'presence-penalty': { kind: 'number', arg: 'P', help: 'subtract P for tokens in the window', default: 0 },
-      seed: { kind: 'int', short: 's', arg: 'S', help: 'random seed, a whole number (default: random)' },
+      seed: { kind: 'int', short: 's', arg: 'S', help: 'random seed, a whole number (default: random; the seed used is printed on stderr)' },
       stop: { kind: 'list', arg: 'TEXT', help: 'stop before this text (repeatable); it is not printed' },
       'ignore-eos': { kind: 'boolean', help: 'keep generating through end-of-sequence tokens' },
       'no-echo': { kind: 'boolean', help: 'print only the generated text, not the prompt' },
+      special: { kind: 'boolean', help: 'let the prompt spell special tokens (e.g. <s>, <|eot_id|>) instead of treating them as text' },
+      interactive: { kind: 'boolean', short: 'i', help: 'chat instead (the same as `llama chat` with these options)' },
+      ...STRUCTURED_FLAGS,
     },
     details: [
       'Examples:',
       '  llama run -m stories260K.bin --tokenizer tok512.bin -p "Once upon a time" -n 64 --temp 0',
       '  llama run -m model.gguf -f prompt.txt --temp 0.7 --seed 42 --stop "\\n\\n"',
       '  echo "Once upon a time" | llama run -n 32',
+      '  llama run -p "Colour:" --json-schema colour.schema.json --temp 0',
+      '  llama run -i               (a chat: the same as llama chat)',
       '',
       'Escapes: as in llama.cpp, -p and --stop understand \\n \\t \\r \\\\ \\" \\\' and \\xHH (one byte), so',
       '--stop "\\n\\n" stops at a blank line. --no-escape takes them literally. -f files are read exactly.',
@@ -74,11 +80,19 @@ export const command: Command = {
   },
 
   async run(args) {
+    if (bool(args, 'interactive')) {
+      if (str(args, 'prompt') !== undefined || str(args, 'file') !== undefined) {
+        throw new UsageError('-i starts a chat: give no -p / -f', 'type the first message at the prompt (or pipe the turns in), and use `llama chat --system TEXT` for a system prompt');
+      }
+      const { command: chat } = await import('./chat.js');
+      return chat.run(args);
+    }
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`, 'quote the prompt and pass it with -p');
     const escape = bool(args, 'escape');
     const nPredict = num(args, 'n-predict');
     if (nPredict !== undefined && nPredict < -1) throw new UsageError(`-n must be -1 or more, got ${nPredict}`, '-n -1 generates until an end token or the context is full');
-    const seed = num(args, 'seed');
+    // a seed is always chosen here, so that it can be printed and a good run repeated
+    const seed = num(args, 'seed') ?? Math.floor(Math.random() * 0x7fffffff);
     const stop = list(args, 'stop').map((s) => (escape ? processEscapes(s, '--stop') : s));
     const options: GenerateOptions = {
       temperature: num(args, 'temp')!,
@@ -90,7 +104,7 @@ export const command: Command = {
       penaltyWindow: num(args, 'repeat-last-n')!,
       frequencyPenalty: num(args, 'frequency-penalty')!,
       presencePenalty: num(args, 'presence-penalty')!,
-      ...(seed !== undefined ? { seed } : {}),
+      seed,
       stop,
       ignoreEog: bool(args, 'ignore-eos'),
     };
@@ -98,6 +112,7 @@ export const command: Command = {
     const ctxArg = num(args, 'ctx-size');
     validateGenerateOptions({ ...options, ...(ctxArg !== undefined ? { ctxSize: ctxArg } : {}) }, FLAG_NAMES);
     const prompt = readPrompt(str(args, 'prompt'), str(args, 'file'), escape);
+    const grammar = grammarFromArgs(args);
 
     const { loaded, model, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
     try {
@@ -112,22 +127,26 @@ export const command: Command = {
           for (let id = tok.vocabSize; id < model.config.vocabSize; id++) logitBias.set(id, -Infinity);
         }
       }
-      const ids = tok.encode(prompt);
+      const ids = tok.encode(prompt, bool(args, 'special') ? { parseSpecial: true } : {});
       const ctx = ctxSize ?? Math.min(model.config.contextLength, DEFAULT_CTX_CAP);
       // Without -n: 256 tokens, or until the context is full (reported as "context", as -n -1 is).
       const room = ctx - ids.length + 1;
       const maxTokens = nPredict === -1 ? undefined : (nPredict ?? (room > DEFAULT_MAX_TOKENS ? DEFAULT_MAX_TOKENS : undefined));
       const ac = new AbortController();
       const onSigint = () => ac.abort();
+      const stopTokens = loaded.format === 'llama2c' && tok.bosId !== undefined ? [tok.bosId] : [];
+      // structured output: the grammar goes first in the sampler chain
+      const sampler = grammar ? withGrammar(createSampler({ ...options, ...(logitBias ? { logitBias } : {}) }), grammarSampler(grammar, tok, { endTokens: stopTokens })) : undefined;
       const gen = generate(model, tok, ids, {
         ...options,
+        ...(sampler ? { sampler } : {}),
         ...(logitBias ? { logitBias } : {}),
         ...(maxTokens !== undefined ? { maxTokens } : {}),
         ctxSize: ctx,
         kvType,
         signal: ac.signal,
         // llama2.c's run.c ends a sequence when it samples BOS
-        stopTokens: loaded.format === 'llama2c' && tok.bosId !== undefined ? [tok.bosId] : [],
+        stopTokens,
       });
       gen.check(); // before anything reaches stdout
       process.once('SIGINT', onSigint);
@@ -150,7 +169,7 @@ export const command: Command = {
         process.stderr.write(
           `prompt: ${plural(s.promptTokens, 'token')}, ${s.promptTokensPerSec.toFixed(1)} tok/s | ` +
             `generated: ${plural(s.generatedTokens, 'token')}, ${s.generatedTokensPerSec.toFixed(1)} tok/s | ` +
-            `load: ${loadMs.toFixed(0)} ms | backend: ${model.backend.name} | stop: ${s.finishReason}\n`,
+            `load: ${loadMs.toFixed(0)} ms | backend: ${model.backend.name} | seed: ${seed} | stop: ${s.finishReason}\n`,
         );
       }
       return cancelled && !stdoutClosed() ? 130 : 0;

@@ -107,7 +107,12 @@ typedef struct {
   void *owned;      // repacked copy (freed with the weight)
   napi_ref source;  // the caller's bytes used in place
   size_t owned_bytes;
+  struct mapping *pinned;  // the file mapping those bytes lie in (it must outlive the weight)
 } weight_handle;
+
+struct mapping;
+static struct mapping *mapping_pin(const void *p);
+static void mapping_unpin(struct mapping *m);
 
 static void weight_release(napi_env env, weight_handle *h) {
   if (h->owned) {
@@ -119,6 +124,10 @@ static void weight_release(napi_env env, weight_handle *h) {
   if (h->source) {
     napi_delete_reference(env, h->source);
     h->source = NULL;
+  }
+  if (h->pinned) {
+    mapping_unpin(h->pinned);
+    h->pinned = NULL;
   }
   h->w.qs = NULL;
 }
@@ -340,6 +349,7 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
         free(h);
         FAIL("could not keep a reference to the weight bytes");
       }
+      h->pinned = mapping_pin(data);
     }
   }
   napi_value ext;
@@ -1000,11 +1010,24 @@ static napi_value js_fma_peak(napi_env env, napi_callback_info info) {
 typedef struct mapping {
   void *base;
   size_t len;
+  int pins;      // weights that compute straight from these bytes (used in place)
+  int released;  // unmapped early by unmapRange; the finalizer only frees the record
   struct mapping *next;
 } mapping;
 
 // Live mappings made by mmapRange (N-API calls and finalizers all run on the JS thread).
 static mapping *mappings;
+
+static mapping *mapping_pin(const void *p) {
+  for (mapping *m = mappings; m; m = m->next)
+    if ((const char *)p >= (const char *)m->base && (const char *)p < (const char *)m->base + m->len) {
+      m->pins++;
+      return m;
+    }
+  return NULL;
+}
+
+static void mapping_unpin(mapping *m) { m->pins--; }
 
 static void unmap_finalize(napi_env env, void *data, void *hint) {
   (void)env;
@@ -1015,8 +1038,36 @@ static void unmap_finalize(napi_env env, void *data, void *hint) {
       *p = m->next;
       break;
     }
-  munmap(m->base, m->len);
+  if (!m->released) munmap(m->base, m->len);
   free(m);
+}
+
+// unmapRange(view) -> boolean: unmap the file mapping `view` lies in now, instead of when the
+// garbage collector finds its ArrayBuffer (LoadedModel.close()/dispose() call it). The buffer is
+// detached first, so every view of it becomes empty rather than dangling. Refused (false) while a
+// weight loaded in place computes from those bytes, or for bytes that are not a mapping of ours.
+static napi_value js_unmap_range(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  if (!ln_args(env, info, 1, argv)) return NULL;
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data = NULL;
+  napi_value ab;
+  bool ok = false;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) == napi_ok && data) {
+    for (mapping **p = &mappings; *p; p = &(*p)->next) {
+      mapping *m = *p;
+      if ((char *)data < (char *)m->base || (char *)data >= (char *)m->base + m->len) continue;
+      if (m->pins > 0 || napi_detach_arraybuffer(env, ab) != napi_ok) break;
+      munmap(m->base, m->len);
+      m->released = 1;
+      *p = m->next;
+      ok = true;
+      break;
+    }
+  }
+  napi_get_boolean(env, ok, &result);
+  return result;
 }
 
 // After a weight was copied out of a file mapping: drop the mapped pages it covered, so resident
@@ -1065,6 +1116,8 @@ static napi_value js_mmap_range(napi_env env, napi_callback_info info) {
   }
   m->base = base;
   m->len = (size_t)(len + delta);
+  m->pins = 0;
+  m->released = 0;
   m->next = mappings;
   mappings = m;
   napi_value ab, view;
@@ -1218,6 +1271,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   EXPORT("fmaPeak", js_fma_peak);
   EXPORT("setTuning", js_set_tuning);
   EXPORT("mmapRange", js_mmap_range);
+  EXPORT("unmapRange", js_unmap_range);
   ln_train_register(env, exports);
   return exports;
 }

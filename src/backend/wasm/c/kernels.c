@@ -1,0 +1,625 @@
+// The `wasm` backend's kernels: plain C compiled for wasm32 + SIMD128, no libc (see
+// scripts/build-wasm.js). The module imports its memory and exports functions only; all pointers
+// are byte offsets into that memory, handed out by the TypeScript side's allocator
+// (src/backend/wasm/memory.ts). Every op works on row ranges so that threads can split the rows.
+//
+// Layouts (see docs/wasm.md):
+//  - F32 / F16 / BF16 weights: the file's bytes, row-major.
+//  - Q8_0 / Q4_0 weights: repacked at load into the codes of every block (32 int8 / 16 bytes of
+//    nibbles, contiguous, so SIMD loads are aligned) and a float scale per block (binary16 -> f32
+//    is exact, so the dequantized values are unchanged).
+//  - Q4_K / Q6_K weights: ggml's super-blocks as stored (144 / 210 bytes per 256 values).
+//  - Activations of a quantized matmul: per 32-value block int8 codes q, a float scale d and the
+//    sum of the codes (Q4_K's min term), made by quant_act exactly as the native backend does:
+//    d = amax/127, q = round-half-even(x * (127/amax)).
+#include <wasm_simd128.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14, T_BF16 = 30 };
+
+// ---- conversions (exact) ----
+
+static inline float bits_f32(uint32_t b) {
+  float f;
+  __builtin_memcpy(&f, &b, 4);
+  return f;
+}
+static inline uint32_t f32_bits(float f) {
+  uint32_t b;
+  __builtin_memcpy(&b, &f, 4);
+  return b;
+}
+
+// binary16 -> f32: the exponent/mantissa bits moved into an f32 and scaled by 2^112, which is exact
+// for normal and subnormal halves alike; infinities and NaNs are patched in.
+static inline float h2f(uint16_t h) {
+  uint32_t em = h & 0x7fffu;
+  float f = bits_f32(em << 13) * 0x1p112f;
+  uint32_t b = f32_bits(f);
+  if (em >= 0x7c00u) b = 0x7f800000u | ((em & 0x3ffu) << 13);
+  return bits_f32(b | ((uint32_t)(h & 0x8000u) << 16));
+}
+
+static inline v128_t h2f_x4(v128_t h32) {
+  const v128_t em = wasm_v128_and(h32, wasm_i32x4_splat(0x7fff));
+  v128_t f = wasm_f32x4_mul(wasm_i32x4_shl(em, 13), wasm_f32x4_splat(0x1p112f));
+  const v128_t special = wasm_u32x4_gt(em, wasm_i32x4_splat(0x7bff));
+  const v128_t infnan = wasm_v128_or(wasm_i32x4_splat(0x7f800000), wasm_i32x4_shl(wasm_v128_and(em, wasm_i32x4_splat(0x3ff)), 13));
+  f = wasm_v128_bitselect(infnan, f, special);
+  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16));
+}
+
+// f32 -> binary16, round to nearest even (NaN -> quiet NaN), as src/tensor/f16.ts floatToHalf.
+static uint16_t f2h(float v) {
+  const uint32_t x = f32_bits(v);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const int32_t exp = (int32_t)((x >> 23) & 0xff);
+  uint32_t mant = x & 0x7fffffu;
+  if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0));
+  int32_t e = exp - 127 + 15;
+  if (e >= 31) return (uint16_t)(sign | 0x7c00u);
+  if (e <= 0) {
+    if (e < -10) return (uint16_t)sign;
+    mant |= 0x800000u;
+    const int shift = 14 - e;
+    const uint32_t half = 1u << (shift - 1);
+    uint32_t r = mant >> shift;
+    const uint32_t rem = mant & ((1u << shift) - 1);
+    if (rem > half || (rem == half && (r & 1))) r++;
+    return (uint16_t)(sign | r);  // a carry into the exponent field is the right result
+  }
+  uint32_t r = mant >> 13;
+  const uint32_t rem = mant & 0x1fffu;
+  uint32_t out = sign | ((uint32_t)e << 10) | r;
+  if (rem > 0x1000u || (rem == 0x1000u && (r & 1))) out++;  // carries into the exponent, up to inf
+  return (uint16_t)out;
+}
+
+static inline uint16_t ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+// ---- exp in double precision (no libm): |error| well below f32 rounding ----
+
+static double exp_d(double x) {
+  if (x != x) return x;
+  if (x > 710.0) return __builtin_inf();
+  if (x < -746.0) return 0.0;
+  const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  const double k = __builtin_nearbyint(x * 1.44269504088896338700e+00);
+  const double r = (x - k * ln2_hi) - k * ln2_lo;  // |r| <= 0.35
+  // Taylor to r^13: truncation < 0.35^14/14! ~ 4e-18
+  double p = 1.0 / 6227020800.0;
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  // 2^k in two steps so that k down to -1075 and up to 1024 stay representable
+  int ki = (int)k;
+  const int k1 = ki / 2, k2 = ki - k1;
+  uint64_t b1 = (uint64_t)(k1 + 1023) << 52, b2 = (uint64_t)(k2 + 1023) << 52;
+  double s1, s2;
+  __builtin_memcpy(&s1, &b1, 8);
+  __builtin_memcpy(&s2, &b2, 8);
+  return p * s1 * s2;
+}
+
+// ---- helpers ----
+
+static inline float hsum_f32(v128_t v) {
+  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) + (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+static inline int32_t hsum_i32(v128_t v) {
+  return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) + wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
+}
+// 16 int8 weights x 16 int16 activation codes -> 4 int32 partial sums (the weights widened to
+// int16, then pairwise multiply-add). The activations are widened once per matmul by quant_act.
+static inline v128_t dot_i8x16(v128_t w, const int16_t *x) {
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), wasm_v128_load(x)),
+                        wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), wasm_v128_load(x + 8)));
+}
+
+// ---- float dot products ----
+
+static float dot_f32(const float *a, const float *b, int n) {
+  v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4)));
+    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(a + i + 8), wasm_v128_load(b + i + 8)));
+    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(a + i + 12), wasm_v128_load(b + i + 12)));
+  }
+  for (; i + 4 <= n; i += 4) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  float s = hsum_f32(wasm_f32x4_add(wasm_f32x4_add(s0, s1), wasm_f32x4_add(s2, s3)));
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+// x (f32) . w (binary16 or bfloat16)
+static float dot_f16(const float *x, const uint16_t *w, int n, int bf16) {
+  v128_t s0 = wasm_f32x4_splat(0), s1 = s0;
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const v128_t h = wasm_v128_load(w + i);
+    v128_t lo = wasm_u32x4_extend_low_u16x8(h), hi = wasm_u32x4_extend_high_u16x8(h);
+    if (bf16) {
+      lo = wasm_i32x4_shl(lo, 16);
+      hi = wasm_i32x4_shl(hi, 16);
+    } else {
+      lo = h2f_x4(lo);
+      hi = h2f_x4(hi);
+    }
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(x + i), lo));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(x + i + 4), hi));
+  }
+  float s = hsum_f32(wasm_f32x4_add(s0, s1));
+  for (; i < n; i++) s += x[i] * (bf16 ? bits_f32((uint32_t)w[i] << 16) : h2f(w[i]));
+  return s;
+}
+
+// ---- quantized activations ----
+
+// x (T, cols) -> q (T, cols) int16 codes in -127..127, d (T, cols/32) float, s (T, cols/32) int32
+// sum of codes.
+EXPORT(quant_act)
+void quant_act(const float *x, int T, int cols, int16_t *q, float *d, int32_t *s) {
+  const int nb = cols / 32;
+  for (int t = 0; t < T; t++)
+    for (int b = 0; b < nb; b++) {
+      const float *xb = x + (size_t)t * cols + 32 * b;
+      v128_t m = wasm_f32x4_splat(0);
+      for (int i = 0; i < 32; i += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + i)));
+      m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+      m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+      const float amax = wasm_f32x4_extract_lane(m, 0);
+      const float db = amax / 127.0f;
+      const float id = db != 0.0f ? 127.0f / amax : 0.0f;
+      const v128_t vid = wasm_f32x4_splat(id);
+      int16_t *qb = q + (size_t)t * cols + 32 * b;
+      v128_t i32[8];
+      for (int k = 0; k < 8; k++) i32[k] = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + 4 * k), vid)));
+      const v128_t a = wasm_i16x8_narrow_i32x4(i32[0], i32[1]), b2 = wasm_i16x8_narrow_i32x4(i32[2], i32[3]);
+      const v128_t c = wasm_i16x8_narrow_i32x4(i32[4], i32[5]), e = wasm_i16x8_narrow_i32x4(i32[6], i32[7]);
+      wasm_v128_store(qb, a);
+      wasm_v128_store(qb + 8, b2);
+      wasm_v128_store(qb + 16, c);
+      wasm_v128_store(qb + 24, e);
+      const v128_t sum = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_add(i32[0], i32[1]), wasm_i32x4_add(i32[2], i32[3])),
+                                        wasm_i32x4_add(wasm_i32x4_add(i32[4], i32[5]), wasm_i32x4_add(i32[6], i32[7])));
+      d[(size_t)t * nb + b] = db;
+      s[(size_t)t * nb + b] = hsum_i32(sum);
+    }
+}
+
+// ---- weight repacking ----
+
+// Q8_0 / Q4_0 weights are stored in groups of 4 rows, interleaved block by block, so that the
+// kernel reads one sequential stream through a group with constant offsets: block b of row r at
+// unit ((r/4)*nb + b)*4 + r%4, a unit being the block's codes (32 bytes / 16 bytes of nibbles) or
+// its float scale. The missing rows of a last partial group are zeros.
+static inline size_t scale_index(int r, int b, int nb) { return ((size_t)(r >> 2) * nb + b) * 4 + (r & 3); }
+
+// ggml Q8_0 blocks {f16 d; i8 q[32]} of a (rows, nb*32) weight -> interleaved codes + scales
+EXPORT(repack_q8_0)
+void repack_q8_0(const uint8_t *src, int rows, int nb, int8_t *qs, float *d) {
+  for (int r = 0; r < rows; r++)
+    for (int b = 0; b < nb; b++) {
+      const uint8_t *p = src + ((size_t)r * nb + b) * 34;
+      const size_t u = scale_index(r, b, nb);
+      d[u] = h2f(ld16(p));
+      __builtin_memcpy(qs + u * 32, p + 2, 32);
+    }
+}
+
+// ggml Q4_0 blocks {f16 d; u8 q[16]} -> interleaved nibbles + scales, as Q8_0's
+EXPORT(repack_q4_0)
+void repack_q4_0(const uint8_t *src, int rows, int nb, uint8_t *qs, float *d) {
+  for (int r = 0; r < rows; r++)
+    for (int b = 0; b < nb; b++) {
+      const uint8_t *p = src + ((size_t)r * nb + b) * 18;
+      const size_t u = scale_index(r, b, nb);
+      d[u] = h2f(ld16(p));
+      __builtin_memcpy(qs + u * 16, p + 2, 16);
+    }
+}
+
+// ---- quantized row dots: one weight row . one token's quantized activations ----
+
+// [sum(p0), sum(p1), sum(p2), sum(p3)]
+static inline v128_t transpose_sum(v128_t p0, v128_t p1, v128_t p2, v128_t p3) {
+  const v128_t a = wasm_i32x4_add(wasm_i32x4_shuffle(p0, p1, 0, 1, 4, 5), wasm_i32x4_shuffle(p0, p1, 2, 3, 6, 7));
+  const v128_t b = wasm_i32x4_add(wasm_i32x4_shuffle(p2, p3, 0, 1, 4, 5), wasm_i32x4_shuffle(p2, p3, 2, 3, 6, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), wasm_i32x4_shuffle(a, b, 1, 3, 5, 7));
+}
+
+// 32 int8 weights (sign-extended to int16 by the loads themselves) . 32 int16 activation codes
+static inline v128_t q8_dot(const int8_t *w, const int16_t *x) {
+  const v128_t a = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w), wasm_v128_load(x)), wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 8), wasm_v128_load(x + 8)));
+  const v128_t b = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 16), wasm_v128_load(x + 16)), wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 24), wasm_v128_load(x + 24)));
+  return wasm_i32x4_add(a, b);
+}
+
+// A group of 4 interleaved weight rows . one token's activations: the 4 integer block sums are
+// combined into one vector and scaled by the 4 rows' block scales at once.
+static v128_t dot4_q8_0(const int8_t *w, const float *wd4, const int16_t *q, const float *xd, int nb) {
+  v128_t acc = wasm_f32x4_splat(0);
+  for (int b = 0; b < nb; b++) {
+    const int16_t *x = q + 32 * b;
+    const int8_t *g = w + (size_t)128 * b;
+    const v128_t s = transpose_sum(q8_dot(g, x), q8_dot(g + 32, x), q8_dot(g + 64, x), q8_dot(g + 96, x));
+    const v128_t scale = wasm_f32x4_mul(wasm_v128_load(wd4 + 4 * b), wasm_f32x4_splat(xd[b]));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
+  }
+  return acc;
+}
+
+static inline v128_t q4_dot(const uint8_t *w, const int16_t *x) {
+  const v128_t v = wasm_v128_load(w);
+  const v128_t lo = wasm_i8x16_sub(wasm_v128_and(v, wasm_i8x16_splat(0x0f)), wasm_i8x16_splat(8));
+  const v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(v, 4), wasm_i8x16_splat(8));
+  return wasm_i32x4_add(dot_i8x16(lo, x), dot_i8x16(hi, x + 16));
+}
+
+static v128_t dot4_q4_0(const uint8_t *w, const float *wd4, const int16_t *q, const float *xd, int nb) {
+  v128_t acc = wasm_f32x4_splat(0);
+  for (int b = 0; b < nb; b++) {
+    const int16_t *x = q + 32 * b;
+    const uint8_t *g = w + (size_t)64 * b;
+    const v128_t s = transpose_sum(q4_dot(g, x), q4_dot(g + 16, x), q4_dot(g + 32, x), q4_dot(g + 48, x));
+    const v128_t scale = wasm_f32x4_mul(wasm_v128_load(wd4 + 4 * b), wasm_f32x4_splat(xd[b]));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
+  }
+  return acc;
+}
+
+// Q8_0 / Q4_0 rows [r0, r1) (r0 a multiple of 4) x T tokens, a group of 4 rows at a time
+static void matmul_q0(int q4, float *out, const uint8_t *w, const float *wd, int rows, int cols, int T, int r0, int r1, const int16_t *q, const float *xd) {
+  const int nb = cols / 32;
+  const size_t groupBytes = (size_t)nb * (q4 ? 64 : 128);
+  for (int r = r0; r < r1; r += 4) {
+    const uint8_t *g = w + (size_t)(r >> 2) * groupBytes;
+    const float *wd4 = wd + (size_t)(r >> 2) * nb * 4;
+    for (int t = 0; t < T; t++) {
+      const int16_t *qt = q + (size_t)t * cols;
+      const float *xdt = xd + (size_t)t * nb;
+      const v128_t v = q4 ? dot4_q4_0(g, wd4, qt, xdt, nb) : dot4_q8_0((const int8_t *)g, wd4, qt, xdt, nb);
+      float lanes[4];
+      wasm_v128_store(lanes, v);
+      for (int i = 0; i < 4 && r + i < r1; i++) out[(size_t)t * rows + r + i] = lanes[i];
+    }
+  }
+}
+
+// the 6-bit scale and min of sub-block j (0..7) from Q4_K's 12 packed bytes (ggml get_scale_min_k4)
+static inline void q4k_scale_min(int j, const uint8_t *p, int *sc, int *mn) {
+  if (j < 4) {
+    *sc = p[j] & 63;
+    *mn = p[j + 4] & 63;
+  } else {
+    *sc = (p[j + 4] & 0x0f) | ((p[j - 4] >> 6) << 4);
+    *mn = (p[j + 4] >> 4) | ((p[j] >> 6) << 4);
+  }
+}
+
+// Q4_K super-block {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}: value = d*sc*code - dmin*mn
+static float dot_q4_k(const uint8_t *w, const int16_t *q, const float *xd, const int32_t *xs, int nsb) {
+  v128_t acc = wasm_f32x4_splat(0);
+  float accm = 0;
+  const v128_t lowmask = wasm_i8x16_splat(0x0f);
+  for (int s = 0; s < nsb; s++) {
+    const uint8_t *blk = w + (size_t)s * 144;
+    const float d = h2f(ld16(blk)), dmin = h2f(ld16(blk + 2));
+    const uint8_t *qs = blk + 16;
+    const int16_t *qx = q + 256 * s;
+    float mterm = 0;
+    for (int j = 0; j < 8; j += 2) {
+      int sc0, mn0, sc1, mn1;
+      q4k_scale_min(j, blk + 4, &sc0, &mn0);
+      q4k_scale_min(j + 1, blk + 4, &sc1, &mn1);
+      const v128_t v0 = wasm_v128_load(qs + 16 * j), v1 = wasm_v128_load(qs + 16 * j + 16);
+      const v128_t p0 = wasm_i32x4_add(dot_i8x16(wasm_v128_and(v0, lowmask), qx + 32 * j), dot_i8x16(wasm_v128_and(v1, lowmask), qx + 32 * j + 16));
+      const v128_t p1 = wasm_i32x4_add(dot_i8x16(wasm_u8x16_shr(v0, 4), qx + 32 * j + 32), dot_i8x16(wasm_u8x16_shr(v1, 4), qx + 32 * j + 48));
+      const int b0 = 8 * s + j;
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p0), wasm_f32x4_splat(d * (float)sc0 * xd[b0])));
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p1), wasm_f32x4_splat(d * (float)sc1 * xd[b0 + 1])));
+      mterm += (float)mn0 * xd[b0] * (float)xs[b0] + (float)mn1 * xd[b0 + 1] * (float)xs[b0 + 1];
+    }
+    accm += dmin * mterm;
+  }
+  return hsum_f32(acc) - accm;
+}
+
+// Q6_K super-block {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: value = d*sc*(code - 32), codes as
+// ggml's dequantize_row_q6_K lays them out (two halves of 128 values).
+static float dot_q6_k(const uint8_t *w, const int16_t *q, const float *xd, int nsb) {
+  v128_t acc = wasm_f32x4_splat(0);
+  const v128_t m4 = wasm_i8x16_splat(0x0f), m3 = wasm_i8x16_splat(3), k32 = wasm_i8x16_splat(32);
+  for (int s = 0; s < nsb; s++) {
+    const uint8_t *blk = w + (size_t)s * 210;
+    const float d = h2f(ld16(blk + 208));
+    const int8_t *sc = (const int8_t *)(blk + 192);
+    for (int n = 0; n < 2; n++) {
+      const uint8_t *ql = blk + 64 * n, *qh = blk + 128 + 32 * n;
+      const int16_t *qx = q + 256 * s + 128 * n;
+      const int base = 8 * n;  // scale index of this half's first 16 values
+      const float *xdb = xd + 8 * s + 4 * n;
+      for (int l = 0; l < 2; l++) {  // values l*16 .. l*16+15 of each of the 4 quarter rows
+        const v128_t a = wasm_v128_load(ql + 16 * l), b = wasm_v128_load(ql + 32 + 16 * l), h = wasm_v128_load(qh + 16 * l);
+        const v128_t c1 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(a, m4), wasm_i8x16_shl(wasm_v128_and(h, m3), 4)), k32);
+        const v128_t c2 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(b, m4), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, 2), m3), 4)), k32);
+        const v128_t c3 = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(a, 4), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, 4), m3), 4)), k32);
+        const v128_t c4 = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(b, 4), wasm_i8x16_shl(wasm_u8x16_shr(h, 6), 4)), k32);
+        // quarter r (0..3) covers values 32r .. 32r+31 of the half: activation block r, scale 2r + l
+        const v128_t cs[4] = {c1, c2, c3, c4};
+        for (int r = 0; r < 4; r++) {
+          const v128_t p = dot_i8x16(cs[r], qx + 32 * r + 16 * l);
+          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(p), wasm_f32x4_splat(d * (float)sc[base + 2 * r + l] * xdb[r])));
+        }
+      }
+    }
+  }
+  return hsum_f32(acc);
+}
+
+// ---- matmul ----
+
+// out (T, rows) = x (T, cols) . W^T for weight rows [r0, r1). `w` / `wd` as the layout says; for
+// quantized types `q`, `xd`, `xs` are quant_act's output for x.
+EXPORT(matmul)
+void matmul(int type, float *out, const float *x, const uint8_t *w, const float *wd, int rows, int cols, int T, int r0, int r1,
+            const int16_t *q, const float *xd, const int32_t *xs) {
+  const int nb = cols / 32;
+  if (type == T_Q8_0 || type == T_Q4_0) {
+    matmul_q0(type == T_Q4_0, out, w, wd, rows, cols, T, r0, r1, q, xd);
+    return;
+  }
+  for (int r = r0; r < r1; r++)
+    for (int t = 0; t < T; t++) {
+      float v;
+      switch (type) {
+        case T_F32: v = dot_f32(x + (size_t)t * cols, (const float *)w + (size_t)r * cols, cols); break;
+        case T_F16: v = dot_f16(x + (size_t)t * cols, (const uint16_t *)w + (size_t)r * cols, cols, 0); break;
+        case T_BF16: v = dot_f16(x + (size_t)t * cols, (const uint16_t *)w + (size_t)r * cols, cols, 1); break;
+        case T_Q4_K: v = dot_q4_k(w + (size_t)r * (cols / 256) * 144, q + (size_t)t * cols, xd + (size_t)t * nb, xs + (size_t)t * nb, cols / 256); break;
+        case T_Q6_K: v = dot_q6_k(w + (size_t)r * (cols / 256) * 210, q + (size_t)t * cols, xd + (size_t)t * nb, cols / 256); break;
+        default: v = __builtin_nanf(""); break;
+      }
+      out[(size_t)t * rows + r] = v;
+    }
+}
+
+// ---- embed: rows of W dequantized exactly as src/tensor/quant*.ts does it ----
+
+static void dequant_row(int type, float *o, const uint8_t *w, const float *wd, int r, int cols) {
+  const int nb = cols / 32;
+  switch (type) {
+    case T_F32: __builtin_memcpy(o, w + (size_t)r * cols * 4, (size_t)cols * 4); return;
+    case T_F16: {
+      const uint16_t *h = (const uint16_t *)w + (size_t)r * cols;
+      for (int i = 0; i < cols; i++) o[i] = h2f(h[i]);
+      return;
+    }
+    case T_BF16: {
+      const uint16_t *h = (const uint16_t *)w + (size_t)r * cols;
+      for (int i = 0; i < cols; i++) o[i] = bits_f32((uint32_t)h[i] << 16);
+      return;
+    }
+    case T_Q8_0: {
+      for (int b = 0; b < nb; b++) {
+        const size_t u = scale_index(r, b, nb);
+        const int8_t *qs = (const int8_t *)w + u * 32;
+        for (int i = 0; i < 32; i++) o[32 * b + i] = (float)qs[i] * wd[u];
+      }
+      return;
+    }
+    case T_Q4_0: {
+      for (int b = 0; b < nb; b++) {
+        const size_t u = scale_index(r, b, nb);
+        const uint8_t *qs = w + u * 16;
+        const float d = wd[u];
+        for (int j = 0; j < 16; j++) {
+          o[32 * b + j] = (float)((qs[j] & 0x0f) - 8) * d;
+          o[32 * b + j + 16] = (float)((qs[j] >> 4) - 8) * d;
+        }
+      }
+      return;
+    }
+    case T_Q4_K: {
+      for (int s = 0; s < cols / 256; s++) {
+        const uint8_t *blk = w + ((size_t)r * (cols / 256) + s) * 144;
+        const float d = h2f(ld16(blk)), dmin = h2f(ld16(blk + 2));
+        const uint8_t *qs = blk + 16;
+        float *y = o + 256 * s;
+        for (int j = 0; j < 8; j += 2) {
+          int sc0, mn0, sc1, mn1;
+          q4k_scale_min(j, blk + 4, &sc0, &mn0);
+          q4k_scale_min(j + 1, blk + 4, &sc1, &mn1);
+          const float d1 = d * (float)sc0, m1 = dmin * (float)mn0, d2 = d * (float)sc1, m2 = dmin * (float)mn1;
+          for (int l = 0; l < 32; l++) *y++ = d1 * (float)(qs[l] & 0x0f) - m1;
+          for (int l = 0; l < 32; l++) *y++ = d2 * (float)(qs[l] >> 4) - m2;
+          qs += 32;
+        }
+      }
+      return;
+    }
+    case T_Q6_K: {
+      for (int s = 0; s < cols / 256; s++) {
+        const uint8_t *blk = w + ((size_t)r * (cols / 256) + s) * 210;
+        const float d = h2f(ld16(blk + 208));
+        const uint8_t *ql = blk, *qh = blk + 128;
+        const int8_t *sc = (const int8_t *)(blk + 192);
+        float *y = o + 256 * s;
+        for (int n = 0; n < 2; n++) {
+          for (int l = 0; l < 32; l++) {
+            const int is = l >> 4;
+            const int q1 = ((ql[l] & 0x0f) | ((qh[l] & 3) << 4)) - 32;
+            const int q2 = ((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            y[l] = (d * (float)sc[is]) * (float)q1;
+            y[l + 32] = (d * (float)sc[is + 2]) * (float)q2;
+            y[l + 64] = (d * (float)sc[is + 4]) * (float)q3;
+            y[l + 96] = (d * (float)sc[is + 6]) * (float)q4;
+          }
+          y += 128;
+          ql += 64;
+          qh += 32;
+          sc += 8;
+        }
+      }
+      return;
+    }
+  }
+}
+
+EXPORT(embed)
+void embed(int type, float *out, const uint8_t *w, const float *wd, int cols, const int32_t *ids, int n) {
+  for (int i = 0; i < n; i++) dequant_row(type, out + (size_t)i * cols, w, wd, ids[i], cols);
+}
+
+// ---- elementwise ----
+
+EXPORT(rmsnorm)
+void rmsnorm(float *out, const float *x, const float *g, int T, int dim, double eps) {
+  for (int t = 0; t < T; t++) {
+    const float *xr = x + (size_t)t * dim;
+    float *o = out + (size_t)t * dim;
+    double ss = 0;
+    for (int i = 0; i < dim; i++) ss += (double)xr[i] * (double)xr[i];
+    const float mean = (float)(ss / dim);
+    const float scale = (float)(1.0 / __builtin_sqrt((double)mean + eps));
+    for (int i = 0; i < dim; i++) o[i] = (xr[i] * scale) * g[i];
+  }
+}
+
+// In place over x (T, nHeads, headDim) with cs (T, headDim/2, 2) = cos, sin of each angle (the
+// host computes them: the module has no libm).
+EXPORT(rope)
+void rope(float *x, int T, int nh, int hd, const float *cs) {
+  const int half = hd / 2;
+  for (int t = 0; t < T; t++)
+    for (int h = 0; h < nh; h++) {
+      float *v = x + ((size_t)t * nh + h) * hd;
+      const float *c = cs + (size_t)t * hd;
+      for (int i = 0; i < half; i++) {
+        const float a = v[2 * i], b = v[2 * i + 1], co = c[2 * i], si = c[2 * i + 1];
+        v[2 * i] = a * co - b * si;
+        v[2 * i + 1] = a * si + b * co;
+      }
+    }
+}
+
+EXPORT(swiglu)
+void swiglu(float *out, const float *g, const float *u, int n) {
+  for (int i = 0; i < n; i++) {
+    const double gi = g[i];
+    out[i] = (float)(gi / (1.0 + exp_d(-gi)) * (double)u[i]);
+  }
+}
+
+EXPORT(add)
+void add(float *out, const float *a, const float *b, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  for (; i < n; i++) out[i] = a[i] + b[i];
+}
+
+static void softmax_row(float *x, int n) {
+  float m = -__builtin_inff();
+  for (int i = 0; i < n; i++)
+    if (x[i] > m) m = x[i];
+  double sum = 0;
+  for (int i = 0; i < n; i++) {
+    const double e = exp_d((double)x[i] - (double)m);
+    x[i] = (float)e;
+    sum += e;
+  }
+  for (int i = 0; i < n; i++) x[i] = (float)((double)x[i] / sum);
+}
+
+EXPORT(softmax)
+void softmax(float *x, int rows, int cols) {
+  for (int r = 0; r < rows; r++) softmax_row(x + (size_t)r * cols, cols);
+}
+
+EXPORT(argmax)
+int argmax(const float *x, int n) {
+  int best = 0;
+  for (int i = 1; i < n; i++)
+    if (x[i] > x[best]) best = i;
+  return best;
+}
+
+// ---- KV cache and attention ----
+
+// k, v (T, rowLen) -> the cache rows pos0 .. pos0+T-1 (f32, or binary16 when f16)
+EXPORT(kv_store)
+void kv_store(void *kc, void *vc, int f16, int rowLen, int pos0, int T, const float *k, const float *v) {
+  const size_t n = (size_t)T * rowLen, base = (size_t)pos0 * rowLen;
+  if (!f16) {
+    __builtin_memcpy((float *)kc + base, k, n * 4);
+    __builtin_memcpy((float *)vc + base, v, n * 4);
+    return;
+  }
+  uint16_t *kh = (uint16_t *)kc + base, *vh = (uint16_t *)vc + base;
+  for (size_t i = 0; i < n; i++) {
+    kh[i] = f2h(k[i]);
+    vh[i] = f2h(v[i]);
+  }
+}
+
+// y += a * x (x f32, or binary16 when f16)
+static void axpy(float *y, float a, const void *x, int n, int f16) {
+  const v128_t va = wasm_f32x4_splat(a);
+  int i = 0;
+  if (!f16) {
+    const float *xf = (const float *)x;
+    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(va, wasm_v128_load(xf + i))));
+    for (; i < n; i++) y[i] += a * xf[i];
+  } else {
+    const uint16_t *xh = (const uint16_t *)x;
+    for (; i + 8 <= n; i += 8) {
+      const v128_t h = wasm_v128_load(xh + i);
+      wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(va, h2f_x4(wasm_u32x4_extend_low_u16x8(h)))));
+      wasm_v128_store(y + i + 4, wasm_f32x4_add(wasm_v128_load(y + i + 4), wasm_f32x4_mul(va, h2f_x4(wasm_u32x4_extend_high_u16x8(h)))));
+    }
+    for (; i < n; i++) y[i] += a * h2f(xh[i]);
+  }
+}
+
+// Causal attention of queries t in [0, T) (positions pos0 + t), heads [h0, h1), over cache rows
+// 0 .. pos0+t. `scores` has room for pos0 + T floats.
+EXPORT(attention)
+void attention(float *out, const float *q, const void *kc, const void *vc, int f16, int pos0, int T, int nh, int nkv, int hd, int h0, int h1, float *scores) {
+  const int group = nh / nkv, kvRow = nkv * hd;
+  const float scale = (float)(1.0 / __builtin_sqrt((double)hd));
+  for (int t = 0; t < T; t++) {
+    const int n = pos0 + t + 1;
+    for (int h = h0; h < h1; h++) {
+      const float *qh = q + ((size_t)t * nh + h) * hd;
+      const size_t kvh = (size_t)(h / group) * hd;
+      for (int p = 0; p < n; p++) {
+        const size_t off = (size_t)p * kvRow + kvh;
+        scores[p] = (f16 ? dot_f16(qh, (const uint16_t *)kc + off, hd, 0) : dot_f32(qh, (const float *)kc + off, hd)) * scale;
+      }
+      softmax_row(scores, n);
+      float *o = out + ((size_t)t * nh + h) * hd;
+      for (int i = 0; i < hd; i++) o[i] = 0;
+      for (int p = 0; p < n; p++) {
+        const size_t off = (size_t)p * kvRow + kvh;
+        axpy(o, scores[p], f16 ? (const void *)((const uint16_t *)vc + off) : (const void *)((const float *)vc + off), hd, f16);
+      }
+    }
+  }
+}

@@ -1,0 +1,389 @@
+// The `wasm` backend: the Backend interface over kernels compiled from C to WebAssembly with SIMD128
+// (src/backend/wasm/c/kernels.c). It runs wherever WebAssembly SIMD does (Node without the native
+// addon, browsers). Weights and KV caches live in the module's linear memory; activations are
+// Float32Arrays in host memory (the Backend interface), copied in and out per op through a scratch
+// region. See docs/wasm.md.
+//
+// All instances in a process share one module instance and its memory (a process holds one model
+// at a time in practice, and one memory reservation is cheaper than several).
+import type { Backend, KVCache, LoadWeightOptions, Weight } from '../backend.js';
+import { DType, dtypeName } from '../../tensor/dtype.js';
+import type { HostTensor } from '../../tensor/tensor.js';
+import { dequantize } from '../../tensor/quant.js';
+import { assert, LlamaError } from '../../errors.js';
+import { LinearMemory } from './memory.js';
+import { instantiate, newMemory, sharedMemoryAvailable, wasmModule, type WasmKernels, type WasmVariant } from './module.js';
+import type { WasmCompiledModule } from './wasm-api.js';
+import { WasmPool } from './pool.js';
+
+/** Types with a dedicated kernel; everything else is dequantized to F32 at load (as native does). */
+export const WASM_KERNEL_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
+const QUANTIZED: readonly DType[] = [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
+
+interface Runtime {
+  k: WasmKernels;
+  variant: WasmVariant;
+  module: WasmCompiledModule;
+  /** worker threads (mt only), started on first use */
+  pool: WasmPool | undefined;
+  mem: LinearMemory;
+  /** kernel invocations since start (tests use it to prove the wasm path ran) */
+  calls: number;
+  /** the scratch region for one op's inputs and outputs (ops are synchronous: one suffices) */
+  scratchOff: number;
+  scratchBytes: number;
+}
+
+let runtime: Runtime | undefined;
+
+function getRuntime(): Runtime | string {
+  if (runtime) return runtime;
+  // the threaded build when shared memory is possible (it runs 1 thread as fast), else the plain one
+  let variant: WasmVariant = sharedMemoryAvailable() && process.env.LLAMA_WASM_VARIANT !== 'st' ? 'mt' : 'st';
+  let { module, reason } = wasmModule(variant);
+  if (!module && variant === 'mt') {
+    variant = 'st';
+    ({ module, reason } = wasmModule(variant));
+  }
+  if (!module) return reason ?? 'the module did not compile';
+  const memory = newMemory(variant);
+  const kernels = instantiate(module, memory);
+  runtime = { k: kernels, variant, module, pool: undefined, mem: new LinearMemory(memory, kernels.__heap_base.value as number), calls: 0, scratchOff: 0, scratchBytes: 0 };
+  return runtime;
+}
+
+
+interface WasmWeight extends Weight {
+  /** the type of the kernel that runs it (F32 for the generic path) */
+  readonly kernelType: DType;
+  ptr: number;
+  /** float block scales (Q8_0/Q4_0), else 0 */
+  dptr: number;
+  readonly bytes: number;
+  readonly dbytes: number;
+  /** inPlace: the caller's F32 values, copied in before every use */
+  readonly source: Uint8Array | undefined;
+  freed: boolean;
+}
+
+interface WasmKVCache extends KVCache {
+  /** per layer, byte offsets of K and V */
+  readonly k: number[];
+  readonly v: number[];
+  readonly layerBytes: number;
+}
+
+export interface WasmBackendOptions {
+  /** threads including the caller (default LLAMA_THREADS, else 1) */
+  threads?: number;
+  /** smallest rows x cols x T split over threads (default 131072; tests use 0) */
+  minParallelWork?: number;
+}
+
+export interface WasmInfo {
+  /** kernel calls so far in this process */
+  calls: number;
+  /** matmul shares run by worker threads so far */
+  workerJobs: number;
+  /** 'mt': kernels-mt.wasm over a shared memory; 'st': kernels.wasm, one thread */
+  variant: WasmVariant;
+  /** bytes of linear memory reserved / in use */
+  memoryBytes: number;
+  usedBytes: number;
+  threads: number;
+}
+
+// Frees what a weight or cache held once its object is garbage collected without freeWeight (a
+// dropped KV cache has no explicit free in the Backend interface).
+const reclaim = new FinalizationRegistry<{ off: number; bytes: number }[]>((blocks) => {
+  if (!runtime) return;
+  for (const b of blocks) if (b.off) runtime.mem.free_(b.off, b.bytes);
+});
+
+export class WasmBackend implements Backend {
+  readonly name = 'wasm';
+  readonly threads: number;
+  private readonly rt: Runtime;
+  /** smallest matmul (rows x cols x T) split over threads */
+  private readonly minParallelWork: number;
+
+  constructor(rt: Runtime, opts: WasmBackendOptions) {
+    this.rt = rt;
+    this.threads = rt.variant === 'mt' ? opts.threads ?? 1 : 1;
+    this.minParallelWork = opts.minParallelWork ?? 1 << 17;
+  }
+
+  /** Start this backend's worker threads (resolves when they are ready; until then it runs 1 thread). */
+  async startThreads(): Promise<void> {
+    if (this.threads <= 1) return;
+    this.rt.pool ??= new WasmPool(this.rt.module, this.rt.mem);
+    await this.rt.pool.start(this.threads - 1);
+  }
+
+  info(): WasmInfo {
+    return { calls: this.rt.calls, workerJobs: this.rt.pool?.jobs ?? 0, variant: this.rt.variant, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
+  }
+
+  /** Offsets of consecutive 64-byte aligned regions of the given sizes in the scratch region. */
+  private scratch(...sizes: number[]): number[] {
+    const aligned = sizes.map((s) => Math.ceil(s / 64) * 64);
+    const total = aligned.reduce((a, b) => a + b, 0);
+    const rt = this.rt;
+    if (total > rt.scratchBytes) {
+      if (rt.scratchBytes) rt.mem.free_(rt.scratchOff, rt.scratchBytes);
+      rt.scratchBytes = 0;
+      const want = Math.max(total, 1 << 16);
+      rt.scratchOff = rt.mem.alloc(want, 'activations');
+      rt.scratchBytes = want;
+    }
+    const offs: number[] = [];
+    let o = rt.scratchOff;
+    for (const s of aligned) {
+      offs.push(o);
+      o += s;
+    }
+    return offs;
+  }
+
+  private put(off: number, x: Float32Array, n: number): void {
+    this.rt.mem.f32.set(n === x.length ? x : x.subarray(0, n), off >>> 2);
+  }
+
+  private get(out: Float32Array, off: number, n: number): void {
+    out.set(this.rt.mem.f32.subarray(off >>> 2, (off >>> 2) + n));
+  }
+
+  loadWeight(t: HostTensor, opts: LoadWeightOptions = {}): Weight {
+    if (t.shape.length !== 2) throw new LlamaError('TENSOR_SHAPE', `weight ${t.name} must be 2-D, got [${t.shape.join(', ')}]`);
+    const [rows, cols] = t.shape as [number, number];
+    if (opts.inPlace && t.type !== DType.F32) throw new LlamaError('INTERNAL', `the wasm backend cannot use ${dtypeName(t.type)} weights in place`);
+    let kernelType = t.type;
+    let bytes = t.data;
+    if (!WASM_KERNEL_TYPES.includes(kernelType)) {
+      const f = dequantize(kernelType, t.data, rows * cols);
+      bytes = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+      kernelType = DType.F32;
+    }
+    const { mem, k } = this.rt;
+    const what = `weight ${t.name} (${dtypeName(t.type)} [${rows}, ${cols}])`;
+    let ptr = 0, dptr = 0, size = bytes.byteLength, dsize = 0;
+    if (kernelType === DType.Q8_0 || kernelType === DType.Q4_0) {
+      // repacked: codes and float block scales apart, each interleaved by groups of 4 rows (see
+      // kernels.c; a last partial group is zero padded); the raw blocks pass through a temporary buffer
+      const nb = cols / 32, units = Math.ceil(rows / 4) * 4 * nb;
+      size = kernelType === DType.Q8_0 ? units * 32 : units * 16;
+      dsize = units * 4;
+      ptr = mem.alloc(size, what);
+      dptr = mem.alloc(dsize, what);
+      mem.u8.fill(0, ptr, ptr + size);
+      mem.u8.fill(0, dptr, dptr + dsize);
+      const src = mem.alloc(bytes.byteLength, what);
+      try {
+        mem.u8.set(bytes, src);
+        this.rt.calls++;
+        if (kernelType === DType.Q8_0) k.repack_q8_0(src, rows, nb, ptr, dptr);
+        else k.repack_q4_0(src, rows, nb, ptr, dptr);
+      } finally {
+        mem.free_(src, bytes.byteLength);
+      }
+    } else {
+      ptr = mem.alloc(size, what);
+      mem.u8.set(bytes, ptr);
+    }
+    const w: WasmWeight = { type: t.type, rows, cols, kernelType, ptr, dptr, bytes: size, dbytes: dsize, source: opts.inPlace ? t.data : undefined, freed: false };
+    reclaim.register(w, [{ off: ptr, bytes: size }, { off: dptr, bytes: dsize }], w);
+    return w;
+  }
+
+  freeWeight(w: Weight): void {
+    const ww = w as WasmWeight;
+    if (ww.freed) return;
+    ww.freed = true;
+    reclaim.unregister(ww);
+    this.rt.mem.free_(ww.ptr, ww.bytes);
+    if (ww.dptr) this.rt.mem.free_(ww.dptr, ww.dbytes);
+  }
+
+  private live(w: Weight): WasmWeight {
+    const ww = w as WasmWeight;
+    if (ww.ptr === undefined || ww.kernelType === undefined) throw new LlamaError('INTERNAL', 'weight was not loaded by the wasm backend');
+    if (ww.freed) throw new LlamaError('INTERNAL', 'weight was freed');
+    if (ww.source) this.rt.mem.u8.set(ww.source, ww.ptr);
+    return ww;
+  }
+
+  matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
+    assert(x.length >= T * w.cols && out.length >= T * w.rows, `matmul shapes: x ${x.length} (T=${T}, cols=${w.cols}), out ${out.length} (rows=${w.rows})`);
+    const ww = this.live(w);
+    const { rows, cols } = ww;
+    const quant = QUANTIZED.includes(ww.kernelType);
+    const nb = quant ? (T * cols) / 32 : 0;
+    const [xo, oo, qo, xdo, xso] = this.scratch(4 * T * cols, 4 * T * rows, quant ? 2 * T * cols : 0, 4 * nb, 4 * nb);
+    this.put(xo!, x, T * cols);
+    const k = this.rt.k;
+    if (quant) k.quant_act(xo!, T, cols, qo!, xdo!, xso!);
+    // threads split the rows when there is enough work to pay for waking them (tens of µs)
+    const nth = Math.min(this.threads, Math.ceil(rows / 4));
+    const pool = this.rt.pool;
+    if (nth > 1 && pool && pool.size > 0 && rows * cols * T >= this.minParallelWork) {
+      const args = [ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!];
+      pool.matmul(nth, args, rows, (r0, r1) => k.matmul(ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, r0, r1, qo!, xdo!, xso!));
+    } else {
+      k.matmul(ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!);
+    }
+    this.rt.calls++;
+    this.get(out, oo!, T * rows);
+  }
+
+  embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {
+    const ww = this.live(w);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (!(Number.isInteger(id) && id >= 0 && id < ww.rows)) throw new LlamaError('TOKEN_ID', `token id ${id} is outside the vocabulary (0..${ww.rows - 1})`);
+    }
+    const n = ids.length;
+    const [io, oo] = this.scratch(4 * n, 4 * n * ww.cols);
+    this.rt.mem.i32.set(ids, io! >>> 2);
+    this.rt.k.embed(ww.kernelType, oo!, ww.ptr, ww.dptr, ww.cols, io!, n);
+    this.rt.calls++;
+    this.get(out, oo!, n * ww.cols);
+  }
+
+  rmsnorm(out: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
+    assert(x.length >= T * dim && out.length >= T * dim && g.length >= dim, 'rmsnorm: bad shapes');
+    const [xo, go, oo] = this.scratch(4 * T * dim, 4 * dim, 4 * T * dim);
+    this.put(xo!, x, T * dim);
+    this.put(go!, g, dim);
+    this.rt.k.rmsnorm(oo!, xo!, go!, T, dim, eps);
+    this.rt.calls++;
+    this.get(out, oo!, T * dim);
+  }
+
+  rope(x: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
+    assert(headDim % 2 === 0 && x.length >= T * nHeads * headDim && pos.length >= T && invFreq.length >= headDim / 2, 'rope: bad shapes');
+    const n = T * nHeads * headDim, half = headDim / 2;
+    const [xo, co] = this.scratch(4 * n, 4 * T * headDim);
+    // cos/sin in double precision on the host (the module has no libm), as the other backends do
+    const f32 = this.rt.mem.f32;
+    const cs = co! >>> 2;
+    for (let t = 0; t < T; t++)
+      for (let i = 0; i < half; i++) {
+        const angle = pos[t]! * invFreq[i]!;
+        f32[cs + t * headDim + 2 * i] = Math.cos(angle);
+        f32[cs + t * headDim + 2 * i + 1] = Math.sin(angle);
+      }
+    this.put(xo!, x, n);
+    this.rt.k.rope(xo!, T, nHeads, headDim, co!);
+    this.rt.calls++;
+    this.get(x, xo!, n);
+  }
+
+  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    const [go, uo, oo] = this.scratch(4 * n, 4 * n, 4 * n);
+    this.put(go!, gate, n);
+    this.put(uo!, up, n);
+    this.rt.k.swiglu(oo!, go!, uo!, n);
+    this.rt.calls++;
+    this.get(out, oo!, n);
+  }
+
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
+    const [ao, bo] = this.scratch(4 * n, 4 * n);
+    this.put(ao!, a, n);
+    this.put(bo!, b, n);
+    this.rt.k.add(ao!, ao!, bo!, n);
+    this.rt.calls++;
+    this.get(out, ao!, n);
+  }
+
+  softmax(x: Float32Array, rows: number, cols: number): void {
+    const n = rows * cols;
+    const [xo] = this.scratch(4 * n);
+    this.put(xo!, x, n);
+    this.rt.k.softmax(xo!, rows, cols);
+    this.rt.calls++;
+    this.get(x, xo!, n);
+  }
+
+  argmax(x: Float32Array, n: number): number {
+    const [xo] = this.scratch(4 * n);
+    this.put(xo!, x, n);
+    this.rt.calls++;
+    return this.rt.k.argmax(xo!, n);
+  }
+
+  createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {
+    if (type !== DType.F32 && type !== DType.F16) throw new LlamaError('TENSOR_TYPE', 'the KV cache stores F32 or F16');
+    const layerBytes = nCtx * nKvHeads * headDim * (type === DType.F32 ? 4 : 2);
+    const k: number[] = [], v: number[] = [];
+    const blocks: { off: number; bytes: number }[] = [];
+    try {
+      for (let l = 0; l < nLayers; l++) {
+        k.push(this.rt.mem.alloc(layerBytes, `the KV cache (${nLayers} layers x ${nCtx} positions)`));
+        blocks.push({ off: k[l]!, bytes: layerBytes });
+        v.push(this.rt.mem.alloc(layerBytes, `the KV cache (${nLayers} layers x ${nCtx} positions)`));
+        blocks.push({ off: v[l]!, bytes: layerBytes });
+      }
+    } catch (e) {
+      for (const b of blocks) this.rt.mem.free_(b.off, b.bytes);
+      throw e;
+    }
+    const cache: WasmKVCache = { nLayers, nCtx, nKvHeads, headDim, type, k, v, layerBytes };
+    reclaim.register(cache, blocks);
+    return cache;
+  }
+
+  kvStore(cache: KVCache, layer: number, pos0: number, T: number, k: Float32Array, v: Float32Array): void {
+    const c = cache as WasmKVCache;
+    assert(layer >= 0 && layer < c.nLayers, `kvStore: layer ${layer} outside 0..${c.nLayers - 1}`);
+    assert(pos0 >= 0 && pos0 + T <= c.nCtx, `kvStore past the cache: ${pos0}+${T} > ${c.nCtx}`);
+    const rowLen = c.nKvHeads * c.headDim, n = T * rowLen;
+    const [ko, vo] = this.scratch(4 * n, 4 * n);
+    this.put(ko!, k, n);
+    this.put(vo!, v, n);
+    this.rt.k.kv_store(c.k[layer]!, c.v[layer]!, c.type === DType.F16 ? 1 : 0, rowLen, pos0, T, ko!, vo!);
+    this.rt.calls++;
+  }
+
+  attention(out: Float32Array, q: Float32Array, cache: KVCache, layer: number, pos0: number, T: number, nHeads: number): void {
+    const c = cache as WasmKVCache;
+    assert(layer >= 0 && layer < c.nLayers, `attention: layer ${layer} outside 0..${c.nLayers - 1}`);
+    assert(pos0 >= 0 && pos0 + T <= c.nCtx, `attention past the cache: ${pos0}+${T} > ${c.nCtx}`);
+    assert(nHeads % c.nKvHeads === 0, `attention: ${nHeads} query heads do not group over ${c.nKvHeads} KV heads`);
+    const n = T * nHeads * c.headDim;
+    const [qo, oo, so] = this.scratch(4 * n, 4 * n, 4 * (pos0 + T));
+    this.put(qo!, q, n);
+    this.rt.k.attention(oo!, qo!, c.k[layer]!, c.v[layer]!, c.type === DType.F16 ? 1 : 0, pos0, T, nHeads, c.nKvHeads, c.headDim, 0, nHeads, so!);
+    this.rt.calls++;
+    this.get(out, oo!, n);
+  }
+}
+
+/** Why the wasm backend is unavailable here, or undefined when it is available. */
+export function wasmUnavailableReason(): string | undefined {
+  const r = getRuntime();
+  return typeof r === 'string' ? r : undefined;
+}
+
+/**
+ * The wasm backend, or undefined (never a throw) when the module is missing or cannot compile.
+ * `threads` (default LLAMA_THREADS, else 1) > 1 splits matmul rows over worker threads once
+ * `startThreads()` has resolved (createWasmBackend does both); that needs the shared-memory build
+ * (Node here; a browser would need cross-origin isolation), else it runs 1 thread.
+ */
+export function loadWasmBackend(opts: WasmBackendOptions = {}): WasmBackend | undefined {
+  const envThreads = Number(process.env.LLAMA_THREADS);
+  const threads = opts.threads ?? (Number.isInteger(envThreads) && envThreads >= 1 ? envThreads : 1);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new LlamaError('USAGE', `--threads must be a whole number 1..256, got ${threads}`);
+  }
+  const r = getRuntime();
+  return typeof r === 'string' ? undefined : new WasmBackend(r, { ...opts, threads });
+}
+
+/** loadWasmBackend with its worker threads started. */
+export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackend | undefined> {
+  const b = loadWasmBackend(opts);
+  await b?.startThreads();
+  return b;
+}

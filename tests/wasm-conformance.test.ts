@@ -1,0 +1,53 @@
+// The shared conformance suite (tests/helpers/backend-conformance.ts) on the wasm backend: every
+// op x dtype x odd shape against the js oracle, and proof that the wasm kernels actually ran.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createWasmBackend, loadWasmBackend, wasmUnavailableReason } from '../src/backend/wasm/index.js';
+import { backendConformance, randomWeight, rng } from './helpers/backend-conformance.js';
+import { DType } from '../src/tensor/dtype.js';
+
+const reason = wasmUnavailableReason();
+
+if (reason) {
+  test('wasm backend conformance', { skip: reason }, () => {});
+} else {
+  // 2 threads split every matmul, however small (minParallelWork 0), so the suite covers the split
+  const two = (await createWasmBackend({ threads: 2, minParallelWork: 0 }))!;
+  backendConformance('wasm', [
+    { label: '1 thread, simd128', make: () => loadWasmBackend({ threads: 1 })! },
+    { label: '2 threads, simd128', make: () => two },
+  ]);
+
+  test('wasm backend, 2 threads: worker threads run shares of the matmuls and give the 1-thread bits exactly', () => {
+    const one = loadWasmBackend({ threads: 1 })!;
+    assert.equal(two.threads, 2);
+    assert.equal(two.info().variant, 'mt');
+    for (const type of [DType.F32, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
+      const rows = 203, cols = 512;
+      const r = rng(type + 11);
+      const t = randomWeight(r, type, rows, cols);
+      const w1 = one.loadWeight(t), w2 = two.loadWeight(t);
+      for (const T of [1, 3]) {
+        const x = new Float32Array(T * cols).map(() => r() * 2 - 1);
+        const a = new Float32Array(T * rows), b = new Float32Array(T * rows).fill(NaN);
+        one.matmul(a, x, w1, T);
+        const jobs = two.info().workerJobs;
+        two.matmul(b, x, w2, T);
+        assert.equal(two.info().workerJobs, jobs + 1, 'one share went to the worker');
+        assert.deepEqual(b, a, `type ${type} T=${T}`);
+      }
+    }
+  });
+
+  test('wasm backend: the ops run in the module (kernel calls are counted), not in a js fallback', () => {
+    const be = loadWasmBackend()!;
+    const before = be.info().calls;
+    const w = be.loadWeight({ name: 'w', type: DType.F32, shape: [2, 4], data: new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]).buffer) });
+    const out = new Float32Array(2);
+    be.matmul(out, new Float32Array([1, 1, 1, 1]), w, 1);
+    assert.deepEqual(out, new Float32Array([10, 26]));
+    assert.equal(be.argmax(out, 2), 1);
+    assert.equal(be.info().calls, before + 2);
+    assert.equal(be.name, 'wasm');
+  });
+}
