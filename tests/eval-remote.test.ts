@@ -94,3 +94,37 @@ test('a server without echoed logprobs is a DATA error that says what is missing
     server.close();
   }
 });
+
+test('--model-url against our own `llama serve`: the same per-item log-likelihoods as local scoring (1e-3)', opt, async () => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/llama.js'), 'serve', '--port', '0', '--backend', 'js', '--no-webui'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const base = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        const m = /http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) resolve(`http://127.0.0.1:${m[1]}/v1`);
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.on('exit', (code) => reject(new Error(`llama serve exited (${code}): ${out}`)));
+      setTimeout(() => reject(new Error(`llama serve did not start: ${out}`)), 30_000);
+    });
+    const tok = loadTokenizer(join(REPO_ROOT, 'models/default/tokenizer.model'));
+    const model = await LlamaModel.create(await loadModel(MODEL), new JsBackend());
+    const reqs = [
+      { context: 'Question: How do you open a jar?\nAnswer:', continuation: ' Twist the lid.' },
+      { context: 'Question: How do you open a jar?\nAnswer:', continuation: ' Eat the lid.' },
+      { context: '', continuation: 'The poor are lazy.' },
+    ];
+    const local = new LoglikScorer(model, tok).score(reqs);
+    const remote = await new RemoteScorer(base, tok, { maxLength: 256 }).score(reqs);
+    for (let i = 0; i < reqs.length; i++) {
+      assert.ok(Math.abs(local[i]!.ll - remote[i]!.ll) < 1e-3, `${i}: ${local[i]!.ll} vs ${remote[i]!.ll}`);
+      assert.equal(local[i]!.isGreedy, remote[i]!.isGreedy);
+    }
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
