@@ -116,3 +116,28 @@ test('chance level: mean 1/choices for acc, mean share of true answers for mc2, 
   assert.equal(chanceOf(getTask('crows_pairs'), [{ id: 0, text: '', choices: ['a', 'b'], gold: 0 }]), 0.5);
   assert.equal(chanceOf(getTask('gsm8k'), []), 0);
 });
+
+test('scoreBatch (questions batched, each context once) equals scoring each question alone', haveModel, async () => {
+  const tok = loadTokenizer(join(REPO_ROOT, 'models/default/tokenizer.model'));
+  const model = await LlamaModel.create(await loadModel(MODEL), new JsBackend());
+  const q = (ctx: string, conts: string[]) => conts.map((c) => ({ context: ctx, continuation: c }));
+  const groups = [
+    q('Once upon a time there was', [' a cat.', ' the dog ran home.', ' x']),
+    q('The sun', [' rose.', ' set over the hills and the sea.']),
+    // contexts differ (WinoGrande-style): scored one by one inside scoreBatch
+    [{ context: 'Sam hid so Sam', continuation: ' won.' }, { context: 'Sam hid so Max', continuation: ' won.' }],
+    q('A', [' b', ' c', ' d', ' e', ' f']),
+  ];
+  const scorer = new LoglikScorer(model, tok, { batchQuestions: 2 });
+  const batched = scorer.scoreBatch(groups);
+  const alone = groups.map((g) => new LoglikScorer(model, tok, { sharePrefix: false }).score(g));
+  assert.equal(batched.length, groups.length);
+  for (let g = 0; g < groups.length; g++) {
+    assert.equal(batched[g]!.length, groups[g]!.length);
+    for (let i = 0; i < groups[g]!.length; i++) {
+      assert.ok(Math.abs(batched[g]![i]!.ll - alone[g]![i]!.ll) < 1e-4, `group ${g} choice ${i}: ${batched[g]![i]!.ll} vs ${alone[g]![i]!.ll}`);
+      assert.equal(batched[g]![i]!.isGreedy, alone[g]![i]!.isGreedy);
+      assert.equal(batched[g]![i]!.tokens, alone[g]![i]!.tokens);
+    }
+  }
+});

@@ -14,6 +14,8 @@ import type { Session } from '../model/kv-cache.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { LlamaError } from '../errors.js';
 import { tokenScore } from './logprob.js';
+import { kvCacheBytes } from '../model/kv-cache.js';
+import { DType } from '../tensor/dtype.js';
 
 export interface LoglikRequest {
   context: string;
@@ -53,16 +55,73 @@ export interface ScorerOptions {
   maxLength?: number;
   /** false: evaluate every pair from scratch (no prefix reuse) — for benchmarks and cross-checks */
   sharePrefix?: boolean;
+  /** questions evaluated together in one batched forward by scoreBatch (default: up to 8, within 256 MB of KV cache) */
+  batchQuestions?: number;
 }
 
 export class LoglikScorer {
   readonly maxLength: number;
   private readonly sharePrefix: boolean;
   private session: Session | undefined;
+  /** how many questions scoreBatch puts in one batched forward */
+  readonly batchQuestions: number;
+  private readonly pool: Session[] = [];
 
   constructor(readonly model: LlamaModel, readonly tok: Tokenizer, o: ScorerOptions = {}) {
     this.maxLength = o.maxLength ?? model.config.contextLength;
     this.sharePrefix = o.sharePrefix ?? true;
+    const perSession = kvCacheBytes(model.config, this.maxLength, DType.F32);
+    this.batchQuestions = Math.max(1, o.batchQuestions ?? Math.min(8, Math.floor((256 << 20) / perSession)));
+  }
+
+  /**
+   * Score several questions at once. Each group is one question's requests sharing one context:
+   * the contexts of all groups go through one batched forward (one session per question), then for
+   * each choice index one batched forward continues every question with that choice after rewinding
+   * its session to the context (prefix reuse within a question, batching across questions). Groups
+   * that do not share a context or do not fit are scored by `score`.
+   */
+  scoreBatch(groups: readonly (readonly LoglikRequest[])[]): LoglikResult[][] {
+    const out: LoglikResult[][] = groups.map(() => []);
+    if (!this.sharePrefix) return groups.map((g) => this.score(g));
+    const enc = groups.map((g) => g.map((r) => encodePair(this.tok, r.context, r.continuation)));
+    const batchable: number[] = [];
+    enc.forEach((e, gi) => {
+      const ok = e.length > 0 && e.every((p) => sameIds(p.context, e[0]!.context) && p.context.length + p.continuation.length - 1 <= this.maxLength);
+      if (ok) batchable.push(gi);
+      else out[gi] = this.score(groups[gi]!);
+    });
+    const V = this.model.config.vocabSize;
+    for (let b0 = 0; b0 < batchable.length; b0 += this.batchQuestions) {
+      const chunk = batchable.slice(b0, b0 + this.batchQuestions);
+      while (this.pool.length < chunk.length) this.pool.push(this.model.newSession({ ctxSize: this.maxLength }));
+      chunk.forEach((_, k) => this.pool[k]!.reset());
+      const lasts = this.model.forwardBatch(chunk.map((gi, k) => ({ session: this.pool[k]!, tokens: enc[gi]![0]!.context })));
+      const maxChoices = Math.max(...chunk.map((gi) => enc[gi]!.length));
+      for (let j = 0; j < maxChoices; j++) {
+        const seqs: { k: number; gi: number }[] = [];
+        chunk.forEach((gi, k) => {
+          const p = enc[gi]![j];
+          if (!p) return;
+          const first = p.continuation.length ? tokenScore(lasts[k]!, p.continuation[0]!) : { logprob: 0, isArgmax: true };
+          out[gi]![j] = { ll: first.logprob, isGreedy: first.isArgmax, tokens: p.continuation.length };
+          if (p.continuation.length > 1) seqs.push({ k, gi });
+        });
+        if (seqs.length === 0) continue;
+        for (const { k, gi } of seqs) this.pool[k]!.rewind(enc[gi]![0]!.context.length);
+        const rows = this.model.forwardBatch(seqs.map(({ k, gi }) => ({ session: this.pool[k]!, tokens: enc[gi]![j]!.continuation.slice(0, -1), allLogits: true })), { allLogits: true });
+        seqs.forEach(({ gi }, s) => {
+          const cont = enc[gi]![j]!.continuation;
+          const r = out[gi]![j]!;
+          for (let t = 1; t < cont.length; t++) {
+            const sc = tokenScore(rows[s]!.subarray((t - 1) * V, t * V), cont[t]!);
+            r.ll += sc.logprob;
+            if (!sc.isArgmax) r.isGreedy = false;
+          }
+        });
+      }
+    }
+    return out;
   }
 
   private sess(): Session {

@@ -19,6 +19,9 @@ export interface Scorer {
   score(requests: readonly LoglikRequest[]): LoglikResult[] | Promise<LoglikResult[]>;
   /** remote models generate on the server; local ones use generate() on the model */
   generateUntil?(prompt: string, until: readonly string[], maxTokens: number): Promise<string>;
+  /** several questions in batched forwards (the local scorer) */
+  scoreBatch?(groups: readonly (readonly LoglikRequest[])[]): LoglikResult[][];
+  readonly batchQuestions?: number;
 }
 
 export interface RunOptions {
@@ -173,25 +176,51 @@ export async function runTask(task: Task, model: LlamaModel | undefined, tok: To
   }
   const records: ItemRecord[] = [];
   let i = 0;
-  for (const doc of docs) {
-    let rec = done.get(doc.id);
-    if (!rec) {
-      rec = task.kind === 'multiple_choice'
-        ? await scoreMcDoc(task, doc as McDoc, all as McDoc[], scorer, nShot, seed, protocol)
-        : await generateDoc(task, doc as GenDoc, all as GenDoc[], model, tok, scorer, nShot, seed, protocol, o.maxGenTokens ?? Math.min(256, Math.floor(scorer.maxLength / 2)));
-      if (o.modelId !== undefined) rec.model = o.modelId;
-      if (o.samplesPath) appendFileSync(o.samplesPath, JSON.stringify(rec) + '\n');
+  const save = (rec: ItemRecord) => {
+    if (o.modelId !== undefined) rec.model = o.modelId;
+    if (o.samplesPath) appendFileSync(o.samplesPath, JSON.stringify(rec) + '\n');
+  };
+  const batch = task.kind === 'multiple_choice' && scorer.scoreBatch ? Math.max(1, scorer.batchQuestions ?? 1) : 1;
+  for (let d0 = 0; d0 < docs.length; d0 += batch) {
+    const chunk = docs.slice(d0, d0 + batch);
+    if (task.kind === 'multiple_choice' && batch > 1) {
+      // the questions not yet in the samples file, scored together
+      const todo = (chunk as McDoc[]).filter((d) => !done.has(d.id)).map((d) => prepareMc(task, d, all as McDoc[], nShot, seed));
+      const res = todo.length ? scorer.scoreBatch!(todo.map((t) => t.reqs)) : [];
+      for (let k = 0; k < todo.length; k++) {
+        const rec = await finishMc(task, todo[k]!, res[k]!, scorer, nShot, seed, protocol);
+        save(rec);
+        done.set(rec.doc_id, rec);
+      }
     }
-    records.push(rec);
-    o.onItem?.(++i, docs.length);
+    for (const doc of chunk) {
+      let rec = done.get(doc.id);
+      if (!rec) {
+        rec = task.kind === 'multiple_choice'
+          ? await scoreMcDoc(task, doc as McDoc, all as McDoc[], scorer, nShot, seed, protocol)
+          : await generateDoc(task, doc as GenDoc, all as GenDoc[], model, tok, scorer, nShot, seed, protocol, o.maxGenTokens ?? Math.min(256, Math.floor(scorer.maxLength / 2)));
+        save(rec);
+      }
+      records.push(rec);
+      o.onItem?.(++i, docs.length);
+    }
   }
   return { task: task.name, version: task.version, nShot, n: records.length, chance: chanceOf(task, docs), metrics: aggregate(task, records, protocol), notes };
 }
 
-async function scoreMcDoc(task: McTask, doc: McDoc, all: readonly McDoc[], scorer: Scorer, nShot: number, seed: number, protocol: Protocol): Promise<ItemRecord> {
+interface PreparedMc {
+  doc: McDoc;
+  prefix: string;
+  reqs: LoglikRequest[];
+}
+
+function prepareMc(task: McTask, doc: McDoc, all: readonly McDoc[], nShot: number, seed: number): PreparedMc {
   const prefix = mcPrefix(task, pickFewshot(all, doc, nShot, seed));
-  const reqs = mcRequests(task, doc, prefix);
-  const res = await scorer.score(reqs);
+  return { doc, prefix, reqs: mcRequests(task, doc, prefix) };
+}
+
+async function finishMc(task: McTask, p: PreparedMc, res: readonly LoglikResult[], scorer: Scorer, nShot: number, seed: number, protocol: Protocol): Promise<ItemRecord> {
+  const { doc, prefix, reqs } = p;
   const lls = res.map((r) => r.ll);
   let uncond: number[] | undefined;
   if (protocol === 'paper' && task.paperUnconditional !== undefined) {
@@ -206,6 +235,11 @@ async function scoreMcDoc(task: McTask, doc: McDoc, all: readonly McDoc[], score
     prediction: argmaxOf(lls), gold: doc.gold,
     metrics: mcItemMetrics(task, doc, lls, uncond),
   };
+}
+
+async function scoreMcDoc(task: McTask, doc: McDoc, all: readonly McDoc[], scorer: Scorer, nShot: number, seed: number, protocol: Protocol): Promise<ItemRecord> {
+  const p = prepareMc(task, doc, all, nShot, seed);
+  return finishMc(task, p, await scorer.score(p.reqs), scorer, nShot, seed, protocol);
 }
 
 async function generateDoc(task: GenTask, doc: GenDoc, all: readonly GenDoc[], model: LlamaModel | undefined, tok: Tokenizer, scorer: Scorer, nShot: number, seed: number, protocol: Protocol, maxGen: number): Promise<ItemRecord> {
