@@ -2,12 +2,10 @@
 // BPE tokenizer (byte fallback, split digits) and writes a sentencepiece tokenizer.model.
 import { readdirSync, readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { LlamaError, UsageError } from '../../errors.js';
-import { SpmTokenizer } from '../../tokenizer/spm.js';
-import { trainSpmBpe } from '../../tokenizer/train.js';
-import { writeSentencePieceModel } from '../../tokenizer/load.js';
 import { bool, num, str, type CommandSpec } from '../args.js';
 import type { Command } from '../command.js';
+import { LlamaError, UsageError, tokenizers } from '../../index.js';
+const { SpmTokenizer, trainSpmBpe, writeSentencePieceModel } = tokenizers;
 
 const spec: CommandSpec = {
   name: 'train-tokenizer',
