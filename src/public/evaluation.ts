@@ -12,3 +12,6 @@ export type { RunOptions, TaskResult, MetricRow, Scorer, Protocol } from '../eva
 export { formatTable, resultsJson, compareSvg } from '../eval/report.js';
 export { hellaswagLlamaCpp, parseHellaswagLlamaCpp } from '../eval/hellaswag-lcpp.js';
 export { compareWithBase, readKlBase, KlBaseWriter } from '../eval/kl-divergence.js';
+export type { ResultsJson } from '../eval/report.js';
+export { readRtpPrompts, generateRtp, RESPECTFUL_PREFIX } from '../eval/rtp.js';
+export { formatKlReport } from '../eval/kl-divergence.js';

@@ -7,18 +7,18 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.js';
 import { bool, list, num, str } from '../args.js';
-import { MODEL_OPTIONS, openModel } from '../model-args.js';
-import { UsageError } from '../../errors.js';
-import { writeFileAtomic } from '../../formats/file-io.js';
-import { getTask, TASKS } from '../../eval/tasks.js';
-import { LoglikScorer } from '../../eval/loglik.js';
-import { runTask, type Protocol, type Scorer, type TaskResult } from '../../eval/runner.js';
-import { RemoteScorer } from '../../eval/remote.js';
-import { loadTokenizer } from '../../tokenizer/load.js';
-import type { Tokenizer } from '../../tokenizer/tokenizer.js';
-import { readRtpPrompts, generateRtp } from '../../eval/rtp.js';
 import type { ParsedArgs } from '../args.js';
-import { compareSvg, formatTable, resultsJson, type ResultsJson } from '../../eval/report.js';
+import { MODEL_OPTIONS, openModel } from '../model-args.js';
+import { UsageError, formats, tokenizers, evaluation } from '../../index.js';
+import type { Tokenizer } from '../../index.js';
+
+const { writeFileAtomic } = formats;
+const { loadTokenizer } = tokenizers;
+const { getTask, TASKS, LoglikScorer, runTask, RemoteScorer, readRtpPrompts, generateRtp, compareSvg, formatTable, resultsJson } = evaluation;
+type Protocol = evaluation.Protocol;
+type Scorer = evaluation.Scorer;
+type TaskResult = evaluation.TaskResult;
+type ResultsJson = evaluation.ResultsJson;
 
 function defaultDataDir(): string | undefined {
   const env = process.env.LLAMA_EVAL_DATA;

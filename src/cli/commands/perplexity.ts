@@ -7,10 +7,9 @@ import { readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { bool, num, str } from '../args.js';
 import { MODEL_OPTIONS, openModel } from '../model-args.js';
-import { LlamaError, UsageError } from '../../errors.js';
-import { computePerplexity, promptFromFile } from '../../eval/perplexity.js';
-import { hellaswagLlamaCpp, parseHellaswagLlamaCpp } from '../../eval/hellaswag-lcpp.js';
-import { KlBaseWriter, readKlBase, compareWithBase, formatKlReport } from '../../eval/kl-divergence.js';
+import { LlamaError, UsageError, evaluation } from '../../index.js';
+
+const { computePerplexity, promptFromFile, hellaswagLlamaCpp, parseHellaswagLlamaCpp, KlBaseWriter, readKlBase, compareWithBase, formatKlReport } = evaluation;
 
 export const command: Command = {
   spec: {
