@@ -4,7 +4,7 @@ import type { Command } from '../command.js';
 import { str } from '../args.js';
 import { LlamaError, UsageError } from '../../errors.js';
 import { plotSvg } from '../../train/plot.js';
-import { writeAtomic } from '../../train/data.js';
+import { writeFileAtomic } from '../../formats/file-io.js';
 
 export const command: Command = {
   spec: {
@@ -28,7 +28,7 @@ export const command: Command = {
     const svg = plotSvg(text, file, str(args, 'title') ?? basename(file));
     const out = str(args, 'output');
     if (out) {
-      writeAtomic(out, svg);
+      writeFileAtomic(out, svg);
       process.stderr.write(`wrote ${out}\n`);
     } else process.stdout.write(svg);
     return 0;
