@@ -1,8 +1,9 @@
 import type { Command } from '../command.js';
 import { str } from '../args.js';
 import { existsSync, statSync } from 'node:fs';
-import { LlamaError, UsageError } from '../../errors.js';
-import { EXPORT_TYPES, exportGguf, exportHf, trainedModelFromCheckpoint, type ExportType } from '../../train/export.js';
+import { LlamaError, UsageError, training } from '../../index.js';
+const { EXPORT_TYPES, exportGguf, exportHf, trainedModelFromCheckpoint } = training;
+type ExportType = training.ExportType;
 
 export const command: Command = {
   spec: {

@@ -8,9 +8,11 @@ import { bool, list, num, str } from '../args.js';
 import { MODEL_OPTIONS, openModel } from '../model-args.js';
 import { readStdinText, readTextFile, processEscapes, stdinIsPipedOrFile } from '../input.js';
 import { onStdoutClosed, stdoutClosed, writeOut } from '../output.js';
-import { DEFAULT_CTX_CAP, generate, LlamaError, SAMPLING_DEFAULTS, UsageError, validateGenerateOptions, createSampler, grammarSampler, withGrammar } from '../../index.js';
 import { STRUCTURED_FLAGS, grammarFromArgs } from '../sampling-args.js';
-import type { GenerateOptions, OptionNames } from '../../index.js';
+import { LlamaError, UsageError, generation, models, type GenerateOptions } from '../../index.js';
+const { generate, SAMPLING_DEFAULTS, validateGenerateOptions, createSampler, grammarSampler, withGrammar } = generation;
+type OptionNames = generation.OptionNames;
+const { DEFAULT_CTX_CAP } = models;
 
 const DEFAULT_MAX_TOKENS = 256;
 

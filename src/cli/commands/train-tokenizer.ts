@@ -1,14 +1,12 @@
 // `llama train-tokenizer -o tokenizer.model --vocab-size N FILES...`: trains a SentencePiece-style
 // BPE tokenizer (byte fallback, split digits) and writes a sentencepiece tokenizer.model.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { writeFileAtomic } from '../../formats/file-io.js';
 import { join } from 'node:path';
-import { LlamaError, UsageError } from '../../errors.js';
-import { SpmTokenizer } from '../../tokenizer/spm.js';
-import { trainSpmBpe } from '../../tokenizer/train.js';
-import { writeSentencePieceModel } from '../../tokenizer/load.js';
 import { bool, num, str, type CommandSpec } from '../args.js';
 import type { Command } from '../command.js';
+import { LlamaError, UsageError, tokenizers, formats } from '../../index.js';
+const { SpmTokenizer, trainSpmBpe, writeSentencePieceModel } = tokenizers;
+const { writeFileAtomic } = formats;
 
 const spec: CommandSpec = {
   name: 'train-tokenizer',

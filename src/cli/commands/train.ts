@@ -1,10 +1,9 @@
 import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { bool, num, str } from '../args.js';
-import { UsageError } from '../../errors.js';
-import { loadTrainConfig, type TrainConfig } from '../../train/config.js';
-import { train, checkpointPath, formatDuration, prepareTrainingData, PEAK_FLOPS_PER_THREAD } from '../../train/trainer.js';
-import { loadCheckpoint } from '../../train/checkpoint.js';
+import { UsageError, training } from '../../index.js';
+const { loadTrainConfig, train, checkpointPath, formatDuration, prepareTrainingData, PEAK_FLOPS_PER_THREAD, loadCheckpoint } = training;
+type TrainConfig = training.TrainConfig;
 
 /** flag name -> config field; flags override the config file */
 const FLAG_FIELDS: Record<string, keyof TrainConfig> = {
