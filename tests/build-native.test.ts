@@ -2,7 +2,7 @@
 // copy of the build inputs (so the real build/ is untouched) with a compiler that always fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -61,5 +61,40 @@ test('mmap: mapped tensor ranges equal the file bytes, writes stay private, bad 
     assert.equal(mapFileRange(join(dir, 'missing'), 0, 1), undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Issue 13: the addon is split by concern; only the N-API glue may see node_api.h, so the plain-C
+// parts can be compiled without Node (a later WebAssembly build reuses them).
+const NATIVE_C = join(REPO_ROOT, 'src/backend/native/c');
+const GLUE_FILES = new Set(['addon.c', 'napi_ops.c', 'train_ops.c']);
+const NAPI_INCLUDE = /^\s*#\s*include\s*[<"](node_api\.h|napi_util\.h|napi_glue\.h)[>"]/m;
+
+test('native sources: only the glue files include node_api.h (directly or via napi_util.h / napi_glue.h)', () => {
+  const files = readdirSync(NATIVE_C).filter((f) => f.endsWith('.c') || f.endsWith('.h'));
+  const plain = files.filter((f) => !GLUE_FILES.has(f) && !['napi_util.h', 'napi_glue.h'].includes(f));
+  assert.ok(plain.includes('matmul.c') && plain.includes('addon_internal.h'), `plain-C files found: ${plain.join(', ')}`);
+  const offenders = plain.filter((f) => NAPI_INCLUDE.test(readFileSync(join(NATIVE_C, f), 'utf8')));
+  assert.deepEqual(offenders, []);
+  for (const f of GLUE_FILES) assert.ok(files.includes(f), `glue file ${f} exists`);
+});
+
+test('native sources: the glue addon.c stays small (under 500 lines) and every .c file is built', () => {
+  const lines = readFileSync(join(NATIVE_C, 'addon.c'), 'utf8').split('\n').length;
+  assert.ok(lines < 500, `addon.c has ${lines} lines`);
+  const gyp = readFileSync(join(REPO_ROOT, 'binding.gyp'), 'utf8');
+  for (const f of readdirSync(NATIVE_C).filter((n) => n.endsWith('.c'))) assert.ok(gyp.includes(`src/backend/native/c/${f}`), `binding.gyp builds ${f}`);
+});
+
+test('native sources: the plain-C files compile without the Node headers', (t) => {
+  const probe = spawnSync('cc', ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    t.skip('no C compiler (cc) on PATH');
+    return;
+  }
+  const plain = readdirSync(NATIVE_C).filter((f) => f.endsWith('.c') && !GLUE_FILES.has(f) && !f.startsWith('k_'));
+  for (const f of plain) {
+    const r = spawnSync('cc', ['-fsyntax-only', '-std=gnu11', '-Wall', '-Wno-unused-function', '-Wno-unknown-pragmas', '-Werror', join(NATIVE_C, f)], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${f}: ${r.stderr}`);
   }
 });

@@ -1,5 +1,5 @@
 // Shared declarations of the native backend: weight and activation layouts, the per-ISA kernel
-// table, the thread pool. See README-like notes in addon.c for the overall flow.
+// table, the thread pool. See the notes at the top of matmul.c and state.c for the overall flow.
 #ifndef LLAMA_NATIVE_COMMON_H
 #define LLAMA_NATIVE_COMMON_H
 
@@ -214,7 +214,7 @@ typedef struct {
   int (*attn_values_f32)(float *out, const float *s, const float *v, int64_t stride, int64_t n, int64_t hd);
   // optional decode attention over f32 or binary16 KV rows (see k_avx512.c); 0: not handled
   int (*attn_decode)(float *out, const float *q, const void *k, const void *v, int f16, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, int64_t hd, float scale, float *scores);
-  // optional vectorized elementwise ops (NULL: the scalar loops in addon.c)
+  // optional vectorized elementwise ops (NULL: the scalar loops in ops.c)
   void (*swiglu)(float *out, const float *g, const float *u, int64_t n);
   void (*softmax)(float *x, int64_t n);
 } ln_kernels;

@@ -1,4 +1,4 @@
-// N-API argument helpers shared by the addon's entry points (addon.c, train_ops.c).
+// N-API argument helpers shared by the addon's entry points (addon.c, napi_ops.c, train_ops.c).
 // Each reports a JS exception and returns 0 / NULL on bad input; callers just return NULL.
 #ifndef LN_NAPI_UTIL_H
 #define LN_NAPI_UTIL_H

@@ -1,0 +1,85 @@
+// Internal interface between the native backend's plain-C parts (weights.c, matmul.c, ops.c,
+// attention.c, mmap.c, probes.c, state.c) and its N-API glue (addon.c). Nothing here needs
+// node_api.h: the plain-C files are meant to be reused by a build without Node (WebAssembly).
+// Shape and length checks stay in the glue; these functions trust their arguments.
+#ifndef LN_ADDON_INTERNAL_H
+#define LN_ADDON_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+// ---------------------------------------------------------------- shared state (state.c)
+
+extern ln_kernels K;  // the selected path
+extern ln_kernels K_scalar, K_avx2, K_avx512, K_neon;
+extern int have_avx2, have_avx512, have_neon;
+
+void ln_kernels_init(void);            // fill the per-ISA tables and select the best one
+int ln_select_isa(const char *name);   // 0 when this CPU cannot run it
+void *ln_scratch(size_t bytes);        // one growing buffer (NULL when out of memory)
+void *ln_outer_scratch_buf(size_t bytes);  // a second one, for the outer-product kernels
+
+// ---------------------------------------------------------------- weights (weights.c)
+
+void ln_dequant_row(const ln_weight *w, int64_t r, float *out);
+// sets row_bytes and sc_stride of a quantized weight (type, rows, cols, nb set); returns the bytes
+// its repacked copy needs
+size_t ln_weight_repacked_bytes(ln_weight *w);
+// repack `rows` rows of ggml bytes (src_row bytes each) into w->qs / w->sc (allocated), on the pool
+void ln_weight_repack(ln_weight *w, const uint8_t *src, size_t src_row);
+// copy `bytes` weight bytes into dst (on the pool when large)
+void ln_weight_copy(uint8_t *dst, const uint8_t *src, size_t bytes);
+
+// ---------------------------------------------------------------- matmul (matmul.c)
+
+// out (T, rows) = x (T, cols) . W^T; 0 when out of memory
+int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T);
+
+// ---------------------------------------------------------------- elementwise ops (ops.c)
+
+// -1 when all went well, else the index of the first token id outside the vocabulary (the rows
+// before it are written)
+int64_t ln_embed(float *out, const ln_weight *w, const int32_t *ids, size_t n);
+void ln_rmsnorm(float *out, const float *x, const float *g, int64_t T, int64_t dim, float eps);
+void ln_rope(float *x, int64_t T, int64_t nh, int64_t hd, const int32_t *pos, const float *inv);
+void ln_swiglu(float *out, const float *g, const float *u, int64_t n);
+void ln_add(float *out, const float *a, const float *b, int64_t n);
+void ln_softmax_row(float *x, int64_t n);
+void ln_softmax(float *x, int64_t rows, int64_t cols);
+int64_t ln_argmax(const float *x, int64_t n);
+
+// ---------------------------------------------------------------- KV cache and attention (attention.c)
+
+void ln_kv_store(void *kc, void *vc, int f16, int64_t rowLen, int64_t pos0, int64_t T, const float *k, const float *v);
+// 0 when out of memory
+int ln_attention(float *out, const float *q, const void *kc, const void *vc, int f16, int64_t pos0, int64_t T, int64_t nh, int64_t nkv, int64_t hd);
+
+// ---------------------------------------------------------------- memory-mapped files (mmap.c)
+
+typedef struct ln_mapping {
+  void *base;
+  size_t len;
+  int pins;      // weights that compute straight from these bytes (used in place)
+  int released;  // unmapped early by unmapRange; the finalizer only frees the record
+  struct ln_mapping *next;
+} ln_mapping;
+
+ln_mapping *ln_mapping_pin(const void *p);
+void ln_mapping_unpin(ln_mapping *m);
+void ln_release_mapped(const void *p, size_t len);
+// map [off, off+len) of the file copy-on-write and record it; NULL when not possible. *delta: the
+// offset of byte `off` in the mapping (mappings start on a page)
+ln_mapping *ln_mapping_open(const char *path, int64_t off, int64_t len, int64_t *delta);
+void ln_mapping_discard(ln_mapping *m);   // the newest mapping, never handed out: unmap and forget
+void ln_mapping_finalize(ln_mapping *m);  // its ArrayBuffer was collected
+ln_mapping *ln_mapping_find(const void *p);  // the mapping p lies in, or NULL
+void ln_mapping_unmap_early(ln_mapping *m);  // unmap now (its buffer was detached)
+
+// ---------------------------------------------------------------- machine limits (probes.c)
+
+// res[reps] GB/s; 0 when out of memory
+int ln_read_bandwidth(int64_t bytes, int64_t reps, double *res);
+double ln_fma_peak(int64_t iters);  // GFLOP/s
+
+#endif

@@ -1,0 +1,218 @@
+// Matmul: out (T, rows) = x (T, cols) . W^T on the thread pool.
+//
+// Flow: activations x (T, cols) -> [quantized per 32-block for integer kernels] -> row blocks
+// handed out dynamically to the pool threads; inside a block, token tiles sized so the block's
+// weights and the tile's activations stay in L2 -> per-ISA kernel.
+#include <stdatomic.h>
+#include <string.h>
+
+#include "addon_internal.h"
+
+typedef struct {
+  const ln_weight *w;
+  ln_act *a;
+  float *out;
+  ln_mm_fn fn;
+  ln_outer_fn outer;  // outer-product kernel for the first 16*floor(rows/16) rows x 8*floor(T/8) tokens
+  ln_outer o;
+  uint8_t *oscratch;  // per thread ln_outer_scratch(nb) bytes
+  size_t oscratch_size;
+  int64_t T, rb, tt, nblocks;
+  _Atomic int64_t next, qnext;
+  int wtype;
+} mm_ctx;
+
+// quantize tokens [t0, t1) of the activations (and interleave them for Q8_0 / Q4_0 weights)
+static void quant_rows(ln_act *a, int64_t t0, int64_t t1, int wtype) {
+  K.quant(a, t0, t1, wtype);
+  if (a->qi && wtype == LN_Q6_K) ln_act_interleave_q6k(a, t0, t1);
+  else if (a->qi) ln_act_interleave(a, t0, t1);
+}
+
+static void quant_task(void *p, int ith, int nth) {
+  (void)ith;
+  (void)nth;
+  mm_ctx *c = (mm_ctx *)p;
+  for (;;) {
+    int64_t t0 = atomic_fetch_add(&c->qnext, 4);
+    if (t0 >= c->T) break;
+    quant_rows(c->a, t0, t0 + 4 < c->T ? t0 + 4 : c->T, c->wtype);
+  }
+}
+
+static void mm_task(void *p, int ith, int nth) {
+  (void)nth;
+  mm_ctx *c = (mm_ctx *)p;
+  const int64_t rows = c->w->rows;
+  for (;;) {
+    int64_t blk = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (blk >= c->nblocks) break;
+    int64_t r0 = blk * c->rb, r1 = r0 + c->rb < rows ? r0 + c->rb : rows;
+    int64_t tdone = 0;
+    if (c->outer) {
+      // rows of whole 16-row groups x tokens of whole 8-token groups; the tile kernels do the rest
+      int64_t r16 = r0 + (r1 - r0) / 16 * 16, nq = c->o.nq / 2 * 2;
+      if (r16 > r0) {
+        c->outer(c->w, &c->o, c->out, rows, r0, r16, 0, nq, c->oscratch + (size_t)ith * c->oscratch_size);
+        if (r16 < r1) c->fn(c->w, c->a, c->out, rows, r16, r1, 0, 4 * nq);
+        tdone = 4 * nq;
+      }
+    }
+    for (int64_t t0 = tdone; t0 < c->T; t0 += c->tt) {
+      int64_t t1 = t0 + c->tt < c->T ? t0 + c->tt : c->T;
+      c->fn(c->w, c->a, c->out, rows, r0, r1, t0, t1);
+    }
+  }
+}
+
+// Decode (T = 1) with several threads: guided self-scheduling. Each claim takes half of an even
+// share of the rows left (at least c->rb rows), so blocks start long (one long stream per thread)
+// and shrink towards the end, where a thread that finishes early would otherwise wait for the
+// other's last block.
+static void mv_task(void *p, int ith, int nth) {
+  (void)ith;
+  mm_ctx *c = (mm_ctx *)p;
+  const int64_t rows = c->w->rows;
+  for (;;) {
+    int64_t r0 = atomic_load_explicit(&c->next, memory_order_relaxed), n;
+    do {
+      if (r0 >= rows) return;
+      n = (rows - r0) / (2 * nth);
+      if (n < c->rb) n = c->rb;
+      n = (n + 3) / 4 * 4;
+      if (n > rows - r0) n = rows - r0;
+    } while (!atomic_compare_exchange_weak_explicit(&c->next, &r0, r0 + n, memory_order_relaxed, memory_order_relaxed));
+    c->fn(c->w, c->a, c->out, rows, r0, r0 + n, 0, 1);
+  }
+}
+
+static ln_mm_fn kernel_for(int type) {
+  switch (type) {
+    case LN_F32: return K.mm_f32;
+    case LN_F16: return K.mm_f16;
+    case LN_BF16: return K.mm_bf16;
+    case LN_Q8_0: return K.mm_q8_0;
+    case LN_Q4_0: return K.mm_q4_0;
+    case LN_Q4_K: return K.mm_q4_k;
+    case LN_Q6_K: return K.mm_q6_k;
+  }
+  return NULL;
+}
+
+static int is_quant(int type) { return type == LN_Q8_0 || type == LN_Q4_0 || type == LN_Q4_K || type == LN_Q6_K; }
+
+// run out (T, rows) = x (T, cols) . W^T
+int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
+  ln_act a;
+  memset(&a, 0, sizeof a);
+  a.T = T;
+  a.cols = w->cols;
+  a.xf = x;
+  mm_ctx c = {.w = w, .a = &a, .out = out, .fn = kernel_for(w->type), .T = T, .wtype = w->type};
+  atomic_init(&c.next, 0);
+  atomic_init(&c.qnext, 0);
+  const int nth = ln_pool_threads();
+  size_t act_bytes_per_token = (size_t)w->cols * 4;
+  if (is_quant(w->type)) {
+    a.nb = w->nb;
+    a.npairs = w->npairs;
+    a.q_stride = (size_t)a.npairs * 64;
+    a.e_stride = (size_t)a.npairs * 16;
+    a.c_stride = (size_t)a.npairs * 2;
+    const int q0 = w->type == LN_Q8_0 || w->type == LN_Q4_0 || w->type == LN_Q4_K || w->type == LN_Q6_K;  // lane-per-block layouts
+    const int64_t lanes = w->type == LN_Q6_K ? w->cols / 16 : w->nb;  // lane blocks per row (Q6_K: 16 values)
+    a.qi_stride = q0 ? (size_t)(w->nb * 32 + 63) / 64 * 64 : 0;
+    a.g_stride = q0 ? (size_t)(lanes + 15) / 16 * 16 : 0;
+    size_t qb = a.q_stride * (size_t)T, eb = a.e_stride * 4 * (size_t)T, cb = (a.c_stride * 4 * (size_t)T + 63) / 64 * 64;
+    size_t ib = a.qi_stride * (size_t)T, gb = (a.g_stride * 4 * (size_t)T + 63) / 64 * 64;
+    uint8_t *s = (uint8_t *)ln_scratch(qb + 2 * eb + cb + ib + 2 * gb);
+    if (!s) return 0;
+    a.q = (int8_t *)s;
+    a.dxe = (float *)(s + qb);
+    a.bias = (int32_t *)(s + qb + eb);
+    a.csum = (float *)(s + qb + 2 * eb);
+    if (q0) {
+      a.qi = (int8_t *)(s + qb + 2 * eb + cb);
+      a.b16 = (int32_t *)(s + qb + 2 * eb + cb + ib);
+      a.d16 = (float *)(s + qb + 2 * eb + cb + ib + gb);
+    }
+    if (T < 4 || nth == 1) quant_rows(&a, 0, T, w->type);
+    else ln_pool_run(quant_task, &c);
+    act_bytes_per_token = a.q_stride * 3;
+    ln_outer_fn outer = w->type == LN_Q8_0 ? K.outer_q8_0 : w->type == LN_Q4_0 ? K.outer_q4_0 : w->type == LN_Q4_K ? K.outer_q4_k : NULL;
+    if (outer && T >= 8 && w->rows >= 16 && ln_tune_outer) {
+      // token-interleaved copy of the quantized activations (see ln_outer in common.h)
+      const int64_t nq = T / 4, nb = w->nb;
+      size_t bqb = (size_t)nq * nb * 128, bbb = (size_t)nq * nb * 16 * 4;
+      size_t osz = (ln_outer_scratch(nb) + 63) / 64 * 64;
+      uint8_t *o = (uint8_t *)ln_outer_scratch_buf(3 * bbb + bqb + osz * (size_t)nth);
+      if (o) {
+        c.o.nq = nq;
+        uint8_t *bq = o;
+        int32_t *bbias = (int32_t *)(o + bqb);
+        float *bscale = (float *)(o + bqb + bbb);
+        float *bcsum = (float *)(o + bqb + 2 * bbb);
+        for (int64_t tq = 0; tq < nq; tq++)
+          for (int64_t b = 0; b < nb; b++) {
+            uint8_t *dst = bq + ((size_t)tq * nb + b) * 128;
+            for (int j = 0; j < 4; j++) {
+              const int8_t *src = a.q + (4 * tq + j) * a.q_stride + b * 32;
+              for (int g = 0; g < 8; g++) memcpy(dst + g * 16 + j * 4, src + g * 4, 4);
+              const int32_t *bl = a.bias + (4 * tq + j) * a.e_stride + b * 8;
+              const float dx = a.dxe[(4 * tq + j) * a.e_stride + b * 8];
+              const float cs = a.csum[(4 * tq + j) * a.c_stride + b];
+              for (int k = 0; k < 4; k++) {
+                bbias[((size_t)tq * nb + b) * 16 + 4 * j + k] = bl[0] + bl[4];
+                bscale[((size_t)tq * nb + b) * 16 + 4 * j + k] = dx;
+                bcsum[((size_t)tq * nb + b) * 16 + 4 * j + k] = cs;
+              }
+            }
+          }
+        c.o.bq = bq;
+        c.o.bbias = bbias;
+        c.o.bscale = bscale;
+        c.o.bcsum = bcsum;
+        c.oscratch = o + bqb + 3 * bbb;
+        c.oscratch_size = osz;
+        c.outer = outer;
+      }
+    }
+  }
+  if (T == 1) {
+    // matvec: enough blocks for dynamic balance on a noisy machine, rows a multiple of 4
+    int64_t target = (int64_t)nth * 16;
+    int64_t rb = (w->rows + target - 1) / target;
+    rb = (rb + 3) / 4 * 4;
+    if (rb < 16) rb = 16;
+    // but no block under ln_tune_mv_block bytes of weights: handing out a block costs an atomic
+    // on a cache line both cores write
+    const size_t wrow = w->row_bytes + w->sc_stride * (w->sc ? 2 : 0);
+    if (ln_tune_mv_block > 0 && (size_t)rb * wrow < (size_t)ln_tune_mv_block) rb = ((int64_t)(ln_tune_mv_block / wrow) + 3) / 4 * 4;
+    c.rb = rb;
+    c.tt = 1;
+  } else {
+    // keep a row block's weights (~256 KB) and a token tile's activations (~256 KB) in L2
+    int64_t rb = (int64_t)(256 * 1024 / (w->row_bytes ? w->row_bytes : 1));
+    const int64_t unit = c.outer ? 16 : 4;
+    rb = rb / unit * unit;
+    if (rb < unit) rb = unit;
+    int64_t per_thread = (w->rows + nth - 1) / nth;  // but never leave a thread idle
+    if (rb > per_thread) rb = (per_thread + unit - 1) / unit * unit;
+    int64_t tt = (int64_t)(256 * 1024 / act_bytes_per_token);
+    tt = tt / 4 * 4;
+    if (tt < 4) tt = 4;
+    c.rb = rb;
+    c.tt = tt;
+  }
+  c.nblocks = (w->rows + c.rb - 1) / c.rb;
+  if (T == 1 && nth > 1 && ln_tune_guided) {
+    // the minimum claim: ln_tune_mv_block bytes of weights (see above), at least 4 rows
+    const size_t wrow = w->row_bytes + w->sc_stride * (w->sc ? 2 : 0);
+    int64_t minr = ln_tune_mv_block > 0 ? (int64_t)((size_t)ln_tune_mv_block / (wrow ? wrow : 1)) : 4;
+    c.rb = minr < 4 ? 4 : minr;
+    ln_pool_run(mv_task, &c);
+    return 1;
+  }
+  ln_pool_run(mm_task, &c);
+  return 1;
+}
