@@ -184,7 +184,7 @@ test('npm pack holds bin, compiled sources, native sources, the default model an
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /gitignore-fallback/);
   const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-  for (const must of ['bin/llama.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'binding.gyp', 'scripts/build-native.js', 'src/backend/native/c/addon.c', 'package.json', 'README.md']) {
+  for (const must of ['bin/llama.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'binding.gyp', 'scripts/build-native.js', 'src/backend/native/c/addon.c', 'src/server/public/index.html', 'src/backend/wasm/kernels.wasm', 'package.json', 'README.md']) {
     assert.ok(files.includes(must), `${must} is in the package`);
   }
   if (existsSync(DEFAULT_MODEL)) assert.ok(files.includes('models/default/model.gguf'));
