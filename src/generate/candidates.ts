@@ -40,15 +40,21 @@ export class Candidates {
 
   /** Reorder the live candidates so that new position i holds old position order[i]. */
   permute(order: readonly number[]): void {
-    const ids = this.ids.slice(0, this.n);
-    const logits = this.logits.slice(0, this.n);
-    const probs = this.probs.slice(0, this.n);
-    for (let i = 0; i < order.length; i++) {
-      this.ids[i] = ids[order[i]!]!;
-      this.logits[i] = logits[order[i]!]!;
-      this.probs[i] = probs[order[i]!]!;
+    // gather only the kept entries (top-k keeps tens of a vocabulary's tens of thousands), then write back
+    const m = order.length;
+    const ids = new Int32Array(m);
+    const logits = new Float64Array(m);
+    const probs = new Float64Array(m);
+    for (let i = 0; i < m; i++) {
+      const o = order[i]!;
+      ids[i] = this.ids[o]!;
+      logits[i] = this.logits[o]!;
+      probs[i] = this.probs[o]!;
     }
-    this.n = order.length;
+    this.ids.set(ids);
+    this.logits.set(logits);
+    this.probs.set(probs);
+    this.n = m;
     this.identity = false;
     this.sorted = false;
   }
