@@ -12,7 +12,6 @@ import { LlamaError } from '../errors.js';
 import { loadModel } from '../model/load.js';
 import type { LoadedModel } from '../model/loaded.js';
 import type { LlamaConfig } from '../model/config.js';
-import type { LlamaWeights } from '../model/weights.js';
 import { findTokenizerFor } from '../api/open.js';
 import { readChatTemplateSource, resolveChatTemplate } from '../chat/index.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -26,8 +25,7 @@ import { exportGguf } from '../train/export.js';
 import { Rng } from '../train/rng.js';
 import type { ParamGrads } from '../train/tape.js';
 import { writeFileAtomic } from '../formats/file-io.js';
-import { dequantize } from '../tensor/quant.js';
-import { f32Tensor, numElements, type HostTensor } from '../tensor/tensor.js';
+import { f32Weights } from './merge.js';
 import { writeLoraGguf, writeLoraPeft } from '../model/lora-io.js';
 import { createLoraTrainingModel, trainedAdapter, type LoraTrainingModel, type LoraTrainOptions } from './lora-train.js';
 import { loadInstructData, type Example, type FinetuneFormat, type InstructData } from './data.js';
@@ -88,18 +86,6 @@ export interface FinetuneResult {
 
 const CKPT_MAGIC = 'LLTSFT01';
 export const FINETUNE_CHECKPOINT = 'finetune-checkpoint.bin';
-
-/** Every tensor as a fresh F32 copy (full fine-tuning writes into its weights; the base file stays). */
-function f32Copy(w: LlamaWeights): LlamaWeights {
-  const c = (t: HostTensor) => f32Tensor(t.name, t.shape, dequantize(t.type, t.data, numElements(t.shape)));
-  return {
-    ...w,
-    tokEmbeddings: c(w.tokEmbeddings),
-    norm: c(w.norm),
-    output: w.output ? c(w.output) : undefined,
-    layers: w.layers.map((L) => ({ attnNorm: c(L.attnNorm), wq: c(L.wq), wk: c(L.wk), wv: c(L.wv), wo: c(L.wo), ffnNorm: c(L.ffnNorm), w1: c(L.w1), w2: c(L.w2), w3: c(L.w3) })),
-  };
-}
 
 interface CheckpointState {
   readonly step: number;
@@ -184,7 +170,7 @@ export async function finetune(o: FinetuneOptions, hooks: FinetuneHooks, resume 
     const data = loadInstructData(o.data, { format: o.format, tokenizer, template, seqLen, valFraction: o.valFraction, seed: o.seed, limit: o.limit });
     hooks.log(`data: ${data.records} records (${data.format}) -> ${data.train.length} training / ${data.val.length} validation sequences`);
     const backend: TrainingBackend = await selectTrainingBackend(o.backend, o.threads);
-    const tm: TrainingModel = o.lora ? createLoraTrainingModel(loaded.config, loaded.weights, backend, o.lora) : createTrainingModel(loaded.config, f32Copy(loaded.weights), backend);
+    const tm: TrainingModel = o.lora ? createLoraTrainingModel(loaded.config, loaded.weights, backend, o.lora) : createTrainingModel(loaded.config, f32Weights(loaded.weights), backend);
     const nTrainable = tm.params.reduce((s, p) => s + p.values.length, 0);
     hooks.log(`${o.lora ? `LoRA r=${o.lora.rank} alpha=${o.lora.alpha} on ${o.lora.targets.join(',')}` : 'full fine-tuning'}: ${nTrainable.toLocaleString('en-US')} trainable parameters; backend ${backend.name}`);
     return await loop(o, hooks, resume, tm, tokenizer, data, seqLen);

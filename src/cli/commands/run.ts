@@ -6,6 +6,8 @@
 import type { Command } from '../command.js';
 import { bool, list, num, str } from '../args.js';
 import { MODEL_OPTIONS, openModel } from '../model-args.js';
+import { attachLora, parseLoraSpec } from '../../model/lora.js';
+import { readLoraAdapter } from '../../model/lora-io.js';
 import { readStdinText, readTextFile, processEscapes, stdinIsPipedOrFile } from '../input.js';
 import { onStdoutClosed, stdoutClosed, writeOut } from '../output.js';
 import { DEFAULT_CTX_CAP, generate, LlamaError, SAMPLING_DEFAULTS, UsageError, validateGenerateOptions, createSampler, grammarSampler, withGrammar } from '../../index.js';
@@ -58,6 +60,7 @@ export const command: Command = {
       seed: { kind: 'int', short: 's', arg: 'S', help: 'random seed, a whole number (default: random; the seed used is printed on stderr)' },
       stop: { kind: 'list', arg: 'TEXT', help: 'stop before this text (repeatable); it is not printed' },
       'ignore-eos': { kind: 'boolean', help: 'keep generating through end-of-sequence tokens' },
+      lora: { kind: 'list', arg: 'FILE[:SCALE]', help: 'apply a LoRA adapter (GGUF adapter file or PEFT folder) at run time; repeatable' },
       'no-echo': { kind: 'boolean', help: 'print only the generated text, not the prompt' },
       special: { kind: 'boolean', help: 'let the prompt spell special tokens (e.g. <s>, <|eot_id|>) instead of treating them as text' },
       interactive: { kind: 'boolean', short: 'i', help: 'chat instead (the same as `llama chat` with these options)' },
@@ -114,8 +117,11 @@ export const command: Command = {
     const prompt = readPrompt(str(args, 'prompt'), str(args, 'file'), escape);
     const grammar = grammarFromArgs(args);
 
-    const { loaded, model, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
+    const loraSpecs = list(args, 'lora').map(parseLoraSpec);
+    const { loaded, model: baseModel, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
     try {
+      // adapters apply at run time on top of the base weights (nothing merged)
+      const model = loraSpecs.length ? attachLora(baseModel, loraSpecs.map(({ path, scale }) => ({ adapter: readLoraAdapter(path, baseModel.config), scale }))) : baseModel;
       const tok = tokenizer!;
       // Ids the tokenizer cannot spell (a model with padded embeddings, or the wrong tokenizer) are
       // never sampled: they would end the run with a TOKEN_ID error after part of the text was printed.
