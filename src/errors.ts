@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   CHECKPOINT: { exit: 1, http: 500 },
   DATA: { exit: 1, http: 400 },
   CANCELLED: { exit: 1, http: 499 },
+  SERVER_BUSY: { exit: 1, http: 503 },
   /** a grammar or JSON Schema that cannot be parsed or used for constrained sampling */
   GRAMMAR: { exit: 1, http: 400 },
   /** a chat template that does not parse or refuses a conversation */

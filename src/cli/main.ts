@@ -25,6 +25,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   logits: { summary: 'print the logits of a prefill over token ids', load: () => import('./commands/logits.js') },
   plot: { summary: 'draw the loss curves of a training log as SVG', load: () => import('./commands/plot.js') },
   run: { summary: 'generate text from a prompt', load: () => import('./commands/run.js') },
+  serve: { summary: 'an OpenAI-compatible HTTP server with continuous batching, and a web chat page', load: () => import('./commands/serve.js') },
   template: { summary: 'render a conversation with a chat template, exactly as the model sees it', load: () => import('./commands/template.js') },
   tokenize: { summary: 'print the token ids of a text', load: () => import('./commands/tokenize.js') },
   'train-tokenizer': { summary: 'train a SentencePiece-style BPE tokenizer on text files', load: () => import('./commands/train-tokenizer.js') },

@@ -1,10 +1,12 @@
-// What `llama run` and `llama logits` share: the options that pick a model, a
+// What the model commands share (run, logits; chat and serve through the engine API): the options that pick a model, a
 // tokenizer, a backend and a context size, and turning them into a ready LlamaModel.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { OptionSpec, ParsedArgs } from './args.js';
-import { num, str } from './args.js';
-import { LlamaError } from '../errors.js';
+import { list, num, str } from './args.js';
+import { LlamaError, UsageError } from '../errors.js';
+import { CHAT_FORMATS, openModel as openEngineModel, type Model } from '../index.js';
+import { parseLoraSpec } from '../model/lora.js';
 import { loadModel, loadTokenizer, LlamaModel, selectBackend, DType } from '../index.js';
 import type { LoadedModel, Tokenizer } from '../index.js';
 import { findModelTokenizerFile } from '../tokenizer/find.js';
@@ -78,4 +80,47 @@ export async function openModel(args: ParsedArgs, opts: { needTokenizer: boolean
     loaded.close();
     throw e;
   }
+}
+
+/** What commands built on the engine API add: a chat template and LoRA adapters. */
+export const ENGINE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  ...MODEL_OPTIONS,
+  'chat-template': { kind: 'string', arg: 'NAME|FILE|TEXT', help: `chat format: a built-in (${CHAT_FORMATS.join(', ')}), a Jinja file, or Jinja text (default: the model's own)` },
+  lora: { kind: 'list', arg: 'FILE[:SCALE]', help: 'apply a LoRA adapter (GGUF adapter file or PEFT folder) at run time; repeatable' },
+};
+
+/** Flags that can be checked before anything loads (so a typo fails fast, with nothing on stdout). */
+export function checkEngineArgs(args: ParsedArgs): void {
+  const template = str(args, 'chat-template');
+  if (template !== undefined && !(CHAT_FORMATS as readonly string[]).includes(template) && !template.includes('{{') && !template.includes('{%') && !existsSync(template)) {
+    throw new UsageError(`unknown chat template '${template}': not a built-in format, a file, or Jinja text`, `built-in formats: ${CHAT_FORMATS.join(', ')}`);
+  }
+  const kv = (str(args, 'kv-type') ?? 'f32').toLowerCase();
+  if (kv !== 'f32' && kv !== 'f16') throw new UsageError(`--kv-type must be f32 or f16, got '${kv}'`);
+  list(args, 'lora').map(parseLoraSpec);
+}
+
+/** openModel over the common flags (-m or the embedded model, backend, threads, context, KV type, tokenizer, template, LoRA). */
+export async function openModelFromArgs(args: ParsedArgs): Promise<{ model: Model; path: string }> {
+  checkEngineArgs(args);
+  const path = str(args, 'model') ?? defaultModelPath();
+  if (path === undefined) {
+    throw new LlamaError('MODEL_NOT_FOUND', 'no model given and this installation has no embedded default model', { hint: 'pass one with -m PATH' });
+  }
+  const threads = num(args, 'threads');
+  const ctxSize = num(args, 'ctx-size');
+  const backend = str(args, 'backend');
+  const tokenizer = str(args, 'tokenizer');
+  const template = str(args, 'chat-template');
+  const lora = list(args, 'lora').map(parseLoraSpec);
+  const model = await openEngineModel(path, {
+    ...(backend !== undefined ? { backend } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+    ...(ctxSize !== undefined ? { ctxSize } : {}),
+    kvType: (str(args, 'kv-type') ?? 'f32').toLowerCase() as 'f32' | 'f16',
+    ...(tokenizer !== undefined ? { tokenizer } : {}),
+    ...(template !== undefined ? { chatTemplate: template } : {}),
+    ...(lora.length ? { lora } : {}),
+  });
+  return { model, path };
 }

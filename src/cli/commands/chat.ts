@@ -3,16 +3,14 @@
 // after each reply. From a pipe: one user turn per line, each reply on stdout followed by a
 // newline, nothing else on stdout (status and statistics go to stderr). A thin consumer of the
 // engine API (openModel + ChatSession).
-import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from '../command.js';
-import { list, num, str } from '../args.js';
-import { MODEL_OPTIONS, defaultModelPath } from '../model-args.js';
+import { num, str } from '../args.js';
+import { ENGINE_OPTIONS, checkEngineArgs, openModelFromArgs } from '../model-args.js';
 import { onStdoutClosed, stdoutClosed, writeOut } from '../output.js';
 import { CHAT_HELP, TurnAssembler, messageText, parseCommand } from '../chat-input.js';
 import { FLAG_NAMES, SAMPLING_FLAGS, STRUCTURED_FLAGS, chooseSeed, grammarFromArgs, samplingFromArgs } from '../sampling-args.js';
-import { CHAT_FORMATS, LlamaError, UsageError, formatError, openModel, validateGenerateOptions } from '../../index.js';
-import { parseLoraSpec } from '../../model/lora.js';
+import { LlamaError, UsageError, formatError, validateGenerateOptions } from '../../index.js';
 import type { ChatSession, CompleteOptions, Model } from '../../index.js';
 
 const DEFAULT_MAX_TOKENS = 256;
@@ -23,10 +21,8 @@ export const command: Command = {
     summary: 'chat with a model (interactive on a terminal, one turn per line from a pipe)',
     usage: '[-m PATH] [--system TEXT] [--chat-template NAME] [-n N] [--temp T] [--seed S] ...',
     options: {
-      ...MODEL_OPTIONS,
+      ...ENGINE_OPTIONS,
       system: { kind: 'string', arg: 'TEXT', once: true, help: 'the system prompt' },
-      'chat-template': { kind: 'string', arg: 'NAME|FILE', once: true, help: `instead of the model's own template: ${CHAT_FORMATS.join(', ')}, a Jinja file, or Jinja text` },
-      lora: { kind: 'list', arg: 'FILE[:SCALE]', help: 'apply a LoRA adapter (GGUF adapter file or PEFT folder) at run time; repeatable' },
       'n-predict': { kind: 'int', short: 'n', arg: 'N', help: `tokens per reply at most; -1 = until an end token (default: ${DEFAULT_MAX_TOKENS})` },
       ...SAMPLING_FLAGS,
       ...STRUCTURED_FLAGS,
@@ -55,30 +51,8 @@ export const command: Command = {
     const ctxArg = num(args, 'ctx-size');
     validateGenerateOptions({ ...sampling, ...(ctxArg !== undefined ? { ctxSize: ctxArg } : {}) }, FLAG_NAMES);
     const grammar = grammarFromArgs(args);
-    const template = str(args, 'chat-template');
-    // checked before the model loads (the template itself is parsed with the model's tokenizer)
-    if (template !== undefined && !(CHAT_FORMATS as readonly string[]).includes(template) && !template.includes('{{') && !template.includes('{%') && !existsSync(template)) {
-      throw new UsageError(`unknown chat template '${template}': not a built-in format, a file, or Jinja text`, `built-in formats: ${CHAT_FORMATS.join(', ')}`);
-    }
-    const kv = (str(args, 'kv-type') ?? 'f32').toLowerCase();
-    if (kv !== 'f32' && kv !== 'f16') throw new UsageError(`--kv-type must be f32 or f16, got '${kv}'`);
-    const path = str(args, 'model') ?? defaultModelPath();
-    if (path === undefined) {
-      throw new LlamaError('MODEL_NOT_FOUND', 'no model given and this installation has no embedded default model', { hint: 'pass one with -m PATH' });
-    }
-    const threads = num(args, 'threads');
-    const backend = str(args, 'backend');
-    const tokenizer = str(args, 'tokenizer');
-    const lora = list(args, 'lora').map(parseLoraSpec);
-    const model = await openModel(path, {
-      ...(backend !== undefined ? { backend } : {}),
-      ...(threads !== undefined ? { threads } : {}),
-      ...(ctxArg !== undefined ? { ctxSize: ctxArg } : {}),
-      kvType: kv,
-      ...(tokenizer !== undefined ? { tokenizer } : {}),
-      ...(template !== undefined ? { chatTemplate: template } : {}),
-      ...(lora.length ? { lora } : {}),
-    });
+    checkEngineArgs(args); // before the model loads: a typo fails fast, with nothing on stdout
+    const { model, path } = await openModelFromArgs(args);
     try {
       const defaults: CompleteOptions = {
         ...sampling,
