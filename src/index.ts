@@ -119,3 +119,11 @@ export { openGgufModel, writeGgufSplit, splitPartPath, parseSplitPath } from './
 export { checkTokenizerFitsModel } from './model/tokenizer-fit.js';
 export { findModelTokenizerFile } from './tokenizer/find.js';
 export { writeFileAtomic } from './formats/file-io.js';
+// instruction fine-tuning (LoRA through the tape; docs/finetune.md)
+export { finetune, evalLoss, FINETUNE_CHECKPOINT } from './finetune/finetune.js';
+export type { FinetuneOptions, FinetuneHooks, FinetuneResult } from './finetune/finetune.js';
+export { createLoraTrainingModel, loadLoraValues, trainedAdapter, parseLoraTargets, LoraTrainBackend, LoraTrainWeight, LORA_TRAIN_DEFAULTS } from './finetune/lora-train.js';
+export type { LoraTrainOptions, LoraTrainingModel, LoraTrainPair } from './finetune/lora-train.js';
+export { loadInstructData, alpacaPrompt, alpacaExamples, chatExamples, textExamples, maskedExample, FINETUNE_FORMATS } from './finetune/data.js';
+export type { Example, FinetuneFormat, InstructData, AlpacaRecord } from './finetune/data.js';
+export { mergedModel, f32Weights } from './finetune/merge.js';
