@@ -43,6 +43,12 @@ export const ERROR_CODES = {
   /** input text that is not valid UTF-8 */
   INPUT_ENCODING: { exit: 1, http: 400 },
   LORA: { exit: 1, http: 400 },
+  /** a training checkpoint whose checksum does not match its contents (damaged on disk) */
+  CHECKPOINT_CORRUPT: { exit: 1, http: 500 },
+  /** the training loss became NaN or Infinity (learning rate too high, bad data) */
+  TRAIN_DIVERGED: { exit: 1, http: 500 },
+  /** the training output folder already holds a run, or another trainer is writing to it */
+  TRAIN_OUTDIR: { exit: 1, http: 409 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 

@@ -7,7 +7,8 @@
 //  - neither: the plain "User:/Assistant:" transcript for base models.
 // A model's own template is swapped for a built-in only when both render identically on a set of
 // probe conversations (node-llama-cpp's rule), so the built-in's stop strings can apply.
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileHead } from '../formats/file-io.js';
 import { dirname, join } from 'node:path';
 import { LlamaError } from '../errors.js';
 import { openGguf, looksLikeGguf } from '../formats/gguf.js';
@@ -16,22 +17,12 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { JinjaChatTemplate, type ChatMessage, type ChatTemplate } from './template.js';
 import { BUILTIN_CHAT_FORMATS, builtinChatTemplate, isBuiltinChatFormat } from './builtin.js';
 
-function readHead(path: string, n: number): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = new Uint8Array(n);
-    const got = readSync(fd, buf, 0, n, 0);
-    return buf.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The model's own template text, if it has one. */
 export function readChatTemplateSource(modelPath: string): string | undefined {
   const exists = existsSync(modelPath);
   const isDir = exists && statSync(modelPath).isDirectory();
-  if (exists && !isDir && looksLikeGguf(readHead(modelPath, 8))) {
+  if (exists && !isDir && looksLikeGguf(readFileHead(modelPath, 8))) {
     const g = openGguf(modelPath);
     try {
       const v = g.metadata.get(TOKENIZER.CHAT_TEMPLATE);

@@ -1,6 +1,6 @@
+import { UsageError } from '../index.js';
 // A small declarative argument parser shared by every command: long and short flags, `--k=v`,
 // repeatable options, positionals, and `--help`. Unknown flags are usage errors (exit 2).
-import { UsageError } from '../errors.js';
 
 export type OptionKind = 'string' | 'number' | 'int' | 'boolean' | 'list';
 

@@ -2,7 +2,7 @@
 // is taken exactly (a byte order mark stays, nothing is normalised), and bytes that are not UTF-8
 // are an error naming the offset, never silently replaced by U+FFFD.
 import { fstatSync, readFileSync } from 'node:fs';
-import { LlamaError, UsageError } from '../errors.js';
+import { LlamaError, UsageError } from '../index.js';
 
 /** Offset of the first byte that does not belong to well-formed UTF-8, or -1. */
 export function firstInvalidUtf8(b: Uint8Array): number {

@@ -2,10 +2,10 @@
 // start-up pays only for what it uses. Exit codes: 0 ok (also when stdout's reader closes early,
 // e.g. `| head`), 1 error, 2 usage error, 130 interrupted (Ctrl-C).
 import { readFileSync } from 'node:fs';
-import { formatError, LlamaError, UsageError, type ErrorCode } from '../errors.js';
 import { formatHelp, parseArgs } from './args.js';
 import type { Command } from './command.js';
 import { installPipeGuards } from './output.js';
+import { LlamaError, UsageError, formatError, type ErrorCode } from '../index.js';
 
 interface CommandEntry {
   /** one line for the top-level help (the command's own --help says more) */

@@ -4,13 +4,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { list, num, str } from './args.js';
-import { LlamaError, UsageError } from '../errors.js';
-import { CHAT_FORMATS, openModel as openEngineModel, type Model } from '../index.js';
-import { parseLoraSpec } from '../model/lora.js';
-import { loadModel, loadTokenizer, LlamaModel, selectBackend, DType } from '../index.js';
-import type { LoadedModel, Tokenizer } from '../index.js';
-import { findModelTokenizerFile } from '../tokenizer/find.js';
-import { checkTokenizerFitsModel } from '../model/tokenizer-fit.js';
+import { CHAT_FORMATS, LlamaError, UsageError, openModel as openEngineModel, backends, formats, models, tokenizers, type Model, type Tokenizer } from '../index.js';
+const { selectBackend } = backends;
+const { DType } = formats;
+const { parseLoraSpec, loadModel, LlamaModel, checkTokenizerFitsModel } = models;
+type LoadedModel = models.LoadedModel;
+const { loadTokenizer, findModelTokenizerFile } = tokenizers;
 
 export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   model: { kind: 'string', short: 'm', arg: 'PATH', help: 'model file (GGUF, safetensors, llama2.c .bin) or directory (Meta / HF); default: the embedded model' },
@@ -29,11 +28,11 @@ export function defaultModelPath(): string | undefined {
 
 export interface OpenedModel {
   loaded: LoadedModel;
-  model: LlamaModel;
+  model: models.LlamaModel;
   tokenizer: Tokenizer | undefined;
   loadMs: number;
   ctxSize: number | undefined;
-  kvType: DType;
+  kvType: formats.DType;
 }
 
 /**

@@ -3,8 +3,10 @@
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { bool, list, num, str } from './args.js';
 import { processEscapes } from './input.js';
-import { LlamaError, SAMPLING_DEFAULTS, readGrammarFile, readJsonSchemaFile } from '../index.js';
-import type { GenerateOptions, Grammar, OptionNames } from '../index.js';
+import { LlamaError, generation, type GenerateOptions } from '../index.js';
+const { SAMPLING_DEFAULTS, readGrammarFile, readJsonSchemaFile } = generation;
+type Grammar = generation.Grammar;
+type OptionNames = generation.OptionNames;
 
 export const SAMPLING_FLAGS: Readonly<Record<string, OptionSpec>> = {
   temp: { kind: 'number', arg: 'T', help: 'temperature; 0 = greedy', default: SAMPLING_DEFAULTS.temperature },

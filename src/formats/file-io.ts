@@ -7,7 +7,7 @@
 // so that if the process is killed outright the leftover is easy to see and delete. Temp files of
 // writes still in progress are removed on process exit, and by the async writer when its signal
 // aborts (what `llama convert` uses for Ctrl-C).
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { LlamaError } from '../errors.js';
 
@@ -130,4 +130,16 @@ export async function writeFileAtomicAsync(path: string, data: FileData | AsyncI
     throw writeError(path, e, 'write failed');
   }
   return total;
+}
+
+/** The first `n` bytes of a file (fewer if it is shorter): enough to recognise its format. */
+export function readFileHead(path: string, n: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = new Uint8Array(n);
+    const got = readSync(fd, buf, 0, n, 0);
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -9,6 +9,7 @@ import type { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import type { SamplerChain } from './sampler.js';
 import { StopMatcher } from './stop.js';
 import { LlamaError } from '../errors.js';
+import { logprobsOf } from './generate.js';
 
 export interface StepToken {
   /** the sampled id (-1 for a final item that only flushes held-back text) */
@@ -73,7 +74,7 @@ export class TokenStepper {
       return { item: rest ? { token: -1, text: rest } : undefined, token, finished: 'eos' };
     }
     const item: StepToken = { token, text: '' };
-    if (this.o.logprobs || (this.o.topLogprobs ?? 0) > 0) Object.assign(item, logprobsOfRow(row, token, this.o.topLogprobs ?? 0));
+    if (this.o.logprobs || (this.o.topLogprobs ?? 0) > 0) Object.assign(item, logprobsOf(row, token, this.o.topLogprobs ?? 0));
     const r = this.stops.push(this.decoder.push(token));
     item.text = r.text;
     if (r.stopped) {
@@ -92,27 +93,4 @@ export class TokenStepper {
   private flush(): string {
     return this.stops.push(this.decoder.flush()).text + this.stops.flush();
   }
-}
-
-/** log-softmax of one row of logits at `token`, and the `top` best alternatives (float64). */
-export function logprobsOfRow(logits: ArrayLike<number>, token: number, top: number): { logprob: number; topLogprobs?: { token: number; logprob: number }[] } {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
-  const logZ = max + Math.log(sum);
-  const out: { logprob: number; topLogprobs?: { token: number; logprob: number }[] } = { logprob: logits[token]! - logZ };
-  if (top > 0) {
-    const best: { token: number; logprob: number }[] = [];
-    for (let i = 0; i < logits.length; i++) {
-      const lp = logits[i]! - logZ;
-      if (best.length < top || lp > best[best.length - 1]!.logprob) {
-        best.push({ token: i, logprob: lp });
-        best.sort((a, b) => b.logprob - a.logprob || a.token - b.token);
-        if (best.length > top) best.pop();
-      }
-    }
-    out.topLogprobs = best;
-  }
-  return out;
 }

@@ -8,7 +8,8 @@
 // lora_B.weight is (out, r); llama.cpp's GGUF adapters store the same matrices, ne reversed).
 // Rows of wq/wk's B are in Meta's interleaved rotary order, like wq/wk themselves (PEFT files are
 // converted on load; see lora-io.ts).
-import type { Backend, KVCache, LoadWeightOptions, Weight } from '../backend/backend.js';
+import type { Backend, Weight } from '../backend/backend.js';
+import { DelegatingBackend } from '../backend/delegate.js';
 import type { DType } from '../tensor/dtype.js';
 import type { HostTensor } from '../tensor/tensor.js';
 import { f32Tensor, numElements } from '../tensor/tensor.js';
@@ -103,17 +104,11 @@ export class LoraWeight implements Weight {
 }
 
 /** A Backend that adds the low-rank updates of LoraWeights to matmul; every other call passes through. */
-export class LoraBackend implements Backend {
-  readonly name: string;
-  readonly threads: number;
-  constructor(readonly inner: Backend) {
-    this.name = `${inner.name}+lora`;
-    this.threads = inner.threads;
+export class LoraBackend extends DelegatingBackend {
+  constructor(inner: Backend) {
+    super(inner, `${inner.name}+lora`);
   }
-  loadWeight(t: HostTensor, opts?: LoadWeightOptions): Weight {
-    return this.inner.loadWeight(t, opts);
-  }
-  freeWeight(w: Weight): void {
+  override freeWeight(w: Weight): void {
     if (w instanceof LoraWeight) {
       for (const d of w.deltas) {
         this.inner.freeWeight?.(d.a);
@@ -123,7 +118,7 @@ export class LoraBackend implements Backend {
     }
     this.inner.freeWeight?.(w);
   }
-  matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
+  override matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
     if (!(w instanceof LoraWeight)) return this.inner.matmul(out, x, w, T);
     this.inner.matmul(out, x, w.base, T); // (T, rows)
     for (const d of w.deltas) {
@@ -135,35 +130,8 @@ export class LoraBackend implements Backend {
       this.inner.add(out, out, delta, T * w.rows);
     }
   }
-  embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {
+  override embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {
     this.inner.embed(out, w instanceof LoraWeight ? w.base : w, ids);
-  }
-  rmsnorm(out: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
-    this.inner.rmsnorm(out, x, g, T, dim, eps);
-  }
-  rope(x: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
-    this.inner.rope(x, T, nHeads, headDim, pos, invFreq);
-  }
-  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
-    this.inner.swiglu(out, gate, up, n);
-  }
-  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
-    this.inner.add(out, a, b, n);
-  }
-  softmax(x: Float32Array, rows: number, cols: number): void {
-    this.inner.softmax(x, rows, cols);
-  }
-  argmax(x: Float32Array, n: number): number {
-    return this.inner.argmax(x, n);
-  }
-  createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {
-    return this.inner.createKVCache(nLayers, nCtx, nKvHeads, headDim, type);
-  }
-  kvStore(cache: KVCache, layer: number, pos0: number, T: number, k: Float32Array, v: Float32Array): void {
-    this.inner.kvStore(cache, layer, pos0, T, k, v);
-  }
-  attention(out: Float32Array, q: Float32Array, cache: KVCache, layer: number, pos0: number, T: number, nHeads: number): void {
-    this.inner.attention(out, q, cache, layer, pos0, T, nHeads);
   }
 }
 

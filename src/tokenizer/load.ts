@@ -5,7 +5,8 @@
 //   - HF `tokenizer.json` (byte-level BPE, or Llama 2's SPM-as-BPE)  -> BpeTokenizer / SpmTokenizer
 //   - GGUF `tokenizer.ggml.*` metadata (model "llama" / "gpt2")      -> SpmTokenizer / BpeTokenizer
 // and writing a tokenizer back as GGUF metadata (for `llama convert`).
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { readFileHead } from '../formats/file-io.js';
 import { basename } from 'node:path';
 import { FormatError, LlamaError } from '../errors.js';
 import { GgufType, looksLikeGguf, type GgufValue } from '../formats/gguf.js';
@@ -115,16 +116,6 @@ function loadTokenizerFile(path: string): Tokenizer {
   }
 }
 
-function readFileHead(path: string, n: number): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = new Uint8Array(n);
-    const got = readSync(fd, buf, 0, n, 0);
-    return buf.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // sentencepiece ModelProto (sentencepiece_model.proto):

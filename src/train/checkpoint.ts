@@ -1,24 +1,29 @@
 // Training checkpoints: everything a run needs to continue exactly where it stopped — weights,
 // AdamW moments and step, the data sampler's RNG state, the resolved training config and the
-// tokenizer — in one file written atomically (temporary file, then rename).
+// tokenizer — in one file written atomically (temporary file, fsync, then rename).
 //
-// Layout (little-endian):
+// Layout (little-endian), version 2:
 //   0  'LTCK'  magic
-//   4  u32     version (1)
+//   4  u32     version (2)
 //   8  u32     header length H (bytes of UTF-8 JSON)
-//  12  JSON header (CheckpointHeader), zero-padded to a multiple of 4
+//  12  u32     CRC-32 (IEEE) of every byte from offset 16 to the end of the file
+//  16  JSON header (CheckpointHeader), zero-padded to a multiple of 4
 //  ..  for each header.tensors entry in order: values, then m, then v, each numel f32
+//
+// Version 1 (older llama-ts) has no CRC field: the JSON starts at 12. Such a checkpoint still
+// loads (it cannot be verified, and `unverified` says so, so callers can warn); a version-2 file
+// whose CRC does not match is refused with CHECKPOINT_CORRUPT.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { LlamaError } from '../errors.js';
 import type { LlamaConfig } from '../model/config.js';
-import { writeAtomic } from './data.js';
+import { writeFileAtomic } from '../formats/file-io.js';
 import type { RngState } from './rng.js';
 import type { TrainConfig } from './config.js';
 
 const MAGIC = 0x4b43544c; // 'LTCK'
 
 export interface CheckpointHeader {
-  readonly version: 1;
+  readonly version: 1 | 2;
   /** optimizer steps completed */
   readonly step: number;
   readonly tokensSeen: number;
@@ -43,27 +48,55 @@ export interface CheckpointTensor {
 }
 
 export function saveCheckpoint(path: string, header: Omit<CheckpointHeader, 'tensors' | 'version'>, tensors: readonly CheckpointTensor[]): void {
-  const full: CheckpointHeader = { ...header, version: 1, tensors: tensors.map((t) => ({ name: t.name, shape: t.shape })) };
+  const full: CheckpointHeader = { ...header, version: 2, tensors: tensors.map((t) => ({ name: t.name, shape: t.shape })) };
   const json = Buffer.from(JSON.stringify(full), 'utf8');
   const padded = Math.ceil(json.length / 4) * 4;
-  let total = 12 + padded;
+  let total = PAYLOAD_V2 + padded;
   for (const t of tensors) total += 3 * t.values.byteLength;
   const buf = Buffer.alloc(total);
   buf.writeUInt32LE(MAGIC, 0);
-  buf.writeUInt32LE(1, 4);
+  buf.writeUInt32LE(2, 4);
   buf.writeUInt32LE(json.length, 8);
-  json.copy(buf, 12);
-  let o = 12 + padded;
+  json.copy(buf, PAYLOAD_V2);
+  let o = PAYLOAD_V2 + padded;
   for (const t of tensors) {
     for (const a of [t.values, t.m, t.v]) {
       buf.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), o);
       o += a.byteLength;
     }
   }
-  writeAtomic(path, buf);
+  buf.writeUInt32LE(crc32(buf.subarray(PAYLOAD_V2)), 12);
+  writeFileAtomic(path, buf);
 }
 
-export function loadCheckpoint(path: string): { header: CheckpointHeader; tensors: CheckpointTensor[] } {
+/** Where the checksummed payload (JSON header, tensors) starts in a version-2 checkpoint. */
+const PAYLOAD_V2 = 16;
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (IEEE 802.3, as zlib/PNG); `crc` continues a previous call's result. */
+export function crc32(bytes: Uint8Array, crc = 0): number {
+  let c = ~crc >>> 0;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+export interface LoadedCheckpoint {
+  header: CheckpointHeader;
+  tensors: CheckpointTensor[];
+  /** true for a version-1 file: it has no checksum, so damage cannot be detected */
+  unverified: boolean;
+}
+
+export function loadCheckpoint(path: string): LoadedCheckpoint {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -75,19 +108,30 @@ export function loadCheckpoint(path: string): { header: CheckpointHeader; tensor
     const head = Buffer.alloc(12);
     if (size < 12 || readSync(fd, head, 0, 12, 0) !== 12) throw new LlamaError('CHECKPOINT', 'file too short for a checkpoint', { file: path });
     if (head.readUInt32LE(0) !== MAGIC) throw new LlamaError('CHECKPOINT', 'not a llama-ts training checkpoint (no LTCK magic)', { file: path });
-    if (head.readUInt32LE(4) !== 1) throw new LlamaError('CHECKPOINT', `checkpoint version ${head.readUInt32LE(4)} is not supported`, { file: path });
+    const version = head.readUInt32LE(4);
+    if (version !== 1 && version !== 2) throw new LlamaError('CHECKPOINT', `checkpoint version ${version} is not supported`, { file: path });
+    const start = version === 2 ? PAYLOAD_V2 : 12;
+    if (size < start) throw new LlamaError('CHECKPOINT', 'file too short for a checkpoint', { file: path });
     const hlen = head.readUInt32LE(8);
-    if (12 + hlen > size) throw new LlamaError('CHECKPOINT', `header length ${hlen} runs past the end of the ${size}-byte file`, { file: path });
-    const jbuf = Buffer.alloc(hlen);
-    readSync(fd, jbuf, 0, hlen, 12);
+    if (start + hlen > size) throw new LlamaError('CHECKPOINT', `header length ${hlen} runs past the end of the ${size}-byte file`, { file: path });
+    const storedCrc = version === 2 ? (() => { const b = Buffer.alloc(4); readSync(fd, b, 0, 4, 12); return b.readUInt32LE(0); })() : 0;
+    const padded = Math.ceil(hlen / 4) * 4;
+    const jbuf = Buffer.alloc(Math.min(padded, size - start));
+    readSync(fd, jbuf, 0, jbuf.length, start);
+    let crc = crc32(jbuf);
+    const corrupt = (): LlamaError => new LlamaError('CHECKPOINT_CORRUPT', 'the checkpoint is damaged: its CRC-32 does not match its contents', {
+      file: path,
+      hint: 'the file was changed or damaged after it was written; use another checkpoint of the run (checkpoint-best.bin, checkpoint-STEP.bin) or train again',
+    });
     let header: CheckpointHeader;
     try {
-      header = JSON.parse(jbuf.toString('utf8')) as CheckpointHeader;
+      header = JSON.parse(jbuf.subarray(0, hlen).toString('utf8')) as CheckpointHeader;
     } catch {
+      if (version === 2) throw corrupt();
       throw new LlamaError('CHECKPOINT', 'checkpoint header is not valid JSON', { file: path });
     }
     if (!Array.isArray(header.tensors)) throw new LlamaError('CHECKPOINT', 'checkpoint header has no tensor list', { file: path });
-    let o = 12 + Math.ceil(hlen / 4) * 4;
+    let o = start + padded;
     let expected = o;
     for (const t of header.tensors) expected += 12 * t.shape.reduce((a: number, b: number) => a * b, 1);
     if (expected !== size) throw new LlamaError('CHECKPOINT', `tensors need ${expected} bytes in all but the file has ${size}`, { file: path, hint: 'the file is truncated or corrupt' });
@@ -95,7 +139,9 @@ export function loadCheckpoint(path: string): { header: CheckpointHeader; tensor
       const n = t.shape.reduce((a: number, b: number) => a * b, 1);
       const read = () => {
         const a = new Float32Array(n);
-        readSync(fd, new Uint8Array(a.buffer), 0, 4 * n, o);
+        const bytes = new Uint8Array(a.buffer);
+        readSync(fd, bytes, 0, 4 * n, o);
+        crc = crc32(bytes, crc);
         o += 4 * n;
         return a;
       };
@@ -104,7 +150,8 @@ export function loadCheckpoint(path: string): { header: CheckpointHeader; tensor
       const v = read();
       return { name: t.name, shape: t.shape, values, m, v };
     });
-    return { header, tensors };
+    if (version === 2 && crc !== storedCrc) throw corrupt();
+    return { header, tensors, unverified: version === 1 };
   } finally {
     closeSync(fd);
   }

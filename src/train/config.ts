@@ -106,7 +106,46 @@ export function loadTrainConfig(file: string, overrides: Partial<Record<keyof Tr
   return resolveTrainConfig(merged, base, file);
 }
 
+/** The keys a training config may hold, per object (a typo is an error, not silently ignored). */
+const KNOWN_KEYS = {
+  '': ['seed', 'model', 'tokenizer', 'data', 'seqLen', 'batchTokens', 'maxSteps', 'lr', 'warmupSteps', 'minLrRatio', 'decaySteps', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradClip', 'evalEvery', 'evalTokens', 'checkpointEvery', 'keepCheckpoints', 'outDir', 'logEvery', 'backend', 'threads'],
+  'model.': ['dim', 'nLayers', 'nHeads', 'nKvHeads', 'ffnDim', 'multipleOf', 'normEps', 'ropeTheta', 'tiedEmbeddings'],
+  'tokenizer.': ['type', 'path'],
+  'data.': ['dir', 'sources'],
+  'data.sources[].': ['name', 'files', 'weight', 'valFraction'],
+} as const;
+
+/** Levenshtein distance, case-insensitive (for "did you mean"). */
+function editDistance(a: string, b: string): number {
+  a = a.toLowerCase();
+  b = b.toLowerCase();
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+function checkKeys(obj: unknown, where: keyof typeof KNOWN_KEYS, file: string, path = where as string): void {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return;
+  const known: readonly string[] = KNOWN_KEYS[where];
+  for (const k of Object.keys(obj)) {
+    if (known.includes(k)) continue;
+    const near = known.map((c) => [c, editDistance(k, c)] as const).sort((a, b) => a[1] - b[1])[0]!;
+    const suggestion = near[1] <= Math.max(2, Math.floor(k.length / 3)) ? `did you mean "${path}${near[0]}"? ` : '';
+    throw new LlamaError('TRAIN_CONFIG', `unknown config field "${path}${k}"`, { file, hint: `${suggestion}the fields of ${path ? `"${path.replace(/\.$/, '')}"` : 'the config'} are: ${known.join(', ')}` });
+  }
+}
+
 export function resolveTrainConfig(m: Record<string, unknown>, baseDir: string, file: string): TrainConfig {
+  checkKeys(m, '', file);
+  checkKeys(m.model, 'model.', file);
+  checkKeys(m.tokenizer, 'tokenizer.', file);
+  checkKeys(m.data, 'data.', file);
+  const dataSources = (m.data as { sources?: unknown } | undefined)?.sources;
+  if (Array.isArray(dataSources)) dataSources.forEach((src, i) => checkKeys(src, 'data.sources[].', file, `data.sources[${i}].`));
   const rel = (p: unknown, what: string): string => {
     if (typeof p !== 'string' || p === '') fail(`${what} must be a path`, file);
     return isAbsolute(p) ? p : resolve(baseDir, p);

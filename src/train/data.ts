@@ -9,7 +9,8 @@
 //  12  u32      vocab size
 //  16  u64      token count
 //  24  tokens
-import { closeSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, fstatSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync, fstatSync } from 'node:fs';
+import { writeFileAtomic } from '../formats/file-io.js';
 import { LlamaError } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { Rng } from './rng.js';
@@ -31,7 +32,7 @@ export function writeShard(path: string, tokens: ArrayLike<number>, vocabSize: n
     if (bpt === 2) buf.writeUInt16LE(t, HEADER + 2 * i);
     else buf.writeUInt32LE(t, HEADER + 4 * i);
   }
-  writeAtomic(path, buf);
+  writeFileAtomic(path, buf);
 }
 
 export interface Shard {
@@ -74,16 +75,6 @@ export function readShard(path: string): Shard {
 }
 
 /** Write a file as a whole or not at all: temporary file in the same folder, then rename. */
-export function writeAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (e) {
-    throw new LlamaError('FILE_WRITE', 'cannot write file', { file: path, cause: e });
-  }
-}
-
 export interface SourceSpec {
   readonly name: string;
   /** text files, concatenated in this order */

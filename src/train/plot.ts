@@ -34,6 +34,10 @@ export function parseLog(text: string, file: string): { train: [number, number][
       val.get(r.source)!.set(step, r.loss);
     } else if (r.type === 'baseline' && typeof r.unigram === 'number' && typeof r.source === 'string') {
       baseline.set(r.source, r.unigram);
+    } else if (r.type === 'resume' && typeof step === 'number') {
+      // a resumed run trains again from its checkpoint's step: points logged after that step by
+      // the interrupted run (logs written before the trainer truncated them) are superseded
+      for (const m of [train, lr, ...val.values()]) for (const s of [...m.keys()]) if (s > step) m.delete(s);
     }
   });
   if (train.size === 0) throw new LlamaError('FORMAT_CORRUPT', 'the log has no training steps', { file });

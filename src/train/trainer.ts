@@ -2,10 +2,11 @@
 // gradient accumulation to a token batch size, periodic validation per source, atomic
 // checkpoints, a JSONL log, and a progress line. Deterministic: the same config, seed and
 // thread count give the same losses bit for bit, also across a checkpoint and resume.
-import { appendFileSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { LlamaError } from '../errors.js';
+import { FILE_WRITE_HINT, writeFileAtomic } from '../formats/file-io.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { TrainingBackend } from '../backend/training.js';
 import { selectTrainingBackend } from '../backend/select.js';
@@ -13,7 +14,7 @@ import { DataParallel, shareWeights } from './parallel.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LlamaWeights } from '../model/weights.js';
 import { modelConfig, type TrainConfig } from './config.js';
-import { bigramLoss, fileExists, MixtureSampler, prepareSource, readShard, unigramLoss, validationWindows, writeAtomic, type LoadedSource, type PreparedSource } from './data.js';
+import { bigramLoss, fileExists, MixtureSampler, prepareSource, readShard, unigramLoss, validationWindows, type LoadedSource, type PreparedSource } from './data.js';
 import { charTokenizer } from './char-tokenizer.js';
 import { loadTokenizer, parseSentencePieceModel, writeSentencePieceModel } from '../tokenizer/load.js';
 import { SpmTokenizer } from '../tokenizer/spm.js';
@@ -24,7 +25,7 @@ import { countParams, snapshotWeights } from './params.js';
 import { learningRate } from './schedule.js';
 import { Rng } from './rng.js';
 import { greedyTokens } from './sample.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointHeader, type LoadedCheckpoint } from './checkpoint.js';
 import type { ParamGrads } from './tape.js';
 
 /**
@@ -51,8 +52,13 @@ export interface TrainHooks {
 export interface TrainResult {
   readonly step: number;
   readonly interrupted: boolean;
+  /** optimizer steps this call ran (0: nothing to do, or stopped before the first) */
+  readonly stepsRun: number;
+  /** the last step's loss (NaN when no step ran) */
   readonly trainLoss: number;
+  /** the last validation of this call, at `valStep` (empty when none ran) */
   readonly valLoss: Record<string, number>;
+  readonly valStep?: number;
   readonly checkpoint: string;
   readonly tokensPerSecond: number;
   /** model FLOPs utilisation against the FMA peak measured at the start (nominal when unmeasurable) */
@@ -75,18 +81,64 @@ export function checkpointPath(cfg: TrainConfig): string {
   return join(cfg.outDir, 'checkpoint.bin');
 }
 
-export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resume?: boolean; stopAfter?: number; resumeOverrides?: Partial<TrainConfig> } = {}): Promise<TrainResult> {
-  let cfg = cfgIn;
-  const ckptPath = checkpointPath(cfg);
-  const resumed = opts.resume ? loadCheckpoint(ckptPath) : undefined;
-  if (resumed) {
-    // a resumed run continues the run it came from: its config, except where the user said otherwise
-    cfg = { ...resumed.header.trainConfig, ...(opts.resumeOverrides ?? {}) };
+export interface TrainOptions {
+  /** continue from OUTDIR/checkpoint.bin (OUTDIR is cfg.outDir, never the folder recorded in the checkpoint) */
+  resume?: boolean;
+  /** stop after this step without changing the schedule */
+  stopAfter?: number;
+  /** settings the user gave explicitly for a resumed run: applied and logged, or refused (RESUME_REFUSED) */
+  resumeOverrides?: Partial<TrainConfig>;
+  /** a fresh run may replace the run already in OUTDIR (otherwise that is refused) */
+  overwrite?: boolean;
+}
+
+/** Settings a resumed run may change (logged, and recorded in the log's `resume` record). */
+export const RESUME_APPLIED: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>(['maxSteps', 'evalEvery', 'evalTokens', 'checkpointEvery', 'logEvery', 'keepCheckpoints', 'lr', 'warmupSteps', 'minLrRatio', 'decaySteps', 'threads', 'backend']);
+/** Settings fixed by the checkpoint: changing them on resume is refused. */
+export const RESUME_REFUSED: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>(['seed', 'seqLen', 'batchTokens', 'model', 'tokenizer', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradClip']);
+
+const RUN_FILES = ['checkpoint.bin', 'log.jsonl'];
+
+export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: TrainOptions = {}): Promise<TrainResult> {
+  // the output folder is the one the caller names: a resumed run reads and writes only there
+  const outDir = cfgIn.outDir;
+  ensureDir(outDir, 'the training output folder');
+  const unlock = lockOutDir(outDir);
+  try {
+    return await trainLocked(cfgIn, outDir, hooks, opts);
+  } finally {
+    unlock();
   }
-  mkdirSync(cfg.outDir, { recursive: true });
-  mkdirSync(cfg.data.dir, { recursive: true });
-  const logPath = join(cfg.outDir, 'log.jsonl');
-  const record = (o: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify(o) + '\n');
+}
+
+async function trainLocked(cfgIn: TrainConfig, outDir: string, hooks: TrainHooks, opts: TrainOptions): Promise<TrainResult> {
+  let cfg = cfgIn;
+  const ckptPath = join(outDir, 'checkpoint.bin');
+  const logPath = join(outDir, 'log.jsonl');
+  if (!opts.resume) refuseExistingRun(outDir, opts.overwrite === true);
+  const resumed = opts.resume ? loadCheckpoint(ckptPath) : undefined;
+  let applied: Record<string, { from: unknown; to: unknown }> = {};
+  if (resumed) {
+    if (resumed.unverified) hooks.log(`warning: ${ckptPath} has no checksum (written by an older llama-ts): damage to it cannot be detected`);
+    ({ cfg, applied } = resumedConfig(cfgIn, resumed.header, ckptPath, opts.resumeOverrides ?? {}, hooks));
+  }
+  ensureDir(cfg.data.dir, 'the data folder');
+  const record = (o: Record<string, unknown>) => {
+    try {
+      appendFileSync(logPath, JSON.stringify(o) + '\n');
+    } catch (e) {
+      throw new LlamaError('FILE_WRITE', `cannot append to the training log: ${(e as Error).message}`, { file: logPath, cause: e, hint: FILE_WRITE_HINT });
+    }
+  };
+  const stopAt = Math.min(cfg.maxSteps, opts.stopAfter ?? Infinity);
+  const nothingToDo = resumed !== undefined && resumed.header.step >= stopAt;
+  if (nothingToDo) {
+    hooks.log(`nothing to do: ${ckptPath} is already at step ${resumed.header.step}, and this run stops at step ${stopAt} (${stopAt === cfg.maxSteps ? 'max-steps' : '--stop-after'}); raise --max-steps to train further`);
+  } else if (resumed) {
+    // a run killed after its last checkpoint logged steps that will now be trained again: drop them
+    const dropped = truncateLog(logPath, resumed.header.step);
+    record({ type: 'resume', step: resumed.header.step, time: new Date().toISOString(), checkpoint: ckptPath, droppedRecords: dropped, overrides: applied });
+  }
 
   // ---- tokenizer and data ----
   const tokenizer = await resolveTokenizer(cfg, resumed?.header.tokenizer, hooks);
@@ -105,17 +157,152 @@ export async function train(cfgIn: TrainConfig, hooks: TrainHooks, opts: { resum
   const pool = dataParallel ? new DataParallel(tm, cfg.threads, cfg.seqLen) : undefined;
   const threads = pool ? cfg.threads : backend.threads;
   try {
-    return await trainLoop({ cfg, hooks, opts, resumed, tm, backend, threads, pool, sources, tokenizer, mc, ckptPath, record });
+    return await trainLoop({ cfg, hooks, opts, resumed, tm, backend, threads, pool, sources, tokenizer, mc, ckptPath, record, stopAt, nothingToDo });
   } finally {
     await pool?.close();
   }
+}
+
+/** mkdir -p, as a FILE_WRITE error naming the folder (before any data preparation). */
+function ensureDir(dir: string, what: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new LlamaError('FILE_WRITE', `cannot create ${what}: ${(e as Error).message}`, { file: dir, cause: e, hint: `${FILE_WRITE_HINT} (choose another folder with -o / outDir)` });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * OUTDIR/train.lock holds the pid of the trainer writing the folder: a second trainer fails at
+ * once; a lock left by a process that no longer exists (kill -9) is taken over.
+ */
+function lockOutDir(dir: string): () => void {
+  const path = join(dir, 'train.lock');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new LlamaError('FILE_WRITE', `cannot write in the training output folder: ${(e as Error).message}`, { file: dir, cause: e, hint: `${FILE_WRITE_HINT} (choose another folder with -o / outDir)` });
+      }
+      let pid = NaN;
+      try {
+        pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+      } catch {
+        // removed meanwhile: try again
+      }
+      if (pidAlive(pid) && attempt < 3) {
+        throw new LlamaError('TRAIN_OUTDIR', `another llama train (pid ${pid}) is writing to this folder`, { file: dir, hint: `wait for it to finish, or train into another folder (-o); if no such process exists, delete ${path}` });
+      }
+      if (attempt >= 3) throw new LlamaError('TRAIN_OUTDIR', 'cannot take the training lock', { file: path, hint: 'delete the lock file if no trainer is running' });
+      rmSync(path, { force: true }); // stale: its process is gone
+    }
+  }
+  const release = () => rmSync(path, { force: true });
+  process.once('exit', release);
+  return () => {
+    process.off('exit', release);
+    release();
+  };
+}
+
+/** A fresh run must not replace an earlier one by accident. */
+function refuseExistingRun(dir: string, overwrite: boolean): void {
+  const present = RUN_FILES.filter((f) => existsSync(join(dir, f)));
+  if (present.length === 0) return;
+  if (!overwrite) {
+    throw new LlamaError('TRAIN_OUTDIR', `the folder already holds a training run (${present.join(', ')})`, {
+      file: dir,
+      hint: 'continue it with --resume, train into another folder (-o DIR), or pass --overwrite to replace it',
+    });
+  }
+  for (const f of readdirSync(dir)) if (f === 'log.jsonl' || /^checkpoint(-best|-\d+)?\.bin$/.test(f)) rmSync(join(dir, f), { force: true });
+}
+
+/**
+ * The config of a resumed run: the checkpoint's, with the folders of this invocation, and the
+ * settings the user gave explicitly applied (logged) or refused. A config file whose model does
+ * not match the checkpoint is refused.
+ */
+function resumedConfig(cfgIn: TrainConfig, header: CheckpointHeader, ckptPath: string, overrides: Partial<TrainConfig>, hooks: Pick<TrainHooks, 'log'>): { cfg: TrainConfig; applied: Record<string, { from: unknown; to: unknown }> } {
+  const saved = header.trainConfig;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  for (const [k, v] of Object.entries(overrides)) {
+    const key = k as keyof TrainConfig;
+    if (v === undefined || key === 'outDir' || same(v, saved[key])) continue;
+    if (!RESUME_APPLIED.has(key)) {
+      throw new LlamaError('TRAIN_CONFIG', `${key} cannot change when resuming (the checkpoint has ${JSON.stringify(saved[key])}, you gave ${JSON.stringify(v)})`, {
+        file: ckptPath,
+        hint: `drop that setting to resume, or start a new run in another folder; a resumed run may change: ${[...RESUME_APPLIED].join(', ')}`,
+      });
+    }
+  }
+  // the model the config describes must be the checkpoint's
+  const want = header.modelConfig;
+  let got: LlamaConfig | undefined;
+  try {
+    got = modelConfig(cfgIn.model, want.vocabSize, cfgIn.seqLen);
+  } catch {
+    got = undefined;
+  }
+  const diffs = got ? (Object.keys(want) as (keyof LlamaConfig)[]).filter((k) => !same(want[k], got![k])) : ['model'];
+  if (cfgIn.batchTokens !== saved.batchTokens) diffs.push('batchTokens' as keyof LlamaConfig);
+  if (cfgIn.tokenizer.type !== saved.tokenizer.type) diffs.push('tokenizer' as keyof LlamaConfig);
+  if (diffs.length > 0) {
+    const show = (k: string) => k === 'batchTokens' ? `batchTokens ${saved.batchTokens} vs ${cfgIn.batchTokens}` : k === 'tokenizer' ? `tokenizer ${saved.tokenizer.type} vs ${cfgIn.tokenizer.type}` : got ? `${k} ${JSON.stringify(want[k as keyof LlamaConfig])} vs ${JSON.stringify(got[k as keyof LlamaConfig])}` : 'the config\'s model is invalid';
+    throw new LlamaError('CHECKPOINT', `the checkpoint does not match the training config (checkpoint vs config: ${diffs.map(show).join(', ')})`, {
+      file: ckptPath,
+      hint: 'resume with the config the run was started with (or without --config), or start a new run in another folder (-o DIR)',
+    });
+  }
+  const applied: Record<string, { from: unknown; to: unknown }> = {};
+  const out: Record<string, unknown> = { ...saved, outDir: cfgIn.outDir, data: cfgIn.data, tokenizer: cfgIn.tokenizer };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined || k === 'outDir' || same(v, saved[k as keyof TrainConfig])) continue;
+    applied[k] = { from: saved[k as keyof TrainConfig], to: v };
+    out[k] = v;
+    hooks.log(`resume: ${k} changed from ${JSON.stringify(saved[k as keyof TrainConfig])} to ${JSON.stringify(v)}${k === 'threads' || k === 'backend' ? ' (losses may differ in the last bits from an uninterrupted run)' : ''}`);
+  }
+  // a config file that differs elsewhere: say which of its settings the checkpoint overrules
+  const ignored = (Object.keys(saved) as (keyof TrainConfig)[]).filter((k) => !['outDir', 'data', 'tokenizer', 'model'].includes(k) && !(k in applied) && overrides[k] === undefined && cfgIn[k] !== undefined && !same(cfgIn[k], saved[k]));
+  if (ignored.length > 0) hooks.log(`resume: the checkpoint's ${ignored.map((k) => `${k} ${JSON.stringify(saved[k])}`).join(', ')} kept (the config says ${ignored.map((k) => `${k} ${JSON.stringify(cfgIn[k])}`).join(', ')}; give the flag to change it)`);
+  return { cfg: out as unknown as TrainConfig, applied };
+}
+
+/** Removes log records of steps after `step` (trained again after a resume); returns how many. */
+function truncateLog(logPath: string, step: number): number {
+  if (!existsSync(logPath)) return 0;
+  const lines = readFileSync(logPath, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const keep = lines.filter((l) => {
+    try {
+      const r = JSON.parse(l) as { step?: unknown };
+      return typeof r.step !== 'number' || r.step <= step;
+    } catch {
+      return false; // a line torn by the kill
+    }
+  });
+  if (keep.length !== lines.length) writeFileAtomic(logPath, keep.map((l) => l + '\n').join(''));
+  return lines.length - keep.length;
 }
 
 interface LoopContext {
   readonly cfg: TrainConfig;
   readonly hooks: TrainHooks;
   readonly opts: { stopAfter?: number };
-  readonly resumed: ReturnType<typeof loadCheckpoint> | undefined;
+  readonly resumed: LoadedCheckpoint | undefined;
+  readonly stopAt: number;
+  readonly nothingToDo: boolean;
   readonly tm: TrainingModel;
   readonly backend: TrainingBackend;
   readonly threads: number;
@@ -129,7 +316,7 @@ interface LoopContext {
 
 /** The optimizer steps: sample, forward + backward, clip + AdamW, log, validate, checkpoint. */
 async function trainLoop(ctx: LoopContext): Promise<TrainResult> {
-  const { cfg, hooks, opts, resumed, tm, backend, threads, pool, sources, tokenizer, mc, ckptPath, record } = ctx;
+  const { cfg, hooks, resumed, tm, backend, threads, pool, sources, tokenizer, mc, ckptPath, record, stopAt, nothingToDo } = ctx;
   const opt = new AdamW(backend, tm.params, { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay, gradClip: cfg.gradClip });
   let step = 0;
   let tokensSeen = 0;
@@ -147,7 +334,7 @@ async function trainLoop(ctx: LoopContext): Promise<TrainResult> {
     opt.step = step;
     tokensSeen = resumed.header.tokensSeen;
     elapsedBefore = resumed.header.elapsed;
-    hooks.log(`resuming ${ckptPath} at step ${step}`);
+    if (!nothingToDo) hooks.log(`resuming ${ckptPath} at step ${step}`);
   }
   const sampler = new MixtureSampler(sources, cfg.seqLen, rng);
   const accum = cfg.batchTokens / cfg.seqLen;
@@ -212,9 +399,9 @@ async function trainLoop(ctx: LoopContext): Promise<TrainResult> {
   const t0 = performance.now();
   let lastLoss = NaN;
   let lastVal: Record<string, number> = {};
+  let lastValStep: number | undefined;
   let interrupted = false;
   let stepsThisRun = 0;
-  const stopAt = Math.min(cfg.maxSteps, opts.stopAfter ?? Infinity);
   while (step < stopAt) {
     const lr = learningRate(step, { peakLr: cfg.lr, warmupSteps: cfg.warmupSteps, decaySteps, minLrRatio: cfg.minLrRatio });
     let sum = 0;
@@ -235,7 +422,11 @@ async function trainLoop(ctx: LoopContext): Promise<TrainResult> {
     stepsThisRun++;
     tokensSeen += count;
     lastLoss = sum / count;
-    if (!Number.isFinite(lastLoss)) throw new LlamaError('INTERNAL', `the training loss became ${lastLoss} at step ${step}`, { hint: 'lower the learning rate' });
+    if (!Number.isFinite(lastLoss)) {
+      throw new LlamaError('TRAIN_DIVERGED', `training diverged: the loss became ${lastLoss} at step ${step} (learning rate ${lr.toExponential(2)}, peak ${cfg.lr})`, {
+        hint: `lower the learning rate (--lr, e.g. ${(cfg.lr / 10).toExponential(0)}) or lengthen the warmup (--warmup-steps); resume from the last checkpoint with --resume --lr`,
+      });
+    }
     const secs = (performance.now() - t0) / 1000;
     const tokPerSec = (stepsThisRun * cfg.batchTokens) / secs;
     const mfu = (tokPerSec * flopsPerToken) / peak;
@@ -248,6 +439,7 @@ async function trainLoop(ctx: LoopContext): Promise<TrainResult> {
     const last = step === stopAt;
     if ((cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || (last && step === cfg.maxSteps)) {
       lastVal = evaluate();
+      lastValStep = step;
       for (const [source, loss] of Object.entries(lastVal)) record({ type: 'val', step, source, loss });
       const mix = mixtureLoss(lastVal);
       if (sources.length > 1) record({ type: 'val', step, source: 'mixture', loss: mix });
@@ -279,9 +471,11 @@ async function trainLoop(ctx: LoopContext): Promise<TrainResult> {
   const tokensPerSecond = stepsThisRun > 0 ? (stepsThisRun * cfg.batchTokens) / secs : 0;
   const mfu = (tokensPerSecond * flopsPerToken) / peak;
   const mfuNominal = (tokensPerSecond * flopsPerToken) / nominalPeak;
-  if (stepsThisRun === 0 && !interrupted) save(elapsedBefore);
-  record({ type: 'end', step, interrupted, trainLoss: lastLoss, val: lastVal, tokPerSec: tokensPerSecond, mfu, mfuNominal, peakFlops: peak, seconds: secs });
-  return { step, interrupted, trainLoss: lastLoss, valLoss: lastVal, checkpoint: ckptPath, tokensPerSecond, mfu, mfuNominal, peakFlops: peak, peakMeasured: measuredPeak !== undefined, tm, tokenizer };
+  if (!nothingToDo) {
+    if (stepsThisRun === 0 && !interrupted) save(elapsedBefore);
+    record({ type: 'end', step, interrupted, trainLoss: lastLoss, val: lastVal, tokPerSec: tokensPerSecond, mfu, mfuNominal, peakFlops: peak, seconds: secs });
+  }
+  return { step, stepsRun: stepsThisRun, interrupted, trainLoss: lastLoss, valLoss: lastVal, ...(lastValStep !== undefined ? { valStep: lastValStep } : {}), checkpoint: ckptPath, tokensPerSecond, mfu, mfuNominal, peakFlops: peak, peakMeasured: measuredPeak !== undefined, tm, tokenizer };
 }
 
 function weightsFromCheckpoint(mc: LlamaConfig, tensors: readonly { name: string; shape: readonly number[]; values: Float32Array }[]): LlamaWeights {
@@ -298,7 +492,7 @@ async function resolveTokenizer(cfg: TrainConfig, saved: unknown, hooks: TrainHo
     let text = '';
     for (const s of cfg.data.sources) for (const f of s.files) text += readFileSync(f, 'utf8');
     const tok = charTokenizer(text);
-    writeAtomic(saveAs, writeSentencePieceModel(tok.model));
+    writeFileAtomic(saveAs, writeSentencePieceModel(tok.model));
     return tok;
   }
   return hooks.loadTokenizer ? hooks.loadTokenizer(cfg.tokenizer.path) : loadTokenizer(cfg.tokenizer.path);
@@ -323,7 +517,7 @@ export function checkpointTokenizer(saved: unknown): Tokenizer {
  * token counts and the unigram baseline on the validation split.
  */
 export async function prepareTrainingData(cfg: TrainConfig, hooks: TrainHooks): Promise<{ vocabSize: number; sources: (PreparedSource & { unigram: number; bigram: number })[] }> {
-  mkdirSync(cfg.data.dir, { recursive: true });
+  ensureDir(cfg.data.dir, 'the data folder');
   const tokenizer = await resolveTokenizer(cfg, undefined, hooks);
   const prepared = prepareData(cfg, tokenizer, hooks);
   return {
@@ -354,7 +548,7 @@ export function prepareData(cfg: TrainConfig, tok: Tokenizer, hooks: Pick<TrainH
     hooks.log(`preparing ${s.name} (${s.files.length} file${s.files.length > 1 ? 's' : ''})`);
     out.push(prepareSource(s, tok, join(cfg.data.dir, '/')));
   }
-  writeAtomic(manifestPath, JSON.stringify({ fingerprint, sources: out }, null, 1));
+  writeFileAtomic(manifestPath, JSON.stringify({ fingerprint, sources: out }, null, 1));
   return out;
 }
 

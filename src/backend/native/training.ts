@@ -12,7 +12,8 @@
 //
 // Every kernel's result is independent of the thread count and timing (fixed tiles and chunks;
 // see train_ops.c), so a resumed run reproduces the uninterrupted one bit for bit.
-import type { KVCache, LoadWeightOptions, Weight } from '../backend.js';
+import type { LoadWeightOptions, Weight } from '../backend.js';
+import { DelegatingBackend } from '../delegate.js';
 import type { AdamWStepOptions, TrainingBackend } from '../training.js';
 import { DType, dtypeName } from '../../tensor/dtype.js';
 import type { HostTensor } from '../../tensor/tensor.js';
@@ -46,26 +47,20 @@ export function nativeTrainAddon(): (NativeAddon & NativeTrainAddon) | undefined
 
 const asInt32 = (a: ArrayLike<number>): Int32Array => (a instanceof Int32Array ? a : Int32Array.from(a));
 
-export class NativeTrainingBackend implements TrainingBackend {
-  readonly name: string;
-  readonly threads: number;
+export class NativeTrainingBackend extends DelegatingBackend implements TrainingBackend {
   /** the F32 values of each weight, which the forward kernels read in place */
   private readonly values = new WeakMap<Weight, Float32Array>();
 
   constructor(private readonly fwd: NativeBackend, private readonly k: NativeTrainAddon) {
-    this.name = `${fwd.name}-train`;
-    this.threads = fwd.threads;
+    super(fwd, `${fwd.name}-train`);
   }
 
-  loadWeight(t: HostTensor, _opts?: LoadWeightOptions): Weight {
+  override loadWeight(t: HostTensor, _opts?: LoadWeightOptions): Weight {
     if (t.type !== DType.F32) throw new LlamaError('TENSOR_TYPE', `training needs F32 weights; ${t.name} is ${dtypeName(t.type)}`, { hint: 'start from an F32 checkpoint' });
     if (t.data.byteOffset % 4 !== 0) throw new LlamaError('INTERNAL', `training weight ${t.name} is not 4-byte aligned (the backend would copy it and miss the optimizer's updates)`);
     const w = this.fwd.loadWeight(t, { inPlace: true });
     this.values.set(w, new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4));
     return w;
-  }
-  freeWeight(w: Weight): void {
-    this.fwd.freeWeight(w);
   }
   weightValues(w: Weight): Float32Array {
     const v = this.values.get(w);
@@ -74,41 +69,6 @@ export class NativeTrainingBackend implements TrainingBackend {
   }
   weightUpdated(_w: Weight): void {
     // the forward kernels read the F32 values in place: the update is already what they see
-  }
-
-  // ---- forward: NativeBackend's kernels ----
-  matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
-    this.fwd.matmul(out, x, w, T);
-  }
-  embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {
-    this.fwd.embed(out, w, ids);
-  }
-  rmsnorm(out: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
-    this.fwd.rmsnorm(out, x, g, T, dim, eps);
-  }
-  rope(x: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
-    this.fwd.rope(x, T, nHeads, headDim, pos, invFreq);
-  }
-  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
-    this.fwd.swiglu(out, gate, up, n);
-  }
-  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
-    this.fwd.add(out, a, b, n);
-  }
-  softmax(x: Float32Array, rows: number, cols: number): void {
-    this.fwd.softmax(x, rows, cols);
-  }
-  argmax(x: Float32Array, n: number): number {
-    return this.fwd.argmax(x, n);
-  }
-  createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {
-    return this.fwd.createKVCache(nLayers, nCtx, nKvHeads, headDim, type);
-  }
-  kvStore(cache: KVCache, layer: number, pos0: number, T: number, k: Float32Array, v: Float32Array): void {
-    this.fwd.kvStore(cache, layer, pos0, T, k, v);
-  }
-  attention(out: Float32Array, q: Float32Array, cache: KVCache, layer: number, pos0: number, T: number, nHeads: number): void {
-    this.fwd.attention(out, q, cache, layer, pos0, T, nHeads);
   }
 
   // ---- backward, loss and optimizer: the addon's training kernels ----

@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { bool, num, str } from '../args.js';
-import { LlamaError, UsageError } from '../../errors.js';
-import { formatTable, modelLabel, runBench } from '../../bench/llama-bench.js';
-import { SYNTHETIC_SHAPES, SYNTHETIC_TYPES, writeSyntheticGguf } from '../../bench/synthetic.js';
-import { loadModel } from '../../model/load.js';
-import type { LoadedModel } from '../../model/loaded.js';
-import { DType, dtypeName } from '../../tensor/dtype.js';
+import { LlamaError, UsageError, bench, formats, models } from '../../index.js';
+const { formatTable, modelLabel, runBench, SYNTHETIC_SHAPES, SYNTHETIC_TYPES, writeSyntheticGguf } = bench;
+const { DType, dtypeName } = formats;
+const { loadModel } = models;
+type LoadedModel = models.LoadedModel;
 
 function parseThreads(v: string): number[] {
   const out = v.split(',').map((s) => Number(s.trim()));

@@ -10,8 +10,8 @@ import { ENGINE_OPTIONS, checkEngineArgs, openModelFromArgs } from '../model-arg
 import { onStdoutClosed, stdoutClosed, writeOut } from '../output.js';
 import { CHAT_HELP, TurnAssembler, messageText, parseCommand } from '../chat-input.js';
 import { FLAG_NAMES, SAMPLING_FLAGS, STRUCTURED_FLAGS, chooseSeed, grammarFromArgs, samplingFromArgs } from '../sampling-args.js';
-import { LlamaError, UsageError, formatError, validateGenerateOptions } from '../../index.js';
-import type { ChatSession, CompleteOptions, Model } from '../../index.js';
+import { LlamaError, UsageError, formatError, generation, type ChatSession, type CompleteOptions, type Model } from '../../index.js';
+const { validateGenerateOptions } = generation;
 
 const DEFAULT_MAX_TOKENS = 256;
 

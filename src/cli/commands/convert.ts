@@ -1,8 +1,10 @@
 // `llama convert IN OUT [--type T] [--format gguf|safetensors] [--tokenizer FILE]`
-import { LlamaError, UsageError } from '../../errors.js';
-import { convertModel, CONVERT_TYPES, type ConvertFormat, type ConvertType } from '../../model/convert.js';
 import { str, type CommandSpec } from '../args.js';
 import type { Command } from '../command.js';
+import { LlamaError, UsageError, models } from '../../index.js';
+const { convertModel, CONVERT_TYPES } = models;
+type ConvertFormat = models.ConvertFormat;
+type ConvertType = models.ConvertType;
 
 const spec: CommandSpec = {
   name: 'convert',

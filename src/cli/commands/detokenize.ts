@@ -1,9 +1,9 @@
 // `llama detokenize -m FILE IDS...`: prints the text of token ids.
-import { UsageError } from '../../errors.js';
-import { tokenizerForPath } from '../../tokenizer/find.js';
 import { bool, str, type CommandSpec } from '../args.js';
 import { modelOrDefault } from './tokenize.js';
 import type { Command } from '../command.js';
+import { UsageError, tokenizers } from '../../index.js';
+const { tokenizerForPath } = tokenizers;
 
 const spec: CommandSpec = {
   name: 'detokenize',

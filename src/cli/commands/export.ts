@@ -1,10 +1,10 @@
 import type { Command } from '../command.js';
 import { str } from '../args.js';
 import { existsSync, statSync } from 'node:fs';
-import { LlamaError, UsageError } from '../../errors.js';
-import { EXPORT_TYPES, exportGguf, exportHf, trainedModelFromCheckpoint, type ExportType, type TrainedModel } from '../../train/export.js';
+import { LlamaError, UsageError, training, finetune } from '../../index.js';
 import { list } from '../args.js';
-import { mergedModel } from '../../finetune/merge.js';
+const { EXPORT_TYPES, exportGguf, exportHf, trainedModelFromCheckpoint } = training;
+type ExportType = training.ExportType;
 
 export const command: Command = {
   spec: {
@@ -32,8 +32,8 @@ export const command: Command = {
     const format = str(args, 'format') ?? (out.endsWith('.gguf') || str(args, 'type') ? 'gguf' : 'hf');
     if (format !== 'gguf' && format !== 'hf') throw new UsageError(`--format must be gguf or hf, got '${format}'`);
     if (format === 'hf' && type !== 'f32') throw new UsageError('the Hugging Face export writes F32 safetensors; --type applies to GGUF only');
-    let m: TrainedModel;
-    if (merges.length) m = await mergedModel(ckpt, merges, str(args, 'tokenizer'));
+    let m: Awaited<ReturnType<typeof finetune.mergedModel>>;
+    if (merges.length) m = await finetune.mergedModel(ckpt, merges, str(args, 'tokenizer'));
     // checked here so the message is about export (the checkpoint loader's hint speaks of training)
     else if (!existsSync(ckpt) || !statSync(ckpt).isFile()) {
       throw new LlamaError('FILE_NOT_FOUND', 'no such checkpoint file', { file: ckpt, hint: 'pass the checkpoint.bin (or checkpoint-best.bin) that llama train wrote in its -o folder' });

@@ -4,10 +4,10 @@
 // adapter.gguf + adapter/ (PEFT) for LoRA, model.gguf for --full.
 import type { Command } from '../command.js';
 import { bool, num, required, str } from '../args.js';
-import { UsageError } from '../../errors.js';
-import { finetune, type FinetuneOptions } from '../../finetune/finetune.js';
-import { FINETUNE_FORMATS, type FinetuneFormat } from '../../finetune/data.js';
-import { LORA_TRAIN_DEFAULTS, parseLoraTargets } from '../../finetune/lora-train.js';
+import { UsageError, finetune as ft } from '../../index.js';
+const { finetune, FINETUNE_FORMATS, LORA_TRAIN_DEFAULTS, parseLoraTargets } = ft;
+type FinetuneOptions = ft.FinetuneOptions;
+type FinetuneFormat = ft.FinetuneFormat;
 
 const spec = {
     name: 'finetune',

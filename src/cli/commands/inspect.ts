@@ -1,9 +1,11 @@
 // `llama inspect FILE [--json] [--full]`: format, version, metadata (long arrays summarised) and the
 // tensor table of any model file a format module can describe.
-import { UsageError } from '../../errors.js';
-import { describe, type FileDescription, type MetadataEntry } from '../../formats/describe.js';
 import { bool } from '../args.js';
 import type { Command } from '../command.js';
+import { UsageError, formats } from '../../index.js';
+const { describe } = formats;
+type FileDescription = formats.FileDescription;
+type MetadataEntry = formats.MetadataEntry;
 
 /** Arrays longer than this are summarised (first few elements + count). */
 const ARRAY_HEAD = 6;

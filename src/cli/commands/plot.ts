@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from '../command.js';
 import { str } from '../args.js';
-import { LlamaError, UsageError } from '../../errors.js';
-import { plotSvg } from '../../train/plot.js';
-import { writeAtomic } from '../../train/data.js';
+import { LlamaError, UsageError, formats, training } from '../../index.js';
+const { plotSvg } = training;
+const { writeFileAtomic } = formats;
 
 export const command: Command = {
   spec: {
@@ -28,7 +28,7 @@ export const command: Command = {
     const svg = plotSvg(text, file, str(args, 'title') ?? basename(file));
     const out = str(args, 'output');
     if (out) {
-      writeAtomic(out, svg);
+      writeFileAtomic(out, [new TextEncoder().encode(svg)]);
       process.stderr.write(`wrote ${out}\n`);
     } else process.stdout.write(svg);
     return 0;

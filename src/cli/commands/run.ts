@@ -6,22 +6,15 @@
 import type { Command } from '../command.js';
 import { bool, list, num, str } from '../args.js';
 import { MODEL_OPTIONS, openModel } from '../model-args.js';
-import { attachLora, parseLoraSpec } from '../../model/lora.js';
-import { readLoraAdapter } from '../../model/lora-io.js';
 import { readStdinText, readTextFile, processEscapes, stdinIsPipedOrFile } from '../input.js';
 import { onStdoutClosed, stdoutClosed, writeOut } from '../output.js';
-import { DEFAULT_CTX_CAP, generate, LlamaError, SAMPLING_DEFAULTS, UsageError, validateGenerateOptions, createSampler, grammarSampler, withGrammar } from '../../index.js';
-import { STRUCTURED_FLAGS, grammarFromArgs } from '../sampling-args.js';
-import type { GenerateOptions, OptionNames } from '../../index.js';
+import { FLAG_NAMES, SAMPLING_FLAGS, STRUCTURED_FLAGS, chooseSeed, grammarFromArgs, samplingFromArgs } from '../sampling-args.js';
+import { LlamaError, UsageError, generation, models, type GenerateOptions } from '../../index.js';
+const { generate, validateGenerateOptions, createSampler, grammarSampler, withGrammar } = generation;
+const { DEFAULT_CTX_CAP } = models;
 
 const DEFAULT_MAX_TOKENS = 256;
 
-/** Library option -> flag, so that errors name what the user typed. */
-const FLAG_NAMES: OptionNames = {
-  maxTokens: '-n', temperature: '--temp', topK: '--top-k', topP: '--top-p', minP: '--min-p', typicalP: '--typical-p',
-  repeatPenalty: '--repeat-penalty', penaltyWindow: '--repeat-last-n', frequencyPenalty: '--frequency-penalty',
-  presencePenalty: '--presence-penalty', seed: '--seed', ctxSize: '--ctx-size', stop: '--stop',
-};
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
@@ -48,23 +41,12 @@ export const command: Command = {
       file: { kind: 'string', short: 'f', arg: 'FILE', once: true, help: 'read the prompt from a UTF-8 file, exactly (- = standard input)' },
       escape: { kind: 'boolean', short: 'e', help: 'process escapes (\\n \\t \\r \\\\ \\" \\\' \\xHH) in -p and --stop; --no-escape to take them literally', default: true },
       'n-predict': { kind: 'int', short: 'n', arg: 'N', help: `tokens to generate; -1 = until an end token or the context is full (default: ${DEFAULT_MAX_TOKENS}, fewer if the context is smaller)` },
-      temp: { kind: 'number', arg: 'T', help: 'temperature; 0 = greedy', default: SAMPLING_DEFAULTS.temperature },
-      'top-k': { kind: 'int', arg: 'K', help: 'keep the K most likely tokens; 0 = off', default: SAMPLING_DEFAULTS.topK },
-      'top-p': { kind: 'number', arg: 'P', help: 'nucleus sampling; 1 = off', default: SAMPLING_DEFAULTS.topP },
-      'min-p': { kind: 'number', arg: 'P', help: 'drop tokens below P x the best one\'s probability; 0 = off', default: SAMPLING_DEFAULTS.minP },
-      'typical-p': { kind: 'number', arg: 'P', help: 'locally typical sampling; 1 = off', default: SAMPLING_DEFAULTS.typicalP },
-      'repeat-penalty': { kind: 'number', arg: 'R', help: 'penalise tokens seen in the last --repeat-last-n; 1 = off', default: SAMPLING_DEFAULTS.repeatPenalty },
-      'repeat-last-n': { kind: 'int', arg: 'N', help: 'window of the penalties; 0 = off, -1 = the whole context', default: SAMPLING_DEFAULTS.penaltyWindow },
-      'frequency-penalty': { kind: 'number', arg: 'F', help: 'subtract F x count for tokens in the window', default: 0 },
-      'presence-penalty': { kind: 'number', arg: 'P', help: 'subtract P for tokens in the window', default: 0 },
-      seed: { kind: 'int', short: 's', arg: 'S', help: 'random seed, a whole number (default: random; the seed used is printed on stderr)' },
-      stop: { kind: 'list', arg: 'TEXT', help: 'stop before this text (repeatable); it is not printed' },
-      'ignore-eos': { kind: 'boolean', help: 'keep generating through end-of-sequence tokens' },
-      lora: { kind: 'list', arg: 'FILE[:SCALE]', help: 'apply a LoRA adapter (GGUF adapter file or PEFT folder) at run time; repeatable' },
+      ...SAMPLING_FLAGS,
       'no-echo': { kind: 'boolean', help: 'print only the generated text, not the prompt' },
       special: { kind: 'boolean', help: 'let the prompt spell special tokens (e.g. <s>, <|eot_id|>) instead of treating them as text' },
       interactive: { kind: 'boolean', short: 'i', help: 'chat instead (the same as `llama chat` with these options)' },
       ...STRUCTURED_FLAGS,
+      lora: { kind: 'list', arg: 'FILE[:SCALE]', help: 'apply a LoRA adapter (GGUF adapter file or PEFT folder) at run time; repeatable' },
     },
     details: [
       'Examples:',
@@ -95,33 +77,19 @@ export const command: Command = {
     const nPredict = num(args, 'n-predict');
     if (nPredict !== undefined && nPredict < -1) throw new UsageError(`-n must be -1 or more, got ${nPredict}`, '-n -1 generates until an end token or the context is full');
     // a seed is always chosen here, so that it can be printed and a good run repeated
-    const seed = num(args, 'seed') ?? Math.floor(Math.random() * 0x7fffffff);
-    const stop = list(args, 'stop').map((s) => (escape ? processEscapes(s, '--stop') : s));
-    const options: GenerateOptions = {
-      temperature: num(args, 'temp')!,
-      topK: num(args, 'top-k')!,
-      topP: num(args, 'top-p')!,
-      minP: num(args, 'min-p')!,
-      typicalP: num(args, 'typical-p')!,
-      repeatPenalty: num(args, 'repeat-penalty')!,
-      penaltyWindow: num(args, 'repeat-last-n')!,
-      frequencyPenalty: num(args, 'frequency-penalty')!,
-      presencePenalty: num(args, 'presence-penalty')!,
-      seed,
-      stop,
-      ignoreEog: bool(args, 'ignore-eos'),
-    };
+    const seed = chooseSeed(args);
+    const options: GenerateOptions = samplingFromArgs(args, seed, escape);
     // options first: a typo should not cost a model load
     const ctxArg = num(args, 'ctx-size');
     validateGenerateOptions({ ...options, ...(ctxArg !== undefined ? { ctxSize: ctxArg } : {}) }, FLAG_NAMES);
     const prompt = readPrompt(str(args, 'prompt'), str(args, 'file'), escape);
     const grammar = grammarFromArgs(args);
 
-    const loraSpecs = list(args, 'lora').map(parseLoraSpec);
+    const loraSpecs = list(args, 'lora').map(models.parseLoraSpec);
     const { loaded, model: baseModel, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
     try {
       // adapters apply at run time on top of the base weights (nothing merged)
-      const model = loraSpecs.length ? attachLora(baseModel, loraSpecs.map(({ path, scale }) => ({ adapter: readLoraAdapter(path, baseModel.config), scale }))) : baseModel;
+      const model = loraSpecs.length ? models.attachLora(baseModel, loraSpecs.map(({ path, scale }) => ({ adapter: models.readLoraAdapter(path, baseModel.config), scale }))) : baseModel;
       const tok = tokenizer!;
       // Ids the tokenizer cannot spell (a model with padded embeddings, or the wrong tokenizer) are
       // never sampled: they would end the run with a TOKEN_ID error after part of the text was printed.

@@ -3,9 +3,9 @@
 import type { Command } from '../command.js';
 import { bool, num, str } from '../args.js';
 import { ENGINE_OPTIONS, checkEngineArgs, openModelFromArgs } from '../model-args.js';
-import { UsageError } from '../../index.js';
-import { startServer, serverModel } from '../../server/index.js';
 import { basename } from 'node:path';
+import { UsageError, server } from '../../index.js';
+const { startServer, serverModel } = server;
 
 export const command: Command = {
   spec: {

@@ -4,9 +4,9 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { bool, str } from '../args.js';
 import { defaultModelPath } from '../model-args.js';
-import { LlamaError, UsageError } from '../../errors.js';
-import { JinjaChatTemplate, readChatTemplateSource, resolveChatTemplate, specialTokenStrings, builtinChatTemplate, isBuiltinChatFormat, BUILTIN_CHAT_FORMATS, type ChatMessage } from '../../chat/index.js';
-import { tokenizerForPath } from '../../tokenizer/find.js';
+import { LlamaError, UsageError, chat, tokenizers, type ChatMessage } from '../../index.js';
+const { JinjaChatTemplate, readChatTemplateSource, resolveChatTemplate, specialTokenStrings, builtinChatTemplate, isBuiltinChatFormat, BUILTIN_CHAT_FORMATS } = chat;
+const { tokenizerForPath } = tokenizers;
 
 interface MessagesFile {
   messages: ChatMessage[];

@@ -1,10 +1,10 @@
 // `llama tokenize -m FILE [--no-bos] [--json] [--special] [--stdin] TEXT`: prints token ids.
-import { LlamaError, UsageError } from '../../errors.js';
-import { tokenizerForPath } from '../../tokenizer/find.js';
 import { bool, str, type CommandSpec } from '../args.js';
 import type { Command } from '../command.js';
 import { readStdinText } from '../input.js';
 import { defaultModelPath } from '../model-args.js';
+import { LlamaError, UsageError, tokenizers } from '../../index.js';
+const { tokenizerForPath } = tokenizers;
 
 /** -m, else the embedded default model (as run and logits do). */
 export function modelOrDefault(path: string | undefined): string {

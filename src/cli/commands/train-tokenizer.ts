@@ -1,13 +1,12 @@
 // `llama train-tokenizer -o tokenizer.model --vocab-size N FILES...`: trains a SentencePiece-style
 // BPE tokenizer (byte fallback, split digits) and writes a sentencepiece tokenizer.model.
-import { readdirSync, readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LlamaError, UsageError } from '../../errors.js';
-import { SpmTokenizer } from '../../tokenizer/spm.js';
-import { trainSpmBpe } from '../../tokenizer/train.js';
-import { writeSentencePieceModel } from '../../tokenizer/load.js';
 import { bool, num, str, type CommandSpec } from '../args.js';
 import type { Command } from '../command.js';
+import { LlamaError, UsageError, tokenizers, formats } from '../../index.js';
+const { SpmTokenizer, trainSpmBpe, writeSentencePieceModel } = tokenizers;
+const { writeFileAtomic } = formats;
 
 const spec: CommandSpec = {
   name: 'train-tokenizer',
@@ -64,18 +63,7 @@ export const command: Command = {
     // check the result loads before writing it
     new SpmTokenizer(model);
     const data = writeSentencePieceModel(model);
-    const tmp = `${output}.tmp-${process.pid}`;
-    try {
-      writeFileSync(tmp, data);
-      renameSync(tmp, output);
-    } catch (e) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // nothing to clean up
-      }
-      throw new LlamaError('FILE_WRITE', 'cannot write the tokenizer', { file: output, cause: e });
-    }
+    writeFileAtomic(output, data);
     const secs = (performance.now() - t0) / 1000;
     if (!quiet) {
       process.stderr.write(
