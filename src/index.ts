@@ -30,3 +30,4 @@ export * as training from './public/training.js';
 export * as finetune from './public/finetune.js';
 export * as server from './server/index.js';
 export * as bench from './public/bench.js';
+export * as evaluation from './public/evaluation.js';
