@@ -27,6 +27,7 @@ export * as backends from './public/backends.js';
 export * as generation from './public/generation.js';
 export * as chat from './chat/index.js';
 export * as training from './public/training.js';
+export * as finetune from './public/finetune.js';
 export * as server from './server/index.js';
 export * as bench from './public/bench.js';
 export * as evaluation from './public/evaluation.js';

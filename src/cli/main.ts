@@ -20,6 +20,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   convert: { summary: 'convert a model to GGUF (optionally quantized) or HF safetensors', load: () => import('./commands/convert.js') },
   detokenize: { summary: 'print the text of token ids', load: () => import('./commands/detokenize.js') },
   eval: { summary: 'score a model on the LLaMA paper\'s benchmarks (lm-evaluation-harness protocols)', load: () => import('./commands/eval.js') },
+  finetune: { summary: 'instruction-tune a model with LoRA adapters (or all weights)', load: () => import('./commands/finetune.js') },
   export: { summary: 'export a training checkpoint to GGUF or a Hugging Face folder', load: () => import('./commands/export.js') },
   inspect: { summary: 'show the format, metadata and tensors of a model file', load: () => import('./commands/inspect.js') },
   logits: { summary: 'print the logits of a prefill over token ids', load: () => import('./commands/logits.js') },

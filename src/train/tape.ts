@@ -29,6 +29,7 @@ type Op =
   | { kind: 'rope'; x: Float32Array; T: number; nHeads: number; headDim: number; pos: Int32Array; invFreq: Float32Array }
   | { kind: 'swiglu'; out: Float32Array; gate: Float32Array; up: Float32Array; n: number }
   | { kind: 'add'; out: Float32Array; a: Float32Array; b: Float32Array; n: number }
+  | { kind: 'mulConst'; out: Float32Array; x: Float32Array; factor: number | Float32Array; n: number }
   | { kind: 'kvStore'; cache: KVCache; layer: number; pos0: number; T: number; k: Float32Array; v: Float32Array }
   | { kind: 'attention'; out: Float32Array; q: Float32Array; cache: KVCache; layer: number; pos0: number; T: number; nHeads: number; stores: KvStoreOp[] };
 
@@ -42,6 +43,11 @@ export class TapeBackend implements Backend {
   private ops: Op[] = [];
   /** activation gradients by buffer (live only during backward) */
   private grads = new Map<Float32Array, Float32Array>();
+  /**
+   * Parameters that get no gradient (fine-tuning with a frozen base: LoRA): their matmuls still
+   * pass the input gradient dx = dy·W, but dW is neither computed nor stored.
+   */
+  frozen: ReadonlySet<ParamKey> | undefined;
 
   constructor(readonly inner: TrainingBackend) {
     this.name = `tape(${inner.name})`;
@@ -95,6 +101,16 @@ export class TapeBackend implements Backend {
   add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
     this.inner.add(out, a, b, n);
     if (this.recording) this.ops.push({ kind: 'add', out, a, b, n });
+  }
+
+  /**
+   * out (n) = x (n) · factor, factor a constant or a constant per element (a dropout mask): the op
+   * LoRA's scale and dropout need without writing into a recorded buffer. Not a Backend op.
+   */
+  mulConst(out: Float32Array, x: Float32Array, factor: number | Float32Array, n: number): void {
+    if (typeof factor === 'number') for (let i = 0; i < n; i++) out[i] = x[i]! * factor;
+    else for (let i = 0; i < n; i++) out[i] = x[i]! * factor[i]!;
+    if (this.recording) this.ops.push({ kind: 'mulConst', out, x, factor, n });
   }
 
   softmax(x: Float32Array, rows: number, cols: number): void {
@@ -165,19 +181,20 @@ export class TapeBackend implements Backend {
         case 'matmul': {
           const dy = this.take(op.out);
           if (!dy) break;
-          B.matmulBackward(this.gradOf(op.x), paramGrad(op.w, op.w.rows * op.w.cols), dy, op.x, op.w, op.T);
+          const dW = this.frozen?.has(op.w) ? null : paramGrad(op.w, op.w.rows * op.w.cols);
+          B.matmulBackward(this.gradOf(op.x), dW, dy, op.x, op.w, op.T);
           break;
         }
         case 'embed': {
           const dy = this.take(op.out);
-          if (!dy) break;
+          if (!dy || this.frozen?.has(op.w)) break;
           B.embedBackward(paramGrad(op.w, op.w.rows * op.w.cols), dy, op.ids, op.w.cols);
           break;
         }
         case 'rmsnorm': {
           const dy = this.take(op.out);
           if (!dy) break;
-          B.rmsnormBackward(this.gradOf(op.x), paramGrad(op.g, op.dim), dy, op.x, op.g, op.T, op.dim, op.eps);
+          B.rmsnormBackward(this.gradOf(op.x), this.frozen?.has(op.g) ? null : paramGrad(op.g, op.dim), dy, op.x, op.g, op.T, op.dim, op.eps);
           break;
         }
         case 'rope': {
@@ -224,6 +241,15 @@ export class TapeBackend implements Backend {
             addInto(this.gradOf(s.k), dk.subarray(s.pos0 * kvRow), rows * kvRow);
             addInto(this.gradOf(s.v), dv.subarray(s.pos0 * kvRow), rows * kvRow);
           }
+          break;
+        }
+        case 'mulConst': {
+          const dy = this.take(op.out);
+          if (!dy) break;
+          const dx = this.gradOf(op.x);
+          const f = op.factor;
+          if (typeof f === 'number') for (let j = 0; j < op.n; j++) dx[j]! += dy[j]! * f;
+          else for (let j = 0; j < op.n; j++) dx[j]! += dy[j]! * f[j]!;
           break;
         }
         case 'kvStore':

@@ -1,7 +1,8 @@
 import type { Command } from '../command.js';
 import { str } from '../args.js';
 import { existsSync, statSync } from 'node:fs';
-import { LlamaError, UsageError, training } from '../../index.js';
+import { LlamaError, UsageError, training, finetune } from '../../index.js';
+import { list } from '../args.js';
 const { EXPORT_TYPES, exportGguf, exportHf, trainedModelFromCheckpoint } = training;
 type ExportType = training.ExportType;
 
@@ -15,12 +16,15 @@ export const command: Command = {
       format: { kind: 'string', arg: 'FMT', help: 'gguf or hf (default: gguf, or hf when -o has no .gguf extension and --type is not given)' },
       type: { kind: 'string', arg: 'TYPE', help: 'GGUF tensor type: f32, f16, q8_0 (default f32)' },
       name: { kind: 'string', help: 'general.name written into the GGUF' },
+      'merge-lora': { kind: 'list', arg: 'ADAPTER[:SCALE]', help: 'merge a LoRA adapter (GGUF or PEFT folder; repeatable) into the MODEL given instead of a checkpoint' },
+      tokenizer: { kind: 'string', arg: 'FILE', help: 'with --merge-lora: tokenizer file, when the model has none' },
     },
-    details: 'Examples:\n  llama export run/checkpoint.bin -o model.gguf --type q8_0\n  llama export run/checkpoint.bin --format hf -o model-hf/',
+    details: 'Examples:\n  llama export run/checkpoint.bin -o model.gguf --type q8_0\n  llama export run/checkpoint.bin --format hf -o model-hf/\n  llama export models/default/model.gguf --merge-lora ft/adapter.gguf -o merged.gguf',
   },
   async run(args) {
     const ckpt = args.positionals[0];
     if (!ckpt || args.positionals.length > 1) throw new UsageError('name one checkpoint file', 'usage: llama export CHECKPOINT.bin -o OUT');
+    const merges = list(args, 'merge-lora');
     const out = str(args, 'output');
     if (!out) throw new UsageError('-o OUT is required');
     const type = (str(args, 'type') ?? 'f32').toLowerCase() as ExportType;
@@ -28,14 +32,16 @@ export const command: Command = {
     const format = str(args, 'format') ?? (out.endsWith('.gguf') || str(args, 'type') ? 'gguf' : 'hf');
     if (format !== 'gguf' && format !== 'hf') throw new UsageError(`--format must be gguf or hf, got '${format}'`);
     if (format === 'hf' && type !== 'f32') throw new UsageError('the Hugging Face export writes F32 safetensors; --type applies to GGUF only');
+    let m: Awaited<ReturnType<typeof finetune.mergedModel>>;
+    if (merges.length) m = await finetune.mergedModel(ckpt, merges, str(args, 'tokenizer'));
     // checked here so the message is about export (the checkpoint loader's hint speaks of training)
-    if (!existsSync(ckpt) || !statSync(ckpt).isFile()) {
+    else if (!existsSync(ckpt) || !statSync(ckpt).isFile()) {
       throw new LlamaError('FILE_NOT_FOUND', 'no such checkpoint file', { file: ckpt, hint: 'pass the checkpoint.bin (or checkpoint-best.bin) that llama train wrote in its -o folder' });
     }
-    const m = trainedModelFromCheckpoint(ckpt);
+    else m = trainedModelFromCheckpoint(ckpt);
     if (format === 'gguf') {
       const bytes = exportGguf(out, m, type, str(args, 'name'));
-      process.stderr.write(`wrote ${out} (${type}, ${(bytes / 1e6).toFixed(2)} MB) from step ${m.step}\n`);
+      process.stderr.write(`wrote ${out} (${type}, ${(bytes / 1e6).toFixed(2)} MB) ${merges.length ? `with ${merges.length} adapter(s) merged` : `from step ${m.step}`}\n`);
     } else {
       exportHf(out, m);
       process.stderr.write(`wrote ${out}/ (model.safetensors, config.json, tokenizer.model) from step ${m.step}\n`);

@@ -4,7 +4,7 @@
 // Everything that can be checked without computing (options, prompt input, context fit, token ids
 // against the model) is checked before the prompt is echoed, so a failing run leaves stdout empty.
 import type { Command } from '../command.js';
-import { bool, num, str } from '../args.js';
+import { bool, list, num, str } from '../args.js';
 import { MODEL_OPTIONS, openModel } from '../model-args.js';
 import { readStdinText, readTextFile, processEscapes, stdinIsPipedOrFile } from '../input.js';
 import { onStdoutClosed, stdoutClosed, writeOut } from '../output.js';
@@ -46,6 +46,7 @@ export const command: Command = {
       special: { kind: 'boolean', help: 'let the prompt spell special tokens (e.g. <s>, <|eot_id|>) instead of treating them as text' },
       interactive: { kind: 'boolean', short: 'i', help: 'chat instead (the same as `llama chat` with these options)' },
       ...STRUCTURED_FLAGS,
+      lora: { kind: 'list', arg: 'FILE[:SCALE]', help: 'apply a LoRA adapter (GGUF adapter file or PEFT folder) at run time; repeatable' },
     },
     details: [
       'Examples:',
@@ -84,8 +85,11 @@ export const command: Command = {
     const prompt = readPrompt(str(args, 'prompt'), str(args, 'file'), escape);
     const grammar = grammarFromArgs(args);
 
-    const { loaded, model, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
+    const loraSpecs = list(args, 'lora').map(models.parseLoraSpec);
+    const { loaded, model: baseModel, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
     try {
+      // adapters apply at run time on top of the base weights (nothing merged)
+      const model = loraSpecs.length ? models.attachLora(baseModel, loraSpecs.map(({ path, scale }) => ({ adapter: models.readLoraAdapter(path, baseModel.config), scale }))) : baseModel;
       const tok = tokenizer!;
       // Ids the tokenizer cannot spell (a model with padded embeddings, or the wrong tokenizer) are
       // never sampled: they would end the run with a TOKEN_ID error after part of the text was printed.

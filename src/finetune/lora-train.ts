@@ -1,0 +1,252 @@
+// LoRA training through the tape: the model definition (src/model/llama.ts) runs unchanged over a
+// `LoraTrainBackend`, which sits ABOVE the tape and turns every matmul by an adapted weight into
+// ops the tape can replay backward:
+//
+//   y0 = x Wᵀ                 (W frozen: the tape passes dx = dy·W and stores no dW)
+//   xd = x ⊙ mask             (dropout, training only; a fresh buffer, x is not touched)
+//   xa = xd Aᵀ                (A trainable, (r, cols))
+//   xs = xa · s               (s = alpha / r; a fresh buffer: the tape's contract holds)
+//   d  = xs Bᵀ                (B trainable, (rows, r))
+//   out = y0 + d
+//
+// With B = 0, d is exactly zero and out = y0 + 0 = y0: logits are bit-equal to the base model's.
+//
+// The base may be any weight type the loaders produce (F32, F16, Q8_0, Q4_0, Q4_K, ...): the
+// training backends compute on F32 values only (native's matmulBackward reads F32), so a
+// non-F32 base matrix is dequantized ONCE at load into an F32 copy (QLoRA's frozen quantized base,
+// but without its memory saving on our side: correctness first; the values are exactly the
+// quantized weights' values, so the model trained is the quantized one).
+import type { Backend, KVCache, LoadWeightOptions, Weight } from '../backend/backend.js';
+import type { TrainingBackend } from '../backend/training.js';
+import type { DType } from '../tensor/dtype.js';
+import { DType as DT } from '../tensor/dtype.js';
+import type { HostTensor } from '../tensor/tensor.js';
+import { f32Tensor, numElements } from '../tensor/tensor.js';
+import { dequantize } from '../tensor/quant.js';
+import { LlamaError } from '../errors.js';
+import type { LlamaConfig } from '../model/config.js';
+import type { LlamaWeights } from '../model/weights.js';
+import { LlamaModel, prepareParams, type LayerParams, type ModelParams } from '../model/llama.js';
+import { LORA_TARGET_ALIASES, LORA_TARGET_KEYS, type LoraAdapter, type LoraPair, type LoraTargetKey } from '../model/lora.js';
+import { TapeBackend, type ParamKey } from '../train/tape.js';
+import type { Param } from '../train/params.js';
+import type { TrainingModel } from '../train/model.js';
+import { Rng } from '../train/rng.js';
+
+export interface LoraTrainOptions {
+  readonly rank: number;
+  readonly alpha: number;
+  /** dropout on the adapter's input (training only); 0 = none */
+  readonly dropout: number;
+  readonly targets: readonly LoraTargetKey[];
+  /** seeds A's initialisation */
+  readonly seed: number;
+}
+
+export const LORA_TRAIN_DEFAULTS: LoraTrainOptions = { rank: 8, alpha: 16, dropout: 0.05, targets: ['wq', 'wk', 'wv', 'wo', 'w1', 'w3', 'w2'], seed: 1 };
+
+/** `q,k,v,o,gate,up,down` (or all) -> target keys, in a fixed order. */
+export function parseLoraTargets(spec: string): LoraTargetKey[] {
+  if (spec.trim() === 'all') return [...LORA_TARGET_KEYS];
+  const out = new Set<LoraTargetKey>();
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const k = LORA_TARGET_ALIASES[part];
+    if (!k) throw new LlamaError('USAGE', `--lora-targets: unknown target '${part}'`, { hint: 'use q,k,v,o,gate,up,down (or all)' });
+    out.add(k);
+  }
+  if (out.size === 0) throw new LlamaError('USAGE', '--lora-targets is empty', { hint: 'use q,k,v,o,gate,up,down' });
+  return LORA_TARGET_KEYS.filter((k) => out.has(k));
+}
+
+/** A frozen base matrix with one trainable low-rank update. */
+export class LoraTrainWeight implements Weight {
+  readonly type: DType;
+  readonly rows: number;
+  readonly cols: number;
+  constructor(
+    readonly base: Weight,
+    readonly a: Weight,
+    readonly b: Weight,
+    readonly rank: number,
+    readonly scale: number,
+    /** which matrix, for the dropout mask's seed */
+    readonly id: number,
+  ) {
+    this.type = base.type;
+    this.rows = base.rows;
+    this.cols = base.cols;
+  }
+}
+
+/** Above the tape: LoraTrainWeight matmuls become tape ops; everything else goes straight through. */
+export class LoraTrainBackend implements Backend {
+  readonly name: string;
+  readonly threads: number;
+  /** dropout probability while training; set to 0 for evaluation */
+  dropout = 0;
+  /** seeds this forward pass's dropout masks (the trainer sets it per sequence: resumable) */
+  dropoutSeed = 0;
+
+  constructor(readonly tape: TapeBackend) {
+    this.name = `lora(${tape.name})`;
+    this.threads = tape.threads;
+  }
+
+  /** Non-F32 weights are dequantized once (the training backends compute on F32 only). */
+  loadWeight(t: HostTensor, opts?: LoadWeightOptions): Weight {
+    if (t.type === DT.F32 && t.data.byteOffset % 4 === 0) return this.tape.loadWeight(t, opts);
+    return this.tape.loadWeight(f32Tensor(t.name, t.shape, dequantize(t.type, t.data, numElements(t.shape))), opts);
+  }
+  freeWeight(w: Weight): void {
+    if (w instanceof LoraTrainWeight) {
+      this.tape.freeWeight(w.a);
+      this.tape.freeWeight(w.b);
+      return;
+    }
+    this.tape.freeWeight(w);
+  }
+
+  matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
+    if (!(w instanceof LoraTrainWeight)) return this.tape.matmul(out, x, w, T);
+    const { rows, cols, rank } = w;
+    const y0 = new Float32Array(T * rows);
+    this.tape.matmul(y0, x, w.base, T);
+    let xd = x;
+    if (this.dropout > 0) {
+      const keep = 1 - this.dropout;
+      const mask = new Float32Array(T * cols);
+      const rng = new Rng((this.dropoutSeed * 1000003 + w.id * 7919 + 1) >>> 0);
+      for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < keep ? 1 / keep : 0;
+      xd = new Float32Array(T * cols);
+      this.tape.mulConst(xd, x, mask, T * cols);
+    }
+    const xa = new Float32Array(T * rank);
+    this.tape.matmul(xa, xd, w.a, T);
+    const xs = new Float32Array(T * rank);
+    this.tape.mulConst(xs, xa, w.scale, T * rank);
+    const d = new Float32Array(T * rows);
+    this.tape.matmul(d, xs, w.b, T);
+    this.tape.add(out, y0, d, T * rows);
+  }
+
+  embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {
+    this.tape.embed(out, w, ids);
+  }
+  rmsnorm(out: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
+    this.tape.rmsnorm(out, x, g, T, dim, eps);
+  }
+  rope(x: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
+    this.tape.rope(x, T, nHeads, headDim, pos, invFreq);
+  }
+  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    this.tape.swiglu(out, gate, up, n);
+  }
+  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
+    this.tape.add(out, a, b, n);
+  }
+  softmax(x: Float32Array, rows: number, cols: number): void {
+    this.tape.softmax(x, rows, cols);
+  }
+  argmax(x: Float32Array, n: number): number {
+    return this.tape.argmax(x, n);
+  }
+  createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {
+    return this.tape.createKVCache(nLayers, nCtx, nKvHeads, headDim, type);
+  }
+  kvStore(cache: KVCache, layer: number, pos0: number, T: number, k: Float32Array, v: Float32Array): void {
+    this.tape.kvStore(cache, layer, pos0, T, k, v);
+  }
+  attention(out: Float32Array, q: Float32Array, cache: KVCache, layer: number, pos0: number, T: number, nHeads: number): void {
+    this.tape.attention(out, q, cache, layer, pos0, T, nHeads);
+  }
+}
+
+/** One trained pair as the optimizer and the writers see it. */
+export interface LoraTrainPair {
+  readonly layer: number;
+  readonly key: LoraTargetKey;
+  readonly weight: LoraTrainWeight;
+  /** live values (updated in place by AdamW) */
+  readonly a: Float32Array;
+  readonly b: Float32Array;
+}
+
+export interface LoraTrainingModel extends TrainingModel {
+  readonly lora: LoraTrainBackend;
+  readonly pairs: readonly LoraTrainPair[];
+  readonly options: LoraTrainOptions;
+}
+
+/**
+ * The base model with trainable adapters on `opts.targets` of every layer: A ~ U(-1/√cols, 1/√cols)
+ * (PEFT's Kaiming-uniform bound), B = 0. `initial` (a saved adapter) replaces that initialisation.
+ * Returns a TrainingModel whose `params` are the A and B matrices only (for AdamW), and whose tape
+ * has the whole base frozen (embeddings, norms and matrices get no gradient).
+ */
+export function createLoraTrainingModel(config: LlamaConfig, weights: LlamaWeights, backend: TrainingBackend, opts: LoraTrainOptions): LoraTrainingModel {
+  if (!(Number.isInteger(opts.rank) && opts.rank > 0)) throw new LlamaError('USAGE', `--lora-r must be a positive integer, got ${opts.rank}`);
+  if (!(opts.dropout >= 0 && opts.dropout < 1)) throw new LlamaError('USAGE', `--lora-dropout must be in [0, 1), got ${opts.dropout}`);
+  const tape = new TapeBackend(backend);
+  const lora = new LoraTrainBackend(tape);
+  const base = prepareParams(lora, config, weights);
+  const rng = new Rng(opts.seed);
+  const scale = opts.alpha / opts.rank;
+  const pairs: LoraTrainPair[] = [];
+  const params: Param[] = [];
+  const frozen = new Set<ParamKey>([base.tokEmbeddings, base.output, base.norm]);
+  const layers: LayerParams[] = base.layers.map((L, l) => {
+    frozen.add(L.attnNorm);
+    frozen.add(L.ffnNorm);
+    const patched: Record<string, unknown> = { ...L };
+    for (const key of LORA_TARGET_KEYS) {
+      const W = L[key];
+      frozen.add(W);
+      if (!opts.targets.includes(key)) continue;
+      const bound = 1 / Math.sqrt(W.cols);
+      const aInit = new Float32Array(opts.rank * W.cols);
+      for (let i = 0; i < aInit.length; i++) aInit[i] = (2 * rng.uniform() - 1) * bound;
+      const a = tape.loadWeight(f32Tensor(`lora.${l}.${key}.a`, [opts.rank, W.cols], aInit));
+      const b = tape.loadWeight(f32Tensor(`lora.${l}.${key}.b`, [W.rows, opts.rank], new Float32Array(W.rows * opts.rank)));
+      const weight = new LoraTrainWeight(W, a, b, opts.rank, scale, l * LORA_TARGET_KEYS.length + LORA_TARGET_KEYS.indexOf(key));
+      patched[key] = weight;
+      const pair: LoraTrainPair = { layer: l, key, weight, a: backend.weightValues(a), b: backend.weightValues(b) };
+      pairs.push(pair);
+      // LoRA is usually trained without weight decay on A/B (PEFT's default optimizer setup)
+      params.push({ name: `lora.${l}.${key}.a`, key: a, values: pair.a, shape: [opts.rank, W.cols], decay: false });
+      params.push({ name: `lora.${l}.${key}.b`, key: b, values: pair.b, shape: [W.rows, opts.rank], decay: false });
+    }
+    return patched as unknown as LayerParams;
+  });
+  tape.frozen = frozen;
+  const mp: ModelParams = { ...base, layers };
+  // the tape keeps every activation until the backward pass: fresh buffers, never reused ones
+  const model = new LlamaModel(config, lora, mp, undefined, { alloc: (n) => new Float32Array(n) });
+  return { model, tape, backend, config, params, lora, pairs, options: opts };
+}
+
+/** Copy adapter values (e.g. from a checkpoint or a saved adapter) into the live pairs. */
+export function loadLoraValues(tm: LoraTrainingModel, adapter: LoraAdapter): void {
+  const byId = new Map(adapter.pairs.map((p) => [`${p.layer}.${p.key}`, p]));
+  for (const p of tm.pairs) {
+    const src = byId.get(`${p.layer}.${p.key}`);
+    if (!src || src.a.length !== p.a.length || src.b.length !== p.b.length) throw new LlamaError('LORA', `the adapter has no matching layer ${p.layer} ${p.key} (rank ${tm.options.rank})`, { hint: 'resume with the same --lora-r and --lora-targets' });
+    p.a.set(src.a);
+    p.b.set(src.b);
+    tm.backend.weightUpdated(p.weight.a);
+    tm.backend.weightUpdated(p.weight.b);
+  }
+}
+
+/** The trained adapter (copies of the live values), ready for the PEFT / GGUF writers. */
+export function trainedAdapter(tm: LoraTrainingModel, source = 'trained'): LoraAdapter {
+  const pairs: LoraPair[] = tm.pairs.map((p) => ({
+    layer: p.layer,
+    key: p.key,
+    rank: p.weight.rank,
+    rows: p.weight.rows,
+    cols: p.weight.cols,
+    a: Float32Array.from(p.a),
+    b: Float32Array.from(p.b),
+  }));
+  return { source, alpha: tm.options.alpha, pairs };
+}
