@@ -16,7 +16,8 @@
 // non-F32 base matrix is dequantized ONCE at load into an F32 copy (QLoRA's frozen quantized base,
 // but without its memory saving on our side: correctness first; the values are exactly the
 // quantized weights' values, so the model trained is the quantized one).
-import type { Backend, KVCache, LoadWeightOptions, Weight } from '../backend/backend.js';
+import type { LoadWeightOptions, Weight } from '../backend/backend.js';
+import { DelegatingBackend } from '../backend/delegate.js';
 import type { TrainingBackend } from '../backend/training.js';
 import type { DType } from '../tensor/dtype.js';
 import { DType as DT } from '../tensor/dtype.js';
@@ -79,25 +80,22 @@ export class LoraTrainWeight implements Weight {
 }
 
 /** Above the tape: LoraTrainWeight matmuls become tape ops; everything else goes straight through. */
-export class LoraTrainBackend implements Backend {
-  readonly name: string;
-  readonly threads: number;
+export class LoraTrainBackend extends DelegatingBackend {
   /** dropout probability while training; set to 0 for evaluation */
   dropout = 0;
   /** seeds this forward pass's dropout masks (the trainer sets it per sequence: resumable) */
   dropoutSeed = 0;
 
   constructor(readonly tape: TapeBackend) {
-    this.name = `lora(${tape.name})`;
-    this.threads = tape.threads;
+    super(tape, `lora(${tape.name})`);
   }
 
   /** Non-F32 weights are dequantized once (the training backends compute on F32 only). */
-  loadWeight(t: HostTensor, opts?: LoadWeightOptions): Weight {
+  override loadWeight(t: HostTensor, opts?: LoadWeightOptions): Weight {
     if (t.type === DT.F32 && t.data.byteOffset % 4 === 0) return this.tape.loadWeight(t, opts);
     return this.tape.loadWeight(f32Tensor(t.name, t.shape, dequantize(t.type, t.data, numElements(t.shape))), opts);
   }
-  freeWeight(w: Weight): void {
+  override freeWeight(w: Weight): void {
     if (w instanceof LoraTrainWeight) {
       this.tape.freeWeight(w.a);
       this.tape.freeWeight(w.b);
@@ -106,7 +104,7 @@ export class LoraTrainBackend implements Backend {
     this.tape.freeWeight(w);
   }
 
-  matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
+  override matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
     if (!(w instanceof LoraTrainWeight)) return this.tape.matmul(out, x, w, T);
     const { rows, cols, rank } = w;
     const y0 = new Float32Array(T * rows);
@@ -127,37 +125,6 @@ export class LoraTrainBackend implements Backend {
     const d = new Float32Array(T * rows);
     this.tape.matmul(d, xs, w.b, T);
     this.tape.add(out, y0, d, T * rows);
-  }
-
-  embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {
-    this.tape.embed(out, w, ids);
-  }
-  rmsnorm(out: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
-    this.tape.rmsnorm(out, x, g, T, dim, eps);
-  }
-  rope(x: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
-    this.tape.rope(x, T, nHeads, headDim, pos, invFreq);
-  }
-  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
-    this.tape.swiglu(out, gate, up, n);
-  }
-  add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
-    this.tape.add(out, a, b, n);
-  }
-  softmax(x: Float32Array, rows: number, cols: number): void {
-    this.tape.softmax(x, rows, cols);
-  }
-  argmax(x: Float32Array, n: number): number {
-    return this.tape.argmax(x, n);
-  }
-  createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {
-    return this.tape.createKVCache(nLayers, nCtx, nKvHeads, headDim, type);
-  }
-  kvStore(cache: KVCache, layer: number, pos0: number, T: number, k: Float32Array, v: Float32Array): void {
-    this.tape.kvStore(cache, layer, pos0, T, k, v);
-  }
-  attention(out: Float32Array, q: Float32Array, cache: KVCache, layer: number, pos0: number, T: number, nHeads: number): void {
-    this.tape.attention(out, q, cache, layer, pos0, T, nHeads);
   }
 }
 
