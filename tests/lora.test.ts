@@ -191,3 +191,22 @@ test('--lora FILE[:SCALE] parsing', () => {
   assert.deepEqual(parseLoraSpec('C:dir'), { path: 'C:dir', scale: 1 });
   assert.throws(() => parseLoraSpec(''), (e: unknown) => e instanceof LlamaError && e.code === 'USAGE');
 });
+
+test('--lora FILE[:SCALE] on the model commands (here llama logits): scale 0 is the base, the adapter changes the logits', needsShared(GQA), async () => {
+  const { runCli } = await import('./helpers/cli.js');
+  const loaded = await loadModel(sharedData(GQA, 'model-f32.gguf'));
+  const dir = tempDir('lora-cli-');
+  const adapterPath = join(dir, 'a.gguf');
+  writeLoraGguf(adapterPath, makeAdapter(loaded.config, 2, { seed: 5 }));
+  const logits = (extra: string[]) => {
+    const r = runCli(['logits', '-m', sharedData(GQA, 'model-f32.gguf'), '--ids', '1,5,9', '--json', '--backend', 'js', ...extra]);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const base = logits([]);
+  assert.equal(logits(['--lora', `${adapterPath}:0`]), base);
+  assert.notEqual(logits(['--lora', adapterPath]), base);
+  const missing = runCli(['run', '-p', 'hi', '-n', '1', '--lora', join(dir, 'none.gguf')]);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /FILE_NOT_FOUND|LoRA adapter not found/);
+});

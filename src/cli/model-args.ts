@@ -7,7 +7,7 @@ import { list, num, str } from './args.js';
 import { CHAT_FORMATS, LlamaError, UsageError, openModel as openEngineModel, backends, formats, models, tokenizers, type Model, type Tokenizer } from '../index.js';
 const { selectBackend } = backends;
 const { DType } = formats;
-const { parseLoraSpec, loadModel, LlamaModel, checkTokenizerFitsModel } = models;
+const { parseLoraSpec, loadModel, LlamaModel, checkTokenizerFitsModel, attachLora, readLoraAdapter } = models;
 type LoadedModel = models.LoadedModel;
 const { loadTokenizer, findModelTokenizerFile } = tokenizers;
 
@@ -18,6 +18,7 @@ export const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   threads: { kind: 'int', short: 't', arg: 'N', help: 'threads for the native backend' },
   'ctx-size': { kind: 'int', short: 'c', arg: 'N', help: 'context positions (default: min(model context, 4096)); above the model\'s trained context is allowed but untested' },
   'kv-type': { kind: 'string', arg: 'TYPE', help: 'KV cache storage: f32 or f16', default: 'f32' },
+  lora: { kind: 'list', arg: 'FILE[:SCALE]', help: 'apply a LoRA adapter (GGUF adapter file or PEFT folder) at run time; repeatable' },
 };
 
 /** The model shipped inside the package (added by training), if this installation has it. */
@@ -69,7 +70,10 @@ export async function openModel(args: ParsedArgs, opts: { needTokenizer: boolean
     const tokPath = str(args, 'tokenizer');
     let tokenizer: Tokenizer | undefined;
     if (opts.needTokenizer || tokPath !== undefined) tokenizer = openTokenizer(tokPath, loaded);
-    const model = await LlamaModel.create(loaded, backend);
+    const base = await LlamaModel.create(loaded, backend);
+    // adapters apply at run time on top of the base weights (nothing merged)
+    const lora = list(args, 'lora').map(parseLoraSpec);
+    const model = lora.length ? attachLora(base, lora.map(({ path, scale }) => ({ adapter: readLoraAdapter(path, base.config), scale }))) : base;
     const ctxSize = num(args, 'ctx-size');
     if (ctxSize !== undefined && ctxSize > loaded.config.contextLength) {
       process.stderr.write(`warning: --ctx-size ${ctxSize} is beyond the ${loaded.config.contextLength} positions the model was trained for; output past that point may degrade\n`);
@@ -85,7 +89,6 @@ export async function openModel(args: ParsedArgs, opts: { needTokenizer: boolean
 export const ENGINE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ...MODEL_OPTIONS,
   'chat-template': { kind: 'string', arg: 'NAME|FILE|TEXT', help: `chat format: a built-in (${CHAT_FORMATS.join(', ')}), a Jinja file, or Jinja text (default: the model's own)` },
-  lora: { kind: 'list', arg: 'FILE[:SCALE]', help: 'apply a LoRA adapter (GGUF adapter file or PEFT folder) at run time; repeatable' },
 };
 
 /** Flags that can be checked before anything loads (so a typo fails fast, with nothing on stdout). */

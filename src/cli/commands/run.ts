@@ -46,7 +46,6 @@ export const command: Command = {
       special: { kind: 'boolean', help: 'let the prompt spell special tokens (e.g. <s>, <|eot_id|>) instead of treating them as text' },
       interactive: { kind: 'boolean', short: 'i', help: 'chat instead (the same as `llama chat` with these options)' },
       ...STRUCTURED_FLAGS,
-      lora: { kind: 'list', arg: 'FILE[:SCALE]', help: 'apply a LoRA adapter (GGUF adapter file or PEFT folder) at run time; repeatable' },
     },
     details: [
       'Examples:',
@@ -85,11 +84,9 @@ export const command: Command = {
     const prompt = readPrompt(str(args, 'prompt'), str(args, 'file'), escape);
     const grammar = grammarFromArgs(args);
 
-    const loraSpecs = list(args, 'lora').map(models.parseLoraSpec);
-    const { loaded, model: baseModel, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
+    list(args, 'lora').forEach((spec) => models.parseLoraSpec(spec)); // a bad --lora fails before the load
+    const { loaded, model, tokenizer, loadMs, ctxSize, kvType } = await openModel(args, { needTokenizer: true });
     try {
-      // adapters apply at run time on top of the base weights (nothing merged)
-      const model = loraSpecs.length ? models.attachLora(baseModel, loraSpecs.map(({ path, scale }) => ({ adapter: models.readLoraAdapter(path, baseModel.config), scale }))) : baseModel;
       const tok = tokenizer!;
       // Ids the tokenizer cannot spell (a model with padded embeddings, or the wrong tokenizer) are
       // never sampled: they would end the run with a TOKEN_ID error after part of the text was printed.
