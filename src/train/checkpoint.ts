@@ -19,6 +19,7 @@ import type { LlamaConfig } from '../model/config.js';
 import { writeFileAtomic } from '../formats/file-io.js';
 import type { RngState } from './rng.js';
 import type { TrainConfig } from './config.js';
+import { crc32 } from '../formats/crc32.js';
 
 const MAGIC = 0x4b43544c; // 'LTCK'
 
@@ -72,22 +73,8 @@ export function saveCheckpoint(path: string, header: Omit<CheckpointHeader, 'ten
 /** Where the checksummed payload (JSON header, tensors) starts in a version-2 checkpoint. */
 const PAYLOAD_V2 = 16;
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
 /** CRC-32 (IEEE 802.3, as zlib/PNG); `crc` continues a previous call's result. */
-export function crc32(bytes: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
+export { crc32 };
 
 export interface LoadedCheckpoint {
   header: CheckpointHeader;

@@ -2,6 +2,7 @@
 // PyTorch writes them (protocol 2 pickle with _rebuild_tensor_v2 over persistent-id storages, stored
 // zip entries whose data is 64-byte aligned through an extra field). Written from the zip APPNOTE
 // and pickletools' opcode descriptions; checked once by hand against Python's zipfile/pickletools.
+import { crc32 } from '../../src/formats/crc32.js';
 
 export type StorageType = 'FloatStorage' | 'HalfStorage' | 'BFloat16Storage';
 
@@ -70,20 +71,6 @@ export function pickleStateDict(tensors: TorchTensorSpec[], opts: { extraGlobal?
   return p.get();
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const x of b) c = CRC_TABLE[(c ^ x) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /** A stored-entries zip archive; entry data is 64-byte aligned like PyTorch's writer. */
 export function zipStored(entries: { name: string; data: Uint8Array; method?: number }[]): Uint8Array {
