@@ -2,7 +2,8 @@
 // the first bad byte (checked against the platform's own strict decoder on random bytes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeUtf8Strict, firstInvalidUtf8, processEscapes } from '../src/cli/input.js';
+import { processEscapes } from '../src/cli/input.js';
+import { decodeUtf8Strict, firstInvalidUtf8 } from '../src/formats/text-file.js';
 import { LlamaError } from '../src/errors.js';
 
 test('processEscapes: \\n \\t \\r \\\\ \\" \\\' \\xHH; unknown escapes and a trailing backslash stay', () => {

@@ -16,3 +16,4 @@ export { SafetensorsFile, SafetensorsModel, writeSafetensors, writeSafetensorsSh
 export { PthFile } from '../formats/pth.js';
 export { Llama2cFile } from '../formats/llama2c.js';
 export { writeFileAtomic } from '../formats/file-io.js';
+export { readTextFile, decodeUtf8Strict, firstInvalidUtf8 } from '../formats/text-file.js';

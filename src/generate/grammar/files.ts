@@ -1,32 +1,15 @@
 // Grammars from files and from request options: what `--grammar FILE.gbnf`, `--json-schema FILE`
 // and the API's `grammar` / `responseFormat` options come down to.
-import { readFileSync } from 'node:fs';
 import { LlamaError } from '../../errors.js';
+import { readTextFile } from '../../formats/text-file.js';
 import { Grammar, GrammarError } from './grammar.js';
 import { parseGbnf } from './gbnf.js';
 import { jsonSchemaToGrammar } from './json-schema.js';
 import { responseFormatToGrammar, type ResponseFormat } from './response-format.js';
 
-function readText(path: string, what: string): string {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new LlamaError('FILE_NOT_FOUND', `cannot read ${what}: no such file`, { file: path, hint: 'check the path', cause: e });
-    if (code === 'EISDIR') throw new LlamaError('FILE_READ', `cannot read ${what}: it is a directory`, { file: path, hint: 'give a file, not a directory', cause: e });
-    throw new LlamaError('FILE_READ', `cannot read ${what}: ${(e as Error).message}`, { file: path, hint: "check the file's permissions", cause: e });
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch (e) {
-    throw new LlamaError('INPUT_ENCODING', `${what} is not valid UTF-8`, { file: path, hint: 'save it as UTF-8', cause: e });
-  }
-}
-
 /** A GBNF file (errors name the file, line and column). */
 export function readGrammarFile(path: string): Grammar {
-  const text = readText(path, 'the grammar file');
+  const text = readTextFile(path, 'the grammar file');
   try {
     return parseGbnf(text);
   } catch (e) {
@@ -36,7 +19,7 @@ export function readGrammarFile(path: string): Grammar {
 
 /** A JSON Schema file, converted to a grammar (errors name the file). */
 export function readJsonSchemaFile(path: string): Grammar {
-  const text = readText(path, 'the JSON Schema file');
+  const text = readTextFile(path, 'the JSON Schema file');
   let schema: unknown;
   try {
     schema = JSON.parse(text);
