@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { makeAjv } from './helpers/ajv.js';
 import { loadModel } from '../src/model/load.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { LlamaModel } from '../src/model/llama.js';
@@ -21,23 +21,6 @@ const TOKENIZER = fileURLToPath(new URL('../../models/default/tokenizer.model', 
 const haveModel = existsSync(MODEL) && existsSync(TOKENIZER);
 const opt = haveModel ? {} : { skip: 'models/default is absent in this checkout' };
 
-function makeAjv(): InstanceType<typeof Ajv2020> {
-  const ajv = new Ajv2020({ strict: false, allErrors: true });
-  const daysIn = (y: number, m: number) => [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
-  const date = (s: string) => {
-    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
-    return !!m && Number(m[2]) >= 1 && Number(m[2]) <= 12 && Number(m[3]) >= 1 && Number(m[3]) <= daysIn(Number(m[1]), Number(m[2]));
-  };
-  const time = (s: string) => /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|z|[+-]([01]\d|2[0-3]):[0-5]\d)$/.test(s);
-  ajv.addFormat('date', date);
-  ajv.addFormat('time', time);
-  ajv.addFormat('date-time', (s: string) => {
-    const [d, t, ...rest] = s.split(/[Tt]/);
-    return rest.length === 0 && d !== undefined && t !== undefined && date(d) && time(t);
-  });
-  ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
-  return ajv;
-}
 
 // Strings are bounded (maxLength, enums, formats, patterns) so that every run ends well within the
 // token budget: a random walk inside an unbounded string could outlast any budget.
