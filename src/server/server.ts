@@ -12,6 +12,7 @@ import type { Session } from '../model/kv-cache.js';
 import type { SamplerChain } from '../generate/sampler.js';
 import type { Grammar } from '../generate/grammar/index.js';
 import { TokenStepper, type StepToken } from '../generate/token-stepper.js';
+import { logprobsOf } from '../generate/generate.js';
 import { Scheduler, type BatchForward, type JobResult } from './scheduler.js';
 import {
   HttpError, parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, floatsToBase64, openaiFinishReason,
@@ -455,16 +456,10 @@ class PromptLogprobs {
       const p = first + i + 1;
       if (p >= this.tokens.length) break;
       const row = rows.subarray(i * vocab, (i + 1) * vocab);
-      let max = -Infinity;
-      for (let j = 0; j < vocab; j++) if (row[j]! > max) max = row[j]!;
-      let sum = 0;
-      for (let j = 0; j < vocab; j++) sum += Math.exp(row[j]! - max);
-      const logZ = max + Math.log(sum);
-      this.lp[p] = row[this.tokens[p]!]! - logZ;
-      if (this.k > 0) {
-        const best = [...row.keys()].sort((a, b) => row[b]! - row[a]! || a - b).slice(0, this.k);
-        this.top[p] = Object.fromEntries(best.map((id) => [String(id), row[id]! - logZ]));
-      }
+      // the same log-softmax (float64) and best-k selection as generated tokens get
+      const r = logprobsOf(row, this.tokens[p]!, this.k);
+      this.lp[p] = r.logprob;
+      if (r.topLogprobs) this.top[p] = Object.fromEntries(r.topLogprobs.map((t) => [String(t.token), t.logprob]));
     }
   }
 }
