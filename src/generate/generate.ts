@@ -20,7 +20,9 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { LlamaError } from '../errors.js';
 import { DEFAULT_CTX_CAP } from '../model/kv-cache.js';
 import { checkOption, createSampler, validateSamplingOptions, type OptionNames, type SamplerChain, type SamplingOptions } from './sampler.js';
-import { StopMatcher } from './stop.js';
+import { TokenStepper, logprobsOf } from './token-stepper.js';
+
+export { logprobsOf };
 
 export interface TokenLogprob {
   token: number;
@@ -185,7 +187,6 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
     const ownSampler = o.sampler === undefined;
     const sampler = o.sampler ?? createSampler(o);
     const endIds = new Set<number>(o.ignoreEog ? [] : [...tokenizer.eogIds, ...(o.stopTokens ?? [])]);
-    const stops = new StopMatcher(o.stop ?? []);
     const wantLogprobs = o.logprobs === true || (o.topLogprobs ?? 0) > 0;
 
     // prefill
@@ -209,65 +210,35 @@ export class Generation implements AsyncIterableIterator<GeneratedToken> {
       this.finish(prompt.length, 0, t0, now, now, e instanceof LlamaError && e.code === 'CANCELLED' ? 'cancelled' : 'error');
       throw e;
     }
-    for (const id of prompt) sampler.accept(id);
+    // one sequence's sampling, stop strings and budget: the step machine the server drives too
+    const stepper = new TokenStepper(tokenizer, { sampler, maxTokens, cappedByContext: maxTokens !== limit, stop: o.stop ?? [], endIds, logprobs: wantLogprobs, topLogprobs: o.topLogprobs ?? 0, decoder }, prompt);
     const t1 = performance.now();
 
-    let generated = 0;
     /** the last sampled token while it is not yet in the KV cache */
     let unforwarded: number | undefined;
-    let finishReason: FinishReason | undefined;
     let failed = false;
     try {
-      while (generated < maxTokens) {
-        const row = logits.subarray(0, V); // (vocab)
-        const token = sampler.sample(row);
-        generated++;
-        unforwarded = token;
-        sampler.accept(token);
-        if (endIds.has(token)) {
-          finishReason = 'eos';
-          break;
-        }
-        const item: GeneratedToken = { token, text: '' };
-        if (wantLogprobs) Object.assign(item, logprobsOf(row, token, o.topLogprobs ?? 0));
-        const r = stops.push(decoder.push(token));
-        item.text = r.text;
-        if (r.stopped) {
-          finishReason = 'stop';
-          yield item;
-          break;
-        }
-        const last = generated === maxTokens;
-        if (last) {
-          finishReason = maxTokens === limit ? 'length' : 'context';
-          item.text += stops.push(decoder.flush()).text + stops.flush();
-        }
-        yield item;
-        if (last) break;
+      while (!stepper.done) {
+        const r = stepper.step(logits.subarray(0, V)); // (vocab)
+        unforwarded = r.token;
+        if (r.item) yield r.item;
+        if (r.finished) break;
         checkAbort();
         if (session.pos >= session.ctxSize && o.onContextFull) {
           await o.onContextFull(session);
           if (session.pos >= session.ctxSize) throw new LlamaError('INTERNAL', 'onContextFull freed no position');
         }
-        logits = model.forward(session, [token]);
+        logits = model.forward(session, [r.token]);
         unforwarded = undefined;
         await nextTick();
         checkAbort();
       }
-      if (generated === maxTokens && finishReason === undefined) finishReason = maxTokens === limit ? 'length' : 'context'; // maxTokens 0
-      if (finishReason === 'eos') {
-        const rest = stops.push(decoder.flush()).text + stops.flush();
-        if (rest) yield { token: -1, text: rest };
-      }
     } catch (e) {
-      if (!(e instanceof LlamaError && e.code === 'CANCELLED')) {
-        failed = true;
-        finishReason = 'error';
-      }
+      if (!(e instanceof LlamaError && e.code === 'CANCELLED')) failed = true;
       throw e;
     } finally {
       // no reason decided: the consumer broke out of the loop, or the signal aborted it
-      this.finish(prompt.length, generated, t0, t1, performance.now(), finishReason ?? 'cancelled');
+      this.finish(prompt.length, stepper.generated, t0, t1, performance.now(), failed ? 'error' : stepper.finishReason ?? 'cancelled');
       // A caller's session holds every token sampled, so that it can be continued (see `session`).
       if (o.session !== undefined && unforwarded !== undefined && !failed && session.pos < session.ctxSize) model.forward(session, [unforwarded]);
     }
@@ -316,27 +287,4 @@ function checkPrompt(model: LlamaModel, ids: readonly number[], o: GenerateOptio
 /** Generate from `prompt` (text, or token ids used as they are). */
 export function generate(model: LlamaModel, tokenizer: Tokenizer, prompt: string | readonly number[], opts: GenerateOptions = {}): Generation {
   return new Generation(model, tokenizer, prompt, opts);
-}
-
-/** log-softmax of one row of logits at `token`, and the `top` best alternatives. */
-export function logprobsOf(logits: ArrayLike<number>, token: number, top: number): { logprob: number; topLogprobs?: TokenLogprob[] } {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
-  const logZ = max + Math.log(sum);
-  const out: { logprob: number; topLogprobs?: TokenLogprob[] } = { logprob: logits[token]! - logZ };
-  if (top > 0) {
-    const best: TokenLogprob[] = [];
-    for (let i = 0; i < logits.length; i++) {
-      const lp = logits[i]! - logZ;
-      if (best.length < top || lp > best[best.length - 1]!.logprob) {
-        best.push({ token: i, logprob: lp });
-        best.sort((a, b) => b.logprob - a.logprob || a.token - b.token);
-        if (best.length > top) best.pop();
-      }
-    }
-    out.topLogprobs = best;
-  }
-  return out;
 }

@@ -9,7 +9,6 @@ import type { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import type { SamplerChain } from './sampler.js';
 import { StopMatcher } from './stop.js';
 import { LlamaError } from '../errors.js';
-import { logprobsOf } from './generate.js';
 
 export interface StepToken {
   /** the sampled id (-1 for a final item that only flushes held-back text) */
@@ -31,6 +30,8 @@ export interface StepperOptions {
   endIds: ReadonlySet<number>;
   logprobs?: boolean;
   topLogprobs?: number;
+  /** a decoder that has already read the prompt (generate() decoded it to echo it); default: a fresh one primed here */
+  decoder?: StreamDecoder;
 }
 
 export interface StepResult {
@@ -47,14 +48,17 @@ export class TokenStepper {
   private readonly decoder: StreamDecoder;
   private readonly stops: StopMatcher;
 
-  constructor(private readonly tokenizer: Tokenizer, private readonly o: StepperOptions, promptTokens: readonly number[]) {
-    this.decoder = tokenizer.streamDecoder();
+  constructor(tokenizer: Tokenizer, private readonly o: StepperOptions, promptTokens: readonly number[]) {
     this.stops = new StopMatcher(o.stop ?? []);
     for (const id of promptTokens) o.sampler.accept(id);
-    // The decoder reads the prompt first, so the first generated token decodes as a continuation
-    // (SentencePiece drops a leading space only at the start of a text).
-    for (const id of promptTokens) this.decoder.push(id);
-    this.decoder.flush();
+    if (o.decoder) this.decoder = o.decoder;
+    else {
+      // The decoder reads the prompt first, so the first generated token decodes as a continuation
+      // (SentencePiece drops a leading space only at the start of a text).
+      this.decoder = tokenizer.streamDecoder();
+      for (const id of promptTokens) this.decoder.push(id);
+      this.decoder.flush();
+    }
     if (o.maxTokens <= 0) this.finishReason = o.cappedByContext ? 'context' : 'length';
   }
 
@@ -93,4 +97,27 @@ export class TokenStepper {
   private flush(): string {
     return this.stops.push(this.decoder.flush()).text + this.stops.flush();
   }
+}
+
+/** log-softmax of one row of logits at `token`, and the `top` best alternatives. */
+export function logprobsOf(logits: ArrayLike<number>, token: number, top: number): { logprob: number; topLogprobs?: { token: number; logprob: number }[] } {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  const logZ = max + Math.log(sum);
+  const out: { logprob: number; topLogprobs?: { token: number; logprob: number }[] } = { logprob: logits[token]! - logZ };
+  if (top > 0) {
+    const best: { token: number; logprob: number }[] = [];
+    for (let i = 0; i < logits.length; i++) {
+      const lp = logits[i]! - logZ;
+      if (best.length < top || lp > best[best.length - 1]!.logprob) {
+        best.push({ token: i, logprob: lp });
+        best.sort((a, b) => b.logprob - a.logprob || a.token - b.token);
+        if (best.length > top) best.pop();
+      }
+    }
+    out.topLogprobs = best;
+  }
+  return out;
 }
