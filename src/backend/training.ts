@@ -7,8 +7,13 @@
 //    receives the sum of their contributions, and weight gradients add up over micro-batches.
 //  - A gradient output that is `null` is not wanted (e.g. dx of the first matmul on embeddings is
 //    needed, but the gradient of a frozen input is not); the kernel skips that work.
-//  - Training runs on F32 weights only; a backend may refuse anything else.
+//  - Trainable weights are F32 (a backend may refuse anything else). A FROZEN weight, loaded by
+//    `loadFrozenWeight` (the base of LoRA fine-tuning), stays in its stored type (F16, Q8_0,
+//    Q4_0, Q4_K, Q6_K, ...: QLoRA's memory saving); its forward is the backend's ordinary matmul
+//    (quantized kernels), its backward the input gradient only (dx = dy·W through the stored
+//    values, decoded on the fly), so matmulBackward gets dW = null for it.
 import type { Backend, Weight } from './backend.js';
+import type { HostTensor } from '../tensor/tensor.js';
 
 export interface TrainingBackend extends Backend {
   /**
@@ -24,10 +29,17 @@ export interface TrainingBackend extends Backend {
   weightValues(w: Weight): Float32Array;
   /** Tell the backend that `weightValues(w)` changed (a backend holding a repacked copy refreshes it). */
   weightUpdated(w: Weight): void;
+  /**
+   * Load a weight that gets no gradient and no optimizer update (a frozen fine-tuning base), in
+   * whatever type `t` has and without an F32 copy where the backend can compute on the stored
+   * type. matmulBackward accepts it with dW = null only; weightValues may refuse it.
+   */
+  loadFrozenWeight(t: HostTensor): Weight;
 
   /**
    * Backward of out (T, rows) = x (T, cols) · Wᵀ:
    *   dx (T, cols) += dy · W        dW (rows, cols) += dyᵀ · x
+   * W may be a frozen weight of any type (loadFrozenWeight): dx through its stored values, dW null.
    */
   matmulBackward(dx: Float32Array | null, dW: Float32Array | null, dy: Float32Array, x: Float32Array, w: Weight, T: number): void;
   /** Backward of embed: dW (rows, cols) row ids[t] += dy row t (a scatter-add; repeated ids add up). */

@@ -11,19 +11,17 @@
 //
 // With B = 0, d is exactly zero and out = y0 + 0 = y0: logits are bit-equal to the base model's.
 //
-// The base may be any weight type the loaders produce (F32, F16, Q8_0, Q4_0, Q4_K, ...): the
-// training backends compute on F32 values only (native's matmulBackward reads F32), so a
-// non-F32 base matrix is dequantized ONCE at load into an F32 copy (QLoRA's frozen quantized base,
-// but without its memory saving on our side: correctness first; the values are exactly the
-// quantized weights' values, so the model trained is the quantized one).
+// The base may be any weight type the loaders produce (F32, F16, Q8_0, Q4_0, Q4_K, Q6_K, ...): it
+// is loaded frozen (TrainingBackend.loadFrozenWeight) and stays in its stored type (QLoRA): the
+// forward runs the backend's quantized matmul, the backward passes only dx = dy·W through the
+// stored values. On the native backend the base takes the memory of the quantized file; the js
+// oracle decodes it to F32 once at load (the same values).
 import type { LoadWeightOptions, Weight } from '../backend/backend.js';
 import { DelegatingBackend } from '../backend/delegate.js';
 import type { TrainingBackend } from '../backend/training.js';
 import type { DType } from '../tensor/dtype.js';
-import { DType as DT } from '../tensor/dtype.js';
 import type { HostTensor } from '../tensor/tensor.js';
 import { f32Tensor, numElements } from '../tensor/tensor.js';
-import { dequantize } from '../tensor/quant.js';
 import { LlamaError } from '../errors.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { LlamaWeights } from '../model/weights.js';
@@ -90,10 +88,9 @@ export class LoraTrainBackend extends DelegatingBackend {
     super(tape, `lora(${tape.name})`);
   }
 
-  /** Non-F32 weights are dequantized once (the training backends compute on F32 only). */
-  override loadWeight(t: HostTensor, opts?: LoadWeightOptions): Weight {
-    if (t.type === DT.F32 && t.data.byteOffset % 4 === 0) return this.tape.loadWeight(t, opts);
-    return this.tape.loadWeight(f32Tensor(t.name, t.shape, dequantize(t.type, t.data, numElements(t.shape))), opts);
+  /** Every base weight the model loads is frozen: kept in its stored type. */
+  override loadWeight(t: HostTensor, _opts?: LoadWeightOptions): Weight {
+    return this.tape.loadFrozenWeight(t);
   }
   override freeWeight(w: Weight): void {
     if (w instanceof LoraTrainWeight) {

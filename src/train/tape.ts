@@ -72,6 +72,10 @@ export class TapeBackend implements Backend {
   freeWeight(w: Weight): void {
     this.inner.freeWeight?.(w);
   }
+  /** A frozen weight in its stored type (see TrainingBackend.loadFrozenWeight). */
+  loadFrozenWeight(t: HostTensor): Weight {
+    return this.inner.loadFrozenWeight(t);
+  }
 
   matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
     this.inner.matmul(out, x, w, T);

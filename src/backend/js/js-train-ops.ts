@@ -8,6 +8,7 @@ import type { AdamWStepOptions, TrainingBackend } from '../training.js';
 import { JsBackend } from './js-backend.js';
 import { gemmNT, transpose } from './gemm.js';
 import { DType } from '../../tensor/dtype.js';
+import type { HostTensor } from '../../tensor/tensor.js';
 import { assert, LlamaError } from '../../errors.js';
 
 interface JsKVCacheView extends KVCache {
@@ -29,6 +30,12 @@ export class JsTrainingBackend extends JsBackend implements TrainingBackend {
 
   weightUpdated(_w: Weight): void {
     // JsBackend keeps a view of the F32 tensor bytes: in-place updates are already visible.
+  }
+
+  // The oracle decodes a quantized weight once at load (JsBackend.loadWeight): its frozen weights
+  // have the stored type's exact values, in F32 memory (the memory saving is the native backend's).
+  loadFrozenWeight(t: HostTensor): Weight {
+    return this.loadWeight(t);
   }
 
   // Attention over an F32 cache without the per-element reader of the oracle: the same operations
@@ -65,9 +72,11 @@ export class JsTrainingBackend extends JsBackend implements TrainingBackend {
   }
 
   // y = x Wᵀ  =>  dx = dy W,  dW = dyᵀ x. Both are written as A·Bᵀ products of contiguous rows
-  // (dx = dy · (Wᵀ)ᵀ, dW = dyᵀ · (xᵀ)ᵀ) after transposing the operands once per call.
+  // (dx = dy · (Wᵀ)ᵀ, dW = dyᵀ · (xᵀ)ᵀ) after transposing the operands once per call. For a
+  // frozen non-F32 weight, `values` are its decoded values: dx is the product through them.
   matmulBackward(dx: Float32Array | null, dW: Float32Array | null, dy: Float32Array, x: Float32Array, w: Weight, T: number): void {
     const { rows, cols, values } = w as JsWeightView;
+    if (dW && w.type !== DType.F32) throw new LlamaError('INTERNAL', `a ${DType[w.type]} weight is frozen: it has no weight gradient`);
     assert(dy.length >= T * rows && x.length >= T * cols, `matmulBackward shapes: dy ${dy.length}, x ${x.length}, T=${T}, W ${rows}x${cols}`);
     if (dx) gemmNT(dx, dy, transpose(values, rows, cols), T, cols, rows, true); // (T, cols)
     if (dW) gemmNT(dW, transpose(dy, T, rows), transpose(x, T, cols), rows, cols, T, true); // (rows, cols)

@@ -10,6 +10,12 @@
 //   P = causal softmax(scale·S), dS = scale·P ∘ (dP - rowsum(P ∘ dP)), dV += Pᵀ dY, dQ += dS K,
 //   dK += dSᵀ Q
 //
+// A frozen weight (loadFrozenWeight: the base of LoRA fine-tuning) stays in its stored type, repacked
+// as for inference (Q8_0 / Q4_0 / Q4_K / Q6_K) or held as F16 / BF16: its forward out = x·Wᵀ and
+// its backward dx += dy·W (no dW) both run on F32 activations and W's decoded values, decoded
+// slice by slice into a per-thread panel (train_quant.c); not through the inference kernels, which
+// quantize activations to int8 (the loss would be a step function of the adapters).
+//
 // Every kernel's result is independent of the thread count and timing (fixed tiles and chunks;
 // see train_ops.c), so a resumed run reproduces the uninterrupted one bit for bit.
 import type { LoadWeightOptions, Weight } from '../backend.js';
@@ -17,7 +23,9 @@ import { DelegatingBackend } from '../delegate.js';
 import type { AdamWStepOptions, TrainingBackend } from '../training.js';
 import { DType, dtypeName } from '../../tensor/dtype.js';
 import type { HostTensor } from '../../tensor/tensor.js';
-import { LlamaError } from '../../errors.js';
+import { f32Tensor, numElements } from '../../tensor/tensor.js';
+import { dequantize } from '../../tensor/quant.js';
+import { assert, LlamaError } from '../../errors.js';
 import type { NativeAddon } from './addon.js';
 import { loadAddon } from './addon.js';
 import type { NativeBackend } from './index.js';
@@ -37,6 +45,10 @@ export interface NativeTrainAddon {
   adamwStep(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number): void;
   sumSquares(x: Float32Array, n: number): number;
   accumulate(dst: Float32Array, src: Float32Array, n: number): void;
+  /** dx (T, cols) += dy (T, rows) · W for a weight handle of any loaded type (train_quant.c); absent in older builds */
+  matmulInputBackward?(dx: Float32Array, dy: Float32Array, w: object, T: number): void;
+  /** out (T, rows) = x (T, cols) · Wᵀ on F32 activations and W's decoded values (train_quant.c) */
+  matmulFrozen?(out: Float32Array, x: Float32Array, w: object, T: number): void;
 }
 
 /** The addon's training kernels, or undefined when the built addon predates them. */
@@ -50,6 +62,8 @@ const asInt32 = (a: ArrayLike<number>): Int32Array => (a instanceof Int32Array ?
 export class NativeTrainingBackend extends DelegatingBackend implements TrainingBackend {
   /** the F32 values of each weight, which the forward kernels read in place */
   private readonly values = new WeakMap<Weight, Float32Array>();
+  /** frozen weights kept in their stored (non-F32) type: computed by train_quant.c */
+  private readonly stored = new WeakSet<Weight>();
 
   constructor(private readonly fwd: NativeBackend, private readonly k: NativeTrainAddon) {
     super(fwd, `${fwd.name}-train`);
@@ -62,9 +76,33 @@ export class NativeTrainingBackend extends DelegatingBackend implements Training
     this.values.set(w, new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4));
     return w;
   }
+  /**
+   * F32 (aligned): read in place, exactly as a trainable weight. Any other type: kept as the
+   * forward kernels hold it (no F32 copy), when the addon has the kernel for its input gradient;
+   * an older addon gets the decoded F32 values (correct, without the memory saving).
+   */
+  loadFrozenWeight(t: HostTensor): Weight {
+    if (t.type === DType.F32 && t.data.byteOffset % 4 === 0) return this.loadWeight(t);
+    if (typeof this.k.matmulInputBackward !== 'function' || typeof this.k.matmulFrozen !== 'function') return this.loadWeight(f32Tensor(t.name, t.shape, dequantize(t.type, t.data, numElements(t.shape))));
+    const w = this.fwd.loadWeight(t);
+    this.stored.add(w);
+    return w;
+  }
+
+  override matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
+    if (!this.stored.has(w)) return this.fwd.matmul(out, x, w, T);
+    assert(x.length >= T * w.cols && out.length >= T * w.rows, `matmul shapes: x ${x.length} (T=${T}, cols=${w.cols}), out ${out.length} (rows=${w.rows})`);
+    this.pool().matmulFrozen!(out, x, this.storedHandle(w), T);
+  }
+
+  private storedHandle(w: Weight): object {
+    const handle = (w as Weight & { handle?: object }).handle;
+    if (!handle) throw new LlamaError('INTERNAL', 'weight was freed or not loaded by the native backend');
+    return handle;
+  }
   weightValues(w: Weight): Float32Array {
     const v = this.values.get(w);
-    if (!v) throw new LlamaError('INTERNAL', 'weight was not loaded by this training backend');
+    if (!v) throw new LlamaError('INTERNAL', w.type === DType.F32 ? 'weight was not loaded by this training backend' : `a frozen ${dtypeName(w.type)} weight has no F32 values`);
     return v;
   }
   weightUpdated(_w: Weight): void {
@@ -86,8 +124,15 @@ export class NativeTrainingBackend extends DelegatingBackend implements Training
 
   matmulBackward(dx: Float32Array | null, dW: Float32Array | null, dy: Float32Array, x: Float32Array, w: Weight, T: number): void {
     const { rows, cols } = w;
-    const W = this.weightValues(w); // (rows, cols)
+    const W = this.values.get(w); // (rows, cols)
     const k = this.pool();
+    if (!W) {
+      // a frozen weight in its stored type: the input gradient only
+      if (!this.stored.has(w)) throw new LlamaError('INTERNAL', 'weight was not loaded by this training backend');
+      if (dW) throw new LlamaError('INTERNAL', `a frozen ${dtypeName(w.type)} weight has no weight gradient`);
+      if (dx) k.matmulInputBackward!(dx, dy, this.storedHandle(w), T);
+      return;
+    }
     if (dx) k.gemm(dx, cols, dy, rows, 0, W, cols, 0, T, cols, rows, 1); // (T, cols) += (T, rows)·(rows, cols)
     if (dW) k.gemm(dW, cols, dy, rows, 1, x, cols, 0, rows, cols, T, 1); // (rows, cols) += (T, rows)ᵀ·(T, cols)
   }

@@ -28,6 +28,7 @@
 #endif
 
 void ln_train_register(napi_env env, napi_value exports);
+void ln_train_quant_register(napi_env env, napi_value exports);
 
 // ---------------------------------------------------------------- N-API helpers (napi_util.h)
 
@@ -234,6 +235,12 @@ static int gemm_serial(float *C, int64_t ldc, const float *A, int64_t lda, int t
   gemm_plan(&c, 1);
   gemm_task(&c, ith, 1);
   return !atomic_load(&c.failed);
+}
+
+// gemm_serial for train_quant.c (the input gradient through a frozen quantized weight)
+int ln_train_gemm_serial(float *C, int64_t ldc, const float *A, int64_t lda, int ta, const float *B, int64_t ldb, int tb, int64_t M, int64_t N, int64_t K, float alpha, int ith);
+int ln_train_gemm_serial(float *C, int64_t ldc, const float *A, int64_t lda, int ta, const float *B, int64_t ldb, int tb, int64_t M, int64_t N, int64_t K, float alpha, int ith) {
+  return gemm_serial(C, ldc, A, lda, ta, B, ldb, tb, M, N, K, alpha, ith);
 }
 
 // gemm(C, ldc, A, lda, transA, B, ldb, transB, M, N, K, alpha): C (M, N) += alpha · op(A) · op(B)
@@ -855,4 +862,5 @@ void ln_train_register(napi_env env, napi_value exports) {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
     napi_set_named_property(env, exports, fns[i].name, f);
   }
+  ln_train_quant_register(env, exports);  // train_quant.c
 }
