@@ -26,6 +26,7 @@ import { Rng } from '../train/rng.js';
 import type { ParamGrads } from '../train/tape.js';
 import { writeFileAtomic } from '../formats/file-io.js';
 import { f32Weights } from './merge.js';
+import { dtypeName } from '../tensor/dtype.js';
 import { writeLoraGguf, writeLoraPeft } from '../model/lora-io.js';
 import { createLoraTrainingModel, trainedAdapter, type LoraTrainingModel, type LoraTrainOptions } from './lora-train.js';
 import { loadInstructData, type Example, type FinetuneFormat, type InstructData } from './data.js';
@@ -172,7 +173,9 @@ export async function finetune(o: FinetuneOptions, hooks: FinetuneHooks, resume 
     const backend: TrainingBackend = await selectTrainingBackend(o.backend, o.threads);
     const tm: TrainingModel = o.lora ? createLoraTrainingModel(loaded.config, loaded.weights, backend, o.lora) : createTrainingModel(loaded.config, f32Weights(loaded.weights), backend);
     const nTrainable = tm.params.reduce((s, p) => s + p.values.length, 0);
-    hooks.log(`${o.lora ? `LoRA r=${o.lora.rank} alpha=${o.lora.alpha} on ${o.lora.targets.join(',')}` : 'full fine-tuning'}: ${nTrainable.toLocaleString('en-US')} trainable parameters; backend ${backend.name}`);
+    // the LoRA base is frozen in its stored type (QLoRA-style for quantized files): say which
+    const baseTypes = [...new Set(loaded.weights.layers.map((l) => dtypeName(l.wq.type)))].join('/');
+    hooks.log(`${o.lora ? `LoRA r=${o.lora.rank} alpha=${o.lora.alpha} on ${o.lora.targets.join(',')} over the frozen ${baseTypes} base` : 'full fine-tuning'}: ${nTrainable.toLocaleString('en-US')} trainable parameters; backend ${backend.name}`);
     return await loop(o, hooks, resume, tm, tokenizer, data, seqLen);
   } finally {
     // the frozen base may be computed from in place (a file mapping): the returned `tm` is not
