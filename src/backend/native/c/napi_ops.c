@@ -206,3 +206,62 @@ napi_value js_fma_peak(napi_env env, napi_callback_info info) {
   if (iters <= 0) FAIL("fmaPeak: iterations must be positive");
   return num(env, ln_fma_peak(iters));
 }
+
+// ---------------------------------------------------------------- frozen training weights (train_quant.c)
+// Registered with the training kernels (train_ops.c's ln_train_register calls
+// ln_train_quant_register): they need the weight handle, which only this glue file and addon.c see.
+
+// out (T, rows) = x · Wᵀ (forward) or dx (T, cols) += dy · W (backward) through a frozen weight in
+// its stored type, on F32 activations and W's decoded values; 0 when out of memory
+int ln_frozen_matmul(const ln_weight *w, float *out, const float *in, int64_t T, int forward);
+void ln_train_quant_register(napi_env env, napi_value exports);
+
+// shared argument checks: (out, in, w, T) with out (T, outCols), in (T, inCols)
+static weight_handle *frozen_args(napi_env env, napi_callback_info info, int forward, float **out, const float **in, int64_t *T) {
+  napi_value argv[4];
+  if (!ln_args(env, info, 4, argv)) return NULL;
+  size_t on, inn;
+  *out = typed(env, argv[0], napi_float32_array, &on);
+  if (!*out) return NULL;
+  *in = typed(env, argv[1], napi_float32_array, &inn);
+  if (!*in) return NULL;
+  weight_handle *h = ln_get_weight(env, argv[2]);
+  if (!h) return NULL;
+  *T = ln_i64(env, argv[3]);
+  const ln_weight *w = &h->w;
+  const int64_t oc = forward ? w->rows : w->cols, ic = forward ? w->cols : w->rows;
+  if (*T < 0 || *T >= ((int64_t)1 << 31)) FAIL("frozen matmul: T out of range");
+  if (on < (size_t)(*T * oc) || inn < (size_t)(*T * ic)) FAIL("frozen matmul: an activation is too short for its T x width");
+  if (w->cols % 32 != 0 && w->type != LN_F32 && w->type != LN_F16 && w->type != LN_BF16) FAIL("frozen matmul: a quantized row is not whole blocks");
+  return h;
+}
+
+// matmulInputBackward(dx: Float32Array, dy: Float32Array, w, T): dx (T, cols) += dy (T, rows) · W
+static napi_value js_matmul_input_backward(napi_env env, napi_callback_info info) {
+  float *dx;
+  const float *dy;
+  int64_t T;
+  weight_handle *h = frozen_args(env, info, 0, &dx, &dy, &T);
+  if (!h || T == 0) return NULL;
+  if (!ln_frozen_matmul(&h->w, dx, dy, T, 0)) FAIL("matmulInputBackward: out of memory");
+  return NULL;
+}
+
+// matmulFrozen(out: Float32Array, x: Float32Array, w, T): out (T, rows) = x (T, cols) · Wᵀ
+static napi_value js_matmul_frozen(napi_env env, napi_callback_info info) {
+  float *out;
+  const float *x;
+  int64_t T;
+  weight_handle *h = frozen_args(env, info, 1, &out, &x, &T);
+  if (!h || T == 0) return NULL;
+  if (!ln_frozen_matmul(&h->w, out, x, T, 1)) FAIL("matmulFrozen: out of memory");
+  return NULL;
+}
+
+void ln_train_quant_register(napi_env env, napi_value exports) {
+  napi_value f;
+  napi_create_function(env, "matmulInputBackward", NAPI_AUTO_LENGTH, js_matmul_input_backward, NULL, &f);
+  napi_set_named_property(env, exports, "matmulInputBackward", f);
+  napi_create_function(env, "matmulFrozen", NAPI_AUTO_LENGTH, js_matmul_frozen, NULL, &f);
+  napi_set_named_property(env, exports, "matmulFrozen", f);
+}

@@ -28,7 +28,7 @@
 #endif
 
 void ln_train_register(napi_env env, napi_value exports);
-void ln_train_quant_register(napi_env env, napi_value exports);
+void ln_train_quant_register(napi_env env, napi_value exports);  // napi_ops.c: the frozen-weight entry points
 
 // ---------------------------------------------------------------- N-API helpers (napi_util.h)
 
@@ -862,5 +862,5 @@ void ln_train_register(napi_env env, napi_value exports) {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
     napi_set_named_property(env, exports, fns[i].name, f);
   }
-  ln_train_quant_register(env, exports);  // train_quant.c
+  ln_train_quant_register(env, exports);  // napi_ops.c: train_quant.c's entry points
 }

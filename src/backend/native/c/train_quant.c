@@ -21,15 +21,16 @@
 // Determinism: every output element belongs to one tile and is summed over K in the same order
 // (slice by slice, each slice in the gemm's fixed K order) whatever the tile width or the thread
 // count, so results are bit-identical at any number of threads (resume-exactness relies on it).
-// Registered on the addon's exports by ln_train_quant_register (called from ln_train_register).
+// Plain C (no node_api.h); its N-API entry points (matmulFrozen, matmulInputBackward) are in
+// napi_ops.c (registered from train_ops.c's ln_train_register).
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "napi_glue.h"
+#include "addon_internal.h"
 
-void ln_train_quant_register(napi_env env, napi_value exports);
 // train_ops.c: C (M, N) += alpha · op(A) · op(B) on the calling thread (ith picks its packing scratch)
 int ln_train_gemm_serial(float *C, int64_t ldc, const float *A, int64_t lda, int ta, const float *B, int64_t ldb, int tb, int64_t M, int64_t N, int64_t K, float alpha, int ith);
+int ln_frozen_matmul(const ln_weight *w, float *out, const float *in, int64_t T, int forward);
 
 #define SLICE 256
 #define TILE_MAX 192
@@ -146,7 +147,7 @@ static void qmm_task(void *p, int ith, int nth) {
 
 // forward: out (T, rows) = x (T, cols) · Wᵀ; backward: dx (T, cols) += dy (T, rows) · W. Any
 // weight type the forward kernels run; 0 when out of memory.
-static int ln_frozen_matmul(const ln_weight *w, float *out, const float *in, int64_t T, int forward) {
+int ln_frozen_matmul(const ln_weight *w, float *out, const float *in, int64_t T, int forward) {
   const int nth = ln_pool_threads();
   const int64_t n = forward ? w->rows : w->cols;  // the output columns the tiles split
   // about 3 tiles per thread (dynamic hand-out evens out a descheduled thread), 32..192 columns
@@ -161,54 +162,4 @@ static int ln_frozen_matmul(const ln_weight *w, float *out, const float *in, int
   if (nth == 1 || c.ntiles == 1 || T * w->rows * w->cols < ((int64_t)1 << 21)) qmm_task(&c, 0, 1);
   else ln_pool_run(qmm_task, &c);
   return !atomic_load(&c.failed);
-}
-
-// shared argument checks: (out, in, w, T) with out (T, outCols), in (T, inCols)
-static weight_handle *frozen_args(napi_env env, napi_callback_info info, int forward, float **out, const float **in, int64_t *T) {
-  napi_value argv[4];
-  if (!ln_args(env, info, 4, argv)) return NULL;
-  size_t on, inn;
-  *out = typed(env, argv[0], napi_float32_array, &on);
-  if (!*out) return NULL;
-  *in = typed(env, argv[1], napi_float32_array, &inn);
-  if (!*in) return NULL;
-  weight_handle *h = ln_get_weight(env, argv[2]);
-  if (!h) return NULL;
-  *T = ln_i64(env, argv[3]);
-  const ln_weight *w = &h->w;
-  const int64_t oc = forward ? w->rows : w->cols, ic = forward ? w->cols : w->rows;
-  if (*T < 0 || *T >= ((int64_t)1 << 31)) FAIL("frozen matmul: T out of range");
-  if (on < (size_t)(*T * oc) || inn < (size_t)(*T * ic)) FAIL("frozen matmul: an activation is too short for its T x width");
-  if (w->cols % 32 != 0 && w->type != LN_F32 && w->type != LN_F16 && w->type != LN_BF16) FAIL("frozen matmul: a quantized row is not whole blocks");
-  return h;
-}
-
-// matmulInputBackward(dx: Float32Array, dy: Float32Array, w, T): dx (T, cols) += dy (T, rows) · W
-static napi_value js_matmul_input_backward(napi_env env, napi_callback_info info) {
-  float *dx;
-  const float *dy;
-  int64_t T;
-  weight_handle *h = frozen_args(env, info, 0, &dx, &dy, &T);
-  if (!h || T == 0) return NULL;
-  if (!ln_frozen_matmul(&h->w, dx, dy, T, 0)) FAIL("matmulInputBackward: out of memory");
-  return NULL;
-}
-
-// matmulFrozen(out: Float32Array, x: Float32Array, w, T): out (T, rows) = x (T, cols) · Wᵀ
-static napi_value js_matmul_frozen(napi_env env, napi_callback_info info) {
-  float *out;
-  const float *x;
-  int64_t T;
-  weight_handle *h = frozen_args(env, info, 1, &out, &x, &T);
-  if (!h || T == 0) return NULL;
-  if (!ln_frozen_matmul(&h->w, out, x, T, 1)) FAIL("matmulFrozen: out of memory");
-  return NULL;
-}
-
-void ln_train_quant_register(napi_env env, napi_value exports) {
-  napi_value f;
-  napi_create_function(env, "matmulInputBackward", NAPI_AUTO_LENGTH, js_matmul_input_backward, NULL, &f);
-  napi_set_named_property(env, exports, "matmulInputBackward", f);
-  napi_create_function(env, "matmulFrozen", NAPI_AUTO_LENGTH, js_matmul_frozen, NULL, &f);
-  napi_set_named_property(env, exports, "matmulFrozen", f);
 }
