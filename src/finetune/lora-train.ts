@@ -2,14 +2,14 @@
 // `LoraTrainBackend`, which sits ABOVE the tape and turns every matmul by an adapted weight into
 // ops the tape can replay backward:
 //
-//   y0 = x Wᵀ                 (W frozen: the tape passes dx = dy·W and stores no dW)
+//   out = x Wᵀ                (W frozen: the tape passes dx = dy·W and stores no dW)
 //   xd = x ⊙ mask             (dropout, training only; a fresh buffer, x is not touched)
 //   xa = xd Aᵀ                (A trainable, (r, cols))
 //   xs = xa · s               (s = alpha / r; a fresh buffer: the tape's contract holds)
-//   d  = xs Bᵀ                (B trainable, (rows, r))
-//   out = y0 + d
+//   out += xs Bᵀ              (B trainable, (rows, r); the tape's matmulAccumulate: neither
+//                             product is kept as a (T, rows) buffer of its own while the tape lives)
 //
-// With B = 0, d is exactly zero and out = y0 + 0 = y0: logits are bit-equal to the base model's.
+// With B = 0, the term is exactly zero and out = x Wᵀ + 0: logits are bit-equal to the base model's.
 //
 // The base may be any weight type the loaders produce (F32, F16, Q8_0, Q4_0, Q4_K, Q6_K, ...): it
 // is loaded frozen (TrainingBackend.loadFrozenWeight) and stays in its stored type (QLoRA): the
@@ -103,9 +103,8 @@ export class LoraTrainBackend extends DelegatingBackend {
 
   override matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
     if (!(w instanceof LoraTrainWeight)) return this.tape.matmul(out, x, w, T);
-    const { rows, cols, rank } = w;
-    const y0 = new Float32Array(T * rows);
-    this.tape.matmul(y0, x, w.base, T);
+    const { cols, rank } = w;
+    this.tape.matmul(out, x, w.base, T);
     let xd = x;
     if (this.dropout > 0) {
       const keep = 1 - this.dropout;
@@ -119,9 +118,7 @@ export class LoraTrainBackend extends DelegatingBackend {
     this.tape.matmul(xa, xd, w.a, T);
     const xs = new Float32Array(T * rank);
     this.tape.mulConst(xs, xa, w.scale, T * rank);
-    const d = new Float32Array(T * rows);
-    this.tape.matmul(d, xs, w.b, T);
-    this.tape.add(out, y0, d, T * rows);
+    this.tape.matmulAccumulate(out, xs, w.b, T);
   }
 }
 

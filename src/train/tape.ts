@@ -5,7 +5,8 @@
 //
 //   every activation is a fresh buffer that no later op overwrites, except `rope`, which works in
 //   place (its backward is in place too, so the pre- and post-rope versions of the buffer never
-//   need to coexist).
+//   need to coexist), and `matmulAccumulate` (out += x·Wᵀ: no backward reads out's values, and
+//   the gradient of the sum is that of both of its versions).
 //
 // Gradients of activations are keyed by buffer identity; when the op that WROTE a buffer is
 // replayed, that buffer's gradient is complete (every reader came later on the tape and has already
@@ -24,6 +25,7 @@ export type ParamGrads = Map<ParamKey, Float32Array>;
 
 type Op =
   | { kind: 'matmul'; out: Float32Array; x: Float32Array; w: Weight; T: number }
+  | { kind: 'matmulAcc'; out: Float32Array; x: Float32Array; w: Weight; T: number }
   | { kind: 'embed'; out: Float32Array; w: Weight; ids: Int32Array }
   | { kind: 'rmsnorm'; out: Float32Array; x: Float32Array; g: Float32Array; T: number; dim: number; eps: number }
   | { kind: 'rope'; x: Float32Array; T: number; nHeads: number; headDim: number; pos: Int32Array; invFreq: Float32Array }
@@ -80,6 +82,20 @@ export class TapeBackend implements Backend {
   matmul(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
     this.inner.matmul(out, x, w, T);
     if (this.recording) this.ops.push({ kind: 'matmul', out, x, w, T });
+  }
+
+  /**
+   * out (T, rows) += x (T, cols) · Wᵀ, in place (LoRA's adapter term added onto the base product,
+   * without keeping either product as a buffer of its own). Not a Backend op: the product goes
+   * through a transient buffer and the backend's add, so out's values are exactly those of
+   * add(out', out, x·Wᵀ) into a fresh out'.
+   */
+  matmulAccumulate(out: Float32Array, x: Float32Array, w: Weight, T: number): void {
+    const n = T * w.rows;
+    const prod = new Float32Array(n);
+    this.inner.matmul(prod, x, w, T);
+    this.inner.add(out, out, prod, n);
+    if (this.recording) this.ops.push({ kind: 'matmulAcc', out, x, w, T });
   }
 
   embed(out: Float32Array, w: Weight, ids: ArrayLike<number>): void {
@@ -184,6 +200,15 @@ export class TapeBackend implements Backend {
       switch (op.kind) {
         case 'matmul': {
           const dy = this.take(op.out);
+          if (!dy) break;
+          const dW = this.frozen?.has(op.w) ? null : paramGrad(op.w, op.w.rows * op.w.cols);
+          B.matmulBackward(this.gradOf(op.x), dW, dy, op.x, op.w, op.T);
+          break;
+        }
+        case 'matmulAcc': {
+          // out = out_before + x·Wᵀ: out's gradient is also out_before's, so it is read here and
+          // taken by the op that wrote out_before
+          const dy = this.grads.get(op.out);
           if (!dy) break;
           const dW = this.frozen?.has(op.w) ? null : paramGrad(op.w, op.w.rows * op.w.cols);
           B.matmulBackward(this.gradOf(op.x), dW, dy, op.x, op.w, op.T);
