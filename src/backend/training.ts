@@ -9,9 +9,10 @@
 //    needed, but the gradient of a frozen input is not); the kernel skips that work.
 //  - Trainable weights are F32 (a backend may refuse anything else). A FROZEN weight, loaded by
 //    `loadFrozenWeight` (the base of LoRA fine-tuning), stays in its stored type (F16, Q8_0,
-//    Q4_0, Q4_K, Q6_K, ...: QLoRA's memory saving); its forward is the backend's ordinary matmul
-//    (quantized kernels), its backward the input gradient only (dx = dy·W through the stored
-//    values, decoded on the fly), so matmulBackward gets dW = null for it.
+//    Q4_0, Q4_K, Q6_K, ...: QLoRA's memory saving). Its forward out = x·Wᵀ and its backward, the
+//    input gradient only (dx = dy·W; matmulBackward gets dW = null for it), are both computed on
+//    W's exactly decoded values and F32 activations (not the int8-quantized activations of the
+//    inference kernels), so the gradient is the forward's gradient.
 import type { Backend, Weight } from './backend.js';
 import type { HostTensor } from '../tensor/tensor.js';
 
