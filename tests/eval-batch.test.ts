@@ -99,6 +99,21 @@ test('forwardBatch outputRows: the last n rows of allLogits, and only n rows thr
   assert.throws(() => model.forwardBatch([{ session: model.newSession({ ctxSize: 16 }), tokens: toks, outputRows: 0 }]), isCode('USAGE'));
 });
 
+test('forwardBatch into: the output rows land in the caller\'s buffer (views of it), equal to a fresh array; too small a buffer is refused', haveModel, async () => {
+  const model = await open();
+  const V = model.config.vocabSize;
+  const seqs = () => [{ session: model.newSession({ ctxSize: 16 }), tokens: ids(5, 1), allLogits: true }, { session: model.newSession({ ctxSize: 16 }), tokens: ids(3, 2) }];
+  const want = model.forwardBatch(seqs()).map((r) => Float32Array.from(r));
+  const buf = new Float32Array(8 * V).fill(NaN);
+  const got = model.forwardBatch(seqs(), { into: buf });
+  assert.deepEqual(got, want);
+  assert.equal(got[0]!.buffer, buf.buffer);
+  assert.equal(got[1]!.buffer, buf.buffer);
+  const s = model.newSession({ ctxSize: 16 });
+  assert.throws(() => model.forwardBatch([{ session: s, tokens: ids(5, 1), allLogits: true }], { into: new Float32Array(5 * V - 1) }), isCode('USAGE'));
+  assert.equal(s.pos, 0);
+});
+
 test('forwardBatch shareKvWith: the receiving sessions continue exactly as if they had evaluated the prefix', haveModel, async () => {
   const model = await open();
   const prefix = ids(7, 3);

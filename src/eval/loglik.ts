@@ -76,6 +76,8 @@ export class LoglikScorer {
   /** scoreBatch's sessions, all of `poolCtx` positions */
   private pool: Session[] = [];
   private poolCtx = 0;
+  /** the output rows of the latest forward, reused (a fresh vocabulary-wide array per pass costs more than its attention) */
+  private logits = new Float32Array(0);
 
   constructor(readonly model: LlamaModel, readonly tok: Tokenizer, o: ScorerOptions = {}) {
     this.maxLength = o.maxLength ?? model.config.contextLength;
@@ -143,7 +145,7 @@ export class LoglikScorer {
       session: mine[q]![0]!,
       tokens: e[0]!.context,
       shareKvWith: mine[q]!.filter((_, j) => j > 0 && e[j]!.continuation.length > 1),
-    })));
+    })), { into: this.logitsFor(pack.length) });
     const seqs: { q: number; j: number }[] = [];
     pack.forEach((e, q) => {
       const st = rowStats(lasts[q]!); // predicts every choice's first token
@@ -160,7 +162,8 @@ export class LoglikScorer {
     if (seqs.length === 0) return;
     // 2. every choice of every question on top of its context; row t predicts continuation[t + 1]
     const V = this.model.config.vocabSize;
-    const rows = this.model.forwardBatch(seqs.map(({ q, j }) => ({ session: mine[q]![j]!, tokens: pack[q]![j]!.continuation.slice(0, -1), allLogits: true })));
+    const nRows = seqs.reduce((n, { q, j }) => n + pack[q]![j]!.continuation.length - 1, 0);
+    const rows = this.model.forwardBatch(seqs.map(({ q, j }) => ({ session: mine[q]![j]!, tokens: pack[q]![j]!.continuation.slice(0, -1), allLogits: true })), { into: this.logitsFor(nRows) });
     seqs.forEach(({ q, j }, s) => {
       const cont = pack[q]![j]!.continuation;
       const r = out[q]![j]!;
@@ -170,6 +173,13 @@ export class LoglikScorer {
         if (!sc.isArgmax) r.isGreedy = false;
       }
     });
+  }
+
+  /** room for `rows` rows of logits */
+  private logitsFor(rows: number): Float32Array {
+    const n = rows * this.model.config.vocabSize;
+    if (this.logits.length < n) this.logits = new Float32Array(n);
+    return this.logits;
   }
 
   /** n fresh sessions of at least `need` positions (kept for the next pack) */
@@ -227,7 +237,7 @@ export class LoglikScorer {
       let ll = first.logprob;
       let greedy = first.isArgmax;
       if (cont.length > 1) {
-        const rows = this.model.forward(s, cont.slice(0, -1), { allLogits: true });
+        const rows = this.model.forward(s, cont.slice(0, -1), { allLogits: true, into: this.logitsFor(cont.length - 1) });
         for (let j = 1; j < cont.length; j++) {
           const t = tokenScore(rows.subarray((j - 1) * V, j * V), cont[j]!);
           ll += t.logprob;
@@ -248,7 +258,7 @@ export class LoglikScorer {
     s.reset();
     const V = this.model.config.vocabSize;
     // the output projection only at the n rows whose next token is scored (the last n of the input)
-    const rows = this.model.forwardBatch([{ session: s, tokens: inp, outputRows: n }])[0]!;
+    const rows = this.model.forwardBatch([{ session: s, tokens: inp, outputRows: n }], { into: this.logitsFor(n) })[0]!;
     let ll = 0;
     let greedy = true;
     for (let j = 0; j < n; j++) {

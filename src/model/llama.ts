@@ -53,6 +53,12 @@ export interface ForwardOptions {
   allLogits?: boolean;
   /** 'hidden': the hidden states after the final norm (rows, dim) instead of logits (for embeddings) */
   output?: 'logits' | 'hidden';
+  /**
+   * write the output rows here (at least rows × width floats) instead of into a new array, and
+   * return views of it: a caller that reads each pass's output before the next (batched scoring,
+   * where a fresh array of a thousand vocabulary-wide rows costs more than a pass's attention)
+   */
+  into?: Float32Array;
 }
 
 export interface AsyncForwardOptions extends ForwardOptions {
@@ -167,6 +173,9 @@ export class LlamaModel {
     const { dim, nHeads, nKvHeads, headDim, ffnDim, vocabSize, normEps: eps } = this.config;
     const { backend: B, params: P } = this;
     const { tokens, pos, rowStart } = layoutBatch(seqs, this.config.contextLength);
+    const want = outputCounts(seqs, opts.allLogits === true); // output rows per sequence
+    const outFloats = want.reduce((a, b) => a + b, 0) * (opts.output === 'hidden' ? dim : vocabSize);
+    if (opts.into && opts.into.length < outFloats) throw new LlamaError('USAGE', `the output buffer holds ${opts.into.length} floats, the pass needs ${outFloats}`);
     const T = tokens.length; // rows of every sequence, concatenated
     const qDim = nHeads * headDim;
     const kvDim = nKvHeads * headDim;
@@ -221,11 +230,11 @@ export class LlamaModel {
       }
 
       // Only the rows whose output is wanted go through the final norm and the (large) output matmul.
-      const { rows, picked, counts } = pickRows(x, rowStart, dim, outputCounts(seqs, opts.allLogits === true), alloc);
+      const { rows, picked, counts } = pickRows(x, rowStart, dim, want, alloc);
       const xf = alloc(rows * dim); // (rows, dim)
       B.rmsnorm(xf, picked, P.norm, rows, dim, eps);
       const width = opts.output === 'hidden' ? dim : vocabSize;
-      const result = new Float32Array(rows * width); // (rows, vocab or dim): the caller keeps it
+      const result = opts.into ? opts.into.subarray(0, rows * width) : new Float32Array(rows * width); // (rows, vocab or dim): the caller keeps it
       if (opts.output === 'hidden') result.set(xf.subarray(0, rows * dim));
       else B.matmul(result, xf, P.output, rows);
       seqs.forEach(({ session, tokens: ids, shareKvWith }) => {
