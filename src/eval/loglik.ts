@@ -92,8 +92,8 @@ export class LoglikScorer {
    * into one session per choice (prefix reuse without copying or recomputing); the second runs every
    * choice of every question together on top of its context, with the output projection only at
    * the rows whose next token is scored. Groups that do not share a context or do not fit
-   * maxLength are scored by `score`. The log-likelihoods equal `score`'s (the same rows through the
-   * same matmuls; only their batch neighbours differ).
+   * maxLength are scored by `score`. The log-likelihoods equal scoring each pair alone (each row
+   * goes through the same ops, only its neighbours in the batch differ; tests/eval-batch.test.ts).
    */
   scoreBatch(groups: readonly (readonly LoglikRequest[])[]): LoglikResult[][] {
     if (!this.sharePrefix) return groups.map((g) => this.score(g));
