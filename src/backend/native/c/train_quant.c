@@ -50,40 +50,46 @@ static void decode_cols(const ln_weight *w, int64_t r, int64_t c0, int64_t c1, f
     case LN_Q8_0:
     case LN_Q4_0:
     case LN_Q4_K: {
-      // lane-per-block layout: vector k of block j of group g holds values 4k..4k+3 (common.h)
+      // lane-per-block layout: vector k of block j of group g holds values 4k..4k+3 (common.h).
+      // The block's 32 codes are gathered first, then converted in one loop the compiler vectorizes.
       const int64_t nb = w->nb;
       const uint16_t *sc = w->sc + (size_t)r * w->sc_stride;
       for (int64_t b = c0 / 32; b < c1 / 32; b++) {
         const int64_t g = b >> 4, j = b & 15, m = nb - 16 * g < 16 ? nb - 16 * g : 16;
         float *o = out + (b * 32 - c0);
+        uint8_t c[32];
         if (w->type == LN_Q8_0) {
-          const float d = ln_h2f(sc[b]);
           const uint8_t *p = row + g * 512 + 4 * j;
-          for (int k = 0; k < 8; k++)
-            for (int i = 0; i < 4; i++) o[4 * k + i] = d * (float)((int)p[k * 4 * m + i] - 128);
+          for (int k = 0; k < 8; k++) memcpy(c + 4 * k, p + k * 4 * m, 4);
+          const float d = ln_h2f(sc[b]);
+          for (int i = 0; i < 32; i++) o[i] = d * (float)((int)c[i] - 128);
+          continue;
+        }
+        const uint8_t *p = row + g * 256 + 4 * j;
+        for (int k2 = 0; k2 < 4; k2++) {
+          uint8_t by[4];
+          memcpy(by, p + k2 * 4 * m, 4);
+          for (int i = 0; i < 4; i++) {
+            c[8 * k2 + i] = by[i] & 0x0f;
+            c[8 * k2 + 4 + i] = by[i] >> 4;
+          }
+        }
+        if (w->type == LN_Q4_0) {
+          const float d = ln_h2f(sc[b]);
+          for (int i = 0; i < 32; i++) o[i] = d * (float)((int)c[i] - 8);
         } else {
-          float d, mn = 0;
-          if (w->type == LN_Q4_0) d = ln_h2f(sc[b]);
-          else ln_q4k_block_scale(w, r, b, &d, &mn);
-          const int zero = w->type == LN_Q4_0 ? 8 : 0;
-          const uint8_t *p = row + g * 256 + 4 * j;
-          for (int k2 = 0; k2 < 4; k2++)
-            for (int i = 0; i < 4; i++) {
-              const uint8_t byte = p[k2 * 4 * m + i];
-              if (w->type == LN_Q4_0) {
-                o[8 * k2 + i] = d * (float)((int)(byte & 0x0f) - zero);
-                o[8 * k2 + 4 + i] = d * (float)((int)(byte >> 4) - zero);
-              } else {
-                o[8 * k2 + i] = d * (float)(byte & 0x0f) - mn;
-                o[8 * k2 + 4 + i] = d * (float)(byte >> 4) - mn;
-              }
-            }
+          float d, mn;
+          ln_q4k_block_scale(w, r, b, &d, &mn);
+          for (int i = 0; i < 32; i++) o[i] = d * (float)c[i] - mn;
         }
       }
       return;
     }
     case LN_Q6_K: {
-      // 16-value sub-blocks, 16 per super-block g; value = d · scale_j · (code - 32)
+      // 16-value sub-blocks j of super-block g; value = d · scale_j · (code - 32). Per group (192
+      // bytes): values 4k..4k+3 of sub-block j have their low nibbles in byte 4j+i of bytes 0..63
+      // (k = 0, 1: low, high nibble) or 64..127 (k = 2, 3) and their top 2 bits in byte 128+4j+i
+      // (bits 2k..2k+1); see common.h
       for (int64_t s = c0 / 16; s < c1 / 16; s++) {
         const int64_t g = s >> 4;
         const int j = (int)(s & 15);
@@ -91,8 +97,20 @@ static void decode_cols(const ln_weight *w, int64_t r, int64_t c0, int64_t c1, f
         uint16_t h;
         memcpy(&h, meta + 16, 2);
         const float d = ln_h2f(h) * (float)(int8_t)meta[j];
+        const uint8_t *grp = row + g * 192;
+        uint8_t l0[4], l1[4], hi[4];
+        memcpy(l0, grp + 4 * j, 4);
+        memcpy(l1, grp + 64 + 4 * j, 4);
+        memcpy(hi, grp + 128 + 4 * j, 4);
+        int c[16];
+        for (int i = 0; i < 4; i++) {
+          c[i] = (l0[i] & 0x0f) | ((hi[i] & 3) << 4);
+          c[4 + i] = (l0[i] >> 4) | (((hi[i] >> 2) & 3) << 4);
+          c[8 + i] = (l1[i] & 0x0f) | (((hi[i] >> 4) & 3) << 4);
+          c[12 + i] = (l1[i] >> 4) | (((hi[i] >> 6) & 3) << 4);
+        }
         float *o = out + (s * 16 - c0);
-        for (int v = 0; v < 16; v++) o[v] = d * (float)(ln_q6k_code(row, g, j, v) - 32);
+        for (int v = 0; v < 16; v++) o[v] = d * (float)(c[v] - 32);
       }
       return;
     }
