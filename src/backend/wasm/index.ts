@@ -12,9 +12,11 @@ import type { HostTensor } from '../../tensor/tensor.js';
 import { dequantize } from '../../tensor/quant.js';
 import { assert, LlamaError } from '../../errors.js';
 import { LinearMemory } from './memory.js';
-import { instantiate, newMemory, sharedMemoryAvailable, wasmModule, type WasmKernels, type WasmVariant } from './module.js';
+import { instantiate, newMemory, preloadWasmModule, sharedMemoryAvailable, wasmModule, type WasmKernels, type WasmVariant } from './module.js';
 import type { WasmCompiledModule } from './wasm-api.js';
 import { WasmPool } from './pool.js';
+import { envVar } from '../../platform/env.js';
+import { canBlockThread } from '../../platform/kernel-worker.js';
 
 /** Types with a dedicated kernel; everything else is dequantized to F32 at load (as native does). */
 export const WASM_KERNEL_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
@@ -39,7 +41,7 @@ let runtime: Runtime | undefined;
 function getRuntime(): Runtime | string {
   if (runtime) return runtime;
   // the threaded build when shared memory is possible (it runs 1 thread as fast), else the plain one
-  let variant: WasmVariant = sharedMemoryAvailable() && process.env.LLAMA_WASM_VARIANT !== 'st' ? 'mt' : 'st';
+  let variant: WasmVariant = sharedMemoryAvailable() && envVar('LLAMA_WASM_VARIANT') !== 'st' ? 'mt' : 'st';
   let { module, reason } = wasmModule(variant);
   if (!module && variant === 'mt') {
     variant = 'st';
@@ -372,17 +374,23 @@ export function wasmUnavailableReason(): string | undefined {
  * (Node here; a browser would need cross-origin isolation), else it runs 1 thread.
  */
 export function loadWasmBackend(opts: WasmBackendOptions = {}): WasmBackend | undefined {
-  const envThreads = Number(process.env.LLAMA_THREADS);
+  const envThreads = Number(envVar('LLAMA_THREADS'));
   const threads = opts.threads ?? (Number.isInteger(envThreads) && envThreads >= 1 ? envThreads : 1);
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new LlamaError('USAGE', `--threads must be a whole number 1..256, got ${threads}`);
   }
   const r = getRuntime();
-  return typeof r === 'string' ? undefined : new WasmBackend(r, { ...opts, threads });
+  // a page's main thread may not block in Atomics.wait: threads need the engine in a Worker there
+  return typeof r === 'string' ? undefined : new WasmBackend(r, { ...opts, threads: canBlockThread() ? threads : 1 });
 }
 
 /** loadWasmBackend with its worker threads started. */
 export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackend | undefined> {
+  if (!runtime) {
+    // browsers fetch the modules (no synchronous reads there); in Node this reads the files
+    if (sharedMemoryAvailable()) await preloadWasmModule('mt');
+    await preloadWasmModule('st');
+  }
   const b = loadWasmBackend(opts);
   await b?.startThreads();
   return b;
