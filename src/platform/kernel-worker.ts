@@ -25,7 +25,7 @@ export function canBlockThread(): boolean {
 }
 
 export function startKernelWorker(data: KernelWorkerData): KernelWorker {
-  const worker = new Worker(new URL('../backend/wasm/worker.js', import.meta.url), { workerData: data });
+  const worker = new Worker(new URL('./kernel-worker-thread.js', import.meta.url), { workerData: data });
   worker.unref(); // an idle pool never keeps the process alive
   const ready = new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
