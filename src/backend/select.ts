@@ -7,7 +7,7 @@ import type { TrainingBackend } from './training.js';
 import { JsBackend } from './js/js-backend.js';
 import { JsTrainingBackend } from './js/js-train-ops.js';
 import { LlamaError } from '../errors.js';
-import { envVar } from '../platform/env.js';
+import { envVar, PLATFORM } from '../platform/env.js';
 
 export const BACKEND_NAMES = ['js', 'native', 'wasm', 'auto'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -34,6 +34,8 @@ async function tryNative(threads?: number): Promise<Backend | string> {
 
 /** The native backend or why not, and whether the addon was one the user named (LLAMA_NATIVE_ADDON). */
 async function tryNativeWithCause(threads?: number): Promise<{ result: Backend | string; explicit: boolean }> {
+  // a browser has no N-API addon (and the bundle holds no native module to fetch)
+  if (PLATFORM === 'browser') return { result: 'there is no native addon in a browser', explicit: false };
   let mod: NativeModule;
   try {
     mod = (await import(NATIVE_SPEC)) as NativeModule;

@@ -81,6 +81,11 @@ export function sendFileRange(req: IncomingMessage, res: ServerResponse, file: s
   createReadStream(file, { start, end }).pipe(res);
 }
 
+/** The file behind /browser/NAME, or undefined (for static hosting and tests). */
+export function browserDemoFile(name: string, servedModel: string | undefined): string | undefined {
+  return name === 'model.gguf' ? demoModelFile(servedModel) : FILES[name]?.();
+}
+
 /**
  * Serve /browser and /browser/* (`rawPath` is the URL's pathname as sent). Returns false for
  * other paths. `/browser` redirects to `/browser/` so that the page's relative URLs resolve.
@@ -96,7 +101,7 @@ export function serveBrowserDemo(req: IncomingMessage, res: ServerResponse, rawP
     return true;
   }
   const name = rawPath.slice('/browser/'.length);
-  const file = name === 'model.gguf' ? demoModelFile(servedModel) : FILES[name]?.();
+  const file = browserDemoFile(name, servedModel);
   if (!file || !existsSync(file)) {
     const why = FILES[name] && name !== '' && name !== 'index.html' && name !== 'browser-worker.js'
       ? 'the browser bundle is not built (npm run build; it needs the esbuild dev dependency)'
