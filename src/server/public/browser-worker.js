@@ -2,7 +2,7 @@
 // responsive, and the wasm backend may use threads here (Atomics.wait is refused on a page's main
 // thread). It imports the browser bundle (dist/browser/llama.js, served beside this file).
 //
-// Messages in:  { type: 'load', url, threads, backend }  { type: 'run', prompt, maxTokens }
+// Messages in:  { type: 'load', url, threads, backend }  { type: 'run', prompt, maxTokens, ignoreEog }
 // Messages out: { type: 'progress', loaded, total }  { type: 'loaded', info }  { type: 'token', text }
 //               { type: 'done', text, tokens, stats }  { type: 'error', code, message, hint }
 import { openModel, sharedMemoryAvailable } from './llama.js';
@@ -31,9 +31,10 @@ async function load({ url, threads, backend }) {
   });
 }
 
-async function run({ prompt, maxTokens }) {
+async function run({ prompt, maxTokens, ignoreEog }) {
   if (!model) throw new Error('no model loaded');
-  const gen = model.complete(prompt, { maxTokens, temperature: 0 });
+  // ignoreEog: benchmarks on random-weight models generate exactly maxTokens
+  const gen = model.complete(prompt, { maxTokens, temperature: 0, ignoreEog: ignoreEog === true });
   let text = '';
   const tokens = [];
   for await (const t of gen) {
