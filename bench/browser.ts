@@ -60,9 +60,12 @@ if (wanted.includes('110m-q8_0')) {
   writeSyntheticGguf(models['110m-q8_0'], '110m', DType.Q8_0);
 }
 
-// A prompt of about `prompt` tokens for both engines' tokenizers: short common words.
+// A prompt of about `prompt` tokens for both engines' tokenizers. The default model: short common
+// words (one token each). The synthetic model's placeholder vocabulary has no words, only byte
+// fallback: BOS + the 3 bytes of the leading '\u2581' + one token per 'x'.
 const WORDS = ['the', 'cat', 'sat', 'on', 'a', 'mat', 'and', 'the', 'dog', 'ran', 'to', 'the', 'park'];
-const promptText = Array.from({ length: prompt - 1 }, (_, i) => WORDS[i % WORDS.length]).join(' ');
+const promptFor = (model: string): string =>
+  model === 'default' ? Array.from({ length: prompt - 1 }, (_, i) => WORDS[i % WORDS.length]).join(' ') : 'x'.repeat(Math.max(1, prompt - 4));
 
 const WLLAMA_PAGE = `<!doctype html><meta charset="utf-8"><title>wllama bench</title><script type="module">
 import { Wllama } from '/wllama/esm/index.js';
@@ -106,7 +109,7 @@ async function ours(model: string, t: number): Promise<Row> {
     const pp: number[] = [], tg: number[] = [];
     let ppTokens = 0;
     for (let r = 0; r <= reps; r++) {
-      const m = (await page.evaluate(({ p, n }) => (globalThis as any).llamaDemo.run({ prompt: p, max: n, ignoreEog: true }), { p: promptText, n: gen })) as { stats: { promptTokens: number; promptTokensPerSec: number; generatedTokens: number; generatedTokensPerSec: number } };
+      const m = (await page.evaluate(({ p, n }) => (globalThis as any).llamaDemo.run({ prompt: p, max: n, ignoreEog: true }), { p: promptFor(model), n: gen })) as { stats: { promptTokens: number; promptTokensPerSec: number; generatedTokens: number; generatedTokensPerSec: number } };
       if (m.stats.generatedTokens !== gen) throw new Error(`generated ${m.stats.generatedTokens} tokens, not ${gen}`);
       if (r === 0) continue; // warm-up
       ppTokens = m.stats.promptTokens;
@@ -129,7 +132,7 @@ async function wllama(model: string, t: number): Promise<Row> {
     const pp: number[] = [], tg: number[] = [];
     let ppTokens = 0;
     for (let r = 0; r <= reps; r++) {
-      const tm = (await page.evaluate(({ p, n }) => (globalThis as any).wbench.run(p, n), { p: promptText, n: gen })) as { prompt_n: number; prompt_per_second: number; predicted_n: number; predicted_per_second: number };
+      const tm = (await page.evaluate(({ p, n }) => (globalThis as any).wbench.run(p, n), { p: promptFor(model), n: gen })) as { prompt_n: number; prompt_per_second: number; predicted_n: number; predicted_per_second: number };
       if (r === 0) continue;
       ppTokens = tm.prompt_n;
       pp.push(tm.prompt_per_second);

@@ -115,6 +115,8 @@ test('openModel(URL) reads the file with Range requests (header first) and equal
   assert.equal(requests[0]!.range, 'bytes=0-65535');
   assert.deepEqual(seen.at(-1), [bytes.byteLength, bytes.byteLength]);
   assert.ok(seen.every(([a], i) => i === 0 || a >= seen[i - 1]![0]), 'progress only grows');
+  // an http(s) URL given as a string is a URL, not a path
+  assert.equal(await greedyOf(`${base}/range/model.gguf`), fromPath);
 });
 
 test('URL errors are typed: no Range support = FILE_READ, 404 = FILE_NOT_FOUND, truncated = the path loader\'s FORMAT_ code, not GGUF = FORMAT_UNSUPPORTED', async () => {

@@ -97,8 +97,8 @@ export function findTokenizerFor(loaded: LoadedModel, explicit?: string): Tokeni
 
 /**
  * Open any model we read (GGUF, safetensors, Meta .pth, llama2.c .bin; a file or a directory), or a
- * GGUF model from an ArrayBuffer, a Blob / File or a URL (fetched with Range requests). In a browser
- * a string is a URL (relative to the page).
+ * GGUF model from an ArrayBuffer, a Blob / File or a URL (fetched with Range requests). A string
+ * that starts with http:// or https:// is a URL; in a browser every string is (relative to the page).
  */
 export async function openModel(path: string | ModelSource, opts: OpenModelOptions = {}): Promise<Model> {
   validate(opts);
@@ -108,6 +108,8 @@ export async function openModel(path: string | ModelSource, opts: OpenModelOptio
     return openModelFromSource(new URL(path, here), opts);
   }
   if (isModelSource(path)) return openModelFromSource(path, opts);
+  // an http(s) URL given as text (llama run -m https://...) is a URL in Node too
+  if (typeof path === 'string' && /^https?:\/\//i.test(path)) return openModelFromSource(new URL(path), opts);
   const adapters = loraSpecs(opts.lora);
   if (typeof path !== 'string' || path === '') throw new LlamaError('USAGE', 'openModel needs the path of a model file or directory, a URL, a Blob / File or an ArrayBuffer');
   const backend = typeof opts.backend === 'object' ? opts.backend : await selectBackend(opts.backend, opts.threads !== undefined ? { threads: opts.threads } : {});
