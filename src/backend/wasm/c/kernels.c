@@ -283,20 +283,58 @@ static v128_t dot4_q4_0(const uint8_t *w, const float *wd4, const int16_t *q, co
   return acc;
 }
 
-// Q8_0 / Q4_0 rows [r0, r1) (r0 a multiple of 4) x T tokens, a group of 4 rows at a time
+// Prefill: a group of 4 Q8_0 rows . two tokens, each weight vector widened once for both tokens.
+// The float operations per token are dot4_q8_0's, so the results are the same bits.
+static void dot4x2_q8_0(const int8_t *w, const float *wd4, const int16_t *q, const float *xd, const int16_t *q2, const float *xd2, int nb, v128_t *o1, v128_t *o2) {
+  v128_t acc = wasm_f32x4_splat(0), acc2 = acc;
+  for (int b = 0; b < nb; b++) {
+    const int16_t *x = q + 32 * b, *y = q2 + 32 * b;
+    const int8_t *g = w + (size_t)128 * b;
+    v128_t px[4], py[4];
+    for (int i = 0; i < 4; i++) {
+      const int8_t *r = g + 32 * i;
+      const v128_t w0 = wasm_i16x8_load8x8(r), w1 = wasm_i16x8_load8x8(r + 8), w2 = wasm_i16x8_load8x8(r + 16), w3 = wasm_i16x8_load8x8(r + 24);
+      px[i] = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, wasm_v128_load(x)), wasm_i32x4_dot_i16x8(w1, wasm_v128_load(x + 8))),
+                             wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, wasm_v128_load(x + 16)), wasm_i32x4_dot_i16x8(w3, wasm_v128_load(x + 24))));
+      py[i] = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, wasm_v128_load(y)), wasm_i32x4_dot_i16x8(w1, wasm_v128_load(y + 8))),
+                             wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, wasm_v128_load(y + 16)), wasm_i32x4_dot_i16x8(w3, wasm_v128_load(y + 24))));
+    }
+    const v128_t sx = transpose_sum(px[0], px[1], px[2], px[3]), sy = transpose_sum(py[0], py[1], py[2], py[3]);
+    const v128_t wdb = wasm_v128_load(wd4 + 4 * b);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sx), wasm_f32x4_mul(wdb, wasm_f32x4_splat(xd[b]))));
+    acc2 = wasm_f32x4_add(acc2, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sy), wasm_f32x4_mul(wdb, wasm_f32x4_splat(xd2[b]))));
+  }
+  *o1 = acc;
+  *o2 = acc2;
+}
+
+// 4 results of rows r.. (those below r1) of token t
+static inline void store4(float *out, size_t rows, int t, int r, int r1, v128_t v) {
+  float lanes[4];
+  wasm_v128_store(lanes, v);
+  for (int i = 0; i < 4 && r + i < r1; i++) out[(size_t)t * rows + r + i] = lanes[i];
+}
+
+// Q8_0 / Q4_0 rows [r0, r1) (r0 a multiple of 4) x T tokens, a group of 4 rows at a time (Q8_0:
+// and two tokens at a time)
 static void matmul_q0(int q4, float *out, const uint8_t *w, const float *wd, int rows, int cols, int T, int r0, int r1, const int16_t *q, const float *xd) {
   const int nb = cols / 32;
   const size_t groupBytes = (size_t)nb * (q4 ? 64 : 128);
   for (int r = r0; r < r1; r += 4) {
     const uint8_t *g = w + (size_t)(r >> 2) * groupBytes;
     const float *wd4 = wd + (size_t)(r >> 2) * nb * 4;
-    for (int t = 0; t < T; t++) {
+    int t = 0;
+    if (!q4)
+      for (; t + 1 < T; t += 2) {
+        v128_t a, b;
+        dot4x2_q8_0((const int8_t *)g, wd4, q + (size_t)t * cols, xd + (size_t)t * nb, q + (size_t)(t + 1) * cols, xd + (size_t)(t + 1) * nb, nb, &a, &b);
+        store4(out, rows, t, r, r1, a);
+        store4(out, rows, t + 1, r, r1, b);
+      }
+    for (; t < T; t++) {
       const int16_t *qt = q + (size_t)t * cols;
       const float *xdt = xd + (size_t)t * nb;
-      const v128_t v = q4 ? dot4_q4_0(g, wd4, qt, xdt, nb) : dot4_q8_0((const int8_t *)g, wd4, qt, xdt, nb);
-      float lanes[4];
-      wasm_v128_store(lanes, v);
-      for (int i = 0; i < 4 && r + i < r1; i++) out[(size_t)t * rows + r + i] = lanes[i];
+      store4(out, rows, t, r, r1, q4 ? dot4_q4_0(g, wd4, qt, xdt, nb) : dot4_q8_0((const int8_t *)g, wd4, qt, xdt, nb));
     }
   }
 }
@@ -622,4 +660,18 @@ void attention(float *out, const float *q, const void *kc, const void *vc, int f
       }
     }
   }
+}
+
+// ---- probe ----
+
+// Sum of n floats (n a multiple of 32) with 8 independent accumulators: a pass over a buffer larger
+// than the caches measures how fast this module can stream memory (the bench's wasm read limit).
+EXPORT(stream_read)
+float stream_read(const float *p, int n) {
+  v128_t a[8];
+  for (int k = 0; k < 8; k++) a[k] = wasm_f32x4_splat(0);
+  for (int i = 0; i < n; i += 32)
+    for (int k = 0; k < 8; k++) a[k] = wasm_f32x4_add(a[k], wasm_v128_load(p + i + 4 * k));
+  for (int k = 1; k < 8; k++) a[0] = wasm_f32x4_add(a[0], a[k]);
+  return hsum_f32(a[0]);
 }
