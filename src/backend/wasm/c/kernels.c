@@ -80,39 +80,33 @@ static uint16_t f2h(float v) {
 
 static inline uint16_t ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
-// ---- exp in double precision (no libm): |error| well below f32 rounding ----
+// ---- exp ----
 
-static double exp_d(double x) {
-  if (x != x) return x;
-  if (x > 710.0) return __builtin_inf();
-  if (x < -746.0) return 0.0;
-  const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-  const double k = __builtin_nearbyint(x * 1.44269504088896338700e+00);
-  const double r = (x - k * ln2_hi) - k * ln2_lo;  // |r| <= 0.35
-  // Taylor to r^13: truncation < 0.35^14/14! ~ 4e-18
-  double p = 1.0 / 6227020800.0;
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  // 2^k in two steps so that k down to -1075 and up to 1024 stay representable
-  int ki = (int)k;
-  const int k1 = ki / 2, k2 = ki - k1;
-  uint64_t b1 = (uint64_t)(k1 + 1023) << 52, b2 = (uint64_t)(k2 + 1023) << 52;
-  double s1, s2;
-  __builtin_memcpy(&s1, &b1, 8);
-  __builtin_memcpy(&s2, &b2, 8);
-  return p * s1 * s2;
+// e^x for 4 floats to ~2 ulp (Cephes' expf: x = n ln2 + r, |r| <= ln2/2, a degree-7 polynomial
+// in r, then 2^n applied in two halves so that every n from the clamped range stays a normal
+// scale: past 88.7 the product overflows to inf, below -87.3 it goes subnormal and then to 0, as
+// expf does; NaN stays NaN). The native backend's SIMD exp is the same kind of approximation, and
+// the conformance tolerance of softmax/swiglu (1e-6 / 1e-5 relative) is far above it.
+static inline v128_t exp_f32x4(v128_t x) {
+  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-104.0f)), wasm_f32x4_splat(89.0f));
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+  const v128_t ni = wasm_i32x4_trunc_sat_f32x4(n);
+  const v128_t n1 = wasm_i32x4_shr(ni, 1), n2 = wasm_i32x4_sub(ni, n1);
+  const v128_t bias = wasm_i32x4_splat(127);
+  p = wasm_f32x4_mul(p, wasm_i32x4_shl(wasm_i32x4_add(n1, bias), 23));
+  return wasm_f32x4_mul(p, wasm_i32x4_shl(wasm_i32x4_add(n2, bias), 23));
 }
+
+static inline float exp_f32(float x) { return wasm_f32x4_extract_lane(exp_f32x4(wasm_f32x4_splat(x)), 0); }
 
 // ---- helpers ----
 
@@ -533,11 +527,13 @@ void rmsnorm(float *out, const float *x, const float *g, int T, int dim, double 
   for (int t = 0; t < T; t++) {
     const float *xr = x + (size_t)t * dim;
     float *o = out + (size_t)t * dim;
-    double ss = 0;
-    for (int i = 0; i < dim; i++) ss += (double)xr[i] * (double)xr[i];
-    const float mean = (float)(ss / dim);
-    const float scale = (float)(1.0 / __builtin_sqrt((double)mean + eps));
-    for (int i = 0; i < dim; i++) o[i] = (xr[i] * scale) * g[i];
+    // as the native backend: the sum of squares in f32 lanes, the rest in double
+    const float ss = dot_f32(xr, xr, dim);
+    const float scale = (float)(1.0 / __builtin_sqrt((double)(ss / (float)dim) + eps));
+    const v128_t vs = wasm_f32x4_splat(scale);
+    int i = 0;
+    for (; i + 4 <= dim; i += 4) wasm_v128_store(o + i, wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(xr + i), vs), wasm_v128_load(g + i)));
+    for (; i < dim; i++) o[i] = (xr[i] * scale) * g[i];
   }
 }
 
@@ -560,10 +556,14 @@ void rope(float *x, int T, int nh, int hd, const float *cs) {
 
 EXPORT(swiglu)
 void swiglu(float *out, const float *g, const float *u, int n) {
-  for (int i = 0; i < n; i++) {
-    const double gi = g[i];
-    out[i] = (float)(gi / (1.0 + exp_d(-gi)) * (double)u[i]);
+  const v128_t one = wasm_f32x4_splat(1.0f), zero = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t gv = wasm_v128_load(g + i);
+    const v128_t e = exp_f32x4(wasm_f32x4_sub(zero, gv));
+    wasm_v128_store(out + i, wasm_f32x4_mul(wasm_f32x4_div(gv, wasm_f32x4_add(one, e)), wasm_v128_load(u + i)));
   }
+  for (; i < n; i++) out[i] = g[i] / (1.0f + exp_f32(-g[i])) * u[i];
 }
 
 EXPORT(add)
@@ -573,17 +573,42 @@ void add(float *out, const float *a, const float *b, int n) {
   for (; i < n; i++) out[i] = a[i] + b[i];
 }
 
-static void softmax_row(float *x, int n) {
-  float m = -__builtin_inff();
-  for (int i = 0; i < n; i++)
+// the largest of x[0..n) that is not NaN (-inf when there is none)
+static float max_f32(const float *x, int n) {
+  v128_t m4 = wasm_f32x4_splat(-__builtin_inff());
+  int i = 0;
+  for (; i + 4 <= n; i += 4) m4 = wasm_f32x4_pmax(m4, wasm_v128_load(x + i));
+  m4 = wasm_f32x4_pmax(m4, wasm_i32x4_shuffle(m4, m4, 2, 3, 0, 1));
+  m4 = wasm_f32x4_pmax(m4, wasm_i32x4_shuffle(m4, m4, 1, 0, 3, 2));
+  float m = wasm_f32x4_extract_lane(m4, 0);
+  for (; i < n; i++)
     if (x[i] > m) m = x[i];
-  double sum = 0;
-  for (int i = 0; i < n; i++) {
-    const double e = exp_d((double)x[i] - (double)m);
-    x[i] = (float)e;
-    sum += e;
+  return m;
+}
+
+// exp(x - max) in f32 lanes, summed in double, then scaled by the f32 reciprocal of the sum (as the
+// native backend does)
+static void softmax_row(float *x, int n) {
+  const float m = max_f32(x, n);
+  const v128_t vm = wasm_f32x4_splat(m);
+  v128_t s0 = wasm_f64x2_splat(0), s1 = s0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t e = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), vm));
+    wasm_v128_store(x + i, e);
+    s0 = wasm_f64x2_add(s0, wasm_f64x2_promote_low_f32x4(e));
+    s1 = wasm_f64x2_add(s1, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(e, e, 2, 3, 0, 1)));
   }
-  for (int i = 0; i < n; i++) x[i] = (float)((double)x[i] / sum);
+  const v128_t s2 = wasm_f64x2_add(s0, s1);
+  double sum = wasm_f64x2_extract_lane(s2, 0) + wasm_f64x2_extract_lane(s2, 1);
+  for (; i < n; i++) {
+    x[i] = exp_f32(x[i] - m);
+    sum += x[i];
+  }
+  const float inv = (float)(1.0 / sum);
+  const v128_t vi = wasm_f32x4_splat(inv);
+  for (i = 0; i + 4 <= n; i += 4) wasm_v128_store(x + i, wasm_f32x4_mul(wasm_v128_load(x + i), vi));
+  for (; i < n; i++) x[i] *= inv;
 }
 
 EXPORT(softmax)
@@ -591,12 +616,15 @@ void softmax(float *x, int rows, int cols) {
   for (int r = 0; r < rows; r++) softmax_row(x + (size_t)r * cols, cols);
 }
 
+// the first index of the largest value (a NaN never wins, but a NaN first element stays the answer,
+// as in the scalar loop `if (x[i] > x[best]) best = i`)
 EXPORT(argmax)
 int argmax(const float *x, int n) {
-  int best = 0;
-  for (int i = 1; i < n; i++)
-    if (x[i] > x[best]) best = i;
-  return best;
+  if (n <= 0 || x[0] != x[0]) return 0;
+  const float m = max_f32(x, n);
+  for (int i = 0; i < n; i++)
+    if (x[i] == m) return i;
+  return 0;
 }
 
 // ---- KV cache and attention ----
