@@ -404,6 +404,78 @@ static float dot_q6_k(const uint8_t *w, const int16_t *q, const float *xd, int n
   return hsum_f32(acc);
 }
 
+// 4 weights from element i of a row as f32: kind 0 F32, 1 F16, 2 BF16 (exact conversions)
+static inline v128_t load_w4(const void *row, int i, int kind) {
+  if (kind == 0) return wasm_v128_load((const float *)row + i);
+  const v128_t h = wasm_u32x4_load16x4((const uint16_t *)row + i);
+  return kind == 2 ? wasm_i32x4_shl(h, 16) : h2f_x4(h);
+}
+static inline float load_w1(const void *row, int i, int kind) {
+  if (kind == 0) return ((const float *)row)[i];
+  const uint16_t h = ((const uint16_t *)row)[i];
+  return kind == 2 ? bits_f32((uint32_t)h << 16) : h2f(h);
+}
+
+// Prefill, F32 / F16 / BF16: a tile of 4 weight rows x 2 tokens, so that every loaded (and
+// converted) weight vector feeds 2 products and every activation vector 4 (the row-by-row dot
+// streams both operands once per product and was load-bound). One accumulator per (row, token),
+// so the sums round differently from the row-by-row dot's (within the conformance bound); the
+// thread split is by rows in multiples of 4, so threads do not change the bits.
+static inline void tile_4x2(float *out, const float *x, const uint8_t *w, int rows, int cols, int r, int t, int kind) {
+  const size_t rowBytes = (size_t)cols * (kind == 0 ? 4 : 2);
+  const uint8_t *w0 = w + (size_t)r * rowBytes, *w1 = w0 + rowBytes, *w2 = w1 + rowBytes, *w3 = w2 + rowBytes;
+  const float *x0 = x + (size_t)t * cols, *x1 = x0 + cols;
+  v128_t a00 = wasm_f32x4_splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  int i = 0;
+  for (; i + 4 <= cols; i += 4) {
+    const v128_t u = wasm_v128_load(x0 + i), v = wasm_v128_load(x1 + i);
+    v128_t q = load_w4(w0, i, kind);
+    a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(q, u));
+    a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(q, v));
+    q = load_w4(w1, i, kind);
+    a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(q, u));
+    a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(q, v));
+    q = load_w4(w2, i, kind);
+    a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(q, u));
+    a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(q, v));
+    q = load_w4(w3, i, kind);
+    a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(q, u));
+    a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(q, v));
+  }
+  float s[8] = {hsum_f32(a00), hsum_f32(a10), hsum_f32(a20), hsum_f32(a30), hsum_f32(a01), hsum_f32(a11), hsum_f32(a21), hsum_f32(a31)};
+  const uint8_t *wr[4] = {w0, w1, w2, w3};
+  for (; i < cols; i++)
+    for (int j = 0; j < 4; j++) {
+      const float wv = load_w1(wr[j], i, kind);
+      s[j] += wv * x0[i];
+      s[4 + j] += wv * x1[i];
+    }
+  for (int j = 0; j < 4; j++) {
+    out[(size_t)t * rows + r + j] = s[j];
+    out[(size_t)(t + 1) * rows + r + j] = s[4 + j];
+  }
+}
+
+// rows [r0, r1) x token pairs in tiles; returns the first row left for the row-by-row loop (the odd
+// last token of every tiled row is done here too)
+static int matmul_tiled(float *out, const float *x, const uint8_t *w, int rows, int cols, int T, int r0, int r1, int kind) {
+  int r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    for (int t = 0; t + 1 < T; t += 2) {
+      if (kind == 0) tile_4x2(out, x, w, rows, cols, r, t, 0);
+      else if (kind == 1) tile_4x2(out, x, w, rows, cols, r, t, 1);
+      else tile_4x2(out, x, w, rows, cols, r, t, 2);
+    }
+    if (T & 1) {
+      const int t = T - 1;
+      const float *xt = x + (size_t)t * cols;
+      for (int j = r; j < r + 4; j++)
+        out[(size_t)t * rows + j] = kind == 0 ? dot_f32(xt, (const float *)w + (size_t)j * cols, cols) : dot_f16(xt, (const uint16_t *)w + (size_t)j * cols, cols, kind == 2);
+    }
+  }
+  return r;
+}
+
 // ---- matmul ----
 
 // out (T, rows) = x (T, cols) . W^T for weight rows [r0, r1). `w` / `wd` as the layout says; for
@@ -416,6 +488,8 @@ void matmul(int type, float *out, const float *x, const uint8_t *w, const float 
     matmul_q0(type == T_Q4_0, out, w, wd, rows, cols, T, r0, r1, q, xd);
     return;
   }
+  // prefill of float weights: tiles of 4 rows x 2 tokens, the last rows below 4 row by row
+  if (T > 1 && (type == T_F32 || type == T_F16 || type == T_BF16)) r0 = matmul_tiled(out, x, w, rows, cols, T, r0, r1, type == T_F32 ? 0 : type == T_F16 ? 1 : 2);
   for (int r = r0; r < r1; r++)
     for (int t = 0; t < T; t++) {
       float v;
