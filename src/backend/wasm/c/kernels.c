@@ -140,19 +140,33 @@ static float dot_f32(const float *a, const float *b, int n) {
   return s;
 }
 
+// 8 binary16 values that are neither infinite nor NaN -> 2 x 4 floats: each half moved into the
+// top of a 32-bit lane, shifted right arithmetically by 3 (sign stays in bit 31, exponent and
+// mantissa land where an f32 has them, minus the bias difference that the 2^112 restores; exact
+// for normals and subnormals alike, as h2f_x4) and masked. 4 operations per 4 values instead of
+// h2f_x4's ~11, which handles infinities and NaNs too.
+static inline void h2f_x8_finite(v128_t h, v128_t *lo, v128_t *hi) {
+  const v128_t zero = wasm_i32x4_splat(0), mask = wasm_i32x4_splat((int32_t)0x8fffe000u), scale = wasm_f32x4_splat(0x1p112f);
+  *lo = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11), 3), mask), scale);
+  *hi = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15), 3), mask), scale);
+}
+
 // x (f32) . w (binary16 or bfloat16)
 static float dot_f16(const float *x, const uint16_t *w, int n, int bf16) {
   v128_t s0 = wasm_f32x4_splat(0), s1 = s0;
+  const v128_t expMask = wasm_i16x8_splat(0x7c00);
   int i = 0;
   for (; i + 8 <= n; i += 8) {
     const v128_t h = wasm_v128_load(w + i);
-    v128_t lo = wasm_u32x4_extend_low_u16x8(h), hi = wasm_u32x4_extend_high_u16x8(h);
+    v128_t lo, hi;
     if (bf16) {
-      lo = wasm_i32x4_shl(lo, 16);
-      hi = wasm_i32x4_shl(hi, 16);
+      lo = wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(h), 16);
+      hi = wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(h), 16);
+    } else if (!wasm_v128_any_true(wasm_i16x8_eq(wasm_v128_and(h, expMask), expMask))) {
+      h2f_x8_finite(h, &lo, &hi);
     } else {
-      lo = h2f_x4(lo);
-      hi = h2f_x4(hi);
+      lo = h2f_x4(wasm_u32x4_extend_low_u16x8(h));
+      hi = h2f_x4(wasm_u32x4_extend_high_u16x8(h));
     }
     s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(x + i), lo));
     s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(x + i + 4), hi));
