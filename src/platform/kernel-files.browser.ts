@@ -16,3 +16,6 @@ export async function kernelFile(file: string): Promise<Uint8Array | undefined> 
     return undefined;
   }
 }
+
+/** V8's flags are not ours to set in a browser: the engine's own wasm tier-up applies. */
+export function optimizeWasmUpFront(): void {}

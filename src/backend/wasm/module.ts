@@ -1,7 +1,7 @@
 // Loading the kernels module (src/backend/wasm/kernels.wasm, built from c/kernels.c by
 // scripts/build-wasm.js and committed). The module imports only its memory and exports functions
 // whose pointer arguments are byte offsets into it.
-import { kernelFile, kernelFileSync } from '../../platform/kernel-files.js';
+import { kernelFile, kernelFileSync, optimizeWasmUpFront } from '../../platform/kernel-files.js';
 import { wasmApi, type WasmCompiledModule, type WasmGlobal, type WasmMemory } from './wasm-api.js';
 
 /** The functions exported by kernels.c (pointers are i32 byte offsets). */
@@ -19,6 +19,7 @@ export interface WasmKernels {
   argmax(x: number, n: number): number;
   kv_store(kc: number, vc: number, f16: number, rowLen: number, pos0: number, T: number, k: number, v: number): void;
   attention(out: number, q: number, kc: number, vc: number, f16: number, pos0: number, T: number, nh: number, nkv: number, hd: number, h0: number, h1: number, scores: number): void;
+  stream_read(p: number, n: number): number;
   __heap_base: WasmGlobal;
   /** kernels-mt.wasm only: each thread's instance moves it to its own stack */
   __stack_pointer?: WasmGlobal;
@@ -43,6 +44,7 @@ function compile(variant: WasmVariant, bytes: Uint8Array | undefined): { module?
   if (!bytes) return { reason: `${file} is missing from this installation` };
   if (!api) return { reason: 'this JavaScript engine has no WebAssembly' };
   try {
+    optimizeWasmUpFront();
     return { module: new api.Module(bytes) };
   } catch (e) {
     return { reason: `this JavaScript engine cannot compile ${file} (it needs WebAssembly SIMD128${variant === 'mt' ? ' and threads' : ''}): ${(e as Error).message}` };
