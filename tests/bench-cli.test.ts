@@ -71,3 +71,15 @@ test('llama bench -m on a llama.cpp-quantized file (Q4_K/Q6_K mix)', needsShared
   assert.ok(['Q4_K', 'Q6_K'].includes(out[0]!.type), out[0]!.type);
   assert.ok(out.every((o) => o.tokens_per_second > 0));
 });
+
+test('runBench afterRepetition: called once after each timed repetition, pp then tg, per thread count', needsShared(...MODEL), async () => {
+  const { runBench } = await import('../src/bench/llama-bench.js');
+  const { loadModel } = await import('../src/model/load.js');
+  const calls: string[] = [];
+  const out = await runBench(
+    { loaded: await loadModel(sharedData(...MODEL)) },
+    { prompt: 4, gen: 2, threads: [1], reps: 2, backend: 'auto', modelName: 'm', log: () => {}, afterRepetition: (test, t, rep) => calls.push(`${test}/${t}/${rep}`) },
+  );
+  assert.deepEqual(calls, ['pp/1/0', 'pp/1/1', 'tg/1/0', 'tg/1/1']);
+  assert.equal(out.length, 2);
+});

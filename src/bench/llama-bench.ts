@@ -52,6 +52,8 @@ export interface BenchOptions {
   readonly log: (line: string) => void;
   /** KV cache storage (default F32) */
   readonly kvType?: DType;
+  /** called after each timed repetition (a peer's run can be slotted in, alternating with ours) */
+  readonly afterRepetition?: (test: 'pp' | 'tg', threads: number, rep: number) => void;
 }
 
 export function median(xs: readonly number[]): number {
@@ -170,6 +172,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
           const s = performance.now();
           model.forward(session, tokens);
           const tps = opts.prompt / ((performance.now() - s) / 1000);
+          opts.afterRepetition?.('pp', effThreads, r);
           speeds.push(tps);
           if (peak !== undefined) {
             peaks.push(peak);
@@ -198,6 +201,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
             tok = backend.argmax(logits, config.vocabSize);
           }
           const tps = opts.gen / ((performance.now() - s) / 1000);
+          opts.afterRepetition?.('tg', effThreads, r);
           speeds.push(tps);
           if (bw !== undefined) {
             bws.push(bw);
