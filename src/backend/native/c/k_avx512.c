@@ -672,14 +672,17 @@ T512 INL void mv_q0_any(const ln_weight *w, const ln_act *a, float *out, int64_t
 
 
 // Q6_K (repacked, common.h): the 4 code vectors of a group (super-block) from its 192 bytes:
-// low nibbles from bytes 0..127, high 2 bits from bytes 128..191 moved to bits 4-5.
+// vectors 0-2 are the low 6 bits of bytes 0..191, vector 3 gathers their bits 6-7 (16-bit shifts
+// move each byte's top 2 bits into place; bits from the neighbour byte are masked off).
 T512 INL void q6k_vectors(const uint8_t *grp, __m512i v[4], const __mmask16 mk) {
-  const __m512i m0f = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
-  const __m512i l0 = _mm512_maskz_loadu_epi32(mk, grp), l1 = _mm512_maskz_loadu_epi32(mk, grp + 64), h = _mm512_maskz_loadu_epi32(mk, grp + 128);
-  v[0] = _mm512_or_si512(_mm512_and_si512(l0, m0f), _mm512_and_si512(_mm512_slli_epi16(h, 4), m30));
-  v[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m0f), _mm512_and_si512(_mm512_slli_epi16(h, 2), m30));
-  v[2] = _mm512_or_si512(_mm512_and_si512(l1, m0f), _mm512_and_si512(h, m30));
-  v[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m0f), _mm512_and_si512(_mm512_srli_epi16(h, 2), m30));
+  const __m512i m3f = _mm512_set1_epi8(0x3f), m03 = _mm512_set1_epi8(0x03), m0f = _mm512_set1_epi8(0x0f);
+  const __m512i a = _mm512_maskz_loadu_epi32(mk, grp), b = _mm512_maskz_loadu_epi32(mk, grp + 64), c = _mm512_maskz_loadu_epi32(mk, grp + 128);
+  v[0] = _mm512_and_si512(a, m3f);
+  v[1] = _mm512_and_si512(b, m3f);
+  v[2] = _mm512_and_si512(c, m3f);
+  // 0xE4: bitwise select, third operand ? first : second
+  const __m512i ab = _mm512_ternarylogic_epi32(_mm512_srli_epi16(a, 6), _mm512_srli_epi16(b, 4), m03, 0xE4);
+  v[3] = _mm512_and_si512(_mm512_ternarylogic_epi32(ab, _mm512_srli_epi16(c, 2), m0f, 0xE4), m3f);
 }
 
 // d * scale of a group's 16 sub-blocks
@@ -731,7 +734,7 @@ T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
 }
 
 // Decode (T = 1) of Q6_K rows: one row at a time, two accumulator chains.
-T512 INL void mv_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+T512 INL void mv_q6k_1(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
   const int64_t nsb = w->cols / 256;
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
@@ -751,6 +754,80 @@ T512 INL void mv_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
     }
     out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
   }
+}
+
+// Decode (T = 1) of Q6_K rows, two rows at a time: Q6_K decode is bound by the work per byte
+// (unpacking 6-bit codes), not by the stream, so the activations' loads (4 code vectors, biases,
+// scales: 6 of a group's 10 loads) are shared by two rows, and each row's 16 int8 sub-block scales
+// are multiplied in the integer domain: d * sum_j scale_j * s_j needs one vpmulld and one convert
+// per group where the float route needed convert, convert, two products. d * dx stays float per
+// lane (dx differs per 32-value block).
+T512 INL void mv_q6k_2(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  const int64_t nsb = w->cols / 256;
+  int64_t r = r0;
+  for (; r + 2 <= r1; r += 2) {
+    const uint8_t *w0 = w->qs + (size_t)r * w->row_bytes, *w1 = w0 + w->row_bytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t g = 0; g < nsb; g++) {
+      const int8_t *xq = a->qi + g * 256;
+      const __m512i x0 = _mm512_loadu_si512(xq), x1 = _mm512_loadu_si512(xq + 64), x2 = _mm512_loadu_si512(xq + 128), x3 = _mm512_loadu_si512(xq + 192);
+      const __m512i b = _mm512_loadu_si512(a->b16 + 16 * g);
+      const __m512 dx = _mm512_loadu_ps(a->d16 + 16 * g);
+      __m512i v[4], u[4];
+      q6k_vectors(w0 + g * 192, v, (__mmask16)0xffff);
+      q6k_vectors(w1 + g * 192, u, (__mmask16)0xffff);
+      __m512i s0 = _mm512_dpbusd_epi32(b, v[0], x0), t0 = _mm512_dpbusd_epi32(b, u[0], x0);
+      __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[1], x1), t1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[1], x1);
+      s0 = _mm512_dpbusd_epi32(s0, v[2], x2), t0 = _mm512_dpbusd_epi32(t0, u[2], x2);
+      s1 = _mm512_dpbusd_epi32(s1, v[3], x3), t1 = _mm512_dpbusd_epi32(t1, u[3], x3);
+      const uint8_t *m0 = ln_q6k_meta(w, r, g), *m1 = ln_q6k_meta(w, r + 1, g);
+      const __m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m0)), sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m1));
+      uint16_t h0, h1;
+      memcpy(&h0, m0 + 16, 2);
+      memcpy(&h1, m1 + 16, 2);
+      // s = sum((code - 32) * x) over a sub-block: |s * scale| <= 16 * 32 * 127 * 128, fits in int32
+      const __m512 p0 = _mm512_cvtepi32_ps(_mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc0));
+      const __m512 p1 = _mm512_cvtepi32_ps(_mm512_mullo_epi32(_mm512_add_epi32(t0, t1), sc1));
+      acc0 = _mm512_fmadd_ps(p0, _mm512_mul_ps(dx, _mm512_set1_ps(_cvtsh_ss(h0))), acc0);
+      acc1 = _mm512_fmadd_ps(p1, _mm512_mul_ps(dx, _mm512_set1_ps(_cvtsh_ss(h1))), acc1);
+    }
+    out[r] = _mm512_reduce_add_ps(acc0);
+    out[r + 1] = _mm512_reduce_add_ps(acc1);
+  }
+  if (r < r1) mv_q6k_1(w, a, out, r, r1);
+}
+
+// One row at a time as mv_q6k_1, with the integer-domain scales of mv_q6k_2.
+T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  const int64_t nsb = w->cols / 256;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t g = 0; g < nsb; g++) {
+      __m512i v[4];
+      q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
+      const int8_t *xq = a->qi + g * 256;
+      __m512i s0 = _mm512_loadu_si512(a->b16 + 16 * g), s1 = _mm512_setzero_si512();
+      s0 = _mm512_dpbusd_epi32(s0, v[0], _mm512_loadu_si512(xq));
+      s1 = _mm512_dpbusd_epi32(s1, v[1], _mm512_loadu_si512(xq + 64));
+      s0 = _mm512_dpbusd_epi32(s0, v[2], _mm512_loadu_si512(xq + 128));
+      s1 = _mm512_dpbusd_epi32(s1, v[3], _mm512_loadu_si512(xq + 192));
+      const uint8_t *m = ln_q6k_meta(w, r, g);
+      uint16_t h;
+      memcpy(&h, m + 16, 2);
+      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(_mm512_add_epi32(s0, s1), _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
+      const __m512 sc = _mm512_mul_ps(_mm512_loadu_ps(a->d16 + 16 * g), _mm512_set1_ps(_cvtsh_ss(h)));
+      if (g & 1) acc1 = _mm512_fmadd_ps(p, sc, acc1);
+      else acc0 = _mm512_fmadd_ps(p, sc, acc0);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
+}
+
+T512 INL void mv_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  if (ln_tune_q6k == 0) mv_q6k_1(w, a, out, r0, r1);
+  else if (ln_tune_q6k == 2) mv_q6k_2(w, a, out, r0, r1);
+  else mv_q6k_3(w, a, out, r0, r1);
 }
 
 // ---------- outer-product int8 kernel for prefill (Q8_0 / Q4_0, T >= 8) ----------
