@@ -182,6 +182,7 @@ typedef struct {
   const int32_t *bbias;
   const float *bscale;
   const float *bcsum;  // dx * sum(q) of each (token, block) in the same lanes (Q4_K's min term)
+  const int32_t *bbias2;  // Q6_K (16-value scales): bbias holds values 0..15's bias, this 16..31's
 } ln_outer;
 typedef void (*ln_outer_fn)(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch);
 // bytes of per-thread scratch the outer kernel needs for a row block of 16 rows
@@ -207,7 +208,7 @@ typedef struct {
   ln_f16_to_f32_fn f16_to_f32;
   ln_f32_to_f16_fn f32_to_f16;
   ln_fma_loop_fn fma_loop;
-  ln_outer_fn outer_q8_0, outer_q4_0, outer_q4_k;  // optional (NULL: the tile kernels handle T > 1)
+  ln_outer_fn outer_q8_0, outer_q4_0, outer_q4_k, outer_q6_k;  // optional (NULL: the tile kernels handle T > 1)
   // optional decode attention of one (token, head) over f32 KV rows (NULL or 0 returned: the
   // generic dot/axpy loop): scores[p] = scale * q . k_p; out = sum_p s_p v_p
   void (*attn_scores_f32)(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t hd, float scale);
@@ -360,7 +361,7 @@ extern int ln_tune_guided;  // T = 1, several threads: guided self-scheduling of
 extern int ln_tune_mv_block;  // T = 1: smallest row block handed to a thread, in weight bytes
 extern int ln_tune_attn;  // decode attention through the ISA's attn_* kernels when present
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available
-extern int ln_tune_q6k;  // Q6_K decode kernel: 0 one row at a time, 1 two rows sharing the activations
+extern int ln_tune_q6k;  // Q6_K decode (AVX-512): 1 integer-domain sub-block scales, 0 float scales
 
 // T = 1 with float weights: one row at a time up to 16 KiB rows, a 4-row interleave beyond (same-
 // process A/B, weights in huge pages: 768-4096 columns 77-97% of the read bandwidth one row at a
