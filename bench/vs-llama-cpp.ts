@@ -27,7 +27,8 @@ import { fileURLToPath } from 'node:url';
 import { loadModel } from '../src/model/load.js';
 import { median, modelCost, runBench, type BenchResult } from '../src/bench/llama-bench.js';
 import { loadNativeBackend } from '../src/backend/native/index.js';
-import { SYNTHETIC_TYPES, writeSyntheticGguf } from '../src/bench/synthetic.js';
+import { SYNTHETIC_MIXES, SYNTHETIC_TYPES, writeSyntheticGguf } from '../src/bench/synthetic.js';
+import type { DType } from '../src/tensor/dtype.js';
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -69,7 +70,7 @@ let label = path ?? '';
 let tmp: string | undefined;
 if (!path) {
   const shape = arg('--synthetic', '110m')!, typeName = arg('--type', 'q8_0')!;
-  const type = SYNTHETIC_TYPES[typeName];
+  const type = (SYNTHETIC_TYPES[typeName] as DType | undefined) ?? SYNTHETIC_MIXES[typeName];
   if (type === undefined) throw new Error(`unknown --type ${typeName}`);
   tmp = mkdtempSync(join(tmpdir(), 'vs-llama-cpp-'));
   path = join(tmp, `synthetic-${shape}-${typeName}.gguf`);

@@ -48,7 +48,7 @@ test('llama bench --kv-type f16 runs decode over a binary16 KV cache', needsShar
 });
 
 test('synthetic weights: sane magnitudes (std ~ 1/sqrt(cols)), finite, no subnormals', () => {
-  for (const type of [DType.F32, DType.F16, DType.Q8_0, DType.Q4_0]) {
+  for (const type of [DType.F32, DType.F16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
     const rows = 8, cols = 1024;
     const v = dequantize(type, randomMatrixBytes(type, rows, cols), rows * cols);
     let ss = 0;
@@ -82,4 +82,31 @@ test('runBench afterRepetition: called once after each timed repetition, pp then
   );
   assert.deepEqual(calls, ['pp/1/0', 'pp/1/1', 'tg/1/0', 'tg/1/1']);
   assert.equal(out.length, 2);
+});
+
+test('synthetic q4_k_m: Q4_K with Q6_K for the output and attn_v / ffn_down in the "more bits" layers, as llama-quantize', async () => {
+  const { writeSyntheticGguf, SYNTHETIC_MIXES } = await import('../src/bench/synthetic.js');
+  const { openGguf } = await import('../src/formats/gguf.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'synth-mix-'));
+  try {
+    // the smallest shape is 110m (~86 MB as Q4_K_M): written once, only its directory is read back
+    const path = join(dir, 'm.gguf');
+    writeSyntheticGguf(path, '110m', SYNTHETIC_MIXES.q4_k_m!);
+    const g = openGguf(path);
+    const typeOf = (name: string) => g.tensors.find((t) => t.name === name)!.type;
+    assert.equal(typeOf('output.weight'), DType.Q6_K);
+    assert.equal(typeOf('token_embd.weight'), DType.Q4_K);
+    assert.equal(typeOf('blk.0.attn_v.weight'), DType.Q6_K); // first eighth of 12 layers: layer 0
+    assert.equal(typeOf('blk.1.attn_v.weight'), DType.Q4_K);
+    assert.equal(typeOf('blk.0.ffn_down.weight'), DType.Q6_K);
+    assert.equal(typeOf('blk.5.attn_q.weight'), DType.Q4_K);
+    assert.equal(typeOf('blk.0.attn_norm.weight'), DType.F32);
+    assert.equal(g.tensors.filter((t) => t.type === DType.Q6_K).length, 13);
+    g.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
