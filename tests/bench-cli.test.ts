@@ -110,3 +110,11 @@ test('synthetic q4_k_m: Q4_K with Q6_K for the output and attn_v / ffn_down in t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('hugePageShare: on Linux the anonymous memory and its huge-page part (0 <= huge <= anon), elsewhere undefined', async () => {
+  const { hugePageShare } = await import('../src/bench/llama-bench.js');
+  const hp = hugePageShare();
+  if (process.platform !== 'linux') return assert.equal(hp, undefined);
+  assert.ok(hp, 'smaps_rollup is readable on Linux');
+  assert.ok(hp.anon > 0 && hp.huge >= 0 && hp.huge <= hp.anon, JSON.stringify(hp));
+});
