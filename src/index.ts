@@ -18,6 +18,7 @@ export type { ResponseFormat } from './generate/grammar/index.js';
 export type { ChatMessage } from './tokenizer/chat.js';
 export type { Tokenizer } from './tokenizer/tokenizer.js';
 export type { LlamaConfig } from './model/config.js';
+export type { ModelSource } from './api/model-source.js';
 
 // ---- the parts, one namespace per area ----
 export * as formats from './public/formats.js';

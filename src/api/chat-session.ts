@@ -3,7 +3,7 @@
 // holds (longest common prefix), so a turn costs its new tokens, and greedy output equals what a
 // fresh pass over the same history gives. When the context fills up, it shifts (keeping the system
 // prompt) unless told to refuse.
-import { readFileSync } from 'node:fs';
+import { readFileSync } from '../platform/fs.js';
 import { LlamaError } from '../errors.js';
 import { writeFileAtomic } from '../formats/file-io.js';
 import { Generation, type GeneratedToken } from '../generate/generate.js';

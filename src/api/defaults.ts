@@ -1,7 +1,7 @@
 // Generation defaults a model ships with: GGUF `general.sampling.*` (llama.cpp's keys) or a Hugging
 // Face generation_config.json beside the weights; what neither says comes from SAMPLING_DEFAULTS.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, statSync } from '../platform/fs.js';
+import { dirname, join } from '../platform/path.js';
 import type { SamplingOptions } from '../generate/sampler.js';
 
 type NumericKey = 'temperature' | 'topK' | 'topP' | 'minP' | 'typicalP' | 'repeatPenalty' | 'penaltyWindow';
@@ -38,11 +38,18 @@ function pick(from: Record<string, unknown>, keys: Record<string, NumericKey>): 
   return out;
 }
 
-export function generationDefaults(path: string, format: string, metadata: Readonly<Record<string, unknown>>): GenerationDefaults {
+/** The defaults a model's own metadata gives (GGUF keys), without looking beside it for files. */
+export function generationDefaultsFromMetadata(format: string, metadata: Readonly<Record<string, unknown>>): GenerationDefaults {
   if (format === 'gguf') {
     const d = pick(metadata, GGUF_KEYS);
     if (Object.keys(d).length > 0) return { ...d, source: 'gguf' };
   }
+  return { source: 'llama-ts' };
+}
+
+export function generationDefaults(path: string, format: string, metadata: Readonly<Record<string, unknown>>): GenerationDefaults {
+  const own = generationDefaultsFromMetadata(format, metadata);
+  if (own.source !== 'llama-ts') return own;
   const dir = existsSync(path) && statSync(path).isDirectory() ? path : dirname(path);
   const file = join(dir, 'generation_config.json');
   if (existsSync(file)) {

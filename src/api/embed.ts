@@ -5,6 +5,7 @@
 // Texts go through the model together (a batched forward, each text its own KV cache), in groups
 // of at most `batchTokens` rows; the result equals embedding one text at a time.
 import { LlamaError } from '../errors.js';
+import { nextMacrotask } from '../platform/macrotask.js';
 import type { LlamaModel } from '../model/llama.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 
@@ -47,7 +48,7 @@ export async function embedTexts(model: LlamaModel, tok: Tokenizer, texts: reado
       out[i + g] = pool(h, group[g]!.tokens.length, dim, pooling, o.normalize === true);
     });
     i = j;
-    await new Promise<void>((resolve) => setImmediate(resolve)); // let other work run between groups
+    await nextMacrotask(); // let other work run between groups
   }
   return out;
 }

@@ -15,12 +15,15 @@ import { loadTokenizer } from '../tokenizer/load.js';
 import { findModelTokenizerFile } from '../tokenizer/find.js';
 import { checkTokenizerFitsModel } from '../model/tokenizer-fit.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { generationDefaults } from './defaults.js';
+import { generationDefaults, generationDefaultsFromMetadata } from './defaults.js';
 import { resolveChatFormat } from './template.js';
 import { readChatTemplateSource } from '../chat/index.js';
 import { Model } from './model.js';
 import { attachLora } from '../model/lora.js';
 import { readLoraAdapter } from '../model/lora-io.js';
+import { PLATFORM } from '../platform/env.js';
+import { isModelSource, type ModelSource } from './model-source.js';
+import { loadModelFromSource } from './open-source.js';
 
 export interface OpenModelOptions {
   /** 'js' | 'native' | 'auto' (default: env LLAMA_BACKEND, else auto), or a Backend object */
@@ -40,11 +43,13 @@ export interface OpenModelOptions {
   lora?: LoraSpec | readonly LoraSpec[];
   /** instead of the model's own chat template: a built-in format name (docs/chat.md), a Jinja file, or Jinja text */
   chatTemplate?: string;
+  /** models opened from a Blob / File or URL: called as the file is read (bytes so far, in all) */
+  onProgress?: (loaded: number, total: number) => void;
 }
 
 export type LoraSpec = string | { path: string; scale?: number };
 
-const KNOWN_OPTIONS = new Set(['backend', 'threads', 'ctxSize', 'kvType', 'tokenizer', 'chatTemplate', 'lora']);
+const KNOWN_OPTIONS = new Set(['backend', 'threads', 'ctxSize', 'kvType', 'tokenizer', 'chatTemplate', 'lora', 'onProgress']);
 
 function loraSpecs(lora: OpenModelOptions['lora']): { path: string; scale: number }[] {
   if (lora === undefined) return [];
@@ -90,11 +95,23 @@ export function findTokenizerFor(loaded: LoadedModel, explicit?: string): Tokeni
   return tokenizer;
 }
 
-/** Open any model we read (GGUF, safetensors, Meta .pth, llama2.c .bin; a file or a directory). */
-export async function openModel(path: string, opts: OpenModelOptions = {}): Promise<Model> {
+/**
+ * Open any model we read (GGUF, safetensors, Meta .pth, llama2.c .bin; a file or a directory), or a
+ * GGUF model from an ArrayBuffer, a Blob / File or a URL (fetched with Range requests). A string
+ * that starts with http:// or https:// is a URL; in a browser every string is (relative to the page).
+ */
+export async function openModel(path: string | ModelSource, opts: OpenModelOptions = {}): Promise<Model> {
   validate(opts);
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new LlamaError('USAGE', 'onProgress must be a function');
+  if (PLATFORM === 'browser' && typeof path === 'string' && path !== '') {
+    const here = (globalThis as { location?: { href: string } }).location?.href;
+    return openModelFromSource(new URL(path, here), opts);
+  }
+  if (isModelSource(path)) return openModelFromSource(path, opts);
+  // an http(s) URL given as text (llama run -m https://...) is a URL in Node too
+  if (typeof path === 'string' && /^https?:\/\//i.test(path)) return openModelFromSource(new URL(path), opts);
   const adapters = loraSpecs(opts.lora);
-  if (typeof path !== 'string' || path === '') throw new LlamaError('USAGE', 'openModel needs the path of a model file or directory');
+  if (typeof path !== 'string' || path === '') throw new LlamaError('USAGE', 'openModel needs the path of a model file or directory, a URL, a Blob / File or an ArrayBuffer');
   const backend = typeof opts.backend === 'object' ? opts.backend : await selectBackend(opts.backend, opts.threads !== undefined ? { threads: opts.threads } : {});
   const loaded = await loadModel(path, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
   try {
@@ -110,6 +127,35 @@ export async function openModel(path: string, opts: OpenModelOptions = {}): Prom
       tokenizer,
       chatFormat,
       defaults: generationDefaults(path, loaded.format, loaded.metadata),
+      ...(opts.ctxSize !== undefined ? { ctxSize: opts.ctxSize } : {}),
+      kvType: opts.kvType === 'f16' ? DType.F16 : DType.F32,
+    });
+  } catch (e) {
+    loaded.close();
+    throw e;
+  }
+}
+
+/** openModel for a source that is not a path (GGUF only; no LoRA files, no tokenizer files: no paths). */
+async function openModelFromSource(source: ModelSource, opts: OpenModelOptions): Promise<Model> {
+  if (opts.lora !== undefined || opts.tokenizer !== undefined) {
+    throw new LlamaError('USAGE', `${opts.lora !== undefined ? 'lora' : 'tokenizer'} files cannot be used with a model opened from bytes, a Blob or a URL`, {
+      hint: 'the GGUF file carries its own tokenizer; merge adapters into the model (llama export-lora) to use them here',
+    });
+  }
+  const backend = typeof opts.backend === 'object' ? opts.backend : await selectBackend(opts.backend, opts.threads !== undefined ? { threads: opts.threads } : {});
+  const { loaded, tokenizer, chatTemplateSource } = await loadModelFromSource(source, opts.onProgress ? { onProgress: opts.onProgress } : {});
+  try {
+    const chatFormat = resolveChatFormat(tokenizer, chatTemplateSource, opts.chatTemplate);
+    const base = await LlamaModel.create(loaded, backend);
+    return new Model({
+      base,
+      path: loaded.path,
+      loaded,
+      llama: base,
+      tokenizer,
+      chatFormat,
+      defaults: generationDefaultsFromMetadata(loaded.format, loaded.metadata),
       ...(opts.ctxSize !== undefined ? { ctxSize: opts.ctxSize } : {}),
       kvType: opts.kvType === 'f16' ? DType.F16 : DType.F32,
     });

@@ -7,6 +7,7 @@ import type { TrainingBackend } from './training.js';
 import { JsBackend } from './js/js-backend.js';
 import { JsTrainingBackend } from './js/js-train-ops.js';
 import { LlamaError } from '../errors.js';
+import { envVar, PLATFORM } from '../platform/env.js';
 
 export const BACKEND_NAMES = ['js', 'native', 'wasm', 'auto'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -33,6 +34,8 @@ async function tryNative(threads?: number): Promise<Backend | string> {
 
 /** The native backend or why not, and whether the addon was one the user named (LLAMA_NATIVE_ADDON). */
 async function tryNativeWithCause(threads?: number): Promise<{ result: Backend | string; explicit: boolean }> {
+  // a browser has no N-API addon (and the bundle holds no native module to fetch)
+  if (PLATFORM === 'browser') return { result: 'there is no native addon in a browser', explicit: false };
   let mod: NativeModule;
   try {
     mod = (await import(NATIVE_SPEC)) as NativeModule;
@@ -62,7 +65,7 @@ async function tryWasm(threads?: number): Promise<Backend | string> {
 }
 
 export async function selectBackend(name?: string, opts: SelectBackendOptions = {}): Promise<Backend> {
-  const chosen = (name ?? process.env.LLAMA_BACKEND ?? 'auto').toLowerCase();
+  const chosen = (name ?? envVar('LLAMA_BACKEND') ?? 'auto').toLowerCase();
   switch (chosen) {
     case 'js':
       return new JsBackend();
@@ -105,7 +108,7 @@ export async function selectBackend(name?: string, opts: SelectBackendOptions = 
  * native, as for inference.
  */
 export async function selectTrainingBackend(name: string | undefined, threads?: number): Promise<TrainingBackend> {
-  const chosen = (name ?? process.env.LLAMA_BACKEND ?? 'auto').toLowerCase();
+  const chosen = (name ?? envVar('LLAMA_BACKEND') ?? 'auto').toLowerCase();
   if (chosen === 'js') return new JsTrainingBackend();
   if (chosen !== 'native' && chosen !== 'auto') {
     throw new LlamaError('USAGE', `unknown backend '${chosen}'`, { hint: 'choose js, native or auto' });

@@ -7,9 +7,9 @@
 //  - neither: the plain "User:/Assistant:" transcript for base models.
 // A model's own template is swapped for a built-in only when both render identically on a set of
 // probe conversations (node-llama-cpp's rule), so the built-in's stop strings can apply.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from '../platform/fs.js';
 import { readFileHead } from '../formats/file-io.js';
-import { dirname, join } from 'node:path';
+import { dirname, join } from '../platform/path.js';
 import { LlamaError } from '../errors.js';
 import { openGguf, looksLikeGguf } from '../formats/gguf.js';
 import { TOKENIZER } from '../formats/gguf-keys.js';

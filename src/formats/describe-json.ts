@@ -1,6 +1,6 @@
 // JSON side files (config.json, params.json) as inspect metadata entries: nested objects are
 // flattened to dotted keys so that the text view shows every value.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from '../platform/fs.js';
 import type { MetadataEntry } from './describe.js';
 
 export function jsonEntries(prefix: string, value: unknown, out: MetadataEntry[] = [], depth = 0): MetadataEntry[] {

@@ -1,7 +1,7 @@
 // `llama inspect` for a PyTorch checkpoint (torch.save zip): tensors with their storage types;
 // params.json beside it, if any, is shown as metadata.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, statSync } from '../platform/fs.js';
+import { dirname, join } from '../platform/path.js';
 import { dtypeName } from '../tensor/dtype.js';
 import { PthFile } from './pth.js';
 import type { FileDescription, FormatDescriber } from './describe.js';

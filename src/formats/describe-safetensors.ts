@@ -1,7 +1,7 @@
 // `llama inspect` for safetensors: a single file, an index .json, or an HF directory. Its
 // __metadata__ and the config.json beside it are shown as metadata.
-import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, statSync } from '../platform/fs.js';
+import { basename, dirname, join } from '../platform/path.js';
 import { SafetensorsModel, SAFETENSORS_INDEX } from './safetensors.js';
 import type { FormatDescriber } from './describe.js';
 import { sideFileEntries } from './describe-json.js';

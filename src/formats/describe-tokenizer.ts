@@ -1,7 +1,7 @@
 // `llama inspect` for stand-alone tokenizer files: sentencepiece / tiktoken `tokenizer.model`, HF
 // `tokenizer.json`, llama2.c `tokenizer.bin`. (GGUF files carry their tokenizer in the metadata the
 // GGUF describer already shows.) Registered last, so model formats are tried first.
-import { basename } from 'node:path';
+import { basename } from '../platform/path.js';
 import { detectTokenizerKind, loadTokenizer } from '../tokenizer/load.js';
 import type { FormatDescriber, MetadataEntry } from './describe.js';
 import { withSource } from './source.js';

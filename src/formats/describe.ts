@@ -1,7 +1,7 @@
 // What is in a model file, format-independently: the data behind `llama inspect`. Each format
 // registers a describer (detect by magic bytes / name, then describe). GGUF is built in; the other
 // format modules (safetensors, .pth, llama2.c) add theirs to FORMATS below.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from '../platform/fs.js';
 import { LlamaError } from '../errors.js';
 import { hinted } from './hints.js';
 import { dtypeName } from '../tensor/dtype.js';

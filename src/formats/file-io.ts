@@ -7,8 +7,8 @@
 // so that if the process is killed outright the leftover is easy to see and delete. Temp files of
 // writes still in progress are removed on process exit, and by the async writer when its signal
 // aborts (what `llama convert` uses for Ctrl-C).
-import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from '../platform/fs.js';
+import { basename, dirname, join } from '../platform/path.js';
 import { LlamaError } from '../errors.js';
 
 /** What a write failure says to do. */

@@ -7,8 +7,8 @@
 //
 // openGgufModel(path) opens any part (or a plain GGUF) and returns one GgufFile over all parts:
 // the first part's metadata and every part's tensors, each read from its own file.
-import { existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync } from '../platform/fs.js';
+import { basename, dirname, join } from '../platform/path.js';
 import { FormatError, LlamaError } from '../errors.js';
 import { GgufFile, openGguf, type GgufTensorInfo } from './gguf.js';
 import { SPLIT } from './gguf-keys.js';

@@ -13,6 +13,7 @@
 // (madvise DONTNEED) so the weights are resident once; a later read re-reads the file's bytes, and
 // a write made before would be lost.
 import { loadNativeAddon } from '../platform/native-addon.js';
+import { envVar, PLATFORM } from '../platform/env.js';
 import { isBufferPinned } from '../tensor/pins.js';
 
 type MapFn = (path: string, offset: number, length: number) => Uint8Array | undefined;
@@ -23,7 +24,7 @@ let unmapFn: UnmapFn | null = null;
 const live = new WeakSet<Uint8Array>();
 
 function load(): MapFn | null {
-  if (process.env.LLAMA_MMAP === '0' || process.platform === 'win32') return null;
+  if (PLATFORM !== 'node' || envVar('LLAMA_MMAP') === '0' || process.platform === 'win32') return null;
   const { addon } = loadNativeAddon<{ mmapRange?: MapFn; unmapRange?: UnmapFn }>();
   if (!addon) return null;
   unmapFn = typeof addon.unmapRange === 'function' ? addon.unmapRange : null;

@@ -6,8 +6,8 @@
 // one at a time, after the whole header has been validated against the file size.
 // A sharded checkpoint adds `model.safetensors.index.json` whose `weight_map` names the shard of each
 // tensor.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
+import { existsSync, readFileSync, statSync } from '../platform/fs.js';
+import { dirname, join, basename } from '../platform/path.js';
 import { FormatError, LlamaError } from '../errors.js';
 import { byteSize, DType, dtypeName } from '../tensor/dtype.js';
 import { makeTensor, numElements, type HostTensor } from '../tensor/tensor.js';

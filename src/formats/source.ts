@@ -7,7 +7,7 @@
 // `ByteSource` is the file; `ByteCursor` walks it sequentially (little-endian fields, length-prefixed
 // strings) through a small window buffer so that parsing a header with 32000 strings does not cost
 // one syscall per field.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from '../platform/fs.js';
 import { FormatError, LlamaError } from '../errors.js';
 import { mapFileRange } from './mmap.js';
 
@@ -25,13 +25,26 @@ export class ByteSource {
   private fd: number | undefined;
   /** set for in-memory sources (tests, data already in RAM) */
   private mem: Uint8Array | undefined;
+  /** set for sources read piecewise (a Blob, a URL): the ranges fetched so far, by offset */
+  private chunks: readonly ByteChunk[] | undefined;
   private open_ = true;
 
-  private constructor(path: string, fd: number | undefined, size: number, mem?: Uint8Array) {
+  private constructor(path: string, fd: number | undefined, size: number, mem?: Uint8Array, chunks?: readonly ByteChunk[]) {
     this.path = path;
     this.fd = fd;
     this.size = size;
     this.mem = mem;
+    this.chunks = chunks;
+  }
+
+  /**
+   * A source of `size` bytes of which only the given ranges are in memory (sorted by offset, not
+   * overlapping): what api/open-source.ts builds from a Blob or a URL read asynchronously. A read
+   * outside them throws MissingBytes (which that loader catches to fetch more); large reads that
+   * lie inside one 8-byte aligned chunk are views, not copies.
+   */
+  static fromChunks(size: number, chunks: readonly ByteChunk[], name: string): ByteSource {
+    return new ByteSource(name, undefined, size, undefined, chunks);
   }
 
   /** A source over bytes already in memory; `name` stands in for the path in error messages. */
@@ -81,7 +94,13 @@ export class ByteSource {
    */
   read(offset: number, length: number, what = 'data'): Uint8Array {
     this.check(offset, length, what);
-    if (length >= MMAP_MIN_BYTES && offset % 8 === 0) {
+    if (this.chunks && length >= MMAP_MIN_BYTES) {
+      const c = this.chunks.find((x) => offset >= x.offset && offset + length <= x.offset + x.bytes.byteLength);
+      const at = c ? c.bytes.byteOffset + offset - c.offset : 1;
+      // tensor data is read-only in effect (as mapped views are): share the fetched bytes
+      if (c && at % 8 === 0) return c.bytes.subarray(offset - c.offset, offset - c.offset + length);
+    }
+    if (this.fd !== undefined && length >= MMAP_MIN_BYTES && offset % 8 === 0) {
       const mapped = mapFileRange(this.path, offset, length);
       if (mapped) return mapped;
     }
@@ -96,6 +115,10 @@ export class ByteSource {
     this.requireOpen();
     if (this.mem) {
       dst.set(this.mem.subarray(offset, offset + dst.byteLength));
+      return;
+    }
+    if (this.chunks) {
+      copyFromChunks(this.chunks, offset, dst, this.path);
       return;
     }
     const fd = this.fd!;
@@ -118,6 +141,7 @@ export class ByteSource {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
     this.mem = undefined;
+    this.chunks = undefined;
     this.open_ = false;
   }
 
@@ -128,6 +152,34 @@ export class ByteSource {
   private requireOpen(): void {
     if (!this.open_) throw new LlamaError('INTERNAL', `${this.path}: read after close`);
   }
+}
+
+/** Bytes of a source held in memory, starting at `offset` of the file. */
+export interface ByteChunk {
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+}
+
+/** A read needed bytes that a piecewise source has not fetched yet (api/open-source.ts fetches them and retries). */
+export class MissingBytes extends LlamaError {
+  constructor(readonly offset: number, readonly length: number, file: string) {
+    super('INTERNAL', `bytes ${offset}..${offset + length} were not fetched`, { file });
+  }
+}
+
+function copyFromChunks(chunks: readonly ByteChunk[], offset: number, dst: Uint8Array, file: string): void {
+  let at = offset;
+  const end = offset + dst.byteLength;
+  for (const c of chunks) {
+    if (at >= end) break;
+    const cEnd = c.offset + c.bytes.byteLength;
+    if (cEnd <= at) continue;
+    if (c.offset > at) break; // a gap before this chunk
+    const n = Math.min(cEnd, end) - at;
+    dst.set(c.bytes.subarray(at - c.offset, at - c.offset + n), at - offset);
+    at += n;
+  }
+  if (at < end) throw new MissingBytes(at, end - at, file);
 }
 
 /** Opens `path`, runs `fn`, and closes the file whatever happens. */

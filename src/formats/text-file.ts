@@ -1,7 +1,7 @@
 // Text files taken exactly: strict UTF-8 (a byte order mark stays, nothing is normalised), and
 // bytes that are not UTF-8 are INPUT_ENCODING naming the offset, never silently replaced by U+FFFD.
 // Used for prompt files, grammar and JSON Schema files.
-import { readFileSync } from 'node:fs';
+import { readFileSync } from '../platform/fs.js';
 import { LlamaError } from '../errors.js';
 
 /** Offset of the first byte that does not belong to well-formed UTF-8, or -1. */

@@ -18,6 +18,7 @@ import type { Session } from '../model/kv-cache.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { LlamaError } from '../errors.js';
+import { nextMacrotask } from '../platform/macrotask.js';
 import { DEFAULT_CTX_CAP } from '../model/kv-cache.js';
 import { checkOption, createSampler, validateSamplingOptions, type OptionNames, type SamplerChain, type SamplingOptions } from './sampler.js';
 import { TokenStepper, logprobsOf } from './token-stepper.js';
@@ -115,7 +116,7 @@ export function validateGenerateOptions(o: GenerateOptions, names: OptionNames =
   if (o.addBos !== undefined && typeof o.addBos !== 'boolean') throw new LlamaError('USAGE', `${names.addBos ?? 'addBos'} must be true or false`);
 }
 
-const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+const nextTick = nextMacrotask;
 
 export class Generation implements AsyncIterableIterator<GeneratedToken> {
   /** the prompt's token ids */

@@ -15,8 +15,8 @@
 // so its output is byte-identical to llama-quantize's (checked on golden/quant).
 //
 // Weights are read lazily: the writers pull one tensor at a time, so a model is never in memory twice.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync } from '../platform/fs.js';
+import { basename, dirname, extname, join } from '../platform/path.js';
 import { LlamaError, UsageError } from '../errors.js';
 import { openGguf, type GgufValue } from '../formats/gguf.js';
 import { GENERAL, GGML_QUANT_VERSION, TOKENIZER, TOKENIZER_MODEL } from '../formats/gguf-keys.js';

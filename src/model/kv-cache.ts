@@ -2,7 +2,10 @@
 // from the weights (shared by every session) and from the config.
 import type { Backend, KVCache } from '../backend/backend.js';
 import { DType, dtypeName } from '../tensor/dtype.js';
-import { totalmem } from 'node:os';
+import { envVar, totalMemoryBytes } from '../platform/env.js';
+
+/** The machine's RAM; a browser does not say, and a wasm memory holds at most 4 GiB anyway. */
+const totalmem = (): number => totalMemoryBytes() ?? 4 * 1024 ** 3;
 import { LlamaError } from '../errors.js';
 import type { LlamaConfig } from './config.js';
 
@@ -14,7 +17,7 @@ export const DEFAULT_CTX_CAP = 4096;
  * createSession refuses with CONTEXT_OVERFLOW instead of letting the allocation take the machine down.
  * SessionOptions.maxKvBytes overrides it per session.
  */
-export function maxKvBytes(env: NodeJS.ProcessEnv = process.env): number {
+export function maxKvBytes(env: Readonly<Record<string, string | undefined>> = { LLAMA_MAX_KV_GIB: envVar('LLAMA_MAX_KV_GIB') }): number {
   const v = env.LLAMA_MAX_KV_GIB;
   if (v !== undefined && v !== '') {
     const gib = Number(v);
@@ -74,7 +77,7 @@ export function createSession(backend: Backend, config: LlamaConfig, opts: Sessi
   const limit = opts.maxKvBytes ?? maxKvBytes();
   if (bytes > limit) {
     const gib = (n: number) => (n / 1024 ** 3).toFixed(1);
-    const from = opts.maxKvBytes !== undefined ? 'the maxKvBytes option' : process.env.LLAMA_MAX_KV_GIB ? 'LLAMA_MAX_KV_GIB' : `90% of this machine's ${gib(totalmem())} GiB of RAM`;
+    const from = opts.maxKvBytes !== undefined ? 'the maxKvBytes option' : envVar('LLAMA_MAX_KV_GIB') ? 'LLAMA_MAX_KV_GIB' : `90% of this machine's ${gib(totalmem())} GiB of RAM`;
     throw new LlamaError('CONTEXT_OVERFLOW', `a ${ctxSize}-position ${dtypeName(kvType)} KV cache needs ${gib(bytes)} GiB, more than the ${gib(limit)} GiB limit (${from})`, {
       hint: `choose a smaller --ctx-size (the model was trained for ${config.contextLength} positions)${kvType === DType.F32 ? ', use --kv-type f16 (half the size)' : ''}, or raise the limit with LLAMA_MAX_KV_GIB`,
     });

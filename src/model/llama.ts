@@ -22,6 +22,7 @@ import type { HostTensor } from '../tensor/tensor.js';
 import { numElements } from '../tensor/tensor.js';
 import { dequantize } from '../tensor/quant.js';
 import { LlamaError } from '../errors.js';
+import { nextMacrotask } from '../platform/macrotask.js';
 import { ropeInvFreq } from './rope.js';
 import { createSession, type Session, type SessionOptions } from './kv-cache.js';
 import { layoutBatch, outputCounts, pickRows, rowSlice, type SequenceInput } from './batch.js';
@@ -74,7 +75,7 @@ export interface ModelOptions {
   alloc?: Allocator;
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+const yieldToEventLoop = nextMacrotask;
 const freshAlloc: Allocator = (n) => new Float32Array(n);
 
 export class LlamaModel {

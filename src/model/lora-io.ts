@@ -9,8 +9,8 @@
 //    `general.type` = "adapter", `adapter.type` = "lora", `adapter.lora.alpha` (f32), tensors
 //    `<base weight name>.lora_a` (ne [in, r]) and `.lora_b` (ne [r, out]), q/k already in the
 //    interleaved order GGUF base weights use.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync } from '../platform/fs.js';
+import { dirname, join } from '../platform/path.js';
 import { LlamaError } from '../errors.js';
 import { DType } from '../tensor/dtype.js';
 import { dequantize } from '../tensor/quant.js';

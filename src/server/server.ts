@@ -19,6 +19,7 @@ import {
   type ChatRequest, type CompletionRequest, type GenerationRequest, type SamplingParams,
 } from './protocol.js';
 import { Metrics } from './metrics.js';
+import { serveBrowserDemo } from './browser-demo.js';
 
 /** What the server needs from a model (the engine API's Model provides it; see serve.ts). */
 export interface ServerModel {
@@ -105,6 +106,8 @@ export async function startServer(model: ServerModel, o: ServeOptions = {}): Pro
       res.writeHead(204).end();
       return;
     }
+    // the in-browser demo (the model runs in the page): /browser/, with COOP/COEP for threads
+    if (page && serveBrowserDemo(req, res, url.pathname, model.path)) return;
     const route = `${req.method} ${path}`;
     metrics.request(path);
     // the page, health and metrics are open; the API needs the key when one is set

@@ -5,7 +5,7 @@
 //   - otherwise its bytes are merged pairwise, lowest rank first (leftmost on ties).
 // Vocabularies stored as text (GGUF `gpt2` model, HF tokenizer.json) use GPT-2's byte<->unicode
 // mapping; `bytesFromByteLevel` undoes it.
-import { isUtf8 } from 'node:buffer';
+import { decodeLatin1, decodeUtf8, isUtf8 } from '../platform/utf8.js';
 import { LlamaError } from '../errors.js';
 import { mergeSymbols, MergeWorkspace, PairTable } from './merge.js';
 import { decodeWith, Utf8StreamDecoder, type TokenRenderer } from './stream.js';
@@ -238,7 +238,7 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
       if (b.length === 1 && this.byteIds[b[0]!] === -1) this.byteIds[b[0]!] = id;
       // tokens that are not valid UTF-8 on their own are only reachable through merges
       if (isUtf8(b)) {
-        const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+        const text = decodeUtf8(b);
         if (!this.textToId.has(text)) this.textToId.set(text, id);
       }
     }
@@ -397,6 +397,6 @@ export class BpeTokenizer implements Tokenizer, TokenRenderer<null> {
 }
 
 function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+  return decodeLatin1(b);
 }
 

@@ -3,8 +3,8 @@
 // with a tokenizer beside it). The model loader (LoadedModel.tokenizerPath), the CLI and the
 // library all ask here. This module reads only formats/ and tokenizer/ (never model/): the caller
 // that knows the model's format passes it in.
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from '../platform/fs.js';
+import { basename, dirname, join } from '../platform/path.js';
 import { LlamaError } from '../errors.js';
 import { looksLikeGguf } from '../formats/gguf.js';
 import { openGgufModel } from '../formats/gguf-split.js';

@@ -5,9 +5,9 @@
 //   - HF `tokenizer.json` (byte-level BPE, or Llama 2's SPM-as-BPE)  -> BpeTokenizer / SpmTokenizer
 //   - GGUF `tokenizer.ggml.*` metadata (model "llama" / "gpt2")      -> SpmTokenizer / BpeTokenizer
 // and writing a tokenizer back as GGUF metadata (for `llama convert`).
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from '../platform/fs.js';
 import { readFileHead } from '../formats/file-io.js';
-import { basename } from 'node:path';
+import { basename } from '../platform/path.js';
 import { FormatError, LlamaError } from '../errors.js';
 import { GgufType, looksLikeGguf, type GgufValue } from '../formats/gguf.js';
 import { openGgufModel } from '../formats/gguf-split.js';
@@ -407,7 +407,8 @@ export function tokenizerFromGgufMetadata(meta: MetaSource, file = '<gguf metada
         hint: 'the metadata is wrong; fix the id (e.g. with llama.cpp\'s gguf_set_metadata.py) or convert the model again',
       });
     }
-    process.stderr.write(`warning: ${file}: ${key} = ${v} is outside the vocabulary (0..${n - 1}); ignored\n`);
+    // stderr in Node, the console in a browser
+    console.warn(`warning: ${file}: ${key} = ${v} is outside the vocabulary (0..${n - 1}); ignored`);
     return -1;
   };
   const flag = (key: string, dflt: boolean): boolean => {

@@ -12,9 +12,11 @@ import type { HostTensor } from '../../tensor/tensor.js';
 import { dequantize } from '../../tensor/quant.js';
 import { assert, LlamaError } from '../../errors.js';
 import { LinearMemory } from './memory.js';
-import { instantiate, newMemory, sharedMemoryAvailable, wasmModule, type WasmKernels, type WasmVariant } from './module.js';
+import { instantiate, newMemory, preloadWasmModule, sharedMemoryAvailable, wasmModule, type WasmKernels, type WasmVariant } from './module.js';
 import type { WasmCompiledModule } from './wasm-api.js';
 import { WasmPool } from './pool.js';
+import { envVar } from '../../platform/env.js';
+import { canBlockThread } from '../../platform/kernel-worker.js';
 
 /** Types with a dedicated kernel; everything else is dequantized to F32 at load (as native does). */
 export const WASM_KERNEL_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
@@ -39,7 +41,7 @@ let runtime: Runtime | undefined;
 function getRuntime(): Runtime | string {
   if (runtime) return runtime;
   // the threaded build when shared memory is possible (it runs 1 thread as fast), else the plain one
-  let variant: WasmVariant = sharedMemoryAvailable() && process.env.LLAMA_WASM_VARIANT !== 'st' ? 'mt' : 'st';
+  let variant: WasmVariant = sharedMemoryAvailable() && envVar('LLAMA_WASM_VARIANT') !== 'st' ? 'mt' : 'st';
   let { module, reason } = wasmModule(variant);
   if (!module && variant === 'mt') {
     variant = 'st';
@@ -122,6 +124,30 @@ export class WasmBackend implements Backend {
 
   info(): WasmInfo {
     return { calls: this.rt.calls, workerJobs: this.rt.pool?.jobs ?? 0, variant: this.rt.variant, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
+  }
+
+  /**
+   * Streaming read bandwidth of this module on the calling thread (GB/s per repetition): a SIMD sum
+   * over `bytes` of linear memory, after a warm-up pass. The bench reports wasm against this as well
+   * as against native's limit, since what a wasm engine can stream may be below what native code can.
+   */
+  readBandwidth(bytes: number, reps: number): Float64Array {
+    const n = Math.floor(bytes / 128) * 32;
+    const { mem, k } = this.rt;
+    const off = mem.alloc(4 * n, 'the read-bandwidth probe');
+    const res = new Float64Array(reps);
+    try {
+      mem.f32.fill(1, off >>> 2, (off >>> 2) + n);
+      k.stream_read(off, n);
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        k.stream_read(off, n);
+        res[r] = (4 * n) / ((performance.now() - t0) / 1000) / 1e9;
+      }
+    } finally {
+      mem.free_(off, 4 * n);
+    }
+    return res;
   }
 
   /** Offsets of consecutive 64-byte aligned regions of the given sizes in the scratch region. */
@@ -372,17 +398,23 @@ export function wasmUnavailableReason(): string | undefined {
  * (Node here; a browser would need cross-origin isolation), else it runs 1 thread.
  */
 export function loadWasmBackend(opts: WasmBackendOptions = {}): WasmBackend | undefined {
-  const envThreads = Number(process.env.LLAMA_THREADS);
+  const envThreads = Number(envVar('LLAMA_THREADS'));
   const threads = opts.threads ?? (Number.isInteger(envThreads) && envThreads >= 1 ? envThreads : 1);
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new LlamaError('USAGE', `--threads must be a whole number 1..256, got ${threads}`);
   }
   const r = getRuntime();
-  return typeof r === 'string' ? undefined : new WasmBackend(r, { ...opts, threads });
+  // a page's main thread may not block in Atomics.wait: threads need the engine in a Worker there
+  return typeof r === 'string' ? undefined : new WasmBackend(r, { ...opts, threads: canBlockThread() ? threads : 1 });
 }
 
 /** loadWasmBackend with its worker threads started. */
 export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackend | undefined> {
+  if (!runtime) {
+    // browsers fetch the modules (no synchronous reads there); in Node this reads the files
+    if (sharedMemoryAvailable()) await preloadWasmModule('mt');
+    await preloadWasmModule('st');
+  }
   const b = loadWasmBackend(opts);
   await b?.startThreads();
   return b;

@@ -1,8 +1,7 @@
 // Loading the kernels module (src/backend/wasm/kernels.wasm, built from c/kernels.c by
 // scripts/build-wasm.js and committed). The module imports only its memory and exports functions
 // whose pointer arguments are byte offsets into it.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { kernelFile, kernelFileSync, optimizeWasmUpFront } from '../../platform/kernel-files.js';
 import { wasmApi, type WasmCompiledModule, type WasmGlobal, type WasmMemory } from './wasm-api.js';
 
 /** The functions exported by kernels.c (pointers are i32 byte offsets). */
@@ -20,6 +19,7 @@ export interface WasmKernels {
   argmax(x: number, n: number): number;
   kv_store(kc: number, vc: number, f16: number, rowLen: number, pos0: number, T: number, k: number, v: number): void;
   attention(out: number, q: number, kc: number, vc: number, f16: number, pos0: number, T: number, nh: number, nkv: number, hd: number, h0: number, h1: number, scores: number): void;
+  stream_read(p: number, n: number): number;
   __heap_base: WasmGlobal;
   /** kernels-mt.wasm only: each thread's instance moves it to its own stack */
   __stack_pointer?: WasmGlobal;
@@ -36,34 +36,41 @@ export function sharedMemoryAvailable(): boolean {
 
 const compiled = new Map<WasmVariant, { module?: WasmCompiledModule; reason?: string }>();
 
-/** The compiled module, or why it cannot be had (file missing, no SIMD128 in this engine). */
+const fileOf = (variant: WasmVariant) => (variant === 'mt' ? 'kernels-mt.wasm' : 'kernels.wasm');
+
+function compile(variant: WasmVariant, bytes: Uint8Array | undefined): { module?: WasmCompiledModule; reason?: string } {
+  const file = fileOf(variant);
+  const api = wasmApi();
+  if (!bytes) return { reason: `${file} is missing from this installation` };
+  if (!api) return { reason: 'this JavaScript engine has no WebAssembly' };
+  try {
+    optimizeWasmUpFront();
+    return { module: new api.Module(bytes) };
+  } catch (e) {
+    return { reason: `this JavaScript engine cannot compile ${file} (it needs WebAssembly SIMD128${variant === 'mt' ? ' and threads' : ''}): ${(e as Error).message}` };
+  }
+}
+
+/**
+ * The compiled module, or why it cannot be had (file missing, no SIMD128 in this engine). Where
+ * files can only be read asynchronously (browsers), call preloadWasmModule first.
+ */
 export function wasmModule(variant: WasmVariant = 'st'): { module?: WasmCompiledModule; reason?: string } {
   const have = compiled.get(variant);
   if (have) return have;
-  const file = variant === 'mt' ? 'kernels-mt.wasm' : 'kernels.wasm';
-  // dist/src/backend/wasm/module.js -> <package>/src/backend/wasm/; or next to this file
-  let bytes: Uint8Array | undefined;
-  for (const rel of [`../../../../src/backend/wasm/${file}`, `./${file}`]) {
-    try {
-      bytes = readFileSync(fileURLToPath(new URL(rel, import.meta.url)));
-      break;
-    } catch {
-      // try the next place
-    }
-  }
-  let result: { module?: WasmCompiledModule; reason?: string };
-  const api = wasmApi();
-  if (!bytes) result = { reason: `${file} is missing from this installation` };
-  else if (!api) result = { reason: 'this JavaScript engine has no WebAssembly' };
-  else {
-    try {
-      result = { module: new api.Module(bytes) };
-    } catch (e) {
-      result = { reason: `this JavaScript engine cannot compile ${file} (it needs WebAssembly SIMD128${variant === 'mt' ? ' and threads' : ''}): ${(e as Error).message}` };
-    }
-  }
+  const bytes = kernelFileSync(fileOf(variant));
+  // not cached when unread: a browser reads asynchronously (preloadWasmModule) and may do so later
+  if (!bytes) return compile(variant, bytes);
+  const result = compile(variant, bytes);
   compiled.set(variant, result);
   return result;
+}
+
+/** Fetch and compile a variant where reading is asynchronous; afterwards wasmModule answers at once. */
+export async function preloadWasmModule(variant: WasmVariant): Promise<void> {
+  if (compiled.has(variant)) return;
+  const bytes = await kernelFile(fileOf(variant));
+  if (!compiled.has(variant)) compiled.set(variant, compile(variant, bytes));
 }
 
 /** A fresh memory for a variant: shared (up to 4 GiB) for `mt`. */

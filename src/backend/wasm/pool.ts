@@ -1,10 +1,11 @@
-// Worker threads for the wasm backend in Node: each runs its own instance of kernels-mt.wasm over
+// Worker threads for the wasm backend (worker_threads in Node, Web Workers in a browser, started by
+// platform/kernel-worker.ts): each runs its own instance of kernels-mt.wasm over
 // the shared memory (worker.ts). A job is posted by writing its arguments into the worker's
 // control block in that memory and bumping a generation word; the main thread then does its own
 // share and blocks (Atomics.wait) until every worker has stored the generation as done. Matmul
 // rows are split in multiples of 4 (the Q8_0/Q4_0 row groups), so results do not depend on the
 // thread count.
-import { Worker } from 'node:worker_threads';
+import { startKernelWorker } from '../../platform/kernel-worker.js';
 import { LlamaError } from '../../errors.js';
 import type { LinearMemory } from './memory.js';
 import type { WasmCompiledModule } from './wasm-api.js';
@@ -14,7 +15,6 @@ const STACK = 65536;
 const TIMEOUT_MS = 60_000;
 
 interface PoolWorker {
-  worker: Worker;
   ctl: Int32Array;
   gen: number;
   /** set once the worker has its instance and waits for jobs (before that, jobs would block the
@@ -49,18 +49,16 @@ export class WasmPool {
       const stack = this.mem.alloc(STACK, 'a worker stack');
       const ctl = new Int32Array(this.mem.memory.buffer, ctlOff, 16);
       ctl.fill(0);
-      const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { module: this.module, memory: this.mem.memory, ctl: ctlOff, stackTop: stack + STACK },
-      });
-      worker.unref(); // an idle pool never keeps the process alive
-      const pw: PoolWorker = { worker, ctl, gen: 0, isReady: false, ready: Promise.resolve() };
-      pw.ready = new Promise<void>((resolve, reject) => {
-        worker.once('message', () => {
+      const started = startKernelWorker({ module: this.module, memory: this.mem.memory, ctl: ctlOff, stackTop: stack + STACK });
+      const pw: PoolWorker = { ctl, gen: 0, isReady: false, ready: Promise.resolve() };
+      pw.ready = started.ready.then(
+        () => {
           pw.isReady = true;
-          resolve();
-        });
-        worker.once('error', (e) => reject(new LlamaError('BACKEND_UNAVAILABLE', `a wasm worker thread failed to start: ${e.message}`, { hint: 'use --threads 1' })));
-      });
+        },
+        (e: Error) => {
+          throw new LlamaError('BACKEND_UNAVAILABLE', `a wasm worker thread failed to start: ${e.message}`, { hint: 'use --threads 1' });
+        },
+      );
       this.workers.push(pw);
     }
   }

@@ -20,11 +20,13 @@ export const command: Command = {
       'api-key': { kind: 'string', arg: 'KEY', help: 'require "Authorization: Bearer KEY" on the API (env LLAMA_API_KEY)' },
       alias: { kind: 'string', arg: 'NAME', help: 'the model id /v1/models reports (default: the file name)' },
       'max-body': { kind: 'int', arg: 'BYTES', help: 'largest request body accepted (413 above)', default: 8 * 1024 * 1024 },
-      'no-webui': { kind: 'boolean', help: 'do not serve the chat page at /' },
+      'no-webui': { kind: 'boolean', help: 'do not serve the chat page at / nor the in-browser demo at /browser/' },
     },
     details: [
       'Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings, /tokenize, /detokenize;',
       'GET /v1/models, /health, /metrics (Prometheus), /props, and the chat page at /.',
+      'GET /browser/: a page that runs the model (a GGUF file, else the packaged default model) in',
+      'the browser tab itself (WebAssembly; threads when cross-origin isolated, which it is).',
       '-c/--ctx-size is the context of each slot. SIGTERM or Ctrl-C: stop accepting, finish running',
       'requests (a second signal cancels them), exit 0.',
       '',
@@ -58,6 +60,7 @@ export const command: Command = {
       throw e;
     }
     process.stderr.write(`llama serve: ${sm.id} (${model.format}, ${model.backendName} backend, ${model.chatTemplate.name} chat template), ${parallel} slot${parallel === 1 ? '' : 's'} of ${srv.scheduler.slotContext} positions${apiKey ? ', API key required' : ''}\n`);
+    if (!bool(args, 'no-webui')) process.stderr.write(`llama serve: chat page ${srv.url}/, in-browser demo ${srv.url}/browser/\n`);
     process.stdout.write(`${srv.url}\n`);
     await new Promise<void>((resolve) => {
       let stopping = false;
