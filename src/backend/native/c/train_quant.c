@@ -86,10 +86,8 @@ static void decode_cols(const ln_weight *w, int64_t r, int64_t c0, int64_t c1, f
       return;
     }
     case LN_Q6_K: {
-      // 16-value sub-blocks j of super-block g; value = d · scale_j · (code - 32). Per group (192
-      // bytes): values 4k..4k+3 of sub-block j have their low nibbles in byte 4j+i of bytes 0..63
-      // (k = 0, 1: low, high nibble) or 64..127 (k = 2, 3) and their top 2 bits in byte 128+4j+i
-      // (bits 2k..2k+1); see common.h
+      // 16-value sub-blocks j of super-block g; value = d · scale_j · (code - 32). The codes come
+      // through common.h's ln_q6k_code, so this follows the repacked layout whatever it becomes
       for (int64_t s = c0 / 16; s < c1 / 16; s++) {
         const int64_t g = s >> 4;
         const int j = (int)(s & 15);
@@ -97,18 +95,8 @@ static void decode_cols(const ln_weight *w, int64_t r, int64_t c0, int64_t c1, f
         uint16_t h;
         memcpy(&h, meta + 16, 2);
         const float d = ln_h2f(h) * (float)(int8_t)meta[j];
-        const uint8_t *grp = row + g * 192;
-        uint8_t l0[4], l1[4], hi[4];
-        memcpy(l0, grp + 4 * j, 4);
-        memcpy(l1, grp + 64 + 4 * j, 4);
-        memcpy(hi, grp + 128 + 4 * j, 4);
         int c[16];
-        for (int i = 0; i < 4; i++) {
-          c[i] = (l0[i] & 0x0f) | ((hi[i] & 3) << 4);
-          c[4 + i] = (l0[i] >> 4) | (((hi[i] >> 2) & 3) << 4);
-          c[8 + i] = (l1[i] & 0x0f) | (((hi[i] >> 4) & 3) << 4);
-          c[12 + i] = (l1[i] >> 4) | (((hi[i] >> 6) & 3) << 4);
-        }
+        for (int v = 0; v < 16; v++) c[v] = ln_q6k_code(row, g, j, v);
         float *o = out + (s * 16 - c0);
         for (int v = 0; v < 16; v++) o[v] = d * (float)(c[v] - 32);
       }
