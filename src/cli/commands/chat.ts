@@ -52,7 +52,7 @@ export const command: Command = {
     validateGenerateOptions({ ...sampling, ...(ctxArg !== undefined ? { ctxSize: ctxArg } : {}) }, FLAG_NAMES);
     const grammar = grammarFromArgs(args);
     checkEngineArgs(args); // before the model loads: a typo fails fast, with nothing on stdout
-    const { model, path } = await openModelFromArgs(args);
+    const { model, path } = await openModelFromArgs(args, { chat: true }); // without -m: the shipped chat model
     try {
       const defaults: CompleteOptions = {
         ...sampling,
