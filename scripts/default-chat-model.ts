@@ -1,5 +1,5 @@
 // Instruction data for models/default-chat and the before/after measurement of instruction following.
-//   node dist/scripts/default-chat-model.js make STORIES.txt OUTDIR [--held-out 0.1] [--seed 1] [--limit N]
+//   node dist/scripts/default-chat-model.js make STORIES.txt OUTDIR [--held-out 0.1] [--seed 1] [--variants K] [--limit N]
 //     -> OUTDIR/train.jsonl (chat JSONL: {"messages": [user, assistant]}) and OUTDIR/heldout.json
 //        (the held-out records, with the words each story prompt requires); split by story
 //   node dist/scripts/default-chat-model.js eval MODEL HELDOUT.json [--chat-template llama-2] [--n 40]
@@ -42,8 +42,20 @@ export function toMessages(r: StoryInstruction): ChatMessage[] {
 function make(storiesPath: string, outDir: string): void {
   const stories = splitStories(readFileSync(storiesPath, 'utf8')).slice(0, Number(opt('limit', '1000000')));
   const seed = Number(opt('seed', '1'));
-  const recs = storyInstructions(stories, seed);
-  const { train, heldOut } = splitByStory(recs, Number(opt('held-out', '0.1')), seed);
+  // --variants K: K story prompts per story with other word pairs (more practice at using the words the
+  // prompt names, for the same stories); name questions once. Held out: the first variant only.
+  const variants = Number(opt('variants', '1'));
+  const recs: StoryInstruction[] = [];
+  for (let v = 0; v < variants; v++) recs.push(...storyInstructions(stories, seed + 7919 * v).filter((r) => v === 0 || r.kind === 'story'));
+  const split = splitByStory(recs, Number(opt('held-out', '0.1')), seed);
+  const train = split.train;
+  const seen = new Set<string>();
+  const heldOut = split.heldOut.filter((r) => {
+    const key = `${r.story}/${r.kind}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'train.jsonl'), train.map((r) => JSON.stringify({ messages: toMessages(r) })).join('\n') + '\n');
   writeFileSync(join(outDir, 'heldout.json'), JSON.stringify(heldOut));

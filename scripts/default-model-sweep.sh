@@ -3,7 +3,8 @@
 # from scratch on the default model's data mixture for about the same compute (~4 minutes each on
 # 2 shared cores), the cosine length of each set from its measured tokens/s, then compared on
 # validation loss. Run after `llama train --config models/default/train.json --prepare-only`.
-# Each config is models/default/train.json with another shape, batch 2048 x 256 tokens, warmup 20.
+# Each config is models/default/train.json with another shape, batch 2048 x 256 tokens, warmup 20 and the
+# mixture 0.45 / 0.35 / 0.08 / 0.12 (TinyStories / Gutenberg / Shakespeare / WikiText-2).
 #
 # usage: scripts/default-model-sweep.sh   (writes models/default/work/sweep/<shape>/log.jsonl)
 set -eu
@@ -20,7 +21,9 @@ for (const [name, [dim, nLayers, nHeads, nKvHeads]] of Object.entries(shapes)) {
   Object.assign(c.model, { dim, nLayers, nHeads, nKvHeads });
   c.tokenizer.path = "../../tokenizer.model";
   c.data.dir = "../data";
-  for (const s of c.data.sources) s.files = s.files.map((f) => "../../" + f);
+  // the sweep ran before the main run moved weight from TinyStories to the books
+  const weights = { tinystories: 0.45, gutenberg: 0.35, shakespeare: 0.08, wikitext2: 0.12 };
+  for (const s of c.data.sources) { s.files = s.files.map((f) => "../../" + f); s.weight = weights[s.name]; }
   Object.assign(c, { outDir: name, seqLen: 256, batchTokens: 2048, warmupSteps: 20, logEvery: 10, maxSteps: 100000 });
   fs.writeFileSync(name + ".json", JSON.stringify(c, null, 2));
 }'

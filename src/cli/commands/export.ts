@@ -1,15 +1,22 @@
 import type { Command } from '../command.js';
 import { str } from '../args.js';
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { LlamaError, UsageError, training, finetune, chat } from '../../index.js';
-import { looksLikeGguf } from '../../formats/gguf.js';
-import { readFileHead } from '../../formats/file-io.js';
 import { list } from '../args.js';
 const { EXPORT_TYPES, exportGguf, exportHf, trainedModelFromCheckpoint } = training;
 type ExportType = training.ExportType;
 
+/** A GGUF file (magic "GGUF"), not a training checkpoint. */
 function isGgufModel(path: string): boolean {
-  return existsSync(path) && statSync(path).isFile() && looksLikeGguf(readFileHead(path, 8));
+  if (!existsSync(path) || !statSync(path).isFile()) return false;
+  const head = Buffer.alloc(4);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return head.toString('latin1') === 'GGUF';
 }
 
 export const command: Command = {
