@@ -3,8 +3,9 @@
 // same thread count. Matrices are rotated (total well above the 32 MiB L3) so caches do not help.
 // Also matrix-matrix (T = 128, prefill) in GFLOP/s against the measured FMA peak.
 //
-//   npm run build && node dist/bench/kernels.js [--threads 1,2] [--types f32,q8_0,...] [--reps 15]
+//   npm run build && node dist/bench/kernels.js [--threads 1,2] [--types f32,q8_0,...] [--reps 15] [--tune q6k=0]
 import { loadNativeBackend, nativeUnavailableReason } from '../src/backend/native/index.js';
+import { loadAddon } from '../src/backend/native/addon.js';
 import { randomMatrixBytes } from '../src/bench/synthetic.js';
 import { DType, dtypeName } from '../src/tensor/dtype.js';
 import { quantize } from '../src/tensor/quant.js';
@@ -38,6 +39,13 @@ async function main(): Promise<void> {
   if (!probe) {
     process.stderr.write(`native backend unavailable: ${nativeUnavailableReason()}\n`);
     process.exit(1);
+  }
+  // --tune knob=v,knob=v: the addon's A/B switches (setTuning, see common.h), e.g. --tune q6k=0
+  const tune = arg('tune', '');
+  const addon = loadAddon().addon as unknown as { setTuning(name: string, v: number): void };
+  for (const kv of tune ? tune.split(',') : []) {
+    const [k, v] = kv.split('=');
+    addon.setTuning(k!, Number(v));
   }
   const threadsList = arg('threads', '1,2').split(',').map(Number);
   const types = arg('types', 'f32,f16,bf16,q8_0,q4_0,q4_k,q6_k').split(',');

@@ -1,34 +1,61 @@
-// Side by side with llama.cpp on this machine, in the same run: `llama bench`'s pp/tg for llama.ts,
-// then the same tests on the same GGUF bytes for llama.cpp (node-llama-cpp's prebuilt CPU build,
-// run as a child process by bench/peer-llama-cpp.mjs), thread count by thread count, and the ratio
-// of the two. The read bandwidth moves a lot on this shared machine (2 threads: ~35 to ~60 GB/s),
-// so llama.cpp's tg is also given as a percentage of the limit measured right before and after
-// its run, as ours is against the limit measured before each of our repetitions.
+// Side by side with llama.cpp on this machine, in the same run: `llama bench`'s pp/tg for llama.ts
+// and the same tests on the same GGUF bytes for llama.cpp, thread count by thread count, and the
+// ratio of the two. The read bandwidth moves a lot on this shared machine (2 threads: ~35 to ~60
+// GB/s), so llama.cpp's tg is also given as a percentage of the limit measured right before its
+// run, as ours is against the limit measured before each of our repetitions.
 //
-// node-llama-cpp is not a dependency: install it once outside the repository with
-//   scripts/install-llama-cpp-peer.sh /tmp/llama-cpp-peer
-// then
-//   node dist/bench/vs-llama-cpp.js --peer /tmp/llama-cpp-peer --synthetic 110m --type q8_0 [-p 128] [-n 64] [-t 1,2] [-r 5]
-//   node dist/bench/vs-llama-cpp.js --peer DIR -m model.gguf ...
+// Two peers:
+//  --llama-bench PATH: llama.cpp's own llama-bench binary, built from source for this CPU, e.g.
+//      cmake -B build -DGGML_NATIVE=ON -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF
+//      cmake --build build --target llama-bench -j2
+//    run once per repetition (`-r 1 -o json`, its own warm-up included) right after each of our
+//    repetitions, so the two alternate and see the same machine state; medians of -r runs each.
+//  --peer DIR: node-llama-cpp's prebuilt CPU build (not a dependency: install it once outside the
+//    repository with scripts/install-llama-cpp-peer.sh DIR), run as a child process by
+//    bench/peer-llama-cpp.mjs after all our repetitions of a thread count.
+// The CPU (vendor, family/model, name) is printed with the table: the kernels' speed and
+// llama.cpp's differ between Zen 4 (family 25) and Zen 5 (family 26).
+//
+//   node dist/bench/vs-llama-cpp.js --llama-bench /tmp/llama.cpp/build/bin/llama-bench --synthetic 110m --type q8_0 [-p 128] [-n 64] [-t 1,2] [-r 5]
+//   node dist/bench/vs-llama-cpp.js --peer /tmp/llama-cpp-peer --synthetic 110m --type q8_0 ...
+//   node dist/bench/vs-llama-cpp.js --llama-bench PATH -m model.gguf ... [--json]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../src/model/load.js';
 import { median, modelCost, runBench, type BenchResult } from '../src/bench/llama-bench.js';
 import { loadNativeBackend } from '../src/backend/native/index.js';
-import { SYNTHETIC_TYPES, writeSyntheticGguf } from '../src/bench/synthetic.js';
+import { SYNTHETIC_MIXES, SYNTHETIC_TYPES, writeSyntheticGguf } from '../src/bench/synthetic.js';
+import type { DType } from '../src/tensor/dtype.js';
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
 }
 
+/** "AMD EPYC 9R14 (AuthenticAMD family 25 model 17)": what the figures were measured on. */
+function cpuLabel(): string {
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return cpus()[0]?.model ?? 'unknown CPU';
+  }
+  const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim();
+  const name = field('model name') ?? cpus()[0]?.model ?? 'unknown CPU';
+  const family = field('cpu family'), model = field('model'), vendor = field('vendor_id');
+  return family !== undefined ? `${name} (${vendor ?? ''} family ${family} model ${model ?? '?'}, ${cpus().length} logical CPUs)` : name;
+}
+
 const here = dirname(fileURLToPath(import.meta.url));
-const peer = arg('--peer', process.env.LLAMA_CPP_PEER);
-if (!peer || !existsSync(join(peer, 'node_modules', 'node-llama-cpp'))) {
-  process.stderr.write('no llama.cpp peer: run scripts/install-llama-cpp-peer.sh DIR, then pass --peer DIR (or set LLAMA_CPP_PEER)\n');
+const llamaBench = arg('--llama-bench', process.env.LLAMA_BENCH);
+const peer = llamaBench ? undefined : arg('--peer', process.env.LLAMA_CPP_PEER);
+if (llamaBench ? !existsSync(llamaBench) : !peer || !existsSync(join(peer, 'node_modules', 'node-llama-cpp'))) {
+  process.stderr.write(
+    'no llama.cpp peer: pass --llama-bench PATH (llama.cpp\'s llama-bench binary, built with -DGGML_NATIVE=ON) or run scripts/install-llama-cpp-peer.sh DIR, then pass --peer DIR (or set LLAMA_BENCH / LLAMA_CPP_PEER)\n',
+  );
   process.exit(2);
 }
 const prompt = Number(arg('-p', '128')), gen = Number(arg('-n', '64')), reps = Number(arg('-r', '5'));
@@ -43,23 +70,69 @@ let label = path ?? '';
 let tmp: string | undefined;
 if (!path) {
   const shape = arg('--synthetic', '110m')!, typeName = arg('--type', 'q8_0')!;
-  const type = SYNTHETIC_TYPES[typeName];
+  const type = (SYNTHETIC_TYPES[typeName] as DType | undefined) ?? SYNTHETIC_MIXES[typeName];
   if (type === undefined) throw new Error(`unknown --type ${typeName}`);
   tmp = mkdtempSync(join(tmpdir(), 'vs-llama-cpp-'));
   path = join(tmp, `synthetic-${shape}-${typeName}.gguf`);
   writeSyntheticGguf(path, shape, type);
   label = `synthetic-${shape} ${typeName.toUpperCase()}`;
 }
-try {
-  const probe = (t: number) => median([...loadNativeBackend({ threads: t })!.readBandwidth(256 * 1024 * 1024, 3)]);
-  const rows: { o: BenchResult; peer: number | null; peerPct: number | null }[] = [];
+const log = (l: string) => process.stderr.write(l + '\n');
+const probe = (t: number) => median([...loadNativeBackend({ threads: t })!.readBandwidth(256 * 1024 * 1024, 3)]);
+
+interface Row {
+  o: BenchResult;
+  peer: number | null;
+  peerMin?: number;
+  peerMax?: number;
+  peerPct: number | null;
+}
+
+/** llama-bench, one repetition of one test (pp: -n 0, tg: -p 0) at `t` threads: its tok/s. */
+function llamaBenchOnce(bin: string, model: string, test: 'pp' | 'tg', t: number): number {
+  const args = ['-m', model, '-p', String(test === 'pp' ? prompt : 0), '-n', String(test === 'tg' ? gen : 0), '-t', String(t), '-r', '1', '-o', 'json'];
+  const r = spawnSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`llama-bench failed (status ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const out = JSON.parse(r.stdout) as { avg_ts: number; n_threads: number }[];
+  if (out.length !== 1 || out[0]!.n_threads !== t) throw new Error(`unexpected llama-bench output: ${r.stdout.slice(0, 200)}`);
+  return out[0]!.avg_ts;
+}
+
+async function vsLlamaBench(bin: string, model: string): Promise<Row[]> {
+  const loaded = await loadModel(model);
+  const { matmulBytes } = modelCost(loaded);
+  const theirs = new Map<string, { tps: number[]; pct: number[] }>();
+  const ours = await runBench(
+    { loaded },
+    {
+      prompt, gen, threads, reps, backend: 'native', modelName: label, log,
+      afterRepetition: (test, t, rep) => {
+        const key = `${test}${t}`;
+        if (!theirs.has(key)) theirs.set(key, { tps: [], pct: [] });
+        const e = theirs.get(key)!;
+        const limit = test === 'tg' ? probe(t) : 0;
+        const tps = llamaBenchOnce(bin, model, test, t);
+        e.tps.push(tps);
+        if (test === 'tg') e.pct.push((100 * matmulBytes * tps) / 1e9 / limit);
+        log(`  llama.cpp ${test} t=${t} rep ${rep + 1}: ${tps.toFixed(2)} tok/s`);
+      },
+    },
+  );
+  return ours.map((o) => {
+    const e = theirs.get(`${o.test.slice(0, 2)}${o.threads}`)!;
+    return { o, peer: median(e.tps), peerMin: Math.min(...e.tps), peerMax: Math.max(...e.tps), peerPct: e.pct.length ? median(e.pct) : null };
+  });
+}
+
+async function vsNodeLlamaCpp(peerDir: string, model: string): Promise<Row[]> {
+  const rows: Row[] = [];
   for (const t of threads) {
-    const loaded = await loadModel(path);
+    const loaded = await loadModel(model);
     const { matmulBytes } = modelCost(loaded);
     const vocab = loaded.config.vocabSize;
-    const ours = await runBench({ loaded }, { prompt, gen, threads: [t], reps, backend: 'native', modelName: label, log: (l) => process.stderr.write(l + '\n') });
+    const ours = await runBench({ loaded }, { prompt, gen, threads: [t], reps, backend: 'native', modelName: label, log });
     const before = probe(t);
-    const r = spawnSync(process.execPath, [join(here, '..', '..', 'bench', 'peer-llama-cpp.mjs'), peer, path, String(prompt), String(gen), String(t), String(reps), String(vocab)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const r = spawnSync(process.execPath, [join(here, '..', '..', 'bench', 'peer-llama-cpp.mjs'), peerDir, model, String(prompt), String(gen), String(t), String(reps), String(vocab)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const after = probe(t);
     if (r.status !== 0) throw new Error(`the llama.cpp peer failed (status ${r.status})`);
     const theirs = JSON.parse(r.stdout.trim().split('\n').pop()!) as { threads: number; pp: number | null; tg: number | null };
@@ -70,11 +143,24 @@ try {
       rows.push({ o, peer: peerTps, peerPct: !isPp && peerTps ? (100 * matmulBytes * peerTps) / 1e9 / limit : null });
     }
   }
-  process.stdout.write(`${label}: llama.ts (native) vs llama.cpp (node-llama-cpp 3.22.1 prebuilt), same file, same run, medians of ${reps}\n\n`);
-  process.stdout.write('| threads | test | llama.ts tok/s | llama.cpp tok/s | llama.ts / llama.cpp | llama.ts % of limit | llama.cpp % of limit |\n|--:|---|--:|--:|--:|--:|--:|\n');
-  for (const { o, peer: p, peerPct } of rows) {
-    const pct = o.percent_of_limit === null ? '' : `${o.percent_of_limit.toFixed(1)}%${o.test.startsWith('pp') ? ' of FMA peak' : ''}`;
-    process.stdout.write(`| ${o.threads} | ${o.test} | ${o.tokens_per_second.toFixed(2)} | ${p ? p.toFixed(2) : '–'} | ${p ? (o.tokens_per_second / p).toFixed(2) + 'x' : '–'} | ${pct} | ${peerPct === null ? '' : peerPct.toFixed(1) + '%'} |\n`);
+  return rows;
+}
+
+try {
+  const rows = llamaBench ? await vsLlamaBench(llamaBench, path) : await vsNodeLlamaCpp(peer!, path);
+  const cpu = cpuLabel();
+  if (process.argv.includes('--json')) {
+    process.stdout.write(JSON.stringify({ model: label, cpu, peer: llamaBench ? `llama-bench ${llamaBench}` : 'node-llama-cpp prebuilt', reps, rows }, null, 1) + '\n');
+  } else {
+    const peerName = llamaBench ? `llama.cpp llama-bench (${llamaBench})` : 'llama.cpp (node-llama-cpp 3.22.1 prebuilt)';
+    process.stdout.write(`${label}: llama.ts (native) vs ${peerName}, same file, same run, medians of ${reps}${llamaBench ? ' alternated runs' : ''}\nCPU: ${cpu}\n\n`);
+    process.stdout.write('| threads | test | llama.ts tok/s (min–max) | llama.cpp tok/s (min–max) | llama.ts / llama.cpp | llama.ts % of limit | llama.cpp % of limit |\n|--:|---|--:|--:|--:|--:|--:|\n');
+    for (const { o, peer: p, peerMin, peerMax, peerPct } of rows) {
+      const pct = o.percent_of_limit === null ? '' : `${o.percent_of_limit.toFixed(1)}%${o.test.startsWith('pp') ? ' of FMA peak' : ''}`;
+      const range = (a: number, b: number) => ` (${a.toFixed(1)}–${b.toFixed(1)})`;
+      const theirs = p ? p.toFixed(2) + (peerMin !== undefined ? range(peerMin, peerMax!) : '') : '–';
+      process.stdout.write(`| ${o.threads} | ${o.test} | ${o.tokens_per_second.toFixed(2)}${range(o.min, o.max)} | ${theirs} | ${p ? (o.tokens_per_second / p).toFixed(2) + 'x' : '–'} | ${pct} | ${peerPct === null ? '' : peerPct.toFixed(1) + '%'} |\n`);
+    }
   }
 } finally {
   if (tmp) rmSync(tmp, { recursive: true, force: true });

@@ -48,7 +48,7 @@ test('llama bench --kv-type f16 runs decode over a binary16 KV cache', needsShar
 });
 
 test('synthetic weights: sane magnitudes (std ~ 1/sqrt(cols)), finite, no subnormals', () => {
-  for (const type of [DType.F32, DType.F16, DType.Q8_0, DType.Q4_0]) {
+  for (const type of [DType.F32, DType.F16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
     const rows = 8, cols = 1024;
     const v = dequantize(type, randomMatrixBytes(type, rows, cols), rows * cols);
     let ss = 0;
@@ -70,4 +70,51 @@ test('llama bench -m on a llama.cpp-quantized file (Q4_K/Q6_K mix)', needsShared
   assert.equal(out.length, 2);
   assert.ok(['Q4_K', 'Q6_K'].includes(out[0]!.type), out[0]!.type);
   assert.ok(out.every((o) => o.tokens_per_second > 0));
+});
+
+test('runBench afterRepetition: called once after each timed repetition, pp then tg, per thread count', needsShared(...MODEL), async () => {
+  const { runBench } = await import('../src/bench/llama-bench.js');
+  const { loadModel } = await import('../src/model/load.js');
+  const calls: string[] = [];
+  const out = await runBench(
+    { loaded: await loadModel(sharedData(...MODEL)) },
+    { prompt: 4, gen: 2, threads: [1], reps: 2, backend: 'auto', modelName: 'm', log: () => {}, afterRepetition: (test, t, rep) => calls.push(`${test}/${t}/${rep}`) },
+  );
+  assert.deepEqual(calls, ['pp/1/0', 'pp/1/1', 'tg/1/0', 'tg/1/1']);
+  assert.equal(out.length, 2);
+});
+
+test('synthetic q4_k_m: Q4_K with Q6_K for the output and attn_v / ffn_down in the "more bits" layers, as llama-quantize', async () => {
+  const { writeSyntheticGguf, SYNTHETIC_MIXES } = await import('../src/bench/synthetic.js');
+  const { openGguf } = await import('../src/formats/gguf.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'synth-mix-'));
+  try {
+    // the smallest shape is 110m (~86 MB as Q4_K_M): written once, only its directory is read back
+    const path = join(dir, 'm.gguf');
+    writeSyntheticGguf(path, '110m', SYNTHETIC_MIXES.q4_k_m!);
+    const g = openGguf(path);
+    const typeOf = (name: string) => g.tensors.find((t) => t.name === name)!.type;
+    assert.equal(typeOf('output.weight'), DType.Q6_K);
+    assert.equal(typeOf('token_embd.weight'), DType.Q4_K);
+    assert.equal(typeOf('blk.0.attn_v.weight'), DType.Q6_K); // first eighth of 12 layers: layer 0
+    assert.equal(typeOf('blk.1.attn_v.weight'), DType.Q4_K);
+    assert.equal(typeOf('blk.0.ffn_down.weight'), DType.Q6_K);
+    assert.equal(typeOf('blk.5.attn_q.weight'), DType.Q4_K);
+    assert.equal(typeOf('blk.0.attn_norm.weight'), DType.F32);
+    assert.equal(g.tensors.filter((t) => t.type === DType.Q6_K).length, 13);
+    g.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('hugePageShare: on Linux the anonymous memory and its huge-page part (0 <= huge <= anon), elsewhere undefined', async () => {
+  const { hugePageShare } = await import('../src/bench/llama-bench.js');
+  const hp = hugePageShare();
+  if (process.platform !== 'linux') return assert.equal(hp, undefined);
+  assert.ok(hp, 'smaps_rollup is readable on Linux');
+  assert.ok(hp.anon > 0 && hp.huge >= 0 && hp.huge <= hp.anon, JSON.stringify(hp));
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createWasmBackend, loadWasmBackend, wasmUnavailableReason } from '../src/backend/wasm/index.js';
 import { backendConformance, randomWeight, rng } from './helpers/backend-conformance.js';
 import { DType } from '../src/tensor/dtype.js';
+import { halfToFloat } from '../src/tensor/f16.js';
 
 const reason = wasmUnavailableReason();
 
@@ -36,6 +37,39 @@ if (reason) {
         assert.equal(two.info().workerJobs, jobs + 1, 'one share went to the worker');
         assert.deepEqual(b, a, `type ${type} T=${T}`);
       }
+    }
+  });
+
+  test('wasm backend: F16 matmul reads every binary16 exactly (subnormals, extremes, and rows with infinities or NaN that take the exact conversion)', () => {
+    const be = loadWasmBackend({ threads: 1 })!;
+    const rows = 5, cols = 27; // a tile of 4 rows and one more; 3 vectors of 8 and a tail of 3
+    const special = [0x0001, 0x03ff, 0x8001, 0x0400, 0x7bff, 0xfbff, 0x0000, 0x8000, 0x3c00, 0xbc00, 0x3555, 0x1234];
+    const h = new Uint16Array(rows * cols);
+    for (let i = 0; i < h.length; i++) h[i] = special[(i * 7) % special.length]!;
+    h[1 * cols + 5] = 0x7c00; // +inf in a vector
+    h[2 * cols + 10] = 0x7e01; // NaN
+    h[3 * cols + 17] = 0xfc00; // -inf
+    h[4 * cols + 25] = 0x7c00; // +inf in the tail
+    const t = { name: 'w', type: DType.F16, shape: [rows, cols], data: new Uint8Array(h.buffer) };
+    const w = be.loadWeight(t);
+    for (const T of [1, 2, 3]) {
+      const x = new Float32Array(T * cols).map((_, i) => 0.25 + ((i * 13) % 17) / 8);
+      const got = new Float32Array(T * rows).fill(12345);
+      be.matmul(got, x, w, T);
+      for (let tt = 0; tt < T; tt++)
+        for (let r = 0; r < rows; r++) {
+          let want = 0, mag = 0;
+          for (let c = 0; c < cols; c++) {
+            const p = halfToFloat(h[r * cols + c]!) * x[tt * cols + c]!;
+            want += p;
+            mag += Math.abs(p);
+          }
+          const g = got[tt * rows + r]!;
+          const where = `T=${T} token ${tt} row ${r}: ${g} vs ${want}`;
+          if (Number.isNaN(want)) assert.ok(Number.isNaN(g), where);
+          else if (!Number.isFinite(want)) assert.equal(g, want, where);
+          else assert.ok(Math.abs(g - want) <= 2e-5 * mag + 1e-30, where);
+        }
     }
   });
 

@@ -48,3 +48,14 @@ test('wasm backend: a KV cache past the 4 GiB of wasm32 is a typed error, and th
   be.attention(out, new Float32Array(4), c, 0, 0, 1, 1);
   assert.deepEqual(out, kv, 'one position: attention returns its value row');
 });
+
+test('wasm backend: the read-bandwidth probe gives one positive rate per repetition and gives its buffer back', { skip: wasmUnavailableReason() ?? false }, () => {
+  const be = loadWasmBackend({ threads: 1 })!;
+  const used = be.info().usedBytes;
+  const calls = be.info().calls;
+  const rates = be.readBandwidth(4 * 1024 * 1024, 3);
+  assert.equal(rates.length, 3);
+  for (const r of rates) assert.ok(Number.isFinite(r) && r > 0, `rate ${r}`);
+  assert.equal(be.info().usedBytes, used, 'the probe buffer is freed');
+  assert.equal(be.info().calls, calls, 'the probe is not counted as a kernel call of the model');
+});

@@ -7,6 +7,7 @@
 // ~60 GB/s from one second to the next), so every repetition is paired with a limit measurement
 // taken right before it: the percentage is the median of the per-repetition ratios, and the limit
 // column the median of those measurements.
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Backend, Weight } from '../backend/backend.js';
 import { JsBackend } from '../backend/js/js-backend.js';
@@ -52,6 +53,26 @@ export interface BenchOptions {
   readonly log: (line: string) => void;
   /** KV cache storage (default F32) */
   readonly kvType?: DType;
+  /** called after each timed repetition (a peer's run can be slotted in, alternating with ours) */
+  readonly afterRepetition?: (test: 'pp' | 'tg', threads: number, rep: number) => void;
+}
+
+/**
+ * This process's anonymous memory and the part of it in transparent huge pages (Linux
+ * /proc/self/smaps_rollup, in bytes), or undefined elsewhere. Decode streams the repacked weights
+ * (anonymous memory); when the kernel could not give them 2 MiB pages (memory fragmented, e.g.
+ * by a page cache full of the model file), every 4 KiB costs a TLB miss and tg falls well below
+ * the read limit, a cause of run-to-run spread worth seeing in the log.
+ */
+export function hugePageShare(): { anon: number; huge: number } | undefined {
+  try {
+    const text = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+    const anon = kb('Anonymous'), huge = kb('AnonHugePages');
+    return Number.isFinite(anon) && Number.isFinite(huge) ? { anon, huge } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function median(xs: readonly number[]): number {
@@ -149,6 +170,8 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
   const { cost, ropeFreqs, m0, config } = await prepare(holder, first);
   {
     opts.log(`weights ready in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    const hp = hugePageShare();
+    if (hp) opts.log(`anonymous memory ${(hp.anon / 1e9).toFixed(2)} GB, in 2 MiB pages ${(hp.huge / 1e9).toFixed(2)} GB (weights are ${(cost.matmulBytes / 1e9).toFixed(2)} GB)`);
     for (const threads of opts.threads) {
       const backend = threads === opts.threads[0] ? first : makeBackend(opts.backend, threads);
       if (backend instanceof WasmBackend) await backend.startThreads();
@@ -170,6 +193,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
           const s = performance.now();
           model.forward(session, tokens);
           const tps = opts.prompt / ((performance.now() - s) / 1000);
+          opts.afterRepetition?.('pp', effThreads, r);
           speeds.push(tps);
           if (peak !== undefined) {
             peaks.push(peak);
@@ -198,6 +222,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
             tok = backend.argmax(logits, config.vocabSize);
           }
           const tps = opts.gen / ((performance.now() - s) / 1000);
+          opts.afterRepetition?.('tg', effThreads, r);
           speeds.push(tps);
           if (bw !== undefined) {
             bws.push(bw);

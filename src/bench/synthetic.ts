@@ -10,6 +10,8 @@ import { gv, writeGguf, type LazyTensor } from '../formats/gguf-write.js';
 import { ATTENTION, GENERAL, LLM, LlamaFileType, ROPE, TENSOR, TOKENIZER, weightName } from '../formats/gguf-keys.js';
 import { GgufType, type GgufValue } from '../formats/gguf.js';
 import { LlamaError } from '../errors.js';
+import { FILE_TYPES, mixType, type FileTypeName } from '../model/quant-mix.js';
+import type { LlamaConfig } from '../model/config.js';
 
 export interface SyntheticShape {
   readonly dim: number;
@@ -26,6 +28,12 @@ export const SYNTHETIC_SHAPES: Readonly<Record<string, SyntheticShape>> = {
 };
 
 export const SYNTHETIC_TYPES: Readonly<Record<string, DType>> = { q4_0: DType.Q4_0, q8_0: DType.Q8_0, f16: DType.F16, f32: DType.F32 };
+/**
+ * Mixes of types, tensor by tensor as llama-quantize assigns them (quant-mix.ts): q4_k_m = Q4_K with
+ * Q6_K for the output matrix and for attn_v / ffn_down in the "more bits" layers, like llama.cpp's
+ * own Q4_K_M files. Passed to writeSyntheticGguf in place of a type.
+ */
+export const SYNTHETIC_MIXES: Readonly<Record<string, FileTypeName>> = { q4_k_m: 'q4_k_m' };
 
 const FILE_TYPE: Partial<Record<DType, LlamaFileType>> = {
   [DType.F32]: LlamaFileType.ALL_F32,
@@ -54,6 +62,35 @@ export function randomMatrixBytes(type: DType, rows: number, cols: number): Uint
       }
       return out;
     }
+    case DType.Q4_K: {
+      // 144-byte super-blocks {f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles};
+      // value = d * scale * code - dmin * min. Scales and mins kept in 0..15 (so d stays a normal
+      // binary16 for 11008 columns), dmin = 7.5 d centres the codes (mean 7.5).
+      const nb = n / 256;
+      const out = new Uint8Array(nb * 144);
+      randomFillSync(out);
+      const d = floatToHalf(target / 77), dmin = floatToHalf((7.5 * target) / 77);
+      for (let b = 0; b < nb; b++) {
+        const o = b * 144;
+        out[o] = d & 0xff, out[o + 1] = d >> 8, out[o + 2] = dmin & 0xff, out[o + 3] = dmin >> 8;
+        for (let i = 4; i < 16; i++) out[o + i]! &= 0x0f;
+      }
+      return out;
+    }
+    case DType.Q6_K: {
+      // 210-byte super-blocks {128 bytes low nibbles, 64 bytes high bits, 16 int8 scales, f16 d};
+      // value = d * scale * (code - 32), code - 32 has std ~18.5; scales 1..16 (rms ~9.5)
+      const nb = n / 256;
+      const out = new Uint8Array(nb * 210);
+      randomFillSync(out);
+      const d = floatToHalf(target / (18.5 * 9.5));
+      for (let b = 0; b < nb; b++) {
+        const o = b * 210;
+        for (let i = 192; i < 208; i++) out[o + i] = (out[o + i]! & 0x0f) + 1;
+        out[o + 208] = d & 0xff, out[o + 209] = d >> 8;
+      }
+      return out;
+    }
     case DType.F16: {
       const h = new Uint16Array(n);
       randomFillSync(h);
@@ -76,7 +113,7 @@ export function randomMatrixBytes(type: DType, rows: number, cols: number): Uint
       return new Uint8Array(u.buffer);
     }
     default:
-      throw new LlamaError('USAGE', `synthetic weights support q4_0, q8_0, f16, f32`);
+      throw new LlamaError('USAGE', `synthetic weights support q4_0, q8_0, q4_k, q6_k, f16, f32`);
   }
 }
 
@@ -116,15 +153,20 @@ function placeholderVocab(n: number): [string, GgufValue][] {
  * Write a random-weight GGUF of `shape` with every matrix in `type` (norms F32), untied output.
  * Returns the bytes written. Tensors are generated one at a time as the writer asks for them.
  */
-export function writeSyntheticGguf(path: string, shapeName: string, type: DType): number {
+export function writeSyntheticGguf(path: string, shapeName: string, type: DType | FileTypeName): number {
   const s = SYNTHETIC_SHAPES[shapeName];
   if (!s) throw new LlamaError('USAGE', `unknown synthetic shape '${shapeName}'`, { hint: `choose one of: ${Object.keys(SYNTHETIC_SHAPES).join(', ')}` });
   const arch = 'llama';
   const headDim = s.dim / s.nHeads;
+  const mix = typeof type === 'string' ? type : undefined;
+  const base = mix ? FILE_TYPES[mix].base : (type as DType);
+  // the mix rules read only these fields of the config
+  const cfg = { nLayers: s.nLayers, nHeads: s.nHeads, nKvHeads: s.nHeads, tiedEmbeddings: false } as LlamaConfig;
+  const typeOf = (key: 'tokEmbeddings' | 'output' | 'wq' | 'wk' | 'wv' | 'wo' | 'w1' | 'w2' | 'w3', layer?: number): DType => (mix ? mixType(mix, key, layer, cfg) : base);
   const meta: [string, GgufValue][] = [
     [GENERAL.ARCHITECTURE, gv.str(arch)],
     [GENERAL.NAME, gv.str(`synthetic-${shapeName}`)],
-    [GENERAL.FILE_TYPE, gv.u32(FILE_TYPE[type] ?? 0)],
+    [GENERAL.FILE_TYPE, gv.u32(mix ? FILE_TYPES[mix].fileType : (FILE_TYPE[base] ?? 0))],
     [LLM.CONTEXT_LENGTH(arch), gv.u32(2048)],
     [LLM.EMBEDDING_LENGTH(arch), gv.u32(s.dim)],
     [LLM.BLOCK_COUNT(arch), gv.u32(s.nLayers)],
@@ -136,22 +178,22 @@ export function writeSyntheticGguf(path: string, shapeName: string, type: DType)
     [ROPE.DIMENSION_COUNT(arch), gv.u32(headDim)],
     ...placeholderVocab(s.vocab),
   ];
-  const matrix = (name: string, rows: number, cols: number): LazyTensor => ({ name, type, shape: [rows, cols], read: () => randomMatrixBytes(type, rows, cols) });
+  const matrix = (name: string, rows: number, cols: number, t: DType): LazyTensor => ({ name, type: t, shape: [rows, cols], read: () => randomMatrixBytes(t, rows, cols) });
   const vector = (name: string, n: number): LazyTensor => ({ name, type: DType.F32, shape: [n], read: () => onesF32(n) });
-  const tensors: LazyTensor[] = [matrix(weightName(TENSOR.TOKEN_EMBD), s.vocab, s.dim)];
+  const tensors: LazyTensor[] = [matrix(weightName(TENSOR.TOKEN_EMBD), s.vocab, s.dim, typeOf('tokEmbeddings'))];
   for (let l = 0; l < s.nLayers; l++) {
     tensors.push(
       vector(weightName(TENSOR.ATTN_NORM(l)), s.dim),
-      matrix(weightName(TENSOR.ATTN_Q(l)), s.dim, s.dim),
-      matrix(weightName(TENSOR.ATTN_K(l)), s.dim, s.dim),
-      matrix(weightName(TENSOR.ATTN_V(l)), s.dim, s.dim),
-      matrix(weightName(TENSOR.ATTN_OUT(l)), s.dim, s.dim),
+      matrix(weightName(TENSOR.ATTN_Q(l)), s.dim, s.dim, typeOf('wq', l)),
+      matrix(weightName(TENSOR.ATTN_K(l)), s.dim, s.dim, typeOf('wk', l)),
+      matrix(weightName(TENSOR.ATTN_V(l)), s.dim, s.dim, typeOf('wv', l)),
+      matrix(weightName(TENSOR.ATTN_OUT(l)), s.dim, s.dim, typeOf('wo', l)),
       vector(weightName(TENSOR.FFN_NORM(l)), s.dim),
-      matrix(weightName(TENSOR.FFN_GATE(l)), s.ffnDim, s.dim),
-      matrix(weightName(TENSOR.FFN_DOWN(l)), s.dim, s.ffnDim),
-      matrix(weightName(TENSOR.FFN_UP(l)), s.ffnDim, s.dim),
+      matrix(weightName(TENSOR.FFN_GATE(l)), s.ffnDim, s.dim, typeOf('w1', l)),
+      matrix(weightName(TENSOR.FFN_DOWN(l)), s.dim, s.ffnDim, typeOf('w2', l)),
+      matrix(weightName(TENSOR.FFN_UP(l)), s.ffnDim, s.dim, typeOf('w3', l)),
     );
   }
-  tensors.push(vector(weightName(TENSOR.OUTPUT_NORM), s.dim), matrix(weightName(TENSOR.OUTPUT), s.vocab, s.dim));
+  tensors.push(vector(weightName(TENSOR.OUTPUT_NORM), s.dim), matrix(weightName(TENSOR.OUTPUT), s.vocab, s.dim, typeOf('output')));
   return writeGguf(path, { metadata: meta, tensors });
 }

@@ -8,12 +8,15 @@
 //   - the model sees (context_enc + continuation_enc)[-(max_length+1):][:-1]; the score is the sum of
 //     the continuation tokens' log-probabilities (float64), is_greedy whether each was the argmax.
 // Choices of one question share their context: it is evaluated once, and each continuation runs on
-// top of it after `session.rewind(context length)` (KV prefix reuse).
+// top of it after `session.rewind(context length)` (KV prefix reuse, `score`), or several questions
+// are packed into two batched forwards (`scoreBatch`). Scored from scratch (sharePrefix false), a
+// pair is one forward of context + continuation; in every mode only the rows whose next token is
+// scored go through the output projection.
 import type { LlamaModel } from '../model/llama.js';
 import type { Session } from '../model/kv-cache.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { LlamaError } from '../errors.js';
-import { tokenScore } from './logprob.js';
+import { rowStats, scoreWith, tokenScore } from './logprob.js';
 import { kvCacheBytes } from '../model/kv-cache.js';
 import { DType } from '../tensor/dtype.js';
 
@@ -55,73 +58,140 @@ export interface ScorerOptions {
   maxLength?: number;
   /** false: evaluate every pair from scratch (no prefix reuse) — for benchmarks and cross-checks */
   sharePrefix?: boolean;
-  /** questions evaluated together in one batched forward by scoreBatch (default: up to 8, within 256 MB of KV cache) */
+  /** at most this many questions packed into one batched forward by scoreBatch (default 16; fewer when the memory budgets below say so) */
   batchQuestions?: number;
 }
+
+/** scoreBatch keeps a pack's KV caches within this (one session per choice, sized to the pack's longest choice) */
+const PACK_KV_BYTES = 256 << 20;
+/** ... and a pack's logits (one row per scored continuation token, vocab wide) within this */
+const PACK_LOGIT_BYTES = 64 << 20;
 
 export class LoglikScorer {
   readonly maxLength: number;
   private readonly sharePrefix: boolean;
   private session: Session | undefined;
-  /** how many questions scoreBatch puts in one batched forward */
+  /** how many questions scoreBatch packs into one batched forward at most */
   readonly batchQuestions: number;
-  private readonly pool: Session[] = [];
+  /** scoreBatch's sessions, all of `poolCtx` positions */
+  private pool: Session[] = [];
+  private poolCtx = 0;
+  /** the output rows of the latest forward, reused (a fresh vocabulary-wide array per pass costs more than its attention) */
+  private logits = new Float32Array(0);
 
   constructor(readonly model: LlamaModel, readonly tok: Tokenizer, o: ScorerOptions = {}) {
     this.maxLength = o.maxLength ?? model.config.contextLength;
     this.sharePrefix = o.sharePrefix ?? true;
-    const perSession = kvCacheBytes(model.config, this.maxLength, DType.F32);
-    this.batchQuestions = Math.max(1, o.batchQuestions ?? Math.min(8, Math.floor((256 << 20) / perSession)));
+    this.batchQuestions = Math.max(1, o.batchQuestions ?? 16);
   }
 
   /**
-   * Score several questions at once. Each group is one question's requests sharing one context:
-   * the contexts of all groups go through one batched forward (one session per question), then for
-   * each choice index one batched forward continues every question with that choice after rewinding
-   * its session to the context (prefix reuse within a question, batching across questions). Groups
-   * that do not share a context or do not fit are scored by `score`.
+   * Score several questions at once. Each group is one question's requests sharing one context.
+   * Questions are packed (as llama.cpp's HellaSwag packs tasks into a batch) into two batched
+   * forwards: the first evaluates every question's context once, its keys/values going straight
+   * into one session per choice (prefix reuse without copying or recomputing); the second runs every
+   * choice of every question together on top of its context, with the output projection only at
+   * the rows whose next token is scored. Groups that do not share a context or do not fit
+   * maxLength are scored by `score`. The log-likelihoods equal scoring each pair alone (each row
+   * goes through the same ops, only its neighbours in the batch differ; tests/eval-batch.test.ts).
    */
   scoreBatch(groups: readonly (readonly LoglikRequest[])[]): LoglikResult[][] {
-    const out: LoglikResult[][] = groups.map(() => []);
     if (!this.sharePrefix) return groups.map((g) => this.score(g));
-    const enc = groups.map((g) => g.map((r) => encodePair(this.tok, r.context, r.continuation)));
-    const batchable: number[] = [];
-    enc.forEach((e, gi) => {
-      const ok = e.length > 0 && e.every((p) => sameIds(p.context, e[0]!.context) && p.context.length + p.continuation.length - 1 <= this.maxLength);
-      if (ok) batchable.push(gi);
-      else out[gi] = this.score(groups[gi]!);
-    });
+    const out: LoglikResult[][] = groups.map(() => []);
     const V = this.model.config.vocabSize;
-    for (let b0 = 0; b0 < batchable.length; b0 += this.batchQuestions) {
-      const chunk = batchable.slice(b0, b0 + this.batchQuestions);
-      while (this.pool.length < chunk.length) this.pool.push(this.model.newSession({ ctxSize: this.maxLength }));
-      chunk.forEach((_, k) => this.pool[k]!.reset());
-      const lasts = this.model.forwardBatch(chunk.map((gi, k) => ({ session: this.pool[k]!, tokens: enc[gi]![0]!.context })));
-      const maxChoices = Math.max(...chunk.map((gi) => enc[gi]!.length));
-      for (let j = 0; j < maxChoices; j++) {
-        const seqs: { k: number; gi: number }[] = [];
-        chunk.forEach((gi, k) => {
-          const p = enc[gi]![j];
-          if (!p) return;
-          const first = p.continuation.length ? tokenScore(lasts[k]!, p.continuation[0]!) : { logprob: 0, isArgmax: true };
-          out[gi]![j] = { ll: first.logprob, isGreedy: first.isArgmax, tokens: p.continuation.length };
-          if (p.continuation.length > 1) seqs.push({ k, gi });
-        });
-        if (seqs.length === 0) continue;
-        for (const { k, gi } of seqs) this.pool[k]!.rewind(enc[gi]![0]!.context.length);
-        const rows = this.model.forwardBatch(seqs.map(({ k, gi }) => ({ session: this.pool[k]!, tokens: enc[gi]![j]!.continuation.slice(0, -1), allLogits: true })), { allLogits: true });
-        seqs.forEach(({ gi }, s) => {
-          const cont = enc[gi]![j]!.continuation;
-          const r = out[gi]![j]!;
-          for (let t = 1; t < cont.length; t++) {
-            const sc = tokenScore(rows[s]!.subarray((t - 1) * V, t * V), cont[t]!);
-            r.ll += sc.logprob;
-            if (!sc.isArgmax) r.isGreedy = false;
-          }
-        });
+    let pack: EncodedPair[][] = [];
+    let packOut: LoglikResult[][] = [];
+    let packNeed = 0; // positions of the pack's longest choice
+    let packChoices = 0;
+    let packRows = 0; // output rows of the second forward
+    const flush = () => {
+      if (pack.length) this.scorePack(pack, packOut, packNeed);
+      pack = [];
+      packOut = [];
+      packNeed = packChoices = packRows = 0;
+    };
+    groups.forEach((g, gi) => {
+      const e = g.map((r) => encodePair(this.tok, r.context, r.continuation));
+      const need = Math.max(0, ...e.map((p) => p.context.length + Math.max(0, p.continuation.length - 1))); // positions a choice's session holds
+      if (e.length === 0 || need > this.maxLength || !e.every((p) => sameIds(p.context, e[0]!.context))) {
+        out[gi] = this.score(g);
+        return;
       }
-    }
+      const rows = e.reduce((n, p) => n + Math.max(0, p.continuation.length - 1), 0);
+      const ctx = Math.max(this.poolCtx, Math.min(this.maxLength, roundUp(Math.max(need, packNeed), 64)));
+      const fits = (packChoices + e.length) * kvCacheBytes(this.model.config, ctx, DType.F32) <= PACK_KV_BYTES && (packRows + rows) * V * 4 <= PACK_LOGIT_BYTES;
+      if (pack.length > 0 && (pack.length >= this.batchQuestions || !fits)) flush();
+      pack.push(e);
+      packOut.push(out[gi]!);
+      packNeed = Math.max(packNeed, need);
+      packChoices += e.length;
+      packRows += rows;
+    });
+    flush();
     return out;
+  }
+
+  /** one pack of questions (each: its choices, one shared context) in two batched forwards */
+  private scorePack(pack: readonly EncodedPair[][], out: LoglikResult[][], need: number): void {
+    const sessions = this.packSessions(pack.reduce((n, e) => n + e.length, 0), need);
+    const mine: Session[][] = [];
+    let at = 0;
+    for (const e of pack) {
+      mine.push(sessions.slice(at, at + e.length));
+      at += e.length;
+    }
+    // 1. the contexts, each once; their keys/values also land in the sessions of the choices that go on
+    const lasts = this.model.forwardBatch(pack.map((e, q) => ({
+      session: mine[q]![0]!,
+      tokens: e[0]!.context,
+      shareKvWith: mine[q]!.filter((_, j) => j > 0 && e[j]!.continuation.length > 1),
+    })), { into: this.logitsFor(pack.length) });
+    const seqs: { q: number; j: number }[] = [];
+    pack.forEach((e, q) => {
+      const st = rowStats(lasts[q]!); // predicts every choice's first token
+      e.forEach((p, j) => {
+        if (p.continuation.length === 0) {
+          out[q]![j] = { ll: 0, isGreedy: true, tokens: 0 };
+          return;
+        }
+        const first = scoreWith(st, lasts[q]!, p.continuation[0]!);
+        out[q]![j] = { ll: first.logprob, isGreedy: first.isArgmax, tokens: p.continuation.length };
+        if (p.continuation.length > 1) seqs.push({ q, j });
+      });
+    });
+    if (seqs.length === 0) return;
+    // 2. every choice of every question on top of its context; row t predicts continuation[t + 1]
+    const V = this.model.config.vocabSize;
+    const nRows = seqs.reduce((n, { q, j }) => n + pack[q]![j]!.continuation.length - 1, 0);
+    const rows = this.model.forwardBatch(seqs.map(({ q, j }) => ({ session: mine[q]![j]!, tokens: pack[q]![j]!.continuation.slice(0, -1), allLogits: true })), { into: this.logitsFor(nRows) });
+    seqs.forEach(({ q, j }, s) => {
+      const cont = pack[q]![j]!.continuation;
+      const r = out[q]![j]!;
+      for (let t = 1; t < cont.length; t++) {
+        const sc = tokenScore(rows[s]!.subarray((t - 1) * V, t * V), cont[t]!);
+        r.ll += sc.logprob;
+        if (!sc.isArgmax) r.isGreedy = false;
+      }
+    });
+  }
+
+  /** room for `rows` rows of logits */
+  private logitsFor(rows: number): Float32Array {
+    const n = rows * this.model.config.vocabSize;
+    if (this.logits.length < n) this.logits = new Float32Array(n);
+    return this.logits;
+  }
+
+  /** n fresh sessions of at least `need` positions (kept for the next pack) */
+  private packSessions(n: number, need: number): Session[] {
+    if (need > this.poolCtx) {
+      this.pool = [];
+      this.poolCtx = Math.min(this.maxLength, roundUp(need, 64));
+    }
+    while (this.pool.length < n) this.pool.push(this.model.newSession({ ctxSize: this.poolCtx }));
+    const got = this.pool.slice(0, n);
+    for (const s of got) s.reset();
+    return got;
   }
 
   private sess(): Session {
@@ -159,14 +229,15 @@ export class LoglikScorer {
     s.reset();
     const V = this.model.config.vocabSize;
     const last = this.model.forward(s, ctx); // predicts the first continuation token
+    const st = rowStats(last);
     return conts.map((cont) => {
       if (cont.length === 0) return { ll: 0, isGreedy: true, tokens: 0 };
       s.rewind(ctx.length);
-      const first = tokenScore(last, cont[0]!);
+      const first = scoreWith(st, last, cont[0]!);
       let ll = first.logprob;
       let greedy = first.isArgmax;
       if (cont.length > 1) {
-        const rows = this.model.forward(s, cont.slice(0, -1), { allLogits: true });
+        const rows = this.model.forward(s, cont.slice(0, -1), { allLogits: true, into: this.logitsFor(cont.length - 1) });
         for (let j = 1; j < cont.length; j++) {
           const t = tokenScore(rows.subarray((j - 1) * V, j * V), cont[j]!);
           ll += t.logprob;
@@ -186,17 +257,22 @@ export class LoglikScorer {
     const s = this.sess();
     s.reset();
     const V = this.model.config.vocabSize;
-    const rows = this.model.forward(s, inp, { allLogits: true });
+    // the output projection only at the n rows whose next token is scored (the last n of the input)
+    const rows = this.model.forwardBatch([{ session: s, tokens: inp, outputRows: n }], { into: this.logitsFor(n) })[0]!;
     let ll = 0;
     let greedy = true;
     for (let j = 0; j < n; j++) {
-      const r = inp.length - n + j; // row predicting all[r + 1]
-      const t = tokenScore(rows.subarray(r * V, (r + 1) * V), all[r + 1]!);
+      const r = inp.length - n + j; // input row predicting all[r + 1]
+      const t = tokenScore(rows.subarray(j * V, (j + 1) * V), all[r + 1]!);
       ll += t.logprob;
       if (!t.isArgmax) greedy = false;
     }
     return { ll, isGreedy: greedy, tokens: n };
   }
+}
+
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {

@@ -11,6 +11,17 @@ export interface SequenceInput {
   readonly tokens: readonly number[];
   /** this sequence's output for every row, not only the last (default: the pass's `allLogits`) */
   readonly allLogits?: boolean;
+  /**
+   * the output for this many of the sequence's last rows (1 ≤ n ≤ tokens), e.g. only the rows whose
+   * next token is scored; overrides allLogits. The rows not asked for skip the output projection.
+   */
+  readonly outputRows?: number;
+  /**
+   * other sessions, at the same position as `session`, that receive this sequence's keys and values
+   * too and advance with it: each then holds these tokens as its prefix without evaluating them again
+   * (e.g. a question's context shared by the sessions that go on with each of its answers).
+   */
+  readonly shareKvWith?: readonly Session[];
 }
 
 export interface BatchLayout {
@@ -28,12 +39,21 @@ export function layoutBatch(seqs: readonly SequenceInput[], contextLength: numbe
   const seen = new Set<Session>();
   const tokens: number[] = [];
   const rowStart: number[] = [0];
-  for (const { session, tokens: ids } of seqs) {
+  const once = (s: Session) => {
+    if (seen.has(s)) throw new LlamaError('USAGE', 'the same session appears twice in one batched forward', { hint: 'concatenate its tokens into one entry' });
+    seen.add(s);
+  };
+  for (const { session, tokens: ids, outputRows, shareKvWith } of seqs) {
     if (ids.length === 0) throw new LlamaError('USAGE', 'forward needs at least one token per sequence');
-    if (seen.has(session)) {
-      throw new LlamaError('USAGE', 'the same session appears twice in one batched forward', { hint: 'concatenate its tokens into one entry' });
+    once(session);
+    if (outputRows !== undefined && !(Number.isInteger(outputRows) && outputRows >= 1 && outputRows <= ids.length)) {
+      throw new LlamaError('USAGE', `outputRows must be an integer from 1 to the sequence's ${ids.length} tokens, got ${outputRows}`);
     }
-    seen.add(session);
+    for (const other of shareKvWith ?? []) {
+      once(other);
+      if (other.pos !== session.pos) throw new LlamaError('USAGE', `a session sharing keys/values is at position ${other.pos}, the sequence at ${session.pos}`, { hint: 'rewind or reset it to the same position first' });
+      if (other.pos + ids.length > other.ctxSize) throw new LlamaError('CONTEXT_OVERFLOW', `${other.pos + ids.length} positions do not fit in a sharing session's ${other.ctxSize}-position context`);
+    }
     if (session.pos + ids.length > session.ctxSize) {
       throw new LlamaError('CONTEXT_OVERFLOW', `${session.pos + ids.length} positions do not fit in the ${session.ctxSize}-position context`, {
         hint: `pass a larger --ctx-size (the model was trained for ${contextLength} positions) or shorten the prompt / -n`,
@@ -54,22 +74,28 @@ export function rowSlice(buf: Float32Array, from: number, to: number, width: num
   return from === 0 && to === totalRows ? buf : buf.subarray(from * width, to * width);
 }
 
+/** How many of its last rows each sequence gets back: outputRows, else all (allLogits) or 1. */
+export function outputCounts(seqs: readonly SequenceInput[], allByDefault: boolean): number[] {
+  return seqs.map((q) => q.outputRows ?? ((q.allLogits ?? allByDefault) ? q.tokens.length : 1));
+}
+
 /**
- * The rows of x (T, dim) that go on to the output: per sequence its last row, or all its rows.
- * `picked` is x itself (or a view of it) when no gathering is needed (a training tape matches
- * buffers by identity); `counts` is the number of rows each sequence gets back.
+ * The rows of x (T, dim) that go on to the output: per sequence its last `want[s]` rows (1 = its
+ * last row, all of them for allLogits). `picked` is x itself (or a view of it) when no gathering
+ * is needed (a training tape matches buffers by identity); `counts` is the number of rows each
+ * sequence gets back.
  */
-export function pickRows(x: Float32Array, rowStart: readonly number[], dim: number, all: readonly boolean[], alloc: (n: number) => Float32Array): { rows: number; picked: Float32Array; counts: number[] } {
+export function pickRows(x: Float32Array, rowStart: readonly number[], dim: number, want: readonly number[], alloc: (n: number) => Float32Array): { rows: number; picked: Float32Array; counts: number[] } {
   const nSeq = rowStart.length - 1;
   const T = rowStart[nSeq]!;
-  const counts = all.map((a, s) => (a ? rowStart[s + 1]! - rowStart[s]! : 1));
+  const counts = [...want];
   const rows = counts.reduce((a, b) => a + b, 0);
   if (rows === T) return { rows, picked: x, counts };
-  if (nSeq === 1) return { rows: 1, picked: x.subarray((T - 1) * dim, T * dim), counts };
+  if (nSeq === 1) return { rows, picked: x.subarray((T - rows) * dim, T * dim), counts };
   const picked = alloc(rows * dim); // (rows, dim)
   let at = 0;
   for (let s = 0; s < nSeq; s++) {
-    const from = all[s] ? rowStart[s]! : rowStart[s + 1]! - 1;
+    const from = rowStart[s + 1]! - counts[s]!;
     picked.set(x.subarray(from * dim, rowStart[s + 1]! * dim), at * dim);
     at += counts[s]!;
   }

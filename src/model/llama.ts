@@ -24,7 +24,7 @@ import { dequantize } from '../tensor/quant.js';
 import { LlamaError } from '../errors.js';
 import { ropeInvFreq } from './rope.js';
 import { createSession, type Session, type SessionOptions } from './kv-cache.js';
-import { layoutBatch, pickRows, rowSlice, type SequenceInput } from './batch.js';
+import { layoutBatch, outputCounts, pickRows, rowSlice, type SequenceInput } from './batch.js';
 export type { SequenceInput } from './batch.js';
 
 export interface LayerParams {
@@ -53,6 +53,12 @@ export interface ForwardOptions {
   allLogits?: boolean;
   /** 'hidden': the hidden states after the final norm (rows, dim) instead of logits (for embeddings) */
   output?: 'logits' | 'hidden';
+  /**
+   * write the output rows here (at least rows × width floats) instead of into a new array, and
+   * return views of it: a caller that reads each pass's output before the next (batched scoring,
+   * where a fresh array of a thousand vocabulary-wide rows costs more than a pass's attention)
+   */
+  into?: Float32Array;
 }
 
 export interface AsyncForwardOptions extends ForwardOptions {
@@ -94,7 +100,10 @@ export class LlamaModel {
 
   /**
    * This call's allocator. Reusing buffers saves ~7% of a small model's decode time (allocation +
-   * zeroing + GC); the k-th buffer of a call has the same size every time.
+   * zeroing + GC); the k-th buffer of a call has the same role every time. Its size varies with the
+   * rows of the call (batched scoring alternates passes of a few hundred and a thousand rows): a
+   * buffer up to 4x larger is reused through a view, a much larger one (a long prefill before
+   * decoding) is let go.
    */
   private allocator(): Allocator {
     if (this.alloc) return this.alloc;
@@ -102,9 +111,9 @@ export class LlamaModel {
     let next = 0;
     return (n) => {
       let b = this.scratch[next];
-      if (b === undefined || b.length !== n) this.scratch[next] = b = new Float32Array(n);
+      if (b === undefined || b.length < n || b.length > 4 * n) this.scratch[next] = b = new Float32Array(n);
       next++;
-      return b;
+      return b.length === n ? b : b.subarray(0, n);
     };
   }
 
@@ -164,6 +173,9 @@ export class LlamaModel {
     const { dim, nHeads, nKvHeads, headDim, ffnDim, vocabSize, normEps: eps } = this.config;
     const { backend: B, params: P } = this;
     const { tokens, pos, rowStart } = layoutBatch(seqs, this.config.contextLength);
+    const want = outputCounts(seqs, opts.allLogits === true); // output rows per sequence
+    const outFloats = want.reduce((a, b) => a + b, 0) * (opts.output === 'hidden' ? dim : vocabSize);
+    if (opts.into && opts.into.length < outFloats) throw new LlamaError('USAGE', `the output buffer holds ${opts.into.length} floats, the pass needs ${outFloats}`);
     const T = tokens.length; // rows of every sequence, concatenated
     const qDim = nHeads * headDim;
     const kvDim = nKvHeads * headDim;
@@ -186,10 +198,11 @@ export class LlamaModel {
         B.rope(q, T, nHeads, headDim, pos, this.invFreq); // in place, each row at its own position
         B.rope(k, T, nKvHeads, headDim, pos, this.invFreq); // in place
         const att = alloc(T * qDim); // (T, nHeads, headDim)
-        seqs.forEach(({ session }, s) => {
+        seqs.forEach(({ session, shareKvWith }, s) => {
           const [r0, r1] = [rowStart[s]!, rowStart[s + 1]!];
           const rows = (b: Float32Array, width: number) => rowSlice(b, r0, r1, width, T);
           B.kvStore(session.cache, l, session.pos, r1 - r0, rows(k, kvDim), rows(v, kvDim));
+          for (const other of shareKvWith ?? []) B.kvStore(other.cache, l, session.pos, r1 - r0, rows(k, kvDim), rows(v, kvDim));
           B.attention(rows(att, qDim), rows(q, qDim), session.cache, l, session.pos, r1 - r0, nHeads);
         });
         yield; // each `yield` is a point where forwardAsync may pause (and stop); forward runs straight through
@@ -217,16 +230,18 @@ export class LlamaModel {
       }
 
       // Only the rows whose output is wanted go through the final norm and the (large) output matmul.
-      const { rows, picked, counts } = pickRows(x, rowStart, dim, seqs.map((q) => q.allLogits ?? opts.allLogits === true), alloc);
+      const { rows, picked, counts } = pickRows(x, rowStart, dim, want, alloc);
       const xf = alloc(rows * dim); // (rows, dim)
       B.rmsnorm(xf, picked, P.norm, rows, dim, eps);
       const width = opts.output === 'hidden' ? dim : vocabSize;
-      const result = new Float32Array(rows * width); // (rows, vocab or dim): the caller keeps it
+      const result = opts.into ? opts.into.subarray(0, rows * width) : new Float32Array(rows * width); // (rows, vocab or dim): the caller keeps it
       if (opts.output === 'hidden') result.set(xf.subarray(0, rows * dim));
       else B.matmul(result, xf, P.output, rows);
-      seqs.forEach(({ session, tokens: ids }) => {
-        session.pos += ids.length;
-        for (const id of ids) session.tokens.push(id);
+      seqs.forEach(({ session, tokens: ids, shareKvWith }) => {
+        for (const s of [session, ...(shareKvWith ?? [])]) {
+          s.pos += ids.length;
+          for (const id of ids) s.tokens.push(id);
+        }
       });
       if (counts.length === 1) return [result]; // the very buffer the backend wrote (a tape matches it by identity)
       let at = 0;

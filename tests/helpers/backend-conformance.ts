@@ -98,8 +98,10 @@ function shapesFor(type: DType): [number, number][] {
   // row/token remainders. Q8_0/Q4_0 rows are cut into 16-block groups (AVX2: two halves of 8):
   // 416 and 768 columns end in partial groups of 13 and 8 blocks.
   if (type === DType.Q8_0 || type === DType.Q4_0 || type === DType.Q4_1) return [[1, 32], [5, 96], [13, 64], [6, 544], [3, 1056], [37, 160], [21, 544], [9, 416], [2, 768]];
-  // 37 rows x T >= 8 also reach Q4_K's outer-product prefill kernel and its remainders
-  return [[1, 256], [7, 512], [5, 768], [37, 512]];
+  // 37 rows x T >= 8 also reach Q4_K's and Q6_K's outer-product prefill kernels and their
+  // remainders; 33 x 1280 (5 super-blocks, 2 row groups + 1 row) and 48 x 256 (whole row groups,
+  // one super-block) are the odd and even edges of the Q6_K packing
+  return [[1, 256], [7, 512], [5, 768], [37, 512], [33, 1280], [48, 256]];
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {

@@ -124,6 +124,30 @@ export class WasmBackend implements Backend {
     return { calls: this.rt.calls, workerJobs: this.rt.pool?.jobs ?? 0, variant: this.rt.variant, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
   }
 
+  /**
+   * Streaming read bandwidth of this module on the calling thread (GB/s per repetition): a SIMD sum
+   * over `bytes` of linear memory, after a warm-up pass. The bench reports wasm against this as well
+   * as against native's limit, since what a wasm engine can stream may be below what native code can.
+   */
+  readBandwidth(bytes: number, reps: number): Float64Array {
+    const n = Math.floor(bytes / 128) * 32;
+    const { mem, k } = this.rt;
+    const off = mem.alloc(4 * n, 'the read-bandwidth probe');
+    const res = new Float64Array(reps);
+    try {
+      mem.f32.fill(1, off >>> 2, (off >>> 2) + n);
+      k.stream_read(off, n);
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        k.stream_read(off, n);
+        res[r] = (4 * n) / ((performance.now() - t0) / 1000) / 1e9;
+      }
+    } finally {
+      mem.free_(off, 4 * n);
+    }
+    return res;
+  }
+
   /** Offsets of consecutive 64-byte aligned regions of the given sizes in the scratch region. */
   private scratch(...sizes: number[]): number[] {
     const aligned = sizes.map((s) => Math.ceil(s / 64) * 64);

@@ -2,6 +2,7 @@
 // scripts/build-wasm.js and committed). The module imports only its memory and exports functions
 // whose pointer arguments are byte offsets into it.
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { wasmApi, type WasmCompiledModule, type WasmGlobal, type WasmMemory } from './wasm-api.js';
 
@@ -20,6 +21,7 @@ export interface WasmKernels {
   argmax(x: number, n: number): number;
   kv_store(kc: number, vc: number, f16: number, rowLen: number, pos0: number, T: number, k: number, v: number): void;
   attention(out: number, q: number, kc: number, vc: number, f16: number, pos0: number, T: number, nh: number, nkv: number, hd: number, h0: number, h1: number, scores: number): void;
+  stream_read(p: number, n: number): number;
   __heap_base: WasmGlobal;
   /** kernels-mt.wasm only: each thread's instance moves it to its own stack */
   __stack_pointer?: WasmGlobal;
@@ -57,6 +59,7 @@ export function wasmModule(variant: WasmVariant = 'st'): { module?: WasmCompiled
   else if (!api) result = { reason: 'this JavaScript engine has no WebAssembly' };
   else {
     try {
+      optimizeUpFront();
       result = { module: new api.Module(bytes) };
     } catch (e) {
       result = { reason: `this JavaScript engine cannot compile ${file} (it needs WebAssembly SIMD128${variant === 'mt' ? ' and threads' : ''}): ${(e as Error).message}` };
@@ -64,6 +67,23 @@ export function wasmModule(variant: WasmVariant = 'st'): { module?: WasmCompiled
   }
   compiled.set(variant, result);
   return result;
+}
+
+/**
+ * Ask V8 for its optimizing compiler (TurboFan) up front. By default V8 first runs wasm functions
+ * through its baseline compiler (Liftoff) and re-compiles hot ones in the background; Liftoff's
+ * SIMD code runs our matmuls about 2x slower, and on a busy machine the background tier-up was seen
+ * to arrive only seconds into a run. The flag only changes how (not what) wasm compiles, and only
+ * modules compiled after it; it is process-wide, which a process running our kernels can afford
+ * (compiling kernels.wasm this way takes a few ms). Browsers have no such switch: there the
+ * engine's own tier-up applies.
+ */
+function optimizeUpFront(): void {
+  try {
+    setFlagsFromString('--no-liftoff');
+  } catch {
+    // not V8, or flags are locked: the default tiering still gives the same results
+  }
 }
 
 /** A fresh memory for a variant: shared (up to 4 GiB) for `mt`. */

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { bool, num, str } from '../args.js';
 import { LlamaError, UsageError, bench, formats, models } from '../../index.js';
-const { formatTable, modelLabel, runBench, SYNTHETIC_SHAPES, SYNTHETIC_TYPES, writeSyntheticGguf } = bench;
+const { formatTable, modelLabel, runBench, SYNTHETIC_SHAPES, SYNTHETIC_TYPES, SYNTHETIC_MIXES, writeSyntheticGguf } = bench;
 const { DType, dtypeName } = formats;
 const { loadModel } = models;
 type LoadedModel = models.LoadedModel;
@@ -21,7 +21,7 @@ export const command: Command = {
   spec: {
     name: 'bench',
     summary: 'measure prompt processing and generation speed against this machine\'s limits',
-    usage: '-m FILE [-p 128] [-n 64] [-t 1,2] [-r 5] [--json] | --synthetic 7b|110m --type q4_0|q8_0|f16|f32 [--save PATH]',
+    usage: '-m FILE [-p 128] [-n 64] [-t 1,2] [-r 5] [--json] | --synthetic 7b|110m --type q4_0|q8_0|q4_k_m|f16|f32 [--save PATH]',
     options: {
       model: { kind: 'string', short: 'm', arg: 'FILE', help: 'model file (GGUF or any format `llama run` reads)' },
       'n-prompt': { kind: 'int', short: 'p', arg: 'N', help: 'prompt tokens processed in one batch (0 to skip)', default: 128 },
@@ -31,7 +31,7 @@ export const command: Command = {
       json: { kind: 'boolean', help: 'print one JSON array instead of the table' },
       backend: { kind: 'string', arg: 'NAME', help: 'js | native | wasm | auto (default: LLAMA_BACKEND or auto)' },
       synthetic: { kind: 'string', arg: 'SHAPE', help: `benchmark a random-weight model of this shape (${Object.keys(SYNTHETIC_SHAPES).join(', ')})` },
-      type: { kind: 'string', arg: 'TYPE', help: `weight type of the synthetic model (${Object.keys(SYNTHETIC_TYPES).join(', ')})`, default: 'q8_0' },
+      type: { kind: 'string', arg: 'TYPE', help: `weight type of the synthetic model (${[...Object.keys(SYNTHETIC_TYPES), ...Object.keys(SYNTHETIC_MIXES)].join(', ')}; q4_k_m: Q4_K with Q6_K where llama-quantize puts it)`, default: 'q8_0' },
       save: { kind: 'string', arg: 'PATH', help: 'keep the synthetic GGUF at PATH (default: a temporary file, deleted afterwards)' },
       'kv-type': { kind: 'string', arg: 'TYPE', help: 'KV cache storage, f32 (as `llama run` by default) or f16 (as llama-bench by default)', default: 'f32' },
     },
@@ -59,16 +59,16 @@ export const command: Command = {
     if (synthetic !== undefined) {
       const shape = synthetic.toLowerCase();
       const typeName = (str(args, 'type') ?? 'q8_0').toLowerCase();
-      const type = SYNTHETIC_TYPES[typeName];
+      const type = (SYNTHETIC_TYPES[typeName] as formats.DType | undefined) ?? SYNTHETIC_MIXES[typeName];
       if (!SYNTHETIC_SHAPES[shape]) throw new UsageError(`unknown synthetic shape '${synthetic}'`, `choose one of: ${Object.keys(SYNTHETIC_SHAPES).join(', ')}`);
-      if (type === undefined) throw new UsageError(`unknown synthetic type '${typeName}'`, `choose one of: ${Object.keys(SYNTHETIC_TYPES).join(', ')}`);
+      if (type === undefined) throw new UsageError(`unknown synthetic type '${typeName}'`, `choose one of: ${[...Object.keys(SYNTHETIC_TYPES), ...Object.keys(SYNTHETIC_MIXES)].join(', ')}`);
       const save = str(args, 'save');
       if (save !== undefined) path = resolve(save);
       else {
         tmpDir = mkdtempSync(join(tmpdir(), 'llama-bench-'));
         path = join(tmpDir, `synthetic-${shape}-${typeName}.gguf`);
       }
-      log(`writing a random-weight ${shape} ${dtypeName(type)} model to ${path}...`);
+      log(`writing a random-weight ${shape} ${typeof type === 'string' ? type.toUpperCase() : dtypeName(type)} model to ${path}...`);
       const t0 = performance.now();
       const bytes = writeSyntheticGguf(path, shape, type);
       log(`  ${(bytes / 1e9).toFixed(2)} GB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -44,10 +44,11 @@ enum {
 //    group is zero padded). Value = d * scale * code - dmin * min.
 //  Q6_K (repacked): one lane per 16-value sub-block (Q6_K's scale granularity), so a group of 16
 //    sub-blocks is exactly one super-block. Vector k (k = 0..3) holds values 4k..4k+3 of sub-block
-//    j in bytes 4j..4j+3. Per group, 192 bytes: vectors 0|1 as the low|high nibbles of bytes
-//    0..63, vectors 2|3 likewise in bytes 64..127 (the codes' low 4 bits), then bytes 128..191
-//    with each vector's high 2 bits (vector k in bits 2k..2k+1). Per row `sc` = per group the 16
-//    int8 scales and binary16 d (LN_Q6K_META bytes). Value = d * scale * (code - 32).
+//    j in bytes 4j..4j+3. Per group, 192 bytes: three 64-byte vectors, bytes 64k..64k+63 holding
+//    vector k's 6-bit codes in bits 0-5 and 2 bits of vector 3's codes in bits 6-7 (vector 0: its
+//    bits 0-1, vector 1: bits 2-3, vector 2: bits 4-5), so vectors 0-2 unpack with one AND each.
+//    Per row `sc` = per group the 16 int8 scales and binary16 d (LN_Q6K_META bytes).
+//    Value = d * scale * (code - 32).
 typedef struct {
   int type;
   int64_t rows, cols;
@@ -69,9 +70,8 @@ static inline const uint8_t *ln_q6k_meta(const ln_weight *w, int64_t r, int64_t 
 static inline int ln_q6k_code(const uint8_t *row, int64_t g, int j, int v) {
   const uint8_t *grp = row + g * 192;
   const int k = v >> 2, i = v & 3;
-  const int lo = (grp[(k >> 1) * 64 + 4 * j + i] >> (4 * (k & 1))) & 0x0f;
-  const int hi = (grp[128 + 4 * j + i] >> (2 * k)) & 0x03;
-  return lo | (hi << 4);
+  if (k < 3) return grp[64 * k + 4 * j + i] & 0x3f;
+  return (grp[4 * j + i] >> 6) | ((grp[64 + 4 * j + i] >> 6) << 2) | ((grp[128 + 4 * j + i] >> 6) << 4);
 }
 // group g's scale/min metadata of row r of a repacked Q4_K weight (see above)
 static inline const uint8_t *ln_q4k_meta(const ln_weight *w, int64_t r, int64_t g) {
@@ -182,6 +182,7 @@ typedef struct {
   const int32_t *bbias;
   const float *bscale;
   const float *bcsum;  // dx * sum(q) of each (token, block) in the same lanes (Q4_K's min term)
+  const int32_t *bbias2;  // Q6_K (16-value scales): bbias holds values 0..15's bias, this 16..31's
 } ln_outer;
 typedef void (*ln_outer_fn)(const ln_weight *w, const ln_outer *o, float *out, int64_t ldo, int64_t r0, int64_t r1, int64_t tq0, int64_t tq1, uint8_t *scratch);
 // bytes of per-thread scratch the outer kernel needs for a row block of 16 rows
@@ -207,7 +208,7 @@ typedef struct {
   ln_f16_to_f32_fn f16_to_f32;
   ln_f32_to_f16_fn f32_to_f16;
   ln_fma_loop_fn fma_loop;
-  ln_outer_fn outer_q8_0, outer_q4_0, outer_q4_k;  // optional (NULL: the tile kernels handle T > 1)
+  ln_outer_fn outer_q8_0, outer_q4_0, outer_q4_k, outer_q6_k;  // optional (NULL: the tile kernels handle T > 1)
   // optional decode attention of one (token, head) over f32 KV rows (NULL or 0 returned: the
   // generic dot/axpy loop): scores[p] = scale * q . k_p; out = sum_p s_p v_p
   void (*attn_scores_f32)(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t hd, float scale);
@@ -360,6 +361,7 @@ extern int ln_tune_guided;  // T = 1, several threads: guided self-scheduling of
 extern int ln_tune_mv_block;  // T = 1: smallest row block handed to a thread, in weight bytes
 extern int ln_tune_attn;  // decode attention through the ISA's attn_* kernels when present
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available
+extern int ln_tune_q6k;  // Q6_K decode (AVX-512): 1 integer-domain sub-block scales, 0 float scales
 
 // T = 1 with float weights: one row at a time up to 16 KiB rows, a 4-row interleave beyond (same-
 // process A/B, weights in huge pages: 768-4096 columns 77-97% of the read bandwidth one row at a

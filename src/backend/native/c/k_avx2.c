@@ -288,20 +288,22 @@ T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
-  const __m256i m0f = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+  const __m256i m3f = _mm256_set1_epi8(0x3f), m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0c), m30 = _mm256_set1_epi8(0x30);
   for (int64_t g = 0; g < nsb; g++) {
     for (int h = 0; h < 2; h++) {
       const int64_t e = 16 * g + 8 * h;  // first sub-block of this half
 #pragma GCC unroll 4
       for (int i = 0; i < NR; i++) {
         const uint8_t *grp = wr[i] + g * 192 + 32 * h;
-        const __m256i l0 = _mm256_loadu_si256((const __m256i *)grp), l1 = _mm256_loadu_si256((const __m256i *)(grp + 64));
-        const __m256i hb = _mm256_loadu_si256((const __m256i *)(grp + 128));
+        // vectors 0-2: bits 0-5 of bytes 0..191; vector 3: their bits 6-7 (common.h)
+        const __m256i ga = _mm256_loadu_si256((const __m256i *)grp), gb = _mm256_loadu_si256((const __m256i *)(grp + 64));
+        const __m256i gc = _mm256_loadu_si256((const __m256i *)(grp + 128));
         __m256i v[4];
-        v[0] = _mm256_or_si256(_mm256_and_si256(l0, m0f), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
-        v[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m0f), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
-        v[2] = _mm256_or_si256(_mm256_and_si256(l1, m0f), _mm256_and_si256(hb, m30));
-        v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m0f), _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+        v[0] = _mm256_and_si256(ga, m3f);
+        v[1] = _mm256_and_si256(gb, m3f);
+        v[2] = _mm256_and_si256(gc, m3f);
+        v[3] = _mm256_or_si256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ga, 6), m03), _mm256_and_si256(_mm256_srli_epi16(gb, 4), m0c)),
+                               _mm256_and_si256(_mm256_srli_epi16(gc, 2), m30));
         const uint8_t *meta = ln_q6k_meta(w, r + i, g);
         uint16_t d;
         memcpy(&d, meta + 16, 2);

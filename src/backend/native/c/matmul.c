@@ -139,19 +139,21 @@ int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
     if (T < 4 || nth == 1) quant_rows(&a, 0, T, w->type);
     else ln_pool_run(quant_task, &c);
     act_bytes_per_token = a.q_stride * 3;
-    ln_outer_fn outer = w->type == LN_Q8_0 ? K.outer_q8_0 : w->type == LN_Q4_0 ? K.outer_q4_0 : w->type == LN_Q4_K ? K.outer_q4_k : NULL;
+    ln_outer_fn outer = w->type == LN_Q8_0 ? K.outer_q8_0 : w->type == LN_Q4_0 ? K.outer_q4_0 : w->type == LN_Q4_K ? K.outer_q4_k : w->type == LN_Q6_K ? K.outer_q6_k : NULL;
     if (outer && T >= 8 && w->rows >= 16 && ln_tune_outer) {
       // token-interleaved copy of the quantized activations (see ln_outer in common.h)
       const int64_t nq = T / 4, nb = w->nb;
       size_t bqb = (size_t)nq * nb * 128, bbb = (size_t)nq * nb * 16 * 4;
       size_t osz = (ln_outer_scratch(nb) + 63) / 64 * 64;
-      uint8_t *o = (uint8_t *)ln_outer_scratch_buf(3 * bbb + bqb + osz * (size_t)nth);
+      const int q6k = w->type == LN_Q6_K;  // a second bias array: the zero point per 16 values
+      uint8_t *o = (uint8_t *)ln_outer_scratch_buf((3 + q6k) * bbb + bqb + osz * (size_t)nth);
       if (o) {
         c.o.nq = nq;
         uint8_t *bq = o;
         int32_t *bbias = (int32_t *)(o + bqb);
         float *bscale = (float *)(o + bqb + bbb);
         float *bcsum = (float *)(o + bqb + 2 * bbb);
+        int32_t *bbias2 = q6k ? (int32_t *)(o + bqb + 3 * bbb) : NULL;
         for (int64_t tq = 0; tq < nq; tq++)
           for (int64_t b = 0; b < nb; b++) {
             uint8_t *dst = bq + ((size_t)tq * nb + b) * 128;
@@ -162,7 +164,8 @@ int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
               const float dx = a.dxe[(4 * tq + j) * a.e_stride + b * 8];
               const float cs = a.csum[(4 * tq + j) * a.c_stride + b];
               for (int k = 0; k < 4; k++) {
-                bbias[((size_t)tq * nb + b) * 16 + 4 * j + k] = bl[0] + bl[4];
+                bbias[((size_t)tq * nb + b) * 16 + 4 * j + k] = q6k ? bl[0] : bl[0] + bl[4];
+                if (q6k) bbias2[((size_t)tq * nb + b) * 16 + 4 * j + k] = bl[4];
                 bscale[((size_t)tq * nb + b) * 16 + 4 * j + k] = dx;
                 bcsum[((size_t)tq * nb + b) * 16 + 4 * j + k] = cs;
               }
@@ -172,7 +175,8 @@ int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
         c.o.bbias = bbias;
         c.o.bscale = bscale;
         c.o.bcsum = bcsum;
-        c.oscratch = o + bqb + 3 * bbb;
+        c.o.bbias2 = bbias2;
+        c.oscratch = o + bqb + (3 + q6k) * bbb;
         c.oscratch_size = osz;
         c.outer = outer;
       }

@@ -15,6 +15,7 @@ int ln_tune_nr1 = 1;
 int ln_tune_nr1_float = -1;
 int ln_tune_pf_float = 0;
 int ln_tune_outer = 1;
+int ln_tune_q6k = 1;
 int ln_tune_pf = 1024;
 int ln_tune_pf_head = 4096;
 int ln_tune_copy_float = 1;

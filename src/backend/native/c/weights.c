@@ -78,8 +78,11 @@ static void repack_q6k_row(uint8_t *restrict dq, uint8_t *restrict meta, const u
       for (int k = 0; k < 4; k++)
         for (int i = 0; i < 4; i++) {
           const int code = q[16 * j + 4 * k + i];
-          grp[(k >> 1) * 64 + 4 * j + i] |= (uint8_t)((code & 0x0f) << (4 * (k & 1)));
-          grp[128 + 4 * j + i] |= (uint8_t)((code >> 4) << (2 * k));
+          if (k < 3) {
+            grp[64 * k + 4 * j + i] |= (uint8_t)code;
+          } else {
+            for (int c = 0; c < 3; c++) grp[64 * c + 4 * j + i] |= (uint8_t)(((code >> (2 * c)) & 3) << 6);
+          }
         }
     uint8_t *mg = meta + g * LN_Q6K_META;
     memset(mg, 0, LN_Q6K_META);

@@ -80,39 +80,33 @@ static uint16_t f2h(float v) {
 
 static inline uint16_t ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
-// ---- exp in double precision (no libm): |error| well below f32 rounding ----
+// ---- exp ----
 
-static double exp_d(double x) {
-  if (x != x) return x;
-  if (x > 710.0) return __builtin_inf();
-  if (x < -746.0) return 0.0;
-  const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-  const double k = __builtin_nearbyint(x * 1.44269504088896338700e+00);
-  const double r = (x - k * ln2_hi) - k * ln2_lo;  // |r| <= 0.35
-  // Taylor to r^13: truncation < 0.35^14/14! ~ 4e-18
-  double p = 1.0 / 6227020800.0;
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  // 2^k in two steps so that k down to -1075 and up to 1024 stay representable
-  int ki = (int)k;
-  const int k1 = ki / 2, k2 = ki - k1;
-  uint64_t b1 = (uint64_t)(k1 + 1023) << 52, b2 = (uint64_t)(k2 + 1023) << 52;
-  double s1, s2;
-  __builtin_memcpy(&s1, &b1, 8);
-  __builtin_memcpy(&s2, &b2, 8);
-  return p * s1 * s2;
+// e^x for 4 floats to ~2 ulp (Cephes' expf: x = n ln2 + r, |r| <= ln2/2, a degree-7 polynomial
+// in r, then 2^n applied in two halves so that every n from the clamped range stays a normal
+// scale: past 88.7 the product overflows to inf, below -87.3 it goes subnormal and then to 0, as
+// expf does; NaN stays NaN). The native backend's SIMD exp is the same kind of approximation, and
+// the conformance tolerance of softmax/swiglu (1e-6 / 1e-5 relative) is far above it.
+static inline v128_t exp_f32x4(v128_t x) {
+  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-104.0f)), wasm_f32x4_splat(89.0f));
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+  const v128_t ni = wasm_i32x4_trunc_sat_f32x4(n);
+  const v128_t n1 = wasm_i32x4_shr(ni, 1), n2 = wasm_i32x4_sub(ni, n1);
+  const v128_t bias = wasm_i32x4_splat(127);
+  p = wasm_f32x4_mul(p, wasm_i32x4_shl(wasm_i32x4_add(n1, bias), 23));
+  return wasm_f32x4_mul(p, wasm_i32x4_shl(wasm_i32x4_add(n2, bias), 23));
 }
+
+static inline float exp_f32(float x) { return wasm_f32x4_extract_lane(exp_f32x4(wasm_f32x4_splat(x)), 0); }
 
 // ---- helpers ----
 
@@ -146,19 +140,33 @@ static float dot_f32(const float *a, const float *b, int n) {
   return s;
 }
 
+// 8 binary16 values that are neither infinite nor NaN -> 2 x 4 floats: each half moved into the
+// top of a 32-bit lane, shifted right arithmetically by 3 (sign stays in bit 31, exponent and
+// mantissa land where an f32 has them, minus the bias difference that the 2^112 restores; exact
+// for normals and subnormals alike, as h2f_x4) and masked. 4 operations per 4 values instead of
+// h2f_x4's ~11, which handles infinities and NaNs too.
+static inline void h2f_x8_finite(v128_t h, v128_t *lo, v128_t *hi) {
+  const v128_t zero = wasm_i32x4_splat(0), mask = wasm_i32x4_splat((int32_t)0x8fffe000u), scale = wasm_f32x4_splat(0x1p112f);
+  *lo = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11), 3), mask), scale);
+  *hi = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15), 3), mask), scale);
+}
+
 // x (f32) . w (binary16 or bfloat16)
 static float dot_f16(const float *x, const uint16_t *w, int n, int bf16) {
   v128_t s0 = wasm_f32x4_splat(0), s1 = s0;
+  const v128_t expMask = wasm_i16x8_splat(0x7c00);
   int i = 0;
   for (; i + 8 <= n; i += 8) {
     const v128_t h = wasm_v128_load(w + i);
-    v128_t lo = wasm_u32x4_extend_low_u16x8(h), hi = wasm_u32x4_extend_high_u16x8(h);
+    v128_t lo, hi;
     if (bf16) {
-      lo = wasm_i32x4_shl(lo, 16);
-      hi = wasm_i32x4_shl(hi, 16);
+      lo = wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(h), 16);
+      hi = wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(h), 16);
+    } else if (!wasm_v128_any_true(wasm_i16x8_eq(wasm_v128_and(h, expMask), expMask))) {
+      h2f_x8_finite(h, &lo, &hi);
     } else {
-      lo = h2f_x4(lo);
-      hi = h2f_x4(hi);
+      lo = h2f_x4(wasm_u32x4_extend_low_u16x8(h));
+      hi = h2f_x4(wasm_u32x4_extend_high_u16x8(h));
     }
     s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(x + i), lo));
     s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(x + i + 4), hi));
@@ -283,20 +291,58 @@ static v128_t dot4_q4_0(const uint8_t *w, const float *wd4, const int16_t *q, co
   return acc;
 }
 
-// Q8_0 / Q4_0 rows [r0, r1) (r0 a multiple of 4) x T tokens, a group of 4 rows at a time
+// Prefill: a group of 4 Q8_0 rows . two tokens, each weight vector widened once for both tokens.
+// The float operations per token are dot4_q8_0's, so the results are the same bits.
+static void dot4x2_q8_0(const int8_t *w, const float *wd4, const int16_t *q, const float *xd, const int16_t *q2, const float *xd2, int nb, v128_t *o1, v128_t *o2) {
+  v128_t acc = wasm_f32x4_splat(0), acc2 = acc;
+  for (int b = 0; b < nb; b++) {
+    const int16_t *x = q + 32 * b, *y = q2 + 32 * b;
+    const int8_t *g = w + (size_t)128 * b;
+    v128_t px[4], py[4];
+    for (int i = 0; i < 4; i++) {
+      const int8_t *r = g + 32 * i;
+      const v128_t w0 = wasm_i16x8_load8x8(r), w1 = wasm_i16x8_load8x8(r + 8), w2 = wasm_i16x8_load8x8(r + 16), w3 = wasm_i16x8_load8x8(r + 24);
+      px[i] = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, wasm_v128_load(x)), wasm_i32x4_dot_i16x8(w1, wasm_v128_load(x + 8))),
+                             wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, wasm_v128_load(x + 16)), wasm_i32x4_dot_i16x8(w3, wasm_v128_load(x + 24))));
+      py[i] = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, wasm_v128_load(y)), wasm_i32x4_dot_i16x8(w1, wasm_v128_load(y + 8))),
+                             wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, wasm_v128_load(y + 16)), wasm_i32x4_dot_i16x8(w3, wasm_v128_load(y + 24))));
+    }
+    const v128_t sx = transpose_sum(px[0], px[1], px[2], px[3]), sy = transpose_sum(py[0], py[1], py[2], py[3]);
+    const v128_t wdb = wasm_v128_load(wd4 + 4 * b);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sx), wasm_f32x4_mul(wdb, wasm_f32x4_splat(xd[b]))));
+    acc2 = wasm_f32x4_add(acc2, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sy), wasm_f32x4_mul(wdb, wasm_f32x4_splat(xd2[b]))));
+  }
+  *o1 = acc;
+  *o2 = acc2;
+}
+
+// 4 results of rows r.. (those below r1) of token t
+static inline void store4(float *out, size_t rows, int t, int r, int r1, v128_t v) {
+  float lanes[4];
+  wasm_v128_store(lanes, v);
+  for (int i = 0; i < 4 && r + i < r1; i++) out[(size_t)t * rows + r + i] = lanes[i];
+}
+
+// Q8_0 / Q4_0 rows [r0, r1) (r0 a multiple of 4) x T tokens, a group of 4 rows at a time (Q8_0:
+// and two tokens at a time)
 static void matmul_q0(int q4, float *out, const uint8_t *w, const float *wd, int rows, int cols, int T, int r0, int r1, const int16_t *q, const float *xd) {
   const int nb = cols / 32;
   const size_t groupBytes = (size_t)nb * (q4 ? 64 : 128);
   for (int r = r0; r < r1; r += 4) {
     const uint8_t *g = w + (size_t)(r >> 2) * groupBytes;
     const float *wd4 = wd + (size_t)(r >> 2) * nb * 4;
-    for (int t = 0; t < T; t++) {
+    int t = 0;
+    if (!q4)
+      for (; t + 1 < T; t += 2) {
+        v128_t a, b;
+        dot4x2_q8_0((const int8_t *)g, wd4, q + (size_t)t * cols, xd + (size_t)t * nb, q + (size_t)(t + 1) * cols, xd + (size_t)(t + 1) * nb, nb, &a, &b);
+        store4(out, rows, t, r, r1, a);
+        store4(out, rows, t + 1, r, r1, b);
+      }
+    for (; t < T; t++) {
       const int16_t *qt = q + (size_t)t * cols;
       const float *xdt = xd + (size_t)t * nb;
-      const v128_t v = q4 ? dot4_q4_0(g, wd4, qt, xdt, nb) : dot4_q8_0((const int8_t *)g, wd4, qt, xdt, nb);
-      float lanes[4];
-      wasm_v128_store(lanes, v);
-      for (int i = 0; i < 4 && r + i < r1; i++) out[(size_t)t * rows + r + i] = lanes[i];
+      store4(out, rows, t, r, r1, q4 ? dot4_q4_0(g, wd4, qt, xdt, nb) : dot4_q8_0((const int8_t *)g, wd4, qt, xdt, nb));
     }
   }
 }
@@ -372,6 +418,78 @@ static float dot_q6_k(const uint8_t *w, const int16_t *q, const float *xd, int n
   return hsum_f32(acc);
 }
 
+// 4 weights from element i of a row as f32: kind 0 F32, 1 F16, 2 BF16 (exact conversions)
+static inline v128_t load_w4(const void *row, int i, int kind) {
+  if (kind == 0) return wasm_v128_load((const float *)row + i);
+  const v128_t h = wasm_u32x4_load16x4((const uint16_t *)row + i);
+  return kind == 2 ? wasm_i32x4_shl(h, 16) : h2f_x4(h);
+}
+static inline float load_w1(const void *row, int i, int kind) {
+  if (kind == 0) return ((const float *)row)[i];
+  const uint16_t h = ((const uint16_t *)row)[i];
+  return kind == 2 ? bits_f32((uint32_t)h << 16) : h2f(h);
+}
+
+// Prefill, F32 / F16 / BF16: a tile of 4 weight rows x 2 tokens, so that every loaded (and
+// converted) weight vector feeds 2 products and every activation vector 4 (the row-by-row dot
+// streams both operands once per product and was load-bound). One accumulator per (row, token),
+// so the sums round differently from the row-by-row dot's (within the conformance bound); the
+// thread split is by rows in multiples of 4, so threads do not change the bits.
+static inline void tile_4x2(float *out, const float *x, const uint8_t *w, int rows, int cols, int r, int t, int kind) {
+  const size_t rowBytes = (size_t)cols * (kind == 0 ? 4 : 2);
+  const uint8_t *w0 = w + (size_t)r * rowBytes, *w1 = w0 + rowBytes, *w2 = w1 + rowBytes, *w3 = w2 + rowBytes;
+  const float *x0 = x + (size_t)t * cols, *x1 = x0 + cols;
+  v128_t a00 = wasm_f32x4_splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  int i = 0;
+  for (; i + 4 <= cols; i += 4) {
+    const v128_t u = wasm_v128_load(x0 + i), v = wasm_v128_load(x1 + i);
+    v128_t q = load_w4(w0, i, kind);
+    a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(q, u));
+    a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(q, v));
+    q = load_w4(w1, i, kind);
+    a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(q, u));
+    a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(q, v));
+    q = load_w4(w2, i, kind);
+    a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(q, u));
+    a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(q, v));
+    q = load_w4(w3, i, kind);
+    a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(q, u));
+    a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(q, v));
+  }
+  float s[8] = {hsum_f32(a00), hsum_f32(a10), hsum_f32(a20), hsum_f32(a30), hsum_f32(a01), hsum_f32(a11), hsum_f32(a21), hsum_f32(a31)};
+  const uint8_t *wr[4] = {w0, w1, w2, w3};
+  for (; i < cols; i++)
+    for (int j = 0; j < 4; j++) {
+      const float wv = load_w1(wr[j], i, kind);
+      s[j] += wv * x0[i];
+      s[4 + j] += wv * x1[i];
+    }
+  for (int j = 0; j < 4; j++) {
+    out[(size_t)t * rows + r + j] = s[j];
+    out[(size_t)(t + 1) * rows + r + j] = s[4 + j];
+  }
+}
+
+// rows [r0, r1) x token pairs in tiles; returns the first row left for the row-by-row loop (the odd
+// last token of every tiled row is done here too)
+static int matmul_tiled(float *out, const float *x, const uint8_t *w, int rows, int cols, int T, int r0, int r1, int kind) {
+  int r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    for (int t = 0; t + 1 < T; t += 2) {
+      if (kind == 0) tile_4x2(out, x, w, rows, cols, r, t, 0);
+      else if (kind == 1) tile_4x2(out, x, w, rows, cols, r, t, 1);
+      else tile_4x2(out, x, w, rows, cols, r, t, 2);
+    }
+    if (T & 1) {
+      const int t = T - 1;
+      const float *xt = x + (size_t)t * cols;
+      for (int j = r; j < r + 4; j++)
+        out[(size_t)t * rows + j] = kind == 0 ? dot_f32(xt, (const float *)w + (size_t)j * cols, cols) : dot_f16(xt, (const uint16_t *)w + (size_t)j * cols, cols, kind == 2);
+    }
+  }
+  return r;
+}
+
 // ---- matmul ----
 
 // out (T, rows) = x (T, cols) . W^T for weight rows [r0, r1). `w` / `wd` as the layout says; for
@@ -384,6 +502,8 @@ void matmul(int type, float *out, const float *x, const uint8_t *w, const float 
     matmul_q0(type == T_Q4_0, out, w, wd, rows, cols, T, r0, r1, q, xd);
     return;
   }
+  // prefill of float weights: tiles of 4 rows x 2 tokens, the last rows below 4 row by row
+  if (T > 1 && (type == T_F32 || type == T_F16 || type == T_BF16)) r0 = matmul_tiled(out, x, w, rows, cols, T, r0, r1, type == T_F32 ? 0 : type == T_F16 ? 1 : 2);
   for (int r = r0; r < r1; r++)
     for (int t = 0; t < T; t++) {
       float v;
@@ -495,11 +615,13 @@ void rmsnorm(float *out, const float *x, const float *g, int T, int dim, double 
   for (int t = 0; t < T; t++) {
     const float *xr = x + (size_t)t * dim;
     float *o = out + (size_t)t * dim;
-    double ss = 0;
-    for (int i = 0; i < dim; i++) ss += (double)xr[i] * (double)xr[i];
-    const float mean = (float)(ss / dim);
-    const float scale = (float)(1.0 / __builtin_sqrt((double)mean + eps));
-    for (int i = 0; i < dim; i++) o[i] = (xr[i] * scale) * g[i];
+    // as the native backend: the sum of squares in f32 lanes, the rest in double
+    const float ss = dot_f32(xr, xr, dim);
+    const float scale = (float)(1.0 / __builtin_sqrt((double)(ss / (float)dim) + eps));
+    const v128_t vs = wasm_f32x4_splat(scale);
+    int i = 0;
+    for (; i + 4 <= dim; i += 4) wasm_v128_store(o + i, wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(xr + i), vs), wasm_v128_load(g + i)));
+    for (; i < dim; i++) o[i] = (xr[i] * scale) * g[i];
   }
 }
 
@@ -522,10 +644,14 @@ void rope(float *x, int T, int nh, int hd, const float *cs) {
 
 EXPORT(swiglu)
 void swiglu(float *out, const float *g, const float *u, int n) {
-  for (int i = 0; i < n; i++) {
-    const double gi = g[i];
-    out[i] = (float)(gi / (1.0 + exp_d(-gi)) * (double)u[i]);
+  const v128_t one = wasm_f32x4_splat(1.0f), zero = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t gv = wasm_v128_load(g + i);
+    const v128_t e = exp_f32x4(wasm_f32x4_sub(zero, gv));
+    wasm_v128_store(out + i, wasm_f32x4_mul(wasm_f32x4_div(gv, wasm_f32x4_add(one, e)), wasm_v128_load(u + i)));
   }
+  for (; i < n; i++) out[i] = g[i] / (1.0f + exp_f32(-g[i])) * u[i];
 }
 
 EXPORT(add)
@@ -535,17 +661,42 @@ void add(float *out, const float *a, const float *b, int n) {
   for (; i < n; i++) out[i] = a[i] + b[i];
 }
 
-static void softmax_row(float *x, int n) {
-  float m = -__builtin_inff();
-  for (int i = 0; i < n; i++)
+// the largest of x[0..n) that is not NaN (-inf when there is none)
+static float max_f32(const float *x, int n) {
+  v128_t m4 = wasm_f32x4_splat(-__builtin_inff());
+  int i = 0;
+  for (; i + 4 <= n; i += 4) m4 = wasm_f32x4_pmax(m4, wasm_v128_load(x + i));
+  m4 = wasm_f32x4_pmax(m4, wasm_i32x4_shuffle(m4, m4, 2, 3, 0, 1));
+  m4 = wasm_f32x4_pmax(m4, wasm_i32x4_shuffle(m4, m4, 1, 0, 3, 2));
+  float m = wasm_f32x4_extract_lane(m4, 0);
+  for (; i < n; i++)
     if (x[i] > m) m = x[i];
-  double sum = 0;
-  for (int i = 0; i < n; i++) {
-    const double e = exp_d((double)x[i] - (double)m);
-    x[i] = (float)e;
-    sum += e;
+  return m;
+}
+
+// exp(x - max) in f32 lanes, summed in double, then scaled by the f32 reciprocal of the sum (as the
+// native backend does)
+static void softmax_row(float *x, int n) {
+  const float m = max_f32(x, n);
+  const v128_t vm = wasm_f32x4_splat(m);
+  v128_t s0 = wasm_f64x2_splat(0), s1 = s0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t e = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), vm));
+    wasm_v128_store(x + i, e);
+    s0 = wasm_f64x2_add(s0, wasm_f64x2_promote_low_f32x4(e));
+    s1 = wasm_f64x2_add(s1, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(e, e, 2, 3, 0, 1)));
   }
-  for (int i = 0; i < n; i++) x[i] = (float)((double)x[i] / sum);
+  const v128_t s2 = wasm_f64x2_add(s0, s1);
+  double sum = wasm_f64x2_extract_lane(s2, 0) + wasm_f64x2_extract_lane(s2, 1);
+  for (; i < n; i++) {
+    x[i] = exp_f32(x[i] - m);
+    sum += x[i];
+  }
+  const float inv = (float)(1.0 / sum);
+  const v128_t vi = wasm_f32x4_splat(inv);
+  for (i = 0; i + 4 <= n; i += 4) wasm_v128_store(x + i, wasm_f32x4_mul(wasm_v128_load(x + i), vi));
+  for (; i < n; i++) x[i] *= inv;
 }
 
 EXPORT(softmax)
@@ -553,12 +704,15 @@ void softmax(float *x, int rows, int cols) {
   for (int r = 0; r < rows; r++) softmax_row(x + (size_t)r * cols, cols);
 }
 
+// the first index of the largest value (a NaN never wins, but a NaN first element stays the answer,
+// as in the scalar loop `if (x[i] > x[best]) best = i`)
 EXPORT(argmax)
 int argmax(const float *x, int n) {
-  int best = 0;
-  for (int i = 1; i < n; i++)
-    if (x[i] > x[best]) best = i;
-  return best;
+  if (n <= 0 || x[0] != x[0]) return 0;
+  const float m = max_f32(x, n);
+  for (int i = 0; i < n; i++)
+    if (x[i] == m) return i;
+  return 0;
 }
 
 // ---- KV cache and attention ----
@@ -622,4 +776,18 @@ void attention(float *out, const float *q, const void *kc, const void *vc, int f
       }
     }
   }
+}
+
+// ---- probe ----
+
+// Sum of n floats (n a multiple of 32) with 8 independent accumulators: a pass over a buffer larger
+// than the caches measures how fast this module can stream memory (the bench's wasm read limit).
+EXPORT(stream_read)
+float stream_read(const float *p, int n) {
+  v128_t a[8];
+  for (int k = 0; k < 8; k++) a[k] = wasm_f32x4_splat(0);
+  for (int i = 0; i < n; i += 32)
+    for (int k = 0; k < 8; k++) a[k] = wasm_f32x4_add(a[k], wasm_v128_load(p + i + 4 * k));
+  for (int k = 1; k < 8; k++) a[0] = wasm_f32x4_add(a[0], a[k]);
+  return hsum_f32(a[0]);
 }
