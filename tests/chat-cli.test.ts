@@ -13,6 +13,8 @@ import { TurnAssembler, parseCommand, messageText } from '../src/cli/chat-input.
 
 const DEFAULT_MODEL = join(REPO_ROOT, 'models/default/model.gguf');
 const opt = { skip: existsSync(DEFAULT_MODEL) ? false : `${DEFAULT_MODEL} is absent` };
+// `llama chat` without -m talks to the shipped chat model (models/default-chat), when there is one
+const CHAT_DEFAULT = existsSync(join(REPO_ROOT, 'models/default-chat/model.gguf')) ? join(REPO_ROOT, 'models/default-chat/model.gguf') : DEFAULT_MODEL;
 const JS = ['--backend', 'js'];
 
 test('chat input: backslash continuation, """ blocks, commands and // escapes', () => {
@@ -43,7 +45,7 @@ test('chat (piped): one reply per input line on stdout, nothing else; the same r
   assert.match(r.stderr, /seed \d+/);
   assert.equal((r.stderr.match(/^\[\d+ tokens?, .*tok\/s.*\]$/gm) ?? []).length, 3, 'a statistics line per reply, on stderr');
   // the API gives the same conversation
-  const m = await openModel(DEFAULT_MODEL, { backend: 'js' });
+  const m = await openModel(CHAT_DEFAULT, { backend: 'js' });
   const chat = m.createChat({ defaults: { temperature: 0, maxTokens: 12 } });
   const want: string[] = [];
   for (const q of ['Hello there', 'Tell me a story about a cat', 'What is your name?']) want.push((await chat.send(q).text()).trim());
@@ -181,7 +183,7 @@ test('llama run: prints the seed it used (a repeat with it gives the same text),
 
 test('chat --lora FILE[:SCALE]: an adapter at scale 0 changes nothing; a missing adapter is an error with nothing on stdout', opt, async () => {
   const { writeLoraGguf } = await import('../src/model/lora-io.js');
-  const m = await openModel(DEFAULT_MODEL, { backend: 'js' });
+  const m = await openModel(CHAT_DEFAULT, { backend: 'js' });
   const c = m.config;
   await m.dispose();
   const q = c.nHeads * c.headDim;
@@ -211,7 +213,7 @@ test('chat (terminal, tmux) with stdout redirected to a file: the file holds onl
     await waitFor(session, /tok\/s.*\]\n> $/m);
     tmux('send-keys', '-t', session, 'C-d');
     await waitFor(session, /EXITED 0/);
-    const m = await openModel(DEFAULT_MODEL, { backend: 'js' });
+    const m = await openModel(CHAT_DEFAULT, { backend: 'js' });
     const want = await m.createChat({ defaults: { temperature: 0, maxTokens: 6 } }).send('Hello there').text();
     await m.dispose();
     assert.equal(readFileSync(out, 'utf8'), want + '\n');

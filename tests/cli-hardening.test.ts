@@ -188,6 +188,7 @@ test('npm pack holds bin, compiled sources, native sources, the default model an
     assert.ok(files.includes(must), `${must} is in the package`);
   }
   if (existsSync(DEFAULT_MODEL)) assert.ok(files.includes('models/default/model.gguf'));
+  if (existsSync(join(REPO_ROOT, 'models/default-chat/model.gguf'))) assert.ok(files.includes('models/default-chat/model.gguf'), 'the chat model ships too (npx llama chat)');
   const stray = files.filter((f) => /^(tests|dist\/tests|bench|dist\/bench|docs)\/|\.map$|tsbuildinfo|train-log|\.ts$/.test(f) && !f.endsWith('.d.ts'));
   assert.deepEqual(stray, []);
 });

@@ -27,6 +27,12 @@ export function defaultModelPath(): string | undefined {
   return existsSync(p) ? p : undefined;
 }
 
+/** The instruction-tuned model shipped for `llama chat` (models/default-chat), else the embedded base model. */
+export function defaultChatModelPath(): string | undefined {
+  const p = fileURLToPath(new URL('../../../models/default-chat/model.gguf', import.meta.url));
+  return existsSync(p) ? p : defaultModelPath();
+}
+
 export interface OpenedModel {
   loaded: LoadedModel;
   model: models.LlamaModel;
@@ -103,9 +109,9 @@ export function checkEngineArgs(args: ParsedArgs): void {
 }
 
 /** openModel over the common flags (-m or the embedded model, backend, threads, context, KV type, tokenizer, template, LoRA). */
-export async function openModelFromArgs(args: ParsedArgs): Promise<{ model: Model; path: string }> {
+export async function openModelFromArgs(args: ParsedArgs, opts: { chat?: boolean } = {}): Promise<{ model: Model; path: string }> {
   checkEngineArgs(args);
-  const path = str(args, 'model') ?? defaultModelPath();
+  const path = str(args, 'model') ?? (opts.chat === true ? defaultChatModelPath() : defaultModelPath());
   if (path === undefined) {
     throw new LlamaError('MODEL_NOT_FOUND', 'no model given and this installation has no embedded default model', { hint: 'pass one with -m PATH' });
   }

@@ -6,6 +6,7 @@ import { loadModel } from '../model/load.js';
 import { mergeLora, parseLoraSpec } from '../model/lora.js';
 import { readLoraAdapter } from '../model/lora-io.js';
 import { findTokenizerFor } from '../api/open.js';
+import { readChatTemplateSource } from '../chat/index.js';
 import type { LlamaWeights } from '../model/weights.js';
 import type { TrainedModel } from '../train/export.js';
 import { dequantize } from '../tensor/quant.js';
@@ -34,7 +35,8 @@ export async function mergedModel(path: string, specs: readonly string[], tokeni
       return { adapter: readLoraAdapter(p, loaded.config), scale };
     });
     const weights = f32Weights(mergeLora(loaded.weights, loaded.config, adapters));
-    return { config: loaded.config, weights, tokenizer, step: 0 };
+    // the merged model keeps the base's chat template (the adapter was tuned on prompts it rendered)
+    return { config: loaded.config, weights, tokenizer, step: 0, chatTemplate: readChatTemplateSource(path) };
   } finally {
     loaded.close();
   }

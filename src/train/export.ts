@@ -16,7 +16,7 @@ import { SpmTokenizer } from '../tokenizer/spm.js';
 import { tokenizerToGgufMetadata, writeSentencePieceModel } from '../tokenizer/load.js';
 import { flattenWeights, nameOf, permuteToHf } from '../model/names.js';
 import { writeGguf, gv } from '../formats/gguf-write.js';
-import { GENERAL, GGML_QUANT_VERSION } from '../formats/gguf-keys.js';
+import { GENERAL, GGML_QUANT_VERSION, TOKENIZER } from '../formats/gguf-keys.js';
 import { writeFileAtomic } from '../formats/file-io.js';
 import { hinted } from '../formats/hints.js';
 import { hfConfigJson, llamaGgufKeys, ropeFreqsTensor } from '../model/model-files.js';
@@ -41,6 +41,8 @@ export interface TrainedModel {
   readonly weights: LlamaWeights;
   readonly tokenizer: Tokenizer;
   readonly step: number;
+  /** Jinja chat template written as tokenizer.chat_template (GGUF), so chat front ends render the prompts the model was tuned on */
+  readonly chatTemplate?: string | undefined;
 }
 
 export function trainedModelFromCheckpoint(path: string): TrainedModel {
@@ -66,6 +68,7 @@ export function ggufMetadata(m: TrainedModel, type: ExportType, name: string): M
   if (type === 'q8_0') meta.set(GENERAL.QUANTIZATION_VERSION, gv.u32(GGML_QUANT_VERSION));
   for (const [k, v] of llamaGgufKeys(m.config)) meta.set(k, v);
   for (const [k, v] of tokenizerToGgufMetadata(m.tokenizer)) meta.set(k, v);
+  if (m.chatTemplate !== undefined) meta.set(TOKENIZER.CHAT_TEMPLATE, gv.str(m.chatTemplate));
   return meta;
 }
 

@@ -52,7 +52,7 @@ export const command: Command = {
     validateGenerateOptions({ ...sampling, ...(ctxArg !== undefined ? { ctxSize: ctxArg } : {}) }, FLAG_NAMES);
     const grammar = grammarFromArgs(args);
     checkEngineArgs(args); // before the model loads: a typo fails fast, with nothing on stdout
-    const { model, path } = await openModelFromArgs(args);
+    const { model, path } = await openModelFromArgs(args, { chat: true }); // without -m: the shipped chat model
     try {
       const defaults: CompleteOptions = {
         ...sampling,
@@ -75,12 +75,17 @@ async function reply(chat: ChatSession, text: string, signal: AbortSignal): Prom
   const gen = chat.send(text, { signal });
   let started = false;
   let cancelled = false;
+  // whitespace is held back until more text follows: the format's padding before the end of a turn
+  // (llama-2's " </s>") is not part of the reply
+  let held = '';
   try {
     for await (const t of gen) {
       // the format puts a space or newline before the reply ("Assistant: ..."); do not print it
-      const out = started ? t.text : t.text.replace(/^\s+/, '');
+      const out = held + (started ? t.text : t.text.replace(/^\s+/, ''));
       if (out) started = true;
-      writeOut(out);
+      const body = out.replace(/\s+$/, '');
+      held = out.slice(body.length);
+      writeOut(body);
     }
   } catch (e) {
     if (!(e instanceof LlamaError && e.code === 'CANCELLED')) {
