@@ -134,21 +134,14 @@ async function main(): Promise<void> {
       }
     }
     const results = new Map<Config, Row[]>(configs.map((c) => [c, []]));
-    let exitCrashNoted = false;
     for (let run = 0; run < runs; run++) {
       for (const c of configs) {
         const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--one', '--path', c.path, '--label', c.model, '--mode', c.mode, '--threads', String(c.threads), '--steps', String(c.steps), '--seq-len', arg('seq-len', '128'), '--backend', arg('backend', 'auto')], { encoding: 'utf8', maxBuffer: 1 << 24 });
-        // A run whose base is F32 read in place from a file mapping dies with SIGSEGV in node's
-        // exit-time cleanup (node::Environment::RunAndClearNativeImmediates; on main too), after
-        // it has reported: its figures stand, the crash is reported once.
-        const reported = r.stdout.trim().startsWith('{');
-        if (r.status !== 0 && !(reported && r.signal === 'SIGSEGV')) {
+        if (r.status !== 0) {
+          // a crash (at exit too) fails the bench; the other configurations still run and report
           process.stderr.write(`${c.model} ${c.mode} ${c.threads}t failed (${r.signal ?? r.status}): ${r.stderr}\n`);
+          process.exitCode = 1;
           continue;
-        }
-        if (r.status !== 0 && !exitCrashNoted) {
-          exitCrashNoted = true;
-          process.stderr.write(`note: ${c.model} ${c.mode} ${c.threads}t crashed at exit (SIGSEGV) after reporting its figures\n`);
         }
         const row = JSON.parse(r.stdout.trim().split('\n').pop()!) as Row;
         results.get(c)!.push(row);

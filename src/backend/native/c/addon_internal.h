@@ -62,17 +62,18 @@ typedef struct ln_mapping {
   size_t len;
   int pins;      // weights that compute straight from these bytes (used in place)
   int released;  // unmapped early by unmapRange; the finalizer only frees the record
+  int finalized; // its ArrayBuffer's finalizer ran: the last unpin frees the record
   struct ln_mapping *next;
 } ln_mapping;
 
 ln_mapping *ln_mapping_pin(const void *p);
-void ln_mapping_unpin(ln_mapping *m);
+void ln_mapping_unpin(ln_mapping *m);    // frees the record if its buffer was finalized
 void ln_release_mapped(const void *p, size_t len);
 // map [off, off+len) of the file copy-on-write and record it; NULL when not possible. *delta: the
 // offset of byte `off` in the mapping (mappings start on a page)
 ln_mapping *ln_mapping_open(const char *path, int64_t off, int64_t len, int64_t *delta);
 void ln_mapping_discard(ln_mapping *m);   // the newest mapping, never handed out: unmap and forget
-void ln_mapping_finalize(ln_mapping *m);  // its ArrayBuffer was collected
+void ln_mapping_finalize(ln_mapping *m);  // its ArrayBuffer was collected (or the env torn down)
 ln_mapping *ln_mapping_find(const void *p);  // the mapping p lies in, or NULL
 void ln_mapping_unmap_early(ln_mapping *m);  // unmap now (its buffer was detached)
 

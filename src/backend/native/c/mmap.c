@@ -20,7 +20,19 @@ ln_mapping *ln_mapping_pin(const void *p) {
   return NULL;
 }
 
-void ln_mapping_unpin(ln_mapping *m) { m->pins--; }
+// The record is shared by the mapping's ArrayBuffer and the weights pinning it, and freed by
+// whichever lets go last. While JS runs, a pinned buffer cannot be collected (the weight holds a
+// reference to its view), but at environment teardown node runs every finalizer regardless, the
+// buffer's first: freeing the record there made the weight finalizers' unpin write into freed
+// heap (SIGSEGV at exit in node::Environment::RunAndClearNativeImmediates).
+static void mapping_free(ln_mapping *m) {
+  if (!m->released) munmap(m->base, m->len);
+  free(m);
+}
+
+void ln_mapping_unpin(ln_mapping *m) {
+  if (--m->pins == 0 && m->finalized) mapping_free(m);
+}
 
 void ln_mapping_finalize(ln_mapping *m) {
   for (ln_mapping **p = &mappings; *p; p = &(*p)->next)
@@ -28,8 +40,8 @@ void ln_mapping_finalize(ln_mapping *m) {
       *p = m->next;
       break;
     }
-  if (!m->released) munmap(m->base, m->len);
-  free(m);
+  m->finalized = 1;
+  if (m->pins == 0) mapping_free(m);  // else the last unpin frees it (teardown order)
 }
 
 ln_mapping *ln_mapping_find(const void *p) {
@@ -88,6 +100,7 @@ ln_mapping *ln_mapping_open(const char *path, int64_t off, int64_t len, int64_t 
   m->len = (size_t)(len + *delta);
   m->pins = 0;
   m->released = 0;
+  m->finalized = 0;
   m->next = mappings;
   mappings = m;
   return m;
