@@ -14,14 +14,8 @@ import { browserDemoFile, sendFileRange } from '../src/server/browser-demo.js';
 import { serverModel } from '../src/server/serve-model.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { DEFAULT_MODEL } from './helpers/server.js';
+import { CHROMIUM, playwright } from './helpers/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-let playwright: typeof import('playwright-core') | undefined;
-try {
-  playwright = await import('playwright-core');
-} catch {
-  playwright = undefined;
-}
 const BUNDLE = fileURLToPath(new URL('../../dist/browser/llama.js', import.meta.url));
 const skip = !CHROMIUM
   ? 'chromium is not installed (apt-get install chromium; .ci/run installs it)'

@@ -10,14 +10,8 @@ import { startTestServer, DEFAULT_MODEL } from './helpers/server.js';
 import { openModel } from '../src/api/index.js';
 import { serverModel } from '../src/server/serve-model.js';
 import { startServer, type ServerModel } from '../src/server/server.js';
+import { CHROMIUM, playwright } from './helpers/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-let playwright: typeof import('playwright-core') | undefined;
-try {
-  playwright = await import('playwright-core');
-} catch {
-  playwright = undefined;
-}
 const skip = !CHROMIUM ? 'chromium is not installed (apt-get install chromium; .ci/run installs it)' : !playwright ? 'playwright-core is not installed (npm install)' : false;
 
 test('the chat page: streamed reply = API answer for the same seed; survives a reload; Stop frees the slot', { skip, timeout: 120_000 }, async () => {

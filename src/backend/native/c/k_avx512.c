@@ -733,6 +733,20 @@ T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
     for (int j = 0; j < NT; j++) out[(t + j) * ldo + r + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
+// One 256-value group of a Q6_K row against the int8 activations: the 16 sub-block integer sums
+// (the activations' bias term b16 folded in), shared by both decode kernels below.
+T512 INL __m512i q6k_group_sums(const uint8_t *wr, const ln_act *a, int64_t g) {
+  __m512i v[4];
+  q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
+  const int8_t *xq = a->qi + g * 256;
+  __m512i s0 = _mm512_loadu_si512(a->b16 + 16 * g), s1 = _mm512_setzero_si512();
+  s0 = _mm512_dpbusd_epi32(s0, v[0], _mm512_loadu_si512(xq));
+  s1 = _mm512_dpbusd_epi32(s1, v[1], _mm512_loadu_si512(xq + 64));
+  s0 = _mm512_dpbusd_epi32(s0, v[2], _mm512_loadu_si512(xq + 128));
+  s1 = _mm512_dpbusd_epi32(s1, v[3], _mm512_loadu_si512(xq + 192));
+  return _mm512_add_epi32(s0, s1);
+}
+
 // Decode (T = 1) of Q6_K rows: one row at a time, two accumulator chains.
 T512 INL void mv_q6k_1(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
   const int64_t nsb = w->cols / 256;
@@ -740,17 +754,10 @@ T512 INL void mv_q6k_1(const ln_weight *w, const ln_act *a, float *out, int64_t 
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (int64_t g = 0; g < nsb; g++) {
-      __m512i v[4];
-      q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
-      const int8_t *xq = a->qi + g * 256;
-      __m512i s0 = _mm512_loadu_si512(a->b16 + 16 * g), s1 = _mm512_setzero_si512();
-      s0 = _mm512_dpbusd_epi32(s0, v[0], _mm512_loadu_si512(xq));
-      s1 = _mm512_dpbusd_epi32(s1, v[1], _mm512_loadu_si512(xq + 64));
-      s0 = _mm512_dpbusd_epi32(s0, v[2], _mm512_loadu_si512(xq + 128));
-      s1 = _mm512_dpbusd_epi32(s1, v[3], _mm512_loadu_si512(xq + 192));
+      const __m512i sums = q6k_group_sums(wr, a, g);
       const __m512 sc = _mm512_mul_ps(q6k_scale16(ln_q6k_meta(w, r, g)), _mm512_loadu_ps(a->d16 + 16 * g));
-      if (g & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc1);
-      else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc0);
+      if (g & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), sc, acc1);
+      else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), sc, acc0);
     }
     out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
   }
@@ -767,18 +774,11 @@ T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t 
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (int64_t g = 0; g < nsb; g++) {
-      __m512i v[4];
-      q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
-      const int8_t *xq = a->qi + g * 256;
-      __m512i s0 = _mm512_loadu_si512(a->b16 + 16 * g), s1 = _mm512_setzero_si512();
-      s0 = _mm512_dpbusd_epi32(s0, v[0], _mm512_loadu_si512(xq));
-      s1 = _mm512_dpbusd_epi32(s1, v[1], _mm512_loadu_si512(xq + 64));
-      s0 = _mm512_dpbusd_epi32(s0, v[2], _mm512_loadu_si512(xq + 128));
-      s1 = _mm512_dpbusd_epi32(s1, v[3], _mm512_loadu_si512(xq + 192));
+      const __m512i sums = q6k_group_sums(wr, a, g);
       const uint8_t *m = ln_q6k_meta(w, r, g);
       uint16_t h;
       memcpy(&h, m + 16, 2);
-      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(_mm512_add_epi32(s0, s1), _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
+      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(sums, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
       const __m512 sc = _mm512_mul_ps(_mm512_loadu_ps(a->d16 + 16 * g), _mm512_set1_ps(_cvtsh_ss(h)));
       if (g & 1) acc1 = _mm512_fmadd_ps(p, sc, acc1);
       else acc0 = _mm512_fmadd_ps(p, sc, acc0);
@@ -792,7 +792,27 @@ T512 INL void mv_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
   else mv_q6k_3(w, a, out, r0, r1);
 }
 
+// The int8 core of the outer-product prefill kernels: 16-byte slices k0..k1-1 of block b, for a
+// tile of 4 row quads (A, repacked rows) x 2 token quads (bq), into iacc (one (row, token) pair per
+// int32 lane). Inlined with constant bounds, it unrolls as the loops it replaces.
+T512 INL void outer_dots(__m512i iacc[4][2], const uint8_t *A, const uint8_t *bq[2], int64_t nb, int64_t b,
+                         int k0, int k1, __m512i tok_idx) {
+#pragma GCC unroll 8
+  for (int k = k0; k < k1; k++) {
+    __m512i bv[2], av[4];
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++) bv[j] = _mm512_permutexvar_epi32(tok_idx, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bq[j] + k * 16))));
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) av[i] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(A + ((size_t)i * nb + b) * 128 + k * 16)));
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+      for (int j = 0; j < 2; j++) iacc[i][j] = _mm512_dpbusd_epi32(iacc[i][j], av[i], bv[j]);
+  }
+}
+
 // ---------- outer-product int8 kernel for prefill (Q8_0 / Q4_0, T >= 8) ----------
+
 // Each int32 lane of vpdpbusd holds a different (row, token) pair (lane l: row l%4 of a row quad,
 // token l/4 of a token quad), so a block's 32 values take 8 dpbusd per (row quad, token quad)
 // and the float work (convert, scale, accumulate) is done once per block for 16 pairs instead of
@@ -869,18 +889,7 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
           for (int i = 0; i < 4; i++) iacc[i][j] = bias;
           bq[j] = o->bq + ((size_t)(tq + j) * nb + b) * 128;
         }
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; k++) {
-          __m512i bv[2], av[4];
-#pragma GCC unroll 2
-          for (int j = 0; j < 2; j++) bv[j] = _mm512_permutexvar_epi32(tok_idx, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bq[j] + k * 16))));
-#pragma GCC unroll 4
-          for (int i = 0; i < 4; i++) av[i] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(A + ((size_t)i * nb + b) * 128 + k * 16)));
-#pragma GCC unroll 4
-          for (int i = 0; i < 4; i++)
-#pragma GCC unroll 2
-            for (int j = 0; j < 2; j++) iacc[i][j] = _mm512_dpbusd_epi32(iacc[i][j], av[i], bv[j]);
-        }
+        outer_dots(iacc, A, bq, nb, b, 0, 8, tok_idx);
 #pragma GCC unroll 2
         for (int j = 0; j < 2; j++) {
           const __m512 bs = _mm512_loadu_ps(o->bscale + ((tq + j) * nb + b) * 16);
@@ -994,18 +1003,7 @@ T512 INL void outer_q6k(const ln_weight *w, const ln_outer *o, float *out, int64
 #pragma GCC unroll 4
             for (int i = 0; i < 4; i++) iacc[i][j] = bias;
           }
-#pragma GCC unroll 4
-          for (int k = 4 * h; k < 4 * h + 4; k++) {
-            __m512i bv[2], av[4];
-#pragma GCC unroll 2
-            for (int j = 0; j < 2; j++) bv[j] = _mm512_permutexvar_epi32(tok_idx, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bq[j] + k * 16))));
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++) av[i] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(A + ((size_t)i * nb + b) * 128 + k * 16)));
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-#pragma GCC unroll 2
-              for (int j = 0; j < 2; j++) iacc[i][j] = _mm512_dpbusd_epi32(iacc[i][j], av[i], bv[j]);
-          }
+          outer_dots(iacc, A, bq, nb, b, 4 * h, 4 * h + 4, tok_idx);
           // (s0 * sc0 + s1 * sc1) * dx: the activation scale multiplies once for both halves
 #pragma GCC unroll 4
           for (int i = 0; i < 4; i++) {
