@@ -662,9 +662,100 @@ T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
   }
 }
 
+// Decode of short Q4_K rows (at most 2 groups, cols <= 1024: every Q4_K matrix of a 110M model
+// but the down projection). The activations, their scales and Σq stay in registers for the whole
+// call, and a last group of at most 8 sub-blocks (768 columns = 16 + 8) runs in 256-bit registers:
+// its lanes 0-7 are one super-block, so its scales need only d and dmin of that one. mv_q4k
+// streamed 768-column rows at ~53% of the read bandwidth, its loop being mostly activation loads
+// and masked work on the partial group.
+// One row of mv_q4k_short: its two accumulators' sum.
+T512 INL __m512 q4k_short_row(const ln_weight *w, int64_t r, const __m512i xv[2][8], const __m512 dx[2], const __m512 cs[2], const __mmask16 mask[2], const int mg[2],
+                              const int G, const int ytail) {
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  const __m256i m0f8 = _mm256_set1_epi8(0x0f);
+  const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int g = 0; g < G; g++) {
+    const uint8_t *src = wr + g * 256;
+    const int m = mg[g];
+    const uint8_t *meta = ln_q4k_meta(w, r, g);
+    if (ytail && g == G - 1) {
+      const __mmask8 mk8 = (__mmask8)mask[g];
+      __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int k = 0; k < 8; k += 2) {
+        const __m256i v = _mm256_maskz_loadu_epi32(mk8, src + k * 2 * m);
+        s0 = _mm256_dpbusd_epi32(s0, _mm256_and_si256(v, m0f8), _mm512_castsi512_si256(xv[g][k]));
+        s1 = _mm256_dpbusd_epi32(s1, _mm256_andnot_si256(m0f8, v), _mm512_castsi512_si256(xv[g][k + 1]));
+      }
+      s0 = _mm256_add_epi32(s0, _mm256_srai_epi32(s1, 4));
+      // lanes 0-7: the group's first super-block (d, dmin at bytes 32 and 36)
+      // (F16C: a scalar binary16 conversion here cost a third of the row)
+      uint16_t d, dmin;
+      memcpy(&d, meta + 32, 2);
+      memcpy(&dmin, meta + 36, 2);
+      long long scb, mnb;
+      memcpy(&scb, meta, 8);
+      memcpy(&mnb, meta + 16, 8);
+      const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(scb))), _mm256_set1_ps(_cvtsh_ss(d)));
+      const __m256 mn = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(mnb))), _mm256_set1_ps(_cvtsh_ss(dmin)));
+      __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(s0), _mm256_mul_ps(ws, _mm512_castps512_ps256(dx[g])));
+      t = _mm256_fnmadd_ps(mn, _mm512_castps512_ps256(cs[g]), t);
+      acc1 = _mm512_add_ps(acc1, _mm512_zextps256_ps512(t));
+    } else {
+      const __mmask16 mk = mask[g];
+      __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int k = 0; k < 8; k += 2) {
+        const __m512i v = m >= 16 ? _mm512_loadu_si512(src + k * 2 * m) : _mm512_maskz_loadu_epi32(mk, src + k * 2 * m);
+        s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v, m0f), xv[g][k]);
+        s1 = _mm512_dpbusd_epi32(s1, _mm512_andnot_si512(m0f, v), xv[g][k + 1]);
+      }
+      s0 = _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));
+      __m512 mins;
+      const __m512 ws = q4k_scale16(meta, &mins);
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws, dx[g]), acc0);
+      acc1 = _mm512_fnmadd_ps(mins, cs[g], acc1);
+    }
+  }
+  return _mm512_add_ps(acc0, acc1);
+}
+
+// Decode of short Q4_K rows (at most 2 groups, cols <= 1024: every Q4_K matrix of a 110M model
+// but the down projection). The activations, their scales and Σq stay in registers for the whole
+// call, and a last group of at most 8 sub-blocks (768 columns = 16 + 8) runs in 256-bit registers:
+// its lanes 0-7 are one super-block, so its scales need only d and dmin of that one. mv_q4k
+// streamed 768-column rows at ~48% of the read bandwidth at 1 thread (its loop mostly activation
+// loads and masked work on the partial group), this at 57-68%.
+T512 INL void mv_q4k_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int G, const int ytail) {
+  const int64_t nb = w->nb;
+  const int m_last = (int)(nb - 16 * (G - 1));
+  __m512i xv[2][8];
+  __m512 dx[2], cs[2];
+  __mmask16 mask[2];
+  int mg[2];
+#pragma GCC unroll 2
+  for (int g = 0; g < G; g++) {
+    mg[g] = g < G - 1 ? 16 : m_last;
+    mask[g] = mg[g] >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << mg[g]) - 1);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) xv[g][k] = _mm512_maskz_loadu_epi32(mask[g], a->qi + g * 512 + k * 4 * mg[g]);
+    dx[g] = _mm512_maskz_loadu_ps(mask[g], a->d16 + 16 * g);
+    cs[g] = _mm512_maskz_loadu_ps(mask[g], a->csum + 16 * g);
+  }
+  // (reducing four rows' accumulators together, ~3.5 shuffles and adds a row instead of ~9,
+  // measured no gain)
+  for (int64_t r = r0; r < r1; r++) out[r] = _mm512_reduce_add_ps(q4k_short_row(w, r, xv, dx, cs, mask, mg, G, ytail));
+}
+
 T512 INL void mv_q0_any(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int kind) {
-  if (kind == 2) mv_q4k(w, a, out, r0, r1);
-  else if (kind == 0) mv_q0(w, a, out, r0, r1, 0);
+  if (kind == 2) {
+    const int64_t nb = w->nb;
+    if (ln_tune_q4k_short && nb <= 16) mv_q4k_short(w, a, out, r0, r1, 1, nb <= 8);
+    else if (ln_tune_q4k_short && nb <= 32) mv_q4k_short(w, a, out, r0, r1, 2, nb <= 24);
+    else mv_q4k(w, a, out, r0, r1);
+  } else if (kind == 0) mv_q0(w, a, out, r0, r1, 0);
   else if (ln_tune_mv_short && w->nb <= 16) mv_q0_short(w, a, out, r0, r1, 1, 1);
   else if (ln_tune_mv_short && w->nb <= 32) mv_q0_short(w, a, out, r0, r1, 1, 2);
   else mv_q0(w, a, out, r0, r1, 1);
@@ -689,7 +780,7 @@ T512 INL void q6k_vectors(const uint8_t *grp, __m512i v[4], const __mmask16 mk) 
 T512 INL __m512 q6k_scale16(const uint8_t *meta) {
   uint16_t d;
   memcpy(&d, meta + 16, 2);
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)meta))), _mm512_set1_ps(ln_h2f(d)));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)meta))), _mm512_set1_ps(_cvtsh_ss(d)));
 }
 
 T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
@@ -787,8 +878,48 @@ T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t 
   }
 }
 
+// mv_q6k_3 for rows of at most 4 groups (cols <= 1024: the output matrix and attn_v of a 110M
+// Q4_K_M model): the activations and their biases and scales stay in registers for the whole call
+// (NG x 4 + 2 NG vectors), so a group costs its 3 weight loads and the meta loads only.
+T512 INL void mv_q6k_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int NG) {
+  __m512i xv[4][4], bias[4];
+  __m512 dx[4];
+#pragma GCC unroll 4
+  for (int g = 0; g < NG; g++) {
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) xv[g][k] = _mm512_loadu_si512(a->qi + g * 256 + 64 * k);
+    bias[g] = _mm512_loadu_si512(a->b16 + 16 * g);
+    dx[g] = _mm512_loadu_ps(a->d16 + 16 * g);
+  }
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int g = 0; g < NG; g++) {
+      __m512i v[4];
+      q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
+      __m512i s0 = _mm512_dpbusd_epi32(bias[g], v[0], xv[g][0]), s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[1], xv[g][1]);
+      s0 = _mm512_dpbusd_epi32(s0, v[2], xv[g][2]);
+      s1 = _mm512_dpbusd_epi32(s1, v[3], xv[g][3]);
+      const uint8_t *m = ln_q6k_meta(w, r, g);
+      uint16_t h;
+      memcpy(&h, m + 16, 2);
+      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(_mm512_add_epi32(s0, s1), _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
+      const __m512 sc = _mm512_mul_ps(dx[g], _mm512_set1_ps(_cvtsh_ss(h)));
+      if (g & 1) acc1 = _mm512_fmadd_ps(p, sc, acc1);
+      else acc0 = _mm512_fmadd_ps(p, sc, acc0);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
+}
+
 T512 INL void mv_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  const int64_t nsb = w->cols / 256;
   if (ln_tune_q6k == 0) mv_q6k_1(w, a, out, r0, r1);
+  else if (ln_tune_q6k_short && nsb == 1) mv_q6k_short(w, a, out, r0, r1, 1);
+  else if (ln_tune_q6k_short && nsb == 2) mv_q6k_short(w, a, out, r0, r1, 2);
+  else if (ln_tune_q6k_short && nsb == 3) mv_q6k_short(w, a, out, r0, r1, 3);
+  else if (ln_tune_q6k_short && nsb == 4) mv_q6k_short(w, a, out, r0, r1, 4);
   else mv_q6k_3(w, a, out, r0, r1);
 }
 
