@@ -269,6 +269,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "guided")) ln_tune_guided = v;
   else if (!strcmp(name, "mvshort")) ln_tune_mv_short = v;
   else if (!strcmp(name, "q4kshort")) ln_tune_q4k_short = v;
+  else if (!strcmp(name, "q8short")) ln_tune_q8_short = v;
   else if (!strcmp(name, "q6kshort")) ln_tune_q6k_short = v;
   else if (!strcmp(name, "ymmtail")) ln_tune_ymm_tail = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;

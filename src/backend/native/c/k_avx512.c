@@ -668,6 +668,62 @@ T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
 // its lanes 0-7 are one super-block, so its scales need only d and dmin of that one. mv_q4k
 // streamed 768-column rows at ~53% of the read bandwidth, its loop being mostly activation loads
 // and masked work on the partial group.
+// Decode of short Q8_0 rows (cols <= 1024, G <= 2 groups): mv_q0_short's activations in
+// registers, with a last group of at most 8 blocks in 256-bit registers as mv_q0's tail
+// (mv_q0_short ran that group masked at full width: no gain for Q8_0 on 768 columns).
+T512 INL void mv_q8_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int G, const int ytail) {
+  const int64_t nb = w->nb;
+  const int m_last = (int)(nb - 16 * (G - 1));
+  __mmask16 mask[2];
+  int mg[2];
+  __m512i xv[2][8], bias[2];
+  __m512 dx[2];
+#pragma GCC unroll 2
+  for (int g = 0; g < G; g++) {
+    mg[g] = g < G - 1 ? 16 : m_last;
+    mask[g] = mg[g] >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << mg[g]) - 1);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) xv[g][k] = _mm512_maskz_loadu_epi32(mask[g], a->qi + g * 512 + k * 4 * mg[g]);
+    bias[g] = _mm512_maskz_loadu_epi32(mask[g], a->b16 + 16 * g);
+    dx[g] = _mm512_maskz_loadu_ps(mask[g], a->d16 + 16 * g);
+  }
+  const __mmask8 mk8 = (__mmask8)mask[G - 1];
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    const uint16_t *sr = w->sc + (size_t)r * w->sc_stride;
+    __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int g = 0; g < G; g++) {
+      const uint8_t *src = wr + g * 512;
+      const int m = mg[g];
+      if (ytail && g == G - 1) {
+        __m256i s0 = _mm512_castsi512_si256(bias[g]), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int k = 0; k < 8; k += 2) {
+          const __m256i w0 = m == 8 ? _mm256_loadu_si256((const __m256i *)(src + k * 4 * m)) : _mm256_maskz_loadu_epi32(mk8, src + k * 4 * m);
+          const __m256i w1 = m == 8 ? _mm256_loadu_si256((const __m256i *)(src + (k + 1) * 4 * m)) : _mm256_maskz_loadu_epi32(mk8, src + (k + 1) * 4 * m);
+          s0 = _mm256_dpbusd_epi32(s0, w0, _mm512_castsi512_si256(xv[g][k]));
+          s1 = _mm256_dpbusd_epi32(s1, w1, _mm512_castsi512_si256(xv[g][k + 1]));
+        }
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sr + 16 * g))), _mm512_castps512_ps256(dx[g]));
+        acc = _mm512_add_ps(acc, _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), sc)));
+      } else {
+        __m512i s0 = bias[g], s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int k = 0; k < 8; k += 2) {
+          const __m512i w0 = m >= 16 ? _mm512_loadu_si512(src + k * 4 * m) : _mm512_maskz_loadu_epi32(mask[g], src + k * 4 * m);
+          const __m512i w1 = m >= 16 ? _mm512_loadu_si512(src + (k + 1) * 4 * m) : _mm512_maskz_loadu_epi32(mask[g], src + (k + 1) * 4 * m);
+          s0 = _mm512_dpbusd_epi32(s0, w0, xv[g][k]);
+          s1 = _mm512_dpbusd_epi32(s1, w1, xv[g][k + 1]);
+        }
+        const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 16 * g))), dx[g]);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc);
+      }
+    }
+    out[r] = _mm512_reduce_add_ps(acc);
+  }
+}
+
 // One row of mv_q4k_short: its two accumulators' sum.
 T512 INL __m512 q4k_short_row(const ln_weight *w, int64_t r, const __m512i xv[2][8], const __m512 dx[2], const __m512 cs[2], const __mmask16 mask[2], const int mg[2],
                               const int G, const int ytail) {
@@ -755,7 +811,12 @@ T512 INL void mv_q0_any(const ln_weight *w, const ln_act *a, float *out, int64_t
     if (ln_tune_q4k_short && nb <= 16) mv_q4k_short(w, a, out, r0, r1, 1, nb <= 8);
     else if (ln_tune_q4k_short && nb <= 32) mv_q4k_short(w, a, out, r0, r1, 2, nb <= 24);
     else mv_q4k(w, a, out, r0, r1);
-  } else if (kind == 0) mv_q0(w, a, out, r0, r1, 0);
+  } else if (kind == 0) {
+    const int64_t nb = w->nb;
+    if (ln_tune_q8_short && nb <= 16) mv_q8_short(w, a, out, r0, r1, 1, nb <= 8);
+    else if (ln_tune_q8_short && nb <= 32) mv_q8_short(w, a, out, r0, r1, 2, nb <= 24);
+    else mv_q0(w, a, out, r0, r1, 0);
+  }
   else if (ln_tune_mv_short && w->nb <= 16) mv_q0_short(w, a, out, r0, r1, 1, 1);
   else if (ln_tune_mv_short && w->nb <= 32) mv_q0_short(w, a, out, r0, r1, 1, 2);
   else mv_q0(w, a, out, r0, r1, 1);

@@ -22,6 +22,7 @@ int ln_tune_copy_float = 1;
 int ln_tune_guided = 1;
 int ln_tune_mv_short = 1;
 int ln_tune_q4k_short = 1;
+int ln_tune_q8_short = 1;
 int ln_tune_q6k_short = 1;
 int ln_tune_ymm_tail = 1;
 int ln_tune_mv_block = 128 << 10;
