@@ -20,6 +20,7 @@ int ln_tune_pf = 1024;
 int ln_tune_pf_head = 4096;
 int ln_tune_copy_float = 1;
 int ln_tune_guided = 1;
+int ln_tune_mv_chunk = 32 << 10;
 int ln_tune_mv_short = 1;
 int ln_tune_q4k_short = 1;
 int ln_tune_q8_short = 1;
