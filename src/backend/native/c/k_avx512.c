@@ -386,6 +386,21 @@ T512 static int attn_decode_avx512(float *out, const float *q, const void *k, co
 
 // ---------- quantized kernels ----------
 
+// Start the streams of a row block (decode): the hardware prefetcher needs a few misses to detect
+// a stream, and a small matrix (a 768x768 Q8_0 matvec takes ~25 us) loses a visible share of its
+// time to that. The first ln_tune_pf_head bytes of the codes and the matching share of the
+// scale/meta rows (a second, slower stream) are prefetched.
+T512 INL void prefetch_head(const ln_weight *w, int64_t r0, int64_t r1) {
+  if (ln_tune_pf_head <= 0) return;
+  const size_t all = (size_t)(r1 - r0) * w->row_bytes, n = all < (size_t)ln_tune_pf_head ? all : (size_t)ln_tune_pf_head;
+  const uint8_t *p0 = w->qs + (size_t)r0 * w->row_bytes;
+  for (size_t o = 0; o < n; o += 64) _mm_prefetch((const char *)(p0 + o), _MM_HINT_T0);
+  if (!w->sc) return;
+  const size_t srow = w->sc_stride * 2, rows = n / (w->row_bytes ? w->row_bytes : 1) + 1;
+  const uint8_t *s0 = (const uint8_t *)w->sc + (size_t)r0 * srow;
+  for (size_t o = 0; o < rows * srow && o < (size_t)(r1 - r0) * srow; o += 64) _mm_prefetch((const char *)(s0 + o), _MM_HINT_T0);
+}
+
 // m (1..16) 32-bit lanes from p, the rest zero
 T512 INL __m512i load_lanes(const void *p, int m) {
   if (m >= 16) return _mm512_loadu_si512(p);
@@ -493,14 +508,7 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
   const int8_t *xt = xq + full * 512;  // the partial group's activations
   const int32_t *bt = a->b16 + 16 * full;
   const float *dt = a->d16 + 16 * full;
-  if (ln_tune_pf_head > 0) {
-    // start the stream: the hardware prefetcher needs a few misses to detect it, and a small
-    // matrix (a 768x768 Q8_0 matvec takes ~25 us) loses a visible share of its time to that
-    const uint8_t *p0 = w->qs + (size_t)r0 * w->row_bytes;
-    const size_t n = (size_t)(r1 - r0) * w->row_bytes < (size_t)ln_tune_pf_head ? (size_t)(r1 - r0) * w->row_bytes : (size_t)ln_tune_pf_head;
-    for (size_t o = 0; o < n; o += 64) _mm_prefetch((const char *)(p0 + o), _MM_HINT_T0);
-    _mm_prefetch((const char *)(w->sc + (size_t)r0 * w->sc_stride), _MM_HINT_T0);
-  }
+  prefetch_head(w, r0, r1);
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), mins;  // mins: Q4_K only, unused here
@@ -576,6 +584,7 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
 // down projection): the interleaved activations, their biases and scales stay in registers for
 // the whole call, so a group costs 4 weight loads instead of 4 weight + 8 activation loads.
 T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int q4, const int G) {
+  prefetch_head(w, r0, r1);
   const int64_t nb = w->nb;
   const int m_last = (int)(nb - 16 * (G - 1));
   const int64_t gb = q4 ? 256 : 512;
@@ -630,6 +639,7 @@ T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64
 // apart from mv_q0 although it could be a `kind` of it: that merge measured 3-3.5 points slower on
 // 11008x4096 at 1 thread (same-process A/B, 77.6 / 80.0% against 81.0 / 83.2% of the read limit).
 T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  prefetch_head(w, r0, r1);
   const int64_t nb = w->nb, ng = (nb + 15) / 16;
   const int m_last = (int)(nb - 16 * (ng - 1));
   const __mmask16 mk_last = m_last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m_last) - 1);
@@ -672,6 +682,7 @@ T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
 // registers, with a last group of at most 8 blocks in 256-bit registers as mv_q0's tail
 // (mv_q0_short ran that group masked at full width: no gain for Q8_0 on 768 columns).
 T512 INL void mv_q8_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int G, const int ytail) {
+  prefetch_head(w, r0, r1);
   const int64_t nb = w->nb;
   const int m_last = (int)(nb - 16 * (G - 1));
   __mmask16 mask[2];
@@ -785,6 +796,7 @@ T512 INL __m512 q4k_short_row(const ln_weight *w, int64_t r, const __m512i xv[2]
 // streamed 768-column rows at ~48% of the read bandwidth at 1 thread (its loop mostly activation
 // loads and masked work on the partial group), this at 57-68%.
 T512 INL void mv_q4k_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int G, const int ytail) {
+  prefetch_head(w, r0, r1);
   const int64_t nb = w->nb;
   const int m_last = (int)(nb - 16 * (G - 1));
   __m512i xv[2][8];
@@ -921,6 +933,7 @@ T512 INL void mv_q6k_1(const ln_weight *w, const ln_act *a, float *out, int64_t 
 // Same-process A/B on 11008x4096 at 1 thread (knob q6k, busy machine): 1.05-1.08x. Two rows at a
 // time sharing the activations' loads measured 0.4-0.6x (a second stream).
 T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  prefetch_head(w, r0, r1);
   const int64_t nsb = w->cols / 256;
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
@@ -943,6 +956,7 @@ T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t 
 // Q4_K_M model): the activations and their biases and scales stay in registers for the whole call
 // (NG x 4 + 2 NG vectors), so a group costs its 3 weight loads and the meta loads only.
 T512 INL void mv_q6k_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int NG) {
+  prefetch_head(w, r0, r1);
   __m512i xv[4][4], bias[4];
   __m512 dx[4];
 #pragma GCC unroll 4
