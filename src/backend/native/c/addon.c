@@ -316,6 +316,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   EXPORT("add", js_add);
   EXPORT("softmax", js_softmax);
   EXPORT("argmax", js_argmax);
+  EXPORT("logitStats", js_logit_stats);
   EXPORT("kvStore", js_kv_store);
   EXPORT("attention", js_attention);
   EXPORT("readBandwidth", js_read_bandwidth);

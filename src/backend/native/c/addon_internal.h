@@ -49,6 +49,11 @@ void ln_softmax_row(float *x, int64_t n);
 void ln_softmax(float *x, int64_t rows, int64_t cols);
 int64_t ln_argmax(const float *x, int64_t n);
 
+// ---------------------------------------------------------------- log-softmax statistics (logit_stats.c)
+
+// per row of x (rows, cols): its max, first argmax and log sum exp(x - max) in float64
+void ln_logit_stats(const float *x, int64_t rows, int64_t cols, float *mx, int32_t *am, double *ls);
+
 // ---------------------------------------------------------------- KV cache and attention (attention.c)
 
 void ln_kv_store(void *kc, void *vc, int f16, int64_t rowLen, int64_t pos0, int64_t T, const float *k, const float *v);
