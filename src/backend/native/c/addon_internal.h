@@ -35,6 +35,10 @@ void ln_weight_copy(uint8_t *dst, const uint8_t *src, size_t bytes);
 
 // out (T, rows) = x (T, cols) . W^T; 0 when out of memory
 int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T);
+// float weights (F32/F16/BF16), T >= ln_tune_panel, AVX-512 path: outer products on f32 panels of
+// 32 weight rows (gemm_panel.c); 0 when it declines (then the tile kernels run)
+int ln_panel_matmul(const ln_weight *w, const float *x, float *out, int64_t T);
+extern int ln_tune_panel;
 
 // ---------------------------------------------------------------- elementwise ops (ops.c)
 
