@@ -277,6 +277,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "pff")) ln_tune_pf_float = v;
   else if (!strcmp(name, "q6k")) ln_tune_q6k = v;
   else if (!strcmp(name, "panel")) ln_tune_panel = v;
+  else if (!strcmp(name, "attnp")) ln_tune_attn_prefill = v;
   else FAIL("setTuning: unknown knob");
   return NULL;
 }

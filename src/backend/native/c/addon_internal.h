@@ -63,6 +63,9 @@ void ln_logit_stats(const float *x, int64_t rows, int64_t cols, float *mx, int32
 void ln_kv_store(void *kc, void *vc, int f16, int64_t rowLen, int64_t pos0, int64_t T, const float *k, const float *v);
 // 0 when out of memory
 int ln_attention(float *out, const float *q, const void *kc, const void *vc, int f16, int64_t pos0, int64_t T, int64_t nh, int64_t nkv, int64_t hd);
+// T >= 2 over an f32 cache with head dims 16..64, AVX-512 (attention_prefill.c); 0 when it declines
+int ln_attention_prefill(float *out, const float *q, const void *kc, const void *vc, int f16, int64_t pos0, int64_t T, int64_t nh, int64_t nkv, int64_t hd);
+extern int ln_tune_attn_prefill;
 
 // ---------------------------------------------------------------- memory-mapped files (mmap.c)
 
