@@ -142,6 +142,7 @@ int ln_attention(float *out, const float *q, const void *kc, const void *vc, int
     else ln_pool_run(attn_decode_task, &c);
     return 1;
   }
+  if (ln_attention_prefill(out, q, kc, vc, f16, pos0, T, nh, nkv, hd)) return 1;  // short f32 heads, AVX-512 (attention_prefill.c)
   c.per_thread = (c.pos0 + c.T + 2 * c.hd + 15) / 16 * 16;
   c.scratch = (float *)ln_scratch((size_t)c.per_thread * nth * 4);
   if (!c.scratch) return 0;

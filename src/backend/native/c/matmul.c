@@ -130,6 +130,7 @@ static int is_quant(int type) { return type == LN_Q8_0 || type == LN_Q4_0 || typ
 
 // run out (T, rows) = x (T, cols) . W^T
 int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
+  if (ln_panel_matmul(w, x, out, T)) return 1;  // float weights, T >= ln_tune_panel, AVX-512 (gemm_panel.c)
   ln_act a;
   memset(&a, 0, sizeof a);
   a.T = T;
