@@ -100,8 +100,10 @@ function shapesFor(type: DType): [number, number][] {
   if (type === DType.Q8_0 || type === DType.Q4_0 || type === DType.Q4_1) return [[1, 32], [5, 96], [13, 64], [6, 544], [3, 1056], [37, 160], [21, 544], [9, 416], [2, 768]];
   // 37 rows x T >= 8 also reach Q4_K's and Q6_K's outer-product prefill kernels and their
   // remainders; 33 x 1280 (5 super-blocks, 2 row groups + 1 row) and 48 x 256 (whole row groups,
-  // one super-block) are the odd and even edges of the Q6_K packing
-  return [[1, 256], [7, 512], [5, 768], [37, 512], [33, 1280], [48, 256]];
+  // one super-block) are the odd and even edges of the Q6_K packing. Q4_K decode keeps rows of up
+  // to 1024 columns in registers: 256 (half a group, 256-bit tail), 512 (one whole group), 768 (a
+  // group + a 256-bit tail), 1024 (two whole groups); 1280 takes the general kernel.
+  return [[1, 256], [7, 512], [5, 768], [37, 512], [33, 1280], [48, 256], [6, 1024]];
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {

@@ -267,7 +267,11 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "pfhead")) ln_tune_pf_head = v;
   else if (!strcmp(name, "copyf")) ln_tune_copy_float = v;
   else if (!strcmp(name, "guided")) ln_tune_guided = v;
+  else if (!strcmp(name, "mvchunk")) ln_tune_mv_chunk = v;
   else if (!strcmp(name, "mvshort")) ln_tune_mv_short = v;
+  else if (!strcmp(name, "q4kshort")) ln_tune_q4k_short = v;
+  else if (!strcmp(name, "q8short")) ln_tune_q8_short = v;
+  else if (!strcmp(name, "q6kshort")) ln_tune_q6k_short = v;
   else if (!strcmp(name, "ymmtail")) ln_tune_ymm_tail = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
   else if (!strcmp(name, "attn")) ln_tune_attn = v;
