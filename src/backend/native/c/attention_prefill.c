@@ -27,34 +27,12 @@ int ln_tune_attn_prefill = 1;  // A/B knob `attnp` (0: the general path)
 #ifdef LN_X86
 #include <immintrin.h>
 
+#include "transpose16.h"
+
 #define AT512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define AINL static inline __attribute__((always_inline))
 #define QB 16  // query tokens per unit
 
-// r[0..15] rows of 16 -> r[j] = column j (the same 3-stage transpose as gemm_panel.c)
-AT512 AINL void transpose16x16(__m512 r[16]) {
-  __m512 a[16], b[16];
-  for (int i = 0; i < 8; i++) {
-    a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; i++) {
-    const __m512d a0 = _mm512_castps_pd(a[4 * i]), a1 = _mm512_castps_pd(a[4 * i + 1]);
-    const __m512d a2 = _mm512_castps_pd(a[4 * i + 2]), a3 = _mm512_castps_pd(a[4 * i + 3]);
-    b[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
-    b[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
-    b[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
-    b[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
-  }
-  for (int c = 0; c < 4; c++) {
-    const __m512 plo = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x44), phi = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xEE);
-    const __m512 qlo = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x44), qhi = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xEE);
-    r[c] = _mm512_shuffle_f32x4(plo, qlo, 0x88);
-    r[4 + c] = _mm512_shuffle_f32x4(plo, qlo, 0xDD);
-    r[8 + c] = _mm512_shuffle_f32x4(phi, qhi, 0x88);
-    r[12 + c] = _mm512_shuffle_f32x4(phi, qhi, 0xDD);
-  }
-}
 
 typedef struct {
   float *out;
@@ -80,7 +58,7 @@ AT512 AINL void unit_hd(ap_ctx *c, int64_t g, int64_t t0, int64_t t1, float *S, 
     for (int v = 0; v < NV; v++) {
       __m512 r[16];
       for (int i = 0; i < 16; i++) r[i] = i < np ? _mm512_loadu_ps(c->kc + (p0 + i) * kvRow + kvo + 16 * v) : _mm512_setzero_ps();
-      transpose16x16(r);
+      ln_transpose16x16(r);
       for (int j = 0; j < 16; j++) _mm512_store_ps(KT + (16 * v + j) * 16, r[j]);
     }
     // the first query row that sees position p0 (rows are in token order)

@@ -33,6 +33,8 @@ int ln_tune_panel = 24;  // smallest T that takes this path (0: never); A/B knob
 #ifdef LN_X86
 #include <immintrin.h>
 
+#include "transpose16.h"
+
 #define PT512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define PINL static inline __attribute__((always_inline))
 #define PANEL_ROWS 32
@@ -46,30 +48,6 @@ PT512 PINL __m512 load16(const uint8_t *row, int64_t c, int type, __mmask16 m) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));  // BF16
 }
 
-// r[0..15] (16 rows of 16) -> r[j] = column j of those rows
-PT512 PINL void transpose16(__m512 r[16]) {
-  __m512 a[16], b[16];
-  for (int i = 0; i < 8; i++) {
-    a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; i++) {  // b[4i + c], lane L: rows 4i..4i+3 of column 4L + c
-    const __m512d a0 = _mm512_castps_pd(a[4 * i]), a1 = _mm512_castps_pd(a[4 * i + 1]);
-    const __m512d a2 = _mm512_castps_pd(a[4 * i + 2]), a3 = _mm512_castps_pd(a[4 * i + 3]);
-    b[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
-    b[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
-    b[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
-    b[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
-  }
-  for (int c = 0; c < 4; c++) {
-    const __m512 plo = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x44), phi = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xEE);
-    const __m512 qlo = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x44), qhi = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xEE);
-    r[c] = _mm512_shuffle_f32x4(plo, qlo, 0x88);
-    r[4 + c] = _mm512_shuffle_f32x4(plo, qlo, 0xDD);
-    r[8 + c] = _mm512_shuffle_f32x4(phi, qhi, 0x88);
-    r[12 + c] = _mm512_shuffle_f32x4(phi, qhi, 0xDD);
-  }
-}
 
 // P[k * 32 + i] = w[r0 + i][k] for i < nr (zero for i >= nr), k < cols
 PT512 static void pack_panel(const ln_weight *w, int64_t r0, int64_t nr, float *P) {
@@ -83,7 +61,7 @@ PT512 static void pack_panel(const ln_weight *w, int64_t r0, int64_t nr, float *
         const int64_t row = 16 * h + i;
         r[i] = row < nr ? load16(w->qs + (size_t)(r0 + row) * w->row_bytes, k0, w->type, m) : _mm512_setzero_ps();
       }
-      transpose16(r);
+      ln_transpose16x16(r);
       for (int64_t j = 0; j < nk; j++) _mm512_store_ps(P + (k0 + j) * PANEL_ROWS + 16 * h, r[j]);
     }
   }

@@ -580,25 +580,34 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
   }
 }
 
-// Decode of short rows (at most 2 groups, cols <= 1024: every matrix of a 110M model but the
-// down projection): the interleaved activations, their biases and scales stay in registers for
-// the whole call, so a group costs 4 weight loads instead of 4 weight + 8 activation loads.
-T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int q4, const int G) {
-  prefetch_head(w, r0, r1);
-  const int64_t nb = w->nb;
+// The activations of a short row (G <= 2 groups of up to 16 blocks) loaded into registers once
+// per call: per group its block count mg, the mask of those blocks and the 8 vectors of codes.
+T512 INL void short_acts(const ln_act *a, const int64_t nb, const int G, __m512i xv[2][8], __mmask16 mask[2], int mg[2]) {
   const int m_last = (int)(nb - 16 * (G - 1));
-  const int64_t gb = q4 ? 256 : 512;
-  const __m512i m0f = _mm512_set1_epi8(0x0f);
-  __mmask16 mask[2];
-  int mg[2];
-  __m512i xv[2][8], bias[2];
-  __m512 dx[2];
 #pragma GCC unroll 2
   for (int g = 0; g < G; g++) {
     mg[g] = g < G - 1 ? 16 : m_last;
     mask[g] = mg[g] >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << mg[g]) - 1);
 #pragma GCC unroll 8
     for (int k = 0; k < 8; k++) xv[g][k] = _mm512_maskz_loadu_epi32(mask[g], a->qi + g * 512 + k * 4 * mg[g]);
+  }
+}
+
+// Decode of short rows (at most 2 groups, cols <= 1024: every matrix of a 110M model but the
+// down projection): the interleaved activations, their biases and scales stay in registers for
+// the whole call, so a group costs 4 weight loads instead of 4 weight + 8 activation loads.
+T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int q4, const int G) {
+  prefetch_head(w, r0, r1);
+  const int64_t nb = w->nb;
+  const int64_t gb = q4 ? 256 : 512;
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  __mmask16 mask[2];
+  int mg[2];
+  __m512i xv[2][8], bias[2];
+  __m512 dx[2];
+  short_acts(a, nb, G, xv, mask, mg);
+#pragma GCC unroll 2
+  for (int g = 0; g < G; g++) {
     bias[g] = _mm512_loadu_si512(a->b16 + 16 * g);
     dx[g] = _mm512_loadu_ps(a->d16 + 16 * g);
   }
@@ -684,17 +693,13 @@ T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
 T512 INL void mv_q8_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int G, const int ytail) {
   prefetch_head(w, r0, r1);
   const int64_t nb = w->nb;
-  const int m_last = (int)(nb - 16 * (G - 1));
   __mmask16 mask[2];
   int mg[2];
   __m512i xv[2][8], bias[2];
   __m512 dx[2];
+  short_acts(a, nb, G, xv, mask, mg);
 #pragma GCC unroll 2
   for (int g = 0; g < G; g++) {
-    mg[g] = g < G - 1 ? 16 : m_last;
-    mask[g] = mg[g] >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << mg[g]) - 1);
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++) xv[g][k] = _mm512_maskz_loadu_epi32(mask[g], a->qi + g * 512 + k * 4 * mg[g]);
     bias[g] = _mm512_maskz_loadu_epi32(mask[g], a->b16 + 16 * g);
     dx[g] = _mm512_maskz_loadu_ps(mask[g], a->d16 + 16 * g);
   }
@@ -798,17 +803,13 @@ T512 INL __m512 q4k_short_row(const ln_weight *w, int64_t r, const __m512i xv[2]
 T512 INL void mv_q4k_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int G, const int ytail) {
   prefetch_head(w, r0, r1);
   const int64_t nb = w->nb;
-  const int m_last = (int)(nb - 16 * (G - 1));
   __m512i xv[2][8];
   __m512 dx[2], cs[2];
   __mmask16 mask[2];
   int mg[2];
+  short_acts(a, nb, G, xv, mask, mg);
 #pragma GCC unroll 2
   for (int g = 0; g < G; g++) {
-    mg[g] = g < G - 1 ? 16 : m_last;
-    mask[g] = mg[g] >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << mg[g]) - 1);
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++) xv[g][k] = _mm512_maskz_loadu_epi32(mask[g], a->qi + g * 512 + k * 4 * mg[g]);
     dx[g] = _mm512_maskz_loadu_ps(mask[g], a->d16 + 16 * g);
     cs[g] = _mm512_maskz_loadu_ps(mask[g], a->csum + 16 * g);
   }
