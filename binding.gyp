@@ -18,7 +18,10 @@
         "src/backend/native/c/k_avx512.c",
         "src/backend/native/c/k_neon.c",
         "src/backend/native/c/train_ops.c",
-        "src/backend/native/c/train_quant.c"
+        "src/backend/native/c/train_quant.c",
+        "src/backend/native/c/logit_stats.c",
+        "src/backend/native/c/gemm_panel.c",
+        "src/backend/native/c/attention_prefill.c"
       ],
       "cflags!": ["-O0", "-O1", "-O2", "-Os"],
       "cflags_c": ["-std=gnu11", "-O3", "-fvisibility=hidden", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"],

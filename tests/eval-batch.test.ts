@@ -15,7 +15,7 @@ import { JsBackend } from '../src/backend/js/js-backend.js';
 import type { Backend } from '../src/backend/backend.js';
 import { LlamaModel, type SequenceInput } from '../src/model/llama.js';
 import { LlamaError } from '../src/errors.js';
-import { LoglikScorer, encodePair, type LoglikRequest, type LoglikResult } from '../src/eval/loglik.js';
+import { LoglikScorer, encodePair, type LoglikRequest, type LoglikResult, type ScorerOptions } from '../src/eval/loglik.js';
 import { expNonPositive, logProbAt, rowStats, tokenScore } from '../src/eval/logprob.js';
 import { getTask } from '../src/eval/tasks.js';
 import { mcPrefix, mcRequests } from '../src/eval/runner.js';
@@ -213,5 +213,39 @@ test('scoreBatch on HellaSwag items equals scoring each choice alone (native: wi
     const model = await open(b);
     const alone = reqs.map((r) => new LoglikScorer(model, tok, { sharePrefix: false }).score(r));
     assertSameScores(new LoglikScorer(model, tok).scoreBatch(reqs), alone, tol, b.name);
+  }
+});
+
+test('LoglikScorer: the backend\'s logitStats op gives the JS loop\'s log-likelihoods (1e-9 relative, same is_greedy) in the batched, prefix and separate paths on HellaSwag items', { skip: !existsSync(MODEL) ? 'the embedded default model is absent' : !HAVE_SHARED ? '../shared/data is absent' : false }, async () => {
+  const tok = tokenizer();
+  const task = getTask('hellaswag') as McTask;
+  const reqs = task.load(sharedData('eval')).slice(0, 8).map((d) => mcRequests(task, d, mcPrefix(task, [])));
+  for (const b of [new JsBackend(), ...(await fastBackends())]) {
+    const model = await open(b);
+    let opRows = 0;
+    if (b.logitStats) {
+      const op = b.logitStats.bind(b);
+      b.logitStats = (x, rows, cols, m, a, l) => {
+        opRows += rows;
+        op(x, rows, cols, m, a, l);
+      };
+    }
+    const paths: [string, (s: LoglikScorer) => LoglikResult[][], ScorerOptions][] = [
+      ['batched', (s) => s.scoreBatch(reqs), {}],
+      ['prefix', (s) => reqs.map((r) => s.score(r)), {}],
+      ['separate', (s) => reqs.map((r) => s.score(r)), { sharePrefix: false }],
+    ];
+    for (const [path, run, o] of paths) {
+      const before = opRows;
+      const got = run(new LoglikScorer(model, tok, o));
+      if (b.logitStats) assert.ok(opRows > before, `${b.name} ${path}: the backend's op computed the stats`);
+      const want = run(new LoglikScorer(model, tok, { ...o, statsInJs: true }));
+      got.forEach((g, q) => g.forEach((r, j) => {
+        const w = want[q]![j]!;
+        assert.ok(Math.abs(r.ll - w.ll) <= 1e-9 * Math.abs(w.ll), `${b.name} ${path} question ${q} choice ${j}: ${r.ll} vs ${w.ll}`);
+        assert.equal(r.isGreedy, w.isGreedy, `${b.name} ${path} question ${q} choice ${j}: is_greedy`);
+        assert.equal(r.tokens, w.tokens);
+      }));
+    }
   }
 });

@@ -68,6 +68,16 @@ export interface Backend {
   softmax(x: Float32Array, rows: number, cols: number): void;
   /** Index of the largest of x[0..n) (the lowest index on ties). */
   argmax(x: Float32Array, n: number): number;
+  /**
+   * Optional: the log-softmax statistics of each of `rows` rows of `cols` logits x (rows, cols), what
+   * scoring a token against a row needs (log p = x[token] − max − logSum): outMax[r] = the row's
+   * largest value, outArgmax[r] = the first index holding it (+0 and −0 tie; NaN entries never win
+   * unless the row starts with NaN, then max is that NaN and argmax 0), outLogSum[r] =
+   * log Σ exp(x − max) summed in float64 (NaN when any x − max is NaN). The js backend's loop
+   * (src/backend/js/logit-stats.ts) is the oracle; others may sum in another order (~1e-15
+   * relative). Callers fall back to that loop when a backend lacks the op.
+   */
+  logitStats?(x: Float32Array, rows: number, cols: number, outMax: Float32Array, outArgmax: Int32Array, outLogSum: Float64Array): void;
 
   createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache;
   /** Write k, v (T, nKvHeads·headDim) at positions pos0 .. pos0+T-1 of `layer`. */

@@ -4,6 +4,7 @@
 import type { Backend, KVCache, LoadWeightOptions, Weight } from './backend.js';
 import type { DType } from '../tensor/dtype.js';
 import type { HostTensor } from '../tensor/tensor.js';
+import { logitStatsJs } from './js/logit-stats.js';
 
 export class DelegatingBackend implements Backend {
   readonly name: string;
@@ -43,6 +44,10 @@ export class DelegatingBackend implements Backend {
   }
   argmax(x: Float32Array, n: number): number {
     return this.inner.argmax(x, n);
+  }
+  logitStats(x: Float32Array, rows: number, cols: number, outMax: Float32Array, outArgmax: Int32Array, outLogSum: Float64Array): void {
+    if (this.inner.logitStats) this.inner.logitStats(x, rows, cols, outMax, outArgmax, outLogSum);
+    else logitStatsJs(x, rows, cols, outMax, outArgmax, outLogSum);
   }
   createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {
     return this.inner.createKVCache(nLayers, nCtx, nKvHeads, headDim, type);

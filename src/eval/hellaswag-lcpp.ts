@@ -12,7 +12,7 @@
 import type { LlamaModel } from '../model/llama.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { LlamaError } from '../errors.js';
-import { logProbAt } from './logprob.js';
+import { RowStatsBatch } from './logprob.js';
 import { SeededRandom } from './rng.js';
 
 export interface HellaswagTask {
@@ -63,15 +63,19 @@ export function scoreEndingsSharedPrefix(model: LlamaModel, seqs: readonly (read
   const session = model.newSession({ ctxSize: Math.max(need, ctxSize ?? 0) });
   const V = model.config.vocabSize;
   const prefixLogits = model.forward(session, seqs[0]!.slice(0, cp)); // last row predicts token cp
+  const stats = new RowStatsBatch(model.backend); // the rows' log-softmax stats, one backend call per forward
+  stats.compute(prefixLogits, 1, V);
+  const [prefixMax, prefixLogSum] = [stats.max[0]!, stats.logSum[0]!]; // stats is reused below
   const scores: number[] = [];
   for (const s of seqs) {
     session.rewind(cp);
-    let lp = logProbAt(prefixLogits, s[cp]!);
+    let lp = prefixLogits[s[cp]!]! - prefixMax - prefixLogSum;
     let n = 1;
     if (s.length - 1 > cp) {
       const rows = model.forward(session, s.slice(cp, s.length - 1), { allLogits: true });
+      stats.compute(rows, s.length - 1 - cp, V);
       for (let j = cp + 1; j < s.length; j++) {
-        lp += logProbAt(rows.subarray((j - cp - 1) * V, (j - cp) * V), s[j]!);
+        lp += stats.logprob(rows, j - cp - 1, V, s[j]!);
         n++;
       }
     }

@@ -16,7 +16,7 @@ import type { LlamaModel } from '../model/llama.js';
 import type { Session } from '../model/kv-cache.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { LlamaError } from '../errors.js';
-import { rowStats, scoreWith, tokenScore } from './logprob.js';
+import { RowStatsBatch } from './logprob.js';
 import { kvCacheBytes } from '../model/kv-cache.js';
 import { DType } from '../tensor/dtype.js';
 
@@ -60,6 +60,8 @@ export interface ScorerOptions {
   sharePrefix?: boolean;
   /** at most this many questions packed into one batched forward by scoreBatch (default 16; fewer when the memory budgets below say so) */
   batchQuestions?: number;
+  /** compute the rows' log-softmax stats with the JS loop even when the backend has the op (tests, cross-checks) */
+  statsInJs?: boolean;
 }
 
 /** scoreBatch keeps a pack's KV caches within this (one session per choice, sized to the pack's longest choice) */
@@ -78,11 +80,14 @@ export class LoglikScorer {
   private poolCtx = 0;
   /** the output rows of the latest forward, reused (a fresh vocabulary-wide array per pass costs more than its attention) */
   private logits = new Float32Array(0);
+  /** the scored rows' log-softmax stats, through the backend's logitStats op when it has one */
+  private readonly stats: RowStatsBatch;
 
   constructor(readonly model: LlamaModel, readonly tok: Tokenizer, o: ScorerOptions = {}) {
     this.maxLength = o.maxLength ?? model.config.contextLength;
     this.sharePrefix = o.sharePrefix ?? true;
     this.batchQuestions = Math.max(1, o.batchQuestions ?? 16);
+    this.stats = new RowStatsBatch(o.statsInJs ? undefined : model.backend);
   }
 
   /**
@@ -147,32 +152,34 @@ export class LoglikScorer {
       shareKvWith: mine[q]!.filter((_, j) => j > 0 && e[j]!.continuation.length > 1),
     })), { into: this.logitsFor(pack.length) });
     const seqs: { q: number; j: number }[] = [];
+    const V = this.model.config.vocabSize;
+    const st = this.stats.compute(this.logits, lasts.length, V); // row q predicts question q's choices' first tokens
     pack.forEach((e, q) => {
-      const st = rowStats(lasts[q]!); // predicts every choice's first token
       e.forEach((p, j) => {
         if (p.continuation.length === 0) {
           out[q]![j] = { ll: 0, isGreedy: true, tokens: 0 };
           return;
         }
-        const first = scoreWith(st, lasts[q]!, p.continuation[0]!);
-        out[q]![j] = { ll: first.logprob, isGreedy: first.isArgmax, tokens: p.continuation.length };
+        const first = p.continuation[0]!;
+        out[q]![j] = { ll: st.logprob(this.logits, q, V, first), isGreedy: st.isArgmax(q, first), tokens: p.continuation.length };
         if (p.continuation.length > 1) seqs.push({ q, j });
       });
     });
     if (seqs.length === 0) return;
     // 2. every choice of every question on top of its context; row t predicts continuation[t + 1]
-    const V = this.model.config.vocabSize;
     const nRows = seqs.reduce((n, { q, j }) => n + pack[q]![j]!.continuation.length - 1, 0);
-    const rows = this.model.forwardBatch(seqs.map(({ q, j }) => ({ session: mine[q]![j]!, tokens: pack[q]![j]!.continuation.slice(0, -1), allLogits: true })), { into: this.logitsFor(nRows) });
-    seqs.forEach(({ q, j }, s) => {
+    this.model.forwardBatch(seqs.map(({ q, j }) => ({ session: mine[q]![j]!, tokens: pack[q]![j]!.continuation.slice(0, -1), allLogits: true })), { into: this.logitsFor(nRows) });
+    // the sequences' rows follow each other in this.logits, all scored in one logitStats call
+    this.stats.compute(this.logits, nRows, V);
+    let row = 0;
+    for (const { q, j } of seqs) {
       const cont = pack[q]![j]!.continuation;
       const r = out[q]![j]!;
-      for (let t = 1; t < cont.length; t++) {
-        const sc = tokenScore(rows[s]!.subarray((t - 1) * V, t * V), cont[t]!);
-        r.ll += sc.logprob;
-        if (!sc.isArgmax) r.isGreedy = false;
+      for (let t = 1; t < cont.length; t++, row++) {
+        r.ll += st.logprob(this.logits, row, V, cont[t]!);
+        if (!st.isArgmax(row, cont[t]!)) r.isGreedy = false;
       }
-    });
+    }
   }
 
   /** room for `rows` rows of logits */
@@ -229,19 +236,19 @@ export class LoglikScorer {
     s.reset();
     const V = this.model.config.vocabSize;
     const last = this.model.forward(s, ctx); // predicts the first continuation token
-    const st = rowStats(last);
+    const st = this.stats.compute(last, 1, V);
+    const [lastMax, lastArgmax, lastLogSum] = [st.max[0]!, st.argmax[0]!, st.logSum[0]!]; // st is reused below
     return conts.map((cont) => {
       if (cont.length === 0) return { ll: 0, isGreedy: true, tokens: 0 };
       s.rewind(ctx.length);
-      const first = scoreWith(st, last, cont[0]!);
-      let ll = first.logprob;
-      let greedy = first.isArgmax;
+      let ll = last[cont[0]!]! - lastMax - lastLogSum;
+      let greedy = lastArgmax === cont[0]!;
       if (cont.length > 1) {
         const rows = this.model.forward(s, cont.slice(0, -1), { allLogits: true, into: this.logitsFor(cont.length - 1) });
+        st.compute(rows, cont.length - 1, V);
         for (let j = 1; j < cont.length; j++) {
-          const t = tokenScore(rows.subarray((j - 1) * V, j * V), cont[j]!);
-          ll += t.logprob;
-          if (!t.isArgmax) greedy = false;
+          ll += st.logprob(rows, j - 1, V, cont[j]!);
+          if (!st.isArgmax(j - 1, cont[j]!)) greedy = false;
         }
       }
       return { ll, isGreedy: greedy, tokens: cont.length };
@@ -259,13 +266,13 @@ export class LoglikScorer {
     const V = this.model.config.vocabSize;
     // the output projection only at the n rows whose next token is scored (the last n of the input)
     const rows = this.model.forwardBatch([{ session: s, tokens: inp, outputRows: n }], { into: this.logitsFor(n) })[0]!;
+    const st = this.stats.compute(rows, n, V);
     let ll = 0;
     let greedy = true;
     for (let j = 0; j < n; j++) {
-      const r = inp.length - n + j; // input row predicting all[r + 1]
-      const t = tokenScore(rows.subarray(j * V, (j + 1) * V), all[r + 1]!);
-      ll += t.logprob;
-      if (!t.isArgmax) greedy = false;
+      const next = all[inp.length - n + j + 1]!; // input row inp.length − n + j predicts all[that + 1]
+      ll += st.logprob(rows, j, V, next);
+      if (!st.isArgmax(j, next)) greedy = false;
     }
     return { ll, isGreedy: greedy, tokens: n };
   }

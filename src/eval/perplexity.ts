@@ -12,7 +12,7 @@
 import type { LlamaModel } from '../model/llama.js';
 import type { DType } from '../tensor/dtype.js';
 import { LlamaError } from '../errors.js';
-import { logProbAt } from './logprob.js';
+import { RowStatsBatch } from './logprob.js';
 
 export interface PerplexityOptions {
   /** tokens per chunk (llama.cpp -c) */
@@ -65,6 +65,7 @@ export function computePerplexity(model: LlamaModel, tokens: readonly number[], 
   let nll2 = 0;
   let count = 0;
   const running: number[] = [];
+  const stats = new RowStatsBatch(model.backend); // the scored rows' log-softmax stats, one backend call per pass
   for (let i = 0; i < nChunk; i++) {
     const start = i * nCtx;
     const chunk = tokens.slice(start, start + nCtx);
@@ -73,13 +74,15 @@ export function computePerplexity(model: LlamaModel, tokens: readonly number[], 
     for (let b = 0; b < nCtx; b += nBatch) {
       const part = chunk.slice(b, b + nBatch);
       const logits = model.forward(session, part, { allLogits: true }); // (part.length, V)
-      // rows whose position p satisfies first <= p <= nCtx-2 predict chunk[p+1]
-      for (let r = 0; r < part.length; r++) {
+      // rows whose position p satisfies first <= p <= nCtx-2 predict chunk[p+1]: rows r0 .. r1-1
+      const r0 = Math.max(0, first - b), r1 = Math.min(part.length, nCtx - 1 - b);
+      if (r1 <= r0) continue;
+      stats.compute(logits.subarray(r0 * V, r1 * V), r1 - r0, V);
+      for (let r = r0; r < r1; r++) {
         const p = b + r;
-        if (p < first || p > nCtx - 2) continue;
         const row = logits.subarray(r * V, (r + 1) * V);
         const target = chunk[p + 1]!;
-        const v = -logProbAt(row, target);
+        const v = -(row[target]! - stats.max[r - r0]! - stats.logSum[r - r0]!);
         nll += v;
         nll2 += v * v;
         count++;

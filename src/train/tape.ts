@@ -18,6 +18,7 @@ import type { TrainingBackend } from '../backend/training.js';
 import type { DType } from '../tensor/dtype.js';
 import type { HostTensor } from '../tensor/tensor.js';
 import { assert, LlamaError } from '../errors.js';
+import { logitStatsJs } from '../backend/js/logit-stats.js';
 
 /** A trainable parameter's identity: the backend Weight of a matrix or the gain vector of a norm. */
 export type ParamKey = Weight | Float32Array;
@@ -140,6 +141,11 @@ export class TapeBackend implements Backend {
 
   argmax(x: Float32Array, n: number): number {
     return this.inner.argmax(x, n);
+  }
+  // no gradient: scoring reads logits, it never feeds the tape
+  logitStats(x: Float32Array, rows: number, cols: number, outMax: Float32Array, outArgmax: Int32Array, outLogSum: Float64Array): void {
+    if (this.inner.logitStats) this.inner.logitStats(x, rows, cols, outMax, outArgmax, outLogSum);
+    else logitStatsJs(x, rows, cols, outMax, outArgmax, outLogSum);
   }
 
   createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {

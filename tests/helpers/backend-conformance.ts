@@ -100,8 +100,10 @@ function shapesFor(type: DType): [number, number][] {
   if (type === DType.Q8_0 || type === DType.Q4_0 || type === DType.Q4_1) return [[1, 32], [5, 96], [13, 64], [6, 544], [3, 1056], [37, 160], [21, 544], [9, 416], [2, 768]];
   // 37 rows x T >= 8 also reach Q4_K's and Q6_K's outer-product prefill kernels and their
   // remainders; 33 x 1280 (5 super-blocks, 2 row groups + 1 row) and 48 x 256 (whole row groups,
-  // one super-block) are the odd and even edges of the Q6_K packing
-  return [[1, 256], [7, 512], [5, 768], [37, 512], [33, 1280], [48, 256]];
+  // one super-block) are the odd and even edges of the Q6_K packing. Q4_K decode keeps rows of up
+  // to 1024 columns in registers: 256 (half a group, 256-bit tail), 512 (one whole group), 768 (a
+  // group + a 256-bit tail), 1024 (two whole groups); 1280 takes the general kernel.
+  return [[1, 256], [7, 512], [5, 768], [37, 512], [33, 1280], [48, 256], [6, 1024]];
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -243,6 +245,47 @@ export function backendConformance(name: string, variants: ConformanceVariant[])
         if (n > 2) x[n - 1] = 5; // a tie: the lowest index wins
         assert.equal(be.argmax(x, n), oracle.argmax(x, n), `argmax n=${n}`);
       }
+    });
+
+    // Optional op. max and argmax are exact (the same comparisons); logSum may be summed in
+    // another order: 1e-12 relative, plus 1e-14 absolute where the sum is within a hair of 1
+    // (logSum ≈ 0, when every other value is far below the max: relative error means nothing there).
+    test(`${label}: logitStats (optional) equals the js oracle: ties, ±0, ±Infinity, NaN, huge/tiny values, odd widths`, { skip: variant.make().logitStats ? false : 'this backend has no logitStats (callers use the js loop)' }, () => {
+      const be = variant.make();
+      const r = rng(seed++);
+      const cases: { rows: number; cols: number; x: Float32Array; what: string }[] = [];
+      for (const [rows, cols] of [[1, 1], [1, 7], [2, 15], [3, 16], [1, 17], [4, 31], [2, 33], [5, 100], [1, 4096], [3, 4099], [70, 4096], [17, 4099]] as const)
+        cases.push({ rows, cols, x: randn(r, rows * cols, 20), what: 'random' });
+      const row = (vals: number[], what: string) => cases.push({ rows: 1, cols: vals.length, x: Float32Array.from(vals), what });
+      const wide = (cols: number, fill: (i: number) => number, what: string) => cases.push({ rows: 1, cols, x: Float32Array.from({ length: cols }, (_, i) => fill(i)), what });
+      wide(100, (i) => (i % 37 === 5 ? 3 : -1), 'ties: the first of several maxima');
+      wide(40, (i) => (i === 3 ? -0 : i === 20 ? 0 : -2), '-0 before +0: they tie, max is -0');
+      wide(40, (i) => (i === 3 ? 0 : i === 20 ? -0 : -2), '+0 before -0');
+      wide(50, (i) => (i % 3 ? -Infinity : i / 7), '-Infinity entries');
+      wide(33, () => -Infinity, 'all -Infinity (logSum NaN)');
+      wide(33, (i) => (i === 9 ? Infinity : 1), '+Infinity (logSum NaN)');
+      wide(45, (i) => (i === 0 ? NaN : i), 'NaN first (max NaN, argmax 0)');
+      wide(45, (i) => (i === 30 ? NaN : i % 11), 'NaN inside (max of the rest, logSum NaN)');
+      wide(64, (i) => (i % 2 ? 3e38 : -3e38), 'huge magnitudes (differences past -745)');
+      wide(64, (i) => (i - 32) * 1e-30, 'tiny magnitudes');
+      wide(70, (i) => -i * 11, 'differences through -708..-745 (exp tails, subnormal terms)');
+      wide(4096, (i) => (i === 1234 ? 50 : -20 + (i % 9)), 'one dominant value (sum within 1e-12 of 1)');
+      row([5], 'one value');
+      for (const { rows, cols, x, what } of cases) {
+        const want = { max: new Float32Array(rows), argmax: new Int32Array(rows), logSum: new Float64Array(rows) };
+        const got = { max: new Float32Array(rows).fill(7), argmax: new Int32Array(rows).fill(-1), logSum: new Float64Array(rows).fill(7) };
+        oracle.logitStats!(x, rows, cols, want.max, want.argmax, want.logSum);
+        be.logitStats!(x, rows, cols, got.max, got.argmax, got.logSum);
+        for (let i = 0; i < rows; i++) {
+          const at = `${what}, ${rows}x${cols} row ${i}`;
+          assert.equal(got.argmax[i], want.argmax[i], `argmax: ${at}`);
+          assert.equal(got.max[i], want.max[i], `max (Object.is): ${at}`);
+          const g = got.logSum[i]!, w = want.logSum[i]!;
+          if (Number.isNaN(w)) assert.ok(Number.isNaN(g), `logSum NaN like the oracle: ${at}, got ${g}`);
+          else assert.ok(Math.abs(g - w) <= 1e-12 * Math.abs(w) + 1e-14, `logSum ${at}: ${g} vs ${w}`);
+        }
+      }
+      be.logitStats!(new Float32Array(0), 0, 8, new Float32Array(0), new Int32Array(0), new Float64Array(0)); // no rows: nothing to do, no throw
     });
 
     test(`${label}: KV cache store + causal attention (F32 and F16 caches, grouped heads)`, () => {

@@ -10,6 +10,7 @@ import { HALF_TABLE, floatToHalf } from '../../tensor/f16.js';
 import { assert, LlamaError } from '../../errors.js';
 import { pinBuffer, unpinBuffer } from '../../tensor/pins.js';
 import { gemmNT } from './gemm.js';
+import { logitStatsJs } from './logit-stats.js';
 
 interface JsWeight extends Weight {
   /** (rows, cols) float32 values; a view of the tensor's bytes when it is F32 and aligned */
@@ -123,6 +124,12 @@ export class JsBackend implements Backend {
     let best = 0;
     for (let i = 1; i < n; i++) if (x[i]! > x[best]!) best = i;
     return best;
+  }
+
+  // the loop src/eval/logprob.ts's rowStats runs (the oracle of the native and wasm ops)
+  logitStats(x: Float32Array, rows: number, cols: number, outMax: Float32Array, outArgmax: Int32Array, outLogSum: Float64Array): void {
+    assert(cols > 0 && x.length >= rows * cols && outMax.length >= rows && outArgmax.length >= rows && outLogSum.length >= rows, `logitStats shapes: x ${x.length} (rows=${rows}, cols=${cols})`);
+    logitStatsJs(x, rows, cols, outMax, outArgmax, outLogSum);
   }
 
   createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {

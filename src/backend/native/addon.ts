@@ -31,6 +31,8 @@ export interface NativeAddon {
   add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
   softmax(x: Float32Array, rows: number, cols: number): void;
   argmax(x: Float32Array, n: number): number;
+  /** per row of x (rows, cols): max, first argmax, log Σ exp(x − max) in float64 (c/logit_stats.c) */
+  logitStats?(x: Float32Array, rows: number, cols: number, outMax: Float32Array, outArgmax: Int32Array, outLogSum: Float64Array): void;
   kvStore(kLayer: Float32Array | Uint16Array, vLayer: Float32Array | Uint16Array, f16: number, rowLen: number, pos0: number, T: number, k: Float32Array, v: Float32Array): void;
   attention(out: Float32Array, q: Float32Array, kLayer: Float32Array | Uint16Array, vLayer: Float32Array | Uint16Array, f16: number, pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void;
   /** GB/s of each repetition of a streaming read of `bytes` over all pool threads */

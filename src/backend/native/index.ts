@@ -14,6 +14,7 @@ import { dequantize } from '../../tensor/quant.js';
 import { assert, LlamaError } from '../../errors.js';
 import { defaultThreads, loadAddon, type NativeAddon, type NativeInfo } from './addon.js';
 import { NativeTrainingBackend, nativeTrainAddon } from './training.js';
+import { logitStatsJs } from '../js/logit-stats.js';
 
 export { defaultThreads } from './addon.js';
 export type { NativeInfo } from './addon.js';
@@ -164,6 +165,15 @@ export class NativeBackend implements Backend {
 
   argmax(x: Float32Array, n: number): number {
     return this.a.argmax(x, n);
+  }
+
+  logitStats(x: Float32Array, rows: number, cols: number, outMax: Float32Array, outArgmax: Int32Array, outLogSum: Float64Array): void {
+    assert(Number.isInteger(rows) && rows >= 0 && Number.isInteger(cols) && cols > 0, `logitStats: rows ${rows}, cols ${cols}`);
+    assert(x.length >= rows * cols && outMax.length >= rows && outArgmax.length >= rows && outLogSum.length >= rows, `logitStats shapes: x ${x.length} (rows=${rows}, cols=${cols}), outputs ${outMax.length}/${outArgmax.length}/${outLogSum.length}`);
+    if (rows === 0) return;
+    this.apply(); // the ISA path and pool size this backend was made with
+    if (this.a.logitStats) this.a.logitStats(x, rows, cols, outMax, outArgmax, outLogSum);
+    else logitStatsJs(x, rows, cols, outMax, outArgmax, outLogSum); // an addon built before the op
   }
 
   createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {

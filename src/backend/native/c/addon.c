@@ -267,7 +267,11 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "pfhead")) ln_tune_pf_head = v;
   else if (!strcmp(name, "copyf")) ln_tune_copy_float = v;
   else if (!strcmp(name, "guided")) ln_tune_guided = v;
+  else if (!strcmp(name, "mvchunk")) ln_tune_mv_chunk = v;
   else if (!strcmp(name, "mvshort")) ln_tune_mv_short = v;
+  else if (!strcmp(name, "q4kshort")) ln_tune_q4k_short = v;
+  else if (!strcmp(name, "q8short")) ln_tune_q8_short = v;
+  else if (!strcmp(name, "q6kshort")) ln_tune_q6k_short = v;
   else if (!strcmp(name, "ymmtail")) ln_tune_ymm_tail = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
   else if (!strcmp(name, "attn")) ln_tune_attn = v;
@@ -276,6 +280,8 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "nr1f")) ln_tune_nr1_float = v;
   else if (!strcmp(name, "pff")) ln_tune_pf_float = v;
   else if (!strcmp(name, "q6k")) ln_tune_q6k = v;
+  else if (!strcmp(name, "panel")) ln_tune_panel = v;
+  else if (!strcmp(name, "attnp")) ln_tune_attn_prefill = v;
   else FAIL("setTuning: unknown knob");
   return NULL;
 }
@@ -316,6 +322,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   EXPORT("add", js_add);
   EXPORT("softmax", js_softmax);
   EXPORT("argmax", js_argmax);
+  EXPORT("logitStats", js_logit_stats);
   EXPORT("kvStore", js_kv_store);
   EXPORT("attention", js_attention);
   EXPORT("readBandwidth", js_read_bandwidth);

@@ -35,6 +35,10 @@ void ln_weight_copy(uint8_t *dst, const uint8_t *src, size_t bytes);
 
 // out (T, rows) = x (T, cols) . W^T; 0 when out of memory
 int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T);
+// float weights (F32/F16/BF16), T >= ln_tune_panel, AVX-512 path: outer products on f32 panels of
+// 32 weight rows (gemm_panel.c); 0 when it declines (then the tile kernels run)
+int ln_panel_matmul(const ln_weight *w, const float *x, float *out, int64_t T);
+extern int ln_tune_panel;
 
 // ---------------------------------------------------------------- elementwise ops (ops.c)
 
@@ -49,11 +53,19 @@ void ln_softmax_row(float *x, int64_t n);
 void ln_softmax(float *x, int64_t rows, int64_t cols);
 int64_t ln_argmax(const float *x, int64_t n);
 
+// ---------------------------------------------------------------- log-softmax statistics (logit_stats.c)
+
+// per row of x (rows, cols): its max, first argmax and log sum exp(x - max) in float64
+void ln_logit_stats(const float *x, int64_t rows, int64_t cols, float *mx, int32_t *am, double *ls);
+
 // ---------------------------------------------------------------- KV cache and attention (attention.c)
 
 void ln_kv_store(void *kc, void *vc, int f16, int64_t rowLen, int64_t pos0, int64_t T, const float *k, const float *v);
 // 0 when out of memory
 int ln_attention(float *out, const float *q, const void *kc, const void *vc, int f16, int64_t pos0, int64_t T, int64_t nh, int64_t nkv, int64_t hd);
+// T >= 2 over an f32 cache with head dims 16..64, AVX-512 (attention_prefill.c); 0 when it declines
+int ln_attention_prefill(float *out, const float *q, const void *kc, const void *vc, int f16, int64_t pos0, int64_t T, int64_t nh, int64_t nkv, int64_t hd);
+extern int ln_tune_attn_prefill;
 
 // ---------------------------------------------------------------- memory-mapped files (mmap.c)
 

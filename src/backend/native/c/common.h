@@ -356,8 +356,12 @@ extern int ln_tune_pf_head;  // T = 1 Q8_0/Q4_0: bytes prefetched at the start o
 extern int ln_tune_nr1_float, ln_tune_pf_float;  // the same for F32/F16/BF16 weights (-1: auto)
 extern int ln_tune_copy_float;  // copy weights used in place (float, K-quants) into native huge pages
 extern int ln_tune_ymm_tail;  // T = 1 Q8_0/Q4_0: a partial group of <= 8 blocks in 256-bit registers
+extern int ln_tune_q4k_short;  // T = 1 Q4_K rows of <= 1024 columns: activations in registers, a <= 8-block tail in 256-bit registers
+extern int ln_tune_q6k_short;  // T = 1 Q6_K rows of <= 1024 columns: activations in registers
+extern int ln_tune_q8_short;  // T = 1 Q8_0 rows of <= 1024 columns: activations in registers, a <= 8-block tail in 256-bit registers
 extern int ln_tune_mv_short;  // T = 1 Q8_0/Q4_0 rows of <= 1024 columns: activations kept in registers
-extern int ln_tune_guided;  // T = 1, several threads: guided self-scheduling of rows (0: fixed blocks)
+extern int ln_tune_guided;  // T = 1, several threads: 2 owned shares + stealing, 1 guided self-scheduling of rows, 0 fixed blocks
+extern int ln_tune_mv_chunk;  // T = 1, guided=2: rows claimed at a time, in weight bytes
 extern int ln_tune_mv_block;  // T = 1: smallest row block handed to a thread, in weight bytes
 extern int ln_tune_attn;  // decode attention through the ISA's attn_* kernels when present
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available

@@ -238,8 +238,8 @@ T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
           uint16_t hd[2];
           memcpy(&hd[0], meta + 32 + 2 * h, 2);
           memcpy(&hd[1], meta + 36 + 2 * h, 2);
-          ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(ln_h2f(hd[0])));
-          mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 16 + 8 * h)))), _mm256_set1_ps(ln_h2f(hd[1])));
+          ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(_cvtsh_ss(hd[0])));
+          mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 16 + 8 * h)))), _mm256_set1_ps(_cvtsh_ss(hd[1])));
         } else {
           ws = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w->sc + (size_t)(r + i) * w->sc_stride + e)));
         }
@@ -307,7 +307,7 @@ T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
         const uint8_t *meta = ln_q6k_meta(w, r + i, g);
         uint16_t d;
         memcpy(&d, meta + 16, 2);
-        const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(ln_h2f(d)));
+        const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(_cvtsh_ss(d)));
 #pragma GCC unroll 4
         for (int j = 0; j < NT; j++) {
           const int8_t *xq = a->qi + (t + j) * a->qi_stride + g * 256 + 32 * h;

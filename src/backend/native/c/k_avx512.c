@@ -386,6 +386,21 @@ T512 static int attn_decode_avx512(float *out, const float *q, const void *k, co
 
 // ---------- quantized kernels ----------
 
+// Start the streams of a row block (decode): the hardware prefetcher needs a few misses to detect
+// a stream, and a small matrix (a 768x768 Q8_0 matvec takes ~25 us) loses a visible share of its
+// time to that. The first ln_tune_pf_head bytes of the codes and the matching share of the
+// scale/meta rows (a second, slower stream) are prefetched.
+T512 INL void prefetch_head(const ln_weight *w, int64_t r0, int64_t r1) {
+  if (ln_tune_pf_head <= 0) return;
+  const size_t all = (size_t)(r1 - r0) * w->row_bytes, n = all < (size_t)ln_tune_pf_head ? all : (size_t)ln_tune_pf_head;
+  const uint8_t *p0 = w->qs + (size_t)r0 * w->row_bytes;
+  for (size_t o = 0; o < n; o += 64) _mm_prefetch((const char *)(p0 + o), _MM_HINT_T0);
+  if (!w->sc) return;
+  const size_t srow = w->sc_stride * 2, rows = n / (w->row_bytes ? w->row_bytes : 1) + 1;
+  const uint8_t *s0 = (const uint8_t *)w->sc + (size_t)r0 * srow;
+  for (size_t o = 0; o < rows * srow && o < (size_t)(r1 - r0) * srow; o += 64) _mm_prefetch((const char *)(s0 + o), _MM_HINT_T0);
+}
+
 // m (1..16) 32-bit lanes from p, the rest zero
 T512 INL __m512i load_lanes(const void *p, int m) {
   if (m >= 16) return _mm512_loadu_si512(p);
@@ -493,14 +508,7 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
   const int8_t *xt = xq + full * 512;  // the partial group's activations
   const int32_t *bt = a->b16 + 16 * full;
   const float *dt = a->d16 + 16 * full;
-  if (ln_tune_pf_head > 0) {
-    // start the stream: the hardware prefetcher needs a few misses to detect it, and a small
-    // matrix (a 768x768 Q8_0 matvec takes ~25 us) loses a visible share of its time to that
-    const uint8_t *p0 = w->qs + (size_t)r0 * w->row_bytes;
-    const size_t n = (size_t)(r1 - r0) * w->row_bytes < (size_t)ln_tune_pf_head ? (size_t)(r1 - r0) * w->row_bytes : (size_t)ln_tune_pf_head;
-    for (size_t o = 0; o < n; o += 64) _mm_prefetch((const char *)(p0 + o), _MM_HINT_T0);
-    _mm_prefetch((const char *)(w->sc + (size_t)r0 * w->sc_stride), _MM_HINT_T0);
-  }
+  prefetch_head(w, r0, r1);
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), mins;  // mins: Q4_K only, unused here
@@ -572,24 +580,34 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
   }
 }
 
-// Decode of short rows (at most 2 groups, cols <= 1024: every matrix of a 110M model but the
-// down projection): the interleaved activations, their biases and scales stay in registers for
-// the whole call, so a group costs 4 weight loads instead of 4 weight + 8 activation loads.
-T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int q4, const int G) {
-  const int64_t nb = w->nb;
+// The activations of a short row (G <= 2 groups of up to 16 blocks) loaded into registers once
+// per call: per group its block count mg, the mask of those blocks and the 8 vectors of codes.
+T512 INL void short_acts(const ln_act *a, const int64_t nb, const int G, __m512i xv[2][8], __mmask16 mask[2], int mg[2]) {
   const int m_last = (int)(nb - 16 * (G - 1));
-  const int64_t gb = q4 ? 256 : 512;
-  const __m512i m0f = _mm512_set1_epi8(0x0f);
-  __mmask16 mask[2];
-  int mg[2];
-  __m512i xv[2][8], bias[2];
-  __m512 dx[2];
 #pragma GCC unroll 2
   for (int g = 0; g < G; g++) {
     mg[g] = g < G - 1 ? 16 : m_last;
     mask[g] = mg[g] >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << mg[g]) - 1);
 #pragma GCC unroll 8
     for (int k = 0; k < 8; k++) xv[g][k] = _mm512_maskz_loadu_epi32(mask[g], a->qi + g * 512 + k * 4 * mg[g]);
+  }
+}
+
+// Decode of short rows (at most 2 groups, cols <= 1024: every matrix of a 110M model but the
+// down projection): the interleaved activations, their biases and scales stay in registers for
+// the whole call, so a group costs 4 weight loads instead of 4 weight + 8 activation loads.
+T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int q4, const int G) {
+  prefetch_head(w, r0, r1);
+  const int64_t nb = w->nb;
+  const int64_t gb = q4 ? 256 : 512;
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  __mmask16 mask[2];
+  int mg[2];
+  __m512i xv[2][8], bias[2];
+  __m512 dx[2];
+  short_acts(a, nb, G, xv, mask, mg);
+#pragma GCC unroll 2
+  for (int g = 0; g < G; g++) {
     bias[g] = _mm512_loadu_si512(a->b16 + 16 * g);
     dx[g] = _mm512_loadu_ps(a->d16 + 16 * g);
   }
@@ -630,6 +648,7 @@ T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64
 // apart from mv_q0 although it could be a `kind` of it: that merge measured 3-3.5 points slower on
 // 11008x4096 at 1 thread (same-process A/B, 77.6 / 80.0% against 81.0 / 83.2% of the read limit).
 T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  prefetch_head(w, r0, r1);
   const int64_t nb = w->nb, ng = (nb + 15) / 16;
   const int m_last = (int)(nb - 16 * (ng - 1));
   const __mmask16 mk_last = m_last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m_last) - 1);
@@ -662,9 +681,155 @@ T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
   }
 }
 
+// Decode of short Q4_K rows (at most 2 groups, cols <= 1024: every Q4_K matrix of a 110M model
+// but the down projection). The activations, their scales and Σq stay in registers for the whole
+// call, and a last group of at most 8 sub-blocks (768 columns = 16 + 8) runs in 256-bit registers:
+// its lanes 0-7 are one super-block, so its scales need only d and dmin of that one. mv_q4k
+// streamed 768-column rows at ~53% of the read bandwidth, its loop being mostly activation loads
+// and masked work on the partial group.
+// Decode of short Q8_0 rows (cols <= 1024, G <= 2 groups): mv_q0_short's activations in
+// registers, with a last group of at most 8 blocks in 256-bit registers as mv_q0's tail
+// (mv_q0_short ran that group masked at full width: no gain for Q8_0 on 768 columns).
+T512 INL void mv_q8_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int G, const int ytail) {
+  prefetch_head(w, r0, r1);
+  const int64_t nb = w->nb;
+  __mmask16 mask[2];
+  int mg[2];
+  __m512i xv[2][8], bias[2];
+  __m512 dx[2];
+  short_acts(a, nb, G, xv, mask, mg);
+#pragma GCC unroll 2
+  for (int g = 0; g < G; g++) {
+    bias[g] = _mm512_maskz_loadu_epi32(mask[g], a->b16 + 16 * g);
+    dx[g] = _mm512_maskz_loadu_ps(mask[g], a->d16 + 16 * g);
+  }
+  const __mmask8 mk8 = (__mmask8)mask[G - 1];
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    const uint16_t *sr = w->sc + (size_t)r * w->sc_stride;
+    __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int g = 0; g < G; g++) {
+      const uint8_t *src = wr + g * 512;
+      const int m = mg[g];
+      if (ytail && g == G - 1) {
+        __m256i s0 = _mm512_castsi512_si256(bias[g]), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int k = 0; k < 8; k += 2) {
+          const __m256i w0 = m == 8 ? _mm256_loadu_si256((const __m256i *)(src + k * 4 * m)) : _mm256_maskz_loadu_epi32(mk8, src + k * 4 * m);
+          const __m256i w1 = m == 8 ? _mm256_loadu_si256((const __m256i *)(src + (k + 1) * 4 * m)) : _mm256_maskz_loadu_epi32(mk8, src + (k + 1) * 4 * m);
+          s0 = _mm256_dpbusd_epi32(s0, w0, _mm512_castsi512_si256(xv[g][k]));
+          s1 = _mm256_dpbusd_epi32(s1, w1, _mm512_castsi512_si256(xv[g][k + 1]));
+        }
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sr + 16 * g))), _mm512_castps512_ps256(dx[g]));
+        acc = _mm512_add_ps(acc, _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), sc)));
+      } else {
+        __m512i s0 = bias[g], s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int k = 0; k < 8; k += 2) {
+          const __m512i w0 = m >= 16 ? _mm512_loadu_si512(src + k * 4 * m) : _mm512_maskz_loadu_epi32(mask[g], src + k * 4 * m);
+          const __m512i w1 = m >= 16 ? _mm512_loadu_si512(src + (k + 1) * 4 * m) : _mm512_maskz_loadu_epi32(mask[g], src + (k + 1) * 4 * m);
+          s0 = _mm512_dpbusd_epi32(s0, w0, xv[g][k]);
+          s1 = _mm512_dpbusd_epi32(s1, w1, xv[g][k + 1]);
+        }
+        const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sr + 16 * g))), dx[g]);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), sc, acc);
+      }
+    }
+    out[r] = _mm512_reduce_add_ps(acc);
+  }
+}
+
+// One row of mv_q4k_short: its two accumulators' sum.
+T512 INL __m512 q4k_short_row(const ln_weight *w, int64_t r, const __m512i xv[2][8], const __m512 dx[2], const __m512 cs[2], const __mmask16 mask[2], const int mg[2],
+                              const int G, const int ytail) {
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  const __m256i m0f8 = _mm256_set1_epi8(0x0f);
+  const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int g = 0; g < G; g++) {
+    const uint8_t *src = wr + g * 256;
+    const int m = mg[g];
+    const uint8_t *meta = ln_q4k_meta(w, r, g);
+    if (ytail && g == G - 1) {
+      const __mmask8 mk8 = (__mmask8)mask[g];
+      __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int k = 0; k < 8; k += 2) {
+        const __m256i v = _mm256_maskz_loadu_epi32(mk8, src + k * 2 * m);
+        s0 = _mm256_dpbusd_epi32(s0, _mm256_and_si256(v, m0f8), _mm512_castsi512_si256(xv[g][k]));
+        s1 = _mm256_dpbusd_epi32(s1, _mm256_andnot_si256(m0f8, v), _mm512_castsi512_si256(xv[g][k + 1]));
+      }
+      s0 = _mm256_add_epi32(s0, _mm256_srai_epi32(s1, 4));
+      // lanes 0-7: the group's first super-block (d, dmin at bytes 32 and 36)
+      // (F16C: a scalar binary16 conversion here cost a third of the row)
+      uint16_t d, dmin;
+      memcpy(&d, meta + 32, 2);
+      memcpy(&dmin, meta + 36, 2);
+      long long scb, mnb;
+      memcpy(&scb, meta, 8);
+      memcpy(&mnb, meta + 16, 8);
+      const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(scb))), _mm256_set1_ps(_cvtsh_ss(d)));
+      const __m256 mn = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(mnb))), _mm256_set1_ps(_cvtsh_ss(dmin)));
+      __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(s0), _mm256_mul_ps(ws, _mm512_castps512_ps256(dx[g])));
+      t = _mm256_fnmadd_ps(mn, _mm512_castps512_ps256(cs[g]), t);
+      acc1 = _mm512_add_ps(acc1, _mm512_zextps256_ps512(t));
+    } else {
+      const __mmask16 mk = mask[g];
+      __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int k = 0; k < 8; k += 2) {
+        const __m512i v = m >= 16 ? _mm512_loadu_si512(src + k * 2 * m) : _mm512_maskz_loadu_epi32(mk, src + k * 2 * m);
+        s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v, m0f), xv[g][k]);
+        s1 = _mm512_dpbusd_epi32(s1, _mm512_andnot_si512(m0f, v), xv[g][k + 1]);
+      }
+      s0 = _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));
+      __m512 mins;
+      const __m512 ws = q4k_scale16(meta, &mins);
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws, dx[g]), acc0);
+      acc1 = _mm512_fnmadd_ps(mins, cs[g], acc1);
+    }
+  }
+  return _mm512_add_ps(acc0, acc1);
+}
+
+// Decode of short Q4_K rows (at most 2 groups, cols <= 1024: every Q4_K matrix of a 110M model
+// but the down projection). The activations, their scales and Σq stay in registers for the whole
+// call, and a last group of at most 8 sub-blocks (768 columns = 16 + 8) runs in 256-bit registers:
+// its lanes 0-7 are one super-block, so its scales need only d and dmin of that one. mv_q4k
+// streamed 768-column rows at ~48% of the read bandwidth at 1 thread (its loop mostly activation
+// loads and masked work on the partial group), this at 57-68%.
+T512 INL void mv_q4k_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int G, const int ytail) {
+  prefetch_head(w, r0, r1);
+  const int64_t nb = w->nb;
+  __m512i xv[2][8];
+  __m512 dx[2], cs[2];
+  __mmask16 mask[2];
+  int mg[2];
+  short_acts(a, nb, G, xv, mask, mg);
+#pragma GCC unroll 2
+  for (int g = 0; g < G; g++) {
+    dx[g] = _mm512_maskz_loadu_ps(mask[g], a->d16 + 16 * g);
+    cs[g] = _mm512_maskz_loadu_ps(mask[g], a->csum + 16 * g);
+  }
+  // (reducing four rows' accumulators together, ~3.5 shuffles and adds a row instead of ~9,
+  // measured no gain)
+  for (int64_t r = r0; r < r1; r++) out[r] = _mm512_reduce_add_ps(q4k_short_row(w, r, xv, dx, cs, mask, mg, G, ytail));
+}
+
 T512 INL void mv_q0_any(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int kind) {
-  if (kind == 2) mv_q4k(w, a, out, r0, r1);
-  else if (kind == 0) mv_q0(w, a, out, r0, r1, 0);
+  if (kind == 2) {
+    const int64_t nb = w->nb;
+    if (ln_tune_q4k_short && nb <= 16) mv_q4k_short(w, a, out, r0, r1, 1, nb <= 8);
+    else if (ln_tune_q4k_short && nb <= 32) mv_q4k_short(w, a, out, r0, r1, 2, nb <= 24);
+    else mv_q4k(w, a, out, r0, r1);
+  } else if (kind == 0) {
+    const int64_t nb = w->nb;
+    if (ln_tune_q8_short && nb <= 16) mv_q8_short(w, a, out, r0, r1, 1, nb <= 8);
+    else if (ln_tune_q8_short && nb <= 32) mv_q8_short(w, a, out, r0, r1, 2, nb <= 24);
+    else mv_q0(w, a, out, r0, r1, 0);
+  }
   else if (ln_tune_mv_short && w->nb <= 16) mv_q0_short(w, a, out, r0, r1, 1, 1);
   else if (ln_tune_mv_short && w->nb <= 32) mv_q0_short(w, a, out, r0, r1, 1, 2);
   else mv_q0(w, a, out, r0, r1, 1);
@@ -689,7 +854,7 @@ T512 INL void q6k_vectors(const uint8_t *grp, __m512i v[4], const __mmask16 mk) 
 T512 INL __m512 q6k_scale16(const uint8_t *meta) {
   uint16_t d;
   memcpy(&d, meta + 16, 2);
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)meta))), _mm512_set1_ps(ln_h2f(d)));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)meta))), _mm512_set1_ps(_cvtsh_ss(d)));
 }
 
 T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
@@ -769,6 +934,7 @@ T512 INL void mv_q6k_1(const ln_weight *w, const ln_act *a, float *out, int64_t 
 // Same-process A/B on 11008x4096 at 1 thread (knob q6k, busy machine): 1.05-1.08x. Two rows at a
 // time sharing the activations' loads measured 0.4-0.6x (a second stream).
 T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  prefetch_head(w, r0, r1);
   const int64_t nsb = w->cols / 256;
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
@@ -787,8 +953,49 @@ T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t 
   }
 }
 
+// mv_q6k_3 for rows of at most 4 groups (cols <= 1024: the output matrix and attn_v of a 110M
+// Q4_K_M model): the activations and their biases and scales stay in registers for the whole call
+// (NG x 4 + 2 NG vectors), so a group costs its 3 weight loads and the meta loads only.
+T512 INL void mv_q6k_short(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int NG) {
+  prefetch_head(w, r0, r1);
+  __m512i xv[4][4], bias[4];
+  __m512 dx[4];
+#pragma GCC unroll 4
+  for (int g = 0; g < NG; g++) {
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) xv[g][k] = _mm512_loadu_si512(a->qi + g * 256 + 64 * k);
+    bias[g] = _mm512_loadu_si512(a->b16 + 16 * g);
+    dx[g] = _mm512_loadu_ps(a->d16 + 16 * g);
+  }
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int g = 0; g < NG; g++) {
+      __m512i v[4];
+      q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
+      __m512i s0 = _mm512_dpbusd_epi32(bias[g], v[0], xv[g][0]), s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[1], xv[g][1]);
+      s0 = _mm512_dpbusd_epi32(s0, v[2], xv[g][2]);
+      s1 = _mm512_dpbusd_epi32(s1, v[3], xv[g][3]);
+      const uint8_t *m = ln_q6k_meta(w, r, g);
+      uint16_t h;
+      memcpy(&h, m + 16, 2);
+      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(_mm512_add_epi32(s0, s1), _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
+      const __m512 sc = _mm512_mul_ps(dx[g], _mm512_set1_ps(_cvtsh_ss(h)));
+      if (g & 1) acc1 = _mm512_fmadd_ps(p, sc, acc1);
+      else acc0 = _mm512_fmadd_ps(p, sc, acc0);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
+}
+
 T512 INL void mv_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  const int64_t nsb = w->cols / 256;
   if (ln_tune_q6k == 0) mv_q6k_1(w, a, out, r0, r1);
+  else if (ln_tune_q6k_short && nsb == 1) mv_q6k_short(w, a, out, r0, r1, 1);
+  else if (ln_tune_q6k_short && nsb == 2) mv_q6k_short(w, a, out, r0, r1, 2);
+  else if (ln_tune_q6k_short && nsb == 3) mv_q6k_short(w, a, out, r0, r1, 3);
+  else if (ln_tune_q6k_short && nsb == 4) mv_q6k_short(w, a, out, r0, r1, 4);
   else mv_q6k_3(w, a, out, r0, r1);
 }
 

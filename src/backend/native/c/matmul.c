@@ -8,7 +8,20 @@
 
 #include "addon_internal.h"
 
+// T = 1 with several threads (knob guided=2): each thread owns an equal, contiguous share of the
+// rows and walks it in chunks through its own counter, on its own cache line; a thread done with
+// its share then takes chunks of the others' (in turn from the next thread's). With every thread
+// running, no cache line is shared until the very end and the threads finish within a chunk of
+// each other; a descheduled worker's share is done by the others.
+#define LN_MV_PARTS 8
 typedef struct {
+  _Alignas(64) _Atomic int64_t next;
+  int64_t end;
+} ln_mv_part;
+
+typedef struct {
+  ln_mv_part parts[LN_MV_PARTS];
+  int nparts;
   const ln_weight *w;
   ln_act *a;
   float *out;
@@ -86,6 +99,20 @@ static void mv_task(void *p, int ith, int nth) {
   }
 }
 
+static void mv_owned_task(void *p, int ith, int nth) {
+  (void)nth;
+  mm_ctx *c = (mm_ctx *)p;
+  const int64_t chunk = c->rb;
+  for (int k = 0; k < c->nparts; k++) {
+    ln_mv_part *part = &c->parts[(ith + k) % c->nparts];
+    for (;;) {
+      const int64_t r0 = atomic_fetch_add_explicit(&part->next, chunk, memory_order_relaxed);
+      if (r0 >= part->end) break;
+      c->fn(c->w, c->a, c->out, c->w->rows, r0, r0 + chunk < part->end ? r0 + chunk : part->end, 0, 1);
+    }
+  }
+}
+
 static ln_mm_fn kernel_for(int type) {
   switch (type) {
     case LN_F32: return K.mm_f32;
@@ -103,6 +130,7 @@ static int is_quant(int type) { return type == LN_Q8_0 || type == LN_Q4_0 || typ
 
 // run out (T, rows) = x (T, cols) . W^T
 int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
+  if (ln_panel_matmul(w, x, out, T)) return 1;  // float weights, T >= ln_tune_panel, AVX-512 (gemm_panel.c)
   ln_act a;
   memset(&a, 0, sizeof a);
   a.T = T;
@@ -209,6 +237,21 @@ int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
     c.tt = tt;
   }
   c.nblocks = (w->rows + c.rb - 1) / c.rb;
+  if (T == 1 && nth > 1 && nth <= LN_MV_PARTS && ln_tune_guided == 2) {
+    // chunks of ~ln_tune_mv_chunk bytes of weights, rows a multiple of 4 (as every row split, so
+    // no thread count changes a row's kernel path)
+    const size_t wrow = w->row_bytes + w->sc_stride * (w->sc ? 2 : 0);
+    int64_t chunk = (int64_t)((size_t)ln_tune_mv_chunk / (wrow ? wrow : 1));
+    c.rb = chunk < 4 ? 4 : (chunk + 3) / 4 * 4;
+    c.nparts = nth;
+    for (int i = 0; i < nth; i++) {
+      const int64_t r0 = w->rows * i / nth / 4 * 4, r1 = i == nth - 1 ? w->rows : w->rows * (i + 1) / nth / 4 * 4;
+      atomic_init(&c.parts[i].next, r0);
+      c.parts[i].end = r1;
+    }
+    ln_pool_run(mv_owned_task, &c);
+    return 1;
+  }
   if (T == 1 && nth > 1 && ln_tune_guided) {
     // the minimum claim: ln_tune_mv_block bytes of weights (see above), at least 4 rows
     const size_t wrow = w->row_bytes + w->sc_stride * (w->sc ? 2 : 0);

@@ -58,6 +58,7 @@ napi_value js_rope(napi_env env, napi_callback_info info);
 napi_value js_swiglu(napi_env env, napi_callback_info info);
 napi_value js_add(napi_env env, napi_callback_info info);
 napi_value js_softmax(napi_env env, napi_callback_info info);
+napi_value js_logit_stats(napi_env env, napi_callback_info info);
 napi_value js_argmax(napi_env env, napi_callback_info info);
 napi_value js_kv_store(napi_env env, napi_callback_info info);
 napi_value js_attention(napi_env env, napi_callback_info info);

@@ -136,6 +136,25 @@ napi_value js_argmax(napi_env env, napi_callback_info info) {
   return num(env, (double)ln_argmax(x, n));
 }
 
+// logitStats(x: Float32Array, rows, cols, outMax: Float32Array, outArgmax: Int32Array, outLogSum: Float64Array)
+napi_value js_logit_stats(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!ln_args(env, info, 6, argv)) return NULL;
+  size_t xn, mn, an, ln;
+  const float *x = typed(env, argv[0], napi_float32_array, &xn);
+  if (!x) return NULL;
+  int64_t rows = ln_i64(env, argv[1]), cols = ln_i64(env, argv[2]);
+  float *mx = typed(env, argv[3], napi_float32_array, &mn);
+  if (!mx) return NULL;
+  int32_t *am = typed(env, argv[4], napi_int32_array, &an);
+  if (!am) return NULL;
+  double *ls = typed(env, argv[5], napi_float64_array, &ln);
+  if (!ls) return NULL;
+  if (rows < 0 || cols <= 0 || cols > INT32_MAX || xn < (size_t)(rows * cols) || mn < (size_t)rows || an < (size_t)rows || ln < (size_t)rows) FAIL("logitStats: bad shapes");
+  ln_logit_stats(x, rows, cols, mx, am, ls);
+  return NULL;
+}
+
 // ---------------------------------------------------------------- KV cache and attention (attention.c)
 
 // kvStore(kLayer, vLayer, f16: boolean(number), rowLen, pos0, T, k, v)
