@@ -84,6 +84,16 @@ interface WasmKVCache extends KVCache {
  * per-layer matvecs are not. See docs/wasm.md, "Threads".
  */
 export const WASM_MIN_PARALLEL_WORK = 1 << 23;
+let defaultMinParallelWork = WASM_MIN_PARALLEL_WORK;
+
+/**
+ * Set the split threshold of wasm backends created from now on without `minParallelWork` (where the
+ * backend is made for you, e.g. openModel in a browser; tests use 0 to make every matmul split).
+ */
+export function setWasmMinParallelWork(n: number): void {
+  if (!(Number.isInteger(n) && n >= 0)) throw new LlamaError('USAGE', `minParallelWork must be a whole number >= 0, got ${n}`);
+  defaultMinParallelWork = n;
+}
 
 export interface WasmBackendOptions {
   /** threads including the caller (default LLAMA_THREADS, else 1) */
@@ -122,7 +132,7 @@ export class WasmBackend implements Backend {
   constructor(rt: Runtime, opts: WasmBackendOptions) {
     this.rt = rt;
     this.threads = rt.variant === 'mt' ? opts.threads ?? 1 : 1;
-    this.minParallelWork = opts.minParallelWork ?? WASM_MIN_PARALLEL_WORK;
+    this.minParallelWork = opts.minParallelWork ?? defaultMinParallelWork;
   }
 
   /** Start this backend's worker threads (resolves when they are ready; until then it runs 1 thread). */
