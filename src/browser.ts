@@ -23,6 +23,7 @@ export type { Backend } from './backend/backend.js';
 export { selectBackend } from './backend/select.js';
 export { JsBackend } from './backend/js/js-backend.js';
 export { WasmBackend, createWasmBackend, wasmUnavailableReason } from './backend/wasm/index.js';
+export { setWasmMinParallelWork } from './backend/wasm/index.js';
 export type { WasmInfo } from './backend/wasm/index.js';
 export { sharedMemoryAvailable } from './backend/wasm/module.js';
 export { setAssetBase } from './platform/assets.js';

@@ -75,10 +75,30 @@ interface WasmKVCache extends KVCache {
   readonly layerBytes: number;
 }
 
+/**
+ * The smallest matmul (rows x cols x T) split over worker threads by default. Waking a worker
+ * (Atomics.notify -> its Atomics.wait returning) and joining it took 25-50 us in our measurements,
+ * more than a whole decode matvec of a 110M model takes on one thread (768x768 Q8_0: ~33 us,
+ * 2048x768: ~80 us), so splitting those made 2-thread decode slower than 1 thread (issue 12). At
+ * 2^23 the 32000x768 classifier and prefill matmuls (T >= ~11 on 768x768) are split, decode's
+ * per-layer matvecs are not. See docs/wasm.md, "Threads".
+ */
+export const WASM_MIN_PARALLEL_WORK = 1 << 23;
+let defaultMinParallelWork = WASM_MIN_PARALLEL_WORK;
+
+/**
+ * Set the split threshold of wasm backends created from now on without `minParallelWork` (where the
+ * backend is made for you, e.g. openModel in a browser; tests use 0 to make every matmul split).
+ */
+export function setWasmMinParallelWork(n: number): void {
+  if (!(Number.isInteger(n) && n >= 0)) throw new LlamaError('USAGE', `minParallelWork must be a whole number >= 0, got ${n}`);
+  defaultMinParallelWork = n;
+}
+
 export interface WasmBackendOptions {
   /** threads including the caller (default LLAMA_THREADS, else 1) */
   threads?: number;
-  /** smallest rows x cols x T split over threads (default 131072; tests use 0) */
+  /** smallest rows x cols x T split over threads (default WASM_MIN_PARALLEL_WORK; tests use 0) */
   minParallelWork?: number;
 }
 
@@ -112,7 +132,7 @@ export class WasmBackend implements Backend {
   constructor(rt: Runtime, opts: WasmBackendOptions) {
     this.rt = rt;
     this.threads = rt.variant === 'mt' ? opts.threads ?? 1 : 1;
-    this.minParallelWork = opts.minParallelWork ?? 1 << 17;
+    this.minParallelWork = opts.minParallelWork ?? defaultMinParallelWork;
   }
 
   /** Start this backend's worker threads (resolves when they are ready; until then it runs 1 thread). */

@@ -6,6 +6,7 @@
 // Messages out: { type: 'progress', loaded, total }  { type: 'loaded', info }  { type: 'token', text }
 //               { type: 'done', text, tokens, stats }  { type: 'error', code, message, hint }
 import { openModel, sharedMemoryAvailable } from './llama.js';
+import { setWasmMinParallelWork } from './llama.js';
 
 let model;
 let backendInfo = {};
@@ -14,7 +15,9 @@ function fail(e) {
   postMessage({ type: 'error', code: e && e.code ? e.code : 'INTERNAL', message: String(e && e.message ? e.message : e), hint: e && e.hint });
 }
 
-async function load({ url, threads, backend }) {
+async function load({ url, threads, backend, minParallelWork }) {
+  // tests: split every matmul over the threads (by default small ones stay on one thread)
+  if (minParallelWork !== undefined) setWasmMinParallelWork(minParallelWork);
   if (model) await model.dispose();
   model = undefined;
   const t0 = performance.now();
