@@ -1028,6 +1028,19 @@ T512 INL void outer_dots(__m512i iacc[4][2], const uint8_t *A, const uint8_t *bq
 // Slot k (values 4k..4k+3) of 4 rows' block b -> A: [r0, r1, r2, r3] x 4 bytes per slot. In the
 // lane-per-block layout each slot of a row is one aligned dword (common.h), so this is 32 dword
 // copies per block and row quad (Q4_0: the dword's nibbles of vector k).
+// Store an outer-product tile: facc[i][j] lane l is the output of row r + 4i + l%4 and token
+// 4(tq + j) + l/4 (the layout outer_dots accumulates in).
+T512 INL void outer_store(float *out, int64_t ldo, int64_t r, int64_t tq, __m512 facc[4][2]) {
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++) {
+      float v[16];
+      _mm512_storeu_ps(v, facc[i][j]);
+      for (int l = 0; l < 16; l++) out[(4 * (tq + j) + l / 4) * ldo + r + 4 * i + l % 4] = v[l];
+    }
+}
+
 T512 INL void outer_pack_a(uint8_t *dst, const uint8_t *const row[4], int64_t nb, int64_t b, const int q4) {
   const int64_t g = b >> 4, j = b & 15, m = nb - 16 * g < 16 ? nb - 16 * g : 16;
   for (int k = 0; k < 8; k++)
@@ -1112,14 +1125,7 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
           }
         }
       }
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; i++)
-#pragma GCC unroll 2
-        for (int j = 0; j < 2; j++) {
-          float v[16];
-          _mm512_storeu_ps(v, facc[i][j]);
-          for (int l = 0; l < 16; l++) out[(4 * (tq + j) + l / 4) * ldo + r + 4 * i + l % 4] = v[l];
-        }
+      outer_store(out, ldo, r, tq, facc);
     }
   }
 }
@@ -1223,14 +1229,7 @@ T512 INL void outer_q6k(const ln_weight *w, const ln_outer *o, float *out, int64
           }
         }
       }
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; i++)
-#pragma GCC unroll 2
-        for (int j = 0; j < 2; j++) {
-          float v[16];
-          _mm512_storeu_ps(v, facc[i][j]);
-          for (int l = 0; l < 16; l++) out[(4 * (tq + j) + l / 4) * ldo + r + 4 * i + l % 4] = v[l];
-        }
+      outer_store(out, ldo, r, tq, facc);
     }
   }
 }
