@@ -12,8 +12,9 @@ const reason = wasmUnavailableReason();
 if (reason) {
   test('wasm backend conformance', { skip: reason }, () => {});
 } else {
-  // 2 threads split every matmul, however small (minParallelWork 0), so the suite covers the split
-  const two = (await createWasmBackend({ threads: 2, minParallelWork: 0 }))!;
+  // 2 threads split every matmul, however small (minParallelWork 0), so the suite covers the split;
+  // the caller always waits for the worker (takeBackMs null), so every share runs on the worker
+  const two = (await createWasmBackend({ threads: 2, minParallelWork: 0, takeBackMs: null }))!;
   backendConformance('wasm', [
     { label: '1 thread, simd128', make: () => loadWasmBackend({ threads: 1 })! },
     { label: '2 threads, simd128', make: () => two },

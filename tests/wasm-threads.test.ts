@@ -1,7 +1,7 @@
 // The wasm backend's thread split by default (issue 12): decode's per-layer matvecs of a 110M model
-// stay on the calling thread (waking a worker costs more than they take, which made 2-thread decode
-// slower than 1 thread), while the classifier-sized matvec and prefill matmuls are split; the split
-// results are the 1-thread bits.
+// are split (a worker polls for the next job a while, so a hand-off is cheap), smaller matvecs stay
+// on the calling thread, the classifier-sized matvec and prefill matmuls are split; the split results
+// are the 1-thread bits, also when the caller takes an unclaimed share back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmBackend, loadWasmBackend, wasmUnavailableReason, WASM_MIN_PARALLEL_WORK } from '../src/backend/wasm/index.js';
@@ -10,16 +10,19 @@ import { DType } from '../src/tensor/dtype.js';
 
 const reason = wasmUnavailableReason();
 
-test('wasm backend, 2 threads by default: 110M decode matvecs stay on one thread, the classifier and prefill are split, with the 1-thread bits', { skip: reason }, async () => {
-  const two = (await createWasmBackend({ threads: 2 }))!;
+test('wasm backend, 2 threads by default: 110M decode matvecs, the classifier and prefill are split, small matvecs are not, with the 1-thread bits', { skip: reason }, async () => {
+  // takeBackMs null: every split share runs on the worker, so the count below is exact
+  const two = (await createWasmBackend({ threads: 2, takeBackMs: null }))!;
   const one = loadWasmBackend({ threads: 1 })!;
   assert.equal(two.threads, 2);
-  assert.ok(768 * 2048 * 4 < WASM_MIN_PARALLEL_WORK, 'a 110M layer matvec (even of 4 tokens) is below the threshold');
+  assert.ok(768 * 768 >= WASM_MIN_PARALLEL_WORK, 'the smallest 110M layer matvec is over the threshold');
+  assert.ok(256 * 768 < WASM_MIN_PARALLEL_WORK, 'a 256x768 matvec is below it');
   const r = rng(5);
   const cases: [rows: number, cols: number, T: number, split: boolean][] = [
-    [768, 768, 1, false], // attention projections
-    [2048, 768, 1, false], // FFN up/gate
-    [768, 2048, 1, false], // FFN down
+    [256, 768, 1, false], // small: one thread
+    [768, 768, 1, true], // attention projections
+    [2048, 768, 1, true], // FFN up/gate
+    [768, 2048, 1, true], // FFN down
     [12000, 768, 1, true], // classifier-sized (rows x cols over the threshold)
     [768, 768, 16, true], // prefill
   ];
@@ -36,4 +39,30 @@ test('wasm backend, 2 threads by default: 110M decode matvecs stay on one thread
     one.freeWeight!(w1);
     two.freeWeight!(w2);
   }
+});
+
+test('wasm backend, 2 threads: shares the caller takes back from the worker give the same bits, and every share runs exactly once', { skip: reason }, async () => {
+  // takeBackMs 0: once its own share is done the caller takes any share the worker has not claimed
+  // yet, so both paths run, interleaved with the worker's polling
+  const two = (await createWasmBackend({ threads: 2, minParallelWork: 0, takeBackMs: 0 }))!;
+  const one = loadWasmBackend({ threads: 1 })!;
+  const r = rng(9);
+  const t = randomWeight(r, DType.Q8_0, 768, 768);
+  const w1 = one.loadWeight(t), w2 = two.loadWeight(t);
+  const n = 300;
+  const before = two.info();
+  for (let i = 0; i < n; i++) {
+    const x = new Float32Array(768).map(() => r() * 2 - 1);
+    const a = new Float32Array(768), b = new Float32Array(768).fill(NaN);
+    one.matmul(a, x, w1, 1);
+    two.matmul(b, x, w2, 1);
+    assert.deepEqual(b, a, `matvec ${i}: same bits`);
+  }
+  const after = two.info();
+  const splits = after.splitMatmuls - before.splitMatmuls;
+  // fewer than n when the pool backed off from a late worker (a busy machine): those ran on the caller
+  assert.ok(splits > 0 && splits <= n, `${splits} of ${n} matvecs split`);
+  assert.equal(after.workerJobs - before.workerJobs + (after.takenBack - before.takenBack), splits, 'each split share ran once, on the worker or taken back');
+  one.freeWeight!(w1);
+  two.freeWeight!(w2);
 });

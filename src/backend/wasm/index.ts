@@ -14,7 +14,7 @@ import { assert, LlamaError } from '../../errors.js';
 import { LinearMemory } from './memory.js';
 import { instantiate, newMemory, preloadWasmModule, sharedMemoryAvailable, wasmModule, type WasmKernels, type WasmVariant } from './module.js';
 import type { WasmCompiledModule } from './wasm-api.js';
-import { WasmPool } from './pool.js';
+import { TAKE_BACK_MS, WasmPool } from './pool.js';
 import { envVar } from '../../platform/env.js';
 import { canBlockThread } from '../../platform/kernel-worker.js';
 
@@ -76,14 +76,16 @@ interface WasmKVCache extends KVCache {
 }
 
 /**
- * The smallest matmul (rows x cols x T) split over worker threads by default. Waking a worker
- * (Atomics.notify -> its Atomics.wait returning) and joining it took 25-50 us in our measurements,
- * more than a whole decode matvec of a 110M model takes on one thread (768x768 Q8_0: ~33 us,
- * 2048x768: ~80 us), so splitting those made 2-thread decode slower than 1 thread (issue 12). At
- * 2^23 the 32000x768 classifier and prefill matmuls (T >= ~11 on 768x768) are split, decode's
- * per-layer matvecs are not. See docs/wasm.md, "Threads".
+ * The smallest matmul (rows x cols x T) split over worker threads by default. Waking a sleeping
+ * worker (Atomics.notify -> its Atomics.wait returning) takes 25-120 us, more than a decode matvec
+ * of a 110M model takes on one thread (768x768 Q8_0: ~30 us), but a worker polls for the next job a
+ * while after each one (worker-loop.ts), so during decode a hand-off costs ~1 us and the 110M
+ * layer matvecs (768x768 and up) are split; smaller ones (e.g. stories260K's) are not worth it.
+ * See docs/wasm.md, "Threads".
  */
-export const WASM_MIN_PARALLEL_WORK = 1 << 23;
+export const WASM_MIN_PARALLEL_WORK = 1 << 19;
+/** matmuls this large are split even while the pool backs off from late workers (pool.ts) */
+const LARGE_WORK = 1 << 23;
 let defaultMinParallelWork = WASM_MIN_PARALLEL_WORK;
 
 /**
@@ -100,6 +102,13 @@ export interface WasmBackendOptions {
   threads?: number;
   /** smallest rows x cols x T split over threads (default WASM_MIN_PARALLEL_WORK; tests use 0) */
   minParallelWork?: number;
+  /**
+   * How long (ms) an awake worker may leave its matmul share unclaimed after the caller's own share
+   * is done before the caller runs it instead (default TAKE_BACK_MS). null: always wait for the
+   * worker and never back off from late workers (pool.ts), so every matmul over minParallelWork is
+   * split: for tests that count the shares workers ran.
+   */
+  takeBackMs?: number | null;
 }
 
 export interface WasmInfo {
@@ -107,6 +116,10 @@ export interface WasmInfo {
   calls: number;
   /** matmul shares run by worker threads so far */
   workerJobs: number;
+  /** matmuls split over threads so far */
+  splitMatmuls: number;
+  /** matmul shares posted to a worker that had not claimed them in time, run by the caller */
+  takenBack: number;
   /** 'mt': kernels-mt.wasm over a shared memory; 'st': kernels.wasm, one thread */
   variant: WasmVariant;
   /** bytes of linear memory reserved / in use */
@@ -128,11 +141,13 @@ export class WasmBackend implements Backend {
   private readonly rt: Runtime;
   /** smallest matmul (rows x cols x T) split over threads */
   private readonly minParallelWork: number;
+  private readonly takeBackMs: number | null;
 
   constructor(rt: Runtime, opts: WasmBackendOptions) {
     this.rt = rt;
     this.threads = rt.variant === 'mt' ? opts.threads ?? 1 : 1;
     this.minParallelWork = opts.minParallelWork ?? defaultMinParallelWork;
+    this.takeBackMs = opts.takeBackMs === undefined ? TAKE_BACK_MS : opts.takeBackMs;
   }
 
   /** Start this backend's worker threads (resolves when they are ready; until then it runs 1 thread). */
@@ -143,7 +158,7 @@ export class WasmBackend implements Backend {
   }
 
   info(): WasmInfo {
-    return { calls: this.rt.calls, workerJobs: this.rt.pool?.jobs ?? 0, variant: this.rt.variant, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
+    return { calls: this.rt.calls, workerJobs: this.rt.pool?.jobs ?? 0, takenBack: this.rt.pool?.takenBack ?? 0, splitMatmuls: this.rt.pool?.splits ?? 0, variant: this.rt.variant, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
   }
 
   /**
@@ -271,9 +286,10 @@ export class WasmBackend implements Backend {
     // threads split the rows when there is enough work to pay for waking them (tens of µs)
     const nth = Math.min(this.threads, Math.ceil(rows / 4));
     const pool = this.rt.pool;
-    if (nth > 1 && pool && pool.size > 0 && rows * cols * T >= this.minParallelWork) {
+    const work = rows * cols * T;
+    if (nth > 1 && pool && pool.size > 0 && work >= this.minParallelWork && (work >= LARGE_WORK || this.takeBackMs === null || pool.splitSmall())) {
       const args = [ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!];
-      pool.matmul(nth, args, rows, (r0, r1) => k.matmul(ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, r0, r1, qo!, xdo!, xso!));
+      pool.matmul(nth, args, rows, (r0, r1) => k.matmul(ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, r0, r1, qo!, xdo!, xso!), this.takeBackMs);
     } else {
       k.matmul(ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!);
     }

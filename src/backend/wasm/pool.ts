@@ -1,18 +1,39 @@
 // Worker threads for the wasm backend (worker_threads in Node, Web Workers in a browser, started by
 // platform/kernel-worker.ts): each runs its own instance of kernels-mt.wasm over
-// the shared memory (worker.ts). A job is posted by writing its arguments into the worker's
-// control block in that memory and bumping a generation word; the main thread then does its own
-// share and blocks (Atomics.wait) until every worker has stored the generation as done. Matmul
-// rows are split in multiples of 4 (the Q8_0/Q4_0 row groups), so results do not depend on the
-// thread count.
+// the shared memory (worker-loop.ts). A job is posted by writing its arguments into the worker's
+// control block in that memory, then its generation into the claim word and the generation word.
+// The worker claims it by swapping the claim word from the generation to its negation; the main
+// thread does its own share meanwhile, then waits until every worker has stored the generation as
+// done. Matmul rows are split in multiples of 4 (the Q8_0/Q4_0 row groups) and every share runs the
+// same kernel on the same rows whichever thread runs it, so results do not depend on the thread
+// count.
+//
+// Decode posts a matvec every few µs, cheaper than waking a sleeping worker (25-120 µs), so a worker
+// spins for SPIN_MS after each job before it sleeps again (worker-loop.ts). On a busy machine a
+// spinning worker can be descheduled: if it is not asleep and has not claimed its share
+// `takeBackMs` after the caller finished its own, the caller takes the share back (swapping the
+// claim word to 0) and runs it itself, so 2 threads are never held up by a worker without a core.
 import { startKernelWorker } from '../../platform/kernel-worker.js';
 import { LlamaError } from '../../errors.js';
 import type { LinearMemory } from './memory.js';
+import { CTL, WORKER_ASLEEP } from './ctl.js';
 import type { WasmCompiledModule } from './wasm-api.js';
 
 const STACK = 65536;
 /** how long a job may take before a silent worker is reported (the first job includes its start-up) */
 const TIMEOUT_MS = 60_000;
+/** default: a share not claimed this long after the caller's own share is done is taken back */
+export const TAKE_BACK_MS = 0.03;
+/**
+ * Back-off for small matmuls (decode's matvecs): when workers keep finishing late (another process
+ * holds the cores, so a claimed share waits for its thread to be scheduled again), small matmuls
+ * run on the caller alone for BACK_OFF_MS, then splitting is tried again. A split is late when the
+ * caller waited for a worker longer than LATE_MS and longer than its own share took.
+ */
+export const LATE_MS = 0.05;
+export const BACK_OFF_MS = 500;
+/** late splits among the last 16 that start a back-off */
+const LATE_LIMIT = 3;
 
 interface PoolWorker {
   ctl: Int32Array;
@@ -27,6 +48,15 @@ export class WasmPool {
   private readonly workers: PoolWorker[] = [];
   /** jobs run by workers so far (tests use it to prove the threads ran) */
   jobs = 0;
+  /** shares posted to a worker but taken back and run by the caller */
+  takenBack = 0;
+  /** matmuls split over the caller and workers */
+  splits = 0;
+  /** times small matmuls stopped being split because workers were late */
+  backOffs = 0;
+  /** bit i: whether the i-th last split was late */
+  private lateBits = 0;
+  private backOffUntil = 0;
 
   constructor(private readonly module: WasmCompiledModule, private readonly mem: LinearMemory) {}
 
@@ -45,10 +75,11 @@ export class WasmPool {
 
   private ensure(n: number): void {
     while (this.workers.length < n) {
-      const ctlOff = this.mem.alloc(64, 'a worker control block');
+      const ctlOff = this.mem.alloc(4 * CTL.words, 'a worker control block');
       const stack = this.mem.alloc(STACK, 'a worker stack');
-      const ctl = new Int32Array(this.mem.memory.buffer, ctlOff, 16);
+      const ctl = new Int32Array(this.mem.memory.buffer, ctlOff, CTL.words);
       ctl.fill(0);
+      ctl[CTL.spin] = this.backOffUntil === 0 ? 1 : 0;
       const started = startKernelWorker({ module: this.module, memory: this.mem.memory, ctl: ctlOff, stackTop: stack + STACK });
       const pw: PoolWorker = { ctl, gen: 0, isReady: false, ready: Promise.resolve() };
       pw.ready = started.ready.then(
@@ -63,36 +94,88 @@ export class WasmPool {
     }
   }
 
+  /** Whether a small matmul should be split now (false while backing off from late workers). */
+  splitSmall(): boolean {
+    if (this.backOffUntil === 0) return true;
+    if (performance.now() < this.backOffUntil) return false;
+    this.backOffUntil = 0;
+    this.setSpin(1);
+    return true;
+  }
+
+  private setSpin(v: number): void {
+    for (const w of this.workers) Atomics.store(w.ctl, CTL.spin, v);
+  }
+
+  private recordSplit(late: boolean): void {
+    this.lateBits = ((this.lateBits << 1) | (late ? 1 : 0)) & 0xffff;
+    let n = 0;
+    for (let b = this.lateBits; b; b &= b - 1) n++;
+    if (n >= LATE_LIMIT) {
+      this.backOffUntil = performance.now() + BACK_OFF_MS;
+      this.backOffs++;
+      this.lateBits = 0;
+      this.setSpin(0);
+    }
+  }
+
   /**
    * Run matmul over rows [0, rows) on the caller and up to `nth - 1` ready workers. `args` are
-   * matmul's arguments with r0 and r1 at indices 8 and 9; `runLocal(r0, r1)` runs the caller's share.
+   * matmul's arguments with r0 and r1 at indices 8 and 9; `runLocal(r0, r1)` runs a share on the
+   * caller. `takeBackMs` (null: never) is how long an awake worker may leave its share unclaimed
+   * after the caller's own share is done before the caller runs it instead.
    */
-  matmul(nthWanted: number, args: number[], rows: number, runLocal: (r0: number, r1: number) => void): void {
+  matmul(nthWanted: number, args: number[], rows: number, runLocal: (r0: number, r1: number) => void, takeBackMs: number | null = TAKE_BACK_MS): void {
     const nth = Math.min(nthWanted, this.size + 1);
     const chunk = Math.ceil(rows / nth / 4) * 4;
-    const posted: PoolWorker[] = [];
+    const posted: { w: PoolWorker; r0: number; r1: number }[] = [];
     for (let i = 1; i < nth; i++) {
       const r0 = i * chunk, r1 = Math.min(rows, r0 + chunk);
       if (r0 >= r1) break;
       const w = this.workers[i - 1]!;
       const c = w.ctl;
-      c[2] = 1;
-      for (let a = 0; a < args.length; a++) c[3 + a] = args[a]!;
-      c[3 + 8] = r0;
-      c[3 + 9] = r1;
-      w.gen++;
-      Atomics.store(c, 0, w.gen);
-      Atomics.notify(c, 0);
-      posted.push(w);
+      c[CTL.op] = 1;
+      for (let a = 0; a < args.length; a++) c[CTL.args + a] = args[a]!;
+      c[CTL.args + 8] = r0;
+      c[CTL.args + 9] = r1;
+      // generations stay positive (their negation marks a claim), wrapping long before 2^31
+      w.gen = (w.gen % 0x3fffffff) + 1;
+      Atomics.store(c, CTL.claim, w.gen);
+      Atomics.store(c, CTL.gen, w.gen);
+      // a spinning worker sees the generation without being woken (notify is a lock round trip)
+      if (Atomics.load(c, CTL.state) === WORKER_ASLEEP) Atomics.notify(c, CTL.gen);
+      posted.push({ w, r0, r1 });
     }
+    this.splits++;
+    const t0 = performance.now();
     runLocal(0, Math.min(rows, chunk));
-    for (const w of posted) {
-      const t0 = Date.now();
-      while (Atomics.load(w.ctl, 1) !== w.gen) {
-        Atomics.wait(w.ctl, 1, Atomics.load(w.ctl, 1), 1000);
-        if (Date.now() - t0 > TIMEOUT_MS) throw new LlamaError('INTERNAL', 'a wasm worker thread did not answer', { hint: 'run with --threads 1' });
+    const t1 = performance.now();
+    for (const { w, r0, r1 } of posted) {
+      const c = w.ctl;
+      if (takeBackMs !== null && Atomics.load(c, CTL.claim) === w.gen) {
+        // unclaimed: give an awake worker takeBackMs, then take the share back
+        const until = performance.now() + takeBackMs;
+        let n = 0;
+        while (Atomics.load(c, CTL.claim) === w.gen && Atomics.load(c, CTL.state) !== WORKER_ASLEEP) {
+          if ((++n & 63) === 0 && performance.now() > until) break;
+        }
+        if (Atomics.load(c, CTL.state) !== WORKER_ASLEEP && Atomics.compareExchange(c, CTL.claim, w.gen, 0) === w.gen) {
+          runLocal(r0, r1);
+          this.takenBack++;
+          continue;
+        }
+      }
+      // claimed (or the worker sleeps and is being woken): the share is short, spin before blocking
+      let n = 0;
+      while (Atomics.load(c, CTL.done) !== w.gen && ++n < 20000);
+      const since = Date.now();
+      while (Atomics.load(c, CTL.done) !== w.gen) {
+        Atomics.wait(c, CTL.done, Atomics.load(c, CTL.done), 1000);
+        if (Date.now() - since > TIMEOUT_MS) throw new LlamaError('INTERNAL', 'a wasm worker thread did not answer', { hint: 'run with --threads 1' });
       }
       this.jobs++;
     }
+    const waited = performance.now() - t1;
+    if (takeBackMs !== null) this.recordSplit(waited > LATE_MS && waited > t1 - t0);
   }
 }

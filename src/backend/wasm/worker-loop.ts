@@ -1,10 +1,21 @@
 // The job loop of a wasm kernel worker, whatever starts it (worker.ts in Node, worker-web.ts in a
 // browser): its own instance of kernels-mt.wasm over the shared memory, with its own stack, serving
-// jobs posted in its control block (Int32 words, see pool.ts): [0] job generation, [1] generation
-// done, [2] op (0 = quit, 1 = matmul), [3..15] the op's arguments. The main thread blocks on [1]; no
-// messages are exchanged per job.
+// jobs posted in its control block (Int32 words, CTL in ctl.ts): [0] job generation, [1]
+// generation done, [2] op (0 = quit, 1 = matmul), [3..15] the op's arguments, [16] the claim word
+// (the posted generation while unclaimed; the worker swaps it to its negation to take the job, the
+// main thread to 0 to take it back), [17] whether the worker is awake, [18] whether it may poll
+// for the next job (0 while the pool backs off from late workers: polling would take a core the main
+// thread needs). No messages per job.
 import { instantiate, type WasmKernels } from './module.js';
 import type { WasmCompiledModule, WasmMemory } from './wasm-api.js';
+import { CTL, WORKER_ASLEEP, WORKER_AWAKE } from './ctl.js';
+
+/**
+ * How long a worker polls for the next job after one before it sleeps in Atomics.wait. Decode posts
+ * a matvec every few µs (waking from Atomics.wait costs 25-120 µs); between tokens and after a
+ * reply the worker sleeps again within this time, so an idle model does not hold a core.
+ */
+export const SPIN_MS = 1;
 
 export interface WorkerStart {
   module: WasmCompiledModule;
@@ -17,16 +28,31 @@ export interface WorkerStart {
 export function serveKernelJobs({ module, memory, ctl, stackTop }: WorkerStart, ready: () => void): void {
   const k: WasmKernels = instantiate(module, memory);
   k.__stack_pointer!.value = stackTop;
-  const c = new Int32Array(memory.buffer, ctl, 16);
-  let seen = Atomics.load(c, 0);
+  const c = new Int32Array(memory.buffer, ctl, CTL.words);
+  let seen = Atomics.load(c, CTL.gen);
+  Atomics.store(c, CTL.state, WORKER_ASLEEP);
   ready();
   for (;;) {
-    Atomics.wait(c, 0, seen);
-    seen = Atomics.load(c, 0);
-    const op = c[2]!;
+    if (Atomics.load(c, CTL.gen) === seen) {
+      Atomics.store(c, CTL.state, WORKER_ASLEEP);
+      // the main thread notifies only a worker it saw asleep: storing the state before waiting
+      // means either it sees ASLEEP or this wait sees the new generation
+      Atomics.wait(c, CTL.gen, seen);
+      Atomics.store(c, CTL.state, WORKER_AWAKE);
+    }
+    seen = Atomics.load(c, CTL.gen);
+    // the job's arguments were written before its claim word, so a won claim means they are whole
+    if (Atomics.compareExchange(c, CTL.claim, seen, -seen) !== seen) continue; // taken back
+    const op = c[CTL.op]!;
     if (op === 0) break;
-    if (op === 1) k.matmul(c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!);
-    Atomics.store(c, 1, seen);
-    Atomics.notify(c, 1);
+    const a = CTL.args;
+    if (op === 1) k.matmul(c[a]!, c[a + 1]!, c[a + 2]!, c[a + 3]!, c[a + 4]!, c[a + 5]!, c[a + 6]!, c[a + 7]!, c[a + 8]!, c[a + 9]!, c[a + 10]!, c[a + 11]!, c[a + 12]!);
+    Atomics.store(c, CTL.done, seen);
+    Atomics.notify(c, CTL.done);
+    // poll for the next job a while before sleeping
+    if (Atomics.load(c, CTL.spin) === 0) continue;
+    const until = performance.now() + SPIN_MS;
+    let n = 0;
+    while (Atomics.load(c, CTL.gen) === seen) if ((++n & 255) === 0 && performance.now() > until) break;
   }
 }
