@@ -328,7 +328,13 @@ static inline void store4(float *out, size_t rows, int t, int r, int r1, v128_t 
 static void matmul_q0(int q4, float *out, const uint8_t *w, const float *wd, int rows, int cols, int T, int r0, int r1, const int16_t *q, const float *xd) {
   const int nb = cols / 32;
   const size_t groupBytes = (size_t)nb * (q4 ? 64 : 128);
-  for (int r = r0; r < r1; r += 4) {
+  int r = r0;
+  // decode (one token, Q8_0): whole groups stored directly. A loop of its own, without the token
+  // loop and the row checks, measured 3-10% faster per matvec (docs/wasm.md); same operations.
+  if (T == 1 && !q4)
+    for (; r + 4 <= r1; r += 4)
+      wasm_v128_store(out + r, dot4_q8_0((const int8_t *)w + (size_t)(r >> 2) * groupBytes, wd + (size_t)(r >> 2) * nb * 4, q, xd, nb));
+  for (; r < r1; r += 4) {
     const uint8_t *g = w + (size_t)(r >> 2) * groupBytes;
     const float *wd4 = wd + (size_t)(r >> 2) * nb * 4;
     int t = 0;
