@@ -73,7 +73,6 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
   w->npairs = (w->nb + 1) / 2;
   if (type == LN_Q8_0 || type == LN_Q4_0 || type == LN_Q4_K || type == LN_Q6_K) {
     size_t bytes = ln_weight_repacked_bytes(w);
-    size_t qbytes = w->row_bytes * (size_t)rows;
     h->owned = ln_weight_alloc(bytes);
     if (!h->owned) {
       free(h);
@@ -82,8 +81,8 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
     h->owned_bytes = bytes;
     int64_t adj;
     napi_adjust_external_memory(env, (int64_t)bytes, &adj);
-    w->qs = (const uint8_t *)h->owned;
-    w->sc = (const uint16_t *)((uint8_t *)h->owned + qbytes);
+    w->qs = (const uint8_t *)h->owned + ln_weight_qs_offset(w);
+    w->sc = (const uint16_t *)((uint8_t *)h->owned + ln_weight_sc_offset(w));
     ln_weight_repack(w, data, src_row);
   } else {
     size_t esz = type == LN_F32 ? 4 : 2;

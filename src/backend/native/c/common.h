@@ -42,6 +42,10 @@ enum {
 //    `sc` = ceil(nb/16) groups of LN_Q4K_META bytes: the 16 sub-blocks' 6-bit scales (u8), their
 //    6-bit mins (u8), then binary16 d, d, dmin, dmin of the group's two super-blocks (a partial
 //    group is zero padded). Value = d * scale * code - dmin * min.
+//    The metadata sits inside the row, before its codes (meta_in_row: row_bytes = metadata +
+//    codes, qs = sc + the metadata's bytes, sc_stride = row_bytes / 2), so a matvec reads one
+//    sequential stream: as a second array it was a second, slower stream that cost the decode
+//    kernels 15-20 points of the read limit on 768-column rows (docs/native-backend.md).
 //  Q6_K (repacked): one lane per 16-value sub-block (Q6_K's scale granularity), so a group of 16
 //    sub-blocks is exactly one super-block. Vector k (k = 0..3) holds values 4k..4k+3 of sub-block
 //    j in bytes 4j..4j+3. Per group, 192 bytes: three 64-byte vectors, bytes 64k..64k+63 holding
@@ -58,7 +62,13 @@ typedef struct {
   size_t sc_stride;    // in uint16 elements
   int64_t nb;          // 32-value blocks per row
   int64_t npairs;      // ceil(nb / 2)
+  int meta_in_row;     // sc lies inside each row of qs, after its codes (Q4_K): row_bytes covers both
 } ln_weight;
+
+// weight bytes one row takes, codes and scales (for work splitting)
+static inline size_t ln_weight_row_total(const ln_weight *w) {
+  return w->row_bytes + (w->sc && !w->meta_in_row ? w->sc_stride * 2 : 0);
+}
 
 #define LN_Q4K_META 40
 #define LN_Q6K_META 20

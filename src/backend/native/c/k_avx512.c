@@ -395,7 +395,7 @@ T512 INL void prefetch_head(const ln_weight *w, int64_t r0, int64_t r1) {
   const size_t all = (size_t)(r1 - r0) * w->row_bytes, n = all < (size_t)ln_tune_pf_head ? all : (size_t)ln_tune_pf_head;
   const uint8_t *p0 = w->qs + (size_t)r0 * w->row_bytes;
   for (size_t o = 0; o < n; o += 64) _mm_prefetch((const char *)(p0 + o), _MM_HINT_T0);
-  if (!w->sc) return;
+  if (!w->sc || w->meta_in_row) return;
   const size_t srow = w->sc_stride * 2, rows = n / (w->row_bytes ? w->row_bytes : 1) + 1;
   const uint8_t *s0 = (const uint8_t *)w->sc + (size_t)r0 * srow;
   for (size_t o = 0; o < rows * srow && o < (size_t)(r1 - r0) * srow; o += 64) _mm_prefetch((const char *)(s0 + o), _MM_HINT_T0);
@@ -647,36 +647,47 @@ T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64
 // Decode (T = 1) of Q4_K rows, as mv_q0: one row at a time, the partial group's mask hoisted. Kept
 // apart from mv_q0 although it could be a `kind` of it: that merge measured 3-3.5 points slower on
 // 11008x4096 at 1 thread (same-process A/B, 77.6 / 80.0% against 81.0 / 83.2% of the read limit).
+// One group of m (1..16) sub-blocks of a Q4_K row: acc0 += isum * d*scale * dx, acc1 -= dmin*min *
+// dx*Σq. MASKED = 0 (full groups): plain loads. Since the metadata moved into the rows (common.h)
+// the code vectors are not 64-byte aligned, and masked loads that cross a cache line cost far more
+// than plain ones on Zen 4 (a masked full-group loop fell from 71% to 50% of the read limit).
+T512 INL void q4k_group(const uint8_t *src, const int8_t *xs, const uint8_t *meta, const float *d16, const float *cs16, const int m, const __mmask16 mk,
+                        const int MASKED, __m512 *acc0, __m512 *acc1) {
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int k = 0; k < 8; k += 2) {
+    const __m512i v = MASKED ? _mm512_maskz_loadu_epi32(mk, src + k * 2 * m) : _mm512_loadu_si512(src + k * 32);
+    const __m512i x0 = MASKED ? _mm512_maskz_loadu_epi32(mk, xs + k * 4 * m) : _mm512_loadu_si512(xs + k * 64);
+    const __m512i x1 = MASKED ? _mm512_maskz_loadu_epi32(mk, xs + (k + 1) * 4 * m) : _mm512_loadu_si512(xs + k * 64 + 64);
+    s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v, m0f), x0);
+    s1 = _mm512_dpbusd_epi32(s1, _mm512_andnot_si512(m0f, v), x1);
+  }
+  s0 = _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));  // s1 summed 16 x the high codes
+  __m512 mins;
+  const __m512 ws = q4k_scale16(meta, &mins);
+  const __m512 dx = _mm512_loadu_ps(d16);
+  const __m512 cs = MASKED ? _mm512_maskz_loadu_ps(mk, cs16) : _mm512_loadu_ps(cs16);
+  *acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws, dx), *acc0);
+  *acc1 = _mm512_fnmadd_ps(mins, cs, *acc1);
+}
+
+// Decode (T = 1) of Q4_K rows, as mv_q0: one row at a time, the partial group's mask hoisted. Kept
+// apart from mv_q0 although it could be a `kind` of it: that merge measured 3-3.5 points slower on
+// 11008x4096 at 1 thread (same-process A/B, 77.6 / 80.0% against 81.0 / 83.2% of the read limit).
 T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
   prefetch_head(w, r0, r1);
-  const int64_t nb = w->nb, ng = (nb + 15) / 16;
-  const int m_last = (int)(nb - 16 * (ng - 1));
-  const __mmask16 mk_last = m_last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m_last) - 1);
-  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  const int64_t nb = w->nb, full = nb / 16;
+  const int m_last = (int)(nb - 16 * full);
+  const __mmask16 mk_last = (__mmask16)((1u << m_last) - 1);
   const int8_t *xq = a->qi;
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (int64_t g = 0; g < ng; g++) {
-      const int m = g < ng - 1 ? 16 : m_last;
-      const __mmask16 mk = g < ng - 1 ? (__mmask16)0xffff : mk_last;
-      const uint8_t *src = wr + g * 256;
-      const int8_t *xs = xq + g * 512;
-      __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int k = 0; k < 8; k += 2) {
-        const __m512i v = _mm512_maskz_loadu_epi32(mk, src + k * 2 * m);
-        s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v, m0f), _mm512_maskz_loadu_epi32(mk, xs + k * 4 * m));
-        s1 = _mm512_dpbusd_epi32(s1, _mm512_andnot_si512(m0f, v), _mm512_maskz_loadu_epi32(mk, xs + (k + 1) * 4 * m));
-      }
-      s0 = _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));  // s1 summed 16 x the high codes
-      __m512 mins;
-      const __m512 ws = q4k_scale16(ln_q4k_meta(w, r, g), &mins);
-      const __m512 dx = _mm512_loadu_ps(a->d16 + 16 * g);
-      const __m512 cs = _mm512_maskz_loadu_ps(mk, a->csum + 16 * g);
-      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws, dx), acc0);
-      acc1 = _mm512_fnmadd_ps(mins, cs, acc1);
-    }
+    for (int64_t g = 0; g < full; g++)
+      q4k_group(wr + g * 256, xq + g * 512, ln_q4k_meta(w, r, g), a->d16 + 16 * g, a->csum + 16 * g, 16, (__mmask16)0xffff, 0, &acc0, &acc1);
+    if (m_last)
+      q4k_group(wr + full * 256, xq + full * 512, ln_q4k_meta(w, r, full), a->d16 + 16 * full, a->csum + 16 * full, m_last, mk_last, 1, &acc0, &acc1);
     out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
   }
 }
