@@ -148,7 +148,7 @@ size_t ln_weight_repacked_bytes(ln_weight *w) {
   const int64_t cols = w->cols;
   const size_t codes = type == LN_Q6_K ? (size_t)(cols / 256) * 192 : (size_t)w->nb * (type == LN_Q8_0 ? 32 : 16);
   const size_t meta = ln_weight_meta_bytes(w);
-  w->meta_in_row = type == LN_Q4_K;  // one stream per row (common.h)
+  w->meta_in_row = type == LN_Q4_K || type == LN_Q6_K;  // one stream per row (common.h)
   w->row_bytes = w->meta_in_row ? codes + meta : codes;
   w->sc_stride = (w->meta_in_row ? w->row_bytes : meta) / 2;
   return (w->meta_in_row ? 0 : meta * (size_t)w->rows) + w->row_bytes * (size_t)w->rows;
