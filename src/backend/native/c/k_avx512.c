@@ -428,11 +428,21 @@ T512 INL __m512 q4k_scale16(const uint8_t *meta, __m512 *mins) {
   *mins = _mm512_mul_ps(mn, mv);
   return _mm512_mul_ps(sc, dv);
 }
+// q4k_scale16 of a short last group (common.h: <= 8 sub-blocks, one super-block); lanes 8-15 zero
+T512 INL __m512 q4k_scale16_short(const uint8_t *meta, __m512 *mins) {
+  const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)meta)));
+  const __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8))));
+  uint16_t d, dmin;
+  memcpy(&d, meta + 16, 2);
+  memcpy(&dmin, meta + 18, 2);
+  *mins = _mm512_mul_ps(mn, _mm512_set1_ps(_cvtsh_ss(dmin)));
+  return _mm512_mul_ps(sc, _mm512_set1_ps(_cvtsh_ss(d)));
+}
 
 // The 16 blocks' weight scales of group g of row r (Q8_0/Q4_0: binary16; Q4_K: d*scale, and
 // dmin*min in *mins). kind: 0 Q8_0, 1 Q4_0, 2 Q4_K.
 T512 INL __m512 q0_scale16(const ln_weight *w, int64_t r, int64_t g, const int kind, __m512 *mins) {
-  if (kind == 2) return q4k_scale16(ln_q4k_meta(w, r, g), mins);
+  if (kind == 2) return ln_q4k_short_group(w->nb, g) ? q4k_scale16_short(ln_q4k_meta(w, r, g), mins) : q4k_scale16(ln_q4k_meta(w, r, g), mins);
   return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->sc + (size_t)r * w->sc_stride + 16 * g)));
 }
 
@@ -665,7 +675,7 @@ T512 INL void q4k_group(const uint8_t *src, const int8_t *xs, const uint8_t *met
   }
   s0 = _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));  // s1 summed 16 x the high codes
   __m512 mins;
-  const __m512 ws = q4k_scale16(meta, &mins);
+  const __m512 ws = MASKED && m <= 8 ? q4k_scale16_short(meta, &mins) : q4k_scale16(meta, &mins);
   const __m512 dx = _mm512_loadu_ps(d16);
   const __m512 cs = MASKED ? _mm512_maskz_loadu_ps(mk, cs16) : _mm512_loadu_ps(cs16);
   *acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws, dx), *acc0);
@@ -773,14 +783,14 @@ T512 INL __m512 q4k_short_row(const ln_weight *w, int64_t r, const __m512i xv[2]
         s1 = _mm256_dpbusd_epi32(s1, _mm256_andnot_si256(m0f8, v), _mm512_castsi512_si256(xv[g][k + 1]));
       }
       s0 = _mm256_add_epi32(s0, _mm256_srai_epi32(s1, 4));
-      // lanes 0-7: the group's first super-block (d, dmin at bytes 32 and 36)
+      // lanes 0-7: one super-block, the short metadata layout (common.h)
       // (F16C: a scalar binary16 conversion here cost a third of the row)
       uint16_t d, dmin;
-      memcpy(&d, meta + 32, 2);
-      memcpy(&dmin, meta + 36, 2);
+      memcpy(&d, meta + 16, 2);
+      memcpy(&dmin, meta + 18, 2);
       long long scb, mnb;
       memcpy(&scb, meta, 8);
-      memcpy(&mnb, meta + 16, 8);
+      memcpy(&mnb, meta + 8, 8);
       const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(scb))), _mm256_set1_ps(_cvtsh_ss(d)));
       const __m256 mn = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(mnb))), _mm256_set1_ps(_cvtsh_ss(dmin)));
       __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(s0), _mm256_mul_ps(ws, _mm512_castps512_ps256(dx[g])));
