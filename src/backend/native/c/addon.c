@@ -253,6 +253,27 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   return num(env, ln_pool_set_threads((int)ln_i64(env, argv[0])));
 }
 
+// weightLayout(handle) -> { rowBytes, metaBytes, metaInRow, ownedBytes }: the layout a weight was
+// loaded into (common.h), for tests and benchmarks
+static napi_value js_weight_layout(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ln_args(env, info, 1, argv)) return NULL;
+  weight_handle *h = ln_get_weight(env, argv[0]);
+  if (!h) return NULL;
+  const ln_weight *w = &h->w;
+  napi_value o, v;
+  napi_create_object(env, &o);
+  napi_create_double(env, (double)w->row_bytes, &v);
+  napi_set_named_property(env, o, "rowBytes", v);
+  napi_create_double(env, w->sc ? (double)ln_weight_meta_bytes(w) : 0.0, &v);
+  napi_set_named_property(env, o, "metaBytes", v);
+  napi_get_boolean(env, w->meta_in_row != 0, &v);
+  napi_set_named_property(env, o, "metaInRow", v);
+  napi_create_double(env, (double)h->owned_bytes, &v);
+  napi_set_named_property(env, o, "ownedBytes", v);
+  return o;
+}
+
 // setTuning(name, value): A/B switches for benchmarks (see common.h)
 static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -327,6 +348,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   EXPORT("readBandwidth", js_read_bandwidth);
   EXPORT("fmaPeak", js_fma_peak);
   EXPORT("setTuning", js_set_tuning);
+  EXPORT("weightLayout", js_weight_layout);
   EXPORT("mmapRange", js_mmap_range);
   EXPORT("unmapRange", js_unmap_range);
   ln_train_register(env, exports);
