@@ -1079,10 +1079,21 @@ T512 INL void outer_pack_a(uint8_t *dst, const uint8_t *const row[4], int64_t nb
 
 // Q4_K: 4 rows' block b -> A's slots (the codes are laid out as Q4_0's), and per row d*scale and
 // dmin*min in the lane order of AS / AM.
-T512 INL void outer_pack_q4k(const ln_weight *w, uint8_t *dst, float *as, float *am, const uint8_t *const row[4], int64_t r, int64_t b) {
+// The scales come from a per-group table (gs / gm: 4 rows x 16 blocks of group b/16, filled by
+// q4k_pack_scales at the group's first block): the same products as ln_q4k_block_scale (binary16
+// d times the 6-bit scale, one rounding), without its scalar conversions per block and row.
+T512 INL void q4k_pack_scales(const ln_weight *w, int64_t r, int64_t g, float gs[4][16], float gm[4][16]) {
+  for (int k = 0; k < 4; k++) {
+    __m512 mins;
+    const uint8_t *meta = ln_q4k_meta(w, r + k, g);
+    _mm512_storeu_ps(gs[k], ln_q4k_short_group(w->nb, g) ? q4k_scale16_short(meta, &mins) : q4k_scale16(meta, &mins));
+    _mm512_storeu_ps(gm[k], mins);
+  }
+}
+T512 INL void outer_pack_q4k(const ln_weight *w, uint8_t *dst, float *as, float *am, const uint8_t *const row[4], int64_t b, float gs[4][16], float gm[4][16]) {
   outer_pack_a(dst, row, w->nb, b, 1);
   float d[4], m[4];
-  for (int k = 0; k < 4; k++) ln_q4k_block_scale(w, r + k, b, &d[k], &m[k]);
+  for (int k = 0; k < 4; k++) d[k] = gs[k][b & 15], m[k] = gm[k][b & 15];
   _mm512_storeu_ps(as, _mm512_setr_ps(d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3]));
   _mm512_storeu_ps(am, _mm512_setr_ps(m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]));
 }
@@ -1095,6 +1106,7 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
   float *AS = (float *)(A + (size_t)nb * 4 * 128);                          // (4 quads, nb, 16)
   float *AM = AS + (size_t)nb * 4 * 16;                                     // (4 quads, nb, 16), Q4_K
   const __m512i tok_idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  float gs[4][16], gm[4][16];  // Q4_K: the current group's scales (outer_pack_q4k)
   for (int64_t r = r0; r + 16 <= r1; r += 16) {
     for (int i = 0; i < 4; i++) {
       const uint8_t *row[4];
@@ -1105,7 +1117,8 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
       }
       for (int64_t b = 0; b < nb; b++) {
         if (qk) {
-          outer_pack_q4k(w, A + ((size_t)i * nb + b) * 128, AS + ((size_t)i * nb + b) * 16, AM + ((size_t)i * nb + b) * 16, row, r + 4 * i, b);
+          if ((b & 15) == 0) q4k_pack_scales(w, r + 4 * i, b >> 4, gs, gm);
+          outer_pack_q4k(w, A + ((size_t)i * nb + b) * 128, AS + ((size_t)i * nb + b) * 16, AM + ((size_t)i * nb + b) * 16, row, b, gs, gm);
           continue;
         }
         outer_pack_a(A + ((size_t)i * nb + b) * 128, row, nb, b, q4);
