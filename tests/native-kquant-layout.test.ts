@@ -94,3 +94,29 @@ test('native Q4_K / Q6_K rows with scales 1e-3..1e3 apart each match the dequant
     }
   }
 });
+
+// (not a K-quant matter, but the same round's decode work: src/backend/native/c/ops.c caches the
+// last position's cos/sin table for single-token rope calls)
+test('native rope: the single-token cos/sin cache gives the bits of the uncached (multi-token) path, and recomputes on a new position or changed frequencies', { skip: reason ?? false }, () => {
+  const be = loadNativeBackend({ threads: 1 })!;
+  const r = rng(29);
+  const nh = 3, hd = 64, half = hd / 2;
+  const inv = new Float32Array(half).map((_, i) => Math.pow(10000, (-2 * i) / hd));
+  const check = (pos: number, label: string) => {
+    const x = new Float32Array(nh * hd).map(() => r() * 2 - 1);
+    const one = Float32Array.from(x);
+    be.rope(one, 1, nh, hd, Int32Array.of(pos), inv); // cached path
+    const two = new Float32Array(2 * nh * hd);
+    two.set(x, 0);
+    two.set(x, nh * hd);
+    be.rope(two, 2, nh, hd, Int32Array.of(pos, pos), inv); // computed per call
+    for (let i = 0; i < nh * hd; i++) if (one[i] !== two[i]) assert.fail(`${label}: x[${i}] ${one[i]} vs ${two[i]}`);
+  };
+  check(7, 'first call at 7');
+  check(7, 'second call at 7 (a cache hit)');
+  check(8, 'a new position');
+  // the same buffer with other values: the cache is keyed by values, not by address
+  for (let i = 0; i < half; i++) inv[i] = Math.pow(500000, (-2 * i) / hd);
+  check(8, 'changed frequencies at the same position');
+  check(123456, 'a large position');
+});
