@@ -97,6 +97,25 @@ await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
 
+// A crashed or stuck page must end the bench with an error, not hang it: every page call races the
+// page's 'crash' event and a time limit.
+const PAGE_TIMEOUT_MS = Number(arg('--page-timeout', '600')) * 1000;
+async function guarded<T>(page: import('playwright-core').Page, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onCrash: (() => void) | undefined;
+  const failure = new Promise<never>((_, reject) => {
+    onCrash = () => reject(new Error(`the page crashed during ${what} (a stale browser bundle? run: node scripts/build-browser.js)`));
+    page.once('crash', onCrash);
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${PAGE_TIMEOUT_MS / 1000} s (--page-timeout)`)), PAGE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([work, failure]);
+  } finally {
+    clearTimeout(timer);
+    page.off('crash', onCrash!);
+  }
+}
+
 interface Row { engine: string; model: string; threads: number; ppTokens: number; pp: number; tg: number; ppAll: number[]; tgAll: number[] }
 const rows: Row[] = [];
 
@@ -104,12 +123,13 @@ async function ours(model: string, t: number): Promise<Row> {
   const page = await browser.newPage();
   try {
     await page.goto(`${base}/browser/`);
-    const info = (await page.evaluate(({ url, t }) => (globalThis as any).llamaDemo.load({ model: url, threads: t, backend: 'wasm' }), { url: `/models/${model}.gguf`, t })) as { threads: number };
+    if (process.env.BENCH_BROWSER_CRASH_TEST === '1') void page.goto('chrome://crash').catch(() => {}); // checks the crash path
+    const info = (await guarded(page, `loading ${model}`, page.evaluate(({ url, t }) => (globalThis as any).llamaDemo.load({ model: url, threads: t, backend: 'wasm' }), { url: `/models/${model}.gguf`, t }))) as { threads: number };
     if (info.threads !== t) throw new Error(`asked for ${t} threads, the page has ${info.threads}`);
     const pp: number[] = [], tg: number[] = [];
     let ppTokens = 0;
     for (let r = 0; r <= reps; r++) {
-      const m = (await page.evaluate(({ p, n }) => (globalThis as any).llamaDemo.run({ prompt: p, max: n, ignoreEog: true }), { p: promptFor(model), n: gen })) as { stats: { promptTokens: number; promptTokensPerSec: number; generatedTokens: number; generatedTokensPerSec: number } };
+      const m = (await guarded(page, `generating with ${model}`, page.evaluate(({ p, n }) => (globalThis as any).llamaDemo.run({ prompt: p, max: n, ignoreEog: true }), { p: promptFor(model), n: gen }))) as { stats: { promptTokens: number; promptTokensPerSec: number; generatedTokens: number; generatedTokensPerSec: number } };
       if (m.stats.generatedTokens !== gen) throw new Error(`generated ${m.stats.generatedTokens} tokens, not ${gen}`);
       if (r === 0) continue; // warm-up
       ppTokens = m.stats.promptTokens;
@@ -118,7 +138,7 @@ async function ours(model: string, t: number): Promise<Row> {
     }
     return { engine: 'llama.ts wasm', model, threads: t, ppTokens, pp: median(pp), tg: median(tg), ppAll: pp, tgAll: tg };
   } finally {
-    await page.close();
+    await page.close().catch(() => {});
   }
 }
 
@@ -126,13 +146,13 @@ async function wllama(model: string, t: number): Promise<Row> {
   const page = await browser.newPage();
   try {
     await page.goto(`${base}/wllama.html`);
-    await page.waitForFunction(() => (globalThis as any).wbench !== undefined);
-    const info = (await page.evaluate(({ url, t, c }) => (globalThis as any).wbench.load(url, t, c), { url: `/models/${model}.gguf`, t, c: prompt + gen + 64 })) as { threads: number; multithread: boolean };
+    await guarded(page, 'loading wllama', page.waitForFunction(() => (globalThis as any).wbench !== undefined));
+    const info = (await guarded(page, `wllama loading ${model}`, page.evaluate(({ url, t, c }) => (globalThis as any).wbench.load(url, t, c), { url: `/models/${model}.gguf`, t, c: prompt + gen + 64 }))) as { threads: number; multithread: boolean };
     if (info.threads !== t) log(`wllama: asked for ${t} threads, it uses ${info.threads} (multithread ${info.multithread})`);
     const pp: number[] = [], tg: number[] = [];
     let ppTokens = 0;
     for (let r = 0; r <= reps; r++) {
-      const tm = (await page.evaluate(({ p, n }) => (globalThis as any).wbench.run(p, n), { p: promptFor(model), n: gen })) as { prompt_n: number; prompt_per_second: number; predicted_n: number; predicted_per_second: number };
+      const tm = (await guarded(page, `wllama generating with ${model}`, page.evaluate(({ p, n }) => (globalThis as any).wbench.run(p, n), { p: promptFor(model), n: gen }))) as { prompt_n: number; prompt_per_second: number; predicted_n: number; predicted_per_second: number };
       if (r === 0) continue;
       ppTokens = tm.prompt_n;
       pp.push(tm.prompt_per_second);
@@ -140,7 +160,7 @@ async function wllama(model: string, t: number): Promise<Row> {
     }
     return { engine: 'wllama', model, threads: info.threads, ppTokens, pp: median(pp), tg: median(tg), ppAll: pp, tgAll: tg };
   } finally {
-    await page.close();
+    await page.close().catch(() => {});
   }
 }
 
@@ -159,11 +179,17 @@ try {
       }
     }
   }
+} catch (e) {
+  log(`bench/browser: ${(e as Error).message}`);
+  process.exitCode = 1;
 } finally {
-  await browser.close();
+  // a crashed page can leave the browser slow to close and its connections open: bound both
+  await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+  server.closeAllConnections();
   server.close();
   rmSync(tmp, { recursive: true, force: true });
 }
+if (process.exitCode) process.exit(process.exitCode);
 
 const ua = `Chromium (${CHROMIUM}), prompt ~${prompt} tokens, ${gen} generated, greedy, median of ${reps} after a warm-up`;
 const out = [

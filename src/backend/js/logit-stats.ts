@@ -47,8 +47,8 @@ const LN2_32_HI = 6.93147180369123816490e-1 / 32;
 const LN2_32_LO = 1.90821492927058770002e-10 / 32;
 const INV_LN2_32 = 32 / Math.LN2;
 const ROUND = 6755399441055744; // 1.5 · 2^52: (y + ROUND) − ROUND rounds y to an integer
-const POW2_FRAC = Float64Array.from({ length: 32 }, (_, j) => 2 ** (j / 32));
-const POW2_NEG = Float64Array.from({ length: 1080 }, (_, m) => 2 ** -m); // 2^-m; subnormal then 0 past 2^-1074
+export const POW2_FRAC = Float64Array.from({ length: 32 }, (_, j) => 2 ** (j / 32));
+export const POW2_NEG = Float64Array.from({ length: 1080 }, (_, m) => 2 ** -m); // 2^-m; subnormal then 0 past 2^-1074
 
 export function expNonPositive(x: number): number {
   if (!(x > -745)) return x === x ? 0 : NaN; // exp underflows to 0 below −745.1; NaN stays NaN

@@ -39,6 +39,8 @@ export interface NativeAddon {
   readBandwidth(bytes: number, reps: number): Float64Array;
   /** GFLOP/s of independent FMAs on all pool threads for `iters` rounds */
   fmaPeak(iters: number): number;
+  /** the layout a weight was loaded into (c/common.h): bytes per row (codes, and the metadata when inside the row), metadata bytes per row */
+  weightLayout?(w: object): { rowBytes: number; metaBytes: number; metaInRow: boolean; ownedBytes: number };
 }
 
 /** The addon, or undefined with the reason it is not available (src/platform/native-addon.ts). */

@@ -10,6 +10,7 @@ import type { Backend, KVCache, LoadWeightOptions, Weight } from '../backend.js'
 import { DType, dtypeName } from '../../tensor/dtype.js';
 import type { HostTensor } from '../../tensor/tensor.js';
 import { dequantize } from '../../tensor/quant.js';
+import { POW2_FRAC, POW2_NEG } from '../js/logit-stats.js';
 import { assert, LlamaError } from '../../errors.js';
 import { LinearMemory } from './memory.js';
 import { instantiate, newMemory, preloadWasmModule, sharedMemoryAvailable, wasmModule, type WasmKernels, type WasmVariant } from './module.js';
@@ -34,6 +35,8 @@ interface Runtime {
   /** the scratch region for one op's inputs and outputs (ops are synchronous: one suffices) */
   scratchOff: number;
   scratchBytes: number;
+  /** byte offset of logitStats' exp tables (2^(j/32), then 2^-m), written on first use */
+  expTables?: number;
 }
 
 let runtime: Runtime | undefined;
@@ -372,6 +375,30 @@ export class WasmBackend implements Backend {
     this.put(xo!, x, n);
     this.rt.calls++;
     return this.rt.k.argmax(xo!, n);
+  }
+
+  logitStats(x: Float32Array, rows: number, cols: number, outMax: Float32Array, outArgmax: Int32Array, outLogSum: Float64Array): void {
+    assert(Number.isInteger(rows) && rows >= 0 && Number.isInteger(cols) && cols > 0, `logitStats: rows ${rows}, cols ${cols}`);
+    assert(x.length >= rows * cols && outMax.length >= rows && outArgmax.length >= rows && outLogSum.length >= rows, `logitStats shapes: x ${x.length} (rows=${rows}, cols=${cols}), outputs ${outMax.length}/${outArgmax.length}/${outLogSum.length}`);
+    if (rows === 0) return;
+    const rt = this.rt;
+    // the oracle's exp tables, written once into the module's memory (the very same float64 values)
+    if (!rt.expTables) {
+      const off = rt.mem.alloc(8 * (POW2_FRAC.length + POW2_NEG.length), 'the exp tables');
+      const f64 = new Float64Array(rt.mem.u8.buffer, off, POW2_FRAC.length + POW2_NEG.length);
+      f64.set(POW2_FRAC);
+      f64.set(POW2_NEG, POW2_FRAC.length);
+      rt.expTables = off;
+    }
+    const [xo, mo, ao, so] = this.scratch(4 * rows * cols, 4 * rows, 4 * rows, 8 * rows);
+    this.put(xo!, x, rows * cols);
+    rt.k.logit_stats(xo!, rows, cols, mo!, ao!, so!, rt.expTables, rt.expTables + 8 * POW2_FRAC.length);
+    rt.calls++;
+    const buf = rt.mem.u8.buffer;
+    outMax.set(new Float32Array(buf, mo!, rows));
+    outArgmax.set(new Int32Array(buf, ao!, rows));
+    const sums = new Float64Array(buf, so!, rows);
+    for (let r = 0; r < rows; r++) outLogSum[r] = Math.log(sums[r]!);
   }
 
   createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {

@@ -17,6 +17,7 @@ export interface WasmKernels {
   add(out: number, a: number, b: number, n: number): void;
   softmax(x: number, rows: number, cols: number): void;
   argmax(x: number, n: number): number;
+  logit_stats(x: number, rows: number, cols: number, omax: number, oargmax: number, osum: number, frac: number, neg: number): void;
   kv_store(kc: number, vc: number, f16: number, rowLen: number, pos0: number, T: number, k: number, v: number): void;
   attention(out: number, q: number, kc: number, vc: number, f16: number, pos0: number, T: number, nh: number, nkv: number, hd: number, h0: number, h1: number, scores: number): void;
   stream_read(p: number, n: number): number;

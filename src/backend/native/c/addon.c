@@ -73,7 +73,6 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
   w->npairs = (w->nb + 1) / 2;
   if (type == LN_Q8_0 || type == LN_Q4_0 || type == LN_Q4_K || type == LN_Q6_K) {
     size_t bytes = ln_weight_repacked_bytes(w);
-    size_t qbytes = w->row_bytes * (size_t)rows;
     h->owned = ln_weight_alloc(bytes);
     if (!h->owned) {
       free(h);
@@ -82,8 +81,8 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
     h->owned_bytes = bytes;
     int64_t adj;
     napi_adjust_external_memory(env, (int64_t)bytes, &adj);
-    w->qs = (const uint8_t *)h->owned;
-    w->sc = (const uint16_t *)((uint8_t *)h->owned + qbytes);
+    w->qs = (const uint8_t *)h->owned + ln_weight_qs_offset(w);
+    w->sc = (const uint16_t *)((uint8_t *)h->owned + ln_weight_sc_offset(w));
     ln_weight_repack(w, data, src_row);
   } else {
     size_t esz = type == LN_F32 ? 4 : 2;
@@ -254,6 +253,27 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   return num(env, ln_pool_set_threads((int)ln_i64(env, argv[0])));
 }
 
+// weightLayout(handle) -> { rowBytes, metaBytes, metaInRow, ownedBytes }: the layout a weight was
+// loaded into (common.h), for tests and benchmarks
+static napi_value js_weight_layout(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ln_args(env, info, 1, argv)) return NULL;
+  weight_handle *h = ln_get_weight(env, argv[0]);
+  if (!h) return NULL;
+  const ln_weight *w = &h->w;
+  napi_value o, v;
+  napi_create_object(env, &o);
+  napi_create_double(env, (double)w->row_bytes, &v);
+  napi_set_named_property(env, o, "rowBytes", v);
+  napi_create_double(env, w->sc ? (double)ln_weight_meta_bytes(w) : 0.0, &v);
+  napi_set_named_property(env, o, "metaBytes", v);
+  napi_get_boolean(env, w->meta_in_row != 0, &v);
+  napi_set_named_property(env, o, "metaInRow", v);
+  napi_create_double(env, (double)h->owned_bytes, &v);
+  napi_set_named_property(env, o, "ownedBytes", v);
+  return o;
+}
+
 // setTuning(name, value): A/B switches for benchmarks (see common.h)
 static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -328,6 +348,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   EXPORT("readBandwidth", js_read_bandwidth);
   EXPORT("fmaPeak", js_fma_peak);
   EXPORT("setTuning", js_set_tuning);
+  EXPORT("weightLayout", js_weight_layout);
   EXPORT("mmapRange", js_mmap_range);
   EXPORT("unmapRange", js_unmap_range);
   ln_train_register(env, exports);

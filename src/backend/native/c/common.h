@@ -41,7 +41,14 @@ enum {
 //  Q4_K (repacked): the codes (0..15) of every 32-value sub-block exactly as Q4_0's, and per row
 //    `sc` = ceil(nb/16) groups of LN_Q4K_META bytes: the 16 sub-blocks' 6-bit scales (u8), their
 //    6-bit mins (u8), then binary16 d, d, dmin, dmin of the group's two super-blocks (a partial
-//    group is zero padded). Value = d * scale * code - dmin * min.
+//    group of 9-15 sub-blocks is zero padded). Value = d * scale * code - dmin * min. A last group
+//    of at most 8 sub-blocks (one super-block: 768 columns = 16 + 8) has a short layout of
+//    LN_Q4K_META_SHORT bytes: its 8 scales, 8 mins, d, dmin (a 768-column row reads 444 bytes
+//    instead of 464; ggml's are 432). ln_q4k_offsets gives the offsets of either layout.
+//    The metadata sits inside the row, before its codes (meta_in_row: row_bytes = metadata +
+//    codes, qs = sc + the metadata's bytes, sc_stride = row_bytes / 2), so a matvec reads one
+//    sequential stream: as a second array it was a second, slower stream that cost the decode
+//    kernels 15-20 points of the read limit on 768-column rows (docs/native-backend.md).
 //  Q6_K (repacked): one lane per 16-value sub-block (Q6_K's scale granularity), so a group of 16
 //    sub-blocks is exactly one super-block. Vector k (k = 0..3) holds values 4k..4k+3 of sub-block
 //    j in bytes 4j..4j+3. Per group, 192 bytes: three 64-byte vectors, bytes 64k..64k+63 holding
@@ -58,9 +65,16 @@ typedef struct {
   size_t sc_stride;    // in uint16 elements
   int64_t nb;          // 32-value blocks per row
   int64_t npairs;      // ceil(nb / 2)
+  int meta_in_row;     // sc lies inside each row of qs, after its codes (Q4_K): row_bytes covers both
 } ln_weight;
 
+// weight bytes one row takes, codes and scales (for work splitting)
+static inline size_t ln_weight_row_total(const ln_weight *w) {
+  return w->row_bytes + (w->sc && !w->meta_in_row ? w->sc_stride * 2 : 0);
+}
+
 #define LN_Q4K_META 40
+#define LN_Q4K_META_SHORT 20
 #define LN_Q6K_META 20
 // group (super-block) g's scales and d of row r of a repacked Q6_K weight
 static inline const uint8_t *ln_q6k_meta(const ln_weight *w, int64_t r, int64_t g) {
@@ -76,6 +90,20 @@ static inline int ln_q6k_code(const uint8_t *row, int64_t g, int j, int v) {
 // group g's scale/min metadata of row r of a repacked Q4_K weight (see above)
 static inline const uint8_t *ln_q4k_meta(const ln_weight *w, int64_t r, int64_t g) {
   return (const uint8_t *)w->sc + (size_t)r * w->sc_stride * 2 + (size_t)g * LN_Q4K_META;
+}
+// Whether group g of a Q4_K row of nb sub-blocks has the short metadata layout (<= 8 sub-blocks).
+static inline int ln_q4k_short_group(int64_t nb, int64_t g) { return nb - 16 * g <= 8; }
+// Offsets in group metadata of super-block half h's scales, mins, d and dmin (short: h = 0 only).
+typedef struct {
+  int sc, mn, d, dmin;
+} ln_q4k_off;
+static inline ln_q4k_off ln_q4k_offsets(int short_group, int h) {
+  ln_q4k_off o;
+  o.sc = 8 * h;
+  o.mn = short_group ? 8 : 16 + 8 * h;
+  o.d = short_group ? 16 : 32 + 2 * h;
+  o.dmin = short_group ? 18 : 36 + 2 * h;
+  return o;
 }
 
 
@@ -319,11 +347,12 @@ static inline void ln_q4k_scales(const uint8_t *p, uint8_t sc[8], uint8_t mn[8])
 static inline void ln_q4k_block_scale(const ln_weight *w, int64_t r, int64_t b, float *d, float *m) {
   const uint8_t *meta = ln_q4k_meta(w, r, b / 16);
   const int jj = (int)(b % 16), half = jj / 8;
+  const ln_q4k_off o = ln_q4k_offsets(ln_q4k_short_group(w->nb, b / 16), half);
   uint16_t h[2];
-  memcpy(&h[0], meta + 32 + 2 * half, 2);
-  memcpy(&h[1], meta + 36 + 2 * half, 2);
-  *d = ln_h2f(h[0]) * (float)meta[jj];
-  *m = ln_h2f(h[1]) * (float)meta[16 + jj];
+  memcpy(&h[0], meta + o.d, 2);
+  memcpy(&h[1], meta + o.dmin, 2);
+  *d = ln_h2f(h[0]) * (float)meta[o.sc + jj % 8];
+  *m = ln_h2f(h[1]) * (float)meta[o.mn + jj % 8];
 }
 
 // Zero point of the integer weights of a type as the kernels see them (Q8_0 repacked: +128).

@@ -235,11 +235,12 @@ T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
         __m256 ws, mins = _mm256_setzero_ps();
         if (kind == 2) {
           const uint8_t *meta = ln_q4k_meta(w, r + i, g);
+          const ln_q4k_off o = ln_q4k_offsets(ln_q4k_short_group(nb, g), h);
           uint16_t hd[2];
-          memcpy(&hd[0], meta + 32 + 2 * h, 2);
-          memcpy(&hd[1], meta + 36 + 2 * h, 2);
-          ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(_cvtsh_ss(hd[0])));
-          mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 16 + 8 * h)))), _mm256_set1_ps(_cvtsh_ss(hd[1])));
+          memcpy(&hd[0], meta + o.d, 2);
+          memcpy(&hd[1], meta + o.dmin, 2);
+          ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + o.sc)))), _mm256_set1_ps(_cvtsh_ss(hd[0])));
+          mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + o.mn)))), _mm256_set1_ps(_cvtsh_ss(hd[1])));
         } else {
           ws = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w->sc + (size_t)(r + i) * w->sc_stride + e)));
         }

@@ -395,7 +395,7 @@ T512 INL void prefetch_head(const ln_weight *w, int64_t r0, int64_t r1) {
   const size_t all = (size_t)(r1 - r0) * w->row_bytes, n = all < (size_t)ln_tune_pf_head ? all : (size_t)ln_tune_pf_head;
   const uint8_t *p0 = w->qs + (size_t)r0 * w->row_bytes;
   for (size_t o = 0; o < n; o += 64) _mm_prefetch((const char *)(p0 + o), _MM_HINT_T0);
-  if (!w->sc) return;
+  if (!w->sc || w->meta_in_row) return;
   const size_t srow = w->sc_stride * 2, rows = n / (w->row_bytes ? w->row_bytes : 1) + 1;
   const uint8_t *s0 = (const uint8_t *)w->sc + (size_t)r0 * srow;
   for (size_t o = 0; o < rows * srow && o < (size_t)(r1 - r0) * srow; o += 64) _mm_prefetch((const char *)(s0 + o), _MM_HINT_T0);
@@ -428,11 +428,21 @@ T512 INL __m512 q4k_scale16(const uint8_t *meta, __m512 *mins) {
   *mins = _mm512_mul_ps(mn, mv);
   return _mm512_mul_ps(sc, dv);
 }
+// q4k_scale16 of a short last group (common.h: <= 8 sub-blocks, one super-block); lanes 8-15 zero
+T512 INL __m512 q4k_scale16_short(const uint8_t *meta, __m512 *mins) {
+  const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)meta)));
+  const __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8))));
+  uint16_t d, dmin;
+  memcpy(&d, meta + 16, 2);
+  memcpy(&dmin, meta + 18, 2);
+  *mins = _mm512_mul_ps(mn, _mm512_set1_ps(_cvtsh_ss(dmin)));
+  return _mm512_mul_ps(sc, _mm512_set1_ps(_cvtsh_ss(d)));
+}
 
 // The 16 blocks' weight scales of group g of row r (Q8_0/Q4_0: binary16; Q4_K: d*scale, and
 // dmin*min in *mins). kind: 0 Q8_0, 1 Q4_0, 2 Q4_K.
 T512 INL __m512 q0_scale16(const ln_weight *w, int64_t r, int64_t g, const int kind, __m512 *mins) {
-  if (kind == 2) return q4k_scale16(ln_q4k_meta(w, r, g), mins);
+  if (kind == 2) return ln_q4k_short_group(w->nb, g) ? q4k_scale16_short(ln_q4k_meta(w, r, g), mins) : q4k_scale16(ln_q4k_meta(w, r, g), mins);
   return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w->sc + (size_t)r * w->sc_stride + 16 * g)));
 }
 
@@ -647,36 +657,47 @@ T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64
 // Decode (T = 1) of Q4_K rows, as mv_q0: one row at a time, the partial group's mask hoisted. Kept
 // apart from mv_q0 although it could be a `kind` of it: that merge measured 3-3.5 points slower on
 // 11008x4096 at 1 thread (same-process A/B, 77.6 / 80.0% against 81.0 / 83.2% of the read limit).
+// One group of m (1..16) sub-blocks of a Q4_K row: acc0 += isum * d*scale * dx, acc1 -= dmin*min *
+// dx*Σq. MASKED = 0 (full groups): plain loads. Since the metadata moved into the rows (common.h)
+// the code vectors are not 64-byte aligned, and masked loads that cross a cache line cost far more
+// than plain ones on Zen 4 (a masked full-group loop fell from 71% to 50% of the read limit).
+T512 INL void q4k_group(const uint8_t *src, const int8_t *xs, const uint8_t *meta, const float *d16, const float *cs16, const int m, const __mmask16 mk,
+                        const int MASKED, __m512 *acc0, __m512 *acc1) {
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int k = 0; k < 8; k += 2) {
+    const __m512i v = MASKED ? _mm512_maskz_loadu_epi32(mk, src + k * 2 * m) : _mm512_loadu_si512(src + k * 32);
+    const __m512i x0 = MASKED ? _mm512_maskz_loadu_epi32(mk, xs + k * 4 * m) : _mm512_loadu_si512(xs + k * 64);
+    const __m512i x1 = MASKED ? _mm512_maskz_loadu_epi32(mk, xs + (k + 1) * 4 * m) : _mm512_loadu_si512(xs + k * 64 + 64);
+    s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v, m0f), x0);
+    s1 = _mm512_dpbusd_epi32(s1, _mm512_andnot_si512(m0f, v), x1);
+  }
+  s0 = _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));  // s1 summed 16 x the high codes
+  __m512 mins;
+  const __m512 ws = MASKED && m <= 8 ? q4k_scale16_short(meta, &mins) : q4k_scale16(meta, &mins);
+  const __m512 dx = _mm512_loadu_ps(d16);
+  const __m512 cs = MASKED ? _mm512_maskz_loadu_ps(mk, cs16) : _mm512_loadu_ps(cs16);
+  *acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws, dx), *acc0);
+  *acc1 = _mm512_fnmadd_ps(mins, cs, *acc1);
+}
+
+// Decode (T = 1) of Q4_K rows, as mv_q0: one row at a time, the partial group's mask hoisted. Kept
+// apart from mv_q0 although it could be a `kind` of it: that merge measured 3-3.5 points slower on
+// 11008x4096 at 1 thread (same-process A/B, 77.6 / 80.0% against 81.0 / 83.2% of the read limit).
 T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
   prefetch_head(w, r0, r1);
-  const int64_t nb = w->nb, ng = (nb + 15) / 16;
-  const int m_last = (int)(nb - 16 * (ng - 1));
-  const __mmask16 mk_last = m_last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m_last) - 1);
-  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  const int64_t nb = w->nb, full = nb / 16;
+  const int m_last = (int)(nb - 16 * full);
+  const __mmask16 mk_last = (__mmask16)((1u << m_last) - 1);
   const int8_t *xq = a->qi;
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (int64_t g = 0; g < ng; g++) {
-      const int m = g < ng - 1 ? 16 : m_last;
-      const __mmask16 mk = g < ng - 1 ? (__mmask16)0xffff : mk_last;
-      const uint8_t *src = wr + g * 256;
-      const int8_t *xs = xq + g * 512;
-      __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int k = 0; k < 8; k += 2) {
-        const __m512i v = _mm512_maskz_loadu_epi32(mk, src + k * 2 * m);
-        s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v, m0f), _mm512_maskz_loadu_epi32(mk, xs + k * 4 * m));
-        s1 = _mm512_dpbusd_epi32(s1, _mm512_andnot_si512(m0f, v), _mm512_maskz_loadu_epi32(mk, xs + (k + 1) * 4 * m));
-      }
-      s0 = _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));  // s1 summed 16 x the high codes
-      __m512 mins;
-      const __m512 ws = q4k_scale16(ln_q4k_meta(w, r, g), &mins);
-      const __m512 dx = _mm512_loadu_ps(a->d16 + 16 * g);
-      const __m512 cs = _mm512_maskz_loadu_ps(mk, a->csum + 16 * g);
-      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws, dx), acc0);
-      acc1 = _mm512_fnmadd_ps(mins, cs, acc1);
-    }
+    for (int64_t g = 0; g < full; g++)
+      q4k_group(wr + g * 256, xq + g * 512, ln_q4k_meta(w, r, g), a->d16 + 16 * g, a->csum + 16 * g, 16, (__mmask16)0xffff, 0, &acc0, &acc1);
+    if (m_last)
+      q4k_group(wr + full * 256, xq + full * 512, ln_q4k_meta(w, r, full), a->d16 + 16 * full, a->csum + 16 * full, m_last, mk_last, 1, &acc0, &acc1);
     out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
   }
 }
@@ -762,16 +783,15 @@ T512 INL __m512 q4k_short_row(const ln_weight *w, int64_t r, const __m512i xv[2]
         s1 = _mm256_dpbusd_epi32(s1, _mm256_andnot_si256(m0f8, v), _mm512_castsi512_si256(xv[g][k + 1]));
       }
       s0 = _mm256_add_epi32(s0, _mm256_srai_epi32(s1, 4));
-      // lanes 0-7: the group's first super-block (d, dmin at bytes 32 and 36)
-      // (F16C: a scalar binary16 conversion here cost a third of the row)
-      uint16_t d, dmin;
-      memcpy(&d, meta + 32, 2);
-      memcpy(&dmin, meta + 36, 2);
-      long long scb, mnb;
-      memcpy(&scb, meta, 8);
-      memcpy(&mnb, meta + 16, 8);
-      const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(scb))), _mm256_set1_ps(_cvtsh_ss(d)));
-      const __m256 mn = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(mnb))), _mm256_set1_ps(_cvtsh_ss(dmin)));
+      // lanes 0-7: one super-block in the short metadata layout (common.h), its 8 scales and 8
+      // mins in one vector (16 bytes -> 16 floats) times [d x 8, dmin x 8]: 1.2-2.5 points of the
+      // read limit at 1 thread over two 256-bit unpacks with scalar binary16 conversions
+      int32_t dpair;
+      memcpy(&dpair, meta + 16, 4);
+      const __m512 sm = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)meta)));
+      const __m512 dd = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(dpair))));
+      const __m512 wsmn = _mm512_mul_ps(sm, dd);
+      const __m256 ws = _mm512_castps512_ps256(wsmn), mn = _mm512_extractf32x8_ps(wsmn, 1);
       __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(s0), _mm256_mul_ps(ws, _mm512_castps512_ps256(dx[g])));
       t = _mm256_fnmadd_ps(mn, _mm512_castps512_ps256(cs[g]), t);
       acc1 = _mm512_add_ps(acc1, _mm512_zextps256_ps512(t));
@@ -1058,10 +1078,21 @@ T512 INL void outer_pack_a(uint8_t *dst, const uint8_t *const row[4], int64_t nb
 
 // Q4_K: 4 rows' block b -> A's slots (the codes are laid out as Q4_0's), and per row d*scale and
 // dmin*min in the lane order of AS / AM.
-T512 INL void outer_pack_q4k(const ln_weight *w, uint8_t *dst, float *as, float *am, const uint8_t *const row[4], int64_t r, int64_t b) {
+// The scales come from a per-group table (gs / gm: 4 rows x 16 blocks of group b/16, filled by
+// q4k_pack_scales at the group's first block): the same products as ln_q4k_block_scale (binary16
+// d times the 6-bit scale, one rounding), without its scalar conversions per block and row.
+T512 INL void q4k_pack_scales(const ln_weight *w, int64_t r, int64_t g, float gs[4][16], float gm[4][16]) {
+  for (int k = 0; k < 4; k++) {
+    __m512 mins;
+    const uint8_t *meta = ln_q4k_meta(w, r + k, g);
+    _mm512_storeu_ps(gs[k], ln_q4k_short_group(w->nb, g) ? q4k_scale16_short(meta, &mins) : q4k_scale16(meta, &mins));
+    _mm512_storeu_ps(gm[k], mins);
+  }
+}
+T512 INL void outer_pack_q4k(const ln_weight *w, uint8_t *dst, float *as, float *am, const uint8_t *const row[4], int64_t b, float gs[4][16], float gm[4][16]) {
   outer_pack_a(dst, row, w->nb, b, 1);
   float d[4], m[4];
-  for (int k = 0; k < 4; k++) ln_q4k_block_scale(w, r + k, b, &d[k], &m[k]);
+  for (int k = 0; k < 4; k++) d[k] = gs[k][b & 15], m[k] = gm[k][b & 15];
   _mm512_storeu_ps(as, _mm512_setr_ps(d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3]));
   _mm512_storeu_ps(am, _mm512_setr_ps(m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]));
 }
@@ -1074,6 +1105,7 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
   float *AS = (float *)(A + (size_t)nb * 4 * 128);                          // (4 quads, nb, 16)
   float *AM = AS + (size_t)nb * 4 * 16;                                     // (4 quads, nb, 16), Q4_K
   const __m512i tok_idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  float gs[4][16], gm[4][16];  // Q4_K: the current group's scales (outer_pack_q4k)
   for (int64_t r = r0; r + 16 <= r1; r += 16) {
     for (int i = 0; i < 4; i++) {
       const uint8_t *row[4];
@@ -1084,7 +1116,8 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
       }
       for (int64_t b = 0; b < nb; b++) {
         if (qk) {
-          outer_pack_q4k(w, A + ((size_t)i * nb + b) * 128, AS + ((size_t)i * nb + b) * 16, AM + ((size_t)i * nb + b) * 16, row, r + 4 * i, b);
+          if ((b & 15) == 0) q4k_pack_scales(w, r + 4 * i, b >> 4, gs, gm);
+          outer_pack_q4k(w, A + ((size_t)i * nb + b) * 128, AS + ((size_t)i * nb + b) * 16, AM + ((size_t)i * nb + b) * 16, row, b, gs, gm);
           continue;
         }
         outer_pack_a(A + ((size_t)i * nb + b) * 128, row, nb, b, q4);

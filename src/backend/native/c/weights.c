@@ -42,18 +42,17 @@ static void repack_q0_row(uint8_t *restrict dq, uint16_t *restrict ds, const uin
 // One row of ggml Q4_K (144-byte super-blocks) in the repacked layout of common.h: the codes as
 // Q4_0's, the scales, mins and super-block scales to the row's metadata groups.
 static void repack_q4k_row(uint8_t *restrict dq, uint8_t *restrict meta, const uint8_t *restrict s, int64_t nb) {
-  const int64_t ngroups = (nb + 15) / 16;
-  memset(meta, 0, (size_t)ngroups * LN_Q4K_META);
   for (int64_t sb = 0; sb * 8 < nb; sb++) {
     const uint8_t *blk = s + sb * 144;
     uint8_t sc[8], mn[8];
     ln_q4k_scales(blk + 4, sc, mn);
     const int64_t g = sb / 2, half = sb % 2;
     uint8_t *mg = meta + g * LN_Q4K_META;
-    memcpy(mg + 8 * half, sc, 8);
-    memcpy(mg + 16 + 8 * half, mn, 8);
-    memcpy(mg + 32 + 2 * half, blk, 2);      // d
-    memcpy(mg + 36 + 2 * half, blk + 2, 2);  // dmin
+    const ln_q4k_off o = ln_q4k_offsets(ln_q4k_short_group(nb, g), (int)half);
+    memcpy(mg + o.sc, sc, 8);
+    memcpy(mg + o.mn, mn, 8);
+    memcpy(mg + o.d, blk, 2);         // d
+    memcpy(mg + o.dmin, blk + 2, 2);  // dmin
     const int64_t m = nb - 16 * g < 16 ? nb - 16 * g : 16;
     for (int j = 0; j < 8; j++) {
       const int64_t jj = 8 * half + j;  // block within the group
@@ -106,7 +105,7 @@ static void repack_task(void *p, int ith, int nth) {
       const uint8_t *s = c->src + (size_t)r * c->src_row;
       uint8_t *dq = qs + (size_t)r * w->row_bytes;
       uint16_t *ds = sc + (size_t)r * w->sc_stride;
-      memset(ds, 0, w->sc_stride * 2);
+      memset(ds, 0, ln_weight_meta_bytes(w));
       if (w->type == LN_Q4_K) repack_q4k_row(dq, (uint8_t *)ds, s, w->nb);
       else if (w->type == LN_Q6_K) repack_q6k_row(dq, (uint8_t *)ds, s, w->cols / 256);
       else repack_q0_row(dq, ds, s, w->nb, w->type == LN_Q4_0);
@@ -134,16 +133,30 @@ static void copy_task(void *p, int ith, int nth) {
 }
 
 
+// bytes of one row's scales / metadata
+size_t ln_weight_meta_bytes(const ln_weight *w) {
+  switch (w->type) {
+    case LN_Q4_K: return (size_t)(w->nb / 16) * LN_Q4K_META + (w->nb % 16 == 0 ? 0 : w->nb % 16 <= 8 ? LN_Q4K_META_SHORT : LN_Q4K_META);
+    case LN_Q6_K: return (size_t)(w->cols / 256) * LN_Q6K_META;
+    default: return (size_t)((w->nb + 15) / 16 * 16) * 2;
+  }
+}
+
 size_t ln_weight_repacked_bytes(ln_weight *w) {
   const int type = w->type;
   const int64_t cols = w->cols;
-  w->row_bytes = type == LN_Q6_K ? (size_t)(cols / 256) * 192 : (size_t)w->nb * (type == LN_Q8_0 ? 32 : 16);
-  w->sc_stride = type == LN_Q4_K   ? (size_t)((w->nb + 15) / 16) * (LN_Q4K_META / 2)
-                 : type == LN_Q6_K ? (size_t)(cols / 256) * (LN_Q6K_META / 2)
-                                   : (size_t)((w->nb + 15) / 16 * 16);
-  size_t qbytes = w->row_bytes * (size_t)w->rows;
-  return qbytes + w->sc_stride * 2 * (size_t)w->rows;
+  const size_t codes = type == LN_Q6_K ? (size_t)(cols / 256) * 192 : (size_t)w->nb * (type == LN_Q8_0 ? 32 : 16);
+  const size_t meta = ln_weight_meta_bytes(w);
+  w->meta_in_row = type == LN_Q4_K || type == LN_Q6_K;  // one stream per row (common.h)
+  w->row_bytes = w->meta_in_row ? codes + meta : codes;
+  w->sc_stride = (w->meta_in_row ? w->row_bytes : meta) / 2;
+  return (w->meta_in_row ? 0 : meta * (size_t)w->rows) + w->row_bytes * (size_t)w->rows;
 }
+
+// where w->sc and w->qs start in the repacked buffer (meta_in_row: each row's metadata first,
+// then its codes)
+size_t ln_weight_sc_offset(const ln_weight *w) { return w->meta_in_row ? 0 : w->row_bytes * (size_t)w->rows; }
+size_t ln_weight_qs_offset(const ln_weight *w) { return w->meta_in_row ? ln_weight_meta_bytes(w) : 0; }
 
 void ln_weight_repack(ln_weight *w, const uint8_t *src, size_t src_row) {
   repack_ctx c = {.w = w, .src = src, .src_row = src_row};

@@ -797,3 +797,66 @@ float stream_read(const float *p, int n) {
   for (int k = 1; k < 8; k++) a[0] = wasm_f32x4_add(a[0], a[k]);
   return hsum_f32(a[0]);
 }
+
+// ---- log-softmax statistics (the Backend op logitStats; oracle: src/backend/js/logit-stats.ts) ----
+
+// The oracle's exp(x) for x <= 0 (expNonPositive), two lanes at a time: x = k·ln2/32 + r, 2^(k/32)
+// from the host's tables (the oracle's own numbers: frac[j] = 2^(j/32), neg[m] = 2^-m) and a
+// degree-6 polynomial for e^r. wasm has no fused multiply-add, so every lane's term is the oracle's
+// term bit for bit; lanes with x <= -745 give 0 (NaN stays NaN), as in the oracle.
+static inline v128_t exp_nonpositive_f64x2(v128_t x, const double *frac, const double *neg) {
+  const v128_t live = wasm_f64x2_gt(x, wasm_f64x2_splat(-745.0));
+  const v128_t xc = wasm_v128_bitselect(x, wasm_f64x2_splat(-745.0), live); // keep table indices in range
+  const v128_t round = wasm_f64x2_splat(6755399441055744.0);                // 1.5 · 2^52
+  const v128_t k = wasm_f64x2_sub(wasm_f64x2_add(wasm_f64x2_mul(xc, wasm_f64x2_splat(32 / 0.69314718055994530942)), round), round);
+  const v128_t r = wasm_f64x2_sub(wasm_f64x2_sub(xc, wasm_f64x2_mul(k, wasm_f64x2_splat(6.93147180369123816490e-1 / 32))),
+                                  wasm_f64x2_mul(k, wasm_f64x2_splat(1.90821492927058770002e-10 / 32)));
+  v128_t p = wasm_f64x2_splat(1.0 / 720);
+  p = wasm_f64x2_add(wasm_f64x2_splat(1.0 / 120), wasm_f64x2_mul(r, p));
+  p = wasm_f64x2_add(wasm_f64x2_splat(1.0 / 24), wasm_f64x2_mul(r, p));
+  p = wasm_f64x2_add(wasm_f64x2_splat(1.0 / 6), wasm_f64x2_mul(r, p));
+  p = wasm_f64x2_add(wasm_f64x2_splat(0.5), wasm_f64x2_mul(r, p));
+  p = wasm_f64x2_add(wasm_f64x2_splat(1.0), wasm_f64x2_mul(r, p));
+  p = wasm_f64x2_add(wasm_f64x2_splat(1.0), wasm_f64x2_mul(r, p));
+  const int k0 = (int)wasm_f64x2_extract_lane(k, 0), k1 = (int)wasm_f64x2_extract_lane(k, 1);
+  const v128_t scale = wasm_f64x2_make(neg[-(k0 >> 5)] * frac[k0 & 31], neg[-(k1 >> 5)] * frac[k1 & 31]);
+  const v128_t e = wasm_f64x2_mul(scale, p);
+  const v128_t dead = wasm_v128_bitselect(wasm_f64x2_splat(0.0), wasm_f64x2_splat(__builtin_nan("")), wasm_f64x2_eq(x, x));
+  return wasm_v128_bitselect(e, dead, live);
+}
+
+// the oracle's expNonPositive, one value
+static inline double exp_nonpositive(double x, const double *frac, const double *neg) {
+  if (!(x > -745)) return x == x ? 0 : __builtin_nan("");
+  const double k = (x * (32 / 0.69314718055994530942) + 6755399441055744.0) - 6755399441055744.0;
+  const double r = (x - k * (6.93147180369123816490e-1 / 32)) - k * (1.90821492927058770002e-10 / 32);
+  const int ki = (int)k;
+  const double p = 1 + r * (1 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720))))));
+  return neg[-(ki >> 5)] * frac[ki & 31] * p;
+}
+
+// Per row of `cols` floats: its max, its first argmax (the argmax op's rule) and Σ exp(x − max) in
+// float64 (the host takes the log: the module has no libm). The sum runs in two lanes, so it agrees
+// with the oracle's sequential sum to rounding, not bit for bit.
+EXPORT(logit_stats)
+void logit_stats(const float *x, int rows, int cols, float *omax, int32_t *oargmax, double *osum, const double *frac, const double *neg) {
+  for (int r = 0; r < rows; r++) {
+    const float *row = x + (size_t)r * cols;
+    const int best = argmax(row, cols);
+    const double m = row[best];
+    const v128_t vm = wasm_f64x2_splat(m);
+    v128_t s0 = wasm_f64x2_splat(0), s1 = s0;
+    int i = 0;
+    for (; i + 4 <= cols; i += 4) {
+      const v128_t v = wasm_v128_load(row + i);
+      s0 = wasm_f64x2_add(s0, exp_nonpositive_f64x2(wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(v), vm), frac, neg));
+      s1 = wasm_f64x2_add(s1, exp_nonpositive_f64x2(wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1)), vm), frac, neg));
+    }
+    const v128_t s2 = wasm_f64x2_add(s0, s1);
+    double sum = wasm_f64x2_extract_lane(s2, 0) + wasm_f64x2_extract_lane(s2, 1);
+    for (; i < cols; i++) sum += exp_nonpositive((double)row[i] - m, frac, neg);
+    omax[r] = row[best];
+    oargmax[r] = best;
+    osum[r] = sum;
+  }
+}
