@@ -121,6 +121,8 @@ export interface WasmInfo {
   workerJobs: number;
   /** matmuls split over threads so far */
   splitMatmuls: number;
+  /** times small matmuls went back to the caller alone because workers were late (pool.ts) */
+  backOffs: number;
   /** matmul shares posted to a worker that had not claimed them in time, run by the caller */
   takenBack: number;
   /** 'mt': kernels-mt.wasm over a shared memory; 'st': kernels.wasm, one thread */
@@ -161,7 +163,7 @@ export class WasmBackend implements Backend {
   }
 
   info(): WasmInfo {
-    return { calls: this.rt.calls, workerJobs: this.rt.pool?.jobs ?? 0, takenBack: this.rt.pool?.takenBack ?? 0, splitMatmuls: this.rt.pool?.splits ?? 0, variant: this.rt.variant, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
+    return { calls: this.rt.calls, workerJobs: this.rt.pool?.jobs ?? 0, takenBack: this.rt.pool?.takenBack ?? 0, splitMatmuls: this.rt.pool?.splits ?? 0, backOffs: this.rt.pool?.backOffs ?? 0, variant: this.rt.variant, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
   }
 
   /**

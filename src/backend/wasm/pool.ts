@@ -25,15 +25,17 @@ const TIMEOUT_MS = 60_000;
 /** default: a share not claimed this long after the caller's own share is done is taken back */
 export const TAKE_BACK_MS = 0.03;
 /**
- * Back-off for small matmuls (decode's matvecs): when workers keep finishing late (another process
- * holds the cores, so a claimed share waits for its thread to be scheduled again), small matmuls
- * run on the caller alone for BACK_OFF_MS, then splitting is tried again. A split is late when the
- * caller waited for a worker longer than LATE_MS and longer than its own share took.
+ * Back-off for small matmuls (decode's matvecs): when splits stop paying (another process holds the
+ * cores, so a claimed share waits for its thread to be scheduled again), small matmuls run on the
+ * caller alone for BACK_OFF_MS, then splitting is tried again. A split gains about the caller's own
+ * share time (the worker ran a share as large) and loses what the caller then waited for the worker;
+ * the pool keeps a decaying sum of gain - loss over the recent splits and backs off when it turns
+ * negative. Splits that had to wake a sleeping worker are not counted (a wake-up is slow on any
+ * machine and happens once per burst of jobs).
  */
-export const LATE_MS = 0.05;
-export const BACK_OFF_MS = 500;
-/** late splits among the last 16 that start a back-off */
-const LATE_LIMIT = 3;
+export const BACK_OFF_MS = 250;
+/** splits counted after a (re)start before the pool may back off */
+const MIN_SPLITS = 16;
 
 interface PoolWorker {
   ctl: Int32Array;
@@ -54,8 +56,9 @@ export class WasmPool {
   splits = 0;
   /** times small matmuls stopped being split because workers were late */
   backOffs = 0;
-  /** bit i: whether the i-th last split was late */
-  private lateBits = 0;
+  /** decaying sum of (own share time - wait for the workers) over recent splits, ms */
+  private net = 0;
+  private counted = 0;
   private backOffUntil = 0;
 
   constructor(private readonly module: WasmCompiledModule, private readonly mem: LinearMemory) {}
@@ -107,14 +110,13 @@ export class WasmPool {
     for (const w of this.workers) Atomics.store(w.ctl, CTL.spin, v);
   }
 
-  private recordSplit(late: boolean): void {
-    this.lateBits = ((this.lateBits << 1) | (late ? 1 : 0)) & 0xffff;
-    let n = 0;
-    for (let b = this.lateBits; b; b &= b - 1) n++;
-    if (n >= LATE_LIMIT) {
+  private recordSplit(ownMs: number, waitedMs: number): void {
+    this.net = this.net * (31 / 32) + (ownMs - waitedMs);
+    if (++this.counted >= MIN_SPLITS && this.net < 0) {
       this.backOffUntil = performance.now() + BACK_OFF_MS;
       this.backOffs++;
-      this.lateBits = 0;
+      this.net = 0;
+      this.counted = 0;
       this.setSpin(0);
     }
   }
@@ -129,6 +131,8 @@ export class WasmPool {
     const nth = Math.min(nthWanted, this.size + 1);
     const chunk = Math.ceil(rows / nth / 4) * 4;
     const posted: { w: PoolWorker; r0: number; r1: number }[] = [];
+    /** a worker had to be woken: a slow hand-off then is the wake-up, not a busy machine */
+    let woken = false;
     for (let i = 1; i < nth; i++) {
       const r0 = i * chunk, r1 = Math.min(rows, r0 + chunk);
       if (r0 >= r1) break;
@@ -143,7 +147,10 @@ export class WasmPool {
       Atomics.store(c, CTL.claim, w.gen);
       Atomics.store(c, CTL.gen, w.gen);
       // a spinning worker sees the generation without being woken (notify is a lock round trip)
-      if (Atomics.load(c, CTL.state) === WORKER_ASLEEP) Atomics.notify(c, CTL.gen);
+      if (Atomics.load(c, CTL.state) === WORKER_ASLEEP) {
+        Atomics.notify(c, CTL.gen);
+        woken = true;
+      }
       posted.push({ w, r0, r1 });
     }
     this.splits++;
@@ -176,6 +183,6 @@ export class WasmPool {
       this.jobs++;
     }
     const waited = performance.now() - t1;
-    if (takeBackMs !== null) this.recordSplit(waited > LATE_MS && waited > t1 - t0);
+    if (takeBackMs !== null && !woken) this.recordSplit(t1 - t0, waited);
   }
 }
