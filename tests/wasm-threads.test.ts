@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { createWasmBackend, loadWasmBackend, wasmUnavailableReason, WASM_MIN_PARALLEL_WORK } from '../src/backend/wasm/index.js';
 import { randomWeight, rng } from './helpers/backend-conformance.js';
 import { DType } from '../src/tensor/dtype.js';
+import { WasmPool } from '../src/backend/wasm/pool.js';
+import type { LinearMemory } from '../src/backend/wasm/memory.js';
+import type { WasmCompiledModule } from '../src/backend/wasm/wasm-api.js';
 
 const reason = wasmUnavailableReason();
 
@@ -65,4 +68,18 @@ test('wasm backend, 2 threads: shares the caller takes back from the worker give
   assert.equal(after.workerJobs - before.workerJobs + (after.takenBack - before.takenBack), splits, 'each split share ran once, on the worker or taken back');
   one.freeWeight!(w1);
   two.freeWeight!(w2);
+});
+
+test('wasm thread pool: small matmuls back off to the caller once recent splits cost more waiting than they saved, and not before', () => {
+  // no workers are started: only the accounting is exercised
+  const pool = new WasmPool({} as WasmCompiledModule, {} as LinearMemory);
+  // splits that pay (own share 0.02 ms, waited 0.001 ms), then a few slow ones: the sum stays positive
+  for (let i = 0; i < 40; i++) pool.recordSplit(0.02, 0.001);
+  for (let i = 0; i < 3; i++) pool.recordSplit(0.02, 0.1);
+  assert.equal(pool.backOffs, 0, 'a few late workers among paying splits do not stop splitting');
+  assert.equal(pool.splitSmall(), true);
+  // splits that keep waiting much longer than they save (a worker without a core)
+  for (let i = 0; i < 16 && pool.backOffs === 0; i++) pool.recordSplit(0.02, 0.5);
+  assert.equal(pool.backOffs, 1, 'backed off');
+  assert.equal(pool.splitSmall(), false, 'small matmuls stay on the caller meanwhile');
 });

@@ -110,7 +110,8 @@ export class WasmPool {
     for (const w of this.workers) Atomics.store(w.ctl, CTL.spin, v);
   }
 
-  private recordSplit(ownMs: number, waitedMs: number): void {
+  /** Account one split: the caller's own share took `ownMs`, then it waited `waitedMs` for workers. */
+  recordSplit(ownMs: number, waitedMs: number): void {
     this.net = this.net * (31 / 32) + (ownMs - waitedMs);
     if (++this.counted >= MIN_SPLITS && this.net < 0) {
       this.backOffUntil = performance.now() + BACK_OFF_MS;
