@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Backend, Weight } from '../src/backend/backend.js';
 import { loadNativeBackend, nativeUnavailableReason } from '../src/backend/native/index.js';
 import { loadAddon } from '../src/backend/native/addon.js';
+import { createWasmBackend, wasmUnavailableReason } from '../src/backend/wasm/index.js';
 import { SYNTHETIC_MIXES, SYNTHETIC_TYPES, writeSyntheticGguf } from '../src/bench/synthetic.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { loadModel } from '../src/model/load.js';
@@ -27,13 +28,14 @@ async function main(): Promise<void> {
   const gen = Number(arg('n', '64'));
   const reps = Number(arg('reps', '3'));
   const shape = arg('shape', '110m');
-  const be = loadNativeBackend({ threads });
-  if (!be) throw new Error(`native backend unavailable: ${nativeUnavailableReason()}`);
+  const backendName = arg('backend', 'native');
+  const be = backendName === 'wasm' ? await createWasmBackend({ threads }) : loadNativeBackend({ threads });
+  if (!be) throw new Error(backendName === 'wasm' ? `wasm backend unavailable: ${wasmUnavailableReason()}` : `native backend unavailable: ${nativeUnavailableReason()}`);
   const tune = arg('tune', '');
-  const addon = loadAddon().addon as unknown as { setTuning(name: string, v: number): void };
+  const addon = tune ? (loadAddon().addon as unknown as { setTuning(name: string, v: number): void }) : undefined;
   for (const kv of tune ? tune.split(',') : []) {
     const [k, v] = kv.split('=');
-    addon.setTuning(k!, Number(v));
+    addon!.setTuning(k!, Number(v));
   }
   const type = (SYNTHETIC_TYPES[typeName] as DType | undefined) ?? SYNTHETIC_MIXES[typeName];
   if (type === undefined) throw new Error(`unknown type ${typeName}`);
@@ -47,7 +49,8 @@ async function main(): Promise<void> {
 
     // time every call through a wrapper backend
     const acc = new Map<string, { ms: number; calls: number; bytes: number }>();
-    const bytesOf = (w: Weight) => (w as unknown as { bytes: number }).bytes;
+    // the weight's bytes as the backend holds them (wasm: codes + float scales)
+    const bytesOf = (w: Weight) => { const h = w as unknown as { bytes: number; dbytes?: number }; return h.bytes + (h.dbytes ?? 0); };
     let enabled = false;
     const timed = new Proxy(be as Backend, {
       get(target, prop, recv) {

@@ -442,7 +442,8 @@ export class WasmBackend implements Backend {
     assert(pos0 >= 0 && pos0 + T <= c.nCtx, `attention past the cache: ${pos0}+${T} > ${c.nCtx}`);
     assert(nHeads % c.nKvHeads === 0, `attention: ${nHeads} query heads do not group over ${c.nKvHeads} KV heads`);
     const n = T * nHeads * c.headDim;
-    const [qo, oo, so] = this.scratch(4 * n, 4 * n, 4 * (pos0 + T));
+    // scores: one row of pos0+T (prefill, a head at a time), or every head's pos0+1 (decode)
+    const [qo, oo, so] = this.scratch(4 * n, 4 * n, 4 * (T === 1 ? nHeads * (pos0 + 1) : pos0 + T));
     this.put(qo!, q, n);
     this.rt.k.attention(oo!, qo!, c.k[layer]!, c.v[layer]!, c.type === DType.F16 ? 1 : 0, pos0, T, nHeads, c.nKvHeads, c.headDim, 0, nHeads, so!);
     this.rt.calls++;

@@ -749,13 +749,41 @@ static void axpy(float *y, float a, const void *x, int n, int f16) {
     for (; i < n; i++) y[i] += a * xf[i];
   } else {
     const uint16_t *xh = (const uint16_t *)x;
+    const v128_t expMask = wasm_i16x8_splat(0x7c00);
     for (; i + 8 <= n; i += 8) {
       const v128_t h = wasm_v128_load(xh + i);
-      wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(va, h2f_x4(wasm_u32x4_extend_low_u16x8(h)))));
-      wasm_v128_store(y + i + 4, wasm_f32x4_add(wasm_v128_load(y + i + 4), wasm_f32x4_mul(va, h2f_x4(wasm_u32x4_extend_high_u16x8(h)))));
+      v128_t lo, hi;
+      if (!wasm_v128_any_true(wasm_i16x8_eq(wasm_v128_and(h, expMask), expMask))) { // no inf/NaN: the 4-op conversion
+        h2f_x8_finite(h, &lo, &hi);
+      } else {
+        lo = h2f_x4(wasm_u32x4_extend_low_u16x8(h));
+        hi = h2f_x4(wasm_u32x4_extend_high_u16x8(h));
+      }
+      wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(va, lo)));
+      wasm_v128_store(y + i + 4, wasm_f32x4_add(wasm_v128_load(y + i + 4), wasm_f32x4_mul(va, hi)));
     }
     for (; i < n; i++) y[i] += a * h2f(xh[i]);
   }
+}
+
+// Decode (one query at position n-1), position-major: the cache of a layer was last read a whole
+// token ago and is out of the caches by now, so reading one head's 64-value slice of every row
+// (head-major) missed memory at every position and head; walking the rows in order reads each
+// row once, sequentially, for all heads. Per head the same dot, softmax and additions in the same
+// order as the head-major loop (the same bits). scores: (h1 - h0) x n floats.
+static void attention_decode(float *out, const float *q, const void *kc, const void *vc, int f16, int n, int group, int kvRow, int hd, int h0, int h1, float scale, float *scores) {
+  for (int p = 0; p < n; p++)
+    for (int h = h0; h < h1; h++) {
+      const size_t off = (size_t)p * kvRow + (size_t)(h / group) * hd;
+      scores[(size_t)(h - h0) * n + p] = (f16 ? dot_f16(q + (size_t)h * hd, (const uint16_t *)kc + off, hd, 0) : dot_f32(q + (size_t)h * hd, (const float *)kc + off, hd)) * scale;
+    }
+  for (int h = h0; h < h1; h++) softmax_row(scores + (size_t)(h - h0) * n, n);
+  for (int i = h0 * hd; i < h1 * hd; i++) out[i] = 0;
+  for (int p = 0; p < n; p++)
+    for (int h = h0; h < h1; h++) {
+      const size_t off = (size_t)p * kvRow + (size_t)(h / group) * hd;
+      axpy(out + (size_t)h * hd, scores[(size_t)(h - h0) * n + p], f16 ? (const void *)((const uint16_t *)vc + off) : (const void *)((const float *)vc + off), hd, f16);
+    }
 }
 
 // Causal attention of queries t in [0, T) (positions pos0 + t), heads [h0, h1), over cache rows
@@ -764,6 +792,10 @@ EXPORT(attention)
 void attention(float *out, const float *q, const void *kc, const void *vc, int f16, int pos0, int T, int nh, int nkv, int hd, int h0, int h1, float *scores) {
   const int group = nh / nkv, kvRow = nkv * hd;
   const float scale = (float)(1.0 / __builtin_sqrt((double)hd));
+  if (T == 1) {
+    attention_decode(out, q, kc, vc, f16, pos0 + 1, group, kvRow, hd, h0, h1, scale, scores);
+    return;
+  }
   for (int t = 0; t < T; t++) {
     const int n = pos0 + t + 1;
     for (int h = h0; h < h1; h++) {
