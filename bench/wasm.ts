@@ -23,8 +23,12 @@ import { DType } from '../src/tensor/dtype.js';
 import { nativeUnavailableReason } from '../src/backend/native/index.js';
 import { loadWasmBackend } from '../src/backend/wasm/index.js';
 
-const { values } = parseArgs({
+const USAGE = 'usage: node dist/bench/wasm.js [--threads 1[,2]] [-p 64] [-n 32] [-r 3] [--rounds 3] [--models q8_0,f32,default] [--json]';
+let parsed;
+try {
+  parsed = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h', default: false },
     threads: { type: 'string', default: '1' },
     p: { type: 'string', default: '64' },
     n: { type: 'string', default: '32' },
@@ -33,7 +37,16 @@ const { values } = parseArgs({
     models: { type: 'string', default: 'q8_0,f32,default' },
     json: { type: 'boolean', default: false },
   },
-});
+  });
+} catch (e) {
+  process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(USAGE + '\n');
+  process.exit(0);
+}
 const threads = values.threads!.split(',').map(Number);
 const prompt = Number(values.p), gen = Number(values.n), reps = Number(values.r), rounds = Number(values.rounds);
 const wanted = values.models!.split(',');
