@@ -13,6 +13,7 @@
 //   mkdir -p /tmp/wllama-peer && cd /tmp/wllama-peer && npm init -y && npm install @wllama/wllama
 // then
 //   node dist/bench/browser.js [--wllama /tmp/wllama-peer] [-p 128] [-n 64] [-t 1,2] [-r 3] [--models default,110m-q8_0]
+//                              [--min-parallel-work N] [--page-timeout S]
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +45,8 @@ const prompt = Number(arg('-p', '128')), gen = Number(arg('-n', '64')), reps = N
 const threads = arg('-t', '1,2')!.split(',').map(Number);
 const wanted = arg('--models', 'default,110m-q8_0')!.split(',');
 const peer = arg('--wllama', process.env.WLLAMA_PEER);
+// the wasm backend's split threshold (rows x cols x tokens) in the page, when given (default: the library's)
+const minParallelWork = arg('--min-parallel-work') !== undefined ? Number(arg('--min-parallel-work')) : undefined;
 const wllamaDir = peer ? join(peer, 'node_modules/@wllama/wllama') : undefined;
 if (wllamaDir && !existsSync(join(wllamaDir, 'esm/index.js'))) {
   log(`no wllama in ${peer}: npm install @wllama/wllama there`);
@@ -124,7 +127,7 @@ async function ours(model: string, t: number): Promise<Row> {
   try {
     await page.goto(`${base}/browser/`);
     if (process.env.BENCH_BROWSER_CRASH_TEST === '1') void page.goto('chrome://crash').catch(() => {}); // checks the crash path
-    const info = (await guarded(page, `loading ${model}`, page.evaluate(({ url, t }) => (globalThis as any).llamaDemo.load({ model: url, threads: t, backend: 'wasm' }), { url: `/models/${model}.gguf`, t }))) as { threads: number };
+    const info = (await guarded(page, `loading ${model}`, page.evaluate(({ url, t, mpw }) => (globalThis as any).llamaDemo.load({ model: url, threads: t, backend: 'wasm', ...(mpw !== undefined ? { minParallelWork: mpw } : {}) }), { url: `/models/${model}.gguf`, t, mpw: minParallelWork }))) as { threads: number };
     if (info.threads !== t) throw new Error(`asked for ${t} threads, the page has ${info.threads}`);
     const pp: number[] = [], tg: number[] = [];
     let ppTokens = 0;
