@@ -5,6 +5,9 @@
 // GGUF files in the same Chromium through wllama (llama.cpp compiled to WebAssembly), at the same
 // thread counts, with the same prompt text, greedy, the same number of generated tokens.
 //
+// Our rows' decode is also given as a % of native's read limit (matmul weight bytes x tok/s over
+// the read bandwidth native code measures at the same thread count right before each repetition).
+//
 // What is compared: the tok/s each engine reports for its own prompt processing and generation
 // (llama.ts: Generation.stats; wllama: llama.cpp's own `timings` of createCompletion), median over
 // repetitions after one warm-up run. Both tokenize the same text (their counts are printed).
@@ -23,7 +26,9 @@ import { fileURLToPath } from 'node:url';
 import { browserDemoFile, ISOLATION_HEADERS, PACKAGED_MODEL, sendFileRange } from '../src/server/browser-demo.js';
 import { writeSyntheticGguf } from '../src/bench/synthetic.js';
 import { DType } from '../src/tensor/dtype.js';
-import { median } from '../src/bench/llama-bench.js';
+import { median, modelCost } from '../src/bench/llama-bench.js';
+import { loadModel } from '../src/model/load.js';
+import { loadNativeBackend } from '../src/backend/native/index.js';
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -62,6 +67,19 @@ if (wanted.includes('110m-q8_0')) {
   models['110m-q8_0'] = join(tmp, '110m-q8_0.gguf');
   writeSyntheticGguf(models['110m-q8_0'], '110m', DType.Q8_0);
 }
+
+// Bytes of matmul weights a decode token reads (our rows' tg against native's read limit, measured
+// with native code right before each repetition at the same thread count, as bench/wasm.ts does)
+const matmulBytes: Record<string, number> = {};
+for (const [name, file] of Object.entries(models)) {
+  const loaded = await loadModel(file);
+  matmulBytes[name] = modelCost(loaded).matmulBytes;
+  loaded.close();
+}
+const nativeReadLimit = (threads: number): number | undefined => {
+  const nb = loadNativeBackend({ threads });
+  return nb ? median([...nb.readBandwidth(256 * 1024 * 1024, 3)]) : undefined;
+};
 
 // A prompt of about `prompt` tokens for both engines' tokenizers. The default model: short common
 // words (one token each). The synthetic model's placeholder vocabulary has no words, only byte
@@ -119,7 +137,7 @@ async function guarded<T>(page: import('playwright-core').Page, what: string, wo
   }
 }
 
-interface Row { engine: string; model: string; threads: number; ppTokens: number; pp: number; tg: number; ppAll: number[]; tgAll: number[] }
+interface Row { engine: string; model: string; threads: number; ppTokens: number; pp: number; tg: number; ppAll: number[]; tgAll: number[]; tgPctOfNativeLimit?: number }
 const rows: Row[] = [];
 
 async function ours(model: string, t: number): Promise<Row> {
@@ -129,17 +147,19 @@ async function ours(model: string, t: number): Promise<Row> {
     if (process.env.BENCH_BROWSER_CRASH_TEST === '1') void page.goto('chrome://crash').catch(() => {}); // checks the crash path
     const info = (await guarded(page, `loading ${model}`, page.evaluate(({ url, t, mpw }) => (globalThis as any).llamaDemo.load({ model: url, threads: t, backend: 'wasm', ...(mpw !== undefined ? { minParallelWork: mpw } : {}) }), { url: `/models/${model}.gguf`, t, mpw: minParallelWork }))) as { threads: number };
     if (info.threads !== t) throw new Error(`asked for ${t} threads, the page has ${info.threads}`);
-    const pp: number[] = [], tg: number[] = [];
+    const pp: number[] = [], tg: number[] = [], pct: number[] = [];
     let ppTokens = 0;
     for (let r = 0; r <= reps; r++) {
+      const limit = r > 0 ? nativeReadLimit(t) : undefined;
       const m = (await guarded(page, `generating with ${model}`, page.evaluate(({ p, n }) => (globalThis as any).llamaDemo.run({ prompt: p, max: n, ignoreEog: true }), { p: promptFor(model), n: gen }))) as { stats: { promptTokens: number; promptTokensPerSec: number; generatedTokens: number; generatedTokensPerSec: number } };
       if (m.stats.generatedTokens !== gen) throw new Error(`generated ${m.stats.generatedTokens} tokens, not ${gen}`);
       if (r === 0) continue; // warm-up
       ppTokens = m.stats.promptTokens;
       pp.push(m.stats.promptTokensPerSec);
       tg.push(m.stats.generatedTokensPerSec);
+      if (limit) pct.push((100 * matmulBytes[model]! * m.stats.generatedTokensPerSec) / 1e9 / limit);
     }
-    return { engine: 'llama.ts wasm', model, threads: t, ppTokens, pp: median(pp), tg: median(tg), ppAll: pp, tgAll: tg };
+    return { engine: 'llama.ts wasm', model, threads: t, ppTokens, pp: median(pp), tg: median(tg), ppAll: pp, tgAll: tg, ...(pct.length ? { tgPctOfNativeLimit: median(pct) } : {}) };
   } finally {
     await page.close().catch(() => {});
   }
@@ -196,9 +216,9 @@ if (process.exitCode) process.exit(process.exitCode);
 
 const ua = `Chromium (${CHROMIUM}), prompt ~${prompt} tokens, ${gen} generated, greedy, median of ${reps} after a warm-up`;
 const out = [
-  `| engine | model | threads | pp tokens | pp tok/s | tg tok/s |`,
-  `|---|---|--:|--:|--:|--:|`,
-  ...rows.map((r) => `| ${r.engine} | ${r.model} | ${r.threads} | ${r.ppTokens} | ${r.pp.toFixed(1)} | ${r.tg.toFixed(1)} |`),
+  `| engine | model | threads | pp tokens | pp tok/s | tg tok/s | tg % of native read limit |`,
+  `|---|---|--:|--:|--:|--:|--:|`,
+  ...rows.map((r) => `| ${r.engine} | ${r.model} | ${r.threads} | ${r.ppTokens} | ${r.pp.toFixed(1)} | ${r.tg.toFixed(1)} | ${r.tgPctOfNativeLimit === undefined ? '' : `${r.tgPctOfNativeLimit.toFixed(1)}%`} |`),
 ];
 process.stdout.write(`${ua}\n\n${out.join('\n')}\n`);
 process.stdout.write(JSON.stringify(rows) + '\n');
