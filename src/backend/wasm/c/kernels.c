@@ -787,7 +787,7 @@ static void attention_decode(float *out, const float *q, const void *kc, const v
 }
 
 // Causal attention of queries t in [0, T) (positions pos0 + t), heads [h0, h1), over cache rows
-// 0 .. pos0+t. `scores` has room for pos0 + T floats.
+// 0 .. pos0+t. `scores` has room for pos0 + T floats, and for decode (T = 1) (h1 - h0) x (pos0 + 1).
 EXPORT(attention)
 void attention(float *out, const float *q, const void *kc, const void *vc, int f16, int pos0, int T, int nh, int nkv, int hd, int h0, int h1, float *scores) {
   const int group = nh / nkv, kvRow = nkv * hd;
@@ -857,16 +857,6 @@ static inline v128_t exp_nonpositive_f64x2(v128_t x, const double *frac, const d
   return wasm_v128_bitselect(e, dead, live);
 }
 
-// the oracle's expNonPositive, one value
-static inline double exp_nonpositive(double x, const double *frac, const double *neg) {
-  if (!(x > -745)) return x == x ? 0 : __builtin_nan("");
-  const double k = (x * (32 / 0.69314718055994530942) + 6755399441055744.0) - 6755399441055744.0;
-  const double r = (x - k * (6.93147180369123816490e-1 / 32)) - k * (1.90821492927058770002e-10 / 32);
-  const int ki = (int)k;
-  const double p = 1 + r * (1 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720))))));
-  return neg[-(ki >> 5)] * frac[ki & 31] * p;
-}
-
 // Per row of `cols` floats: its max, its first argmax (the argmax op's rule) and Σ exp(x − max) in
 // float64 (the host takes the log: the module has no libm). The sum runs in two lanes, so it agrees
 // with the oracle's sequential sum to rounding, not bit for bit.
@@ -886,7 +876,7 @@ void logit_stats(const float *x, int rows, int cols, float *omax, int32_t *oargm
     }
     const v128_t s2 = wasm_f64x2_add(s0, s1);
     double sum = wasm_f64x2_extract_lane(s2, 0) + wasm_f64x2_extract_lane(s2, 1);
-    for (; i < cols; i++) sum += exp_nonpositive((double)row[i] - m, frac, neg);
+    for (; i < cols; i++) sum += wasm_f64x2_extract_lane(exp_nonpositive_f64x2(wasm_f64x2_splat((double)row[i] - m), frac, neg), 0);
     omax[r] = row[best];
     oargmax[r] = best;
     osum[r] = sum;
