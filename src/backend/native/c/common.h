@@ -65,7 +65,7 @@ typedef struct {
   size_t sc_stride;    // in uint16 elements
   int64_t nb;          // 32-value blocks per row
   int64_t npairs;      // ceil(nb / 2)
-  int meta_in_row;     // sc lies inside each row of qs, after its codes (Q4_K): row_bytes covers both
+  int meta_in_row;     // Q4_K / Q6_K: each row's metadata (sc) lies inside the row, before its codes; row_bytes covers both
 } ln_weight;
 
 // weight bytes one row takes, codes and scales (for work splitting)

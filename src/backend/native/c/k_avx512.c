@@ -430,11 +430,12 @@ T512 INL __m512 q4k_scale16(const uint8_t *meta, __m512 *mins) {
 }
 // q4k_scale16 of a short last group (common.h: <= 8 sub-blocks, one super-block); lanes 8-15 zero
 T512 INL __m512 q4k_scale16_short(const uint8_t *meta, __m512 *mins) {
-  const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)meta)));
-  const __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8))));
+  const ln_q4k_off o = ln_q4k_offsets(1, 0);
+  const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + o.sc))));
+  const __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(meta + o.mn))));
   uint16_t d, dmin;
-  memcpy(&d, meta + 16, 2);
-  memcpy(&dmin, meta + 18, 2);
+  memcpy(&d, meta + o.d, 2);
+  memcpy(&dmin, meta + o.dmin, 2);
   *mins = _mm512_mul_ps(mn, _mm512_set1_ps(_cvtsh_ss(dmin)));
   return _mm512_mul_ps(sc, _mm512_set1_ps(_cvtsh_ss(d)));
 }
@@ -654,9 +655,6 @@ T512 INL void mv_q0_short(const ln_weight *w, const ln_act *a, float *out, int64
 
 // Short rows in registers helped Q4_0 (768 columns at 1 thread: 57% -> 66% of the read bandwidth,
 // 32000x768 67% -> 77%) but not Q8_0 (no gain on 768 columns, 84% -> 74% on 1024), hence Q4_0 only.
-// Decode (T = 1) of Q4_K rows, as mv_q0: one row at a time, the partial group's mask hoisted. Kept
-// apart from mv_q0 although it could be a `kind` of it: that merge measured 3-3.5 points slower on
-// 11008x4096 at 1 thread (same-process A/B, 77.6 / 80.0% against 81.0 / 83.2% of the read limit).
 // One group of m (1..16) sub-blocks of a Q4_K row: acc0 += isum * d*scale * dx, acc1 -= dmin*min *
 // dx*Σq. MASKED = 0 (full groups): plain loads. Since the metadata moved into the rows (common.h)
 // the code vectors are not 64-byte aligned, and masked loads that cross a cache line cost far more
