@@ -153,6 +153,8 @@ async function ours(model: string, t: number): Promise<Row> {
       const limit = r > 0 ? nativeReadLimit(t) : undefined;
       const m = (await guarded(page, `generating with ${model}`, page.evaluate(({ p, n }) => (globalThis as any).llamaDemo.run({ prompt: p, max: n, ignoreEog: true }), { p: promptFor(model), n: gen }))) as { stats: { promptTokens: number; promptTokensPerSec: number; generatedTokens: number; generatedTokensPerSec: number } };
       if (m.stats.generatedTokens !== gen) throw new Error(`generated ${m.stats.generatedTokens} tokens, not ${gen}`);
+      const b = (m as { backend?: { splitMatmuls?: number; workerJobs?: number; takenBack?: number; backOffs?: number } }).backend;
+      if (t > 1 && b) log(`  ${r === 0 ? 'warm-up' : `rep ${r}`}: tg ${m.stats.generatedTokensPerSec.toFixed(1)} tok/s; pool so far: ${b.splitMatmuls} split matmuls, ${b.workerJobs} worker shares, ${b.takenBack} taken back, ${b.backOffs} back-offs`);
       if (r === 0) continue; // warm-up
       ppTokens = m.stats.promptTokens;
       pp.push(m.stats.promptTokensPerSec);

@@ -9,7 +9,8 @@
 // count.
 //
 // Decode posts a matvec every few µs, cheaper than waking a sleeping worker (25-120 µs), so a worker
-// spins for SPIN_MS after each job before it sleeps again (worker-loop.ts). On a busy machine a
+// spins for SPIN_MS after each job (and after a share the caller took back from it) before it
+// sleeps again (worker-loop.ts). On a busy machine a
 // spinning worker can be descheduled: if it is not asleep and has not claimed its share
 // `takeBackMs` after the caller finished its own, the caller takes the share back (swapping the
 // claim word to 0) and runs it itself, so 2 threads are never held up by a worker without a core.
@@ -17,9 +18,12 @@ import { startKernelWorker } from '../../platform/kernel-worker.js';
 import { LlamaError } from '../../errors.js';
 import type { LinearMemory } from './memory.js';
 import { CTL, WORKER_ASLEEP } from './ctl.js';
+import { SPIN_MS } from './worker-loop.js';
 import type { WasmCompiledModule } from './wasm-api.js';
 
 const STACK = 65536;
+/** how long workers poll after a job, µs (CTL.spin) */
+const SPIN_US = Math.round(SPIN_MS * 1000);
 /** how long a job may take before a silent worker is reported (the first job includes its start-up) */
 const TIMEOUT_MS = 60_000;
 /** default: a share not claimed this long after the caller's own share is done is taken back */
@@ -36,6 +40,16 @@ export const TAKE_BACK_MS = 0.03;
 export const BACK_OFF_MS = 250;
 /** splits counted after a (re)start before the pool may back off */
 const MIN_SPLITS = 16;
+/**
+ * The decaying sum's window, in splits (each split's weight decays by 1 - 1/NET_WINDOW). A worker
+ * that loses its core for a few ms once (another thread of the machine ran; in a browser, the
+ * page's rendering) costs those ms once; backing off costs the 2-thread gain of BACK_OFF_MS. With
+ * a window of 32 splits (~0.4 decode tokens of a 110M model, ~0.6 ms of gain) one such stall
+ * backed off, several times a second in Chromium; 256 splits (~5 ms of gain) absorb it, while a
+ * worker that keeps losing its core (a busy process) still turns the sum negative within a few
+ * tokens.
+ */
+export const NET_WINDOW = 256;
 
 interface PoolWorker {
   ctl: Int32Array;
@@ -82,7 +96,7 @@ export class WasmPool {
       const stack = this.mem.alloc(STACK, 'a worker stack');
       const ctl = new Int32Array(this.mem.memory.buffer, ctlOff, CTL.words);
       ctl.fill(0);
-      ctl[CTL.spin] = this.backOffUntil === 0 ? 1 : 0;
+      ctl[CTL.spin] = this.backOffUntil === 0 ? SPIN_US : 0;
       const started = startKernelWorker({ module: this.module, memory: this.mem.memory, ctl: ctlOff, stackTop: stack + STACK });
       const pw: PoolWorker = { ctl, gen: 0, isReady: false, ready: Promise.resolve() };
       pw.ready = started.ready.then(
@@ -97,12 +111,19 @@ export class WasmPool {
     }
   }
 
+  /** times the workers went to sleep in Atomics.wait (each later job then had to wake them) */
+  get sleeps(): number {
+    let n = 0;
+    for (const w of this.workers) n += Atomics.load(w.ctl, CTL.sleeps);
+    return n;
+  }
+
   /** Whether a small matmul should be split now (false while backing off from late workers). */
   splitSmall(): boolean {
     if (this.backOffUntil === 0) return true;
     if (performance.now() < this.backOffUntil) return false;
     this.backOffUntil = 0;
-    this.setSpin(1);
+    this.setSpin(SPIN_US);
     return true;
   }
 
@@ -112,7 +133,7 @@ export class WasmPool {
 
   /** Account one split: the caller's own share took `ownMs`, then it waited `waitedMs` for workers. */
   recordSplit(ownMs: number, waitedMs: number): void {
-    this.net = this.net * (31 / 32) + (ownMs - waitedMs);
+    this.net = this.net * (1 - 1 / NET_WINDOW) + (ownMs - waitedMs);
     if (++this.counted >= MIN_SPLITS && this.net < 0) {
       this.backOffUntil = performance.now() + BACK_OFF_MS;
       this.backOffs++;

@@ -46,7 +46,11 @@ async function run({ prompt, maxTokens, ignoreEog }) {
     postMessage({ type: 'token', text: t.text });
   }
   const be = model.llama.backend;
-  postMessage({ type: 'done', text, tokens, stats: gen.stats, backend: { ...backendInfo, workerJobs: typeof be.info === 'function' ? be.info().workerJobs : 0 } });
+  // the wasm backend's thread pool counters (benchmarks print them): split matmuls, shares run by
+  // the workers, shares taken back by the caller, back-offs from late workers
+  const i = typeof be.info === 'function' ? be.info() : {};
+  const pool = { splitMatmuls: i.splitMatmuls ?? 0, workerJobs: i.workerJobs ?? 0, takenBack: i.takenBack ?? 0, backOffs: i.backOffs ?? 0 };
+  postMessage({ type: 'done', text, tokens, stats: gen.stats, backend: { ...backendInfo, ...pool } });
 }
 
 self.onmessage = (e) => {
