@@ -8,6 +8,9 @@
 // Our rows' decode is also given as a % of native's read limit (matmul weight bytes x tok/s over
 // the read bandwidth native code measures at the same thread count right before each repetition).
 //
+// At 2 threads and more, each repetition's log line (stderr) has the wasm pool's counters so far:
+// matmuls split, shares the workers ran, shares the caller took back, back-offs from late workers.
+//
 // What is compared: the tok/s each engine reports for its own prompt processing and generation
 // (llama.ts: Generation.stats; wllama: llama.cpp's own `timings` of createCompletion), median over
 // repetitions after one warm-up run. Both tokenize the same text (their counts are printed).
@@ -116,6 +119,10 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
 });
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+// Chromium's flags: --no-sandbox (the bench runs as root in a container, where the sandbox cannot
+// start), --disable-gpu (no GPU here: pages composite in software either way; with and without it
+// decode was the same within the noise, docs/wasm.md round 5). Nothing else: no flag a user's
+// browser would not have changes the engine's threads or V8's tiers.
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
 
 // A crashed or stuck page must end the bench with an error, not hang it: every page call races the
