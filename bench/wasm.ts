@@ -111,7 +111,7 @@ try {
         if (backend === 'wasm' && threads.some((t) => t > 1)) {
           // the thread pool's counters so far (shared by every wasm backend of the process)
           const i = loadWasmBackend({ threads: 1 })!.info();
-          log(`wasm pool so far: ${i.splitMatmuls} split matmuls, ${i.workerJobs} worker shares, ${i.takenBack} taken back, ${i.backOffs} back-offs`);
+          log(`wasm pool so far: ${i.splitMatmuls} split matmuls, ${i.workerJobs} worker shares, ${i.takenBack} taken back, ${i.backOffs} back-offs, ${i.workerSleeps} worker sleeps`);
         }
       }
     }

@@ -137,10 +137,15 @@ test('wasm worker: after a share the caller took back, the worker polls for the 
   const x = new Float32Array(256).map(() => r() * 2 - 1);
   const a = new Float32Array(64), b = new Float32Array(64).fill(NaN);
   const jobs = two.info().workerJobs;
+  const slept = two.info().workerSleeps; // the worker is asleep (told to stop polling above)
+  assert.equal(slept, sleeps + 1, 'info() counts the sleeps');
   one.matmul(a, x, w1, 1);
   two.matmul(b, x, w2, 1);
   assert.deepEqual(b, a);
   assert.equal(two.info().workerJobs, jobs + 1);
+  // woken for the job, it polls SPIN_MS and sleeps again: one more sleep
+  await until('info() to count the sleep after the job', () => two.info().workerSleeps > slept);
+  assert.equal(two.info().workerSleeps, slept + 1, 'one sleep after the job');
   one.freeWeight!(w1);
   two.freeWeight!(w2);
 });

@@ -129,6 +129,8 @@ export interface WasmInfo {
   backOffs: number;
   /** matmul shares posted to a worker that had not claimed them in time, run by the caller */
   takenBack: number;
+  /** times the workers went to sleep in Atomics.wait (a job after that had to wake them: 25-300 µs) */
+  workerSleeps: number;
   /** 'mt': kernels-mt.wasm over a shared memory; 'st': kernels.wasm, one thread */
   variant: WasmVariant;
   /** bytes of linear memory reserved / in use */
@@ -167,7 +169,7 @@ export class WasmBackend implements Backend {
   }
 
   info(): WasmInfo {
-    return { calls: this.rt.calls, workerJobs: this.rt.pool?.jobs ?? 0, takenBack: this.rt.pool?.takenBack ?? 0, splitMatmuls: this.rt.pool?.splits ?? 0, backOffs: this.rt.pool?.backOffs ?? 0, variant: this.rt.variant, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
+    return { calls: this.rt.calls, workerJobs: this.rt.pool?.jobs ?? 0, takenBack: this.rt.pool?.takenBack ?? 0, workerSleeps: this.rt.pool?.sleeps ?? 0, splitMatmuls: this.rt.pool?.splits ?? 0, backOffs: this.rt.pool?.backOffs ?? 0, variant: this.rt.variant, memoryBytes: this.rt.mem.size, usedBytes: this.rt.mem.used, threads: this.threads };
   }
 
   /**
