@@ -329,7 +329,7 @@ T512 INL void attn_decode_hd(float *out, const float *q, const void *k, const vo
   // The cache rows of one layer were last touched a whole token ago (evicted since): prefetch a
   // few rows ahead, and the first V rows during the K pass, instead of waiting for the hardware
   // prefetcher to notice each short stream (~110 KB per pass for a 110M model at position 36).
-  const int64_t ahead = 6;
+  const int64_t ahead = ln_tune_attn_ahead;
   for (int64_t p = 0; p < n; p++) {
     const char *kr = kb + p * kvRow * esz;
     for (int64_t o = 0; o < span * esz; o += 64) {
