@@ -5,10 +5,12 @@
 // (40 rows split over 2 threads: 32 + 8) used to run that lone token in the tile kernel while the
 // 1-thread block ran it in the T = 1 kernel, so 2 threads gave other bits (Q6_K 40x2048, T = 9).
 // Also: Q6_K's d, kept as binary32 in the repacked rows (src/backend/native/c/common.h), is read
-// exactly at the edges of binary16 (subnormal, largest), on every ISA path.
+// exactly at the edges of binary16 (subnormal, largest), on every ISA path; and decode attention's
+// prefetch distance (knob attnahead) changes no result.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadNativeBackend, nativeUnavailableReason } from '../src/backend/native/index.js';
+import { loadAddon } from '../src/backend/native/addon.js';
 import { randomWeight, rng } from './helpers/backend-conformance.js';
 import { DType, dtypeName } from '../src/tensor/dtype.js';
 import { dequantize, quantize } from '../src/tensor/quant.js';
@@ -80,5 +82,34 @@ test('native Q6_K: d at the edges of binary16 (subnormal 2^-24 .. 65504) is read
         }
     }
     be.freeWeight(w);
+  }
+});
+
+test('native decode attention: the prefetch distance (knob attnahead: 0, 1, 6, 64 rows) never changes a bit', { skip: reason ?? false }, () => {
+  const setTuning = (loadAddon().addon as unknown as { setTuning(name: string, v: number): void }).setTuning;
+  const be = loadNativeBackend({ threads: 1 })!;
+  const r = rng(37);
+  const nKv = 12, hd = 64, ctx = 40; // head size 64: the AVX-512 kernel that prefetches
+  try {
+    for (const kvType of [DType.F32, DType.F16]) {
+      const c = be.createKVCache(1, ctx, nKv, hd, kvType);
+      const k = new Float32Array(ctx * nKv * hd).map(() => r() * 2 - 1), v = k.map(() => r() * 2 - 1);
+      be.kvStore(c, 0, 0, ctx, k, v);
+      const q = new Float32Array(nKv * hd).map(() => r() * 2 - 1);
+      for (const p of [0, 5, 6, 7, 39]) {
+        setTuning('attnahead', 6);
+        const want = new Float32Array(nKv * hd);
+        be.attention(want, q, c, 0, p, 1, nKv);
+        assert.ok(want.every(Number.isFinite), 'finite result');
+        for (const ahead of [0, 1, 64]) {
+          setTuning('attnahead', ahead);
+          const got = new Float32Array(nKv * hd).fill(NaN);
+          be.attention(got, q, c, 0, p, 1, nKv);
+          for (let i = 0; i < got.length; i++) if (got[i] !== want[i]) assert.fail(`${dtypeName(kvType)} cache, pos ${p}, attnahead ${ahead}: out[${i}] ${got[i]} != ${want[i]}`);
+        }
+      }
+    }
+  } finally {
+    setTuning('attnahead', 6);
   }
 });
