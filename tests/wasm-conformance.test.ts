@@ -74,6 +74,62 @@ if (reason) {
     }
   });
 
+  test('wasm backend: Q8_0/Q4_0 block scales are read from binary16 exactly (subnormals, extremes, ±0), and an inf/NaN scale gives a non-finite result, never a finite wrong one', () => {
+    // Activations are integers with |x| = 127 somewhere in every block, so their quantization is
+    // exact (d = 1, q = x): each result is Σ_b scale_b · (integer dot of block b), computable exactly.
+    const rows = 9, cols = 96, nb = cols / 32; // two groups of 4 rows and a partial one; 3 blocks
+    const scales = [0x0001, 0x03ff, 0x8001, 0x0400, 0x7bff, 0xfbff, 0x0000, 0x8000, 0x3c00, 0xbc00, 0x3555, 0x1234, 0x8400];
+    const code = (r: number, b: number, i: number) => (((r * 31 + b * 17 + i * 5) % 15) - 7); // -7..7: Q8_0 and Q4_0 alike
+    const make = (type: DType, scaleOf: (r: number, b: number) => number) => {
+      const bs = type === DType.Q8_0 ? 34 : 18;
+      const data = new Uint8Array(rows * nb * bs);
+      const dv = new DataView(data.buffer);
+      for (let r = 0; r < rows; r++)
+        for (let b = 0; b < nb; b++) {
+          const o = (r * nb + b) * bs;
+          dv.setUint16(o, scaleOf(r, b), true);
+          for (let i = 0; i < 32; i++) {
+            if (type === DType.Q8_0) dv.setInt8(o + 2 + i, code(r, b, i));
+            else if (i < 16) data[o + 2 + i] = (code(r, b, i) + 8) | ((code(r, b, i + 16) + 8) << 4);
+          }
+        }
+      return { name: 'w', type, shape: [rows, cols], data };
+    };
+    const x = (T: number) => new Float32Array(T * cols).map((_, i) => (i % 32 === 3 ? 127 : ((i * 37) % 255) - 127));
+    const check = (be: ReturnType<typeof loadWasmBackend> & object, type: DType, scaleOf: (r: number, b: number) => number, label: string) => {
+      const w = be.loadWeight(make(type, scaleOf));
+      for (const T of [1, 2, 3]) {
+        const xs = x(T);
+        const got = new Float32Array(T * rows).fill(12345);
+        be.matmul(got, xs, w, T);
+        for (let t = 0; t < T; t++)
+          for (let r = 0; r < rows; r++) {
+            let want = 0, mag = 0;
+            for (let b = 0; b < nb; b++) {
+              let dot = 0;
+              for (let i = 0; i < 32; i++) dot += code(r, b, i) * xs[t * cols + 32 * b + i]!;
+              const d = halfToFloat(scaleOf(r, b));
+              want += dot === 0 ? 0 * d : dot * d; // 0 · inf is NaN, as in the kernel
+              mag += Math.abs(dot * d);
+            }
+            const g = got[t * rows + r]!;
+            const where = `${label} T=${T} token ${t} row ${r}: ${g} vs ${want}`;
+            if (Number.isNaN(want)) assert.ok(Number.isNaN(g), where);
+            else if (!Number.isFinite(want)) assert.equal(g, want, where);
+            else assert.ok(Math.abs(g - want) <= 2e-6 * mag, where);
+          }
+      }
+    };
+    const finite = (r: number, b: number) => scales[(r * nb + b) % scales.length]!;
+    // row 1 block 0: +inf; row 5 block 2: NaN; row 8 (the partial group) block 1: -inf
+    const special = (r: number, b: number) => (r === 1 && b === 0 ? 0x7c00 : r === 5 && b === 2 ? 0x7e01 : r === 8 && b === 1 ? 0xfc00 : finite(r, b));
+    for (const be of [loadWasmBackend({ threads: 1 })!, two])
+      for (const type of [DType.Q8_0, DType.Q4_0]) {
+        check(be, type, finite, `${be.threads}T type ${type} finite scales`);
+        check(be, type, special, `${be.threads}T type ${type} inf/NaN scales`);
+      }
+  });
+
   test('wasm backend: the ops run in the module (kernel calls are counted), not in a js fallback', () => {
     const be = loadWasmBackend()!;
     const before = be.info().calls;

@@ -22,6 +22,8 @@ import { canBlockThread } from '../../platform/kernel-worker.js';
 /** Types with a dedicated kernel; everything else is dequantized to F32 at load (as native does). */
 export const WASM_KERNEL_TYPES: readonly DType[] = [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
 const QUANTIZED: readonly DType[] = [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
+/** kernels.c's flag on a Q8_0/Q4_0 type code: an inf/NaN block scale, converted the slow exact way */
+const SPECIAL_SCALES = 0x100;
 
 interface Runtime {
   k: WasmKernels;
@@ -61,8 +63,10 @@ function getRuntime(): Runtime | string {
 interface WasmWeight extends Weight {
   /** the type of the kernel that runs it (F32 for the generic path) */
   readonly kernelType: DType;
+  /** what the kernels are called with: kernelType, plus SPECIAL_SCALES for Q8_0/Q4_0 weights with an inf/NaN scale */
+  readonly kernelCode: number;
   ptr: number;
-  /** float block scales (Q8_0/Q4_0), else 0 */
+  /** binary16 block scales (Q8_0/Q4_0), else 0 */
   dptr: number;
   readonly bytes: number;
   readonly dbytes: number;
@@ -232,13 +236,13 @@ export class WasmBackend implements Backend {
     }
     const { mem, k } = this.rt;
     const what = `weight ${t.name} (${dtypeName(t.type)} [${rows}, ${cols}])`;
-    let ptr = 0, dptr = 0, size = bytes.byteLength, dsize = 0;
+    let ptr = 0, dptr = 0, size = bytes.byteLength, dsize = 0, kernelCode: number = kernelType;
     if (kernelType === DType.Q8_0 || kernelType === DType.Q4_0) {
-      // repacked: codes and float block scales apart, each interleaved by groups of 4 rows (see
+      // repacked: codes and binary16 block scales apart, each interleaved by groups of 4 rows (see
       // kernels.c; a last partial group is zero padded); the raw blocks pass through a temporary buffer
       const nb = cols / 32, units = Math.ceil(rows / 4) * 4 * nb;
       size = kernelType === DType.Q8_0 ? units * 32 : units * 16;
-      dsize = units * 4;
+      dsize = units * 2;
       ptr = mem.alloc(size, what);
       dptr = mem.alloc(dsize, what);
       mem.u8.fill(0, ptr, ptr + size);
@@ -247,8 +251,8 @@ export class WasmBackend implements Backend {
       try {
         mem.u8.set(bytes, src);
         this.rt.calls++;
-        if (kernelType === DType.Q8_0) k.repack_q8_0(src, rows, nb, ptr, dptr);
-        else k.repack_q4_0(src, rows, nb, ptr, dptr);
+        const special = kernelType === DType.Q8_0 ? k.repack_q8_0(src, rows, nb, ptr, dptr) : k.repack_q4_0(src, rows, nb, ptr, dptr);
+        if (special > 0) kernelCode |= SPECIAL_SCALES;
       } finally {
         mem.free_(src, bytes.byteLength);
       }
@@ -256,7 +260,7 @@ export class WasmBackend implements Backend {
       ptr = mem.alloc(size, what);
       mem.u8.set(bytes, ptr);
     }
-    const w: WasmWeight = { type: t.type, rows, cols, kernelType, ptr, dptr, bytes: size, dbytes: dsize, source: opts.inPlace ? t.data : undefined, freed: false };
+    const w: WasmWeight = { type: t.type, rows, cols, kernelType, kernelCode, ptr, dptr, bytes: size, dbytes: dsize, source: opts.inPlace ? t.data : undefined, freed: false };
     reclaim.register(w, [{ off: ptr, bytes: size }, { off: dptr, bytes: dsize }], w);
     return w;
   }
@@ -293,10 +297,10 @@ export class WasmBackend implements Backend {
     const pool = this.rt.pool;
     const work = rows * cols * T;
     if (nth > 1 && pool && pool.size > 0 && work >= this.minParallelWork && (work >= LARGE_WORK || this.takeBackMs === null || pool.splitSmall())) {
-      const args = [ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!];
-      pool.matmul(nth, args, rows, (r0, r1) => k.matmul(ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, r0, r1, qo!, xdo!, xso!), this.takeBackMs);
+      const args = [ww.kernelCode, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!];
+      pool.matmul(nth, args, rows, (r0, r1) => k.matmul(ww.kernelCode, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, r0, r1, qo!, xdo!, xso!), this.takeBackMs);
     } else {
-      k.matmul(ww.kernelType, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!);
+      k.matmul(ww.kernelCode, oo!, xo!, ww.ptr, ww.dptr, rows, cols, T, 0, rows, qo!, xdo!, xso!);
     }
     this.rt.calls++;
     this.get(out, oo!, T * rows);
@@ -311,7 +315,7 @@ export class WasmBackend implements Backend {
     const n = ids.length;
     const [io, oo] = this.scratch(4 * n, 4 * n * ww.cols);
     this.rt.mem.i32.set(ids, io! >>> 2);
-    this.rt.k.embed(ww.kernelType, oo!, ww.ptr, ww.dptr, ww.cols, io!, n);
+    this.rt.k.embed(ww.kernelCode, oo!, ww.ptr, ww.dptr, ww.cols, io!, n);
     this.rt.calls++;
     this.get(out, oo!, n * ww.cols);
   }

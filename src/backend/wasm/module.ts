@@ -7,8 +7,9 @@ import { wasmApi, type WasmCompiledModule, type WasmGlobal, type WasmMemory } fr
 /** The functions exported by kernels.c (pointers are i32 byte offsets). */
 export interface WasmKernels {
   quant_act(x: number, T: number, cols: number, q: number, d: number, s: number): void;
-  repack_q8_0(src: number, rows: number, nb: number, qs: number, d: number): void;
-  repack_q4_0(src: number, rows: number, nb: number, qs: number, d: number): void;
+  /** returns how many block scales are inf or NaN */
+  repack_q8_0(src: number, rows: number, nb: number, qs: number, d: number): number;
+  repack_q4_0(src: number, rows: number, nb: number, qs: number, d: number): number;
   matmul(type: number, out: number, x: number, w: number, wd: number, rows: number, cols: number, T: number, r0: number, r1: number, q: number, xd: number, xs: number): void;
   embed(type: number, out: number, w: number, wd: number, cols: number, ids: number, n: number): void;
   rmsnorm(out: number, x: number, g: number, T: number, dim: number, eps: number): void;

@@ -6,8 +6,9 @@
 // Layouts (see docs/wasm.md):
 //  - F32 / F16 / BF16 weights: the file's bytes, row-major.
 //  - Q8_0 / Q4_0 weights: repacked at load into the codes of every block (32 int8 / 16 bytes of
-//    nibbles, contiguous, so SIMD loads are aligned) and a float scale per block (binary16 -> f32
-//    is exact, so the dequantized values are unchanged).
+//    nibbles, contiguous, so SIMD loads are aligned) and the file's binary16 scale per block (kept
+//    in binary16: 34 bytes read per 32 weights instead of 36 with f32 scales, 7-17% faster decode
+//    matvecs from memory; converted to f32 in the kernel, exactly).
 //  - Q4_K / Q6_K weights: ggml's super-blocks as stored (144 / 210 bytes per 256 values).
 //  - Activations of a quantized matmul: per 32-value block int8 codes q, a float scale d and the
 //    sum of the codes (Q4_K's min term), made by quant_act exactly as the native backend does:
@@ -19,6 +20,8 @@
 #define EXPORT(name) __attribute__((export_name(#name)))
 
 enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14, T_BF16 = 30 };
+// added to a Q8_0 / Q4_0 type code: the weight has an inf/NaN block scale (repack_q8_0's count)
+enum { SPECIAL_SCALES = 0x100 };
 
 // ---- conversions (exact) ----
 
@@ -50,6 +53,16 @@ static inline v128_t h2f_x4(v128_t h32) {
   const v128_t infnan = wasm_v128_or(wasm_i32x4_splat(0x7f800000), wasm_i32x4_shl(wasm_v128_and(em, wasm_i32x4_splat(0x3ff)), 13));
   f = wasm_v128_bitselect(infnan, f, special);
   return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16));
+}
+
+// 4 binary16 block scales -> f32, exactly. Weights whose scales are all finite (every real file)
+// take 4 operations: the sign-extended half shifted into f32 position, the sign copies above the
+// exponent masked off, then scaled by 2^112 (exact for normal and subnormal halves). Weights with an
+// inf/NaN scale (`special`, found at repack) take the full conversion.
+static inline __attribute__((always_inline)) v128_t scales_x4(const uint16_t *p, int special) {
+  if (special) return h2f_x4(wasm_u32x4_load16x4(p));
+  const v128_t b = wasm_v128_and(wasm_i32x4_shl(wasm_i32x4_load16x4(p), 13), wasm_i32x4_splat((int32_t)0x8fffe000u));
+  return wasm_f32x4_mul(b, wasm_f32x4_splat(0x1p112f));
 }
 
 // f32 -> binary16, round to nearest even (NaN -> quiet NaN), as src/tensor/f16.ts floatToHalf.
@@ -215,32 +228,28 @@ void quant_act(const float *x, int T, int cols, int16_t *q, float *d, int32_t *s
 // Q8_0 / Q4_0 weights are stored in groups of 4 rows, interleaved block by block, so that the
 // kernel reads one sequential stream through a group with constant offsets: block b of row r at
 // unit ((r/4)*nb + b)*4 + r%4, a unit being the block's codes (32 bytes / 16 bytes of nibbles) or
-// its float scale. The missing rows of a last partial group are zeros.
+// its binary16 scale. The missing rows of a last partial group are zeros.
 static inline size_t scale_index(int r, int b, int nb) { return ((size_t)(r >> 2) * nb + b) * 4 + (r & 3); }
 
-// ggml Q8_0 blocks {f16 d; i8 q[32]} of a (rows, nb*32) weight -> interleaved codes + scales
+// ggml Q8_0 blocks {f16 d; i8 q[32]} / Q4_0 blocks {f16 d; u8 q[16]} of a (rows, nb*32) weight ->
+// interleaved codes + binary16 scales. Returns how many scales are inf or NaN (the weight then
+// needs the kernels' `special` scale conversion).
+static int repack_q0(int codeBytes, const uint8_t *src, int rows, int nb, uint8_t *qs, uint16_t *d) {
+  int special = 0;
+  for (int r = 0; r < rows; r++)
+    for (int b = 0; b < nb; b++) {
+      const uint8_t *p = src + ((size_t)r * nb + b) * (2 + codeBytes);
+      const size_t u = scale_index(r, b, nb);
+      d[u] = ld16(p);
+      special += (d[u] & 0x7c00u) == 0x7c00u;
+      __builtin_memcpy(qs + u * codeBytes, p + 2, codeBytes);
+    }
+  return special;
+}
 EXPORT(repack_q8_0)
-void repack_q8_0(const uint8_t *src, int rows, int nb, int8_t *qs, float *d) {
-  for (int r = 0; r < rows; r++)
-    for (int b = 0; b < nb; b++) {
-      const uint8_t *p = src + ((size_t)r * nb + b) * 34;
-      const size_t u = scale_index(r, b, nb);
-      d[u] = h2f(ld16(p));
-      __builtin_memcpy(qs + u * 32, p + 2, 32);
-    }
-}
-
-// ggml Q4_0 blocks {f16 d; u8 q[16]} -> interleaved nibbles + scales, as Q8_0's
+int repack_q8_0(const uint8_t *src, int rows, int nb, uint8_t *qs, uint16_t *d) { return repack_q0(32, src, rows, nb, qs, d); }
 EXPORT(repack_q4_0)
-void repack_q4_0(const uint8_t *src, int rows, int nb, uint8_t *qs, float *d) {
-  for (int r = 0; r < rows; r++)
-    for (int b = 0; b < nb; b++) {
-      const uint8_t *p = src + ((size_t)r * nb + b) * 18;
-      const size_t u = scale_index(r, b, nb);
-      d[u] = h2f(ld16(p));
-      __builtin_memcpy(qs + u * 16, p + 2, 16);
-    }
-}
+int repack_q4_0(const uint8_t *src, int rows, int nb, uint8_t *qs, uint16_t *d) { return repack_q0(16, src, rows, nb, qs, d); }
 
 // ---- quantized row dots: one weight row . one token's quantized activations ----
 
@@ -260,13 +269,13 @@ static inline v128_t q8_dot(const int8_t *w, const int16_t *x) {
 
 // A group of 4 interleaved weight rows . one token's activations: the 4 integer block sums are
 // combined into one vector and scaled by the 4 rows' block scales at once.
-static v128_t dot4_q8_0(const int8_t *w, const float *wd4, const int16_t *q, const float *xd, int nb) {
+static inline __attribute__((always_inline)) v128_t dot4_q8_0(const int8_t *w, const uint16_t *wd4, const int16_t *q, const float *xd, int nb, int special) {
   v128_t acc = wasm_f32x4_splat(0);
   for (int b = 0; b < nb; b++) {
     const int16_t *x = q + 32 * b;
     const int8_t *g = w + (size_t)128 * b;
     const v128_t s = transpose_sum(q8_dot(g, x), q8_dot(g + 32, x), q8_dot(g + 64, x), q8_dot(g + 96, x));
-    const v128_t scale = wasm_f32x4_mul(wasm_v128_load(wd4 + 4 * b), wasm_f32x4_splat(xd[b]));
+    const v128_t scale = wasm_f32x4_mul(scales_x4(wd4 + 4 * b, special), wasm_f32x4_splat(xd[b]));
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
   }
   return acc;
@@ -279,13 +288,13 @@ static inline v128_t q4_dot(const uint8_t *w, const int16_t *x) {
   return wasm_i32x4_add(dot_i8x16(lo, x), dot_i8x16(hi, x + 16));
 }
 
-static v128_t dot4_q4_0(const uint8_t *w, const float *wd4, const int16_t *q, const float *xd, int nb) {
+static inline __attribute__((always_inline)) v128_t dot4_q4_0(const uint8_t *w, const uint16_t *wd4, const int16_t *q, const float *xd, int nb, int special) {
   v128_t acc = wasm_f32x4_splat(0);
   for (int b = 0; b < nb; b++) {
     const int16_t *x = q + 32 * b;
     const uint8_t *g = w + (size_t)64 * b;
     const v128_t s = transpose_sum(q4_dot(g, x), q4_dot(g + 16, x), q4_dot(g + 32, x), q4_dot(g + 48, x));
-    const v128_t scale = wasm_f32x4_mul(wasm_v128_load(wd4 + 4 * b), wasm_f32x4_splat(xd[b]));
+    const v128_t scale = wasm_f32x4_mul(scales_x4(wd4 + 4 * b, special), wasm_f32x4_splat(xd[b]));
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
   }
   return acc;
@@ -293,7 +302,7 @@ static v128_t dot4_q4_0(const uint8_t *w, const float *wd4, const int16_t *q, co
 
 // Prefill: a group of 4 Q8_0 rows . two tokens, each weight vector widened once for both tokens.
 // The float operations per token are dot4_q8_0's, so the results are the same bits.
-static void dot4x2_q8_0(const int8_t *w, const float *wd4, const int16_t *q, const float *xd, const int16_t *q2, const float *xd2, int nb, v128_t *o1, v128_t *o2) {
+static inline __attribute__((always_inline)) void dot4x2_q8_0(const int8_t *w, const uint16_t *wd4, const int16_t *q, const float *xd, const int16_t *q2, const float *xd2, int nb, int special, v128_t *o1, v128_t *o2) {
   v128_t acc = wasm_f32x4_splat(0), acc2 = acc;
   for (int b = 0; b < nb; b++) {
     const int16_t *x = q + 32 * b, *y = q2 + 32 * b;
@@ -308,7 +317,7 @@ static void dot4x2_q8_0(const int8_t *w, const float *wd4, const int16_t *q, con
                              wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, wasm_v128_load(y + 16)), wasm_i32x4_dot_i16x8(w3, wasm_v128_load(y + 24))));
     }
     const v128_t sx = transpose_sum(px[0], px[1], px[2], px[3]), sy = transpose_sum(py[0], py[1], py[2], py[3]);
-    const v128_t wdb = wasm_v128_load(wd4 + 4 * b);
+    const v128_t wdb = scales_x4(wd4 + 4 * b, special);
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sx), wasm_f32x4_mul(wdb, wasm_f32x4_splat(xd[b]))));
     acc2 = wasm_f32x4_add(acc2, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sy), wasm_f32x4_mul(wdb, wasm_f32x4_splat(xd2[b]))));
   }
@@ -325,7 +334,7 @@ static inline void store4(float *out, size_t rows, int t, int r, int r1, v128_t 
 
 // Q8_0 / Q4_0 rows [r0, r1) (r0 a multiple of 4) x T tokens, a group of 4 rows at a time (Q8_0:
 // and two tokens at a time)
-static void matmul_q0(int q4, float *out, const uint8_t *w, const float *wd, int rows, int cols, int T, int r0, int r1, const int16_t *q, const float *xd) {
+static inline __attribute__((always_inline)) void matmul_q0(int q4, float *out, const uint8_t *w, const uint16_t *wd, int rows, int cols, int T, int r0, int r1, const int16_t *q, const float *xd, int special) {
   const int nb = cols / 32;
   const size_t groupBytes = (size_t)nb * (q4 ? 64 : 128);
   int r = r0;
@@ -333,22 +342,22 @@ static void matmul_q0(int q4, float *out, const uint8_t *w, const float *wd, int
   // loop and the row checks, measured 3-10% faster per matvec (docs/wasm.md); same operations.
   if (T == 1 && !q4)
     for (; r + 4 <= r1; r += 4)
-      wasm_v128_store(out + r, dot4_q8_0((const int8_t *)w + (size_t)(r >> 2) * groupBytes, wd + (size_t)(r >> 2) * nb * 4, q, xd, nb));
+      wasm_v128_store(out + r, dot4_q8_0((const int8_t *)w + (size_t)(r >> 2) * groupBytes, wd + (size_t)(r >> 2) * nb * 4, q, xd, nb, special));
   for (; r < r1; r += 4) {
     const uint8_t *g = w + (size_t)(r >> 2) * groupBytes;
-    const float *wd4 = wd + (size_t)(r >> 2) * nb * 4;
+    const uint16_t *wd4 = wd + (size_t)(r >> 2) * nb * 4;
     int t = 0;
     if (!q4)
       for (; t + 1 < T; t += 2) {
         v128_t a, b;
-        dot4x2_q8_0((const int8_t *)g, wd4, q + (size_t)t * cols, xd + (size_t)t * nb, q + (size_t)(t + 1) * cols, xd + (size_t)(t + 1) * nb, nb, &a, &b);
+        dot4x2_q8_0((const int8_t *)g, wd4, q + (size_t)t * cols, xd + (size_t)t * nb, q + (size_t)(t + 1) * cols, xd + (size_t)(t + 1) * nb, nb, special, &a, &b);
         store4(out, rows, t, r, r1, a);
         store4(out, rows, t + 1, r, r1, b);
       }
     for (; t < T; t++) {
       const int16_t *qt = q + (size_t)t * cols;
       const float *xdt = xd + (size_t)t * nb;
-      store4(out, rows, t, r, r1, q4 ? dot4_q4_0(g, wd4, qt, xdt, nb) : dot4_q8_0((const int8_t *)g, wd4, qt, xdt, nb));
+      store4(out, rows, t, r, r1, q4 ? dot4_q4_0(g, wd4, qt, xdt, nb, special) : dot4_q8_0((const int8_t *)g, wd4, qt, xdt, nb, special));
     }
   }
 }
@@ -501,11 +510,15 @@ static int matmul_tiled(float *out, const float *x, const uint8_t *w, int rows, 
 // out (T, rows) = x (T, cols) . W^T for weight rows [r0, r1). `w` / `wd` as the layout says; for
 // quantized types `q`, `xd`, `xs` are quant_act's output for x.
 EXPORT(matmul)
-void matmul(int type, float *out, const float *x, const uint8_t *w, const float *wd, int rows, int cols, int T, int r0, int r1,
+void matmul(int type, float *out, const float *x, const uint8_t *w, const uint16_t *wd, int rows, int cols, int T, int r0, int r1,
             const int16_t *q, const float *xd, const int32_t *xs) {
   const int nb = cols / 32;
+  const int special = type & SPECIAL_SCALES;
+  type &= ~SPECIAL_SCALES;
   if (type == T_Q8_0 || type == T_Q4_0) {
-    matmul_q0(type == T_Q4_0, out, w, wd, rows, cols, T, r0, r1, q, xd);
+    // two copies of the kernels, each with its scale conversion inlined
+    if (special) matmul_q0(type == T_Q4_0, out, w, wd, rows, cols, T, r0, r1, q, xd, 1);
+    else matmul_q0(type == T_Q4_0, out, w, wd, rows, cols, T, r0, r1, q, xd, 0);
     return;
   }
   // prefill of float weights: tiles of 4 rows x 2 tokens, the last rows below 4 row by row
@@ -527,7 +540,7 @@ void matmul(int type, float *out, const float *x, const uint8_t *w, const float 
 
 // ---- embed: rows of W dequantized exactly as src/tensor/quant*.ts does it ----
 
-static void dequant_row(int type, float *o, const uint8_t *w, const float *wd, int r, int cols) {
+static void dequant_row(int type, float *o, const uint8_t *w, const uint16_t *wd, int r, int cols) {
   const int nb = cols / 32;
   switch (type) {
     case T_F32: __builtin_memcpy(o, w + (size_t)r * cols * 4, (size_t)cols * 4); return;
@@ -545,7 +558,8 @@ static void dequant_row(int type, float *o, const uint8_t *w, const float *wd, i
       for (int b = 0; b < nb; b++) {
         const size_t u = scale_index(r, b, nb);
         const int8_t *qs = (const int8_t *)w + u * 32;
-        for (int i = 0; i < 32; i++) o[32 * b + i] = (float)qs[i] * wd[u];
+        const float d = h2f(wd[u]);
+        for (int i = 0; i < 32; i++) o[32 * b + i] = (float)qs[i] * d;
       }
       return;
     }
@@ -553,7 +567,7 @@ static void dequant_row(int type, float *o, const uint8_t *w, const float *wd, i
       for (int b = 0; b < nb; b++) {
         const size_t u = scale_index(r, b, nb);
         const uint8_t *qs = w + u * 16;
-        const float d = wd[u];
+        const float d = h2f(wd[u]);
         for (int j = 0; j < 16; j++) {
           o[32 * b + j] = (float)((qs[j] & 0x0f) - 8) * d;
           o[32 * b + j + 16] = (float)((qs[j] >> 4) - 8) * d;
@@ -610,7 +624,8 @@ static void dequant_row(int type, float *o, const uint8_t *w, const float *wd, i
 }
 
 EXPORT(embed)
-void embed(int type, float *out, const uint8_t *w, const float *wd, int cols, const int32_t *ids, int n) {
+void embed(int type, float *out, const uint8_t *w, const uint16_t *wd, int cols, const int32_t *ids, int n) {
+  type &= ~SPECIAL_SCALES; // dequant_row's scalar conversion is exact for every binary16
   for (int i = 0; i < n; i++) dequant_row(type, out + (size_t)i * cols, w, wd, ids[i], cols);
 }
 
