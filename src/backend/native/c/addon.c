@@ -295,6 +295,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "ymmtail")) ln_tune_ymm_tail = v;
   else if (!strcmp(name, "outer")) ln_tune_outer = v;
   else if (!strcmp(name, "attn")) ln_tune_attn = v;
+  else if (!strcmp(name, "attnahead")) ln_tune_attn_ahead = v;
   else if (!strcmp(name, "mvblock")) ln_tune_mv_block = v;
   else if (!strcmp(name, "arenamin")) ln_tune_arena_min = v;
   else if (!strcmp(name, "nr1f")) ln_tune_nr1_float = v;

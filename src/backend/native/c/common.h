@@ -54,7 +54,10 @@ enum {
 //    j in bytes 4j..4j+3. Per group, 192 bytes: three 64-byte vectors, bytes 64k..64k+63 holding
 //    vector k's 6-bit codes in bits 0-5 and 2 bits of vector 3's codes in bits 6-7 (vector 0: its
 //    bits 0-1, vector 1: bits 2-3, vector 2: bits 4-5), so vectors 0-2 unpack with one AND each.
-//    Per row `sc` = per group the 16 int8 scales and binary16 d (LN_Q6K_META bytes).
+//    Per row `sc` = per group the 16 int8 scales and d (LN_Q6K_META bytes): d as binary32 (ggml's
+//    binary16 widened exactly, in what were 2 bytes of d and 2 of padding), so a decode kernel
+//    multiplies by it straight from memory (one broadcast operand) instead of a scalar load, an
+//    F16C conversion and a broadcast per group (ln_q6k_d).
 //    Value = d * scale * (code - 32).
 typedef struct {
   int type;
@@ -79,6 +82,12 @@ static inline size_t ln_weight_row_total(const ln_weight *w) {
 // group (super-block) g's scales and d of row r of a repacked Q6_K weight
 static inline const uint8_t *ln_q6k_meta(const ln_weight *w, int64_t r, int64_t g) {
   return (const uint8_t *)w->sc + (size_t)r * w->sc_stride * 2 + (size_t)g * LN_Q6K_META;
+}
+// d of a repacked Q6_K group's metadata (binary32, exactly ggml's binary16 value)
+static inline float ln_q6k_d(const uint8_t *meta) {
+  float d;
+  memcpy(&d, meta + 16, 4);
+  return d;
 }
 // code (0..63) of value v (0..15) of sub-block j of group g in a repacked Q6_K row
 static inline int ln_q6k_code(const uint8_t *row, int64_t g, int j, int v) {
@@ -393,6 +402,7 @@ extern int ln_tune_guided;  // T = 1, several threads: 2 owned shares + stealing
 extern int ln_tune_mv_chunk;  // T = 1, guided=2: rows claimed at a time, in weight bytes
 extern int ln_tune_mv_block;  // T = 1: smallest row block handed to a thread, in weight bytes
 extern int ln_tune_attn;  // decode attention through the ISA's attn_* kernels when present
+extern int ln_tune_attn_ahead;  // decode attention (AVX-512): cache rows prefetched ahead of the K and V passes
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available
 extern int ln_tune_q6k;  // Q6_K decode (AVX-512): 1 integer-domain sub-block scales, 0 float scales
 

@@ -306,9 +306,7 @@ T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
         v[3] = _mm256_or_si256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ga, 6), m03), _mm256_and_si256(_mm256_srli_epi16(gb, 4), m0c)),
                                _mm256_and_si256(_mm256_srli_epi16(gc, 2), m30));
         const uint8_t *meta = ln_q6k_meta(w, r + i, g);
-        uint16_t d;
-        memcpy(&d, meta + 16, 2);
-        const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(_cvtsh_ss(d)));
+        const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(meta + 8 * h)))), _mm256_set1_ps(ln_q6k_d(meta)));
 #pragma GCC unroll 4
         for (int j = 0; j < NT; j++) {
           const int8_t *xq = a->qi + (t + j) * a->qi_stride + g * 256 + 32 * h;

@@ -329,7 +329,7 @@ T512 INL void attn_decode_hd(float *out, const float *q, const void *k, const vo
   // The cache rows of one layer were last touched a whole token ago (evicted since): prefetch a
   // few rows ahead, and the first V rows during the K pass, instead of waiting for the hardware
   // prefetcher to notice each short stream (~110 KB per pass for a 110M model at position 36).
-  const int64_t ahead = 6;
+  const int64_t ahead = ln_tune_attn_ahead;
   for (int64_t p = 0; p < n; p++) {
     const char *kr = kb + p * kvRow * esz;
     for (int64_t o = 0; o < span * esz; o += 64) {
@@ -870,9 +870,7 @@ T512 INL void q6k_vectors(const uint8_t *grp, __m512i v[4], const __mmask16 mk) 
 
 // d * scale of a group's 16 sub-blocks
 T512 INL __m512 q6k_scale16(const uint8_t *meta) {
-  uint16_t d;
-  memcpy(&d, meta + 16, 2);
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)meta))), _mm512_set1_ps(_cvtsh_ss(d)));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)meta))), _mm512_set1_ps(ln_q6k_d(meta)));
 }
 
 T512 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo, int64_t r, int64_t t, const int NR, const int NT) {
@@ -922,12 +920,13 @@ T512 INL __m512i q6k_group_sums(const uint8_t *wr, const ln_act *a, int64_t g) {
   __m512i v[4];
   q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
   const int8_t *xq = a->qi + g * 256;
-  __m512i s0 = _mm512_loadu_si512(a->b16 + 16 * g), s1 = _mm512_setzero_si512();
-  s0 = _mm512_dpbusd_epi32(s0, v[0], _mm512_loadu_si512(xq));
-  s1 = _mm512_dpbusd_epi32(s1, v[1], _mm512_loadu_si512(xq + 64));
-  s0 = _mm512_dpbusd_epi32(s0, v[2], _mm512_loadu_si512(xq + 128));
-  s1 = _mm512_dpbusd_epi32(s1, v[3], _mm512_loadu_si512(xq + 192));
-  return _mm512_add_epi32(s0, s1);
+  // one chain: the groups (and rows) are independent, so the dpbusd latency hides behind them,
+  // and the sums are the same integers as with two chains and an add (one operation fewer)
+  __m512i s = _mm512_loadu_si512(a->b16 + 16 * g);
+  s = _mm512_dpbusd_epi32(s, v[0], _mm512_loadu_si512(xq));
+  s = _mm512_dpbusd_epi32(s, v[1], _mm512_loadu_si512(xq + 64));
+  s = _mm512_dpbusd_epi32(s, v[2], _mm512_loadu_si512(xq + 128));
+  return _mm512_dpbusd_epi32(s, v[3], _mm512_loadu_si512(xq + 192));
 }
 
 // Decode (T = 1) of Q6_K rows: one row at a time, two accumulator chains.
@@ -960,10 +959,8 @@ T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t 
     for (int64_t g = 0; g < nsb; g++) {
       const __m512i sums = q6k_group_sums(wr, a, g);
       const uint8_t *m = ln_q6k_meta(w, r, g);
-      uint16_t h;
-      memcpy(&h, m + 16, 2);
       const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(sums, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
-      const __m512 sc = _mm512_mul_ps(_mm512_loadu_ps(a->d16 + 16 * g), _mm512_set1_ps(_cvtsh_ss(h)));
+      const __m512 sc = _mm512_mul_ps(_mm512_loadu_ps(a->d16 + 16 * g), _mm512_set1_ps(ln_q6k_d(m)));
       if (g & 1) acc1 = _mm512_fmadd_ps(p, sc, acc1);
       else acc0 = _mm512_fmadd_ps(p, sc, acc0);
     }
@@ -992,14 +989,13 @@ T512 INL void mv_q6k_short(const ln_weight *w, const ln_act *a, float *out, int6
     for (int g = 0; g < NG; g++) {
       __m512i v[4];
       q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
-      __m512i s0 = _mm512_dpbusd_epi32(bias[g], v[0], xv[g][0]), s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v[1], xv[g][1]);
-      s0 = _mm512_dpbusd_epi32(s0, v[2], xv[g][2]);
-      s1 = _mm512_dpbusd_epi32(s1, v[3], xv[g][3]);
+      __m512i s = _mm512_dpbusd_epi32(bias[g], v[0], xv[g][0]);  // one chain, as q6k_group_sums
+      s = _mm512_dpbusd_epi32(s, v[1], xv[g][1]);
+      s = _mm512_dpbusd_epi32(s, v[2], xv[g][2]);
+      s = _mm512_dpbusd_epi32(s, v[3], xv[g][3]);
       const uint8_t *m = ln_q6k_meta(w, r, g);
-      uint16_t h;
-      memcpy(&h, m + 16, 2);
-      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(_mm512_add_epi32(s0, s1), _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
-      const __m512 sc = _mm512_mul_ps(dx[g], _mm512_set1_ps(_cvtsh_ss(h)));
+      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(s, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
+      const __m512 sc = _mm512_mul_ps(dx[g], _mm512_set1_ps(ln_q6k_d(m)));  // d: a broadcast memory operand
       if (g & 1) acc1 = _mm512_fmadd_ps(p, sc, acc1);
       else acc0 = _mm512_fmadd_ps(p, sc, acc0);
     }

@@ -62,9 +62,7 @@ void ln_dequant_row(const ln_weight *w, int64_t r, float *out) {
     case LN_Q6_K: {
       for (int64_t g = 0; g < cols / 256; g++) {
         const uint8_t *meta = ln_q6k_meta(w, r, g);
-        uint16_t h;
-        memcpy(&h, meta + 16, 2);
-        const float d = ln_h2f(h);
+        const float d = ln_q6k_d(meta);
         for (int j = 0; j < 16; j++)
           for (int v = 0; v < 16; v++) out[g * 256 + 16 * j + v] = d * (int8_t)meta[j] * (ln_q6k_code(row, g, j, v) - 32);
       }
@@ -213,9 +211,7 @@ static void mm_q6_k(const ln_weight *w, const ln_act *a, float *out, int64_t ldo
     for (int64_t t = t0; t < t1; t++) out[t * ldo + r] = 0;
     for (int64_t g = 0; g < nsb; g++) {
       const uint8_t *meta = ln_q6k_meta(w, r, g);
-      uint16_t h;
-      memcpy(&h, meta + 16, 2);
-      const float d = ln_h2f(h);
+      const float d = ln_q6k_d(meta);
       int codes[256];
       for (int j = 0; j < 16; j++)
         for (int v = 0; v < 16; v++) codes[16 * j + v] = ln_q6k_code(wr, g, j, v) - 32;

@@ -64,12 +64,14 @@ static void mm_task(void *p, int ith, int nth) {
     int64_t tdone = 0;
     if (c->outer) {
       // rows of whole 16-row groups x tokens of whole 8-token groups; the tile kernels do the rest
+      // The tokens past 4*nq always go in a call of their own, also in a block without a whole
+      // 16-row group: a lone last token then takes the T = 1 kernel whatever the block split, so
+      // the thread count never changes a row's bits (before, a block of < 16 rows ran it in the
+      // tile kernel, which sums in another order, e.g. Q6_K 40x2048 with T = 9 at 2 threads).
       int64_t r16 = r0 + (r1 - r0) / 16 * 16, nq = c->o.nq / 2 * 2;
-      if (r16 > r0) {
-        c->outer(c->w, &c->o, c->out, rows, r0, r16, 0, nq, c->oscratch + (size_t)ith * c->oscratch_size);
-        if (r16 < r1) c->fn(c->w, c->a, c->out, rows, r16, r1, 0, 4 * nq);
-        tdone = 4 * nq;
-      }
+      if (r16 > r0) c->outer(c->w, &c->o, c->out, rows, r0, r16, 0, nq, c->oscratch + (size_t)ith * c->oscratch_size);
+      if (r16 < r1) c->fn(c->w, c->a, c->out, rows, r16, r1, 0, 4 * nq);
+      tdone = 4 * nq;
     }
     for (int64_t t0 = tdone; t0 < c->T; t0 += c->tt) {
       int64_t t1 = t0 + c->tt < c->T ? t0 + c->tt : c->T;

@@ -92,9 +92,7 @@ static void decode_cols(const ln_weight *w, int64_t r, int64_t c0, int64_t c1, f
         const int64_t g = s >> 4;
         const int j = (int)(s & 15);
         const uint8_t *meta = ln_q6k_meta(w, r, g);
-        uint16_t h;
-        memcpy(&h, meta + 16, 2);
-        const float d = ln_h2f(h) * (float)(int8_t)meta[j];
+        const float d = ln_q6k_d(meta) * (float)(int8_t)meta[j];
         int c[16];
         for (int v = 0; v < 16; v++) c[v] = ln_q6k_code(row, g, j, v);
         float *o = out + (s * 16 - c0);

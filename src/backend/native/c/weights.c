@@ -86,7 +86,10 @@ static void repack_q6k_row(uint8_t *restrict dq, uint8_t *restrict meta, const u
     uint8_t *mg = meta + g * LN_Q6K_META;
     memset(mg, 0, LN_Q6K_META);
     memcpy(mg, blk + 192, 16);       // int8 scales
-    memcpy(mg + 16, blk + 208, 2);   // d
+    uint16_t h;
+    memcpy(&h, blk + 208, 2);
+    const float d = ln_h2f(h);       // exact: every binary16 is a binary32 (common.h)
+    memcpy(mg + 16, &d, 4);
   }
 }
 
