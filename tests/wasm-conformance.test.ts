@@ -6,6 +6,8 @@ import { createWasmBackend, loadWasmBackend, wasmUnavailableReason } from '../sr
 import { backendConformance, randomWeight, rng } from './helpers/backend-conformance.js';
 import { DType } from '../src/tensor/dtype.js';
 import { halfToFloat } from '../src/tensor/f16.js';
+import { JsBackend } from '../src/backend/js/js-backend.js';
+import { dequantize } from '../src/tensor/quant.js';
 
 const reason = wasmUnavailableReason();
 
@@ -128,6 +130,40 @@ if (reason) {
         check(be, type, finite, `${be.threads}T type ${type} finite scales`);
         check(be, type, special, `${be.threads}T type ${type} inf/NaN scales`);
       }
+  });
+
+  test('wasm backend: activation blocks with NaN, infinities or tiny values (the quantizer\'s general path) give non-finite or oracle results, never wrong finite ones', () => {
+    const be = loadWasmBackend({ threads: 1 })!;
+    const oracle = new JsBackend();
+    const rows = 6, cols = 256; // 8 blocks (one K-quant super-block)
+    const r = rng(77);
+    for (const type of [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
+      const t = randomWeight(r, type, rows, cols);
+      const w = be.loadWeight(t), wo = oracle.loadWeight(t);
+      const wf = dequantize(type, t.data, rows * cols);
+      const x = new Float32Array(4 * cols).map(() => r() * 2 - 1);
+      x[0 * cols + 40] = NaN; // token 0, block 1
+      x[1 * cols + 70] = Infinity; // token 1, block 2
+      x[2 * cols + 5] = -Infinity; // token 2, block 0
+      for (let i = 32; i < 64; i++) x[3 * cols + i] = (i % 3) * 1e-40; // token 3, block 1: 127/amax overflows
+      const got = new Float32Array(4 * rows).fill(12345), want = new Float32Array(4 * rows);
+      be.matmul(got, x, w, 4);
+      oracle.matmul(want, x, wo, 4);
+      for (let o = 0; o < rows; o++) {
+        assert.ok(Number.isNaN(got[o]!), `a NaN activation: row ${o} is NaN, got ${got[o]}`);
+        assert.ok(!Number.isFinite(got[rows + o]!), `+inf activation: row ${o} is not finite, got ${got[rows + o]}`);
+        assert.ok(!Number.isFinite(got[2 * rows + o]!), `-inf activation: row ${o} is not finite, got ${got[2 * rows + o]}`);
+        // the activation-quantization bound of the conformance suite: Σ|w|·d/2 + 2e-5·Σ|w·x|
+        let bound = 1e-30;
+        for (let c = 0; c < cols; c++) {
+          const xv = x[3 * cols + c]!, wv = Math.abs(wf[o * cols + c]!);
+          let amax = 0;
+          for (let i = c & ~31; i < (c & ~31) + 32; i++) amax = Math.max(amax, Math.abs(x[3 * cols + i]!));
+          bound += wv * (amax / 127 / 2) + 2e-5 * wv * Math.abs(xv);
+        }
+        assert.ok(Math.abs(got[3 * rows + o]! - want[3 * rows + o]!) <= bound, `a block of values near 1e-40: row ${o} ${got[3 * rows + o]} vs oracle ${want[3 * rows + o]} (bound ${bound})`);
+      }
+    }
   });
 
   test('wasm backend: the ops run in the module (kernel calls are counted), not in a js fallback', () => {
