@@ -166,6 +166,34 @@ if (reason) {
     }
   });
 
+  test('wasm backend: rope reuses its cos/sin table only for the same positions and frequencies (by value), and matches the oracle each time', () => {
+    const be = loadWasmBackend({ threads: 1 })!;
+    const oracle = new JsBackend();
+    const nh = 3, hd = 16;
+    const invFreq = new Float32Array(hd / 2).map((_, i) => Math.pow(10000, (-2 * i) / hd));
+    const r = rng(91);
+    const check = (T: number, pos: Int32Array, freq: Float32Array, what: string, hd = 2 * freq.length) => {
+      const x = new Float32Array(T * nh * hd).map(() => r() * 2 - 1);
+      const got = x.slice(), want = x.slice();
+      be.rope(got, T, nh, hd, pos, freq);
+      oracle.rope(want, T, nh, hd, pos, freq);
+      // f32 rounding apart (the oracle rotates in double); a stale table is off by O(1)
+      for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-6, `${what}: [${i}] ${got[i]} vs ${want[i]}`);
+    };
+    check(1, Int32Array.of(5), invFreq, 'position 5');
+    check(1, Int32Array.of(5), invFreq, 'position 5 again (the kept table)');
+    check(1, Int32Array.of(6), invFreq, 'position 6');
+    const pos = Int32Array.of(7);
+    check(1, pos, invFreq, 'position 7');
+    pos[0] = 8; // the same array, changed in place
+    check(1, pos, invFreq, 'position 8 in the same array');
+    invFreq[3] = 0.5; // the frequencies changed in place
+    check(1, pos, invFreq, 'changed frequencies');
+    check(4, Int32Array.of(8, 9, 10, 11), invFreq, 'four tokens');
+    check(4, Int32Array.of(8, 9, 10, 12), invFreq, 'four tokens, the last position different');
+    check(1, Int32Array.of(8), new Float32Array(hd / 4).fill(0.25), 'another head size');
+  });
+
   test('wasm backend: the ops run in the module (kernel calls are counted), not in a js fallback', () => {
     const be = loadWasmBackend()!;
     const before = be.info().calls;

@@ -39,6 +39,16 @@ interface Runtime {
   scratchBytes: number;
   /** byte offset of logitStats' exp tables (2^(j/32), then 2^-m), written on first use */
   expTables?: number;
+  /** rope's last cos/sin table (T, headDim) and what it was made from: every layer's q and k of a token reuse it */
+  ropeTable?: RopeTable;
+}
+
+interface RopeTable {
+  off: number;
+  bytes: number;
+  T: number;
+  pos: Int32Array;
+  invFreq: Float32Array;
 }
 
 let runtime: Runtime | undefined;
@@ -334,21 +344,51 @@ export class WasmBackend implements Backend {
 
   rope(x: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
     assert(headDim % 2 === 0 && x.length >= T * nHeads * headDim && pos.length >= T && invFreq.length >= headDim / 2, 'rope: bad shapes');
-    const n = T * nHeads * headDim, half = headDim / 2;
-    const [xo, co] = this.scratch(4 * n, 4 * T * headDim);
-    // cos/sin in double precision on the host (the module has no libm), as the other backends do
-    const f32 = this.rt.mem.f32;
-    const cs = co! >>> 2;
+    const n = T * nHeads * headDim;
+    const [xo] = this.scratch(4 * n);
+    const co = this.ropeTable(T, headDim, pos, invFreq);
+    this.put(xo!, x, n);
+    this.rt.k.rope(xo!, T, nHeads, headDim, co);
+    this.rt.calls++;
+    this.get(x, xo!, n);
+  }
+
+  /**
+   * The cos/sin table (T, headDim) of rope for these positions, in module memory: cos and sin in
+   * double precision on the host (the module has no libm), as the other backends do. A token's q
+   * and k in every layer rotate by the same angles, so the last table is kept and reused while the
+   * positions and frequencies are the same (compared by value: 24 trig tables a token became one).
+   */
+  private ropeTable(T: number, headDim: number, pos: Int32Array, invFreq: Float32Array): number {
+    const half = headDim / 2;
+    const rt = this.rt;
+    const last = rt.ropeTable;
+    if (last && last.T === T && last.invFreq.length === half) {
+      let same = true;
+      for (let t = 0; t < T && same; t++) same = last.pos[t] === pos[t];
+      for (let i = 0; i < half && same; i++) same = Object.is(last.invFreq[i], invFreq[i]);
+      if (same) return last.off;
+    }
+    const bytes = 4 * T * headDim;
+    let table = last;
+    if (!table || table.bytes < bytes) {
+      if (table) rt.mem.free_(table.off, table.bytes);
+      rt.ropeTable = undefined;
+      table = { off: rt.mem.alloc(Math.max(bytes, 1024), 'the rope table'), bytes: Math.max(bytes, 1024), T, pos: pos.slice(0, T), invFreq: invFreq.slice(0, half) };
+      rt.ropeTable = table;
+    }
+    table.T = T;
+    table.pos = pos.slice(0, T);
+    table.invFreq = invFreq.slice(0, half);
+    const f32 = rt.mem.f32;
+    const cs = table.off >>> 2;
     for (let t = 0; t < T; t++)
       for (let i = 0; i < half; i++) {
         const angle = pos[t]! * invFreq[i]!;
         f32[cs + t * headDim + 2 * i] = Math.cos(angle);
         f32[cs + t * headDim + 2 * i + 1] = Math.sin(angle);
       }
-    this.put(xo!, x, n);
-    this.rt.k.rope(xo!, T, nHeads, headDim, co!);
-    this.rt.calls++;
-    this.get(x, xo!, n);
+    return table.off;
   }
 
   swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
