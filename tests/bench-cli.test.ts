@@ -118,3 +118,21 @@ test('hugePageShare: on Linux the anonymous memory and its huge-page part (0 <= 
   assert.ok(hp, 'smaps_rollup is readable on Linux');
   assert.ok(hp.anon > 0 && hp.huge >= 0 && hp.huge <= hp.anon, JSON.stringify(hp));
 });
+
+test('llama bench: prompt GFLOP/s count the output layer once per prompt (only the last token\'s logits are computed)', needsShared(...MODEL), async () => {
+  const { loadModel } = await import('../src/model/load.js');
+  const { modelCost, promptFlopsPerToken } = await import('../src/bench/llama-bench.js');
+  const loaded = await loadModel(sharedData(...MODEL));
+  const cost = modelCost(loaded);
+  const { vocabSize, dim } = loaded.config;
+  assert.equal(cost.outputParams, vocabSize * dim);
+  assert.ok(cost.matmulParams > cost.outputParams);
+  assert.equal(promptFlopsPerToken({ matmulParams: 100, outputParams: 20 }, 4), 2 * (80 + 5));
+  const r = runCli(['bench', '-m', sharedData(...MODEL), '-p', '8', '-n', '0', '-t', '1', '-r', '1', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const [pp] = JSON.parse(r.stdout) as { test: string; tokens_per_second: number; gflops: number }[];
+  assert.equal(pp!.test, 'pp8');
+  const want = (promptFlopsPerToken(cost, 8) * pp!.tokens_per_second) / 1e9;
+  assert.ok(Math.abs(pp!.gflops - want) <= 1e-9 * want, `${pp!.gflops} vs ${want}`);
+  assert.ok(pp!.gflops < (2 * cost.matmulParams * pp!.tokens_per_second) / 1e9, 'less than counting the output layer for every token');
+});

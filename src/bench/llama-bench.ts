@@ -81,12 +81,16 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** What one token's forward pass reads and computes, from the weights as stored. */
-export function modelCost(loaded: LoadedModel): { matmulBytes: number; matmulParams: number; type: string } {
+/**
+ * What one token's forward pass reads and computes, from the weights as stored. `outputParams` is
+ * the output layer's share of `matmulParams`: a prompt runs it for its last token only.
+ */
+export function modelCost(loaded: LoadedModel): { matmulBytes: number; matmulParams: number; outputParams: number; type: string } {
   const w = loaded.weights;
   const mats: HostTensor[] = [];
   for (const L of w.layers) mats.push(L.wq, L.wk, L.wv, L.wo, L.w1, L.w2, L.w3);
-  mats.push(w.output ?? w.tokEmbeddings); // tied: the embedding matrix is read as the output layer
+  const output = w.output ?? w.tokEmbeddings; // tied: the embedding matrix is read as the output layer
+  mats.push(output);
   let bytes = 0, params = 0;
   for (const t of mats) {
     bytes += t.data.byteLength;
@@ -96,7 +100,15 @@ export function modelCost(loaded: LoadedModel): { matmulBytes: number; matmulPar
   const byType = new Map<DType, number>();
   for (const t of mats) byType.set(t.type, (byType.get(t.type) ?? 0) + t.data.byteLength);
   const type = [...byType.entries()].sort((a, b) => b[1] - a[1])[0]![0];
-  return { matmulBytes: bytes, matmulParams: params, type: dtypeName(type) };
+  return { matmulBytes: bytes, matmulParams: params, outputParams: numElements(output.shape), type: dtypeName(type) };
+}
+
+/**
+ * Matmul FLOPs per prompt token of a T-token prompt: every layer for every token, the output layer
+ * once (only the last token's logits are computed).
+ */
+export function promptFlopsPerToken(cost: { matmulParams: number; outputParams: number }, T: number): number {
+  return 2 * (cost.matmulParams - cost.outputParams + cost.outputParams / T);
 }
 
 function makeBackend(name: string, threads: number): Backend {
@@ -197,13 +209,13 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
           speeds.push(tps);
           if (peak !== undefined) {
             peaks.push(peak);
-            ratios.push((100 * 2 * cost.matmulParams * tps) / 1e9 / peak);
+            ratios.push((100 * promptFlopsPerToken(cost, opts.prompt) * tps) / 1e9 / peak);
           }
         }
         const tps = median(speeds);
         const res: BenchResult = {
           test: `pp${opts.prompt}`, ...common, tokens_per_second: tps, min: Math.min(...speeds), max: Math.max(...speeds),
-          gbs: null, limit_gbs: null, percent_of_limit: ratios.length ? median(ratios) : null, gflops: (2 * cost.matmulParams * tps) / 1e9,
+          gbs: null, limit_gbs: null, percent_of_limit: ratios.length ? median(ratios) : null, gflops: (promptFlopsPerToken(cost, opts.prompt) * tps) / 1e9,
           peak_gflops: peaks.length ? median(peaks) : null,
         };
         results.push(res);
