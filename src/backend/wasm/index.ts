@@ -46,7 +46,7 @@ interface Runtime {
 interface RopeTable {
   off: number;
   bytes: number;
-  T: number;
+  /** the positions (T of them) and frequencies (headDim/2) the table was made from */
   pos: Int32Array;
   invFreq: Float32Array;
 }
@@ -363,23 +363,20 @@ export class WasmBackend implements Backend {
     const half = headDim / 2;
     const rt = this.rt;
     const last = rt.ropeTable;
-    if (last && last.T === T && last.invFreq.length === half) {
+    if (last && last.pos.length === T && last.invFreq.length === half) {
       let same = true;
       for (let t = 0; t < T && same; t++) same = last.pos[t] === pos[t];
       for (let i = 0; i < half && same; i++) same = Object.is(last.invFreq[i], invFreq[i]);
       if (same) return last.off;
     }
-    const bytes = 4 * T * headDim;
-    let table = last;
-    if (!table || table.bytes < bytes) {
-      if (table) rt.mem.free_(table.off, table.bytes);
+    const bytes = Math.max(4 * T * headDim, 1024);
+    if (last && last.bytes < bytes) {
+      rt.mem.free_(last.off, last.bytes);
       rt.ropeTable = undefined;
-      table = { off: rt.mem.alloc(Math.max(bytes, 1024), 'the rope table'), bytes: Math.max(bytes, 1024), T, pos: pos.slice(0, T), invFreq: invFreq.slice(0, half) };
-      rt.ropeTable = table;
     }
-    table.T = T;
-    table.pos = pos.slice(0, T);
-    table.invFreq = invFreq.slice(0, half);
+    const off = rt.ropeTable?.off ?? rt.mem.alloc(bytes, 'the rope table');
+    const table: RopeTable = { off, bytes: rt.ropeTable?.bytes ?? bytes, pos: pos.slice(0, T), invFreq: invFreq.slice(0, half) };
+    rt.ropeTable = table;
     const f32 = rt.mem.f32;
     const cs = table.off >>> 2;
     for (let t = 0; t < T; t++)

@@ -7,7 +7,7 @@
 //  - F32 / F16 / BF16 weights: the file's bytes, row-major.
 //  - Q8_0 / Q4_0 weights: repacked at load into the codes of every block (32 int8 / 16 bytes of
 //    nibbles, contiguous, so SIMD loads are aligned) and the file's binary16 scale per block (kept
-//    in binary16: 34 bytes read per 32 weights instead of 36 with f32 scales, 7-17% faster decode
+//    in binary16: 34 bytes read per 32 weights instead of 36 with f32 scales, 10-17% faster decode
 //    matvecs from memory; converted to f32 in the kernel, exactly).
 //  - Q4_K / Q6_K weights: ggml's super-blocks as stored (144 / 210 bytes per 256 values).
 //  - Activations of a quantized matmul: per 32-value block int8 codes q, a float scale d and the
