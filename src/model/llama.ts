@@ -78,13 +78,23 @@ export interface ModelOptions {
 const yieldToEventLoop = nextMacrotask;
 const freshAlloc: Allocator = (n) => new Float32Array(n);
 
+/**
+ * A pass's allocator and the phase it is in. The default scratch keeps three sets of buffers:
+ * the embedding and the final norm (phase 0), even layers (1) and odd layers (2); a layer's
+ * buffers are dead once the next layer has read its output, so layer l reuses layer l-2's.
+ */
+interface PhasedAllocator {
+  alloc: Allocator;
+  phase(p: 0 | 1 | 2): void;
+}
+
 export class LlamaModel {
   /** inverse rotary frequencies (headDim/2), scaling already applied */
   readonly invFreq: Float32Array;
   /** the caller's allocator, if one was given (else scratch reuse) */
   alloc: Allocator | undefined;
-  /** activation buffers of the previous forward call, reused in the same order (default alloc) */
-  private readonly scratch: Float32Array[] = [];
+  /** activation buffers of the previous forward call by phase (default alloc), reused in the same order */
+  private readonly scratch: Float32Array[][] = [[], [], []];
   /** forward passes under way (an async one waits between layers; another pass then gets fresh buffers) */
   private inFlight = 0;
 
@@ -101,20 +111,30 @@ export class LlamaModel {
 
   /**
    * This call's allocator. Reusing buffers saves ~7% of a small model's decode time (allocation +
-   * zeroing + GC); the k-th buffer of a call has the same role every time. Its size varies with the
+   * zeroing + GC); the k-th buffer of a phase has the same role every time. Layers share two sets
+   * (even, odd) instead of a set each, so a decode token's activations (~55 KB a 110M layer) are
+   * still in L2 when the next layer writes them, not evicted by the weights streamed since the last
+   * token (2-thread decode of the 110M model ~4-14% faster). Its size varies with the
    * rows of the call (batched scoring alternates passes of a few hundred and a thousand rows): a
    * buffer up to 4x larger is reused through a view, a much larger one (a long prefill before
    * decoding) is let go.
    */
-  private allocator(): Allocator {
-    if (this.alloc) return this.alloc;
-    if (this.inFlight > 0) return freshAlloc; // the scratch belongs to the pass under way
+  private allocator(): PhasedAllocator {
+    if (this.alloc) return { alloc: this.alloc, phase: () => {} };
+    if (this.inFlight > 0) return { alloc: freshAlloc, phase: () => {} }; // the scratch belongs to the pass under way
+    let set = this.scratch[0]!;
     let next = 0;
-    return (n) => {
-      let b = this.scratch[next];
-      if (b === undefined || b.length < n || b.length > 4 * n) this.scratch[next] = b = new Float32Array(n);
-      next++;
-      return b.length === n ? b : b.subarray(0, n);
+    return {
+      alloc: (n) => {
+        let b = set[next];
+        if (b === undefined || b.length < n || b.length > 4 * n) set[next] = b = new Float32Array(n);
+        next++;
+        return b.length === n ? b : b.subarray(0, n);
+      },
+      phase: (p: 0 | 1 | 2) => {
+        set = this.scratch[p]!;
+        next = 0;
+      },
     };
   }
 
@@ -180,13 +200,14 @@ export class LlamaModel {
     const T = tokens.length; // rows of every sequence, concatenated
     const qDim = nHeads * headDim;
     const kvDim = nKvHeads * headDim;
-    const alloc = this.allocator();
+    const { alloc, phase } = this.allocator();
     this.inFlight++;
     try {
       let x = alloc(T * dim); // (T, dim)
       B.embed(x, P.tokEmbeddings, tokens);
       for (let l = 0; l < P.layers.length; l++) {
         const L = P.layers[l]!;
+        phase(l % 2 === 0 ? 1 : 2);
         // attention block
         const xn = alloc(T * dim); // (T, dim)
         B.rmsnorm(xn, x, L.attnNorm, T, dim, eps);
@@ -231,6 +252,7 @@ export class LlamaModel {
       }
 
       // Only the rows whose output is wanted go through the final norm and the (large) output matmul.
+      phase(0);
       const { rows, picked, counts } = pickRows(x, rowStart, dim, want, alloc);
       const xf = alloc(rows * dim); // (rows, dim)
       B.rmsnorm(xf, picked, P.norm, rows, dim, eps);
