@@ -216,6 +216,24 @@ export function backendConformance(name: string, variants: ConformanceVariant[])
         be.rope(got, T, nh, hd, pos, inv);
         assert.ok(maxAbsDiff(got, want) <= 1e-5, `rope T=${T} heads=${nh} headDim=${hd}: ${maxAbsDiff(got, want)}`);
       }
+      {
+        // calls in a row, as a forward pass makes them: a backend that keeps the last positions'
+        // cos/sin table must see a change of any position or frequency, and tables too large to keep
+        const nh = 2, hd = 64;
+        const inv = Float32Array.from({ length: hd / 2 }, (_, i) => Math.pow(10000, (-2 * i) / hd));
+        const inv4 = inv.map((f) => f / 4);
+        const from = (T: number, p0: number) => Int32Array.from({ length: T }, (_, i) => p0 + i);
+        const moved = from(8, 0);
+        moved[5] = 40;
+        const calls: [Int32Array, Float32Array][] = [[from(8, 0), inv], [from(8, 0), inv], [from(8, 0), inv4], [moved, inv4], [from(1, 7), inv], [from(1, 7), inv4], [from(600, 3), inv], [from(600, 3), inv]];
+        for (const [k, [pos, fr]] of calls.entries()) {
+          const x = randn(r, pos.length * nh * hd);
+          const want = x.slice(), got = x.slice();
+          oracle.rope(want, pos.length, nh, hd, pos, fr);
+          be.rope(got, pos.length, nh, hd, pos, fr);
+          assert.ok(maxAbsDiff(got, want) <= 1e-5, `rope call ${k} (T=${pos.length}): ${maxAbsDiff(got, want)}`);
+        }
+      }
       for (const n of [1, 15, 1000, 20]) {
         const a = randn(r, n, 8), b = randn(r, n, 8);
         // the tails of exp: gates far past the float range of e^-g, zero, subnormal

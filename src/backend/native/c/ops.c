@@ -26,30 +26,33 @@ void ln_rmsnorm(float *out, const float *x, const float *g, int64_t T, int64_t d
 }
 
 // rotate pairs (2i, 2i+1) of every head by pos[t] * inv[i]
-// The last position's cos/sin table: a decode token ropes q and k of every layer at one position
-// (24 calls for a 12-layer model), and each call's double-precision cos + sin of every pair
-// (~1.3 us for 32 pairs) was most of its time. The table is keyed by the position and the
-// inverse frequencies' values (not their address), so a hit gives the very same floats.
+// The cos/sin table of the last call's positions: a forward pass ropes q and k of every layer at
+// the same positions (24 calls for a 12-layer model), and each call's double-precision cos + sin
+// of every (position, pair) was most of its time (decode: ~1.3 us for 32 pairs; a 128-token
+// prefill of 64-wide heads: ~65 us a call). The table is keyed by the positions and the inverse
+// frequencies' values (not their address), so a hit gives the very same floats. Calls with more
+// than LN_ROPE_TABLE (position, pair) entries compute as they go.
 #define LN_ROPE_CACHE 256
+#define LN_ROPE_TABLE 16384
 static _Thread_local struct {
-  int valid;
-  int32_t pos;
-  int64_t half;
-  float inv[LN_ROPE_CACHE], c[LN_ROPE_CACHE], s[LN_ROPE_CACHE];
+  int64_t T, half;  // T = 0: empty
+  int32_t pos[LN_ROPE_TABLE];
+  float inv[LN_ROPE_CACHE], c[LN_ROPE_TABLE], s[LN_ROPE_TABLE];
 } rope_cache;
 
-static const float *rope_table(int32_t pos, const float *inv, int64_t half, const float **sin_out) {
-  if (half > LN_ROPE_CACHE) return NULL;
-  if (!(rope_cache.valid && rope_cache.pos == pos && rope_cache.half == half && memcmp(rope_cache.inv, inv, (size_t)half * 4) == 0)) {
-    for (int64_t i = 0; i < half; i++) {
-      const double ang = (double)pos * (double)inv[i];
-      rope_cache.c[i] = (float)cos(ang);
-      rope_cache.s[i] = (float)sin(ang);
-    }
+static const float *rope_table(int64_t T, const int32_t *pos, const float *inv, int64_t half, const float **sin_out) {
+  if (half > LN_ROPE_CACHE || T * half > LN_ROPE_TABLE) return NULL;
+  if (!(rope_cache.T == T && rope_cache.half == half && memcmp(rope_cache.pos, pos, (size_t)T * 4) == 0 && memcmp(rope_cache.inv, inv, (size_t)half * 4) == 0)) {
+    for (int64_t t = 0; t < T; t++)
+      for (int64_t i = 0; i < half; i++) {
+        const double ang = (double)pos[t] * (double)inv[i];
+        rope_cache.c[t * half + i] = (float)cos(ang);
+        rope_cache.s[t * half + i] = (float)sin(ang);
+      }
+    memcpy(rope_cache.pos, pos, (size_t)T * 4);
     memcpy(rope_cache.inv, inv, (size_t)half * 4);
-    rope_cache.pos = pos;
+    rope_cache.T = T;
     rope_cache.half = half;
-    rope_cache.valid = 1;
   }
   *sin_out = rope_cache.s;
   return rope_cache.c;
@@ -57,14 +60,13 @@ static const float *rope_table(int32_t pos, const float *inv, int64_t half, cons
 
 void ln_rope(float *x, int64_t T, int64_t nh, int64_t hd, const int32_t *pos, const float *inv) {
   const int64_t half = hd / 2;
+  const float *st = NULL, *ct = rope_table(T, pos, inv, half, &st);
   for (int64_t t = 0; t < T; t++) {
-    const float *ct = NULL, *st = NULL;
-    if (T == 1) ct = rope_table(pos[t], inv, half, &st);  // (prefill: a new position per token)
     for (int64_t i = 0; i < half; i++) {
       float c, s;
       if (ct) {
-        c = ct[i];
-        s = st[i];
+        c = ct[t * half + i];
+        s = st[t * half + i];
       } else {
         const double ang = (double)pos[t] * (double)inv[i];
         c = (float)cos(ang);
