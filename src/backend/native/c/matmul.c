@@ -274,7 +274,9 @@ int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
     const size_t wrow = ln_weight_row_total(w);
     int64_t minr = ln_tune_mv_block > 0 ? (int64_t)((size_t)ln_tune_mv_block / (wrow ? wrow : 1)) : 4;
     c.rb = minr < 4 ? 4 : minr;
-    ln_pool_run(mv_task, &c);
+    // one claim would take every row: run it here without waking the pool
+    if (c.rb >= w->rows) mv_task(&c, 0, 1);
+    else ln_pool_run(mv_task, &c);
     return 1;
   }
   ln_pool_run(mm_task, &c);
