@@ -60,11 +60,22 @@ void ln_dequant_row(const ln_weight *w, int64_t r, float *out) {
       break;
     }
     case LN_Q6_K: {
+      // ln_q6k_code's values, the three bytes that hold values i, 4+i, 8+i and 12+i of a sub-block
+      // read once (an embedding lookup dequantizes a row per token: per value ~5 ns before)
       for (int64_t g = 0; g < cols / 256; g++) {
-        const uint8_t *meta = ln_q6k_meta(w, r, g);
+        const uint8_t *meta = ln_q6k_meta(w, r, g), *grp = row + g * 192;
         const float d = ln_q6k_d(meta);
-        for (int j = 0; j < 16; j++)
-          for (int v = 0; v < 16; v++) out[g * 256 + 16 * j + v] = d * (int8_t)meta[j] * (ln_q6k_code(row, g, j, v) - 32);
+        for (int j = 0; j < 16; j++) {
+          const float ds = d * (int8_t)meta[j];
+          float *o = out + g * 256 + 16 * j;
+          for (int i = 0; i < 4; i++) {
+            const int b0 = grp[4 * j + i], b1 = grp[64 + 4 * j + i], b2 = grp[128 + 4 * j + i];
+            o[i] = ds * ((b0 & 0x3f) - 32);
+            o[4 + i] = ds * ((b1 & 0x3f) - 32);
+            o[8 + i] = ds * ((b2 & 0x3f) - 32);
+            o[12 + i] = ds * (((b0 >> 6) | ((b1 >> 6) << 2) | ((b2 >> 6) << 4)) - 32);
+          }
+        }
       }
       break;
     }
