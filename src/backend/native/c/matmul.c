@@ -43,7 +43,8 @@ static void quant_rows(ln_act *a, int64_t t0, int64_t t1, int wtype) {
 }
 
 // The outer-product kernels' token-interleaved copy (ln_outer in common.h) of token quad tq, from
-// its freshly quantized rows.
+// its freshly quantized rows (into ln_run_matmul's scratch; ln_outer's pointers are const for the
+// kernels that read them).
 static void outer_quad(const mm_ctx *c, int64_t tq) {
   const ln_act *a = c->a;
   const int64_t nb = c->w->nb;
