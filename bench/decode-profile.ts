@@ -3,7 +3,7 @@
 // A matmul's "at the limit" time is its weight bytes over that bandwidth; the rest of the token
 // (small ops, N-API calls, JS glue between calls) is time no weight is streamed.
 //
-//   node dist/bench/decode-profile.js [--type q8_0|f32|q4_k_m] [--threads 1] [-n 64] [--tune knob=v]
+//   node dist/bench/decode-profile.js [--type q8_0|f32|q4_k_m] [--threads 1] [-n 64] [--kv-type f32|f16] [--tune knob=v]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       },
     });
     const m = new LlamaModel(model.config, timed, model.params, undefined);
-    const session = m.newSession({ ctxSize: gen + 16 });
+    const session = m.newSession({ ctxSize: gen + 16, kvType: arg('kv-type', 'f32') === 'f16' ? DType.F16 : DType.F32 });
     m.forward(session, [1, 2, 3, 4]);
     const walls: number[] = [], plain: number[] = [];
     const bw = median([...be.readBandwidth(256 << 20, 3)]);
