@@ -89,12 +89,22 @@ static inline float ln_q6k_d(const uint8_t *meta) {
   memcpy(&d, meta + 16, 4);
   return d;
 }
+// codes (0..63) of values i, 4+i, 8+i and 12+i (i = 0..3) of sub-block j of group g in a repacked
+// Q6_K row: the three bytes that hold all four (vector k's code in bits 0-5 of byte 64k + 4j + i,
+// vector 3's in their bits 6-7)
+static inline void ln_q6k_codes4(const uint8_t *row, int64_t g, int j, int i, int c[4]) {
+  const uint8_t *grp = row + g * 192;
+  const int b0 = grp[4 * j + i], b1 = grp[64 + 4 * j + i], b2 = grp[128 + 4 * j + i];
+  c[0] = b0 & 0x3f;
+  c[1] = b1 & 0x3f;
+  c[2] = b2 & 0x3f;
+  c[3] = (b0 >> 6) | ((b1 >> 6) << 2) | ((b2 >> 6) << 4);
+}
 // code (0..63) of value v (0..15) of sub-block j of group g in a repacked Q6_K row
 static inline int ln_q6k_code(const uint8_t *row, int64_t g, int j, int v) {
-  const uint8_t *grp = row + g * 192;
-  const int k = v >> 2, i = v & 3;
-  if (k < 3) return grp[64 * k + 4 * j + i] & 0x3f;
-  return (grp[4 * j + i] >> 6) | ((grp[64 + 4 * j + i] >> 6) << 2) | ((grp[128 + 4 * j + i] >> 6) << 4);
+  int c[4];
+  ln_q6k_codes4(row, g, j, v & 3, c);
+  return c[v >> 2];
 }
 // group g's scale/min metadata of row r of a repacked Q4_K weight (see above)
 static inline const uint8_t *ln_q4k_meta(const ln_weight *w, int64_t r, int64_t g) {
