@@ -77,7 +77,9 @@ async function main(): Promise<void> {
       },
     });
     const m = new LlamaModel(model.config, timed, model.params, undefined);
-    const session = m.newSession({ ctxSize: gen + 16, kvType: arg('kv-type', 'f32') === 'f16' ? DType.F16 : DType.F32 });
+    const kvName = arg('kv-type', 'f32');
+    if (kvName !== 'f32' && kvName !== 'f16') throw new Error(`--kv-type must be f32 or f16, got '${kvName}'`);
+    const session = m.newSession({ ctxSize: gen + 16, kvType: kvName === 'f16' ? DType.F16 : DType.F32 });
     m.forward(session, [1, 2, 3, 4]);
     const walls: number[] = [], plain: number[] = [];
     const bw = median([...be.readBandwidth(256 << 20, 3)]);
