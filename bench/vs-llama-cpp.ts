@@ -10,6 +10,10 @@
 //      cmake --build build --target llama-bench -j2
 //    run once per repetition (`-r 1 -o json`, its own warm-up included) right after each of our
 //    repetitions, so the two alternate and see the same machine state; medians of -r runs each.
+//    It is started by a small child process created before our model is loaded, never by this
+//    process: fork() makes every page we have written copy-on-write, and the next pass then takes
+//    a page fault for each scratch and KV-cache page it writes (~4,300 faults, +20% on a 2-layer
+//    model's pp128 right after a spawn of /bin/true; none without one).
 //  --peer DIR: node-llama-cpp's prebuilt CPU build (not a dependency: install it once outside the
 //    repository with scripts/install-llama-cpp-peer.sh DIR), run as a child process by
 //    bench/peer-llama-cpp.mjs after all our repetitions of a thread count.
@@ -19,11 +23,12 @@
 //   node dist/bench/vs-llama-cpp.js --llama-bench /tmp/llama.cpp/build/bin/llama-bench --synthetic 110m --type q8_0 [-p 128] [-n 64] [-t 1,2] [-r 5]
 //   node dist/bench/vs-llama-cpp.js --peer /tmp/llama-cpp-peer --synthetic 110m --type q8_0 ...
 //   node dist/bench/vs-llama-cpp.js --llama-bench PATH -m model.gguf ... [--json]
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
 import { loadModel } from '../src/model/load.js';
 import { median, modelCost, runBench, type BenchResult } from '../src/bench/llama-bench.js';
 import { loadNativeBackend } from '../src/backend/native/index.js';
@@ -88,11 +93,45 @@ interface Row {
   peerPct: number | null;
 }
 
+/**
+ * A child process (started while this one is still small) that runs commands for us, one JSON line
+ * per request and per answer, so that this process never forks once the model is in memory.
+ */
+class Spawner {
+  private readonly child: ChildProcess;
+  private readonly pending: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+  constructor() {
+    const script = `
+      const { spawnSync } = require('node:child_process');
+      require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+        const { bin, args } = JSON.parse(line);
+        const r = spawnSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+        process.stdout.write(JSON.stringify({ status: r.status, stdout: r.stdout, stderr: r.stderr, error: r.error ? String(r.error) : null }) + '\\n');
+      });`;
+    this.child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => this.pending.shift()?.resolve(line));
+    this.child.on('exit', (code) => {
+      for (const p of this.pending.splice(0)) p.reject(new Error(`the process that runs llama-bench exited (${code})`));
+    });
+  }
+  async run(bin: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; error: string | null }> {
+    const line = await new Promise<string>((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      this.child.stdin!.write(JSON.stringify({ bin, args }) + '\n');
+    });
+    return JSON.parse(line);
+  }
+  close(): void {
+    this.child.stdin!.end();
+  }
+}
+const spawner = llamaBench ? new Spawner() : undefined;
+
 /** llama-bench, one repetition of one test (pp: -n 0, tg: -p 0) at `t` threads: its tok/s. */
-function llamaBenchOnce(bin: string, model: string, test: 'pp' | 'tg', t: number): number {
+async function llamaBenchOnce(bin: string, model: string, test: 'pp' | 'tg', t: number): Promise<number> {
   const args = ['-m', model, '-p', String(test === 'pp' ? prompt : 0), '-n', String(test === 'tg' ? gen : 0), '-t', String(t), '-r', '1', '-o', 'json'];
-  const r = spawnSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`llama-bench failed (status ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const r = await spawner!.run(bin, args);
+  if (r.status !== 0) throw new Error(`llama-bench failed (status ${r.status}${r.error ? `, ${r.error}` : ''}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const out = JSON.parse(r.stdout) as { avg_ts: number; n_threads: number }[];
   if (out.length !== 1 || out[0]!.n_threads !== t) throw new Error(`unexpected llama-bench output: ${r.stdout.slice(0, 200)}`);
   return out[0]!.avg_ts;
@@ -106,12 +145,12 @@ async function vsLlamaBench(bin: string, model: string): Promise<Row[]> {
     { loaded },
     {
       prompt, gen, threads, reps, backend: 'native', modelName: label, log,
-      afterRepetition: (test, t, rep) => {
+      afterRepetition: async (test, t, rep) => {
         const key = `${test}${t}`;
         if (!theirs.has(key)) theirs.set(key, { tps: [], pct: [] });
         const e = theirs.get(key)!;
         const limit = test === 'tg' ? probe(t) : 0;
-        const tps = llamaBenchOnce(bin, model, test, t);
+        const tps = await llamaBenchOnce(bin, model, test, t);
         e.tps.push(tps);
         if (test === 'tg') e.pct.push((100 * matmulBytes * tps) / 1e9 / limit);
         log(`  llama.cpp ${test} t=${t} rep ${rep + 1}: ${tps.toFixed(2)} tok/s`);
@@ -163,5 +202,6 @@ try {
     }
   }
 } finally {
+  spawner?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }

@@ -78,7 +78,7 @@ test('runBench afterRepetition: called once after each timed repetition, pp then
   const calls: string[] = [];
   const out = await runBench(
     { loaded: await loadModel(sharedData(...MODEL)) },
-    { prompt: 4, gen: 2, threads: [1], reps: 2, backend: 'auto', modelName: 'm', log: () => {}, afterRepetition: (test, t, rep) => calls.push(`${test}/${t}/${rep}`) },
+    { prompt: 4, gen: 2, threads: [1], reps: 2, backend: 'auto', modelName: 'm', log: () => {}, afterRepetition: (test, t, rep) => void calls.push(`${test}/${t}/${rep}`) },
   );
   assert.deepEqual(calls, ['pp/1/0', 'pp/1/1', 'tg/1/0', 'tg/1/1']);
   assert.equal(out.length, 2);

@@ -54,7 +54,7 @@ export interface BenchOptions {
   /** KV cache storage (default F32) */
   readonly kvType?: DType;
   /** called after each timed repetition (a peer's run can be slotted in, alternating with ours) */
-  readonly afterRepetition?: (test: 'pp' | 'tg', threads: number, rep: number) => void;
+  readonly afterRepetition?: (test: 'pp' | 'tg', threads: number, rep: number) => void | Promise<void>;
 }
 
 /**
@@ -205,7 +205,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
           const s = performance.now();
           model.forward(session, tokens);
           const tps = opts.prompt / ((performance.now() - s) / 1000);
-          opts.afterRepetition?.('pp', effThreads, r);
+          await opts.afterRepetition?.('pp', effThreads, r);
           speeds.push(tps);
           if (peak !== undefined) {
             peaks.push(peak);
@@ -234,7 +234,7 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
             tok = backend.argmax(logits, config.vocabSize);
           }
           const tps = opts.gen / ((performance.now() - s) / 1000);
-          opts.afterRepetition?.('tg', effThreads, r);
+          await opts.afterRepetition?.('tg', effThreads, r);
           speeds.push(tps);
           if (bw !== undefined) {
             bws.push(bw);
