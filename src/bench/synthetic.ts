@@ -23,7 +23,7 @@ export interface SyntheticShape {
 
 /**
  * The shapes of issue 4 (LLaMA 7B; the 110M llama2.c TinyStories model), and 110m-l3: two of the
- * 110M model's layers and a 4096-token vocabulary, 13-22 MB in Q4_K_M-F16, small enough to stay in a
+ * 110M model's layers and a 4096-token vocabulary, 13 MB in Q4_K_M and 22 MB in Q8_0, small enough to stay in a
  * 32 MB L3 cache, so its decode shows the kernels' speed and the time between them where memory is
  * not the limit (a machine with more bandwidth per core; its "% of limit" can pass 100).
  */
