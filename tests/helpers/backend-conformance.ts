@@ -328,5 +328,29 @@ export function backendConformance(name: string, variants: ConformanceVariant[])
           }
         }
     });
+
+    test(`${label}: a KV cache of megabytes (one shared block in the native backend) keeps every layer's K and V apart and starts zeroed`, () => {
+      const be = variant.make();
+      const r = rng(seed++);
+      for (const type of [DType.F32, DType.F16]) {
+        const nLayers = 3, nCtx = 700, nh = 4, nkv = 2, hd = 64; // 2.2 MB in F32, 1.1 MB in F16
+        const co = oracle.createKVCache(nLayers, nCtx, nkv, hd, type), cb = be.createKVCache(nLayers, nCtx, nkv, hd, type);
+        // every layer gets its own rows at the start and at the very end of the cache; the rows
+        // between are never written and must read as zeros, as the oracle's do
+        for (const [pos, T] of [[0, 40], [nCtx - 30, 30]] as const)
+          for (let layer = 0; layer < nLayers; layer++) {
+            const k = randn(r, T * nkv * hd, 2), v = randn(r, T * nkv * hd, 2);
+            oracle.kvStore(co, layer, pos, T, k, v);
+            be.kvStore(cb, layer, pos, T, k, v);
+          }
+        for (let layer = 0; layer < nLayers; layer++) {
+          const q = randn(r, nh * hd, 2);
+          const want = new Float32Array(nh * hd), got = new Float32Array(nh * hd).fill(NaN);
+          oracle.attention(want, q, co, layer, nCtx - 1, 1, nh);
+          be.attention(got, q, cb, layer, nCtx - 1, 1, nh);
+          assert.ok(maxAbsDiff(got, want) <= 2e-5, `attention ${dtypeName(type)} layer ${layer} over ${nCtx} positions: ${maxAbsDiff(got, want)}`);
+        }
+      }
+    });
   }
 }

@@ -37,6 +37,8 @@ export interface NativeAddon {
   attention(out: Float32Array, q: Float32Array, kLayer: Float32Array | Uint16Array, vLayer: Float32Array | Uint16Array, f16: number, pos0: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void;
   /** GB/s of each repetition of a streaming read of `bytes` over all pool threads */
   readBandwidth(bytes: number, reps: number): Float64Array;
+  /** zeroed memory in 2 MiB-aligned, huge-page-advised blocks (undefined when it cannot be had) */
+  allocPages?(bytes: number): ArrayBuffer | undefined;
   /** GFLOP/s of independent FMAs on all pool threads for `iters` rounds */
   fmaPeak(iters: number): number;
   /** the layout a weight was loaded into (c/common.h): bytes per row (codes, and the metadata when inside the row), metadata bytes per row */

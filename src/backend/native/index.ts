@@ -30,6 +30,9 @@ interface NativeWeight extends Weight {
   readonly bytes: number;
 }
 
+/** KV caches from this size on share one huge-page block (c/addon.c allocPages) */
+const KV_PAGES_MIN_BYTES = 1 << 20;
+
 interface NativeKVCache extends KVCache {
   readonly k: (Float32Array | Uint16Array)[];
   readonly v: (Float32Array | Uint16Array)[];
@@ -180,7 +183,22 @@ export class NativeBackend implements Backend {
   createKVCache(nLayers: number, nCtx: number, nKvHeads: number, headDim: number, type: DType): KVCache {
     if (type !== DType.F32 && type !== DType.F16) throw new LlamaError('TENSOR_TYPE', 'the KV cache stores F32 or F16');
     const n = nCtx * nKvHeads * headDim;
-    const make = () => (type === DType.F32 ? new Float32Array(n) : new Uint16Array(n));
+    let make = () => (type === DType.F32 ? new Float32Array(n) : new Uint16Array(n));
+    // One block for every layer's K and V, in huge pages: attention reads a layer's rows a whole
+    // token after they were last touched, and in 4 KiB pages each page costs a TLB miss and a
+    // restart of the hardware prefetcher (see allocPages in c/addon.c). Small caches keep their
+    // own arrays (a 2 MiB page each would waste memory when many sessions are open).
+    const esz = type === DType.F32 ? 4 : 2;
+    const slot = Math.ceil((n * esz) / 4096) * 4096;
+    const block = 2 * nLayers * slot >= KV_PAGES_MIN_BYTES ? this.a.allocPages?.(2 * nLayers * slot) : undefined;
+    if (block) {
+      let at = 0;
+      make = () => {
+        const view = type === DType.F32 ? new Float32Array(block, at, n) : new Uint16Array(block, at, n);
+        at += slot;
+        return view;
+      };
+    }
     const cache: NativeKVCache = {
       nLayers, nCtx, nKvHeads, headDim, type,
       k: Array.from({ length: nLayers }, make),
