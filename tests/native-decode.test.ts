@@ -65,14 +65,15 @@ test('native decode matvec: every row split over 2 threads (fixed, guided, owned
   }
 });
 
-test('native decode attention: KV head ranges claimed by 2 threads give the 1-thread bits', { skip: reason ?? false }, () => {
+test('native decode attention: KV head ranges or position chunks claimed by 2 threads give the 1-thread bits', { skip: reason ?? false }, () => {
   const one = loadNativeBackend({ threads: 1 })!;
   const two = loadNativeBackend({ threads: 2 })!;
   const r = rng(5);
   // head size 64 takes the register-resident AVX-512 kernel, 24 the generic one; 1 KV head is done
   // by the caller alone, 3 and 12 split unevenly / evenly
-  for (const [nKv, group, hd] of [[1, 4, 64], [2, 1, 64], [3, 2, 24], [12, 1, 64], [4, 2, 64]] as const) {
-    const nh = nKv * group, ctx = 40;
+  // 300 positions: past 128 the span is cut into position chunks (attention.c), which 2 threads share
+  for (const [nKv, group, hd, ctx] of [[1, 4, 64, 40], [2, 1, 64, 40], [3, 2, 24, 40], [12, 1, 64, 40], [4, 2, 64, 40], [2, 2, 64, 300], [3, 1, 24, 300]] as const) {
+    const nh = nKv * group;
     for (const kvType of [DType.F32, DType.F16]) {
       const c1 = one.createKVCache(1, ctx, nKv, hd, kvType);
       const c2 = two.createKVCache(1, ctx, nKv, hd, kvType);

@@ -329,6 +329,29 @@ export function backendConformance(name: string, variants: ConformanceVariant[])
         }
     });
 
+    test(`${label}: decode attention over spans longer than one chunk (128 positions) equals the oracle`, () => {
+      const be = variant.make();
+      const r = rng(seed++);
+      for (const type of [DType.F32, DType.F16])
+        for (const [nh, nkv, hd] of [[4, 4, 8], [4, 2, 16], [6, 1, 6], [2, 2, 64], [2, 1, 80], [1, 1, 128]] as const) {
+          const nCtx = 300;
+          const co = oracle.createKVCache(1, nCtx, nkv, hd, type), cb = be.createKVCache(1, nCtx, nkv, hd, type);
+          // keys of positions 128-255 are 4x larger: that chunk's scores dominate the others', so a
+          // combination that mis-weighs the chunks' partial sums is far off
+          const k = randn(r, nCtx * nkv * hd, 1), v = randn(r, nCtx * nkv * hd, 2);
+          for (let i = 128 * nkv * hd; i < 256 * nkv * hd; i++) k[i]! *= 4;
+          oracle.kvStore(co, 0, 0, nCtx, k, v);
+          be.kvStore(cb, 0, 0, nCtx, k, v);
+          for (const pos of [127, 128, 129, 255, 256, 299]) {
+            const q = randn(r, nh * hd, 1);
+            const want = new Float32Array(nh * hd), got = new Float32Array(nh * hd).fill(NaN);
+            oracle.attention(want, q, co, 0, pos, 1, nh);
+            be.attention(got, q, cb, 0, pos, 1, nh);
+            assert.ok(maxAbsDiff(got, want) <= 2e-5, `attention ${dtypeName(type)} heads ${nh}/${nkv} hd ${hd} at position ${pos}: ${maxAbsDiff(got, want)}`);
+          }
+        }
+    });
+
     test(`${label}: a KV cache of megabytes (one shared block in the native backend) keeps every layer's K and V apart and starts zeroed`, () => {
       const be = variant.make();
       const r = rng(seed++);

@@ -53,6 +53,7 @@ void ln_rope(float *x, int64_t T, int64_t nh, int64_t hd, const int32_t *pos, co
 void ln_swiglu(float *out, const float *g, const float *u, int64_t n);
 void ln_add(float *out, const float *a, const float *b, int64_t n);
 void ln_softmax_row(float *x, int64_t n);
+double ln_exp_shifted(float *x, int64_t n, float *max);  // exp(x - max) in place, their sum
 void ln_softmax(float *x, int64_t rows, int64_t cols);
 int64_t ln_argmax(const float *x, int64_t n);
 

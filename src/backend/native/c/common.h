@@ -261,10 +261,14 @@ typedef struct {
   void (*attn_scores_f32)(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t hd, float scale);
   int (*attn_values_f32)(float *out, const float *s, const float *v, int64_t stride, int64_t n, int64_t hd);
   // optional decode attention over f32 or binary16 KV rows (see k_avx512.c); 0: not handled
-  int (*attn_decode)(float *out, const float *q, const void *k, const void *v, int f16, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, int64_t hd, float scale, float *scores);
+  // ml != NULL: a chunk of a long span (attention.c): out gets the unnormalized sums exp(s - m)·v
+  // and ml[2h], ml[2h+1] each head's max score m and sum of exp(s - m), instead of softmax·v
+  int (*attn_decode)(float *out, const float *q, const void *k, const void *v, int f16, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, int64_t hd, float scale, float *scores, float *ml);
   // optional vectorized elementwise ops (NULL: the scalar loops in ops.c)
   void (*swiglu)(float *out, const float *g, const float *u, int64_t n);
   void (*softmax)(float *x, int64_t n);
+  // x[i] = exp(x[i] - max) in place, as softmax computes them; returns the sum (double) and sets *max
+  double (*exp_shifted)(float *x, int64_t n, float *max);
 } ln_kernels;
 
 void ln_kernels_scalar(ln_kernels *k);

@@ -130,13 +130,14 @@ T512 static void swiglu_avx512(float *out, const float *g, const float *u, int64
 }
 
 // x = softmax(x) in place (max subtracted; the sum is kept in double as the scalar path does)
-T512 static void softmax_avx512(float *x, int64_t n) {
+T512 static double exp_shifted_avx512(float *x, int64_t n, float *max) {
   __m512 mx = _mm512_set1_ps(-INFINITY);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
     mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, x + i));
   }
-  const __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+  *max = _mm512_reduce_max_ps(mx);
+  const __m512 mv = _mm512_set1_ps(*max);
   __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
@@ -145,7 +146,12 @@ T512 static void softmax_avx512(float *x, int64_t n) {
     s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
     s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
   }
-  const __m512 inv = _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(s0, s1))));
+  return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+T512 static void softmax_avx512(float *x, int64_t n) {
+  float max;
+  const __m512 inv = _mm512_set1_ps((float)(1.0 / exp_shifted_avx512(x, n, &max)));
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
     _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
@@ -322,7 +328,7 @@ T512 INL __m512 load_kv16(const void *base, int64_t i, const int f16) {
   return _mm512_loadu_ps((const float *)base + i);
 }
 
-T512 INL void attn_decode_hd(float *out, const float *q, const void *k, const void *v, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, float scale, float *scores, const int nv, const int f16) {
+T512 INL void attn_decode_hd(float *out, const float *q, const void *k, const void *v, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, float scale, float *scores, float *ml, const int nv, const int f16) {
   const int64_t hd = 16 * nv, nhl = nkvl * group, span = nkvl * hd;
   const int esz = f16 ? 2 : 4;
   const char *kb = (const char *)k, *vb = (const char *)v;
@@ -353,7 +359,10 @@ T512 INL void attn_decode_hd(float *out, const float *q, const void *k, const vo
       }
     }
   }
-  for (int64_t h = 0; h < nhl; h++) softmax_avx512(scores + h * n, n);
+  for (int64_t h = 0; h < nhl; h++) {
+    if (!ml) softmax_avx512(scores + h * n, n);
+    else ml[2 * h + 1] = (float)exp_shifted_avx512(scores + h * n, n, &ml[2 * h]);
+  }
   memset(out, 0, (size_t)(nhl * hd) * 4);
   for (int64_t p = 0; p < n; p++) {
     const char *vr = vb + p * kvRow * esz;
@@ -374,12 +383,12 @@ T512 INL void attn_decode_hd(float *out, const float *q, const void *k, const vo
   }
 }
 
-T512 static int attn_decode_avx512(float *out, const float *q, const void *k, const void *v, int f16, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, int64_t hd, float scale, float *scores) {
+T512 static int attn_decode_avx512(float *out, const float *q, const void *k, const void *v, int f16, int64_t kvRow, int64_t n, int64_t nkvl, int64_t group, int64_t hd, float scale, float *scores, float *ml) {
   // register-resident K/V slices for the common head sizes
-  if (hd == 64 && !f16) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, 4, 0);
-  else if (hd == 128 && !f16) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, 8, 0);
-  else if (hd == 64) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, 4, 1);
-  else if (hd == 128) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, 8, 1);
+  if (hd == 64 && !f16) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, ml, 4, 0);
+  else if (hd == 128 && !f16) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, ml, 8, 0);
+  else if (hd == 64) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, ml, 4, 1);
+  else if (hd == 128) attn_decode_hd(out, q, k, v, kvRow, n, nkvl, group, scale, scores, ml, 8, 1);
   else return 0;
   return 1;
 }
@@ -1344,6 +1353,7 @@ int ln_kernels_avx512(ln_kernels *k) {
   k->attn_values_f32 = attn_values_f32_avx512;
   k->swiglu = swiglu_avx512;
   k->attn_decode = attn_decode_avx512;
+  k->exp_shifted = exp_shifted_avx512;
   k->softmax = softmax_avx512;
   return 1;
 }

@@ -92,11 +92,8 @@ void ln_add(float *out, const float *a, const float *b, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-void ln_softmax_row(float *x, int64_t n) {
-  if (K.softmax) {
-    K.softmax(x, n);
-    return;
-  }
+double ln_exp_shifted(float *x, int64_t n, float *max) {
+  if (K.exp_shifted) return K.exp_shifted(x, n, max);
   float m = -INFINITY;
   for (int64_t i = 0; i < n; i++)
     if (x[i] > m) m = x[i];
@@ -105,7 +102,17 @@ void ln_softmax_row(float *x, int64_t n) {
     x[i] = expf(x[i] - m);
     sum += x[i];
   }
-  float inv = (float)(1.0 / sum);
+  *max = m;
+  return sum;
+}
+
+void ln_softmax_row(float *x, int64_t n) {
+  if (K.softmax) {
+    K.softmax(x, n);
+    return;
+  }
+  float m;
+  float inv = (float)(1.0 / ln_exp_shifted(x, n, &m));
   for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
