@@ -77,11 +77,11 @@ static void attn_decode_part(attn_ctx *c, int ith, int64_t part, int64_t parts) 
 }
 
 // Long spans (more than LN_ATTN_CHUNK positions) are cut into chunks of at most LN_ATTN_CHUNK
-// positions, as equal as can be, instead: every thread then streams whole K and V rows of its own positions (with KV head ranges
-// two threads each read half of every row: at 512 positions of a 110M layer 2 threads took ~250
-// us against ~205 for one), and the scores of a chunk stay in L1. Each chunk keeps its own
-// softmax partials (o, m, l); attn_combine merges them in chunk order. The chunk size does not
-// depend on the thread count, so neither do the results.
+// positions, as equal as can be, instead: every thread then streams whole K and V rows of its own
+// positions (with KV head ranges two threads each read half of every row: at 512 positions of a
+// 110M layer 2 threads took ~250 us against ~205 for one), and a chunk's scores stay in L1. Each
+// chunk keeps its own softmax partials (o, m, l); attn_combine merges them in chunk order. The
+// chunk size depends on the span alone, not on the thread count, and so do the results.
 #define LN_ATTN_CHUNK 128
 
 static void attn_chunk_task(void *p, int ith, int nth) {

@@ -129,7 +129,7 @@ T512 static void swiglu_avx512(float *out, const float *g, const float *u, int64
   }
 }
 
-// x = softmax(x) in place (max subtracted; the sum is kept in double as the scalar path does)
+// x = exp(x - max(x)) in place; returns their sum, kept in double as the scalar path does
 T512 static double exp_shifted_avx512(float *x, int64_t n, float *max) {
   __m512 mx = _mm512_set1_ps(-INFINITY);
   for (int64_t i = 0; i < n; i += 16) {
@@ -149,6 +149,7 @@ T512 static double exp_shifted_avx512(float *x, int64_t n, float *max) {
   return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
 }
 
+// x = softmax(x) in place
 T512 static void softmax_avx512(float *x, int64_t n) {
   float max;
   const __m512 inv = _mm512_set1_ps((float)(1.0 / exp_shifted_avx512(x, n, &max)));
