@@ -5,6 +5,8 @@
 //   npm run bench                      all of them
 //   npm run bench -- tokenizer kernels only those named
 //   LLAMA_CPP_PEER=DIR npm run bench   also `vs-llama-cpp` (see scripts/install-llama-cpp-peer.sh)
+//   LLAMA_BENCH=PATH npm run bench -- vs-llama-bench-q4_k_m vs-llama-bench-q8_0 vs-llama-bench-f32
+//                                      against llama.cpp's llama-bench (built with -DGGML_NATIVE=ON)
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,12 @@ const BENCHES: Record<string, string[]> = {
 };
 // side by side with llama.cpp, when its peer install exists (scripts/install-llama-cpp-peer.sh)
 if (process.env.LLAMA_CPP_PEER) BENCHES['vs-llama-cpp'] = [join(here, 'vs-llama-cpp.js'), '--peer', process.env.LLAMA_CPP_PEER, '--synthetic', '110m', '--type', 'q8_0'];
+// and against llama.cpp's own llama-bench built for this CPU (LLAMA_BENCH=path): issue 14's tests,
+// tg64 and pp128 at 1 and 2 threads for the three 110M types (the CPU's family/model is printed)
+if (process.env.LLAMA_BENCH) {
+  for (const type of ['q4_k_m', 'q8_0', 'f32'])
+    BENCHES[`vs-llama-bench-${type}`] = [join(here, 'vs-llama-cpp.js'), '--llama-bench', process.env.LLAMA_BENCH, '--synthetic', '110m', '--type', type, '-p', '128', '-n', '64', '-t', '1,2', '-r', '3'];
+}
 
 const wanted = process.argv.slice(2);
 for (const w of wanted) {
