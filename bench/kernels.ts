@@ -93,7 +93,8 @@ async function main(): Promise<void> {
         be.matmul(out, x, ws[0]!, 128);
         gflops = (2 * rows * cols * 128) / ((performance.now() - t0) / 1000) / 1e9;
       }
-      process.stdout.write(`| ${dtypeName(type)} | ${threads} | ${gbs.toFixed(1)} | ${limit.toFixed(1)} | ${((100 * gbs) / limit).toFixed(0)}% | ${gflops.toFixed(0)} | ${peak.toFixed(0)} | ${((100 * gflops) / peak).toFixed(0)}% |\n`);
+      const mm = withMatmul ? `${gflops.toFixed(0)} | ${peak.toFixed(0)} | ${((100 * gflops) / peak).toFixed(0)}%` : '– | – | –'; // --no-mm: not measured
+      process.stdout.write(`| ${dtypeName(type)} | ${threads} | ${gbs.toFixed(1)} | ${limit.toFixed(1)} | ${((100 * gbs) / limit).toFixed(0)}% | ${mm} |\n`);
     }
     for (const w of ws) probe.freeWeight(w);
   }

@@ -19,6 +19,9 @@ const BENCHES: Record<string, string[]> = {
   tokenizer: [join(here, 'tokenizer.js')],
   loaders: [join(here, 'loaders.js')],
   kernels: [join(here, 'kernels.js'), '--threads', '1,2'],
+  // the down projection's long rows (11008 columns): K-quant rows of more than ~5000 columns once
+  // streamed at half the speed of 4096-column ones (docs/native-backend.md)
+  'kernels-down': [join(here, 'kernels.js'), '--threads', '1,2', '--shape', '4096x11008', '--types', 'q8_0,q4_0,q4_k,q6_k', '--no-mm'],
   model: [join(root, 'bin', 'llama.js'), 'bench', '--synthetic', '110m', '--type', 'q8_0', '-t', '1,2', '-r', '5'],
   train: [join(here, 'train.js'), '--sizes', 'default,512', '--threads', '2'],
   grammar: [join(here, 'grammar.js'), '--runs', '5'],

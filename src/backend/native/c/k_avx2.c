@@ -201,6 +201,20 @@ T256 INL __m256i load_lanes(const void *p, int n) {
   return _mm256_maskload_epi32((const int *)p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 }
 
+// Decode of Q4_K / Q6_K rows of 4096 columns or more: their metadata lines prefetched when the rows
+// start, so that each row is read as one ascending stream (see prefetch_row_meta in k_avx512.c).
+// The tiles here had the same cliff on long rows, from memory at 1 thread: Q4_K 9216x11008 5.9 ->
+// 12.1 GB/s, 24576x4096 10.5 -> 18.0; Q6_K 9216x11008 8.2 -> 16.7, 32000x4096 19.6 -> 20.9. On
+// 2048 columns it measured 12.7-15.3 against 16.4, hence the bound.
+T256 INL void prefetch_rows_meta(const ln_weight *w, int64_t r, const int NR) {
+  if (w->cols < 4096) return;
+  const size_t bytes = (size_t)(w->qs - (const uint8_t *)w->sc);
+  for (int i = 0; i < NR; i++) {
+    const char *m = (const char *)w->sc + (size_t)(r + i) * w->row_bytes;
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(m + o, _MM_HINT_T0);
+  }
+}
+
 // Q8_0 (codes = value + 128) and Q4_0 (nibble codes) in the lane-per-block layout (common.h): each
 // int32 lane sums one block over the group's 8 vectors; a 256-bit register covers half a group.
 // kind: 0 Q8_0, 1 Q4_0, 2 Q4_K (Q4_0's codes; a 256-bit half of its group is one super-block, so
@@ -216,6 +230,7 @@ T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
+  if (kind == 2 && NT == 1) prefetch_rows_meta(w, r, NR);
   const __m256i m0f = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8((char)0x80);
   for (int64_t g = 0; g * 16 < nb; g++) {
     const int m = nb - 16 * g < 16 ? (int)(nb - 16 * g) : 16;
@@ -289,6 +304,7 @@ T256 INL void tile_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t 
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
+  if (NT == 1) prefetch_rows_meta(w, r, NR);
   const __m256i m3f = _mm256_set1_epi8(0x3f), m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0c), m30 = _mm256_set1_epi8(0x30);
   for (int64_t g = 0; g < nsb; g++) {
     for (int h = 0; h < 2; h++) {
