@@ -178,6 +178,17 @@ static napi_value js_unmap_range(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// A failed external ArrayBuffer may leave an exception pending (e.g. where external buffers are not
+// allowed); the callers return undefined instead, so the JS side falls back to its own memory.
+static void clear_pending_exception(napi_env env) {
+  bool pending;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value e;
+    napi_get_and_clear_last_exception(env, &e);
+  }
+}
+
 // mmapRange(path, offset, length) -> Uint8Array over the file's bytes [offset, offset+length),
 // mapped copy-on-write (writes never reach the file), or undefined when mapping is not possible.
 // The pages are read from the page cache on first touch: opening a 7B model costs no reads.
@@ -195,12 +206,7 @@ static napi_value js_mmap_range(napi_env env, napi_callback_info info) {
   napi_value ab, view;
   if (napi_create_external_arraybuffer(env, m->base, m->len, unmap_finalize, m, &ab) != napi_ok) {
     ln_mapping_discard(m);
-    bool pending;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value e;
-      napi_get_and_clear_last_exception(env, &e);
-    }
+    clear_pending_exception(env);
     return undef;
   }
   if (napi_create_typedarray(env, napi_uint8_array, (size_t)len, ab, (size_t)delta, &view) != napi_ok) return undef;
@@ -256,12 +262,7 @@ static napi_value js_alloc_pages(napi_env env, napi_callback_info info) {
   if (napi_create_external_arraybuffer(env, base, len, pages_finalize, b, &ab) != napi_ok) {
     munmap(base, len);
     free(b);
-    bool pending;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value e;
-      napi_get_and_clear_last_exception(env, &e);
-    }
+    clear_pending_exception(env);
     return undef;
   }
   int64_t change;
