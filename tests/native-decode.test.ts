@@ -91,3 +91,30 @@ test('native decode attention: KV head ranges or position chunks claimed by 2 th
     }
   }
 });
+
+test('native Q6_K decode: the compact activation record of rows longer than 4 groups (mv_q6k_long) gives the full record\'s bits (mv_q6k_3)', { skip: reason ?? false }, () => {
+  const r = rng(17);
+  try {
+    for (const threads of [1, 2]) {
+      const be = loadNativeBackend({ threads })!;
+      // 5 groups (the first long shape), an odd count, 11008 columns (a 7B down projection's rows)
+      // and more groups than the stack record holds (the full record's kernel then runs alone)
+      for (const cols of [1280, 2304, 11008, 65792]) {
+        const rows = 19;
+        const w = be.loadWeight(randomWeight(r, DType.Q6_K, rows, cols));
+        // mostly small activations with a few large ones, so sub-block sums reach high magnitudes
+        const x = new Float32Array(cols).map(() => (r() - 0.5) * (r() < 0.02 ? 200 : 1));
+        const compact = new Float32Array(rows).fill(NaN), full = new Float32Array(rows).fill(NaN);
+        setTuning('q6k', 1);
+        be.matmul(compact, x, w, 1);
+        setTuning('q6k', 2);
+        be.matmul(full, x, w, 1);
+        assert.ok(full.every(Number.isFinite), 'finite results');
+        for (let i = 0; i < rows; i++) if (!Object.is(compact[i], full[i])) assert.fail(`${threads} threads, ${cols} columns, row ${i}: ${compact[i]} != ${full[i]}`);
+        be.freeWeight(w);
+      }
+    }
+  } finally {
+    setTuning('q6k', 1);
+  }
+});

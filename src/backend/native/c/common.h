@@ -418,7 +418,7 @@ extern int ln_tune_mv_block;  // T = 1: smallest row block handed to a thread, i
 extern int ln_tune_attn;  // decode attention through the ISA's attn_* kernels when present
 extern int ln_tune_attn_ahead;  // decode attention (AVX-512): cache rows prefetched ahead of the K and V passes
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available
-extern int ln_tune_q6k;  // Q6_K decode (AVX-512): 1 integer-domain sub-block scales, 0 float scales
+extern int ln_tune_q6k;  // Q6_K decode (AVX-512): 1 mv_q6k_long / mv_q6k_3 with integer-domain sub-block scales, 2 mv_q6k_3 only, 0 float scales
 
 // T = 1 with float weights: one row at a time up to 16 KiB rows, a 4-row interleave beyond (same-
 // process A/B, weights in huge pages: 768-4096 columns 77-97% of the read bandwidth one row at a

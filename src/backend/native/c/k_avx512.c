@@ -993,6 +993,51 @@ T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t 
   }
 }
 
+// mv_q6k_3 for rows of more than 4 groups with a smaller activation record. Per group mv_q6k_3
+// reads 256 bytes of int8 activations, 16 int32 zero-point biases (-32 x the sub-block sums) and 16
+// float scales, pairs of them equal (a 32-value block spans two sub-blocks): 384 bytes for 192
+// bytes of codes. Here the biases are kept as int16 (-sum, exact: |sum| <= 16 x 127) and the scales
+// once per block, built by each call from the full record: 320 bytes. Same integers, same floats,
+// same bits as mv_q6k_3.
+#define LN_Q6K_LONG_MAX 256  // groups (65536 columns): the compact record lives on the stack
+T512 INL void mv_q6k_long(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+  prefetch_head(w, r0, r1);
+  const int64_t nsb = w->cols / 256;
+  int16_t negsum[LN_Q6K_LONG_MAX * 16] __attribute__((aligned(64)));
+  float d8[LN_Q6K_LONG_MAX * 8] __attribute__((aligned(64)));
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  for (int64_t g = 0; g < nsb; g++) {
+    _mm256_store_si256((__m256i *)(negsum + 16 * g), _mm512_cvtepi32_epi16(_mm512_srai_epi32(_mm512_loadu_si512(a->b16 + 16 * g), 5)));
+    if (g & 1) continue;  // two groups' 8 block scales per store
+    const __m512 lo = _mm512_loadu_ps(a->d16 + 16 * g);
+    const __m512 hi = g + 1 < nsb ? _mm512_loadu_ps(a->d16 + 16 * (g + 1)) : _mm512_setzero_ps();
+    _mm512_store_ps(d8 + 8 * g, _mm512_permutex2var_ps(lo, even, hi));
+  }
+  const __m512i pairs = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+  for (int64_t r = r0; r < r1; r++) {
+    prefetch_row_meta(w, r);
+    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t g = 0; g < nsb; g++) {
+      __m512i v[4];
+      q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
+      const int8_t *xq = a->qi + g * 256;
+      __m512i sum = _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)(negsum + 16 * g))), 5);
+      sum = _mm512_dpbusd_epi32(sum, v[0], _mm512_loadu_si512(xq));
+      sum = _mm512_dpbusd_epi32(sum, v[1], _mm512_loadu_si512(xq + 64));
+      sum = _mm512_dpbusd_epi32(sum, v[2], _mm512_loadu_si512(xq + 128));
+      sum = _mm512_dpbusd_epi32(sum, v[3], _mm512_loadu_si512(xq + 192));
+      const uint8_t *m = ln_q6k_meta(w, r, g);
+      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(sum, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
+      const __m512 dx = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(_mm256_load_ps(d8 + 8 * g)));
+      const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(ln_q6k_d(m)));
+      if (g & 1) acc1 = _mm512_fmadd_ps(p, sc, acc1);
+      else acc0 = _mm512_fmadd_ps(p, sc, acc0);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
+}
+
 // mv_q6k_3 for rows of at most 4 groups (cols <= 1024: the output matrix and attn_v of a 110M
 // Q4_K_M model): the activations and their biases and scales stay in registers for the whole call
 // (NG x 4 + 2 NG vectors), so a group costs its 3 weight loads and the meta loads only.
@@ -1035,6 +1080,7 @@ T512 INL void mv_q6k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
   else if (ln_tune_q6k_short && nsb == 2) mv_q6k_short(w, a, out, r0, r1, 2);
   else if (ln_tune_q6k_short && nsb == 3) mv_q6k_short(w, a, out, r0, r1, 3);
   else if (ln_tune_q6k_short && nsb == 4) mv_q6k_short(w, a, out, r0, r1, 4);
+  else if (ln_tune_q6k == 1 && nsb <= LN_Q6K_LONG_MAX) mv_q6k_long(w, a, out, r0, r1);
   else mv_q6k_3(w, a, out, r0, r1);
 }
 
