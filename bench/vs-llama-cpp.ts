@@ -110,9 +110,11 @@ class Spawner {
       });`;
     this.child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.pending.shift()?.resolve(line));
-    this.child.on('exit', (code) => {
-      for (const p of this.pending.splice(0)) p.reject(new Error(`the process that runs llama-bench exited (${code})`));
-    });
+    const fail = (why: string) => {
+      for (const p of this.pending.splice(0)) p.reject(new Error(`the process that runs llama-bench ${why}`));
+    };
+    this.child.on('exit', (code) => fail(`exited (${code})`));
+    this.child.on('error', (e) => fail(`failed: ${e.message}`));
   }
   async run(bin: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; error: string | null }> {
     const line = await new Promise<string>((resolve, reject) => {

@@ -201,18 +201,13 @@ T256 INL __m256i load_lanes(const void *p, int n) {
   return _mm256_maskload_epi32((const int *)p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 }
 
-// Decode of Q4_K / Q6_K rows of 4096 columns or more: their metadata lines prefetched when the rows
-// start, so that each row is read as one ascending stream (see prefetch_row_meta in k_avx512.c).
-// The tiles here had the same cliff on long rows, from memory at 1 thread: Q4_K 9216x11008 5.9 ->
-// 12.1 GB/s, 24576x4096 10.5 -> 18.0; Q6_K 9216x11008 8.2 -> 16.7, 32000x4096 19.6 -> 20.9. On
-// 2048 columns it measured 12.7-15.3 against 16.4, hence the bound.
+// Decode of Q4_K / Q6_K rows of 4096 columns or more: their metadata prefetched when the rows
+// start (ln_prefetch_row_meta). The tiles here had the same cliff on long rows, from memory at 1
+// thread: Q4_K 9216x11008 5.9 -> 12.1 GB/s, 24576x4096 10.5 -> 18.0; Q6_K 9216x11008 8.2 -> 16.7,
+// 32000x4096 19.6 -> 20.9. On 2048 columns it measured 12.7-15.3 against 16.4, hence the bound.
 T256 INL void prefetch_rows_meta(const ln_weight *w, int64_t r, const int NR) {
   if (w->cols < 4096) return;
-  const size_t bytes = (size_t)(w->qs - (const uint8_t *)w->sc);
-  for (int i = 0; i < NR; i++) {
-    const char *m = (const char *)w->sc + (size_t)(r + i) * w->row_bytes;
-    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(m + o, _MM_HINT_T0);
-  }
+  for (int i = 0; i < NR; i++) ln_prefetch_row_meta(w, r + i);
 }
 
 // Q8_0 (codes = value + 128) and Q4_0 (nibble codes) in the lane-per-block layout (common.h): each

@@ -411,19 +411,6 @@ T512 INL void prefetch_head(const ln_weight *w, int64_t r0, int64_t r1) {
   for (size_t o = 0; o < rows * srow && o < (size_t)(r1 - r0) * srow; o += 64) _mm_prefetch((const char *)(s0 + o), _MM_HINT_T0);
 }
 
-// A Q4_K / Q6_K row keeps its metadata (40 / 20 bytes a group) before its codes, and the
-// kernels read it group by group while the codes stream: two walks through the row, interleaved.
-// On rows of more than ~5000 columns the hardware prefetchers then fell behind (from memory at 1
-// thread: Q4_K 16384x6144 12.1 GB/s against 28.5 for 24576x4096, 4096x11008 10.6). Prefetching
-// the row's metadata lines when the row starts leaves one ascending stream: 16384x6144 25.0 GB/s,
-// 4096x11008 21.1, 24576x4096 32.7; Q6_K 32000x4096 27.7 -> 31.0, 9216x11008 11.6 -> 16.6. Rows of
-// at most 2048 columns (1-4 groups) measured the same either way; the short kernels go without.
-T512 INL void prefetch_row_meta(const ln_weight *w, int64_t r) {
-  const char *m = (const char *)w->sc + (size_t)r * w->row_bytes;
-  const size_t bytes = (size_t)(w->qs - (const uint8_t *)w->sc);
-  for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(m + o, _MM_HINT_T0);
-}
-
 // m (1..16) 32-bit lanes from p, the rest zero
 T512 INL __m512i load_lanes(const void *p, int m) {
   if (m >= 16) return _mm512_loadu_si512(p);
@@ -713,7 +700,7 @@ T512 INL void mv_q4k(const ln_weight *w, const ln_act *a, float *out, int64_t r0
   const __mmask16 mk_last = (__mmask16)((1u << m_last) - 1);
   const int8_t *xq = a->qi;
   for (int64_t r = r0; r < r1; r++) {
-    prefetch_row_meta(w, r);
+    ln_prefetch_row_meta(w, r);
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (int64_t g = 0; g < full; g++)
@@ -969,23 +956,35 @@ T512 INL void mv_q6k_1(const ln_weight *w, const ln_act *a, float *out, int64_t 
   }
 }
 
-// Decode (T = 1) of Q6_K rows as mv_q6k_1, but each row's 16 int8 sub-block scales multiply the
-// integer sums (one vpmulld; |sum((code - 32) * x) * scale| <= 16 * 32 * 127 * 128 fits in int32)
-// and d converts with F16C: per group one convert and one product fewer than the float route.
-// Same-process A/B on 11008x4096 at 1 thread (knob q6k, busy machine): 1.05-1.08x. Two rows at a
-// time sharing the activations' loads measured 0.4-0.6x (a second stream).
-T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
+// Decode of Q6_K rows of more than 4 groups (mv_q6k_3 / mv_q6k_long), as mv_q6k_1 but the sub-blocks' int8
+// scales multiply the integer sums (one vpmulld; |sum((code - 32) * x) * scale| <= 16 * 32 * 127 *
+// 128 fits in int32) and d converts with F16C: per group one convert and one product fewer than the
+// float route (same-process A/B on 11008x4096 at 1 thread, knob q6k, busy machine: 1.05-1.08x).
+// Two rows at a time sharing the activations' loads measured 0.4-0.6x (a second stream).
+// COMPACT: the zero-point biases and the block scales come from the smaller record of mv_q6k_long
+// (negsum, d8) instead of the full one (a->b16, a->d16); the integers and floats are the same.
+T512 INL void mv_q6k_rows(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1, const int16_t *negsum, const float *d8, const int COMPACT) {
   prefetch_head(w, r0, r1);
   const int64_t nsb = w->cols / 256;
+  const __m512i pairs = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
   for (int64_t r = r0; r < r1; r++) {
-    prefetch_row_meta(w, r);
+    ln_prefetch_row_meta(w, r);
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (int64_t g = 0; g < nsb; g++) {
-      const __m512i sums = q6k_group_sums(wr, a, g);
+      __m512i v[4];
+      q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
+      const int8_t *xq = a->qi + g * 256;
+      // one chain: the groups (and rows) are independent, so the dpbusd latency hides behind them
+      __m512i sum = COMPACT ? _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)(negsum + 16 * g))), 5) : _mm512_loadu_si512(a->b16 + 16 * g);
+      sum = _mm512_dpbusd_epi32(sum, v[0], _mm512_loadu_si512(xq));
+      sum = _mm512_dpbusd_epi32(sum, v[1], _mm512_loadu_si512(xq + 64));
+      sum = _mm512_dpbusd_epi32(sum, v[2], _mm512_loadu_si512(xq + 128));
+      sum = _mm512_dpbusd_epi32(sum, v[3], _mm512_loadu_si512(xq + 192));
       const uint8_t *m = ln_q6k_meta(w, r, g);
-      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(sums, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
-      const __m512 sc = _mm512_mul_ps(_mm512_loadu_ps(a->d16 + 16 * g), _mm512_set1_ps(ln_q6k_d(m)));
+      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(sum, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
+      const __m512 dx = COMPACT ? _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(_mm256_load_ps(d8 + 8 * g))) : _mm512_loadu_ps(a->d16 + 16 * g);
+      const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(ln_q6k_d(m)));
       if (g & 1) acc1 = _mm512_fmadd_ps(p, sc, acc1);
       else acc0 = _mm512_fmadd_ps(p, sc, acc0);
     }
@@ -993,18 +992,19 @@ T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t 
   }
 }
 
-// mv_q6k_3 for rows of more than 4 groups with a smaller activation record. Per group mv_q6k_3
-// reads 256 bytes of int8 activations, 16 int32 zero-point biases (-32 x the sub-block sums) and 16
-// float scales, pairs of them equal (a 32-value block spans two sub-blocks): 384 bytes for 192
-// bytes of codes. Here the biases are kept as int16 (-sum, exact: |sum| <= 16 x 127) and the scales
-// once per block, built by each call from the full record: 320 bytes. Same integers, same floats,
-// same bits as mv_q6k_3.
-#define LN_Q6K_LONG_MAX 256  // groups (65536 columns): the compact record lives on the stack
+T512 INL void mv_q6k_3(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) { mv_q6k_rows(w, a, out, r0, r1, NULL, NULL, 0); }
+
+// mv_q6k_3 with a smaller activation record. Per group the full record holds 256 bytes of int8
+// activations, 16 int32 zero-point biases (-32 x the sub-block sums) and 16 float scales, pairs of
+// them equal (a 32-value block spans two sub-blocks): 384 bytes for 192 bytes of codes, 16.5 KB a
+// row at 11008 columns, which with the weight stream no longer stays in L1. Here the biases are
+// int16 (-sum, exact: |sum| <= 16 x 127) and the scales are kept once per block, built by each call
+// on its stack (~6 operations a group): 320 bytes. Same integers, same floats, same bits.
+#define LN_Q6K_LONG_MAX 256  // groups (65536 columns) the stack record holds
 T512 INL void mv_q6k_long(const ln_weight *w, const ln_act *a, float *out, int64_t r0, int64_t r1) {
-  prefetch_head(w, r0, r1);
   const int64_t nsb = w->cols / 256;
   int16_t negsum[LN_Q6K_LONG_MAX * 16] __attribute__((aligned(64)));
-  float d8[LN_Q6K_LONG_MAX * 8] __attribute__((aligned(64)));
+  float d8[LN_Q6K_LONG_MAX * 8 + 8] __attribute__((aligned(64)));
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   for (int64_t g = 0; g < nsb; g++) {
     _mm256_store_si256((__m256i *)(negsum + 16 * g), _mm512_cvtepi32_epi16(_mm512_srai_epi32(_mm512_loadu_si512(a->b16 + 16 * g), 5)));
@@ -1013,29 +1013,7 @@ T512 INL void mv_q6k_long(const ln_weight *w, const ln_act *a, float *out, int64
     const __m512 hi = g + 1 < nsb ? _mm512_loadu_ps(a->d16 + 16 * (g + 1)) : _mm512_setzero_ps();
     _mm512_store_ps(d8 + 8 * g, _mm512_permutex2var_ps(lo, even, hi));
   }
-  const __m512i pairs = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
-  for (int64_t r = r0; r < r1; r++) {
-    prefetch_row_meta(w, r);
-    const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (int64_t g = 0; g < nsb; g++) {
-      __m512i v[4];
-      q6k_vectors(wr + g * 192, v, (__mmask16)0xffff);
-      const int8_t *xq = a->qi + g * 256;
-      __m512i sum = _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_load_si256((const __m256i *)(negsum + 16 * g))), 5);
-      sum = _mm512_dpbusd_epi32(sum, v[0], _mm512_loadu_si512(xq));
-      sum = _mm512_dpbusd_epi32(sum, v[1], _mm512_loadu_si512(xq + 64));
-      sum = _mm512_dpbusd_epi32(sum, v[2], _mm512_loadu_si512(xq + 128));
-      sum = _mm512_dpbusd_epi32(sum, v[3], _mm512_loadu_si512(xq + 192));
-      const uint8_t *m = ln_q6k_meta(w, r, g);
-      const __m512 p = _mm512_cvtepi32_ps(_mm512_mullo_epi32(sum, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)m))));
-      const __m512 dx = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(_mm256_load_ps(d8 + 8 * g)));
-      const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(ln_q6k_d(m)));
-      if (g & 1) acc1 = _mm512_fmadd_ps(p, sc, acc1);
-      else acc0 = _mm512_fmadd_ps(p, sc, acc0);
-    }
-    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-  }
+  mv_q6k_rows(w, a, out, r0, r1, negsum, d8, 1);
 }
 
 // mv_q6k_3 for rows of at most 4 groups (cols <= 1024: the output matrix and attn_v of a 110M
