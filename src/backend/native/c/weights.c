@@ -150,16 +150,11 @@ size_t ln_weight_repacked_bytes(ln_weight *w) {
   const int64_t cols = w->cols;
   const size_t codes = type == LN_Q6_K ? (size_t)(cols / 256) * 192 : (size_t)w->nb * (type == LN_Q8_0 ? 32 : 16);
   const size_t meta = ln_weight_meta_bytes(w);
-  w->meta_in_row = type == LN_Q4_K || type == LN_Q6_K;  // one stream per row (common.h)
-  w->row_bytes = w->meta_in_row ? codes + meta : codes;
-  w->sc_stride = (w->meta_in_row ? w->row_bytes : meta) / 2;
-  return (w->meta_in_row ? 0 : meta * (size_t)w->rows) + w->row_bytes * (size_t)w->rows;
+  w->row_bytes = codes + meta;  // the metadata before the codes: one stream per row (common.h)
+  w->sc_stride = w->row_bytes / 2;
+  return w->row_bytes * (size_t)w->rows;
 }
 
-// where w->sc and w->qs start in the repacked buffer (meta_in_row: each row's metadata first,
-// then its codes)
-size_t ln_weight_sc_offset(const ln_weight *w) { return w->meta_in_row ? 0 : w->row_bytes * (size_t)w->rows; }
-size_t ln_weight_qs_offset(const ln_weight *w) { return w->meta_in_row ? ln_weight_meta_bytes(w) : 0; }
 
 void ln_weight_repack(ln_weight *w, const uint8_t *src, size_t src_row) {
   repack_ctx c = {.w = w, .src = src, .src_row = src_row};

@@ -1,7 +1,7 @@
-// The native backend's Q4_K / Q6_K row layout (src/backend/native/c/common.h): each row's scale
-// metadata sits inside the row, before its codes, so a matvec reads one sequential stream, and a
-// Q4_K row's last group of at most 8 sub-blocks keeps 20 bytes of metadata instead of 40. These
-// tests pin the layout (so a silent fall-back to the two-array layout shows) and check that no
+// The native backend's repacked row layout (src/backend/native/c/common.h): each Q8_0 / Q4_0 /
+// Q4_K / Q6_K row's scales sit inside the row, before its codes, so a matvec reads one sequential
+// stream, and a Q4_K row's last group of at most 8 sub-blocks keeps 20 bytes of metadata instead of
+// 40. These tests pin the layout (so a silent fall-back to the two-array layout shows) and check that no
 // kernel reads a neighbouring row's metadata: rows whose scales differ by orders of magnitude
 // must each come out right, on every ISA path, at 1 and 2 threads, for decode and prefill.
 import { test } from 'node:test';
@@ -20,7 +20,7 @@ function layout(w: object): { rowBytes: number; metaBytes: number; metaInRow: bo
   return addon.weightLayout(w);
 }
 
-test('native Q4_K / Q6_K weights keep each row\'s metadata inside the row; a short last Q4_K group takes 20 bytes', { skip: reason ?? false }, () => {
+test('native Q8_0 / Q4_0 / Q4_K / Q6_K weights keep each row\'s scales inside the row; a short last Q4_K group takes 20 bytes', { skip: reason ?? false }, () => {
   const be = loadNativeBackend({ threads: 1 })!;
   const r = rng(3);
   // [type, cols, expected row bytes, expected metadata bytes]
@@ -32,6 +32,12 @@ test('native Q4_K / Q6_K weights keep each row\'s metadata inside the row; a sho
     [DType.Q4_K, 4096, 2048 + 320, 320],
     [DType.Q6_K, 768, 3 * 192 + 3 * 20, 60],
     [DType.Q6_K, 4096, 16 * 192 + 16 * 20, 320],
+    // Q8_0 / Q4_0: binary16 scales zero padded to whole groups of 16 blocks
+    [DType.Q8_0, 256, 256 + 32, 32],
+    [DType.Q8_0, 768, 768 + 64, 64],
+    [DType.Q8_0, 4096, 4096 + 256, 256],
+    [DType.Q4_0, 768, 384 + 64, 64],
+    [DType.Q4_0, 11008, 5504 + 704, 704],
   ];
   const rows = 5;
   for (const [type, cols, rowBytes, metaBytes] of cases) {
@@ -39,24 +45,18 @@ test('native Q4_K / Q6_K weights keep each row\'s metadata inside the row; a sho
     const w = be.loadWeight({ name: 'w', type, shape: [rows, cols], data });
     const l = layout((w as unknown as { handle: object }).handle);
     const label = `${dtypeName(type)} ${rows}x${cols}`;
-    assert.equal(l.metaInRow, true, `${label}: metadata inside the rows`);
+    assert.equal(l.metaInRow, true, `${label}: scales inside the rows`);
     assert.equal(l.rowBytes, rowBytes, `${label}: bytes per row`);
-    assert.equal(l.metaBytes, metaBytes, `${label}: metadata bytes per row`);
+    assert.equal(l.metaBytes, metaBytes, `${label}: scale bytes per row`);
     assert.equal(l.ownedBytes, rows * rowBytes, `${label}: one buffer of rows`);
     be.freeWeight(w);
   }
-  // Q8_0 keeps its scales in a second array
-  const q8 = be.loadWeight({ name: 'q8', type: DType.Q8_0, shape: [rows, 768], data: quantize(DType.Q8_0, new Float32Array(rows * 768).fill(0.5), 768) });
-  const l8 = layout((q8 as unknown as { handle: object }).handle);
-  assert.equal(l8.metaInRow, false);
-  assert.equal(l8.rowBytes, 24 * 32);
-  be.freeWeight(q8);
 });
 
-test('native Q4_K / Q6_K rows with scales 1e-3..1e3 apart each match the dequantized product (no row reads its neighbour\'s metadata), every ISA path, 1 and 2 threads, T = 1, 3, 9', { skip: reason ?? false }, () => {
+test('native Q8_0 / Q4_0 / Q4_K / Q6_K rows with scales 1e-3..1e3 apart each match the dequantized product (no row reads its neighbour\'s metadata), every ISA path, 1 and 2 threads, T = 1, 3, 9', { skip: reason ?? false }, () => {
   const isas = nativeInfo()!.available;
   const r = rng(17);
-  for (const type of [DType.Q4_K, DType.Q6_K]) {
+  for (const type of [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
     // 37 rows: not a multiple of 4 or 16 (the prefill tiles' and outer kernels' edges)
     for (const cols of [256, 768, 1280, 2048]) {
       const rows = 37;
