@@ -1,7 +1,8 @@
-// The native backend's repacked row layout (src/backend/native/c/common.h): each Q8_0 / Q4_0 /
-// Q4_K / Q6_K row's scales sit inside the row, before its codes, so a matvec reads one sequential
-// stream, and a Q4_K row's last group of at most 8 sub-blocks keeps 20 bytes of metadata instead of
-// 40. These tests pin the layout (so a silent fall-back to the two-array layout shows) and check that no
+// The native backend's repacked row layout (src/backend/native/c/common.h): each Q4_0 / Q4_K /
+// Q6_K row's scales sit inside the row, before its codes, so a matvec reads one sequential stream
+// (Q8_0 too, up to 128 blocks a row), and a Q4_K row's last group of at most 8 sub-blocks keeps 20
+// bytes of metadata instead of 40. These tests pin the layout (so a silent fall-back to the
+// two-array layout shows) and check that no
 // kernel reads a neighbouring row's metadata: rows whose scales differ by orders of magnitude
 // must each come out right, on every ISA path, at 1 and 2 threads, for decode and prefill.
 import { test } from 'node:test';
@@ -20,7 +21,7 @@ function layout(w: object): { rowBytes: number; metaBytes: number; metaInRow: bo
   return addon.weightLayout(w);
 }
 
-test('native Q8_0 / Q4_0 / Q4_K / Q6_K weights keep each row\'s scales inside the row; a short last Q4_K group takes 20 bytes', { skip: reason ?? false }, () => {
+test('native Q4_0 / Q4_K / Q6_K weights, and Q8_0 rows of up to 128 blocks, keep each row\'s scales inside the row; a short last Q4_K group takes 20 bytes', { skip: reason ?? false }, () => {
   const be = loadNativeBackend({ threads: 1 })!;
   const r = rng(3);
   // [type, cols, expected row bytes, expected metadata bytes]
@@ -51,6 +52,13 @@ test('native Q8_0 / Q4_0 / Q4_K / Q6_K weights keep each row\'s scales inside th
     assert.equal(l.ownedBytes, rows * rowBytes, `${label}: one buffer of rows`);
     be.freeWeight(w);
   }
+  // Q8_0 rows of more than 128 blocks keep their scales in a second array (measured faster there)
+  const q8 = be.loadWeight({ name: 'q8', type: DType.Q8_0, shape: [rows, 11008], data: quantize(DType.Q8_0, new Float32Array(rows * 11008).map(() => r() * 2 - 1), 11008) });
+  const l8 = layout((q8 as unknown as { handle: object }).handle);
+  assert.equal(l8.metaInRow, false);
+  assert.equal(l8.rowBytes, 344 * 32);
+  assert.equal(l8.ownedBytes, rows * (344 * 32 + 352 * 2));
+  be.freeWeight(q8);
 });
 
 test('native Q8_0 / Q4_0 / Q4_K / Q6_K rows with scales 1e-3..1e3 apart each match the dequantized product (no row reads its neighbour\'s metadata), every ISA path, 1 and 2 threads, T = 1, 3, 9', { skip: reason ?? false }, () => {
@@ -58,7 +66,8 @@ test('native Q8_0 / Q4_0 / Q4_K / Q6_K rows with scales 1e-3..1e3 apart each mat
   const r = rng(17);
   for (const type of [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
     // 37 rows: not a multiple of 4 or 16 (the prefill tiles' and outer kernels' edges)
-    for (const cols of [256, 768, 1280, 2048]) {
+    // Q8_0 4608: more than 128 blocks a row, the layout with the scales apart
+    for (const cols of type === DType.Q8_0 ? [256, 768, 1280, 2048, 4608] : [256, 768, 1280, 2048]) {
       const rows = 37;
       const v = new Float32Array(rows * cols);
       for (let i = 0; i < rows; i++) {

@@ -82,8 +82,8 @@ static napi_value js_load_weight(napi_env env, napi_callback_info info) {
     h->owned_bytes = bytes;
     int64_t adj;
     napi_adjust_external_memory(env, (int64_t)bytes, &adj);
-    w->sc = (const uint16_t *)h->owned;  // each row: its metadata, then its codes (common.h)
-    w->qs = (const uint8_t *)h->owned + ln_weight_meta_bytes(w);
+    w->qs = (const uint8_t *)h->owned + ln_weight_qs_offset(w);
+    w->sc = (const uint16_t *)((uint8_t *)h->owned + ln_weight_sc_offset(w));
     ln_weight_repack(w, data, src_row);
   } else {
     size_t esz = type == LN_F32 ? 4 : 2;
@@ -331,7 +331,7 @@ static napi_value js_weight_layout(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "rowBytes", v);
   napi_create_double(env, w->sc ? (double)ln_weight_meta_bytes(w) : 0.0, &v);
   napi_set_named_property(env, o, "metaBytes", v);
-  napi_get_boolean(env, w->sc != NULL, &v);  // every repacked weight (common.h)
+  napi_get_boolean(env, w->meta_in_row != 0, &v);
   napi_set_named_property(env, o, "metaInRow", v);
   napi_create_double(env, (double)h->owned_bytes, &v);
   napi_set_named_property(env, o, "ownedBytes", v);

@@ -27,6 +27,8 @@ void ln_dequant_row(const ln_weight *w, int64_t r, float *out);
 // its repacked copy needs
 size_t ln_weight_repacked_bytes(ln_weight *w);
 size_t ln_weight_meta_bytes(const ln_weight *w);  // one row's scales / metadata
+size_t ln_weight_sc_offset(const ln_weight *w);   // where sc starts in the repacked buffer
+size_t ln_weight_qs_offset(const ln_weight *w);   // where qs starts in it
 // repack `rows` rows of ggml bytes (src_row bytes each) into w->qs / w->sc (allocated), on the pool
 void ln_weight_repack(ln_weight *w, const uint8_t *src, size_t src_row);
 // copy `bytes` weight bytes into dst (on the pool when large)

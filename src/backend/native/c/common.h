@@ -37,8 +37,9 @@ enum {
 //    Q8_0: 32 bytes per block, vector k of group g at g*512 + k*4m, codes = int8 value + 128.
 //    Q4_0: 16 bytes per block, bytes g*256 + k2*4m + 4j + i hold vector 2*k2 in the low nibbles and
 //    vector 2*k2+1 in the high nibbles (codes 0..15 = value + 8).
-//    Per row `sc` = its binary16 block scales (zero padded to a multiple of 16), before its codes
-//    (see below).
+//    Per row `sc_stride` binary16 block scales (zero padded to a multiple of 16): before the row's
+//    codes (meta_in_row, see below) but for Q8_0 rows of more than 128 blocks, whose scales are
+//    one array of rows after the codes (weights.c says why).
 //  Q4_K (repacked): the codes (0..15) of every 32-value sub-block exactly as Q4_0's, and per row
 //    `sc` = ceil(nb/16) groups of LN_Q4K_META bytes: the 16 sub-blocks' 6-bit scales (u8), their
 //    6-bit mins (u8), then binary16 d, d, dmin, dmin of the group's two super-blocks (a partial
@@ -46,11 +47,12 @@ enum {
 //    of at most 8 sub-blocks (one super-block: 768 columns = 16 + 8) has a short layout of
 //    LN_Q4K_META_SHORT bytes: its 8 scales, 8 mins, d, dmin (a 768-column row reads 444 bytes
 //    instead of 464; ggml's are 432). ln_q4k_offsets gives the offsets of either layout.
-//    Every repacked row (Q8_0, Q4_0, Q4_K, Q6_K) keeps its scales / metadata before its codes
-//    (row_bytes = metadata + codes, qs = sc + the metadata's bytes, sc_stride = row_bytes / 2), so a
-//    matvec reads one sequential stream. As a second array it was a second, slower stream: it
-//    cost the Q4_K decode kernels 15-20 points of the read limit on 768-column rows, and Q4_0 /
-//    Q8_0 decode 5-30% (docs/native-backend.md).
+//    The metadata sits inside the row, before its codes (meta_in_row: row_bytes = metadata +
+//    codes, qs = sc + the metadata's bytes, sc_stride = row_bytes / 2), so a matvec reads one
+//    sequential stream: as a second array it was a second, slower stream that cost the decode
+//    kernels 15-20 points of the read limit on 768-column rows (docs/native-backend.md). Q4_0
+//    rows and Q8_0 rows of up to 128 blocks are laid out the same way (110M Q4_0 decode at 1
+//    thread 370 -> 424 tok/s).
 //  Q6_K (repacked): one lane per 16-value sub-block (Q6_K's scale granularity), so a group of 16
 //    sub-blocks is exactly one super-block. Vector k (k = 0..3) holds values 4k..4k+3 of sub-block
 //    j in bytes 4j..4j+3. Per group, 192 bytes: three 64-byte vectors, bytes 64k..64k+63 holding
@@ -66,11 +68,17 @@ typedef struct {
   int64_t rows, cols;
   const uint8_t *qs;   // first row
   size_t row_bytes;    // stride between rows of qs
-  const uint16_t *sc;  // repacked weights: the first row's scales / metadata (before its codes), else NULL
-  size_t sc_stride;    // in uint16 elements (row_bytes / 2)
+  const uint16_t *sc;  // repacked scales (Q8_0/Q4_0) or NULL
+  size_t sc_stride;    // in uint16 elements
   int64_t nb;          // 32-value blocks per row
   int64_t npairs;      // ceil(nb / 2)
+  int meta_in_row;     // each row's scales / metadata (sc) lie inside the row, before its codes; row_bytes covers both
 } ln_weight;
+
+// weight bytes one row takes, codes and scales (for work splitting)
+static inline size_t ln_weight_row_total(const ln_weight *w) {
+  return w->row_bytes + (w->sc && !w->meta_in_row ? w->sc_stride * 2 : 0);
+}
 
 #define LN_Q4K_META 40
 #define LN_Q4K_META_SHORT 20
@@ -106,15 +114,15 @@ static inline int ln_q6k_code(const uint8_t *row, int64_t g, int j, int v) {
 static inline const uint8_t *ln_q4k_meta(const ln_weight *w, int64_t r, int64_t g) {
   return (const uint8_t *)w->sc + (size_t)r * w->sc_stride * 2 + (size_t)g * LN_Q4K_META;
 }
-// Decode of a repacked row: its metadata (Q4_K / Q6_K 40 / 20 bytes a group, Q8_0 / Q4_0 32) lies
-// before its codes, and the kernels read it group by group while the codes stream: two walks
-// through the row, interleaved. On rows of more than ~5000 columns the hardware prefetchers then fell behind (from
+// Decode of a row with its metadata inside (meta_in_row; Q4_K / Q6_K 40 / 20 bytes a group, Q4_0 /
+// Q8_0 32): the metadata lies before the codes, and the kernels read it group by group while the
+// codes stream: two walks through the row, interleaved. On rows of more than ~5000 columns the hardware prefetchers then fell behind (from
 // memory at 1 thread, AVX-512: Q4_K 16384x6144 12.1 GB/s against 28.5 for 24576x4096, 4096x11008
 // 10.6). Prefetching the row's metadata lines when the row starts leaves one ascending stream:
 // 16384x6144 25.0 GB/s, 4096x11008 21.1, 24576x4096 32.7; Q6_K 32000x4096 27.7 -> 31.0,
 // 9216x11008 11.6 -> 16.6. Rows of at most 2048 columns (1-4 groups) measured the same either way
 // with AVX-512 (the short kernels go without) and worse in the AVX2 tiles (used there from 4096).
-// Q4_0 / Q8_0 long rows likewise (7B Q4_0 decode at 1 thread: 5.4 tok/s without, 7.3 with).
+// Q4_0 long rows likewise (7B Q4_0 decode at 1 thread: 5.4 tok/s without, 7.3 with).
 static inline void ln_prefetch_row_meta(const ln_weight *w, int64_t r) {
   const char *m = (const char *)w->sc + (size_t)r * w->row_bytes;
   const size_t bytes = (size_t)(w->qs - (const uint8_t *)w->sc);

@@ -201,8 +201,8 @@ T256 INL __m256i load_lanes(const void *p, int n) {
   return _mm256_maskload_epi32((const int *)p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 }
 
-// Decode of repacked rows of 4096 columns or more: their metadata prefetched when the rows start
-// (ln_prefetch_row_meta). The tiles here had the same cliff on long rows, from memory at 1
+// Decode of rows with their metadata inside (meta_in_row) of 4096 columns or more: the metadata
+// prefetched when the rows start (ln_prefetch_row_meta). The tiles here had the same cliff on long rows, from memory at 1
 // thread: Q4_K 9216x11008 5.9 -> 12.1 GB/s, 24576x4096 10.5 -> 18.0; Q6_K 9216x11008 8.2 -> 16.7,
 // 32000x4096 19.6 -> 20.9. On 2048 columns it measured 12.7-15.3 against 16.4, hence the bound.
 T256 INL void prefetch_rows_meta(const ln_weight *w, int64_t r, const int NR) {
@@ -225,7 +225,7 @@ T256 INL void tile_q0(const ln_weight *w, const ln_act *a, float *out, int64_t l
   for (int i = 0; i < NR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NT; j++) acc[i][j] = _mm256_setzero_ps();
-  if (NT == 1) prefetch_rows_meta(w, r, NR);
+  if (w->meta_in_row && NT == 1) prefetch_rows_meta(w, r, NR);
   const __m256i m0f = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8((char)0x80);
   for (int64_t g = 0; g * 16 < nb; g++) {
     const int m = nb - 16 * g < 16 ? (int)(nb - 16 * g) : 16;

@@ -398,13 +398,17 @@ T512 static int attn_decode_avx512(float *out, const float *q, const void *k, co
 
 // Start the streams of a row block (decode): the hardware prefetcher needs a few misses to detect
 // a stream, and a small matrix (a 768x768 Q8_0 matvec takes ~25 us) loses a visible share of its
-// time to that. The first ln_tune_pf_head bytes of the block's rows (metadata and codes) are
-// prefetched.
+// time to that. The first ln_tune_pf_head bytes of the block's rows (metadata and codes; with the
+// scales apart, the codes and the matching share of the scale rows, a second stream) are prefetched.
 T512 INL void prefetch_head(const ln_weight *w, int64_t r0, int64_t r1) {
   if (ln_tune_pf_head <= 0) return;
   const size_t all = (size_t)(r1 - r0) * w->row_bytes, n = all < (size_t)ln_tune_pf_head ? all : (size_t)ln_tune_pf_head;
-  const uint8_t *p0 = (w->sc ? (const uint8_t *)w->sc : w->qs) + (size_t)r0 * w->row_bytes;
+  const uint8_t *p0 = (w->meta_in_row ? (const uint8_t *)w->sc : w->qs) + (size_t)r0 * w->row_bytes;
   for (size_t o = 0; o < n; o += 64) _mm_prefetch((const char *)(p0 + o), _MM_HINT_T0);
+  if (!w->sc || w->meta_in_row) return;
+  const size_t srow = w->sc_stride * 2, rows = n / (w->row_bytes ? w->row_bytes : 1) + 1;
+  const uint8_t *s0 = (const uint8_t *)w->sc + (size_t)r0 * srow;
+  for (size_t o = 0; o < rows * srow && o < (size_t)(r1 - r0) * srow; o += 64) _mm_prefetch((const char *)(s0 + o), _MM_HINT_T0);
 }
 
 // m (1..16) 32-bit lanes from p, the rest zero
@@ -527,7 +531,7 @@ T512 INL void mv_q0(const ln_weight *w, const ln_act *a, float *out, int64_t r0,
   const float *dt = a->d16 + 16 * full;
   prefetch_head(w, r0, r1);
   for (int64_t r = r0; r < r1; r++) {
-    ln_prefetch_row_meta(w, r);
+    if (w->meta_in_row) ln_prefetch_row_meta(w, r);
     const uint8_t *wr = w->qs + (size_t)r * w->row_bytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), mins;  // mins: Q4_K only, unused here
     for (int64_t g = 0; g < full; g++) {

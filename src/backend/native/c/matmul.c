@@ -236,13 +236,13 @@ int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
     if (rb < 16) rb = 16;
     // but no block under ln_tune_mv_block bytes of weights: handing out a block costs an atomic
     // on a cache line both cores write
-    const size_t wrow = w->row_bytes;
+    const size_t wrow = ln_weight_row_total(w);
     if (ln_tune_mv_block > 0 && (size_t)rb * wrow < (size_t)ln_tune_mv_block) rb = ((int64_t)(ln_tune_mv_block / wrow) + 3) / 4 * 4;
     c.rb = rb;
     c.tt = 1;
   } else {
     // keep a row block's weights (~256 KB) and a token tile's activations (~256 KB) in L2
-    const size_t wrow = w->row_bytes;
+    const size_t wrow = ln_weight_row_total(w);
     int64_t rb = (int64_t)(256 * 1024 / (wrow ? wrow : 1));
     const int64_t unit = c.outer ? 16 : 4;
     rb = rb / unit * unit;
@@ -263,7 +263,7 @@ int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
   if (T == 1 && nth > 1 && nth <= LN_MV_PARTS && ln_tune_guided == 2) {
     // chunks of ~ln_tune_mv_chunk bytes of weights, rows a multiple of 4 (as every row split, so
     // no thread count changes a row's kernel path)
-    const size_t wrow = w->row_bytes;
+    const size_t wrow = ln_weight_row_total(w);
     int64_t chunk = (int64_t)((size_t)ln_tune_mv_chunk / (wrow ? wrow : 1));
     c.rb = chunk < 4 ? 4 : (chunk + 3) / 4 * 4;
     c.nparts = nth;
@@ -277,7 +277,7 @@ int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
   }
   if (T == 1 && nth > 1 && ln_tune_guided) {
     // the minimum claim: ln_tune_mv_block bytes of weights (see above), at least 4 rows
-    const size_t wrow = w->row_bytes;
+    const size_t wrow = ln_weight_row_total(w);
     int64_t minr = ln_tune_mv_block > 0 ? (int64_t)((size_t)ln_tune_mv_block / (wrow ? wrow : 1)) : 4;
     c.rb = minr < 4 ? 4 : minr;
     // one claim would take every row: run it here without waking the pool
