@@ -113,3 +113,38 @@ test('native decode attention: the prefetch distance (knob attnahead: 0, 1, 6, 6
     setTuning('attnahead', 6);
   }
 });
+
+// Prefill-sized elementwise ops run split over the pool (src/backend/native/c/ops.c, from 64K
+// elements of work): every element and row must come out as on one thread. The outputs start as
+// NaN, so a chunk that no thread ran shows too.
+test('native prefill-sized rmsnorm, rope, swiglu and add: 2 threads give the bits of 1 thread (and write every element)', { skip: reason ?? false }, () => {
+  const one = loadNativeBackend({ threads: 1 })!;
+  const two = loadNativeBackend({ threads: 2 })!;
+  const r = rng(31);
+  const nh = 12, hd = 64, dim = nh * hd;
+  const inv = new Float32Array(hd / 2).map((_, i) => Math.pow(10000, (-2 * i) / hd));
+  // T = 130: 99,840 values (over the threshold, not a multiple of the chunking); T = 600: a rope
+  // table too large to cache (computed per token instead)
+  for (const T of [130, 600]) {
+    const x = new Float32Array(T * dim).map(() => r() * 4 - 2);
+    const y = new Float32Array(T * dim).map(() => r() * 4 - 2);
+    const g = new Float32Array(dim).map(() => r() + 0.5);
+    const pos = Int32Array.from({ length: T }, (_, t) => 3 + 7 * t);
+    const run = (be: NonNullable<ReturnType<typeof loadNativeBackend>>) => {
+      const norm = new Float32Array(T * dim).fill(NaN);
+      be.rmsnorm(norm, x, g, T, dim, 1e-5);
+      const roped = Float32Array.from(x);
+      be.rope(roped, T, nh, hd, pos, inv);
+      const act = new Float32Array(T * dim).fill(NaN);
+      be.swiglu(act, x, y, T * dim);
+      const sum = new Float32Array(T * dim).fill(NaN);
+      be.add(sum, x, y, T * dim);
+      return { norm, roped, act, sum };
+    };
+    const a = run(one), b = run(two);
+    for (const k of ['norm', 'roped', 'act', 'sum'] as const) {
+      assert.ok(a[k].every(Number.isFinite), `${k} T=${T}: every element written (1 thread)`);
+      for (let i = 0; i < a[k].length; i++) if (!Object.is(a[k][i], b[k][i])) assert.fail(`${k} T=${T} [${i}]: ${a[k][i]} at 1 thread, ${b[k][i]} at 2`);
+    }
+  }
+});

@@ -148,22 +148,27 @@ export class NativeBackend implements Backend {
   }
 
   rmsnorm(out: Float32Array, x: Float32Array, g: Float32Array, T: number, dim: number, eps: number): void {
+    this.apply(); // kernel path, and the pool that prefill-sized calls split over
     this.a.rmsnorm(out, x, g, T, dim, eps);
   }
 
   rope(x: Float32Array, T: number, nHeads: number, headDim: number, pos: Int32Array, invFreq: Float32Array): void {
+    this.apply();
     this.a.rope(x, T, nHeads, headDim, pos, invFreq);
   }
 
   swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    this.apply();
     this.a.swiglu(out, gate, up, n);
   }
 
   add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
+    this.apply();
     this.a.add(out, a, b, n);
   }
 
   softmax(x: Float32Array, rows: number, cols: number): void {
+    this.apply();
     this.a.softmax(x, rows, cols);
   }
 

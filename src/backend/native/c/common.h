@@ -425,6 +425,7 @@ extern int ln_tune_pf;   // software prefetch distance in bytes (0: none)
 extern int ln_tune_pf_head;  // T = 1 Q8_0/Q4_0: bytes prefetched at the start of a row block
 extern int ln_tune_nr1_float, ln_tune_pf_float;  // the same for F32/F16/BF16 weights (-1: auto)
 extern int ln_tune_copy_float;  // copy weights used in place (float, K-quants) into native huge pages
+extern int ln_tune_ops_par;  // prefill-sized elementwise ops split over the pool (ops.c)
 extern int ln_tune_ymm_tail;  // T = 1 Q8_0/Q4_0: a partial group of <= 8 blocks in 256-bit registers
 extern int ln_tune_q4k_short;  // T = 1 Q4_K rows of <= 1024 columns: activations in registers, a <= 8-block tail in 256-bit registers
 extern int ln_tune_q6k_short;  // T = 1 Q6_K rows of <= 1024 columns: activations in registers
