@@ -1,4 +1,4 @@
-// Prefill attention (T >= 2 queries) over an f32 KV cache, AVX-512, head dims 16, 32, 48, 64 (4 x
+// Prefill attention (T >= 2 queries) over an f32 or f16 KV cache, AVX-512, head dims 16, 32, 48, 64 (4 x
 // hd/16 accumulators must stay in registers; longer heads keep attention.c's kernels), blocked so
 // that short heads run on full vectors.
 //
@@ -13,7 +13,8 @@
 //   2. softmax of each query row over its causal span (ln_softmax_row, as attention.c), the rest of
 //      the row zeroed;
 //   3. values: for 4 query rows at once, out += s[p] (broadcast) * V[p], positions in order.
-// Results differ from attention.c only in the order of the q·k sums (conformance bound 2e-5).
+// Results differ from attention.c only in the order of the q·k sums (conformance bound 2e-5). An
+// f16 cache's values are widened as they are loaded (exact), as attention.c's path converts its rows.
 // Separate file: attention.c and k_avx512.c are shared with other work; attention.c calls
 // ln_attention_prefill first and falls back when it declines.
 #include <math.h>
@@ -36,7 +37,9 @@ int ln_tune_attn_prefill = 1;  // A/B knob `attnp` (0: the general path)
 
 typedef struct {
   float *out;
-  const float *q, *kc, *vc;
+  const float *q;
+  const void *kc, *vc;  // (positions, nkv * hd) f32, or f16 (F16)
+  int f16;
   int64_t pos0, T, nh, nkv, hd, nqb, nunits;
   float *buf;  // per thread: S (QB * group rows x sstride) + KT (hd x 16)
   size_t per_thread, sstride;
@@ -47,7 +50,13 @@ typedef struct {
 #define QROW_T(i) (t0 + (i) / group)
 #define QROW_H(i) (g * group + (i) % group)
 
-AT512 AINL void unit_hd(ap_ctx *c, int64_t g, int64_t t0, int64_t t1, float *S, float *KT, const int NV) {
+// 16 cache values from element `at` as f32
+AT512 AINL __m512 kv16(const void *cache, int64_t at, const int F16) {
+  if (F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)cache + at)));
+  return _mm512_loadu_ps((const float *)cache + at);
+}
+
+AT512 AINL void unit_hd(ap_ctx *c, int64_t g, int64_t t0, int64_t t1, float *S, float *KT, const int NV, const int F16) {
   const int64_t hd = 16 * NV, nh = c->nh, group = nh / c->nkv, kvRow = c->nkv * hd, kvo = g * hd;
   const int64_t nq = (t1 - t0) * group, nmax = c->pos0 + t1;  // positions the last token sees
   const size_t ss = c->sstride;
@@ -57,7 +66,7 @@ AT512 AINL void unit_hd(ap_ctx *c, int64_t g, int64_t t0, int64_t t1, float *S, 
     const int64_t np = nmax - p0 < 16 ? nmax - p0 : 16;
     for (int v = 0; v < NV; v++) {
       __m512 r[16];
-      for (int i = 0; i < 16; i++) r[i] = i < np ? _mm512_loadu_ps(c->kc + (p0 + i) * kvRow + kvo + 16 * v) : _mm512_setzero_ps();
+      for (int i = 0; i < 16; i++) r[i] = i < np ? kv16(c->kc, (p0 + i) * kvRow + kvo + 16 * v, F16) : _mm512_setzero_ps();
       ln_transpose16x16(r);
       for (int j = 0; j < 16; j++) _mm512_store_ps(KT + (16 * v + j) * 16, r[j]);
     }
@@ -100,10 +109,10 @@ AT512 AINL void unit_hd(ap_ctx *c, int64_t g, int64_t t0, int64_t t1, float *S, 
       for (int v = 0; v < NV; v++) acc[j][v] = _mm512_setzero_ps();
     const float *s0 = S + i * ss, *s1 = S + (i + (m > 1)) * ss, *s2 = S + (i + 2 * (m > 2)) * ss, *s3 = S + (i + 3 * (m > 3)) * ss;
     for (int64_t p = 0; p < n; p++) {
-      const float *vr = c->vc + p * kvRow + kvo;
+      const int64_t vr = p * kvRow + kvo;
       const __m512 b0 = _mm512_set1_ps(s0[p]), b1 = _mm512_set1_ps(s1[p]), b2 = _mm512_set1_ps(s2[p]), b3 = _mm512_set1_ps(s3[p]);
       for (int v = 0; v < NV; v++) {
-        const __m512 vv = _mm512_loadu_ps(vr + 16 * v);
+        const __m512 vv = kv16(c->vc, vr + 16 * v, F16);
         acc[0][v] = _mm512_fmadd_ps(b0, vv, acc[0][v]);
         acc[1][v] = _mm512_fmadd_ps(b1, vv, acc[1][v]);
         acc[2][v] = _mm512_fmadd_ps(b2, vv, acc[2][v]);
@@ -126,11 +135,20 @@ AT512 static void ap_task(void *p, int ith, int nth) {
     const int64_t u = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
     if (u >= c->nunits) return;
     const int64_t g = u % c->nkv, t0 = (u / c->nkv) * QB, t1 = t0 + QB < c->T ? t0 + QB : c->T;
-    switch (c->hd) {
-      case 16: unit_hd(c, g, t0, t1, S, KT, 1); break;
-      case 32: unit_hd(c, g, t0, t1, S, KT, 2); break;
-      case 48: unit_hd(c, g, t0, t1, S, KT, 3); break;
-      case 64: unit_hd(c, g, t0, t1, S, KT, 4); break;
+    if (c->f16) {
+      switch (c->hd) {
+        case 16: unit_hd(c, g, t0, t1, S, KT, 1, 1); break;
+        case 32: unit_hd(c, g, t0, t1, S, KT, 2, 1); break;
+        case 48: unit_hd(c, g, t0, t1, S, KT, 3, 1); break;
+        case 64: unit_hd(c, g, t0, t1, S, KT, 4, 1); break;
+      }
+    } else {
+      switch (c->hd) {
+        case 16: unit_hd(c, g, t0, t1, S, KT, 1, 0); break;
+        case 32: unit_hd(c, g, t0, t1, S, KT, 2, 0); break;
+        case 48: unit_hd(c, g, t0, t1, S, KT, 3, 0); break;
+        case 64: unit_hd(c, g, t0, t1, S, KT, 4, 0); break;
+      }
     }
   }
 }
@@ -139,7 +157,7 @@ static float *ap_buf;
 static size_t ap_buf_floats;
 
 int ln_attention_prefill(float *out, const float *q, const void *kc, const void *vc, int f16, int64_t pos0, int64_t T, int64_t nh, int64_t nkv, int64_t hd) {
-  if (!ln_tune_attn_prefill || f16 || T < 2 || hd % 16 != 0 || hd > 64 || strcmp(K.name, "avx512") != 0) return 0;
+  if (!ln_tune_attn_prefill || T < 2 || hd % 16 != 0 || hd > 64 || strcmp(K.name, "avx512") != 0) return 0;
   const int64_t group = nh / nkv;
   const size_t sstride = (size_t)(pos0 + T + 15) / 16 * 16;
   const size_t per = ((size_t)QB * group * sstride + (size_t)hd * 16 + 15) / 16 * 16;
@@ -150,7 +168,7 @@ int ln_attention_prefill(float *out, const float *q, const void *kc, const void 
     ap_buf_floats = ap_buf ? per * nth : 0;
     if (!ap_buf) return 0;
   }
-  ap_ctx c = {.out = out, .q = q, .kc = (const float *)kc, .vc = (const float *)vc, .pos0 = pos0, .T = T, .nh = nh, .nkv = nkv, .hd = hd};
+  ap_ctx c = {.out = out, .q = q, .kc = kc, .vc = vc, .f16 = f16, .pos0 = pos0, .T = T, .nh = nh, .nkv = nkv, .hd = hd};
   c.nqb = (T + QB - 1) / QB;
   c.nunits = c.nqb * nkv;
   c.buf = ap_buf;
