@@ -23,6 +23,10 @@
 //   node dist/bench/vs-llama-cpp.js --llama-bench /tmp/llama.cpp/build/bin/llama-bench --synthetic 110m --type q8_0 [-p 128] [-n 64] [-t 1,2] [-r 5]
 //   node dist/bench/vs-llama-cpp.js --peer /tmp/llama-cpp-peer --synthetic 110m --type q8_0 ...
 //   node dist/bench/vs-llama-cpp.js --llama-bench PATH -m model.gguf ... [--json]
+//
+// KV cache: by default llama.ts runs with its default F32 cache (as `llama run`) and llama-bench
+// with its own default, F16, which reads half the bytes in attention. `--kv-type f16|f32` (with
+// --llama-bench) gives both programs that type (llama-bench `-ctk T -ctv T`).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -33,7 +37,7 @@ import { loadModel } from '../src/model/load.js';
 import { median, modelCost, runBench, type BenchResult } from '../src/bench/llama-bench.js';
 import { loadNativeBackend } from '../src/backend/native/index.js';
 import { SYNTHETIC_MIXES, SYNTHETIC_TYPES, writeSyntheticGguf } from '../src/bench/synthetic.js';
-import type { DType } from '../src/tensor/dtype.js';
+import { DType } from '../src/tensor/dtype.js';
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -65,6 +69,13 @@ if (llamaBench ? !existsSync(llamaBench) : !peer || !existsSync(join(peer, 'node
 }
 const prompt = Number(arg('-p', '128')), gen = Number(arg('-n', '64')), reps = Number(arg('-r', '5'));
 const threads = arg('-t', '1,2')!.split(',').map(Number);
+const kvName = arg('--kv-type');
+if (kvName !== undefined && (!llamaBench || (kvName !== 'f16' && kvName !== 'f32'))) {
+  process.stderr.write('--kv-type takes f16 or f32, and only with --llama-bench (it sets both programs\' KV cache type)\n');
+  process.exit(2);
+}
+const kvType = kvName === 'f16' ? DType.F16 : DType.F32;
+const kvArgs = kvName ? ['-ctk', kvName, '-ctv', kvName] : [];
 const counts = [prompt, gen, reps - 1, ...threads.map((t) => t - 1)];
 if (counts.some((n) => !Number.isInteger(n) || n < 0) || prompt + gen === 0) {
   process.stderr.write('-p and -n must be whole numbers >= 0 (not both 0), -r and each of -t >= 1\n');
@@ -131,7 +142,7 @@ const spawner = llamaBench ? new Spawner() : undefined;
 
 /** llama-bench, one repetition of one test (pp: -n 0, tg: -p 0) at `t` threads: its tok/s. */
 async function llamaBenchOnce(bin: string, model: string, test: 'pp' | 'tg', t: number): Promise<number> {
-  const args = ['-m', model, '-p', String(test === 'pp' ? prompt : 0), '-n', String(test === 'tg' ? gen : 0), '-t', String(t), '-r', '1', '-o', 'json'];
+  const args = ['-m', model, '-p', String(test === 'pp' ? prompt : 0), '-n', String(test === 'tg' ? gen : 0), '-t', String(t), '-r', '1', '-o', 'json', ...kvArgs];
   const r = await spawner!.run(bin, args);
   if (r.status !== 0) throw new Error(`llama-bench failed (status ${r.status}${r.error ? `, ${r.error}` : ''}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const out = JSON.parse(r.stdout) as { avg_ts: number; n_threads: number }[];
@@ -146,7 +157,7 @@ async function vsLlamaBench(bin: string, model: string): Promise<Row[]> {
   const ours = await runBench(
     { loaded },
     {
-      prompt, gen, threads, reps, backend: 'native', modelName: label, log,
+      prompt, gen, threads, reps, backend: 'native', modelName: label, log, kvType,
       afterRepetition: async (test, t, rep) => {
         const key = `${test}${t}`;
         if (!theirs.has(key)) theirs.set(key, { tps: [], pct: [] });
@@ -191,10 +202,11 @@ try {
   const rows = llamaBench ? await vsLlamaBench(llamaBench, path) : await vsNodeLlamaCpp(peer!, path);
   const cpu = cpuLabel();
   if (process.argv.includes('--json')) {
-    process.stdout.write(JSON.stringify({ model: label, cpu, peer: llamaBench ? `llama-bench ${llamaBench}` : 'node-llama-cpp prebuilt', reps, rows }, null, 1) + '\n');
+    process.stdout.write(JSON.stringify({ model: label, cpu, peer: llamaBench ? `llama-bench ${llamaBench}` : 'node-llama-cpp prebuilt', kvType: kvName ?? null, reps, rows }, null, 1) + '\n');
   } else {
     const peerName = llamaBench ? `llama.cpp llama-bench (${llamaBench})` : 'llama.cpp (node-llama-cpp 3.22.1 prebuilt)';
-    process.stdout.write(`${label}: llama.ts (native) vs ${peerName}, same file, same run, medians of ${reps}${llamaBench ? ' alternated runs' : ''}\nCPU: ${cpu}\n\n`);
+    const kv = kvName ? `both ${kvName}` : 'llama.ts f32, llama.cpp its default (f16)';
+    process.stdout.write(`${label}: llama.ts (native) vs ${peerName}, same file, same run, medians of ${reps}${llamaBench ? ' alternated runs' : ''}; KV cache: ${kv}\nCPU: ${cpu}\n\n`);
     process.stdout.write('| threads | test | llama.ts tok/s (min–max) | llama.cpp tok/s (min–max) | llama.ts / llama.cpp | llama.ts % of limit | llama.cpp % of limit |\n|--:|---|--:|--:|--:|--:|--:|\n');
     for (const { o, peer: p, peerMin, peerMax, peerPct } of rows) {
       const pct = o.percent_of_limit === null ? '' : `${o.percent_of_limit.toFixed(1)}%${o.test.startsWith('pp') ? ' of FMA peak' : ''}`;
