@@ -1,6 +1,6 @@
-// Prefill attention (T >= 2 queries) over an f32 or f16 KV cache, AVX-512, head dims 16, 32, 48, 64 (4 x
-// hd/16 accumulators must stay in registers; longer heads keep attention.c's kernels), blocked so
-// that short heads run on full vectors.
+// Prefill attention (T >= 2 queries) over an f32 or f16 KV cache, AVX-512, head dims 16, 32, 48,
+// 64 (4 x hd/16 accumulators must stay in registers; longer heads keep attention.c's kernels),
+// blocked so that short heads run on full vectors.
 //
 // Why: the general path (attention.c attn_task) takes one (token, head) at a time: a dot product
 // per cache position, reduced horizontally, then one axpy call per position. With the head dims of
