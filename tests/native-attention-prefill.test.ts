@@ -19,34 +19,35 @@ test('native prefill attention (f32 and f16 caches, head dims 16..64): the js or
   const one = loadNativeBackend({ threads: 1, isa: 'avx512' })!, two = loadNativeBackend({ threads: 2, isa: 'avx512' })!;
   const r = rng(31);
   const randn = (n: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * 2);
-  for (const kvType of [DType.F32, DType.F16])
-  for (const [nh, nkv, hd] of [[4, 2, 32], [2, 2, 16], [6, 2, 48], [8, 1, 64], [3, 3, 32]] as const) {
-    const nCtx = 120;
-    const co = oracle.createKVCache(1, nCtx, nkv, hd, kvType), c1 = one.createKVCache(1, nCtx, nkv, hd, kvType), c2 = two.createKVCache(1, nCtx, nkv, hd, kvType);
-    let pos = 0;
-    for (const T of [41, 2, 17, 33, 1, 16]) {
-      const k = randn(T * nkv * hd), v = randn(T * nkv * hd), q = randn(T * nh * hd);
-      for (const [be, c] of [[oracle, co], [one, c1], [two, c2]] as const) be.kvStore(c, 0, pos, T, k, v);
-      const want = new Float32Array(T * nh * hd), got1 = new Float32Array(T * nh * hd).fill(NaN), got2 = new Float32Array(T * nh * hd).fill(NaN), general = new Float32Array(T * nh * hd).fill(NaN);
-      oracle.attention(want, q, co, 0, pos, T, nh);
-      one.attention(got1, q, c1, 0, pos, T, nh);
-      two.attention(got2, q, c2, 0, pos, T, nh);
-      try {
-        tuning().setTuning('attnp', 0);
-        one.attention(general, q, c1, 0, pos, T, nh);
-      } finally {
-        tuning().setTuning('attnp', 1);
+  for (const kvType of [DType.F32, DType.F16]) {
+    for (const [nh, nkv, hd] of [[4, 2, 32], [2, 2, 16], [6, 2, 48], [8, 1, 64], [3, 3, 32]] as const) {
+      const nCtx = 120;
+      const co = oracle.createKVCache(1, nCtx, nkv, hd, kvType), c1 = one.createKVCache(1, nCtx, nkv, hd, kvType), c2 = two.createKVCache(1, nCtx, nkv, hd, kvType);
+      let pos = 0;
+      for (const T of [41, 2, 17, 33, 1, 16]) {
+        const k = randn(T * nkv * hd), v = randn(T * nkv * hd), q = randn(T * nh * hd);
+        for (const [be, c] of [[oracle, co], [one, c1], [two, c2]] as const) be.kvStore(c, 0, pos, T, k, v);
+        const want = new Float32Array(T * nh * hd), got1 = new Float32Array(T * nh * hd).fill(NaN), got2 = new Float32Array(T * nh * hd).fill(NaN), general = new Float32Array(T * nh * hd).fill(NaN);
+        oracle.attention(want, q, co, 0, pos, T, nh);
+        one.attention(got1, q, c1, 0, pos, T, nh);
+        two.attention(got2, q, c2, 0, pos, T, nh);
+        try {
+          tuning().setTuning('attnp', 0);
+          one.attention(general, q, c1, 0, pos, T, nh);
+        } finally {
+          tuning().setTuning('attnp', 1);
+        }
+        let worst = 0, differ = 0;
+        for (let i = 0; i < want.length; i++) {
+          worst = Math.max(worst, Math.abs(got1[i]! - want[i]!));
+          if (got1[i] !== general[i]) differ++;
+        }
+        const where = `${kvType === DType.F16 ? 'f16' : 'f32'} cache, heads ${nh}/${nkv} hd ${hd} pos0=${pos} T=${T}`;
+        assert.ok(worst <= 2e-5, `${where}: ${worst}`);
+        assert.deepEqual(got2, got1, `${where}: 2 threads give the 1-thread bits`);
+        if (T >= 16) assert.ok(differ > 0, `${where}: the prefill kernel ran (its q·k sums differ in order from the general path's)`);
+        pos += T;
       }
-      let worst = 0, differ = 0;
-      for (let i = 0; i < want.length; i++) {
-        worst = Math.max(worst, Math.abs(got1[i]! - want[i]!));
-        if (got1[i] !== general[i]) differ++;
-      }
-      const where = `${kvType === DType.F16 ? 'f16' : 'f32'} cache, heads ${nh}/${nkv} hd ${hd} pos0=${pos} T=${T}`;
-      assert.ok(worst <= 2e-5, `${where}: ${worst}`);
-      assert.deepEqual(got2, got1, `${where}: 2 threads give the 1-thread bits`);
-      if (T >= 16) assert.ok(differ > 0, `${where}: the prefill kernel ran (its q·k sums differ in order from the general path's)`);
-      pos += T;
     }
   }
 });

@@ -2,9 +2,9 @@
 // Q6_K row's scales sit inside the row, before its codes, so a matvec reads one sequential stream
 // (Q8_0 too, up to 128 blocks a row), and a Q4_K row's last group of at most 8 sub-blocks keeps 20
 // bytes of metadata instead of 40. These tests pin the layout (so a silent fall-back to the
-// two-array layout shows) and check that no
-// kernel reads a neighbouring row's metadata: rows whose scales differ by orders of magnitude
-// must each come out right, on every ISA path, at 1 and 2 threads, for decode and prefill.
+// two-array layout shows) and check that no kernel reads a neighbouring row's metadata: rows whose
+// scales differ by orders of magnitude must each come out right, on every ISA path, at 1 and 2
+// threads, for decode and prefill.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadNativeBackend, nativeUnavailableReason, nativeInfo } from '../src/backend/native/index.js';

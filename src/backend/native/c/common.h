@@ -116,13 +116,14 @@ static inline const uint8_t *ln_q4k_meta(const ln_weight *w, int64_t r, int64_t 
 }
 // Decode of a row with its metadata inside (meta_in_row; Q4_K / Q6_K 40 / 20 bytes a group, Q4_0 /
 // Q8_0 32): the metadata lies before the codes, and the kernels read it group by group while the
-// codes stream: two walks through the row, interleaved. On rows of more than ~5000 columns the hardware prefetchers then fell behind (from
-// memory at 1 thread, AVX-512: Q4_K 16384x6144 12.1 GB/s against 28.5 for 24576x4096, 4096x11008
-// 10.6). Prefetching the row's metadata lines when the row starts leaves one ascending stream:
-// 16384x6144 25.0 GB/s, 4096x11008 21.1, 24576x4096 32.7; Q6_K 32000x4096 27.7 -> 31.0,
-// 9216x11008 11.6 -> 16.6. Rows of at most 2048 columns (1-4 groups) measured the same either way
-// with AVX-512 (the short kernels go without) and worse in the AVX2 tiles (used there from 4096).
-// Q4_0 long rows likewise (7B Q4_0 decode at 1 thread: 5.4 tok/s without, 7.3 with).
+// codes stream: two walks through the row, interleaved. On rows of more than ~5000 columns the
+// hardware prefetchers then fell behind (from memory at 1 thread, AVX-512: Q4_K 16384x6144 12.1
+// GB/s against 28.5 for 24576x4096, 4096x11008 10.6). Prefetching the row's metadata lines when
+// the row starts leaves one ascending stream: 16384x6144 25.0 GB/s, 4096x11008 21.1, 24576x4096
+// 32.7; Q6_K 32000x4096 27.7 -> 31.0, 9216x11008 11.6 -> 16.6. Rows of at most 2048 columns (1-4
+// groups) measured the same either way with AVX-512 (the short kernels go without) and worse in
+// the AVX2 tiles (used there from 4096). Q4_0 long rows likewise (7B Q4_0 decode at 1 thread: 5.4
+// tok/s without, 7.3 with).
 static inline void ln_prefetch_row_meta(const ln_weight *w, int64_t r) {
   const char *m = (const char *)w->sc + (size_t)r * w->row_bytes;
   const size_t bytes = (size_t)(w->qs - (const uint8_t *)w->sc);

@@ -165,7 +165,7 @@ static void add_range(const void *p, int64_t i0, int64_t i1) {
   for (int64_t i = i0; i < i1; i++) a->out[i] = a->a[i] + a->b[i];
 }
 
-// (chunks of whole 64-byte lines: two threads never write one line)
+// (chunks of 16 values: whole 64-byte lines when the buffers are 64-byte aligned)
 void ln_swiglu(float *out, const float *g, const float *u, int64_t n) {
   const binary_args a = {.out = out, .a = g, .b = u};
   par_for(n, 1, 16, swiglu_range, &a);
