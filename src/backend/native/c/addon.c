@@ -349,6 +349,7 @@ static napi_value js_set_tuning(napi_env env, napi_callback_info info) {
   if (!strcmp(name, "nr1")) ln_tune_nr1 = v;
   else if (!strcmp(name, "pf")) ln_tune_pf = v;
   else if (!strcmp(name, "opspar")) ln_tune_ops_par = v;
+  else if (!strcmp(name, "pfnext")) ln_tune_pf_next = v;
   else if (!strcmp(name, "pfhead")) ln_tune_pf_head = v;
   else if (!strcmp(name, "copyf")) ln_tune_copy_float = v;
   else if (!strcmp(name, "guided")) ln_tune_guided = v;

@@ -426,6 +426,7 @@ extern int ln_tune_pf;   // software prefetch distance in bytes (0: none)
 extern int ln_tune_pf_head;  // T = 1 Q8_0/Q4_0: bytes prefetched at the start of a row block
 extern int ln_tune_nr1_float, ln_tune_pf_float;  // the same for F32/F16/BF16 weights (-1: auto)
 extern int ln_tune_copy_float;  // copy weights used in place (float, K-quants) into native huge pages
+extern int ln_tune_pf_next;  // prefill: the next rows' weights prefetched into L2 during the current ones
 extern int ln_tune_ops_par;  // prefill-sized elementwise ops split over the pool (ops.c)
 extern int ln_tune_ymm_tail;  // T = 1 Q8_0/Q4_0: a partial group of <= 8 blocks in 256-bit registers
 extern int ln_tune_q4k_short;  // T = 1 Q4_K rows of <= 1024 columns: activations in registers, a <= 8-block tail in 256-bit registers
@@ -439,6 +440,20 @@ extern int ln_tune_attn;  // decode attention through the ISA's attn_* kernels w
 extern int ln_tune_attn_ahead;  // decode attention (AVX-512): cache rows prefetched ahead of the K and V passes
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available
 extern int ln_tune_q6k;  // Q6_K decode (AVX-512): 1 mv_q6k_long / mv_q6k_3 with integer-domain sub-block scales, 2 mv_q6k_3 only, 0 float scales
+
+// Prefill: share `part` of `parts` of the weight bytes of rows [r0, r1) (codes and scales) into L2,
+// a slice per step of the work on the rows before them, so that the rows a kernel packs next are
+// there when it starts on them.
+static inline void ln_prefetch_rows_share(const ln_weight *w, int64_t r0, int64_t r1, int64_t part, int64_t parts) {
+  if (r1 <= r0 || parts <= 0 || !ln_tune_pf_next) return;
+  const uint8_t *base = (w->meta_in_row ? (const uint8_t *)w->sc : w->qs) + (size_t)r0 * w->row_bytes;
+  const size_t lines = ((size_t)(r1 - r0) * w->row_bytes + 63) / 64;
+  for (size_t l = lines * (size_t)part / (size_t)parts; l < lines * (size_t)(part + 1) / (size_t)parts; l++) __builtin_prefetch(base + l * 64, 0, 2);
+  if (!w->sc || w->meta_in_row || part != 0) return;
+  const size_t srow = w->sc_stride * 2;
+  const uint8_t *s0 = (const uint8_t *)w->sc + (size_t)r0 * srow;
+  for (size_t o = 0; o < (size_t)(r1 - r0) * srow; o += 64) __builtin_prefetch(s0 + o, 0, 2);
+}
 
 // T = 1 with float weights: one row at a time up to 16 KiB rows, a 4-row interleave beyond (same-
 // process A/B, weights in huge pages: 768-4096 columns 77-97% of the read bandwidth one row at a

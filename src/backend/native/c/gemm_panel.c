@@ -117,7 +117,6 @@ typedef struct {
 } panel_ctx;
 
 PT512 static void panel_task(void *p, int ith, int nth) {
-  (void)nth;
   panel_ctx *c = (panel_ctx *)p;
   const ln_weight *w = c->w;
   const int64_t rows = w->rows, cols = w->cols, ntc = (c->T + c->tchunk - 1) / c->tchunk;
@@ -134,8 +133,12 @@ PT512 static void panel_task(void *p, int ith, int nth) {
     }
     const __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
     const __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+    // the next row block's weights (this thread's next unit when units are whole blocks) into L2
+    // while this one's tiles run
+    const int64_t rn = r0 + (ntc == 1 ? nth : 1) * PANEL_ROWS, tiles = (t1 - t0 + TILE_T - 1) / TILE_T;
     for (int64_t t = t0; t < t1; t += TILE_T) {
       const int nt = t1 - t < TILE_T ? (int)(t1 - t) : TILE_T;
+      if (ntc == 1 || u % ntc == ntc - 1) ln_prefetch_rows_share(w, rn, rn + PANEL_ROWS < rows ? rn + PANEL_ROWS : rows, (t - t0) / TILE_T, tiles);
       panel_tokens(P, c->x + t * cols, cols, c->out + t * rows + r0, rows, nt, nr > 16, m0, m1);
     }
   }

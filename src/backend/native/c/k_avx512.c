@@ -1170,7 +1170,9 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
         _mm512_storeu_ps(AS + ((size_t)i * nb + b) * 16, _mm512_setr_ps(d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3], d[0], d[1], d[2], d[3]));
       }
     }
+    const int64_t nr_next = r1 - (r + 16) < 16 ? r1 - (r + 16) : 16, steps = (tq1 - tq0) / 2;
     for (int64_t tq = tq0; tq + 2 <= tq1; tq += 2) {
+      ln_prefetch_rows_share(w, r + 16, r + 16 + nr_next, (tq - tq0) / 2, steps);
       __m512 facc[4][2];
 #pragma GCC unroll 4
       for (int i = 0; i < 4; i++)
@@ -1270,7 +1272,9 @@ T512 INL void outer_q6k(const ln_weight *w, const ln_outer *o, float *out, int64
           _mm512_storeu_ps(AM + at, _mm512_broadcast_f32x4(_mm_loadu_ps(tr[2 * b8 + 1])));
         }
       }
+    const int64_t nr_next = r1 - (r + 16) < 16 ? r1 - (r + 16) : 16, steps = (tq1 - tq0) / 2;
     for (int64_t tq = tq0; tq + 2 <= tq1; tq += 2) {
+      ln_prefetch_rows_share(w, r + 16, r + 16 + nr_next, (tq - tq0) / 2, steps);
       __m512 facc[4][2];
 #pragma GCC unroll 4
       for (int i = 0; i < 4; i++)

@@ -30,6 +30,7 @@ int ln_tune_mv_block = 128 << 10;
 int ln_tune_attn = 1;
 int ln_tune_attn_ahead = 6;
 int ln_tune_ops_par = 1;
+int ln_tune_pf_next = 1;
 
 ln_kernels K;  // the selected path
 ln_kernels K_scalar, K_avx2, K_avx512, K_neon;
