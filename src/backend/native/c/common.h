@@ -275,6 +275,8 @@ typedef struct {
   ln_f32_to_f16_fn f32_to_f16;
   ln_fma_loop_fn fma_loop;
   ln_outer_fn outer_q8_0, outer_q4_0, outer_q4_k, outer_q6_k;  // optional (NULL: the tile kernels handle T > 1)
+  // with the outer kernels: ln_outer's token-interleaved copy of token quad tq (its 4 rows already in a)
+  void (*outer_quad)(const ln_act *a, const ln_outer *o, int64_t tq, int64_t nb, int q6k);
   // optional decode attention of one (token, head) over f32 KV rows (NULL or 0 returned: the
   // generic dot/axpy loop): scores[p] = scale * q . k_p; out = sum_p s_p v_p
   void (*attn_scores_f32)(float *scores, const float *q, const float *k, int64_t stride, int64_t n, int64_t hd, float scale);

@@ -1093,16 +1093,22 @@ T512 INL void outer_dots(__m512i iacc[4][2], const uint8_t *A, const uint8_t *bq
 // lane-per-block layout each slot of a row is one aligned dword (common.h), so this is 32 dword
 // copies per block and row quad (Q4_0: the dword's nibbles of vector k).
 // Store an outer-product tile: facc[i][j] lane l is the output of row r + 4i + l%4 and token
-// 4(tq + j) + l/4 (the layout outer_dots accumulates in).
+// 4(tq + j) + l/4 (the layout outer_dots accumulates in). Token 4(tq + j) + q's 16 rows are
+// 128-bit lane q of facc[0..3][j]: a 4x4 transpose of 128-bit lanes (8 shuffles) gives them as one
+// vector each (they were 16 scalar stores a token through a stack copy).
 T512 INL void outer_store(float *out, int64_t ldo, int64_t r, int64_t tq, __m512 facc[4][2]) {
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; i++)
 #pragma GCC unroll 2
-    for (int j = 0; j < 2; j++) {
-      float v[16];
-      _mm512_storeu_ps(v, facc[i][j]);
-      for (int l = 0; l < 16; l++) out[(4 * (tq + j) + l / 4) * ldo + r + 4 * i + l % 4] = v[l];
-    }
+  for (int j = 0; j < 2; j++) {
+    const __m512 t0 = _mm512_shuffle_f32x4(facc[0][j], facc[1][j], _MM_SHUFFLE(1, 0, 1, 0));  // q0 q1 of rows 0-3, 4-7
+    const __m512 t1 = _mm512_shuffle_f32x4(facc[2][j], facc[3][j], _MM_SHUFFLE(1, 0, 1, 0));  // q0 q1 of rows 8-11, 12-15
+    const __m512 t2 = _mm512_shuffle_f32x4(facc[0][j], facc[1][j], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512 t3 = _mm512_shuffle_f32x4(facc[2][j], facc[3][j], _MM_SHUFFLE(3, 2, 3, 2));
+    float *o = out + 4 * (tq + j) * ldo + r;
+    _mm512_storeu_ps(o, _mm512_shuffle_f32x4(t0, t1, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_ps(o + ldo, _mm512_shuffle_f32x4(t0, t1, _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm512_storeu_ps(o + 2 * ldo, _mm512_shuffle_f32x4(t2, t3, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_ps(o + 3 * ldo, _mm512_shuffle_f32x4(t2, t3, _MM_SHUFFLE(3, 1, 3, 1)));
+  }
 }
 
 T512 INL void outer_pack_a(uint8_t *dst, const uint8_t *const row[4], int64_t nb, int64_t b, const int q4) {
@@ -1206,6 +1212,43 @@ T512 INL void outer_q0(const ln_weight *w, const ln_outer *o, float *out, int64_
       }
       outer_store(out, ldo, r, tq, facc);
     }
+  }
+}
+
+// The outer kernels' token-interleaved activations (ln_outer, common.h) of token quad tq from its
+// quantized rows: per block, the 4 tokens' 8 dwords interleaved by two vpermt2d (the C loop of
+// 4-byte copies it replaces cost 6 us of a 256-column matmul at T = 128, ~30% of its fixed cost),
+// and each token's zero-point bias, scale and dx*sum(q) repeated over its 4 lanes.
+T512 static void outer_quad_avx512(const ln_act *a, const ln_outer *o, int64_t tq, int64_t nb, int q6k) {
+  const __m512i lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
+  const __m512i hi = _mm512_setr_epi32(4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31);
+  const __m512i rep = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  uint8_t *bq = (uint8_t *)o->bq;
+  int32_t *bbias = (int32_t *)o->bbias, *bbias2 = (int32_t *)o->bbias2;
+  float *bscale = (float *)o->bscale, *bcsum = (float *)o->bcsum;
+  const int64_t t0 = 4 * tq;
+  const size_t qs = a->q_stride;
+  for (int64_t b = 0; b < nb; b++) {
+    const int8_t *src = a->q + t0 * qs + b * 32;
+    const __m512i A = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)src)), _mm256_loadu_si256((const __m256i *)(src + qs)), 1);
+    const __m512i B = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(src + 2 * qs))), _mm256_loadu_si256((const __m256i *)(src + 3 * qs)), 1);
+    uint8_t *dst = bq + ((size_t)tq * nb + b) * 128;
+    _mm512_storeu_si512(dst, _mm512_permutex2var_epi32(A, lo, B));  // slots 0-3: [token 0..3] x 4 bytes each
+    _mm512_storeu_si512(dst + 64, _mm512_permutex2var_epi32(A, hi, B));
+    int32_t bi[4], b2[4];
+    float dx[4], cs[4];
+    for (int j = 0; j < 4; j++) {
+      const int32_t *bl = a->bias + (t0 + j) * a->e_stride + b * 8;
+      bi[j] = q6k ? bl[0] : bl[0] + bl[4];
+      b2[j] = bl[4];
+      dx[j] = a->dxe[(t0 + j) * a->e_stride + b * 8];
+      cs[j] = a->csum[(t0 + j) * a->c_stride + b];
+    }
+    const size_t lane = ((size_t)tq * nb + b) * 16;
+    _mm512_storeu_si512(bbias + lane, _mm512_permutexvar_epi32(rep, _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)bi))));
+    if (q6k) _mm512_storeu_si512(bbias2 + lane, _mm512_permutexvar_epi32(rep, _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)b2))));
+    _mm512_storeu_ps(bscale + lane, _mm512_permutexvar_ps(rep, _mm512_castps128_ps512(_mm_loadu_ps(dx))));
+    _mm512_storeu_ps(bcsum + lane, _mm512_permutexvar_ps(rep, _mm512_castps128_ps512(_mm_loadu_ps(cs))));
   }
 }
 
@@ -1394,6 +1437,7 @@ int ln_kernels_avx512(ln_kernels *k) {
   k->outer_q4_0 = outer_q4_0_avx512;
   k->outer_q4_k = outer_q4_k_avx512;
   k->outer_q6_k = outer_q6_k_avx512;
+  k->outer_quad = outer_quad_avx512;
   k->attn_scores_f32 = attn_scores_f32_avx512;
   k->attn_values_f32 = attn_values_f32_avx512;
   k->swiglu = swiglu_avx512;

@@ -42,35 +42,6 @@ static void quant_rows(ln_act *a, int64_t t0, int64_t t1, int wtype) {
   else if (a->qi) ln_act_interleave(a, t0, t1);
 }
 
-// The outer-product kernels' token-interleaved copy (ln_outer in common.h) of token quad tq, from
-// its freshly quantized rows (into ln_run_matmul's scratch; ln_outer's pointers are const for the
-// kernels that read them).
-static void outer_quad(const mm_ctx *c, int64_t tq) {
-  const ln_act *a = c->a;
-  const int64_t nb = c->w->nb;
-  const int q6k = c->wtype == LN_Q6_K;  // a second bias array: the zero point per 16 values
-  uint8_t *bq = (uint8_t *)c->o.bq;
-  int32_t *bbias = (int32_t *)c->o.bbias, *bbias2 = (int32_t *)c->o.bbias2;
-  float *bscale = (float *)c->o.bscale, *bcsum = (float *)c->o.bcsum;
-  for (int64_t b = 0; b < nb; b++) {
-    uint8_t *dst = bq + ((size_t)tq * nb + b) * 128;
-    const size_t lane = ((size_t)tq * nb + b) * 16;
-    for (int j = 0; j < 4; j++) {
-      const int8_t *src = a->q + (4 * tq + j) * a->q_stride + b * 32;
-      for (int g = 0; g < 8; g++) memcpy(dst + g * 16 + j * 4, src + g * 4, 4);
-      const int32_t *bl = a->bias + (4 * tq + j) * a->e_stride + b * 8;
-      const float dx = a->dxe[(4 * tq + j) * a->e_stride + b * 8];
-      const float cs = a->csum[(4 * tq + j) * a->c_stride + b];
-      for (int k = 0; k < 4; k++) {
-        bbias[lane + 4 * j + k] = q6k ? bl[0] : bl[0] + bl[4];
-        if (q6k) bbias2[lane + 4 * j + k] = bl[4];
-        bscale[lane + 4 * j + k] = dx;
-        bcsum[lane + 4 * j + k] = cs;
-      }
-    }
-  }
-}
-
 // Quantize (and, for the outer-product kernels, interleave) tokens 4 at a time: a quad is
 // interleaved by the thread that just quantized it, while its rows are in that core's cache (done
 // after the quantization, on the calling thread alone, this was ~40% of a 256x768 Q4_K matmul's
@@ -83,7 +54,7 @@ static void quant_task(void *p, int ith, int nth) {
     int64_t t0 = atomic_fetch_add(&c->qnext, 4);
     if (t0 >= c->T) break;
     quant_rows(c->a, t0, t0 + 4 < c->T ? t0 + 4 : c->T, c->wtype);
-    if (c->outer && t0 / 4 < c->o.nq) outer_quad(c, t0 / 4);
+    if (c->outer && t0 / 4 < c->o.nq) K.outer_quad(c->a, &c->o, t0 / 4, c->w->nb, c->wtype == LN_Q6_K);
   }
 }
 
@@ -202,7 +173,7 @@ int ln_run_matmul(const ln_weight *w, const float *x, float *out, int64_t T) {
     }
     act_bytes_per_token = a.q_stride * 3;
     ln_outer_fn outer = w->type == LN_Q8_0 ? K.outer_q8_0 : w->type == LN_Q4_0 ? K.outer_q4_0 : w->type == LN_Q4_K ? K.outer_q4_k : w->type == LN_Q6_K ? K.outer_q6_k : NULL;
-    if (outer && T >= 8 && w->rows >= 16 && ln_tune_outer) {
+    if (outer && K.outer_quad && T >= 8 && w->rows >= 16 && ln_tune_outer) {
       // where the token-interleaved copy of the quantized activations goes (see ln_outer in
       // common.h); quant_task fills it
       const int64_t nq = T / 4, nb = w->nb;
