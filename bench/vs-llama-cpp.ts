@@ -10,6 +10,7 @@
 //      cmake --build build --target llama-bench -j2
 //    run once per repetition (`-r 1 -o json`, its own warm-up included) right after each of our
 //    repetitions, so the two alternate and see the same machine state; medians of -r runs each.
+//    Each of our repetitions gets the same untimed warm-up right before it (runBench).
 //    It is started by a small child process created before our model is loaded, never by this
 //    process: fork() makes every page we have written copy-on-write, and the next pass then takes
 //    a page fault for each scratch and KV-cache page it writes (~4,300 faults, +20% on a 2-layer

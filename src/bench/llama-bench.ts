@@ -191,17 +191,29 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
       const model = backend === first ? m0 : new LlamaModel(config, backend, m0.params, ropeFreqs);
       const ctxSize = Math.max(opts.prompt, 0) + Math.max(opts.gen, 0) + 8;
       const session = model.newSession({ ctxSize, kvType: opts.kvType ?? DType.F32 });
-      // warm-up: page in weights, wake the pool, JIT the JS side
-      model.forward(session, randomTokens(Math.min(8, Math.max(opts.prompt, 1)), config.vocabSize, 7));
+      // warm-up, as llama-bench's (a whole prompt, then one token): page in the weights and the
+      // scratch buffers a prompt of this size needs, wake the pool, JIT the JS side. With an
+      // 8-token warm-up the first timed prompt paid those first touches (a golden tiny model's
+      // pp128 at 2 threads: 23.6K tok/s in the first repetition against a median of 50.6K).
+      model.forward(session, randomTokens(Math.max(opts.prompt, 1), config.vocabSize, 7));
+      session.reset();
       model.forward(session, [1]);
       const common = { threads: effThreads, repetitions: opts.reps, backend: backend instanceof NativeBackend ? `native-${backend.isa}` : backend.name, model: opts.modelName, type: cost.type };
 
       if (opts.prompt > 0) {
         const peaks: number[] = [], speeds: number[] = [], ratios: number[] = [];
         for (let r = 0; r < opts.reps; r++) {
-          const peak = limits(effThreads, 'fma');
-          session.reset();
           const tokens = randomTokens(opts.prompt, config.vocabSize, 100 + r);
+          const peak = limits(effThreads, 'fma');
+          if (opts.afterRepetition) {
+            // alternating with another program: each of its runs starts with this warm-up (see
+            // above), and its run (or the tests before) evicted our weights and scratch from the
+            // caches, so each repetition of ours gets the same (a tiny model's pp128 at 1 thread:
+            // one repetition of three at 13-21K tok/s against 34-37K, in the cold caches)
+            session.reset();
+            model.forward(session, tokens);
+          }
+          session.reset();
           const s = performance.now();
           model.forward(session, tokens);
           const tps = opts.prompt / ((performance.now() - s) / 1000);
@@ -226,6 +238,10 @@ export async function runBench(holder: BenchModelHolder, opts: BenchOptions): Pr
         const bws: number[] = [], speeds: number[] = [], ratios: number[] = [];
         for (let r = 0; r < opts.reps; r++) {
           const bw = limits(effThreads, 'bw');
+          if (opts.afterRepetition) {
+            session.reset();
+            model.forward(session, [1]); // as the other program's warm-up: one token
+          }
           session.reset();
           let tok = 1;
           const s = performance.now();
