@@ -47,6 +47,25 @@ test('top-k keeps the k most likely, best first, ties to the lower id (heap sele
   assert.deepEqual(live(run(topK(0), [0.1, 3, 2])).length, 3, 'k = 0 is off');
 });
 
+test('a chain reuses its candidates: each row starts from the whole vocabulary, as fresh candidates would', () => {
+  // top-k narrows (and reorders) the first row's candidates; the next rows must not see that
+  const chain = new SamplerChain([topK(2), greedy()]);
+  assert.equal(chain.sample(new Float32Array([0, 5, 4, 1])), 1);
+  assert.equal(chain.sample(new Float32Array([9, 5, 4, 1])), 0);
+  assert.equal(chain.sample(new Float32Array([0, 1, 2, 3, 4, 8])), 5, 'a longer row grows the arrays');
+  assert.equal(chain.sample([7, 1]), 0, 'a shorter (plain array) row');
+  // and a seeded dist chain draws the same sequence as one that builds fresh candidates each row
+  const rows = Array.from({ length: 20 }, (_, r) => new Float32Array(50).map((_, i) => Math.sin(i * 7 + r * 3) * 4));
+  const reused = createSampler({ seed: 42, temperature: 0.9, topK: 10, topP: 0.9 });
+  const fresh = createSampler({ seed: 42, temperature: 0.9, topK: 10, topP: 0.9 });
+  const freshSample = (logits: Float32Array) => {
+    const c = new Candidates(logits);
+    for (const s of fresh.samplers) s.apply(c, fresh);
+    return c.selected;
+  };
+  assert.deepEqual(rows.map((l) => reused.sample(l)), rows.map(freshSample));
+});
+
 test('top-p keeps the token that crosses p (Meta sample_top_p)', () => {
   const logits = fromProbs([0.15, 0.5, 0.05, 0.3]);
   assert.deepEqual(live(run(topP(0.7), logits)), [1, 3], '0.5 < 0.7, 0.5+0.3 crosses: both kept');

@@ -100,7 +100,8 @@ export function temperature(t: number): Sampler {
         return;
       }
       if (t === 1) return;
-      for (let i = 0; i < c.n; i++) c.logits[i] = c.logits[i]! / t;
+      const l = c.logits;
+      for (let i = 0, n = c.n; i < n; i++) l[i] = l[i]! / t;
     },
   };
 }
@@ -216,10 +217,11 @@ export function greedy(): Sampler {
     name: 'greedy',
     apply(c) {
       if (c.n === 0) return; // nothing left: the chain reports it
+      const l = c.logits, ids = c.ids;
       let best = 0;
-      for (let i = 1; i < c.n; i++) {
-        const d = c.logits[i]! - c.logits[best]!;
-        if (d > 0 || (d === 0 && c.ids[i]! < c.ids[best]!)) best = i;
+      for (let i = 1, n = c.n; i < n; i++) {
+        const d = l[i]! - l[best]!;
+        if (d > 0 || (d === 0 && ids[i]! < ids[best]!)) best = i;
       }
       if (c.logits[best] === -Infinity) return; // every candidate is banned
       c.selected = c.ids[best]!;
@@ -253,14 +255,22 @@ export function dist(): Sampler {
 export class SamplerChain {
   readonly rng: Rng;
 
+  /** the candidates of the previous row, reused for the next (see Candidates.reset) */
+  private scratch: Candidates | undefined;
+
   constructor(readonly samplers: readonly Sampler[], seed: number | bigint = 0) {
     this.rng = new Rng(seed);
+  }
+
+  /** Fresh candidates from one row of logits, in the arrays of the previous row's. */
+  protected candidates(logits: ArrayLike<number>): Candidates {
+    return this.scratch ? this.scratch.reset(logits) : (this.scratch = new Candidates(logits));
   }
 
   /** Choose the next token from one row of logits (vocab). */
   sample(logits: ArrayLike<number>): number {
     checkLogits(logits);
-    const c = new Candidates(logits);
+    const c = this.candidates(logits);
     for (const s of this.samplers) s.apply(c, this);
     if (c.selected < 0) {
       const last = this.samplers[this.samplers.length - 1]?.name;
@@ -288,6 +298,13 @@ export class SamplerChain {
  * instead of sampling a meaningless token. -Infinity is allowed (a banned token).
  */
 export function checkLogits(logits: ArrayLike<number>): void {
+  // one comparison a value (NaN and +Infinity both fail `< Infinity`), on the typed row the model
+  // returns; the message's detail comes from the generic loop below
+  if (logits instanceof Float32Array) {
+    let ok = true;
+    for (let i = 0, n = logits.length; i < n; i++) if (!(logits[i]! < Infinity)) ok = false;
+    if (ok) return;
+  }
   for (let i = 0; i < logits.length; i++) {
     const l = logits[i]!;
     if (l !== l || l === Infinity) {

@@ -145,7 +145,7 @@ export class GrammarChain extends SamplerChain {
     checkLogits(logits);
     this.picks++;
     if (this.lazy) {
-      const first = new Candidates(logits);
+      const first = this.candidates(logits);
       for (const s of this.inner.samplers) s.apply(first, this.inner);
       if (first.selected >= 0 && this.grammar.allows(first.selected)) {
         this.pending = first.selected;
@@ -153,7 +153,7 @@ export class GrammarChain extends SamplerChain {
       }
     }
     this.filtered++;
-    const c = new Candidates(logits);
+    const c = this.candidates(logits); // (first is done with: same arrays)
     this.grammar.apply(c, this.inner);
     for (const s of this.inner.samplers) s.apply(c, this.inner);
     if (c.selected < 0) {

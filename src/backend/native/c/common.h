@@ -439,7 +439,7 @@ extern int ln_tune_guided;  // T = 1, several threads: 2 owned shares + stealing
 extern int ln_tune_mv_chunk;  // T = 1, guided=2: rows claimed at a time, in weight bytes
 extern int ln_tune_mv_block;  // T = 1: smallest row block handed to a thread, in weight bytes
 extern int ln_tune_attn;  // decode attention through the ISA's attn_* kernels when present
-extern int ln_tune_attn_ahead;  // decode attention (AVX-512): cache rows prefetched ahead of the K and V passes
+extern int ln_tune_attn_ahead;  // decode attention (AVX-512): the first cache rows of K and V prefetched when a pass starts
 extern int ln_tune_outer;  // use the outer-product prefill kernels where available
 extern int ln_tune_q6k;  // Q6_K decode (AVX-512): 1 mv_q6k_long / mv_q6k_3 with integer-domain sub-block scales, 2 mv_q6k_3 only, 0 float scales
 

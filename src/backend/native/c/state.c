@@ -28,7 +28,7 @@ int ln_tune_q6k_short = 1;
 int ln_tune_ymm_tail = 1;
 int ln_tune_mv_block = 128 << 10;
 int ln_tune_attn = 1;
-int ln_tune_attn_ahead = 6;
+int ln_tune_attn_ahead = 4;
 int ln_tune_ops_par = 1;
 int ln_tune_pf_next = 1;
 
